@@ -1,0 +1,24 @@
+using Herald.Credentials;
+using Herald.Delivery;
+using Herald.Settings;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Herald;
+
+public static class CoreServiceCollectionExtensions
+{
+    /// <summary>The domain services. The host supplies this node's passphrase source, a
+    /// storage engine and a delivery client.</summary>
+    public static IServiceCollection AddHeraldCore(this IServiceCollection services, NodePassphrase passphrase)
+    {
+        Charsets.EnsureRegistered();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(passphrase);
+        services.AddSingleton<CredentialVault>();
+        services.AddSingleton<CredentialKeyAdministration>();
+        services.AddSingleton<OutgoingSettingsService>();
+        services.AddSingleton<TestEmailService>();
+        return services;
+    }
+}

@@ -1,0 +1,73 @@
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Herald.Credentials;
+using Herald.Settings;
+
+namespace Herald.Delivery;
+
+/// <summary>An SMTP connection with its secrets opened, for the duration of a send. It is a
+/// class, not a record, so that nothing ever prints the password by accident.</summary>
+public sealed class OpenedConnection : IDisposable
+{
+    private OpenedConnection(SmtpConnection settings, string? password, X509Certificate2? clientCertificate)
+    {
+        Settings = settings;
+        Password = password;
+        ClientCertificate = clientCertificate;
+    }
+
+    public SmtpConnection Settings { get; }
+
+    public string? Password { get; }
+
+    public X509Certificate2? ClientCertificate { get; }
+
+    /// <summary>Opens the connection's secrets with the vault's key; the problem otherwise.</summary>
+    public static async Task<(OpenedConnection? Connection, string? Problem)> OpenAsync(
+        SmtpConnection settings, CredentialVault vault, CancellationToken cancellationToken)
+    {
+        if (settings.Authentication.Password is null && settings.ClientCertificate is null)
+        {
+            return (new OpenedConnection(settings, null, null), null);
+        }
+
+        var status = await vault.GetKeyAsync(initializeDatabase: false, cancellationToken).ConfigureAwait(false);
+        if (status.Key is not { } key)
+        {
+            return (null, status.Problem);
+        }
+
+        string? password = null;
+        if (settings.Authentication.Password is { } sealedPassword)
+        {
+            if (!key.TryOpen(sealedPassword, SecretNames.ConnectionPassword(settings.Name), out var bytes))
+            {
+                return (null, Unreadable(SecretNames.ConnectionPassword(settings.Name)));
+            }
+
+            password = Encoding.UTF8.GetString(bytes);
+        }
+
+        X509Certificate2? certificate = null;
+        if (settings.ClientCertificate is { } stored)
+        {
+            if (!key.TryOpen(stored.Pkcs12, SecretNames.ConnectionClientCertificate(settings.Name), out var pkcs12))
+            {
+                return (null, Unreadable(SecretNames.ConnectionClientCertificate(settings.Name)));
+            }
+
+            certificate = X509CertificateLoader.LoadPkcs12(pkcs12, null);
+        }
+
+        return (new OpenedConnection(settings, password, certificate), null);
+    }
+
+    /// <summary>For a connection being tested before it is saved: the secrets as typed.</summary>
+    public static OpenedConnection FromPlaintext(SmtpConnection settings, string? password, X509Certificate2? clientCertificate) =>
+        new(settings, password, clientCertificate);
+
+    public void Dispose() => ClientCertificate?.Dispose();
+
+    private static string Unreadable(string name) =>
+        $"The secret '{name}' cannot be decrypted with this node's credential key (it was altered, or sealed under another key); nothing was sent.";
+}

@@ -1,0 +1,31 @@
+using Herald.Scopes;
+
+namespace Herald.Settings;
+
+/// <summary>Scopes, SMTP connections and each scope's own outgoing settings.</summary>
+public interface ISettingsStore
+{
+    Task<IReadOnlyList<ScopePath>> ListScopesAsync(CancellationToken cancellationToken);
+
+    Task<bool> ScopeExistsAsync(ScopePath scope, CancellationToken cancellationToken);
+
+    /// <summary>Adds a scope whose parent exists; false if it already existed.</summary>
+    Task<bool> AddScopeAsync(ScopePath scope, CancellationToken cancellationToken);
+
+    /// <summary>Removes a scope that has no children, with its own settings.</summary>
+    Task<bool> RemoveScopeAsync(ScopePath scope, CancellationToken cancellationToken);
+
+    /// <summary>The scope's own settings and its ancestors', nearest first (scopes that set nothing are left out).</summary>
+    Task<IReadOnlyList<ScopeOutgoingSettings>> GetOutgoingChainAsync(ScopePath scope, CancellationToken cancellationToken);
+
+    Task<SmtpConnection?> GetConnectionAsync(string name, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<SmtpConnection>> ListConnectionsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Saves a scope's settings and, if given, the connection it uses, in one transaction.</summary>
+    Task SaveOutgoingAsync(ScopeOutgoingSettings settings, SmtpConnection? connection, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a scope's own settings so that it inherits everything again, and the
+    /// connection named <paramref name="ownConnection"/> if no other scope uses it.</summary>
+    Task<bool> DeleteOutgoingAsync(ScopePath scope, string? ownConnection, CancellationToken cancellationToken);
+}

@@ -1,0 +1,74 @@
+using System.Data.Common;
+using System.Reflection;
+using Dapper;
+
+namespace Herald.Storage.Database;
+
+/// <summary>A Herald database: how to open a connection to it and how to bring its schema up to
+/// date. The stores' SQL is shared by every engine; only DDL and connection set-up differ.</summary>
+public abstract class HeraldDatabase
+{
+    static HeraldDatabase() => DefaultTypeMap.MatchNamesWithUnderscores = true;
+
+    /// <summary>The engine's name, which is also its migrations folder.</summary>
+    public abstract string Engine { get; }
+
+    /// <summary>Where the data lives, for logs (never with a password in it).</summary>
+    public abstract string Description { get; }
+
+    public abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
+
+    /// <summary>Applies every migration not yet applied, each in its own transaction.</summary>
+    public async Task<int> MigrateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await connection.ExecuteAsync(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)").ConfigureAwait(false);
+
+        var applied = 0;
+        foreach (var (version, name, sql) in Migrations())
+        {
+            await using var transaction = await BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+            var done = await connection.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM schema_migrations WHERE version = @version", new { version }, transaction).ConfigureAwait(false);
+            if (done > 0)
+            {
+                continue;
+            }
+
+            await connection.ExecuteAsync(sql, transaction: transaction).ConfigureAwait(false);
+            await connection.ExecuteAsync(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (@version, @name, @now)",
+                new { version, name, now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() },
+                transaction).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            applied++;
+        }
+
+        return applied;
+    }
+
+    /// <summary>A transaction that takes the write lock up front, so that two writers never
+    /// deadlock upgrading read locks (Microsoft.Data.Sqlite begins IMMEDIATE by default).</summary>
+    public virtual async Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+
+    private IEnumerable<(int Version, string Name, string Sql)> Migrations()
+    {
+        var assembly = typeof(HeraldDatabase).Assembly;
+        var prefix = $"{assembly.GetName().Name}.Migrations.{Engine}.";
+        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        {
+            var name = resource[prefix.Length..^".sql".Length];
+            var version = int.Parse(name[..name.IndexOf('_', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture);
+            yield return (version, name, Read(assembly, resource));
+        }
+    }
+
+    private static string Read(Assembly assembly, string resource)
+    {
+        using var stream = assembly.GetManifestResourceStream(resource)!;
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

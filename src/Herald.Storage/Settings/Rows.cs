@@ -1,0 +1,134 @@
+using Herald.Credentials;
+using Herald.Scopes;
+using Herald.Settings;
+
+namespace Herald.Storage.Settings;
+
+/// <summary>A row of <c>smtp_connections</c>; enums are stored by their written names.</summary>
+internal sealed class ConnectionRow
+{
+    public const string Upsert = """
+        INSERT INTO smtp_connections (name, host, port, security, username, mechanisms, client_cert_subject,
+            client_cert_thumbprint, client_cert_not_after, trust_mode, trust_ca_pem, trust_thumbprint,
+            connect_timeout_ms, command_timeout_ms, connection_limit, rate_limit_per_minute, node_tags, updated_at)
+        VALUES (@Name, @Host, @Port, @Security, @Username, @Mechanisms, @ClientCertSubject,
+            @ClientCertThumbprint, @ClientCertNotAfter, @TrustMode, @TrustCaPem, @TrustThumbprint,
+            @ConnectTimeoutMs, @CommandTimeoutMs, @ConnectionLimit, @RateLimitPerMinute, @NodeTags, @UpdatedAt)
+        ON CONFLICT (name) DO UPDATE SET host = excluded.host, port = excluded.port, security = excluded.security,
+            username = excluded.username, mechanisms = excluded.mechanisms, client_cert_subject = excluded.client_cert_subject,
+            client_cert_thumbprint = excluded.client_cert_thumbprint, client_cert_not_after = excluded.client_cert_not_after,
+            trust_mode = excluded.trust_mode, trust_ca_pem = excluded.trust_ca_pem, trust_thumbprint = excluded.trust_thumbprint,
+            connect_timeout_ms = excluded.connect_timeout_ms, command_timeout_ms = excluded.command_timeout_ms,
+            connection_limit = excluded.connection_limit, rate_limit_per_minute = excluded.rate_limit_per_minute,
+            node_tags = excluded.node_tags, updated_at = excluded.updated_at
+        """;
+
+    public string Name { get; set; } = "";
+    public string Host { get; set; } = "";
+    public long Port { get; set; }
+    public string Security { get; set; } = "";
+    public string? Username { get; set; }
+    public string Mechanisms { get; set; } = "";
+    public string? ClientCertSubject { get; set; }
+    public string? ClientCertThumbprint { get; set; }
+    public long? ClientCertNotAfter { get; set; }
+    public string TrustMode { get; set; } = "";
+    public string? TrustCaPem { get; set; }
+    public string? TrustThumbprint { get; set; }
+    public long ConnectTimeoutMs { get; set; }
+    public long CommandTimeoutMs { get; set; }
+    public long ConnectionLimit { get; set; }
+    public long? RateLimitPerMinute { get; set; }
+    public string NodeTags { get; set; } = "";
+    public long UpdatedAt { get; set; }
+
+    public static ConnectionRow From(SmtpConnection c, long now) => new()
+    {
+        Name = c.Name,
+        Host = c.Host,
+        Port = c.Port,
+        Security = SmtpSecurityNames.Values.NameOf(c.Security),
+        Username = c.Authentication.UserName,
+        Mechanisms = string.Join(',', c.Authentication.Mechanisms),
+        ClientCertSubject = c.ClientCertificate?.Subject,
+        ClientCertThumbprint = c.ClientCertificate?.Thumbprint,
+        ClientCertNotAfter = c.ClientCertificate?.NotAfter.ToUnixTimeMilliseconds(),
+        TrustMode = ServerTrust.ModeNames.NameOf(c.Trust.Mode),
+        TrustCaPem = c.Trust.CaPem,
+        TrustThumbprint = c.Trust.Thumbprint,
+        ConnectTimeoutMs = (long)c.ConnectTimeout.TotalMilliseconds,
+        CommandTimeoutMs = (long)c.CommandTimeout.TotalMilliseconds,
+        ConnectionLimit = c.ConnectionLimit,
+        RateLimitPerMinute = c.RateLimitPerMinute,
+        NodeTags = string.Join(',', c.NodeTags),
+        UpdatedAt = now,
+    };
+
+    public SmtpConnection ToConnection(EncryptedSecret? password, EncryptedSecret? clientCertificate) => new()
+    {
+        Name = Name,
+        Host = Host,
+        Port = (int)Port,
+        Security = SmtpSecurityNames.Values.Parse(Security),
+        Authentication = Username is null
+            ? SmtpAuthentication.Anonymous
+            : new SmtpAuthentication(Username, Split(Mechanisms), password),
+        ClientCertificate = clientCertificate is null || ClientCertSubject is null
+            ? null
+            : new StoredClientCertificate(clientCertificate, ClientCertSubject, ClientCertThumbprint ?? "", DateTimeOffset.FromUnixTimeMilliseconds(ClientCertNotAfter ?? 0)),
+        Trust = new ServerTrust(ServerTrust.ModeNames.Parse(TrustMode), TrustCaPem, TrustThumbprint),
+        ConnectTimeout = TimeSpan.FromMilliseconds(ConnectTimeoutMs),
+        CommandTimeout = TimeSpan.FromMilliseconds(CommandTimeoutMs),
+        ConnectionLimit = (int)ConnectionLimit,
+        RateLimitPerMinute = (int?)RateLimitPerMinute,
+        NodeTags = Split(NodeTags),
+    };
+
+    private static string[] Split(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries);
+}
+
+/// <summary>A row of <c>outgoing_settings</c>; a null column is inherited.</summary>
+internal sealed class OutgoingRow
+{
+    public const string Upsert = """
+        INSERT INTO outgoing_settings (scope_path, enabled, connection_name, from_address, from_name, reply_to, charset, impersonation, updated_at)
+        VALUES (@ScopePath, @Enabled, @ConnectionName, @FromAddress, @FromName, @ReplyTo, @Charset, @Impersonation, @UpdatedAt)
+        ON CONFLICT (scope_path) DO UPDATE SET enabled = excluded.enabled, connection_name = excluded.connection_name,
+            from_address = excluded.from_address, from_name = excluded.from_name, reply_to = excluded.reply_to,
+            charset = excluded.charset, impersonation = excluded.impersonation, updated_at = excluded.updated_at
+        """;
+
+    public string ScopePath { get; set; } = "";
+    public long? Enabled { get; set; }
+    public string? ConnectionName { get; set; }
+    public string? FromAddress { get; set; }
+    public string? FromName { get; set; }
+    public string? ReplyTo { get; set; }
+    public string? Charset { get; set; }
+    public string? Impersonation { get; set; }
+    public long UpdatedAt { get; set; }
+
+    public static OutgoingRow From(ScopeOutgoingSettings s, long now) => new()
+    {
+        ScopePath = s.Scope.Value,
+        Enabled = s.Enabled is { } enabled ? (enabled ? 1 : 0) : null,
+        ConnectionName = s.ConnectionName,
+        FromAddress = s.FromAddress?.Value,
+        FromName = s.FromName,
+        ReplyTo = s.ReplyTo?.Value,
+        Charset = s.Charset,
+        Impersonation = s.Impersonation is { } policy ? ImpersonationPolicyNames.Values.NameOf(policy) : null,
+        UpdatedAt = now,
+    };
+
+    public ScopeOutgoingSettings ToSettings() => new(Scopes.ScopePath.Parse(ScopePath))
+    {
+        Enabled = Enabled is { } enabled ? enabled != 0 : null,
+        ConnectionName = ConnectionName,
+        FromAddress = FromAddress is null ? null : EmailAddress.Parse(FromAddress),
+        FromName = FromName,
+        ReplyTo = ReplyTo is null ? null : EmailAddress.Parse(ReplyTo),
+        Charset = Charset,
+        Impersonation = Impersonation is null ? null : ImpersonationPolicyNames.Values.Parse(Impersonation),
+    };
+}

@@ -1,0 +1,166 @@
+using System.Data.Common;
+using Dapper;
+using Herald.Credentials;
+using Herald.Scopes;
+using Herald.Settings;
+using Herald.Storage.Database;
+
+namespace Herald.Storage.Settings;
+
+public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time) : ISettingsStore
+{
+    public async Task<IReadOnlyList<ScopePath>> ListScopesAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var paths = await connection.QueryAsync<string>("SELECT path FROM scopes ORDER BY path").ConfigureAwait(false);
+        return paths.Select(ScopePath.Parse).ToArray();
+    }
+
+    public async Task<bool> ScopeExistsAsync(ScopePath scope, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await ScopeExistsAsync(connection, null, scope).ConfigureAwait(false);
+    }
+
+    public async Task<bool> AddScopeAsync(ScopePath scope, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        if (await ScopeExistsAsync(connection, transaction, scope).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        if (scope.Parent is { } parent && !await ScopeExistsAsync(connection, transaction, parent).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException($"Scope {parent} does not exist; callers add parents first.");
+        }
+
+        await connection.ExecuteAsync(
+            "INSERT INTO scopes (path, created_at) VALUES (@path, @now)", new { path = scope.Value, now = Now() }, transaction).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    public async Task<bool> RemoveScopeAsync(ScopePath scope, CancellationToken cancellationToken)
+    {
+        if (scope.IsRoot)
+        {
+            return false;
+        }
+
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var prefix = scope.Value + "/";
+        var children = await connection.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM scopes WHERE substr(path, 1, @length) = @prefix", new { length = prefix.Length, prefix }, transaction).ConfigureAwait(false);
+        if (children > 0)
+        {
+            return false;
+        }
+
+        var removed = await connection.ExecuteAsync("DELETE FROM scopes WHERE path = @path", new { path = scope.Value }, transaction).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return removed > 0;
+    }
+
+    public async Task<IReadOnlyList<ScopeOutgoingSettings>> GetOutgoingChainAsync(ScopePath scope, CancellationToken cancellationToken)
+    {
+        var paths = scope.SelfAndAncestors().Select(s => s.Value).ToArray();
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await connection.QueryAsync<OutgoingRow>(
+            "SELECT * FROM outgoing_settings WHERE scope_path IN @paths", new { paths }).ConfigureAwait(false);
+        return rows.Select(r => r.ToSettings()).OrderByDescending(s => s.Scope.Value.Length).ToArray();
+    }
+
+    public async Task<SmtpConnection?> GetConnectionAsync(string name, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var row = await connection.QuerySingleOrDefaultAsync<ConnectionRow>(
+            "SELECT * FROM smtp_connections WHERE name = @name", new { name }).ConfigureAwait(false);
+        return row is null ? null : await WithSecretsAsync(connection, row).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<SmtpConnection>> ListConnectionsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await connection.QueryAsync<ConnectionRow>("SELECT * FROM smtp_connections ORDER BY name").ConfigureAwait(false);
+        var result = new List<SmtpConnection>();
+        foreach (var row in rows)
+        {
+            result.Add(await WithSecretsAsync(connection, row).ConfigureAwait(false));
+        }
+
+        return result;
+    }
+
+    public async Task SaveOutgoingAsync(ScopeOutgoingSettings settings, SmtpConnection? connection, CancellationToken cancellationToken)
+    {
+        await using var db = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await database.BeginWriteAsync(db, cancellationToken).ConfigureAwait(false);
+        var now = Now();
+        if (connection is not null)
+        {
+            await db.ExecuteAsync(ConnectionRow.Upsert, ConnectionRow.From(connection, now), transaction).ConfigureAwait(false);
+            await SaveSecretAsync(db, transaction, SecretNames.ConnectionPassword(connection.Name), connection.Authentication.Password, now).ConfigureAwait(false);
+            await SaveSecretAsync(db, transaction, SecretNames.ConnectionClientCertificate(connection.Name), connection.ClientCertificate?.Pkcs12, now).ConfigureAwait(false);
+        }
+
+        await db.ExecuteAsync(OutgoingRow.Upsert, OutgoingRow.From(settings, now), transaction).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<bool> DeleteOutgoingAsync(ScopePath scope, string? ownConnection, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var removed = await connection.ExecuteAsync(
+            "DELETE FROM outgoing_settings WHERE scope_path = @path", new { path = scope.Value }, transaction).ConfigureAwait(false);
+        if (ownConnection is not null)
+        {
+            var users = await connection.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM outgoing_settings WHERE connection_name = @name", new { name = ownConnection }, transaction).ConfigureAwait(false);
+            if (users == 0)
+            {
+                await connection.ExecuteAsync(
+                    "DELETE FROM secrets WHERE name IN @names; DELETE FROM smtp_connections WHERE name = @name;",
+                    new { name = ownConnection, names = new[] { SecretNames.ConnectionPassword(ownConnection), SecretNames.ConnectionClientCertificate(ownConnection) } },
+                    transaction).ConfigureAwait(false);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return removed > 0;
+    }
+
+    private static async Task<bool> ScopeExistsAsync(DbConnection connection, DbTransaction? transaction, ScopePath scope) =>
+        await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM scopes WHERE path = @path", new { path = scope.Value }, transaction).ConfigureAwait(false) > 0;
+
+    private static async Task SaveSecretAsync(DbConnection connection, DbTransaction transaction, string name, EncryptedSecret? secret, long now)
+    {
+        if (secret is null)
+        {
+            await connection.ExecuteAsync("DELETE FROM secrets WHERE name = @name", new { name }, transaction).ConfigureAwait(false);
+            return;
+        }
+
+        await connection.ExecuteAsync(
+            """
+            INSERT INTO secrets (name, ciphertext, updated_at) VALUES (@name, @ciphertext, @now)
+            ON CONFLICT (name) DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at
+            """,
+            new { name, ciphertext = secret.Ciphertext, now },
+            transaction).ConfigureAwait(false);
+    }
+
+    private static async Task<SmtpConnection> WithSecretsAsync(DbConnection connection, ConnectionRow row)
+    {
+        var names = new[] { SecretNames.ConnectionPassword(row.Name), SecretNames.ConnectionClientCertificate(row.Name) };
+        var secrets = (await connection.QueryAsync<(string Name, byte[] Ciphertext)>(
+                "SELECT name, ciphertext FROM secrets WHERE name IN @names", new { names }).ConfigureAwait(false))
+            .ToDictionary(s => s.Name, s => new EncryptedSecret(s.Ciphertext));
+        return row.ToConnection(secrets.GetValueOrDefault(names[0]), secrets.GetValueOrDefault(names[1]));
+    }
+
+    private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
+}

@@ -1,0 +1,43 @@
+using System.Text;
+
+namespace Herald.Cli;
+
+/// <summary>What a command reads and writes: the real console, or a test's buffers.</summary>
+internal sealed record CliConsole(TextReader In, TextWriter Out, TextWriter Error, Func<string, string?> Environment, bool InteractiveInput)
+{
+    public static CliConsole System => new(Console.In, Console.Out, Console.Error, global::System.Environment.GetEnvironmentVariable, !Console.IsInputRedirected);
+
+    /// <summary>Writes "herald: sentence" to standard error; returns the exit code for a failure.</summary>
+    public int Fail(string sentence)
+    {
+        Error.WriteLine($"herald: {sentence}");
+        return 1;
+    }
+
+    /// <summary>Reads a secret from standard input: one line, without echo when typed at a terminal.</summary>
+    public string? ReadSecret(string prompt)
+    {
+        if (!InteractiveInput)
+        {
+            var line = In.ReadLine();
+            return string.IsNullOrEmpty(line) ? null : line.TrimEnd('\r');
+        }
+
+        Error.Write(prompt);
+        var secret = new StringBuilder();
+        for (var key = Console.ReadKey(intercept: true); key.Key != ConsoleKey.Enter; key = Console.ReadKey(intercept: true))
+        {
+            if (key.Key == ConsoleKey.Backspace && secret.Length > 0)
+            {
+                secret.Length--;
+            }
+            else if (!char.IsControl(key.KeyChar))
+            {
+                secret.Append(key.KeyChar);
+            }
+        }
+
+        Error.WriteLine();
+        return secret.Length == 0 ? null : secret.ToString();
+    }
+}

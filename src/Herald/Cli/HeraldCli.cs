@@ -1,0 +1,38 @@
+using System.CommandLine;
+
+namespace Herald.Cli;
+
+/// <summary>The <c>herald</c> command: <c>serve</c> and every administrator verb.</summary>
+internal static class HeraldCli
+{
+    public static readonly Option<string?> DataDirectory = new("--data-dir")
+    {
+        Description = $"Data directory with the embedded database (default: ${HeraldNode.DataDirectoryVariable} or ./{HeraldNode.DefaultDataDirectory}).",
+        Recursive = true,
+    };
+
+    public static async Task<int> RunAsync(string[] args, CliConsole console, CancellationToken cancellationToken = default)
+    {
+        var root = new RootCommand("Herald: outgoing email and notifications, configured once.")
+        {
+            DataDirectory,
+            ServeCommand.Create(console),
+            ScopeCommands.Create(console),
+            SmtpCommands.Create(console),
+            KeyCommands.Create(console),
+            TestEmailCommand.Create(console),
+        };
+
+        var parsed = root.Parse(args);
+        return await parsed.InvokeAsync(new InvocationConfiguration { Output = console.Out, Error = console.Error }, cancellationToken);
+    }
+
+    /// <summary>Makes a verb run against the node named by --data-dir, on a migrated database.</summary>
+    public static void SetNodeAction(this Command command, CliConsole console, Func<IServiceProvider, ParseResult, CancellationToken, Task<int>> verb) =>
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var dataDirectory = HeraldNode.ResolveDataDirectory(parse.GetValue(DataDirectory), console);
+            await using var node = await HeraldNode.OpenAsync(dataDirectory, console, cancellationToken);
+            return await verb(node, parse, cancellationToken);
+        });
+}
