@@ -1,0 +1,207 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Dapper;
+using Herald.Storage.Database;
+using Herald.Testing;
+
+namespace Herald.Tests.Cli;
+
+/// <summary><c>herald smtp set|show|reset</c> against a real SQLite data directory.</summary>
+public sealed class SmtpCommandTests : IDisposable
+{
+    private const string Password = "p4ss-w0rd-never-shown";
+    private readonly HeraldCommandLine _herald = new();
+
+    public SmtpCommandTests() => _herald.Environment["HERALD_CREDENTIAL_KEY"] = "a test passphrase for this node";
+
+    private async Task<string> ShowAsync(string scope = "/")
+    {
+        var show = await _herald.RunAsync("smtp", "show", "--scope", scope);
+        Assert.True(show.ExitCode == 0, show.ToString());
+        return show.Output;
+    }
+
+    private async Task ConfigureRootAsync()
+    {
+        var set = await _herald.RunWithInputAsync(Password + "\n",
+            "smtp", "set", "--server", "smtp.example.org", "--port", "587", "--security", "starttls-required",
+            "--from", "herald@example.org", "--from-name", "Herald", "--reply-to", "help@example.org",
+            "--auth", "plain,login", "--username", "alice", "--password-stdin");
+        Assert.True(set.ExitCode == 0, set.ToString());
+    }
+
+    public static TheoryData<string[], string> BadInput => new()
+    {
+        { ["--scope", "/nowhere", "--from", "a@example.org"], "Scope '/nowhere' does not exist" },
+        { ["--port", "0"], "Port 0 is out of range" },
+        { ["--port", "70000"], "Port 70000 is out of range" },
+        { ["--port", "many"], "Port 'many' is not a whole number" },
+        { ["--from", "not-an-address"], "'not-an-address' is not a valid email address" },
+        { ["--reply-to", "x@"], "'x@' is not a valid email address" },
+        { ["--charset", "klingon-8"], "Unknown character set 'klingon-8'" },
+        { ["--security", "tls-maybe"], "'tls-maybe' is not one of: none, starttls-when-available" },
+        { ["--auth", "plain,rot13", "--username", "bob"], "Unknown SASL mechanism 'rot13'" },
+        { ["--server", "bad host name"], "'bad host name' is not a valid server name" },
+        { ["--client-cert", "/nonexistent/cert.pem"], "does not exist" },
+        { ["--impersonation", "sometimes"], "'sometimes' is not one of: never, allowed" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadInput))]
+    public async Task Bad_input_exits_nonzero_with_a_clear_sentence_and_saves_nothing(string[] flags, string sentence)
+    {
+        await ConfigureRootAsync();
+        var before = await ShowAsync();
+
+        var result = await _herald.RunAsync(["smtp", "set", .. flags]);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(sentence, result.Error, StringComparison.Ordinal);
+        Assert.Contains("Nothing was saved", result.Error, StringComparison.Ordinal);
+        Assert.Equal(before, await ShowAsync());
+    }
+
+    [Fact]
+    public async Task Storing_a_password_without_a_credential_key_is_refused()
+    {
+        _herald.Environment.Clear();
+
+        var result = await _herald.RunWithInputAsync(Password + "\n", "smtp", "set", "--server", "smtp.example.org", "--username", "alice", "--password-stdin");
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("No credential key is set", result.Error, StringComparison.Ordinal);
+        var show = await _herald.RunAsync("smtp", "show");
+        Assert.Contains("connection         (none)", show.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Port_defaults_to_25()
+    {
+        Assert.Equal(0, (await _herald.RunAsync("smtp", "set", "--server", "smtp.example.org")).ExitCode);
+
+        Assert.Contains("server             smtp.example.org:25", await ShowAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Show_never_prints_the_password_and_says_one_is_set()
+    {
+        await ConfigureRootAsync();
+
+        var show = await ShowAsync();
+
+        Assert.DoesNotContain(Password, show, StringComparison.Ordinal);
+        Assert.Contains("PLAIN/LOGIN as alice, password set", show, StringComparison.Ordinal);
+        var database = await File.ReadAllBytesAsync(Path.Combine(_herald.DataDirectory, SqliteDatabase.FileName), TestContext.Current.CancellationToken);
+        Assert.DoesNotContain(Password, System.Text.Encoding.Latin1.GetString(database), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Credentials_left_out_are_kept_and_anonymous_removes_them()
+    {
+        await ConfigureRootAsync();
+
+        Assert.Equal(0, (await _herald.RunAsync("smtp", "set", "--port", "2525", "--from", "alerts@example.org")).ExitCode);
+        var kept = await ShowAsync();
+        Assert.Contains("server             smtp.example.org:2525", kept, StringComparison.Ordinal);
+        Assert.Contains("as alice, password set", kept, StringComparison.Ordinal);
+
+        Assert.Equal(0, (await _herald.RunAsync("smtp", "set", "--auth", "anonymous")).ExitCode);
+        Assert.Contains("authentication     anonymous", await ShowAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, await CountSecretsAsync());
+    }
+
+    [Fact]
+    public async Task Child_scope_overrides_and_reset_falls_back_to_the_parent()
+    {
+        await ConfigureRootAsync();
+        Assert.Equal(0, (await _herald.RunAsync("scope", "add", "/hr")).ExitCode);
+        Assert.Equal(0, (await _herald.RunAsync("smtp", "set", "--scope", "/hr", "--from", "hr@example.org", "--charset", "iso-8859-1")).ExitCode);
+
+        var child = await ShowAsync("/hr");
+        Assert.Contains("from               hr@example.org  (set here)", child, StringComparison.Ordinal);
+        Assert.Contains("charset            iso-8859-1  (set here)", child, StringComparison.Ordinal);
+        Assert.Contains("connection         default  (inherited from /)", child, StringComparison.Ordinal);
+        Assert.Contains("reply-to           help@example.org  (inherited from /)", child, StringComparison.Ordinal);
+
+        Assert.Equal(0, (await _herald.RunAsync("smtp", "reset", "--scope", "/hr")).ExitCode);
+        var reverted = await ShowAsync("/hr");
+        Assert.Contains("from               herald@example.org  (inherited from /)", reverted, StringComparison.Ordinal);
+        Assert.Contains("charset            utf-8  (default)", reverted, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_child_scope_can_use_its_own_connection()
+    {
+        await ConfigureRootAsync();
+        await _herald.RunAsync("scope", "add", "/finance");
+
+        var set = await _herald.RunAsync("smtp", "set", "--scope", "/finance", "--server", "mail.finance.example.org", "--security", "implicit-tls", "--port", "465");
+
+        Assert.Equal(0, set.ExitCode);
+        var show = await ShowAsync("/finance");
+        Assert.Contains("SMTP connection 'finance'", show, StringComparison.Ordinal);
+        Assert.Contains("mail.finance.example.org:465", show, StringComparison.Ordinal);
+        Assert.Contains("authentication     anonymous", show, StringComparison.Ordinal);
+        Assert.Contains("smtp.example.org:587", await ShowAsync("/"), StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string, string> BadCertificates => new()
+    {
+        { "no-key", "has no private key" },
+        { "server-auth-only", "without clientAuth (1.3.6.1.5.5.7.3.2)" },
+        { "key-encipherment-only", "Key Usage extension without digitalSignature" },
+        { "expired", "expired on" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadCertificates))]
+    public async Task Unusable_client_certificates_are_refused_when_configured(string kind, string reason)
+    {
+        await ConfigureRootAsync();
+        var before = await ShowAsync();
+        var path = Path.Combine(_herald.DataDirectory, kind + ".pem");
+        await File.WriteAllTextAsync(path, MakeCertificatePem(kind), TestContext.Current.CancellationToken);
+
+        var result = await _herald.RunAsync("smtp", "set", "--client-cert", path);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(reason, result.Error, StringComparison.Ordinal);
+        Assert.Equal(before, await ShowAsync());
+    }
+
+    [Fact]
+    public async Task A_valid_ecdsa_client_certificate_is_stored_sealed_and_shown_by_subject()
+    {
+        await ConfigureRootAsync();
+        var path = Path.Combine(_herald.DataDirectory, "good.pem");
+        await File.WriteAllTextAsync(path, MakeCertificatePem("good"), TestContext.Current.CancellationToken);
+
+        var result = await _herald.RunAsync("smtp", "set", "--client-cert", path);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("client certificate CN=herald-client", await ShowAsync(), StringComparison.Ordinal);
+        Assert.Equal(2, await CountSecretsAsync());
+    }
+
+    private async Task<long> CountSecretsAsync()
+    {
+        await using var connection = await new SqliteDatabase(_herald.DataDirectory).OpenAsync(TestContext.Current.CancellationToken);
+        return await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM secrets");
+    }
+
+    private static string MakeCertificatePem(string kind)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=herald-client", key, HashAlgorithmName.SHA256);
+        var usage = kind == "key-encipherment-only" ? X509KeyUsageFlags.KeyEncipherment : X509KeyUsageFlags.DigitalSignature;
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(usage, critical: true));
+        var purpose = kind == "server-auth-only" ? "1.3.6.1.5.5.7.3.1" : "1.3.6.1.5.5.7.3.2";
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(purpose)], critical: false));
+        var notAfter = kind == "expired" ? DateTimeOffset.UtcNow.AddDays(-1) : DateTimeOffset.UtcNow.AddYears(1);
+        using var certificate = request.CreateSelfSigned(notAfter.AddYears(-2), notAfter);
+        var pem = certificate.ExportCertificatePem() + "\n";
+        return kind == "no-key" ? pem : pem + key.ExportPkcs8PrivateKeyPem() + "\n";
+    }
+
+    public void Dispose() => _herald.Dispose();
+}
