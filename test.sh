@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every Herald test. On a fresh Debian machine it first installs the real peers the tests
+# start themselves (a private Postfix on loopback ports, Cyrus SASL's sasldb tools, OpenSSL),
+# then runs the whole solution with dotnet test. Extra arguments go to dotnet test.
+set -euo pipefail
+cd "$(dirname "$0")"
+export PATH="$PATH:/usr/sbin:/sbin"
+
+packages=()
+have_package() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for package in postfix sasl2-bin libsasl2-modules libsasl2-modules-db openssl; do
+  have_package "$package" || packages+=("$package")
+done
+if ((${#packages[@]})); then
+  echo "Installing test peers: ${packages[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test --solution Herald.slnx "$@" 2>&1 | tee "$log" || status=$?
+
+# One closing line any reader understands: "N passed, N failed".
+passed=$(grep -E '^\s+succeeded: [0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
+failed=$(grep -E '^\s+failed: [0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
+echo "${passed} passed, ${failed} failed"
+exit "$status"

@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Herald.IntegrationTests.Fixtures;
+
+[assembly: AssemblyFixture(typeof(PostfixFixture))]
+
+namespace Herald.IntegrationTests.Fixtures;
+
+/// <summary>
+/// A private Postfix instance from Debian's package, started once for the test assembly by
+/// tests/fixtures/postfix/postfix-fixture.sh on loopback ports, with its own CA, Cyrus sasldb and
+/// four listeners (plain, STARTTLS+AUTH, implicit TLS, client certificate required). Every
+/// accepted message lands in a Maildir per recipient, so a test reads the bytes Postfix delivered.
+/// </summary>
+public sealed class PostfixFixture : IAsyncLifetime
+{
+    private readonly Dictionary<string, string> _values = new();
+
+    public string Directory { get; } = Path.Combine(Path.GetTempPath(), $"herald-postfix-{Environment.ProcessId}");
+
+    public int PlainPort => Port("PORT_PLAIN");
+
+    public int StartTlsAuthPort => Port("PORT_STARTTLS_AUTH");
+
+    public int ImplicitTlsPort => Port("PORT_IMPLICIT_TLS");
+
+    public int ClientCertificatePort => Port("PORT_CLIENT_CERT");
+
+    public string SaslUser => _values["SASL_USER"];
+
+    public string SaslPassword => _values["SASL_PASSWORD"];
+
+    public string Pki(string file) => Path.Combine(_values["PKI_DIR"], file);
+
+    public async ValueTask InitializeAsync()
+    {
+        var basePort = FreePortRange(4);
+        var (exit, output) = await RunScriptAsync("start", Directory, basePort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (exit != 0)
+        {
+            throw new InvalidOperationException($"The Postfix fixture did not start (exit {exit}):\n{output}");
+        }
+
+        foreach (var line in await File.ReadAllLinesAsync(Path.Combine(Directory, "fixture.env")))
+        {
+            var equals = line.IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0 && !line.StartsWith('#'))
+            {
+                _values[line[..equals]] = line[(equals + 1)..].Trim('"', '\'');
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await RunScriptAsync("stop", Directory);
+
+    /// <summary>A recipient address no other test uses.</summary>
+    public static string NewRecipient(string prefix = "t") => $"{prefix}-{Guid.NewGuid():N}@example.org";
+
+    /// <summary>The raw bytes of each message Postfix delivered to <paramref name="address"/>.</summary>
+    public IReadOnlyList<byte[]> Delivered(string address)
+    {
+        var at = address.IndexOf('@', StringComparison.Ordinal);
+        var folder = Path.Combine(_values["MAIL_DIR"], address[(at + 1)..], address[..at], "new");
+        return System.IO.Directory.Exists(folder)
+            ? System.IO.Directory.GetFiles(folder).Order(StringComparer.Ordinal).Select(File.ReadAllBytes).ToArray()
+            : [];
+    }
+
+    /// <summary>Waits until a message for the address has been delivered, and returns its bytes.</summary>
+    public async Task<byte[]> WaitForMessageAsync(string address, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Delivered(address) is [var first, ..])
+            {
+                return first;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"No message for {address} reached the Postfix mailbox. Mail log tail:\n{MailLogTail()}");
+    }
+
+    public string MailLogTail() =>
+        File.Exists(_values.GetValueOrDefault("MAILLOG", "")) ? string.Join('\n', File.ReadLines(_values["MAILLOG"]).TakeLast(30)) : "(no mail log)";
+
+    private int Port(string name) => int.Parse(_values[name], System.Globalization.CultureInfo.InvariantCulture);
+
+    private static int FreePortRange(int count)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            var start = Random.Shared.Next(20000, 60000);
+            var listeners = new List<TcpListener>();
+            try
+            {
+                for (var port = start; port < start + count; port++)
+                {
+                    var listener = new TcpListener(IPAddress.Loopback, port);
+                    listener.Start();
+                    listeners.Add(listener);
+                }
+
+                return start;
+            }
+            catch (SocketException)
+            {
+                // Taken; try another range.
+            }
+            finally
+            {
+                listeners.ForEach(l => l.Stop());
+            }
+        }
+
+        throw new InvalidOperationException("No free range of loopback ports was found.");
+    }
+
+    private static async Task<(int Exit, string Output)> RunScriptAsync(params string[] args)
+    {
+        var script = Path.Combine(RepositoryRoot(), "tests", "fixtures", "postfix", "postfix-fixture.sh");
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(script);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    public static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Herald.slnx")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("The repository root (with Herald.slnx) was not found above " + AppContext.BaseDirectory);
+    }
+}
