@@ -99,16 +99,9 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Creden
             result = result with { Enabled = enabled };
         }
 
-        if (update.FromAddress is { } from)
+        if (update.FromAddress is { } from && Address(from, "from", "From address", errors) is { } fromAddress)
         {
-            if (EmailAddress.TryParse(from, out var address, out var error))
-            {
-                result = result with { FromAddress = address };
-            }
-            else
-            {
-                errors.Add(new("from", $"From address: {error}"));
-            }
+            result = result with { FromAddress = fromAddress };
         }
 
         if (update.FromName is { } fromName)
@@ -123,16 +116,9 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Creden
             }
         }
 
-        if (update.ReplyTo is { } replyTo)
+        if (update.ReplyTo is { } replyTo && Address(replyTo, "replyTo", "Reply-To address", errors) is { } replyToAddress)
         {
-            if (EmailAddress.TryParse(replyTo, out var address, out var error))
-            {
-                result = result with { ReplyTo = address };
-            }
-            else
-            {
-                errors.Add(new("replyTo", $"Reply-To address: {error}"));
-            }
+            result = result with { ReplyTo = replyToAddress };
         }
 
         if (update.Charset is { } charset)
@@ -160,6 +146,17 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Creden
         }
 
         return result;
+    }
+
+    private static EmailAddress? Address(string text, string field, string label, List<SettingsError> errors)
+    {
+        if (EmailAddress.TryParse(text, out var address, out var error))
+        {
+            return address;
+        }
+
+        errors.Add(new(field, $"{label}: {error}"));
+        return null;
     }
 
     private async Task<SmtpConnection> ApplyConnectionFieldsAsync(
@@ -225,30 +222,25 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Creden
 
     private static SmtpConnection ApplyLimits(SmtpConnection connection, OutgoingSettingsUpdate update, List<SettingsError> errors)
     {
-        static bool Reasonable(TimeSpan value) => value >= TimeSpan.FromSeconds(1) && value <= TimeSpan.FromMinutes(10);
-
-        if (update.ConnectTimeout is { } connect)
+        TimeSpan? Timeout(TimeSpan? value, string field, string label)
         {
-            if (Reasonable(connect))
+            if (value is { } timeout && (timeout < TimeSpan.FromSeconds(1) || timeout > TimeSpan.FromMinutes(10)))
             {
-                connection = connection with { ConnectTimeout = connect };
+                errors.Add(new(field, $"The {label} timeout must be between 1 second and 10 minutes."));
+                return null;
             }
-            else
-            {
-                errors.Add(new("connectTimeout", "The connect timeout must be between 1 second and 10 minutes."));
-            }
+
+            return value;
         }
 
-        if (update.CommandTimeout is { } command)
+        if (Timeout(update.ConnectTimeout, "connectTimeout", "connect") is { } connect)
         {
-            if (Reasonable(command))
-            {
-                connection = connection with { CommandTimeout = command };
-            }
-            else
-            {
-                errors.Add(new("commandTimeout", "The command timeout must be between 1 second and 10 minutes."));
-            }
+            connection = connection with { ConnectTimeout = connect };
+        }
+
+        if (Timeout(update.CommandTimeout, "commandTimeout", "command") is { } command)
+        {
+            connection = connection with { CommandTimeout = command };
         }
 
         if (update.ConnectionLimit is { } limit)
