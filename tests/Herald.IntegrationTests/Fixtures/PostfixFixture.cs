@@ -60,6 +60,8 @@ public sealed class PostfixFixture : IAsyncLifetime
     /// <summary>The raw bytes of each message Postfix delivered to <paramref name="address"/>.</summary>
     public IReadOnlyList<byte[]> Delivered(string address)
     {
+        // The fixture's delivery helper names folders in lower case.
+        address = address.ToLowerInvariant();
         var at = address.IndexOf('@', StringComparison.Ordinal);
         var folder = Path.Combine(_values["MAIL_DIR"], address[(at + 1)..], address[..at], "new");
         return System.IO.Directory.Exists(folder)
