@@ -1,4 +1,6 @@
+using Herald.Access;
 using Herald.Credentials;
+using Herald.Outbox;
 using Herald.Delivery;
 using Herald.Settings;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,6 +21,14 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<CredentialKeyAdministration>();
         services.AddSingleton<OutgoingSettingsService>();
         services.AddSingleton<TestEmailService>();
+        services.AddSingleton<ApiKeyService>();
+        services.AddOptions<DeliveryOptions>();
+        services.AddOptions<OutboxOptions>();
+        services.AddSingleton<OutboxSignal>();
+        services.AddSingleton<OutboxWriter>();
+        services.AddSingleton<SubmissionService>();
+        services.AddSingleton<ConnectionHealth>();
+        services.AddSingleton<DeliveryMetrics>();
         return services;
     }
 }

@@ -6,5 +6,7 @@ namespace Herald.Smtp;
 public static class SmtpServiceCollectionExtensions
 {
     public static IServiceCollection AddHeraldSmtp(this IServiceCollection services) =>
-        services.AddSingleton<IDeliveryClient, MailKitDeliveryClient>();
+        services
+            .AddSingleton<IDeliveryClient, MailKitDeliveryClient>()
+            .AddSingleton<IDeliveryPool, SmtpConnectionPool>();
 }

@@ -1,4 +1,8 @@
+using Herald.Access;
 using Herald.Credentials;
+using Herald.Outbox;
+using Herald.Storage.Access;
+using Herald.Storage.Outbox;
 using Herald.Settings;
 using Herald.Storage.Credentials;
 using Herald.Storage.Database;
@@ -14,6 +18,8 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton(database);
         services.AddSingleton<ISettingsStore, SqlSettingsStore>();
         services.AddSingleton<ICredentialKeyStore, SqlCredentialKeyStore>();
+        services.AddSingleton<IOutboxStore, SqlOutboxStore>();
+        services.AddSingleton<IApiKeyStore, SqlApiKeyStore>();
         return services;
     }
 }

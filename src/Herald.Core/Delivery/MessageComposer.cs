@@ -14,36 +14,87 @@ public static class MessageComposer
         IEnumerable<EmailAddress> to,
         string subject,
         string textBody,
-        DateTimeOffset now)
+        DateTimeOffset now) =>
+        Compose(settings, new MessageContent(to.ToArray(), subject, textBody, null), now);
+
+    /// <summary>Builds the message: From is the configured address unless the content carries
+    /// another one (allowed by the scope's impersonation policy), in which case the configured
+    /// address becomes the Sender; text and HTML become multipart/alternative; attachments
+    /// multipart/mixed.</summary>
+    public static MimeMessage Compose(EffectiveOutgoingSettings settings, MessageContent content, DateTimeOffset now)
     {
-        var from = settings.FromAddress.Value
+        var configured = settings.FromAddress.Value
             ?? throw new InvalidOperationException($"Scope {settings.Scope} has no From address; callers check this first.");
-        var encoding = EncodingFor(settings.Charset.Value, subject, textBody, settings.FromName.Value ?? "");
+        var fromName = content.FromName ?? (content.From is null ? settings.FromName.Value : null);
+        var encoding = EncodingFor(settings.Charset.Value, content.Subject, content.Text ?? "", content.Html ?? "", fromName ?? "");
 
         var message = new MimeMessage();
-        message.From.Add(new MailboxAddress(encoding, settings.FromName.Value, from.Value));
-        if (settings.ReplyTo.Value is { } replyTo)
+        message.From.Add(new MailboxAddress(encoding, fromName, (content.From ?? configured).Value));
+        if (content.From is not null && content.From != configured)
+        {
+            message.Sender = new MailboxAddress(encoding, settings.FromName.Value, configured.Value);
+        }
+
+        if ((content.ReplyTo ?? settings.ReplyTo.Value) is { } replyTo)
         {
             message.ReplyTo.Add(new MailboxAddress(encoding, null, replyTo.Value));
         }
 
-        foreach (var recipient in to)
+        message.To.AddRange(content.To.Select(a => new MailboxAddress(encoding, null, a.Value)));
+        message.Cc.AddRange(content.Cc.Select(a => new MailboxAddress(encoding, null, a.Value)));
+        message.Headers.Replace(HeaderId.Subject, encoding, content.Subject);
+        message.Date = now;
+        message.MessageId = MimeUtils.GenerateMessageId(configured.Value[(configured.Value.LastIndexOf('@') + 1)..]);
+        foreach (var (name, value) in content.Headers)
         {
-            message.To.Add(new MailboxAddress(encoding, null, recipient.Value));
+            message.Headers.Add(name, encoding, value);
         }
 
-        message.Headers.Replace(HeaderId.Subject, encoding, subject);
-        message.Date = now;
-        message.MessageId = MimeUtils.GenerateMessageId(from.Value[(from.Value.LastIndexOf('@') + 1)..]);
+        MimeEntity body = (content.Text, content.Html) switch
+        {
+            ({ } text, { } html) => new MultipartAlternative { TextPart(MimeKit.Text.TextFormat.Plain, encoding, text), TextPart(MimeKit.Text.TextFormat.Html, encoding, html) },
+            (null, { } html) => TextPart(MimeKit.Text.TextFormat.Html, encoding, html),
+            (var text, _) => TextPart(MimeKit.Text.TextFormat.Plain, encoding, text ?? ""),
+        };
 
-        var body = new TextPart(MimeKit.Text.TextFormat.Plain);
-        body.SetText(encoding, NormalizeLineEndings(textBody));
+        if (content.Attachments.Count > 0)
+        {
+            var mixed = new Multipart("mixed") { body };
+            foreach (var attachment in content.Attachments)
+            {
+                mixed.Add(new MimePart(ContentType.Parse(attachment.ContentType))
+                {
+                    Content = new MimeContent(new MemoryStream(attachment.Content)),
+                    ContentDisposition = new ContentDisposition(ContentDisposition.Attachment),
+                    ContentTransferEncoding = ContentEncoding.Base64,
+                    FileName = attachment.FileName,
+                });
+            }
+
+            body = mixed;
+        }
+
         message.Body = body;
 
         // Choose transfer encodings now, for a 7-bit path: the bytes are then the same whatever
-        // extensions the smart host offers (ISO-2022-JP stays 7bit, Latin-1 becomes quoted-printable).
+        // extensions the smart host offers (ISO-2022-JP stays 7bit, Latin-1 is encoded).
         message.Prepare(EncodingConstraint.SevenBit);
         return message;
+    }
+
+    /// <summary>The message as stored and sent: CRLF line ends only.</summary>
+    public static byte[] ToBytes(MimeMessage message)
+    {
+        using var stream = new MemoryStream();
+        message.WriteTo(new FormatOptions { NewLineFormat = NewLineFormat.Dos }, stream);
+        return stream.ToArray();
+    }
+
+    private static TextPart TextPart(MimeKit.Text.TextFormat format, Encoding encoding, string text)
+    {
+        var part = new TextPart(format);
+        part.SetText(encoding, NormalizeLineEndings(text));
+        return part;
     }
 
     /// <summary>The scope's charset when it can carry every character; otherwise UTF-8, so that

@@ -14,7 +14,15 @@ public sealed class OpenedConnection : IDisposable
         Settings = settings;
         Password = password;
         ClientCertificate = clientCertificate;
+        Fingerprint = FingerprintOf(settings);
     }
+
+    /// <summary>Identifies this version of the connection's settings (secrets included, as
+    /// ciphertext), so that pooled sessions are replaced exactly when the settings change.</summary>
+    public string Fingerprint { get; }
+
+    public static string FingerprintOf(SmtpConnection settings) =>
+        Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(settings)));
 
     public SmtpConnection Settings { get; }
 

@@ -1,4 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 
 namespace Herald.Scopes;
@@ -7,6 +9,7 @@ namespace Herald.Scopes;
 /// A scope's place in the tree, written as a path: <c>/</c> is the global scope, <c>/hr</c> a
 /// child, <c>/hr/payroll</c> a grandchild. Paths are lower-case so that one scope has one name.
 /// </summary>
+[JsonConverter(typeof(ScopePathJsonConverter))]
 public readonly partial record struct ScopePath
 {
     private const int MaxDepth = 16;
@@ -87,4 +90,13 @@ public readonly partial record struct ScopePath
 
     [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,63}$")]
     private static partial Regex SegmentPattern();
+}
+
+/// <summary>A scope is written as its path in JSON: <c>"/hr"</c>.</summary>
+public sealed class ScopePathJsonConverter : JsonConverter<ScopePath>
+{
+    public override ScopePath Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        ScopePath.TryParse(reader.GetString(), out var path, out var error) ? path : throw new JsonException(error);
+
+    public override void Write(Utf8JsonWriter writer, ScopePath value, JsonSerializerOptions options) => writer.WriteStringValue(value.Value);
 }

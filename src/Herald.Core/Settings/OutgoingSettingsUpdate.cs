@@ -59,6 +59,33 @@ public sealed record OutgoingSettingsUpdate(ScopePath Scope)
 /// <summary>Anonymous removes any stored credentials; SASL changes only what it names.</summary>
 public abstract record AuthenticationChange
 {
+    /// <summary>The change an administrator asks for in words, as the CLI and the API take it:
+    /// <c>anonymous</c>, <c>any</c>, or a comma-separated list of mechanisms, with an optional
+    /// user name and password; null when nothing about authentication was said.</summary>
+    public static AuthenticationChange? FromWords(string? auth, string? userName, string? password, out string? error)
+    {
+        error = null;
+        if (string.Equals(auth?.Trim(), "anonymous", StringComparison.OrdinalIgnoreCase))
+        {
+            if (userName is not null || password is not null)
+            {
+                error = "Anonymous authentication cannot be combined with a user name or password.";
+            }
+
+            return new ToAnonymous();
+        }
+
+        if (auth is null && userName is null && password is null)
+        {
+            return null;
+        }
+
+        IReadOnlyList<string>? mechanisms = auth is null ? null
+            : string.Equals(auth.Trim(), "any", StringComparison.OrdinalIgnoreCase) ? []
+            : auth.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return new ToSasl(userName, password, mechanisms);
+    }
+
     public sealed record ToAnonymous : AuthenticationChange;
 
     public sealed record ToSasl(string? UserName, string? Password, IReadOnlyList<string>? Mechanisms) : AuthenticationChange

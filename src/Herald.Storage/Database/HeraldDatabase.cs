@@ -22,8 +22,16 @@ public abstract class HeraldDatabase
     public async Task<int> MigrateAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await MigrateAsync(connection, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The migration run on one connection. An engine that several nodes share
+    /// overrides this to hold a lock on <paramref name="connection"/> around the whole run.</summary>
+    protected virtual async Task<int> MigrateAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        // applied_at is milliseconds since 1970: BIGINT, which SQLite reads as INTEGER.
         await connection.ExecuteAsync(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)").ConfigureAwait(false);
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)").ConfigureAwait(false);
 
         var applied = 0;
         foreach (var (version, name, sql) in Migrations())

@@ -66,10 +66,15 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
 
     public async Task<IReadOnlyList<ScopeOutgoingSettings>> GetOutgoingChainAsync(ScopePath scope, CancellationToken cancellationToken)
     {
-        var paths = scope.SelfAndAncestors().Select(s => s.Value).ToArray();
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        // The scope itself, / and every path that is a prefix of the scope's up to a '/'. (Not
+        // "IN @paths": Dapper sends a list to PostgreSQL as one array parameter.)
         var rows = await connection.QueryAsync<OutgoingRow>(
-            "SELECT * FROM outgoing_settings WHERE scope_path IN @paths", new { paths }).ConfigureAwait(false);
+            """
+            SELECT * FROM outgoing_settings
+            WHERE scope_path = @path OR scope_path = '/' OR substr(@path, 1, length(scope_path) + 1) = scope_path || '/'
+            """,
+            new { path = scope.Value }).ConfigureAwait(false);
         return rows.Select(r => r.ToSettings()).OrderByDescending(s => s.Scope.Value.Length).ToArray();
     }
 
@@ -123,8 +128,8 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
             if (users == 0)
             {
                 await connection.ExecuteAsync(
-                    "DELETE FROM secrets WHERE name IN @names; DELETE FROM smtp_connections WHERE name = @name;",
-                    new { name = ownConnection, names = new[] { SecretNames.ConnectionPassword(ownConnection), SecretNames.ConnectionClientCertificate(ownConnection) } },
+                    "DELETE FROM secrets WHERE name IN (@password, @certificate); DELETE FROM smtp_connections WHERE name = @name;",
+                    new { name = ownConnection, password = SecretNames.ConnectionPassword(ownConnection), certificate = SecretNames.ConnectionClientCertificate(ownConnection) },
                     transaction).ConfigureAwait(false);
             }
         }
@@ -155,11 +160,11 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
 
     private static async Task<SmtpConnection> WithSecretsAsync(DbConnection connection, ConnectionRow row)
     {
-        var names = new[] { SecretNames.ConnectionPassword(row.Name), SecretNames.ConnectionClientCertificate(row.Name) };
+        var (password, certificate) = (SecretNames.ConnectionPassword(row.Name), SecretNames.ConnectionClientCertificate(row.Name));
         var secrets = (await connection.QueryAsync<(string Name, byte[] Ciphertext)>(
-                "SELECT name, ciphertext FROM secrets WHERE name IN @names", new { names }).ConfigureAwait(false))
+                "SELECT name, ciphertext FROM secrets WHERE name IN (@password, @certificate)", new { password, certificate }).ConfigureAwait(false))
             .ToDictionary(s => s.Name, s => new EncryptedSecret(s.Ciphertext));
-        return row.ToConnection(secrets.GetValueOrDefault(names[0]), secrets.GetValueOrDefault(names[1]));
+        return row.ToConnection(secrets.GetValueOrDefault(password), secrets.GetValueOrDefault(certificate));
     }
 
     private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();

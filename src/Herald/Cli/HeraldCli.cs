@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Herald.Storage.Database;
 
 namespace Herald.Cli;
 
@@ -11,16 +12,25 @@ internal static class HeraldCli
         Recursive = true,
     };
 
+    public static readonly Option<string?> Database = new("--database")
+    {
+        Description = $"PostgreSQL database shared by several nodes, as postgres://user:password@host:port/db (default: ${HeraldNode.DatabaseVariable}, else SQLite in the data directory).",
+        Recursive = true,
+    };
+
     public static async Task<int> RunAsync(string[] args, CliConsole console, CancellationToken cancellationToken = default)
     {
         var root = new RootCommand("Herald: outgoing email and notifications, configured once.")
         {
             DataDirectory,
+            Database,
             ServeCommand.Create(console),
             ScopeCommands.Create(console),
             SmtpCommands.Create(console),
             KeyCommands.Create(console),
             TestEmailCommand.Create(console),
+            ApiKeyCommands.Create(console),
+            QueueCommands.Create(console),
         };
 
         var parsed = root.Parse(args);
@@ -32,7 +42,17 @@ internal static class HeraldCli
         command.SetAction(async (parse, cancellationToken) =>
         {
             var dataDirectory = HeraldNode.ResolveDataDirectory(parse.GetValue(DataDirectory), console);
-            await using var node = await HeraldNode.OpenAsync(dataDirectory, console, cancellationToken);
+            HeraldDatabase database;
+            try
+            {
+                database = HeraldNode.ResolveDatabase(parse.GetValue(Database), dataDirectory, console);
+            }
+            catch (ArgumentException ex)
+            {
+                return console.Fail(ex.Message);
+            }
+
+            await using var node = await HeraldNode.OpenAsync(dataDirectory, database, console, cancellationToken);
             return await verb(node, parse, cancellationToken);
         });
 }

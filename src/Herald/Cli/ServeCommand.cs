@@ -1,8 +1,9 @@
 using System.CommandLine;
 using Dapper;
 using Herald.Credentials;
+using Herald.Outbox;
 using Herald.Storage.Database;
-using Herald.Web.Health;
+using Herald.Web;
 
 namespace Herald.Cli;
 
@@ -14,22 +15,49 @@ internal static partial class ServeCommand
     public static Command Create(CliConsole console)
     {
         var urls = new Option<string>("--urls") { Description = $"Where the HTTP API listens (default {DefaultUrls}; several separated by ';').", DefaultValueFactory = _ => DefaultUrls };
-        var command = new Command("serve", "Run Herald: HTTP API and, as they arrive, the console, relay listener and delivery workers.") { urls };
-        command.SetAction((parse, ct) => RunAsync(HeraldNode.ResolveDataDirectory(parse.GetValue(HeraldCli.DataDirectory), console), parse.GetValue(urls)!, console, ct));
+        var nodeName = new Option<string?>("--node-name") { Description = "This node's name in leases and delivery history (default: HERALD_NODE_NAME, else the host name)." };
+        var nodeTags = new Option<string?>("--node-tags") { Description = "Comma-separated tags: SMTP connections with node tags are used only by nodes carrying one (default: HERALD_NODE_TAGS)." };
+        var command = new Command("serve", "Run Herald: HTTP API, outbox and delivery workers.") { urls, nodeName, nodeTags };
+        command.SetAction(async (parse, ct) =>
+        {
+            var dataDirectory = HeraldNode.ResolveDataDirectory(parse.GetValue(HeraldCli.DataDirectory), console);
+            HeraldDatabase database;
+            try
+            {
+                database = HeraldNode.ResolveDatabase(parse.GetValue(HeraldCli.Database), dataDirectory, console);
+            }
+            catch (ArgumentException ex)
+            {
+                return console.Fail(ex.Message);
+            }
+
+            var node = new NodeIdentity(
+                parse.GetValue(nodeName) ?? console.Environment("HERALD_NODE_NAME") ?? Environment.MachineName,
+                (parse.GetValue(nodeTags) ?? console.Environment("HERALD_NODE_TAGS") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            return await RunAsync(dataDirectory, database, node, parse.GetValue(urls)!, console, ct);
+        });
         return command;
     }
 
-    private static async Task<int> RunAsync(string dataDirectory, string urls, CliConsole console, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string dataDirectory, HeraldDatabase database, NodeIdentity node, string urls, CliConsole console, CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(urls);
-        builder.Services.AddHeraldNode(dataDirectory, console);
+        // Settings such as HERALD_Delivery__MaximumAge=1.00:00:00 reach the options classes.
+        builder.Configuration.AddEnvironmentVariables("HERALD_");
+        // One line per request is noise at thousands of messages a second.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Services.AddHeraldNode(dataDirectory, database, console);
+        builder.Services.AddOptions<DeliveryOptions>().BindConfiguration(DeliveryOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton(node);
+        builder.Services.AddHostedService<DeliveryWorker>();
+        builder.Services.AddHeraldWeb();
         await using var app = builder.Build();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Herald");
 
-        var database = app.Services.GetRequiredService<HeraldDatabase>();
         var applied = await database.MigrateAsync(cancellationToken);
-        LogDatabase(log, dataDirectory, database.Description, applied);
+        LogDatabase(log, dataDirectory, database.Description, applied, node.Name);
 
         // A node whose key differs from the database's would send with garbage credentials: refuse.
         var vault = app.Services.GetRequiredService<CredentialVault>();
@@ -48,7 +76,7 @@ internal static partial class ServeCommand
             LogCredentialKey(log, vault.Passphrase.Origin);
         }
 
-        app.MapHealthApi(async token =>
+        app.MapHeraldApi(async token =>
         {
             await using var connection = await database.OpenAsync(token);
             return await connection.ExecuteScalarAsync<long>("SELECT 1") == 1;
@@ -60,8 +88,8 @@ internal static partial class ServeCommand
         return 0;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Data directory {DataDirectory}; database {Database} ({Applied} migration(s) applied now)")]
-    private static partial void LogDatabase(ILogger logger, string dataDirectory, string database, int applied);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Data directory {DataDirectory}; database {Database} ({Applied} migration(s) applied now); node {Node}")]
+    private static partial void LogDatabase(ILogger logger, string dataDirectory, string database, int applied, string node);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Credential key from {Origin} matches the database")]
     private static partial void LogCredentialKey(ILogger logger, string origin);
@@ -69,6 +97,6 @@ internal static partial class ServeCommand
     [LoggerMessage(Level = LogLevel.Warning, Message = "No credential key is set: SMTP passwords and client certificates cannot be stored until one is (HERALD_CREDENTIAL_KEY or 'herald key set')")]
     private static partial void LogNoCredentialKey(ILogger logger);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Herald is listening on {Urls} (health: /healthz)")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Herald is listening on {Urls} (health: /healthz, API: /api/v1, OpenAPI: /openapi/v1.json)")]
     private static partial void LogListening(ILogger logger, ICollection<string> urls);
 }

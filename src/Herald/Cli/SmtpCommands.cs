@@ -146,25 +146,13 @@ internal static class SmtpCommands
             }
         }
 
-        if (string.Equals(auth, "anonymous", StringComparison.OrdinalIgnoreCase))
+        var change = AuthenticationChange.FromWords(auth, username, password, out var error);
+        if (error is not null)
         {
-            if (username is not null || password is not null)
-            {
-                errors.Add("--auth anonymous cannot be combined with --username or --password-stdin.");
-            }
-
-            return new AuthenticationChange.ToAnonymous();
+            errors.Add(error);
         }
 
-        if (auth is null && username is null && password is null)
-        {
-            return null;
-        }
-
-        IReadOnlyList<string>? mechanisms = auth is null ? null
-            : string.Equals(auth, "any", StringComparison.OrdinalIgnoreCase) ? []
-            : auth.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return new AuthenticationChange.ToSasl(username, password, mechanisms);
+        return change;
     }
 
     private static ServerTrust? TrustFrom(string? caFile, string? thumbprint, List<string> errors)

@@ -1,0 +1,8 @@
+namespace Herald.Delivery;
+
+/// <summary>Delivery for the outbox's workers: pooled, authenticated connections per SMTP
+/// connection, bounded by its connection limit and paced by its rate limit.</summary>
+public interface IDeliveryPool
+{
+    Task<DeliveryResult> SendAsync(DeliveryRequest request, CancellationToken cancellationToken);
+}

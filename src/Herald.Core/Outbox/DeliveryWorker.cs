@@ -1,0 +1,312 @@
+using System.Threading.Channels;
+using Herald.Credentials;
+using Herald.Delivery;
+using Herald.Scopes;
+using Herald.Settings;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MimeKit;
+
+namespace Herald.Outbox;
+
+/// <summary>
+/// Delivers the outbox: claims due messages with a lease, sends each message's pending recipients
+/// in one SMTP transaction through the connection pool, and records every recipient's outcome.
+/// Outcomes are recorded in batches, like submissions, so that a busy node commits once per batch.
+/// </summary>
+public sealed partial class DeliveryWorker(
+    IOutboxStore outbox,
+    ISettingsStore settings,
+    CredentialVault vault,
+    IDeliveryPool pool,
+    NodeIdentity node,
+    IOptions<DeliveryOptions> options,
+    OutboxSignal signal,
+    DeliveryMetrics metrics,
+    ConnectionHealth health,
+    TimeProvider time,
+    ILogger<DeliveryWorker> log) : BackgroundService
+{
+    private static readonly TimeSpan SettingsLifetime = TimeSpan.FromSeconds(2);
+    private readonly SemaphoreSlim _resolving = new(1, 1);
+    private readonly Dictionary<ScopePath, (DateTimeOffset Until, EffectiveOutgoingSettings Settings)> _scopes = [];
+    private readonly Dictionary<string, (DateTimeOffset Until, SmtpConnection? Connection)> _connections = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, OpenedConnection> _opened = new(StringComparer.Ordinal);
+    private (DateTimeOffset Until, IReadOnlyCollection<string>? Names) _allowed;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var o = options.Value;
+        var capacity = new SemaphoreSlim(o.Concurrency * 2, o.Concurrency * 2);
+        var work = Channel.CreateUnbounded<ClaimedMessage>(new UnboundedChannelOptions { SingleWriter = true });
+        var outcomes = Channel.CreateUnbounded<AttemptOutcome>(new UnboundedChannelOptions { SingleReader = true });
+        var senders = Enumerable.Range(0, o.Concurrency)
+            .Select(_ => Task.Run(() => SendLoopAsync(work.Reader, outcomes.Writer, capacity, stoppingToken), CancellationToken.None))
+            .ToArray();
+        var recorder = Task.Run(() => RecordLoopAsync(outcomes.Reader), CancellationToken.None);
+        LogStarted(log, node.Name, o.Concurrency);
+
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                await capacity.WaitAsync(stoppingToken).ConfigureAwait(false);
+                var slots = 1;
+                while (slots < o.ClaimBatch && capacity.Wait(0, CancellationToken.None))
+                {
+                    slots++;
+                }
+
+                IReadOnlyList<ClaimedMessage> claimed = [];
+                try
+                {
+                    claimed = await outbox.ClaimAsync(node.Name, await AllowedConnectionsAsync(stoppingToken).ConfigureAwait(false), slots, time.GetUtcNow(), o.Lease, stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogClaimFailed(log, ex);
+                }
+
+                foreach (var message in claimed)
+                {
+                    work.Writer.TryWrite(message);
+                }
+
+                capacity.Release(slots - claimed.Count);
+                if (claimed.Count == 0)
+                {
+                    await signal.WaitAsync(o.PollInterval, stoppingToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping: claimed messages not yet started keep their lease until it expires.
+        }
+
+        work.Writer.TryComplete();
+        await Task.WhenAll(senders).ConfigureAwait(false);
+        outcomes.Writer.TryComplete();
+        await recorder.ConfigureAwait(false);
+    }
+
+    private async Task SendLoopAsync(ChannelReader<ClaimedMessage> work, ChannelWriter<AttemptOutcome> outcomes, SemaphoreSlim capacity, CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested && await work.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            if (!work.TryRead(out var message))
+            {
+                continue;
+            }
+
+            try
+            {
+                // A transaction under way is finished even when the node is stopping.
+                outcomes.TryWrite(await DeliverAsync(message, CancellationToken.None).ConfigureAwait(false));
+            }
+            catch (Exception ex)
+            {
+                LogDeliveryCrashed(log, message.Id, ex);
+            }
+            finally
+            {
+                capacity.Release();
+            }
+        }
+    }
+
+    private async Task RecordLoopAsync(ChannelReader<AttemptOutcome> outcomes)
+    {
+        var batch = new List<AttemptOutcome>();
+        while (await outcomes.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (batch.Count < 512 && outcomes.TryRead(out var outcome))
+            {
+                batch.Add(outcome);
+            }
+
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await outbox.RecordAsync(batch, CancellationToken.None).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception ex) when (attempt < 10)
+                {
+                    // The results are kept and written again; until then the leases keep the
+                    // messages from being sent twice.
+                    LogRecordFailed(log, batch.Count, ex);
+                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+
+            batch.Clear();
+        }
+    }
+
+    /// <summary>One attempt for one claimed message; never throws for delivery problems.</summary>
+    public async Task<AttemptOutcome> DeliverAsync(ClaimedMessage message, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        // Past its maximum age a message gets one last attempt; a temporary failure then expires it.
+        var lastChance = now >= message.ExpiresAt;
+        var (connection, problem) = await ConnectionForAsync(message.Scope, cancellationToken).ConfigureAwait(false);
+        if (connection is null)
+        {
+            LogCannotSend(log, message.Id, problem!);
+            return Outcome(message, now, lastChance, message.Recipients.Select(r => (r, RecipientOutcome.TransientFailure, (SmtpReplyText?)null, problem!)));
+        }
+
+        var mime = await MimeMessage.LoadAsync(new MemoryStream(message.Mime, writable: false), cancellationToken).ConfigureAwait(false);
+        var result = await pool.SendAsync(
+            new DeliveryRequest(connection, mime, message.EnvelopeSender, message.Recipients.Select(r => r.Address).ToArray()),
+            cancellationToken).ConfigureAwait(false);
+
+        var name = connection.Settings.Name;
+        if (result.FailedAt is DeliveryStage.Authenticate or DeliveryStage.Tls)
+        {
+            health.ReportFailure(name, result.Failure!, now);
+            LogConnectionFailing(log, name, result.Failure!);
+        }
+        else if (result.FailedAt is null or DeliveryStage.MailFrom or DeliveryStage.RcptTo or DeliveryStage.Data)
+        {
+            health.ReportSuccess(name);
+        }
+
+        var done = time.GetUtcNow();
+        var byAddress = result.Recipients.ToDictionary(r => r.Address, StringComparer.OrdinalIgnoreCase);
+        foreach (var recipient in result.Recipients.Where(r => r.Outcome == RecipientOutcome.Sent))
+        {
+            metrics.Delivered(name, done - message.CreatedAt);
+        }
+
+        return Outcome(message, done, lastChance, message.Recipients.Select(r =>
+        {
+            var own = byAddress[r.Address];
+            return (r, own.Outcome, own.Reply, own.Detail);
+        }), name);
+    }
+
+    private AttemptOutcome Outcome(
+        ClaimedMessage message,
+        DateTimeOffset at,
+        bool lastChance,
+        IEnumerable<(PendingRecipient Recipient, RecipientOutcome Outcome, SmtpReplyText? Reply, string Detail)> results,
+        string connection = "(none)")
+    {
+        var updates = results.Select(r =>
+        {
+            var state = r.Outcome switch
+            {
+                RecipientOutcome.Sent => RecipientState.Sent,
+                RecipientOutcome.PermanentFailure => RecipientState.Bounced,
+                _ => lastChance ? RecipientState.Expired : RecipientState.Deferred,
+            };
+            metrics.Recipient(RecipientStateNames.Values.NameOf(state), connection);
+            return new RecipientUpdate(r.Recipient.Ordinal, state, r.Reply?.Code, r.Reply?.ToString() ?? r.Detail);
+        }).ToArray();
+        var next = RetrySchedule.NextAttempt(options.Value, message.Attempts + 1, at, message.ExpiresAt, Random.Shared);
+        return new AttemptOutcome(message.Id, node.Name, at, updates, next);
+    }
+
+    /// <summary>The scope's connection with its secrets open, from settings read at most every
+    /// two seconds; or why the scope cannot send now (which defers, never drops).</summary>
+    private async Task<(OpenedConnection? Connection, string? Problem)> ConnectionForAsync(ScopePath scope, CancellationToken cancellationToken)
+    {
+        await _resolving.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var now = time.GetUtcNow();
+            if (!_scopes.TryGetValue(scope, out var cached) || cached.Until < now)
+            {
+                var chain = await settings.GetOutgoingChainAsync(scope, cancellationToken).ConfigureAwait(false);
+                cached = (now + SettingsLifetime, EffectiveOutgoingSettings.Resolve(scope, chain));
+                _scopes[scope] = cached;
+            }
+
+            var effective = cached.Settings;
+            if (!effective.Enabled.Value)
+            {
+                return (null, $"Outgoing email is disabled for scope {scope}; the message waits.");
+            }
+
+            if (effective.ConnectionName.Value is not { } name)
+            {
+                return (null, $"No SMTP server is configured for scope {scope}; the message waits.");
+            }
+
+            if (!_connections.TryGetValue(name, out var known) || known.Until < now)
+            {
+                known = (now + SettingsLifetime, await settings.GetConnectionAsync(name, cancellationToken).ConfigureAwait(false));
+                _connections[name] = known;
+            }
+
+            if (known.Connection is not { } smtp)
+            {
+                return (null, $"SMTP connection '{name}' does not exist; the message waits.");
+            }
+
+            if (!node.MayUse(smtp))
+            {
+                return (null, $"SMTP connection '{name}' is reserved for nodes tagged {string.Join(", ", smtp.NodeTags)}; node {node.Name} is not.");
+            }
+
+            if (_opened.TryGetValue(name, out var opened) && opened.Fingerprint == OpenedConnection.FingerprintOf(smtp))
+            {
+                return (opened, null);
+            }
+
+            var (fresh, problem) = await OpenedConnection.OpenAsync(smtp, vault, cancellationToken).ConfigureAwait(false);
+            if (fresh is null)
+            {
+                return (null, problem);
+            }
+
+            _opened[name] = fresh;
+            return (fresh, null);
+        }
+        finally
+        {
+            _resolving.Release();
+        }
+    }
+
+    /// <summary>Null when this node may use every connection; otherwise the ones it may use.</summary>
+    private async Task<IReadOnlyCollection<string>?> AllowedConnectionsAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        if (_allowed.Until < now)
+        {
+            var all = await settings.ListConnectionsAsync(cancellationToken).ConfigureAwait(false);
+            _allowed = (now + SettingsLifetime, all.All(node.MayUse) ? null : all.Where(node.MayUse).Select(c => c.Name).ToArray());
+        }
+
+        return _allowed.Names;
+    }
+
+    public override void Dispose()
+    {
+        _resolving.Dispose();
+        base.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Delivery worker on node {Node} started ({Concurrency} in flight at most)")]
+    private static partial void LogStarted(ILogger logger, string node, int concurrency);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Claiming due messages failed; trying again")]
+    private static partial void LogClaimFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Delivering message {MessageId} failed unexpectedly; its lease will expire and it will be retried")]
+    private static partial void LogDeliveryCrashed(ILogger logger, string messageId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Recording {Count} delivery outcome(s) failed; retrying")]
+    private static partial void LogRecordFailed(ILogger logger, int count, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Message {MessageId} cannot be sent now: {Problem}")]
+    private static partial void LogCannotSend(ILogger logger, string messageId, string problem);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "SMTP connection {Connection} is failing: {Problem}")]
+    private static partial void LogConnectionFailing(ILogger logger, string connection, string problem);
+}

@@ -1,0 +1,31 @@
+namespace Herald.Outbox;
+
+/// <summary>The durable outbox.</summary>
+public interface IOutboxStore
+{
+    /// <summary>Stores messages in ONE transaction: when this returns, every one is on disk.
+    /// A message whose idempotency key already exists in its scope is not stored again.</summary>
+    Task<IReadOnlyList<EnqueueResult>> EnqueueAsync(IReadOnlyList<NewMessage> messages, CancellationToken cancellationToken);
+
+    /// <summary>Leases up to <paramref name="max"/> due messages to <paramref name="node"/>.
+    /// Null <paramref name="connections"/> means any connection; otherwise only messages for those
+    /// connections (or for none yet).</summary>
+    Task<IReadOnlyList<ClaimedMessage>> ClaimAsync(string node, IReadOnlyCollection<string>? connections, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken);
+
+    /// <summary>Records attempts and releases their leases, in one transaction. An outcome whose
+    /// lease was lost (it expired and another node took the message) is ignored; returns how many were recorded.</summary>
+    Task<int> RecordAsync(IReadOnlyList<AttemptOutcome> outcomes, CancellationToken cancellationToken);
+
+    Task<MessageDetails?> GetAsync(string id, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<MessageSummary>> ListAsync(MessageFilter filter, CancellationToken cancellationToken);
+
+    /// <summary>Makes deferred and expired recipients due now (an expired one gets a new maximum age).</summary>
+    Task<int> RetryAsync(string id, DateTimeOffset now, DateTimeOffset newExpiry, CancellationToken cancellationToken);
+
+    /// <summary>Cancels recipients still queued or deferred.</summary>
+    Task<int> CancelAsync(string id, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Recipients per state, for metrics.</summary>
+    Task<IReadOnlyDictionary<RecipientState, long>> CountByStateAsync(CancellationToken cancellationToken);
+}

@@ -1,0 +1,113 @@
+using Herald.Scopes;
+using Herald.Settings;
+
+namespace Herald.Outbox;
+
+/// <summary>A recipient's delivery state (DESIGN.md, "Messages and delivery").</summary>
+public enum RecipientState
+{
+    Queued,
+    Sent,
+    Deferred,
+    Bounced,
+    Expired,
+    Cancelled,
+}
+
+public static class RecipientStateNames
+{
+    public static readonly NamedValues<RecipientState> Values = new(
+        (RecipientState.Queued, "queued"),
+        (RecipientState.Sent, "sent"),
+        (RecipientState.Deferred, "deferred"),
+        (RecipientState.Bounced, "bounced"),
+        (RecipientState.Expired, "expired"),
+        (RecipientState.Cancelled, "cancelled"));
+
+    /// <summary>Still to be delivered: a worker will try again.</summary>
+    public static bool IsPending(this RecipientState state) => state is RecipientState.Queued or RecipientState.Deferred;
+}
+
+/// <summary>Where a message came from.</summary>
+public enum MessageSource
+{
+    Api,
+    Relay,
+    Notification,
+    Digest,
+    Test,
+}
+
+public static class MessageSourceNames
+{
+    public static readonly NamedValues<MessageSource> Values = new(
+        (MessageSource.Api, "api"),
+        (MessageSource.Relay, "relay"),
+        (MessageSource.Notification, "notification"),
+        (MessageSource.Digest, "digest"),
+        (MessageSource.Test, "test"));
+}
+
+/// <summary>A message ready to be stored: its MIME bytes are final (CRLF line ends, a stable
+/// Message-ID) so that every attempt, on any node, sends the same message.</summary>
+public sealed record NewMessage(
+    string Id,
+    ScopePath Scope,
+    MessageSource Source,
+    string EnvelopeSender,
+    string? ConnectionName,
+    string MessageIdHeader,
+    byte[] Mime,
+    IReadOnlyList<string> Recipients,
+    string? IdempotencyKey,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset ExpiresAt);
+
+/// <summary>What the outbox did with a submitted message: stored it, or found the one stored
+/// earlier with the same idempotency key in that scope.</summary>
+public sealed record EnqueueResult(string Id, bool Duplicate);
+
+/// <summary>A message a worker holds the lease on, with the recipients still to deliver.</summary>
+public sealed record ClaimedMessage(
+    string Id,
+    ScopePath Scope,
+    string EnvelopeSender,
+    string? ConnectionName,
+    byte[] Mime,
+    int Attempts,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset ExpiresAt,
+    IReadOnlyList<PendingRecipient> Recipients);
+
+public sealed record PendingRecipient(int Ordinal, string Address, int Attempts);
+
+/// <summary>The result of one attempt for one recipient.</summary>
+public sealed record RecipientUpdate(int Ordinal, RecipientState State, int? Code, string? Reply);
+
+/// <summary>The result of one attempt for a claimed message: every pending recipient's new state
+/// and, if any is still pending, when to try again.</summary>
+public sealed record AttemptOutcome(
+    string MessageId,
+    string Node,
+    DateTimeOffset At,
+    IReadOnlyList<RecipientUpdate> Recipients,
+    DateTimeOffset NextAttemptAt);
+
+public sealed record MessageSummary(
+    string Id,
+    ScopePath Scope,
+    MessageSource Source,
+    string EnvelopeSender,
+    string? Subject,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset ExpiresAt,
+    IReadOnlyList<RecipientStatus> Recipients);
+
+public sealed record RecipientStatus(int Ordinal, string Address, RecipientState State, int Attempts, int? LastCode, string? LastReply, DateTimeOffset UpdatedAt);
+
+public sealed record AttemptRecord(int Ordinal, int Attempt, DateTimeOffset At, string Node, RecipientState Outcome, int? Code, string? Reply);
+
+public sealed record MessageDetails(MessageSummary Message, string MessageIdHeader, string? ConnectionName, int SizeBytes, IReadOnlyList<AttemptRecord> Attempts);
+
+/// <summary>Which messages an administrator lists; scopes are always limited to what the caller may see.</summary>
+public sealed record MessageFilter(ScopePath Scope, RecipientState? State = null, string? Recipient = null, DateTimeOffset? Since = null, DateTimeOffset? Until = null, int Limit = 100);

@@ -1,0 +1,77 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+
+namespace Herald.Outbox;
+
+/// <summary>
+/// Group commit: concurrent submissions wait in a queue and a single writer stores everything
+/// waiting in one transaction, so durability costs one fsync per batch, not per message.
+/// </summary>
+public sealed class OutboxWriter : IAsyncDisposable
+{
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly IOutboxStore _store;
+    private readonly OutboxSignal _signal;
+    private readonly int _maxBatch;
+    private readonly Task _loop;
+
+    public OutboxWriter(IOutboxStore store, OutboxSignal signal, IOptions<OutboxOptions> options)
+    {
+        _store = store;
+        _signal = signal;
+        _maxBatch = options.Value.MaxCommitBatch;
+        _loop = Task.Run(WriteLoopAsync);
+    }
+
+    /// <summary>Completes when the messages are committed to disk (or fails, and nothing is acknowledged).</summary>
+    public async Task<IReadOnlyList<EnqueueResult>> EnqueueAsync(IReadOnlyList<NewMessage> messages, CancellationToken cancellationToken)
+    {
+        var pending = new Pending(messages, new TaskCompletionSource<IReadOnlyList<EnqueueResult>>(TaskCreationOptions.RunContinuationsAsynchronously));
+        await _queue.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+        return await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop.ConfigureAwait(false);
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<Pending>();
+        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            var count = 0;
+            while (count < _maxBatch && _queue.Reader.TryRead(out var pending))
+            {
+                batch.Add(pending);
+                count += pending.Messages.Count;
+            }
+
+            try
+            {
+                // Checkpoint: the rows are durable when this returns; only then is anyone told.
+                var results = await _store.EnqueueAsync(batch.SelectMany(p => p.Messages).ToArray(), CancellationToken.None).ConfigureAwait(false);
+                var offset = 0;
+                foreach (var pending in batch)
+                {
+                    pending.Completion.SetResult(results.Skip(offset).Take(pending.Messages.Count).ToArray());
+                    offset += pending.Messages.Count;
+                }
+
+                _signal.Notify();
+            }
+            catch (Exception ex)
+            {
+                foreach (var pending in batch)
+                {
+                    pending.Completion.TrySetException(ex);
+                }
+            }
+        }
+    }
+
+    private sealed record Pending(IReadOnlyList<NewMessage> Messages, TaskCompletionSource<IReadOnlyList<EnqueueResult>> Completion);
+}

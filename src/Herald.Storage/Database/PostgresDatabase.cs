@@ -1,0 +1,93 @@
+using System.Data.Common;
+using Dapper;
+using Npgsql;
+
+namespace Herald.Storage.Database;
+
+/// <summary>A PostgreSQL database that several Herald nodes share. Its commits are durable when
+/// the server's are (fsync and synchronous_commit are the server's to keep on).</summary>
+public sealed class PostgresDatabase : HeraldDatabase, IAsyncDisposable, IDisposable
+{
+    // Advisory lock keys, one per purpose; "Herald" in ASCII in the high bytes keeps them clear
+    // of other applications' locks in the same database.
+    private const long MigrationLockKey = 0x4865_7261_6C64_0001;
+    private const long WriteLockKey = 0x4865_7261_6C64_0002;
+
+    private readonly NpgsqlDataSource _dataSource;
+
+    /// <param name="connectionString">An Npgsql connection string (<c>Host=…;Database=…</c>);
+    /// <see cref="HeraldDatabases.Open"/> also accepts <c>postgres://</c> URLs.</param>
+    public PostgresDatabase(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        // Names Herald's sessions in pg_stat_activity unless the operator chose a name.
+        builder.ApplicationName ??= "herald";
+        Description = Describe(builder);
+        _dataSource = NpgsqlDataSource.Create(builder);
+    }
+
+    public override string Engine => "postgres";
+
+    public override string Description { get; }
+
+    public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
+        await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Like SQLite's BEGIN IMMEDIATE: the transaction first takes the database-wide write
+    /// lock, so the stores' read-check-write steps (does the parent scope exist? is the connection
+    /// still used? which secrets are there to re-seal?) see no concurrent writer, on any node. The
+    /// lock is released at commit or rollback.</summary>
+    public override async Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "SELECT pg_advisory_xact_lock(@key)", new { key = WriteLockKey }, transaction, commandTimeout: 0, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return transaction;
+        }
+        catch
+        {
+            await transaction.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Nodes that start together migrate one at a time: the first applies what is
+    /// missing while the others wait on the lock, then find nothing left to do.</summary>
+    protected override async Task<int> MigrateAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        // Session level, on this one connection, for the whole run (each migration commits on
+        // its own). No command timeout: another node's migration may take a while.
+        await connection.ExecuteAsync(new CommandDefinition(
+            "SELECT pg_advisory_lock(@key)", new { key = MigrationLockKey }, commandTimeout: 0, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        try
+        {
+            return await base.MigrateAsync(connection, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Explicitly: a pooled connection is only reset when it is next used, so closing it
+            // would leave the lock held by an idle connection in the pool. A broken connection
+            // has lost its session, and the lock with it.
+            if (connection.State == System.Data.ConnectionState.Open)
+            {
+                await connection.ExecuteAsync("SELECT pg_advisory_unlock(@key)", new { key = MigrationLockKey }).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    public void Dispose() => _dataSource.Dispose();
+
+    // Built from the parts, never from the connection string: it may hold a password.
+    private static string Describe(NpgsqlConnectionStringBuilder builder)
+    {
+        var host = builder.Host ?? "localhost";
+        var where = host.Contains(',', StringComparison.Ordinal) || host.Contains(':', StringComparison.Ordinal)
+            ? $"{host} (default port {builder.Port})"
+            : $"{host}:{builder.Port}";
+        return $"PostgreSQL database {builder.Database ?? builder.Username} on {where} as {builder.Username ?? "(the operating system user)"}";
+    }
+}

@@ -1,0 +1,341 @@
+using System.Data.Common;
+using Dapper;
+using Herald.Outbox;
+using Herald.Scopes;
+using Herald.Storage.Database;
+
+namespace Herald.Storage.Outbox;
+
+/// <summary>The outbox on SQLite or PostgreSQL. Only the claim differs: PostgreSQL locks the due
+/// rows with FOR UPDATE SKIP LOCKED so that nodes never wait on each other; SQLite has one writer.</summary>
+public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
+{
+    private const string Pending = "pending";
+    private const string Done = "done";
+
+    public async Task<IReadOnlyList<EnqueueResult>> EnqueueAsync(IReadOnlyList<NewMessage> messages, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var results = new List<EnqueueResult>(messages.Count);
+        foreach (var message in messages)
+        {
+            if (message.IdempotencyKey is { } key)
+            {
+                var existing = await connection.ExecuteScalarAsync<string?>(
+                    "SELECT id FROM messages WHERE scope_path = @scope AND idempotency_key = @key",
+                    new { scope = message.Scope.Value, key }, transaction).ConfigureAwait(false);
+                if (existing is not null)
+                {
+                    results.Add(new EnqueueResult(existing, Duplicate: true));
+                    continue;
+                }
+            }
+
+            var created = message.CreatedAt.ToUnixTimeMilliseconds();
+            await connection.ExecuteAsync(
+                """
+                INSERT INTO messages (id, scope_path, source, envelope_sender, connection_name, message_id_header, mime, size_bytes,
+                    idempotency_key, state, attempts, next_attempt_at, created_at, expires_at, updated_at)
+                VALUES (@Id, @Scope, @Source, @EnvelopeSender, @ConnectionName, @MessageIdHeader, @Mime, @Size,
+                    @IdempotencyKey, 'pending', 0, @Created, @Created, @Expires, @Created)
+                """,
+                new
+                {
+                    message.Id,
+                    Scope = message.Scope.Value,
+                    Source = MessageSourceNames.Values.NameOf(message.Source),
+                    message.EnvelopeSender,
+                    message.ConnectionName,
+                    message.MessageIdHeader,
+                    message.Mime,
+                    Size = message.Mime.Length,
+                    message.IdempotencyKey,
+                    Created = created,
+                    Expires = message.ExpiresAt.ToUnixTimeMilliseconds(),
+                },
+                transaction).ConfigureAwait(false);
+            await connection.ExecuteAsync(
+                "INSERT INTO recipients (message_id, ordinal, address, state, attempts, updated_at) VALUES (@Id, @Ordinal, @Address, 'queued', 0, @Created)",
+                message.Recipients.Select((address, ordinal) => new { message.Id, Ordinal = ordinal, Address = address, Created = created }),
+                transaction).ConfigureAwait(false);
+            results.Add(new EnqueueResult(message.Id, Duplicate: false));
+        }
+
+        // Checkpoint: with synchronous=FULL (SQLite) or a synchronous commit (PostgreSQL) the
+        // messages are on disk when this returns.
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return results;
+    }
+
+    public async Task<IReadOnlyList<ClaimedMessage>> ClaimAsync(
+        string node, IReadOnlyCollection<string>? connections, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var nowMs = now.ToUnixTimeMilliseconds();
+        var filter = connections is null ? "" : "AND (connection_name IS NULL OR connection_name IN @connections)";
+        var due = $"""
+            SELECT id FROM messages
+            WHERE state = 'pending' AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until < @now) {filter}
+            ORDER BY next_attempt_at LIMIT @max
+            """;
+        // at-least-once: a lease that expires (its node died) makes the message claimable again.
+        var sql = database.Engine == "postgres"
+            ? $"""
+               UPDATE messages AS m SET lease_owner = @node, lease_until = @until, updated_at = @now
+               FROM ({due} FOR UPDATE SKIP LOCKED) AS due WHERE m.id = due.id
+               RETURNING m.id, m.scope_path, m.envelope_sender, m.connection_name, m.mime, m.attempts, m.created_at, m.expires_at
+               """
+            : $"""
+               UPDATE messages SET lease_owner = @node, lease_until = @until, updated_at = @now
+               WHERE id IN ({due})
+               RETURNING id, scope_path, envelope_sender, connection_name, mime, attempts, created_at, expires_at
+               """;
+
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var rows = (await connection.QueryAsync<ClaimRow>(
+            sql, new { node, until = (now + lease).ToUnixTimeMilliseconds(), now = nowMs, max, connections }, transaction).ConfigureAwait(false)).ToArray();
+        if (rows.Length == 0)
+        {
+            return [];
+        }
+
+        var recipients = (await connection.QueryAsync<(string MessageId, long Ordinal, string Address, long Attempts)>(
+                "SELECT message_id, ordinal, address, attempts FROM recipients WHERE message_id IN @ids AND state IN ('queued', 'deferred') ORDER BY message_id, ordinal",
+                new { ids = rows.Select(r => r.Id).ToArray() }, transaction).ConfigureAwait(false))
+            .ToLookup(r => r.MessageId);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+
+        return rows.Select(r => new ClaimedMessage(
+                r.Id,
+                ScopePath.Parse(r.ScopePath),
+                r.EnvelopeSender,
+                r.ConnectionName,
+                r.Mime,
+                (int)r.Attempts,
+                DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt),
+                DateTimeOffset.FromUnixTimeMilliseconds(r.ExpiresAt),
+                recipients[r.Id].Select(p => new PendingRecipient((int)p.Ordinal, p.Address, (int)p.Attempts)).ToArray()))
+            .ToArray();
+    }
+
+    public async Task<int> RecordAsync(IReadOnlyList<AttemptOutcome> outcomes, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var recorded = 0;
+        foreach (var outcome in outcomes)
+        {
+            var at = outcome.At.ToUnixTimeMilliseconds();
+            var stillPending = await StillPendingAsync(connection, transaction, outcome).ConfigureAwait(false);
+            // Fencing: only the node that holds the lease may record; a node whose lease expired
+            // while it worked leaves the message to the node that took it over.
+            var released = await connection.ExecuteAsync(
+                """
+                UPDATE messages SET state = @state, attempts = attempts + 1, next_attempt_at = @next,
+                    lease_owner = NULL, lease_until = NULL, updated_at = @at
+                WHERE id = @id AND lease_owner = @node
+                """,
+                new { id = outcome.MessageId, node = outcome.Node, state = stillPending ? Pending : Done, next = outcome.NextAttemptAt.ToUnixTimeMilliseconds(), at },
+                transaction).ConfigureAwait(false);
+            if (released == 0)
+            {
+                continue;
+            }
+
+            var rows = outcome.Recipients.Select(r => new
+            {
+                id = outcome.MessageId,
+                r.Ordinal,
+                State = RecipientStateNames.Values.NameOf(r.State),
+                r.Code,
+                r.Reply,
+                at,
+                outcome.Node,
+            }).ToArray();
+            await connection.ExecuteAsync(
+                "UPDATE recipients SET state = @State, attempts = attempts + 1, last_code = @Code, last_reply = @Reply, updated_at = @at WHERE message_id = @id AND ordinal = @Ordinal",
+                rows, transaction).ConfigureAwait(false);
+            await connection.ExecuteAsync(
+                """
+                INSERT INTO delivery_attempts (message_id, ordinal, attempt, at, node, outcome, code, reply)
+                SELECT @id, @Ordinal, attempts, @at, @Node, @State, @Code, @Reply FROM recipients WHERE message_id = @id AND ordinal = @Ordinal
+                """,
+                rows, transaction).ConfigureAwait(false);
+            recorded++;
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return recorded;
+    }
+
+    public async Task<MessageDetails?> GetAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var summaries = await SummariesAsync(connection, "WHERE m.id = @id", new { id }, 1).ConfigureAwait(false);
+        if (summaries is not [var summary])
+        {
+            return null;
+        }
+
+        var extra = await connection.QuerySingleAsync<(string MessageIdHeader, string? ConnectionName, long SizeBytes)>(
+            "SELECT message_id_header, connection_name, size_bytes FROM messages WHERE id = @id", new { id }).ConfigureAwait(false);
+        var attempts = await connection.QueryAsync<(long Ordinal, long Attempt, long At, string Node, string Outcome, long? Code, string? Reply)>(
+            "SELECT ordinal, attempt, at, node, outcome, code, reply FROM delivery_attempts WHERE message_id = @id ORDER BY at, ordinal", new { id }).ConfigureAwait(false);
+        return new MessageDetails(
+            summary,
+            extra.MessageIdHeader,
+            extra.ConnectionName,
+            (int)extra.SizeBytes,
+            attempts.Select(a => new AttemptRecord((int)a.Ordinal, (int)a.Attempt, DateTimeOffset.FromUnixTimeMilliseconds(a.At), a.Node,
+                RecipientStateNames.Values.Parse(a.Outcome), (int?)a.Code, a.Reply)).ToArray());
+    }
+
+    public async Task<IReadOnlyList<MessageSummary>> ListAsync(MessageFilter filter, CancellationToken cancellationToken)
+    {
+        var conditions = new List<string> { "(m.scope_path = @scope OR substr(m.scope_path, 1, @prefixLength) = @prefix)" };
+        if (filter.State is not null)
+        {
+            conditions.Add("EXISTS (SELECT 1 FROM recipients s WHERE s.message_id = m.id AND s.state = @state)");
+        }
+
+        if (filter.Recipient is not null)
+        {
+            conditions.Add("EXISTS (SELECT 1 FROM recipients a WHERE a.message_id = m.id AND a.address = @recipient)");
+        }
+
+        if (filter.Since is not null)
+        {
+            conditions.Add("m.created_at >= @since");
+        }
+
+        if (filter.Until is not null)
+        {
+            conditions.Add("m.created_at < @until");
+        }
+
+        var prefix = filter.Scope.IsRoot ? "/" : filter.Scope.Value + "/";
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await SummariesAsync(connection, "WHERE " + string.Join(" AND ", conditions), new
+        {
+            scope = filter.Scope.Value,
+            prefix,
+            prefixLength = prefix.Length,
+            state = filter.State is { } state ? RecipientStateNames.Values.NameOf(state) : null,
+            recipient = filter.Recipient,
+            since = filter.Since?.ToUnixTimeMilliseconds(),
+            until = filter.Until?.ToUnixTimeMilliseconds(),
+        }, Math.Clamp(filter.Limit, 1, 1000)).ConfigureAwait(false);
+    }
+
+    public async Task<int> RetryAsync(string id, DateTimeOffset now, DateTimeOffset newExpiry, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var nowMs = now.ToUnixTimeMilliseconds();
+        var changed = await connection.ExecuteAsync(
+            "UPDATE recipients SET state = 'queued', updated_at = @now WHERE message_id = @id AND state IN ('deferred', 'expired', 'queued')",
+            new { id, now = nowMs }, transaction).ConfigureAwait(false);
+        if (changed > 0)
+        {
+            await connection.ExecuteAsync(
+                "UPDATE messages SET state = 'pending', next_attempt_at = @now, expires_at = CASE WHEN expires_at < @expiry THEN @expiry ELSE expires_at END, updated_at = @now WHERE id = @id",
+                new { id, now = nowMs, expiry = newExpiry.ToUnixTimeMilliseconds() }, transaction).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return changed;
+    }
+
+    public async Task<int> CancelAsync(string id, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var nowMs = now.ToUnixTimeMilliseconds();
+        var changed = await connection.ExecuteAsync(
+            "UPDATE recipients SET state = 'cancelled', updated_at = @now WHERE message_id = @id AND state IN ('queued', 'deferred')",
+            new { id, now = nowMs }, transaction).ConfigureAwait(false);
+        await connection.ExecuteAsync(
+            "UPDATE messages SET state = 'done', updated_at = @now WHERE id = @id AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = @id AND state IN ('queued', 'deferred'))",
+            new { id, now = nowMs }, transaction).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return changed;
+    }
+
+    public async Task<IReadOnlyDictionary<RecipientState, long>> CountByStateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await connection.QueryAsync<(string State, long Count)>("SELECT state, COUNT(*) FROM recipients GROUP BY state").ConfigureAwait(false);
+        return rows.ToDictionary(r => RecipientStateNames.Values.Parse(r.State), r => r.Count);
+    }
+
+    private static async Task<bool> StillPendingAsync(DbConnection connection, DbTransaction transaction, AttemptOutcome outcome)
+    {
+        if (outcome.Recipients.Any(r => r.State.IsPending()))
+        {
+            return true;
+        }
+
+        // Recipients not part of this attempt (e.g. retried by an administrator meanwhile).
+        var updated = outcome.Recipients.Select(r => r.Ordinal).ToArray();
+        return await connection.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM recipients WHERE message_id = @id AND state IN ('queued', 'deferred') AND ordinal NOT IN @updated",
+            new { id = outcome.MessageId, updated }, transaction).ConfigureAwait(false) > 0;
+    }
+
+    private static async Task<IReadOnlyList<MessageSummary>> SummariesAsync(DbConnection connection, string where, object parameters, int limit)
+    {
+        var messages = (await connection.QueryAsync<SummaryRow>(
+            $"SELECT m.id, m.scope_path, m.source, m.envelope_sender, m.mime, m.created_at, m.expires_at FROM messages m {where} ORDER BY m.created_at DESC LIMIT {limit}",
+            parameters).ConfigureAwait(false)).ToArray();
+        if (messages.Length == 0)
+        {
+            return [];
+        }
+
+        var recipients = (await connection.QueryAsync<(string MessageId, long Ordinal, string Address, string State, long Attempts, long? LastCode, string? LastReply, long UpdatedAt)>(
+                "SELECT message_id, ordinal, address, state, attempts, last_code, last_reply, updated_at FROM recipients WHERE message_id IN @ids ORDER BY ordinal",
+                new { ids = messages.Select(m => m.Id).ToArray() }).ConfigureAwait(false))
+            .ToLookup(r => r.MessageId);
+        return messages.Select(m => new MessageSummary(
+                m.Id,
+                ScopePath.Parse(m.ScopePath),
+                MessageSourceNames.Values.Parse(m.Source),
+                m.EnvelopeSender,
+                SubjectOf(m.Mime),
+                DateTimeOffset.FromUnixTimeMilliseconds(m.CreatedAt),
+                DateTimeOffset.FromUnixTimeMilliseconds(m.ExpiresAt),
+                recipients[m.Id].Select(r => new RecipientStatus((int)r.Ordinal, r.Address, RecipientStateNames.Values.Parse(r.State), (int)r.Attempts,
+                    (int?)r.LastCode, r.LastReply, DateTimeOffset.FromUnixTimeMilliseconds(r.UpdatedAt))).ToArray()))
+            .ToArray();
+    }
+
+    private static string? SubjectOf(byte[] mime)
+    {
+        using var stream = new MemoryStream(mime, writable: false);
+        return MimeKit.HeaderList.Load(stream)[MimeKit.HeaderId.Subject];
+    }
+
+    private sealed class ClaimRow
+    {
+        public string Id { get; set; } = "";
+        public string ScopePath { get; set; } = "";
+        public string EnvelopeSender { get; set; } = "";
+        public string? ConnectionName { get; set; }
+        public byte[] Mime { get; set; } = [];
+        public long Attempts { get; set; }
+        public long CreatedAt { get; set; }
+        public long ExpiresAt { get; set; }
+    }
+
+    private sealed class SummaryRow
+    {
+        public string Id { get; set; } = "";
+        public string ScopePath { get; set; } = "";
+        public string Source { get; set; } = "";
+        public string EnvelopeSender { get; set; } = "";
+        public byte[] Mime { get; set; } = [];
+        public long CreatedAt { get; set; }
+        public long ExpiresAt { get; set; }
+    }
+}

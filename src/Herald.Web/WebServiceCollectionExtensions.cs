@@ -1,0 +1,44 @@
+using Herald.Web.Health;
+using Herald.Web.Metrics;
+using Herald.Web.Outbox;
+using Herald.Web.Security;
+using Herald.Web.Settings;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Herald.Web;
+
+public static class WebServiceCollectionExtensions
+{
+    /// <summary>API key authentication, problem details and the OpenAPI document.</summary>
+    public static IServiceCollection AddHeraldWeb(this IServiceCollection services)
+    {
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorization();
+        services.AddProblemDetails();
+        services.AddOpenApi();
+        // Enumerations are written by name, as in the CLI: "sent", "starttls-required".
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(
+            new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.KebabCaseLower)));
+        return services;
+    }
+
+    /// <summary>Every endpoint: health and the OpenAPI document for anyone, the rest for API keys.</summary>
+    public static WebApplication MapHeraldApi(this WebApplication app, Func<CancellationToken, Task<bool>> databaseAnswers)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapHealthApi(databaseAnswers);
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapMetricsApi();
+        var api = app.MapGroup("/api/v1").RequireAuthorization();
+        api.MapOutboxApi();
+        api.MapSettingsApi();
+        return app;
+    }
+}
