@@ -169,7 +169,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Creden
             host = host.Trim();
             if (Uri.CheckHostName(host) == UriHostNameType.Unknown)
             {
-                errors.Add(new("host", $"'{host}' is not a valid server name or IP address."));
+                errors.Add(new("server", $"'{host}' is not a valid server name or IP address."));
             }
             else
             {
@@ -178,7 +178,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Creden
         }
         else if (existing is null)
         {
-            errors.Add(new("host", $"SMTP connection '{name}' is new: give its server (--server)."));
+            errors.Add(new("server", $"SMTP connection '{name}' is new: give its server."));
         }
 
         if (update.Port is { } port)
@@ -263,7 +263,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Creden
             }
             else
             {
-                errors.Add(new("rateLimit", "The rate limit must be a number of messages per minute, or 0 for none."));
+                errors.Add(new("rateLimitPerMinute", "The rate limit must be a number of messages per minute, or 0 for none."));
             }
         }
 
@@ -332,7 +332,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Creden
                 var userName = sasl.UserName?.Trim() ?? current.UserName;
                 if (string.IsNullOrEmpty(userName) || userName.Any(char.IsControl))
                 {
-                    errors.Add(new("username", "Authentication needs a user name (--username)."));
+                    errors.Add(new("username", "Authentication needs a user name."));
                     break;
                 }
 
@@ -348,7 +348,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Creden
                         }
                         else
                         {
-                            errors.Add(new("mechanisms", $"Unknown SASL mechanism '{mechanism}': use {string.Join(", ", SaslMechanisms.Known)}."));
+                            errors.Add(new("auth", $"Unknown SASL mechanism '{mechanism}': use {string.Join(", ", SaslMechanisms.Known)}."));
                         }
                     }
 
@@ -365,7 +365,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Creden
                 }
                 else if (password is null)
                 {
-                    errors.Add(new("password", "Authentication needs a password (--password-stdin)."));
+                    errors.Add(new("password", "Authentication needs a password."));
                 }
 
                 connection = connection with { Authentication = new SmtpAuthentication(userName, mechanisms, password) };

@@ -24,7 +24,7 @@ public static class SettingsApi
     public sealed record OutgoingSettingsRequest(
         string? Connection, string? Server, int? Port, string? Security, string? Auth, string? Username, string? Password,
         bool? Enabled, string? From, string? FromName, string? ReplyTo, string? Charset, string? Impersonation,
-        int? ConnectionLimit, int? RateLimitPerMinute)
+        int? ConnectionLimit, int? RateLimitPerMinute, IReadOnlyList<string>? NodeTags)
     {
         public override string ToString() => $"OutgoingSettingsRequest for {Server}, password {(Password is null ? "unchanged" : "given")}";
     }
@@ -93,6 +93,7 @@ public static class SettingsApi
             Impersonation = request.Impersonation,
             ConnectionLimit = request.ConnectionLimit,
             RateLimitPerMinute = request.RateLimitPerMinute,
+            NodeTags = request.NodeTags,
         }, context.RequestAborted).ConfigureAwait(false);
         if (errors.Count > 0)
         {

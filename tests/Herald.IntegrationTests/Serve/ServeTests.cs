@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
+using Herald.IntegrationTests.Fixtures;
 using Herald.Testing;
 
 namespace Herald.IntegrationTests.Serve;
@@ -14,18 +12,17 @@ public sealed class ServeTests : IDisposable
     [Fact]
     public async Task Serve_migrates_the_database_answers_healthz_and_logs_where_everything_is()
     {
-        var port = FreePort();
-        using var serve = StartServe(port, ("HERALD_CREDENTIAL_KEY", "serve test passphrase"));
-        using var http = new HttpClient();
+        await using var serve = HeraldServer.Launch(_herald.DataDirectory, new Dictionary<string, string> { ["HERALD_CREDENTIAL_KEY"] = "serve test passphrase" });
 
-        var (status, body) = await WaitForHealthAsync(http, port, serve);
+        var (status, body) = await serve.WaitUntilHealthyAsync();
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Contains("\"status\":\"ok\"", body, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(_herald.DataDirectory, "herald.db")));
+        await Task.Delay(200, TestContext.Current.CancellationToken);
         var log = serve.Output;
         Assert.Contains($"Data directory {_herald.DataDirectory}", log, StringComparison.Ordinal);
-        Assert.Contains($"http://127.0.0.1:{port}", log, StringComparison.Ordinal);
+        Assert.Contains(serve.BaseAddress.ToString().TrimEnd('/'), log, StringComparison.Ordinal);
         Assert.Contains("Credential key from the HERALD_CREDENTIAL_KEY environment variable matches the database", log, StringComparison.Ordinal);
         Assert.DoesNotContain("serve test passphrase", log, StringComparison.Ordinal);
     }
@@ -35,7 +32,7 @@ public sealed class ServeTests : IDisposable
     {
         var set = await _herald.RunWithInputAsync("the farm's passphrase\n", "key", "set");
         Assert.Equal(0, set.ExitCode);
-        using var serve = StartServe(FreePort(), ("HERALD_CREDENTIAL_KEY", "another node's passphrase"));
+        await using var serve = HeraldServer.Launch(_herald.DataDirectory, new Dictionary<string, string> { ["HERALD_CREDENTIAL_KEY"] = "another node's passphrase" });
 
         Assert.True(serve.Process.WaitForExit(TimeSpan.FromSeconds(60)), "serve kept running with the wrong key");
 
@@ -44,102 +41,17 @@ public sealed class ServeTests : IDisposable
         Assert.DoesNotContain("another node's passphrase", serve.Output, StringComparison.Ordinal);
     }
 
-    private RunningServe StartServe(int port, params (string Name, string Value)[] environment)
+    [Fact]
+    public async Task The_openapi_document_describes_the_messages_api()
     {
-        var herald = Path.Combine(AppContext.BaseDirectory, "herald.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { herald, "serve", "--data-dir", _herald.DataDirectory, "--urls", $"http://127.0.0.1:{port}" })
-        {
-            start.ArgumentList.Add(arg);
-        }
+        await using var serve = await HeraldServer.StartAsync(_herald.DataDirectory);
+        using var http = serve.Client();
 
-        start.Environment.Remove("HERALD_CREDENTIAL_KEY");
-        start.Environment.Remove("HERALD_DATA_DIR");
-        foreach (var (name, value) in environment)
-        {
-            start.Environment[name] = value;
-        }
+        var document = await http.GetStringAsync(new Uri("openapi/v1.json", UriKind.Relative), TestContext.Current.CancellationToken);
 
-        return new RunningServe(Process.Start(start)!);
-    }
-
-    private static async Task<(HttpStatusCode, string)> WaitForHealthAsync(HttpClient http, int port, RunningServe serve)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline && !serve.Process.HasExited)
-        {
-            try
-            {
-                using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/healthz"), TestContext.Current.CancellationToken);
-                return (response.StatusCode, await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
-            }
-            catch (HttpRequestException)
-            {
-                await Task.Delay(200, TestContext.Current.CancellationToken);
-            }
-        }
-
-        throw new TimeoutException("herald serve did not answer /healthz:\n" + serve.Output);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        Assert.Contains("\"/api/v1/messages\"", document, StringComparison.Ordinal);
+        Assert.Contains("\"/api/v1/messages/{id}/retry\"", document, StringComparison.Ordinal);
     }
 
     public void Dispose() => _herald.Dispose();
-
-    /// <summary>A serve process whose output is collected as it runs, and which is stopped at the end.</summary>
-    private sealed class RunningServe : IDisposable
-    {
-        private readonly StringBuilder _output = new();
-
-        public RunningServe(Process process)
-        {
-            Process = process;
-            process.OutputDataReceived += (_, e) => Append(e.Data);
-            process.ErrorDataReceived += (_, e) => Append(e.Data);
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-        }
-
-        public Process Process { get; }
-
-        public string Output
-        {
-            get
-            {
-                lock (_output)
-                {
-                    return _output.ToString();
-                }
-            }
-        }
-
-        private void Append(string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-
-            lock (_output)
-            {
-                _output.AppendLine(line);
-            }
-        }
-
-        public void Dispose()
-        {
-            if (!Process.HasExited)
-            {
-                Process.Kill(entireProcessTree: true);
-                Process.WaitForExit();
-            }
-
-            Process.Dispose();
-        }
-    }
 }
