@@ -73,7 +73,12 @@ public sealed partial class DeliveryWorker(
                     work.Writer.TryWrite(message);
                 }
 
-                capacity.Release(slots - claimed.Count);
+                // Slots the claim did not fill go back (SemaphoreSlim refuses a release of 0).
+                if (claimed.Count < slots)
+                {
+                    capacity.Release(slots - claimed.Count);
+                }
+
                 if (claimed.Count == 0)
                 {
                     await signal.WaitAsync(o.PollInterval, stoppingToken).ConfigureAwait(false);
