@@ -19,6 +19,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton(passphrase);
         services.AddSingleton<CredentialVault>();
         services.AddSingleton<CredentialKeyAdministration>();
+        services.AddSingleton<OutgoingSettingsCache>();
         services.AddSingleton<OutgoingSettingsService>();
         services.AddSingleton<TestEmailService>();
         services.AddSingleton<ApiKeyService>();

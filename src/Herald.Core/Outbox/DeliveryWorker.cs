@@ -17,7 +17,7 @@ namespace Herald.Outbox;
 /// </summary>
 public sealed partial class DeliveryWorker(
     IOutboxStore outbox,
-    ISettingsStore settings,
+    OutgoingSettingsCache settings,
     CredentialVault vault,
     IDeliveryPool pool,
     NodeIdentity node,
@@ -28,12 +28,8 @@ public sealed partial class DeliveryWorker(
     TimeProvider time,
     ILogger<DeliveryWorker> log) : BackgroundService
 {
-    private static readonly TimeSpan SettingsLifetime = TimeSpan.FromSeconds(2);
-    private readonly SemaphoreSlim _resolving = new(1, 1);
-    private readonly Dictionary<ScopePath, (DateTimeOffset Until, EffectiveOutgoingSettings Settings)> _scopes = [];
-    private readonly Dictionary<string, (DateTimeOffset Until, SmtpConnection? Connection)> _connections = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _opening = new(1, 1);
     private readonly Dictionary<string, OpenedConnection> _opened = new(StringComparer.Ordinal);
-    private (DateTimeOffset Until, IReadOnlyCollection<string>? Names) _allowed;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -216,48 +212,38 @@ public sealed partial class DeliveryWorker(
         return new AttemptOutcome(message.Id, node.Name, at, updates, next);
     }
 
-    /// <summary>The scope's connection with its secrets open, from settings read at most every
-    /// two seconds; or why the scope cannot send now (which defers, never drops).</summary>
+    /// <summary>The scope's connection with its secrets open (kept while its settings stay the
+    /// same); or why the scope cannot send now (which defers, never drops).</summary>
     private async Task<(OpenedConnection? Connection, string? Problem)> ConnectionForAsync(ScopePath scope, CancellationToken cancellationToken)
     {
-        await _resolving.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (await settings.GetEffectiveAsync(scope, cancellationToken).ConfigureAwait(false) is not { } effective)
+        {
+            return (null, $"Scope {scope} no longer exists; the message waits.");
+        }
+
+        if (!effective.Enabled.Value)
+        {
+            return (null, $"Outgoing email is disabled for scope {scope}; the message waits.");
+        }
+
+        if (effective.ConnectionName.Value is not { } name)
+        {
+            return (null, $"No SMTP server is configured for scope {scope}; the message waits.");
+        }
+
+        if (await settings.GetConnectionAsync(name, cancellationToken).ConfigureAwait(false) is not { } smtp)
+        {
+            return (null, $"SMTP connection '{name}' does not exist; the message waits.");
+        }
+
+        if (!node.MayUse(smtp))
+        {
+            return (null, $"SMTP connection '{name}' is reserved for nodes tagged {string.Join(", ", smtp.NodeTags)}; node {node.Name} is not.");
+        }
+
+        await _opening.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var now = time.GetUtcNow();
-            if (!_scopes.TryGetValue(scope, out var cached) || cached.Until < now)
-            {
-                var chain = await settings.GetOutgoingChainAsync(scope, cancellationToken).ConfigureAwait(false);
-                cached = (now + SettingsLifetime, EffectiveOutgoingSettings.Resolve(scope, chain));
-                _scopes[scope] = cached;
-            }
-
-            var effective = cached.Settings;
-            if (!effective.Enabled.Value)
-            {
-                return (null, $"Outgoing email is disabled for scope {scope}; the message waits.");
-            }
-
-            if (effective.ConnectionName.Value is not { } name)
-            {
-                return (null, $"No SMTP server is configured for scope {scope}; the message waits.");
-            }
-
-            if (!_connections.TryGetValue(name, out var known) || known.Until < now)
-            {
-                known = (now + SettingsLifetime, await settings.GetConnectionAsync(name, cancellationToken).ConfigureAwait(false));
-                _connections[name] = known;
-            }
-
-            if (known.Connection is not { } smtp)
-            {
-                return (null, $"SMTP connection '{name}' does not exist; the message waits.");
-            }
-
-            if (!node.MayUse(smtp))
-            {
-                return (null, $"SMTP connection '{name}' is reserved for nodes tagged {string.Join(", ", smtp.NodeTags)}; node {node.Name} is not.");
-            }
-
             if (_opened.TryGetValue(name, out var opened) && opened.Fingerprint == OpenedConnection.FingerprintOf(smtp))
             {
                 return (opened, null);
@@ -274,26 +260,20 @@ public sealed partial class DeliveryWorker(
         }
         finally
         {
-            _resolving.Release();
+            _opening.Release();
         }
     }
 
     /// <summary>Null when this node may use every connection; otherwise the ones it may use.</summary>
     private async Task<IReadOnlyCollection<string>?> AllowedConnectionsAsync(CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
-        if (_allowed.Until < now)
-        {
-            var all = await settings.ListConnectionsAsync(cancellationToken).ConfigureAwait(false);
-            _allowed = (now + SettingsLifetime, all.All(node.MayUse) ? null : all.Where(node.MayUse).Select(c => c.Name).ToArray());
-        }
-
-        return _allowed.Names;
+        var all = await settings.ListConnectionsAsync(cancellationToken).ConfigureAwait(false);
+        return all.All(node.MayUse) ? null : all.Where(node.MayUse).Select(c => c.Name).ToArray();
     }
 
     public override void Dispose()
     {
-        _resolving.Dispose();
+        _opening.Dispose();
         base.Dispose();
     }
 

@@ -53,7 +53,7 @@ public abstract record SubmitOutcome
 /// <summary>Turns submissions into outbox messages: validates, composes the final MIME in the
 /// scope's settings, and hands them to the group-commit writer.</summary>
 public sealed partial class SubmissionService(
-    ISettingsStore settings,
+    OutgoingSettingsCache settings,
     OutboxWriter writer,
     DiskSpaceGuard disk,
     IOptions<OutboxOptions> outboxOptions,
@@ -214,12 +214,11 @@ public sealed partial class SubmissionService(
 
     private async Task<(EffectiveOutgoingSettings?, string?)> ResolveAsync(ScopePath scope, CancellationToken cancellationToken)
     {
-        if (!await settings.ScopeExistsAsync(scope, cancellationToken).ConfigureAwait(false))
+        if (await settings.GetEffectiveAsync(scope, cancellationToken).ConfigureAwait(false) is not { } effective)
         {
             return (null, $"Scope '{scope}' does not exist.");
         }
 
-        var effective = EffectiveOutgoingSettings.Resolve(scope, await settings.GetOutgoingChainAsync(scope, cancellationToken).ConfigureAwait(false));
         if (!effective.Enabled.Value)
         {
             return (null, $"Outgoing email is disabled for scope {scope}.");

@@ -10,7 +10,7 @@ namespace Herald.Settings;
 /// every field is validated, secrets are sealed, and the scope's settings and its connection are
 /// saved together — or, on any error, nothing is saved.
 /// </summary>
-public sealed partial class OutgoingSettingsService(ISettingsStore store, CredentialVault vault, TimeProvider time)
+public sealed partial class OutgoingSettingsService(ISettingsStore store, OutgoingSettingsCache cache, CredentialVault vault, TimeProvider time)
 {
     public const string RootConnectionName = "default";
 
@@ -57,6 +57,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Creden
         }
 
         await store.SaveOutgoingAsync(settings, connection, cancellationToken).ConfigureAwait(false);
+        cache.Invalidate();
         return [];
     }
 
@@ -69,6 +70,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Creden
         }
 
         var removed = await store.DeleteOutgoingAsync(scope, DefaultConnectionName(scope), cancellationToken).ConfigureAwait(false);
+        cache.Invalidate();
         return (removed, null);
     }
 

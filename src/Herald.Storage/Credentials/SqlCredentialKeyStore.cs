@@ -34,7 +34,8 @@ public sealed class SqlCredentialKeyStore(HeraldDatabase database, TimeProvider 
         KeyParameters current, KeyParameters replacement, Func<string, EncryptedSecret, EncryptedSecret?> reseal, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginSerializedWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var transaction = write.Transaction;
         var stored = await connection.QuerySingleOrDefaultAsync<byte[]>(
             "SELECT check_value FROM credential_key WHERE id = 1", transaction: transaction).ConfigureAwait(false);
         if (stored is null || !stored.AsSpan().SequenceEqual(current.CheckValue))
@@ -61,7 +62,7 @@ public sealed class SqlCredentialKeyStore(HeraldDatabase database, TimeProvider 
         await connection.ExecuteAsync(
             "UPDATE credential_key SET salt = @Salt, iterations = @Iterations, check_value = @CheckValue, updated_at = @now WHERE id = 1",
             new { replacement.Salt, replacement.Iterations, replacement.CheckValue, now }, transaction).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return new RotationOutcome(secrets.Length, null, ParametersChanged: true);
     }
 }

@@ -36,7 +36,8 @@ public abstract class HeraldDatabase
         var applied = 0;
         foreach (var (version, name, sql) in Migrations())
         {
-            await using var transaction = await BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+            await using var write = await BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+            var transaction = write.Transaction;
             var done = await connection.ExecuteScalarAsync<long>(
                 "SELECT COUNT(*) FROM schema_migrations WHERE version = @version", new { version }, transaction).ConfigureAwait(false);
             if (done > 0)
@@ -49,17 +50,24 @@ public abstract class HeraldDatabase
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (@version, @name, @now)",
                 new { version, name, now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() },
                 transaction).ConfigureAwait(false);
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            await write.CommitAsync(cancellationToken).ConfigureAwait(false);
             applied++;
         }
 
         return applied;
     }
 
-    /// <summary>A transaction that takes the write lock up front, so that two writers never
-    /// deadlock upgrading read locks (Microsoft.Data.Sqlite begins IMMEDIATE by default).</summary>
-    public virtual async Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
-        await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+    /// <summary>A write transaction. It takes the write lock up front (Microsoft.Data.Sqlite
+    /// begins IMMEDIATE by default), so that two writers never deadlock upgrading read locks; the
+    /// outbox's row-level writes need nothing more, on any engine.</summary>
+    public virtual async Task<WriteTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        new(await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false), turn: null);
+
+    /// <summary>A write transaction that no other write transaction of this kind overlaps, on
+    /// any node: for read-check-write steps (does the parent scope exist? is the connection still
+    /// used? which secrets are there to re-seal?). Engines with one writer already give that.</summary>
+    public virtual Task<WriteTransaction> BeginSerializedWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        BeginWriteAsync(connection, cancellationToken);
 
     private IEnumerable<(int Version, string Name, string Sql)> Migrations()
     {

@@ -33,22 +33,23 @@ public sealed class PostgresDatabase : HeraldDatabase, IAsyncDisposable, IDispos
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
 
-    /// <summary>Like SQLite's BEGIN IMMEDIATE: the transaction first takes the database-wide write
-    /// lock, so the stores' read-check-write steps (does the parent scope exist? is the connection
-    /// still used? which secrets are there to re-seal?) see no concurrent writer, on any node. The
-    /// lock is released at commit or rollback.</summary>
-    public override async Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken)
+    /// <summary>Like SQLite's single writer, for the stores' read-check-write steps: the
+    /// transaction first takes a database-wide advisory lock, so that it sees no concurrent
+    /// serialized writer, on any node. The lock is released at commit or rollback. The outbox
+    /// never takes it: its writes are row-level (FOR UPDATE SKIP LOCKED, ON CONFLICT), so nodes
+    /// do not queue behind each other.</summary>
+    public override async Task<WriteTransaction> BeginSerializedWriteAsync(DbConnection connection, CancellationToken cancellationToken)
     {
-        var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var write = await BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
         try
         {
             await connection.ExecuteAsync(new CommandDefinition(
-                "SELECT pg_advisory_xact_lock(@key)", new { key = WriteLockKey }, transaction, commandTimeout: 0, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            return transaction;
+                "SELECT pg_advisory_xact_lock(@key)", new { key = WriteLockKey }, write.Transaction, commandTimeout: 0, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return write;
         }
         catch
         {
-            await transaction.DisposeAsync().ConfigureAwait(false);
+            await write.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }

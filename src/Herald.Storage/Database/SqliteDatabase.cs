@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using Dapper;
 using Microsoft.Data.Sqlite;
 
@@ -6,11 +7,19 @@ namespace Herald.Storage.Database;
 
 /// <summary>The embedded database: one SQLite file in the data directory, in WAL mode with full
 /// sync, so that a committed transaction is on disk before anyone is told it is.</summary>
-public sealed class SqliteDatabase : HeraldDatabase
+public sealed class SqliteDatabase : HeraldDatabase, IDisposable
 {
     public const string FileName = "herald.db";
 
     private readonly string _connectionString;
+
+    // SQLite has one writer. Writers of this process take turns here, in order and without
+    // sleeping; SQLite's busy handler, which sleeps between polls, only ever waits for another
+    // process (a herald command run next to herald serve).
+    private readonly SemaphoreSlim _writerTurn = new(1, 1);
+
+    // The pooled SQLite handles whose per-handle settings are made.
+    private readonly ConditionalWeakTable<SQLitePCL.sqlite3, object> _prepared = [];
 
     public SqliteDatabase(string dataDirectory)
     {
@@ -35,8 +44,45 @@ public sealed class SqliteDatabase : HeraldDatabase
     {
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        // journal_mode persists in the file; synchronous and busy_timeout are per connection.
-        await connection.ExecuteAsync("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000;").ConfigureAwait(false);
+        // journal_mode persists in the file; synchronous and busy_timeout belong to the SQLite
+        // handle, which the pool keeps open and hands out again: set them once per handle.
+        if (!_prepared.TryGetValue(connection.Handle!, out _))
+        {
+            await connection.ExecuteAsync("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000;").ConfigureAwait(false);
+            _prepared.AddOrUpdate(connection.Handle!, this);
+        }
+
         return connection;
+    }
+
+    public override async Task<WriteTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        await _writerTurn.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var turn = new WriterTurn(_writerTurn);
+        try
+        {
+            return new WriteTransaction(await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false), turn);
+        }
+        catch
+        {
+            turn.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose() => _writerTurn.Dispose();
+
+    /// <summary>Gives the writer's turn back exactly once.</summary>
+    private sealed class WriterTurn(SemaphoreSlim turn) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                turn.Release();
+            }
+        }
     }
 }

@@ -16,29 +16,22 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
     public async Task<IReadOnlyList<EnqueueResult>> EnqueueAsync(IReadOnlyList<NewMessage> messages, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var transaction = write.Transaction;
         var results = new List<EnqueueResult>(messages.Count);
         foreach (var message in messages)
         {
-            if (message.IdempotencyKey is { } key)
-            {
-                var existing = await connection.ExecuteScalarAsync<string?>(
-                    "SELECT id FROM messages WHERE scope_path = @scope AND idempotency_key = @key",
-                    new { scope = message.Scope.Value, key }, transaction).ConfigureAwait(false);
-                if (existing is not null)
-                {
-                    results.Add(new EnqueueResult(existing, Duplicate: true));
-                    continue;
-                }
-            }
-
             var created = message.CreatedAt.ToUnixTimeMilliseconds();
-            await connection.ExecuteAsync(
+            // A message whose Idempotency-Key is already used in its scope is not inserted (the
+            // unique index decides, also between nodes that race on PostgreSQL); the caller gets
+            // the original instead.
+            var inserted = await connection.ExecuteAsync(
                 """
                 INSERT INTO messages (id, scope_path, source, envelope_sender, connection_name, message_id_header, mime, size_bytes,
                     idempotency_key, state, attempts, next_attempt_at, created_at, expires_at, updated_at)
                 VALUES (@Id, @Scope, @Source, @EnvelopeSender, @ConnectionName, @MessageIdHeader, @Mime, @Size,
                     @IdempotencyKey, 'pending', 0, @Created, @Created, @Expires, @Created)
+                ON CONFLICT DO NOTHING
                 """,
                 new
                 {
@@ -55,6 +48,16 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
                     Expires = message.ExpiresAt.ToUnixTimeMilliseconds(),
                 },
                 transaction).ConfigureAwait(false);
+            if (inserted == 0)
+            {
+                var original = await connection.ExecuteScalarAsync<string?>(
+                    "SELECT id FROM messages WHERE scope_path = @scope AND idempotency_key = @key",
+                    new { scope = message.Scope.Value, key = message.IdempotencyKey }, transaction).ConfigureAwait(false)
+                    ?? throw new InvalidOperationException($"Message {message.Id} was not stored and is no duplicate of another.");
+                results.Add(new EnqueueResult(original, Duplicate: true));
+                continue;
+            }
+
             await connection.ExecuteAsync(
                 "INSERT INTO recipients (message_id, ordinal, address, state, attempts, updated_at) VALUES (@Id, @Ordinal, @Address, 'queued', 0, @Created)",
                 message.Recipients.Select((address, ordinal) => new { message.Id, Ordinal = ordinal, Address = address, Created = created }),
@@ -64,7 +67,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
 
         // Checkpoint: with synchronous=FULL (SQLite) or a synchronous commit (PostgreSQL) the
         // messages are on disk when this returns.
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return results;
     }
 
@@ -92,7 +95,8 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
                """;
 
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var transaction = write.Transaction;
         var rows = (await connection.QueryAsync<ClaimRow>(
             sql, new { node, until = (now + lease).ToUnixTimeMilliseconds(), now = nowMs, max, connections }, transaction).ConfigureAwait(false)).ToArray();
         if (rows.Length == 0)
@@ -104,7 +108,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
                 "SELECT message_id, ordinal, address, attempts FROM recipients WHERE message_id IN @ids AND state IN ('queued', 'deferred') ORDER BY message_id, ordinal",
                 new { ids = rows.Select(r => r.Id).ToArray() }, transaction).ConfigureAwait(false))
             .ToLookup(r => r.MessageId);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
 
         return rows.Select(r => new ClaimedMessage(
                 r.Id,
@@ -122,7 +126,8 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
     public async Task<int> RecordAsync(IReadOnlyList<AttemptOutcome> outcomes, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var transaction = write.Transaction;
         var recorded = 0;
         foreach (var outcome in outcomes)
         {
@@ -165,7 +170,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
             recorded++;
         }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return recorded;
     }
 
@@ -231,7 +236,8 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
     public async Task<int> RetryAsync(string id, DateTimeOffset now, DateTimeOffset newExpiry, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var transaction = write.Transaction;
         var nowMs = now.ToUnixTimeMilliseconds();
         var changed = await connection.ExecuteAsync(
             "UPDATE recipients SET state = 'queued', updated_at = @now WHERE message_id = @id AND state IN ('deferred', 'expired', 'queued')",
@@ -243,14 +249,15 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
                 new { id, now = nowMs, expiry = newExpiry.ToUnixTimeMilliseconds() }, transaction).ConfigureAwait(false);
         }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return changed;
     }
 
     public async Task<int> CancelAsync(string id, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var transaction = write.Transaction;
         var nowMs = now.ToUnixTimeMilliseconds();
         var changed = await connection.ExecuteAsync(
             "UPDATE recipients SET state = 'cancelled', updated_at = @now WHERE message_id = @id AND state IN ('queued', 'deferred')",
@@ -258,7 +265,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         await connection.ExecuteAsync(
             "UPDATE messages SET state = 'done', updated_at = @now WHERE id = @id AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = @id AND state IN ('queued', 'deferred'))",
             new { id, now = nowMs }, transaction).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return changed;
     }
 

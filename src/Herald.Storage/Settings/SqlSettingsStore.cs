@@ -25,7 +25,8 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
     public async Task<bool> AddScopeAsync(ScopePath scope, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginSerializedWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var transaction = write.Transaction;
         if (await ScopeExistsAsync(connection, transaction, scope).ConfigureAwait(false))
         {
             return false;
@@ -38,7 +39,7 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
 
         await connection.ExecuteAsync(
             "INSERT INTO scopes (path, created_at) VALUES (@path, @now)", new { path = scope.Value, now = Now() }, transaction).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return true;
     }
 
@@ -50,7 +51,8 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
         }
 
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginSerializedWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var transaction = write.Transaction;
         var prefix = scope.Value + "/";
         var children = await connection.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM scopes WHERE substr(path, 1, @length) = @prefix", new { length = prefix.Length, prefix }, transaction).ConfigureAwait(false);
@@ -60,7 +62,7 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
         }
 
         var removed = await connection.ExecuteAsync("DELETE FROM scopes WHERE path = @path", new { path = scope.Value }, transaction).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return removed > 0;
     }
 
@@ -102,7 +104,8 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
     public async Task SaveOutgoingAsync(ScopeOutgoingSettings settings, SmtpConnection? connection, CancellationToken cancellationToken)
     {
         await using var db = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await database.BeginWriteAsync(db, cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginSerializedWriteAsync(db, cancellationToken).ConfigureAwait(false);
+        var transaction = write.Transaction;
         var now = Now();
         if (connection is not null)
         {
@@ -112,13 +115,14 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
         }
 
         await db.ExecuteAsync(OutgoingRow.Upsert, OutgoingRow.From(settings, now), transaction).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<bool> DeleteOutgoingAsync(ScopePath scope, string? ownConnection, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginSerializedWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var transaction = write.Transaction;
         var removed = await connection.ExecuteAsync(
             "DELETE FROM outgoing_settings WHERE scope_path = @path", new { path = scope.Value }, transaction).ConfigureAwait(false);
         if (ownConnection is not null)
@@ -134,7 +138,7 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
             }
         }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return removed > 0;
     }
 

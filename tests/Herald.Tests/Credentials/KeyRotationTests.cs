@@ -28,7 +28,7 @@ public sealed class KeyRotationTests : IDisposable
         var ct = TestContext.Current.CancellationToken;
         var node = new NodePassphrase("old passphrase 123", Path.Combine(_directory, "unused.key"));
         using var vault = new CredentialVault(_keys, node);
-        var service = new OutgoingSettingsService(_settings, vault, TimeProvider.System);
+        var service = new OutgoingSettingsService(_settings, new OutgoingSettingsCache(_settings, TimeProvider.System), vault, TimeProvider.System);
         Assert.Empty(await service.ApplyAsync(new(Herald.Scopes.ScopePath.Root)
         {
             Host = "smtp.example.org",
@@ -57,7 +57,7 @@ public sealed class KeyRotationTests : IDisposable
         var ct = TestContext.Current.CancellationToken;
         var node = new NodePassphrase("old passphrase 123", Path.Combine(_directory, "unused.key"));
         using var vault = new CredentialVault(_keys, node);
-        var service = new OutgoingSettingsService(_settings, vault, TimeProvider.System);
+        var service = new OutgoingSettingsService(_settings, new OutgoingSettingsCache(_settings, TimeProvider.System), vault, TimeProvider.System);
         await service.ApplyAsync(new(Herald.Scopes.ScopePath.Root)
         {
             Host = "smtp.example.org",
