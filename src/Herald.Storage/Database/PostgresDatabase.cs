@@ -33,6 +33,8 @@ public sealed class PostgresDatabase : HeraldDatabase, IAsyncDisposable, IDispos
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
 
+    public override string IsAnyOf(string column, string parameter) => $"{column} = ANY(@{parameter})";
+
     /// <summary>Like SQLite's BEGIN IMMEDIATE: the transaction first takes the database-wide write
     /// lock, so the stores' read-check-write steps (does the parent scope exist? is the connection
     /// still used? which secrets are there to re-seal?) see no concurrent writer, on any node. The

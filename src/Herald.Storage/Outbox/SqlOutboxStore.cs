@@ -72,7 +72,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         string node, IReadOnlyCollection<string>? connections, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken)
     {
         var nowMs = now.ToUnixTimeMilliseconds();
-        var filter = connections is null ? "" : "AND (connection_name IS NULL OR connection_name IN @connections)";
+        var filter = connections is null ? "" : $"AND (connection_name IS NULL OR {database.IsAnyOf("connection_name", "connections")})";
         var due = $"""
             SELECT id FROM messages
             WHERE state = 'pending' AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until < @now) {filter}
@@ -94,14 +94,15 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
         var rows = (await connection.QueryAsync<ClaimRow>(
-            sql, new { node, until = (now + lease).ToUnixTimeMilliseconds(), now = nowMs, max, connections }, transaction).ConfigureAwait(false)).ToArray();
+            // An array whatever collection the caller gave: Npgsql sends arrays, not any IEnumerable.
+            sql, new { node, until = (now + lease).ToUnixTimeMilliseconds(), now = nowMs, max, connections = connections?.ToArray() }, transaction).ConfigureAwait(false)).ToArray();
         if (rows.Length == 0)
         {
             return [];
         }
 
         var recipients = (await connection.QueryAsync<(string MessageId, long Ordinal, string Address, long Attempts)>(
-                "SELECT message_id, ordinal, address, attempts FROM recipients WHERE message_id IN @ids AND state IN ('queued', 'deferred') ORDER BY message_id, ordinal",
+                $"SELECT message_id, ordinal, address, attempts FROM recipients WHERE {database.IsAnyOf("message_id", "ids")} AND state IN ('queued', 'deferred') ORDER BY message_id, ordinal",
                 new { ids = rows.Select(r => r.Id).ToArray() }, transaction).ConfigureAwait(false))
             .ToLookup(r => r.MessageId);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -269,7 +270,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         return rows.ToDictionary(r => RecipientStateNames.Values.Parse(r.State), r => r.Count);
     }
 
-    private static async Task<bool> StillPendingAsync(DbConnection connection, DbTransaction transaction, AttemptOutcome outcome)
+    private async Task<bool> StillPendingAsync(DbConnection connection, DbTransaction transaction, AttemptOutcome outcome)
     {
         if (outcome.Recipients.Any(r => r.State.IsPending()))
         {
@@ -279,11 +280,11 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         // Recipients not part of this attempt (e.g. retried by an administrator meanwhile).
         var updated = outcome.Recipients.Select(r => r.Ordinal).ToArray();
         return await connection.ExecuteScalarAsync<long>(
-            "SELECT COUNT(*) FROM recipients WHERE message_id = @id AND state IN ('queued', 'deferred') AND ordinal NOT IN @updated",
+            $"SELECT COUNT(*) FROM recipients WHERE message_id = @id AND state IN ('queued', 'deferred') AND NOT ({database.IsAnyOf("ordinal", "updated")})",
             new { id = outcome.MessageId, updated }, transaction).ConfigureAwait(false) > 0;
     }
 
-    private static async Task<IReadOnlyList<MessageSummary>> SummariesAsync(DbConnection connection, string where, object parameters, int limit)
+    private async Task<IReadOnlyList<MessageSummary>> SummariesAsync(DbConnection connection, string where, object parameters, int limit)
     {
         var messages = (await connection.QueryAsync<SummaryRow>(
             $"SELECT m.id, m.scope_path, m.source, m.envelope_sender, m.mime, m.created_at, m.expires_at FROM messages m {where} ORDER BY m.created_at DESC LIMIT {limit}",
@@ -294,7 +295,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         }
 
         var recipients = (await connection.QueryAsync<(string MessageId, long Ordinal, string Address, string State, long Attempts, long? LastCode, string? LastReply, long UpdatedAt)>(
-                "SELECT message_id, ordinal, address, state, attempts, last_code, last_reply, updated_at FROM recipients WHERE message_id IN @ids ORDER BY ordinal",
+                $"SELECT message_id, ordinal, address, state, attempts, last_code, last_reply, updated_at FROM recipients WHERE {database.IsAnyOf("message_id", "ids")} ORDER BY ordinal",
                 new { ids = messages.Select(m => m.Id).ToArray() }).ConfigureAwait(false))
             .ToLookup(r => r.MessageId);
         return messages.Select(m => new MessageSummary(
