@@ -128,16 +128,15 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         foreach (var outcome in outcomes)
         {
             var at = outcome.At.ToUnixTimeMilliseconds();
-            var stillPending = await StillPendingAsync(connection, transaction, outcome).ConfigureAwait(false);
             // Fencing: only the node that holds the lease may record; a node whose lease expired
             // while it worked leaves the message to the node that took it over.
             var released = await connection.ExecuteAsync(
                 """
-                UPDATE messages SET state = @state, attempts = attempts + 1, next_attempt_at = @next,
+                UPDATE messages SET attempts = attempts + 1, next_attempt_at = @next,
                     lease_owner = NULL, lease_until = NULL, updated_at = @at
                 WHERE id = @id AND lease_owner = @node
                 """,
-                new { id = outcome.MessageId, node = outcome.Node, state = stillPending ? Pending : Done, next = outcome.NextAttemptAt.ToUnixTimeMilliseconds(), at },
+                new { id = outcome.MessageId, node = outcome.Node, next = outcome.NextAttemptAt.ToUnixTimeMilliseconds(), at },
                 transaction).ConfigureAwait(false);
             if (released == 0)
             {
@@ -154,8 +153,15 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
                 at,
                 outcome.Node,
             }).ToArray();
+            // An administrator's cancel made while the attempt was under way stands: the attempt's
+            // outcome goes into the history, but a cancelled recipient only changes state when the
+            // upstream accepted the message, since then it was sent whatever the cancel said.
             await connection.ExecuteAsync(
-                "UPDATE recipients SET state = @State, attempts = attempts + 1, last_code = @Code, last_reply = @Reply, updated_at = @at WHERE message_id = @id AND ordinal = @Ordinal",
+                """
+                UPDATE recipients SET state = CASE WHEN state = 'cancelled' AND @State <> 'sent' THEN state ELSE @State END,
+                    attempts = attempts + 1, last_code = @Code, last_reply = @Reply, updated_at = @at
+                WHERE message_id = @id AND ordinal = @Ordinal
+                """,
                 rows, transaction).ConfigureAwait(false);
             await connection.ExecuteAsync(
                 """
@@ -163,6 +169,17 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
                 SELECT @id, @Ordinal, attempts, @at, @Node, @State, @Code, @Reply FROM recipients WHERE message_id = @id AND ordinal = @Ordinal
                 """,
                 rows, transaction).ConfigureAwait(false);
+            // Pending while any recipient is still to be delivered, from this attempt or retried by
+            // an administrator meanwhile; read back from the rows, not from the outcome, so that a
+            // cancelled recipient never makes the message claimable again.
+            await connection.ExecuteAsync(
+                """
+                UPDATE messages SET state = CASE WHEN EXISTS (SELECT 1 FROM recipients WHERE message_id = @id AND state IN ('queued', 'deferred'))
+                    THEN @pending ELSE @done END
+                WHERE id = @id
+                """,
+                new { id = outcome.MessageId, pending = Pending, done = Done },
+                transaction).ConfigureAwait(false);
             recorded++;
         }
 
@@ -268,20 +285,6 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var rows = await connection.QueryAsync<(string State, long Count)>("SELECT state, COUNT(*) FROM recipients GROUP BY state").ConfigureAwait(false);
         return rows.ToDictionary(r => RecipientStateNames.Values.Parse(r.State), r => r.Count);
-    }
-
-    private async Task<bool> StillPendingAsync(DbConnection connection, DbTransaction transaction, AttemptOutcome outcome)
-    {
-        if (outcome.Recipients.Any(r => r.State.IsPending()))
-        {
-            return true;
-        }
-
-        // Recipients not part of this attempt (e.g. retried by an administrator meanwhile).
-        var updated = outcome.Recipients.Select(r => r.Ordinal).ToArray();
-        return await connection.ExecuteScalarAsync<long>(
-            $"SELECT COUNT(*) FROM recipients WHERE message_id = @id AND state IN ('queued', 'deferred') AND NOT ({database.IsAnyOf("ordinal", "updated")})",
-            new { id = outcome.MessageId, updated }, transaction).ConfigureAwait(false) > 0;
     }
 
     private async Task<IReadOnlyList<MessageSummary>> SummariesAsync(DbConnection connection, string where, object parameters, int limit)
