@@ -57,6 +57,12 @@ public abstract class HeraldDatabase
         return applied;
     }
 
+    /// <summary>SQL that is true when <paramref name="column"/> equals one of the values in the list
+    /// parameter <paramref name="parameter"/> (an array). Dapper expands a list into
+    /// <c>IN (@p1, @p2, …)</c> for SQLite but sends it to PostgreSQL as one array parameter, which
+    /// only <c>= ANY(…)</c> accepts there. An empty list matches nothing on both.</summary>
+    public virtual string IsAnyOf(string column, string parameter) => $"{column} IN @{parameter}";
+
     /// <summary>A write transaction. It takes the write lock up front (Microsoft.Data.Sqlite
     /// begins IMMEDIATE by default), so that two writers never deadlock upgrading read locks; the
     /// outbox's row-level writes need nothing more, on any engine.</summary>

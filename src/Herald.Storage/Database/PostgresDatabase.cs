@@ -33,6 +33,8 @@ public sealed class PostgresDatabase : HeraldDatabase, IAsyncDisposable, IDispos
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
 
+    public override string IsAnyOf(string column, string parameter) => $"{column} = ANY(@{parameter})";
+
     /// <summary>Like SQLite's single writer, for the stores' read-check-write steps: the
     /// transaction first takes a database-wide advisory lock, so that it sees no concurrent
     /// serialized writer, on any node. The lock is released at commit or rollback. The outbox

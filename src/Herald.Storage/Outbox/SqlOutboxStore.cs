@@ -75,7 +75,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         string node, IReadOnlyCollection<string>? connections, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken)
     {
         var nowMs = now.ToUnixTimeMilliseconds();
-        var filter = connections is null ? "" : "AND (connection_name IS NULL OR connection_name IN @connections)";
+        var filter = connections is null ? "" : $"AND (connection_name IS NULL OR {database.IsAnyOf("connection_name", "connections")})";
         var due = $"""
             SELECT id FROM messages
             WHERE state = 'pending' AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until < @now) {filter}
@@ -98,14 +98,15 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
         var transaction = write.Transaction;
         var rows = (await connection.QueryAsync<ClaimRow>(
-            sql, new { node, until = (now + lease).ToUnixTimeMilliseconds(), now = nowMs, max, connections }, transaction).ConfigureAwait(false)).ToArray();
+            // An array whatever collection the caller gave: Npgsql sends arrays, not any IEnumerable.
+            sql, new { node, until = (now + lease).ToUnixTimeMilliseconds(), now = nowMs, max, connections = connections?.ToArray() }, transaction).ConfigureAwait(false)).ToArray();
         if (rows.Length == 0)
         {
             return [];
         }
 
         var recipients = (await connection.QueryAsync<(string MessageId, long Ordinal, string Address, long Attempts)>(
-                "SELECT message_id, ordinal, address, attempts FROM recipients WHERE message_id IN @ids AND state IN ('queued', 'deferred') ORDER BY message_id, ordinal",
+                $"SELECT message_id, ordinal, address, attempts FROM recipients WHERE {database.IsAnyOf("message_id", "ids")} AND state IN ('queued', 'deferred') ORDER BY message_id, ordinal",
                 new { ids = rows.Select(r => r.Id).ToArray() }, transaction).ConfigureAwait(false))
             .ToLookup(r => r.MessageId);
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -132,16 +133,15 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         foreach (var outcome in outcomes)
         {
             var at = outcome.At.ToUnixTimeMilliseconds();
-            var stillPending = await StillPendingAsync(connection, transaction, outcome).ConfigureAwait(false);
             // Fencing: only the node that holds the lease may record; a node whose lease expired
             // while it worked leaves the message to the node that took it over.
             var released = await connection.ExecuteAsync(
                 """
-                UPDATE messages SET state = @state, attempts = attempts + 1, next_attempt_at = @next,
+                UPDATE messages SET attempts = attempts + 1, next_attempt_at = @next,
                     lease_owner = NULL, lease_until = NULL, updated_at = @at
                 WHERE id = @id AND lease_owner = @node
                 """,
-                new { id = outcome.MessageId, node = outcome.Node, state = stillPending ? Pending : Done, next = outcome.NextAttemptAt.ToUnixTimeMilliseconds(), at },
+                new { id = outcome.MessageId, node = outcome.Node, next = outcome.NextAttemptAt.ToUnixTimeMilliseconds(), at },
                 transaction).ConfigureAwait(false);
             if (released == 0)
             {
@@ -158,8 +158,15 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
                 at,
                 outcome.Node,
             }).ToArray();
+            // An administrator's cancel made while the attempt was under way stands: the attempt's
+            // outcome goes into the history, but a cancelled recipient only changes state when the
+            // upstream accepted the message, since then it was sent whatever the cancel said.
             await connection.ExecuteAsync(
-                "UPDATE recipients SET state = @State, attempts = attempts + 1, last_code = @Code, last_reply = @Reply, updated_at = @at WHERE message_id = @id AND ordinal = @Ordinal",
+                """
+                UPDATE recipients SET state = CASE WHEN state = 'cancelled' AND @State <> 'sent' THEN state ELSE @State END,
+                    attempts = attempts + 1, last_code = @Code, last_reply = @Reply, updated_at = @at
+                WHERE message_id = @id AND ordinal = @Ordinal
+                """,
                 rows, transaction).ConfigureAwait(false);
             await connection.ExecuteAsync(
                 """
@@ -167,6 +174,17 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
                 SELECT @id, @Ordinal, attempts, @at, @Node, @State, @Code, @Reply FROM recipients WHERE message_id = @id AND ordinal = @Ordinal
                 """,
                 rows, transaction).ConfigureAwait(false);
+            // Pending while any recipient is still to be delivered, from this attempt or retried by
+            // an administrator meanwhile; read back from the rows, not from the outcome, so that a
+            // cancelled recipient never makes the message claimable again.
+            await connection.ExecuteAsync(
+                """
+                UPDATE messages SET state = CASE WHEN EXISTS (SELECT 1 FROM recipients WHERE message_id = @id AND state IN ('queued', 'deferred'))
+                    THEN @pending ELSE @done END
+                WHERE id = @id
+                """,
+                new { id = outcome.MessageId, pending = Pending, done = Done },
+                transaction).ConfigureAwait(false);
             recorded++;
         }
 
@@ -276,21 +294,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         return rows.ToDictionary(r => RecipientStateNames.Values.Parse(r.State), r => r.Count);
     }
 
-    private static async Task<bool> StillPendingAsync(DbConnection connection, DbTransaction transaction, AttemptOutcome outcome)
-    {
-        if (outcome.Recipients.Any(r => r.State.IsPending()))
-        {
-            return true;
-        }
-
-        // Recipients not part of this attempt (e.g. retried by an administrator meanwhile).
-        var updated = outcome.Recipients.Select(r => r.Ordinal).ToArray();
-        return await connection.ExecuteScalarAsync<long>(
-            "SELECT COUNT(*) FROM recipients WHERE message_id = @id AND state IN ('queued', 'deferred') AND ordinal NOT IN @updated",
-            new { id = outcome.MessageId, updated }, transaction).ConfigureAwait(false) > 0;
-    }
-
-    private static async Task<IReadOnlyList<MessageSummary>> SummariesAsync(DbConnection connection, string where, object parameters, int limit)
+    private async Task<IReadOnlyList<MessageSummary>> SummariesAsync(DbConnection connection, string where, object parameters, int limit)
     {
         var messages = (await connection.QueryAsync<SummaryRow>(
             $"SELECT m.id, m.scope_path, m.source, m.envelope_sender, m.mime, m.created_at, m.expires_at FROM messages m {where} ORDER BY m.created_at DESC LIMIT {limit}",
@@ -301,7 +305,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         }
 
         var recipients = (await connection.QueryAsync<(string MessageId, long Ordinal, string Address, string State, long Attempts, long? LastCode, string? LastReply, long UpdatedAt)>(
-                "SELECT message_id, ordinal, address, state, attempts, last_code, last_reply, updated_at FROM recipients WHERE message_id IN @ids ORDER BY ordinal",
+                $"SELECT message_id, ordinal, address, state, attempts, last_code, last_reply, updated_at FROM recipients WHERE {database.IsAnyOf("message_id", "ids")} ORDER BY ordinal",
                 new { ids = messages.Select(m => m.Id).ToArray() }).ConfigureAwait(false))
             .ToLookup(r => r.MessageId);
         return messages.Select(m => new MessageSummary(
