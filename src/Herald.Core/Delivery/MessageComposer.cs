@@ -9,26 +9,34 @@ namespace Herald.Delivery;
 /// name, Reply-To, and subject and body encoded in the scope's character set.</summary>
 public static class MessageComposer
 {
+    private static readonly System.Globalization.IdnMapping Idn = new();
+
     public static MimeMessage Compose(
         EffectiveOutgoingSettings settings,
         IEnumerable<EmailAddress> to,
         string subject,
         string textBody,
         DateTimeOffset now) =>
-        Compose(settings, new MessageContent(to.ToArray(), subject, textBody, null), now);
+        Compose(settings, new MessageContent(to.ToArray(), subject, textBody, null), now, Guid.CreateVersion7(now).ToString("N"));
 
     /// <summary>Builds the message: From is the configured address unless the content carries
     /// another one (allowed by the scope's impersonation policy), in which case the configured
     /// address becomes the Sender; text and HTML become multipart/alternative; attachments
-    /// multipart/mixed.</summary>
-    public static MimeMessage Compose(EffectiveOutgoingSettings settings, MessageContent content, DateTimeOffset now)
+    /// multipart/mixed. The Message-ID is <c>&lt;id@domain of the configured From&gt;</c>, so
+    /// that an outbox message and what reached a mailbox can be matched.</summary>
+    public static MimeMessage Compose(EffectiveOutgoingSettings settings, MessageContent content, DateTimeOffset now, string id)
     {
         var configured = settings.FromAddress.Value
             ?? throw new InvalidOperationException($"Scope {settings.Scope} has no From address; callers check this first.");
         var fromName = content.FromName ?? (content.From is null ? settings.FromName.Value : null);
         var encoding = EncodingFor(settings.Charset.Value, content.Subject, content.Text ?? "", content.Html ?? "", fromName ?? "");
 
-        var message = new MimeMessage();
+        // Date and Message-ID given up front: MimeMessage() would otherwise make its own, from
+        // the host name, for every message.
+        var domain = configured.Value[(configured.Value.LastIndexOf('@') + 1)..];
+        var message = new MimeMessage(
+            new Header(HeaderId.Date, DateUtils.FormatDate(now)),
+            new Header(HeaderId.MessageId, $"<{id}@{(Ascii.IsValid(domain) ? domain : Idn.GetAscii(domain))}>"));
         message.From.Add(new MailboxAddress(encoding, fromName, (content.From ?? configured).Value));
         if (content.From is not null && content.From != configured)
         {
@@ -43,8 +51,6 @@ public static class MessageComposer
         message.To.AddRange(content.To.Select(a => new MailboxAddress(encoding, null, a.Value)));
         message.Cc.AddRange(content.Cc.Select(a => new MailboxAddress(encoding, null, a.Value)));
         message.Headers.Replace(HeaderId.Subject, encoding, content.Subject);
-        message.Date = now;
-        message.MessageId = MimeUtils.GenerateMessageId(configured.Value[(configured.Value.LastIndexOf('@') + 1)..]);
         foreach (var (name, value) in content.Headers)
         {
             message.Headers.Add(name, encoding, value);

@@ -190,7 +190,8 @@ public sealed partial class SubmissionService(
             Attachments = attachments,
             Headers = headers,
         };
-        var mime = MessageComposer.Compose(effective, content, now);
+        var id = Guid.CreateVersion7(now).ToString("N");
+        var mime = MessageComposer.Compose(effective, content, now, id);
         var bytes = MessageComposer.ToBytes(mime);
         if (bytes.Length > outboxOptions.Value.MaxMessageBytes)
         {
@@ -199,7 +200,7 @@ public sealed partial class SubmissionService(
         }
 
         return new NewMessage(
-            Guid.CreateVersion7(now).ToString("N"),
+            id,
             scope,
             source,
             effective.FromAddress.Value!.Value,

@@ -74,4 +74,15 @@ public sealed class MessageComposerTests
         Assert.Equal("help@example.org", Assert.Single(message.ReplyTo.Mailboxes).Address);
         Assert.EndsWith("@example.org", message.MessageId, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_message_id_is_the_outbox_id_at_the_from_domain_and_the_date_is_the_submission_time()
+    {
+        var at = new DateTimeOffset(2026, 11, 23, 9, 30, 0, TimeSpan.Zero);
+        var message = MessageComposer.Compose(Settings("utf-8"), new MessageContent([EmailAddress.Parse("bob@example.org")], "s", "b", null), at, "0193abcd");
+
+        Assert.Equal("0193abcd@example.org", message.MessageId);
+        Assert.Contains("Message-Id: <0193abcd@example.org>", Render(message), StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(at, message.Date);
+    }
 }
