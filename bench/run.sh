@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Herald's end-to-end benchmark, in one command: builds Release, then for SQLite and PostgreSQL
+# starts a node of its own (fresh data directory; for PostgreSQL a private cluster from
+# tests/fixtures/postgres with a fresh database), posts messages through the HTTP API to
+# smtp-sink and prints a table: messages/second end to end, API acknowledgement and delivery
+# latency p50/p99. Figures only; nothing passes or fails on them.
+#
+#   bench/run.sh                          # both engines, defaults below
+#   bench/run.sh --engines sqlite --messages 5000
+#   bench/run.sh --help                   # every option
+#
+# Run A: --messages (20000) posted with --concurrency (64) requests in flight; msgs/s from the
+# first POST until smtp-sink has counted the last one. Run B: --rate (500) messages/s offered
+# open-loop for --duration (20) s. Everything listens on 127.0.0.1; every process it starts is
+# ended on exit, Ctrl-C included; --time-limit (1800 s) bounds the whole run.
+# Needs: the .NET SDK, Postfix's smtp-sink (package postfix), PostgreSQL for the second engine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/sbin:/sbin"
+
+if ! command -v smtp-sink >/dev/null; then
+  echo "smtp-sink is missing: apt-get install postfix (./test.sh installs it too)." >&2
+  exit 2
+fi
+
+echo "Building Release…" >&2
+dotnet build src/Herald/Herald.csproj -c Release -nologo -v:q >&2
+dotnet build bench/Herald.Bench/Herald.Bench.csproj -c Release -nologo -v:q >&2
+herald=$(dotnet msbuild src/Herald/Herald.csproj -getProperty:TargetPath -p:Configuration=Release)
+bench=$(dotnet msbuild bench/Herald.Bench/Herald.Bench.csproj -getProperty:TargetPath -p:Configuration=Release)
+
+exec dotnet "$bench" --herald "$herald" --repository-root "$PWD" "$@"
