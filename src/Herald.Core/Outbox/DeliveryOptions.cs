@@ -8,12 +8,18 @@ public sealed class DeliveryOptions
 {
     public const string Section = "Delivery";
 
-    /// <summary>Wait before attempt 2, 3, …; the last value repeats. Jitter is added to each.</summary>
-    public TimeSpan[] RetryDelays { get; set; } =
+    /// <summary>The retry schedule when none is configured.</summary>
+    public static readonly IReadOnlyList<TimeSpan> DefaultRetryDelays =
     [
         TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(30),
         TimeSpan.FromHours(1), TimeSpan.FromHours(2), TimeSpan.FromHours(4),
     ];
+
+    /// <summary>Wait before attempt 2, 3, …; the last value repeats. Jitter is added to each.
+    /// Empty means <see cref="DefaultRetryDelays"/>: the defaults are not assigned here because the
+    /// configuration binder appends to an array that already has items, so a configured schedule
+    /// would run after the default one instead of replacing it.</summary>
+    public TimeSpan[] RetryDelays { get; set; } = [];
 
     /// <summary>Fraction of each delay added or removed at random, so that retries spread out.</summary>
     [Range(0.0, 1.0)]
