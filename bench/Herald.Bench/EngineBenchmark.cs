@@ -55,7 +55,14 @@ internal sealed class EngineBenchmark(BenchOptions options, ChildProcesses child
 {
     public async Task<IReadOnlyList<RunFigures>> RunAsync(string engine, CancellationToken cancellationToken)
     {
+        // A fresh node every run: a data directory left by an earlier run (--work-dir reused)
+        // would still hold its queue.
         var directory = Path.Combine(options.WorkDirectory, engine);
+        if (Directory.Exists(directory))
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+
         Directory.CreateDirectory(directory);
 
         using var sink = await SinkCounter.StartAsync(children, Ports.Free(), Path.Combine(directory, "smtp-sink.log"), cancellationToken);

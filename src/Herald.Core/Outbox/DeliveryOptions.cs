@@ -36,7 +36,7 @@ public sealed class DeliveryOptions
 
     /// <summary>Messages in flight at once on this node (each connection's own limit applies too).</summary>
     [Range(1, 1000)]
-    public int Concurrency { get; set; } = 32;
+    public int Concurrency { get; set; } = 64;
 
     /// <summary>How often an idle worker looks for due work (new submissions wake it at once).</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);

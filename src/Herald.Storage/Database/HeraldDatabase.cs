@@ -63,6 +63,10 @@ public abstract class HeraldDatabase
     /// only <c>= ANY(…)</c> accepts there. An empty list matches nothing on both.</summary>
     public virtual string IsAnyOf(string column, string parameter) => $"{column} IN @{parameter}";
 
+    /// <summary>Appended to a SELECT in a write transaction to lock the rows it reads until
+    /// commit; nothing where the engine has a single writer.</summary>
+    public virtual string LockRows => "";
+
     /// <summary>A write transaction. It takes the write lock up front (Microsoft.Data.Sqlite
     /// begins IMMEDIATE by default), so that two writers never deadlock upgrading read locks; the
     /// outbox's row-level writes need nothing more, on any engine.</summary>

@@ -35,6 +35,8 @@ public sealed class PostgresDatabase : HeraldDatabase, IAsyncDisposable, IDispos
 
     public override string IsAnyOf(string column, string parameter) => $"{column} = ANY(@{parameter})";
 
+    public override string LockRows => " FOR UPDATE";
+
     /// <summary>Like SQLite's single writer, for the stores' read-check-write steps: the
     /// transaction first takes a database-wide advisory lock, so that it sees no concurrent
     /// serialized writer, on any node. The lock is released at commit or rollback. The outbox

@@ -18,57 +18,109 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
         var transaction = write.Transaction;
-        var results = new List<EnqueueResult>(messages.Count);
-        foreach (var message in messages)
+
+        // A message whose Idempotency-Key is already used in its scope (stored earlier, or earlier
+        // in this batch) is not stored again: the caller gets the original.
+        var originals = await StoredKeysAsync(connection, transaction, messages).ConfigureAwait(false);
+        var results = new EnqueueResult[messages.Count];
+        var fresh = new List<NewMessage>(messages.Count);
+        for (var i = 0; i < messages.Count; i++)
         {
-            var created = message.CreatedAt.ToUnixTimeMilliseconds();
-            // A message whose Idempotency-Key is already used in its scope is not inserted (the
-            // unique index decides, also between nodes that race on PostgreSQL); the caller gets
-            // the original instead.
-            var inserted = await connection.ExecuteAsync(
-                """
-                INSERT INTO messages (id, scope_path, source, envelope_sender, connection_name, message_id_header, mime, size_bytes,
-                    idempotency_key, state, attempts, next_attempt_at, created_at, expires_at, updated_at)
-                VALUES (@Id, @Scope, @Source, @EnvelopeSender, @ConnectionName, @MessageIdHeader, @Mime, @Size,
-                    @IdempotencyKey, 'pending', 0, @Created, @Created, @Expires, @Created)
-                ON CONFLICT DO NOTHING
-                """,
-                new
-                {
-                    message.Id,
-                    Scope = message.Scope.Value,
-                    Source = MessageSourceNames.Values.NameOf(message.Source),
-                    message.EnvelopeSender,
-                    message.ConnectionName,
-                    message.MessageIdHeader,
-                    message.Mime,
-                    Size = message.Mime.Length,
-                    message.IdempotencyKey,
-                    Created = created,
-                    Expires = message.ExpiresAt.ToUnixTimeMilliseconds(),
-                },
-                transaction).ConfigureAwait(false);
-            if (inserted == 0)
+            var message = messages[i];
+            if (message.IdempotencyKey is { } key && originals.TryGetValue((message.Scope.Value, key), out var original))
             {
-                var original = await connection.ExecuteScalarAsync<string?>(
-                    "SELECT id FROM messages WHERE scope_path = @scope AND idempotency_key = @key",
-                    new { scope = message.Scope.Value, key = message.IdempotencyKey }, transaction).ConfigureAwait(false)
-                    ?? throw new InvalidOperationException($"Message {message.Id} was not stored and is no duplicate of another.");
-                results.Add(new EnqueueResult(original, Duplicate: true));
+                results[i] = new EnqueueResult(original, Duplicate: true);
                 continue;
             }
 
-            await connection.ExecuteAsync(
-                "INSERT INTO recipients (message_id, ordinal, address, state, attempts, updated_at) VALUES (@Id, @Ordinal, @Address, 'queued', 0, @Created)",
-                message.Recipients.Select((address, ordinal) => new { message.Id, Ordinal = ordinal, Address = address, Created = created }),
-                transaction).ConfigureAwait(false);
-            results.Add(new EnqueueResult(message.Id, Duplicate: false));
+            if (message.IdempotencyKey is { } newKey)
+            {
+                originals[(message.Scope.Value, newKey)] = message.Id;
+            }
+
+            results[i] = new EnqueueResult(message.Id, Duplicate: false);
+            fresh.Add(message);
         }
+
+        // One prepared statement per table for the whole batch (Dapper runs a list through one
+        // command). ON CONFLICT: another node may have stored the same key since the check.
+        var inserted = await connection.ExecuteAsync(InsertMessage, fresh.Select(MessageRow), transaction).ConfigureAwait(false);
+        if (inserted < fresh.Count)
+        {
+            fresh = await ResolveRacesAsync(connection, transaction, fresh, results, messages).ConfigureAwait(false);
+        }
+
+        await connection.ExecuteAsync(
+            "INSERT INTO recipients (message_id, ordinal, address, state, attempts, updated_at) VALUES (@Id, @Ordinal, @Address, 'queued', 0, @Created)",
+            fresh.SelectMany(m => m.Recipients.Select((address, ordinal) => new { m.Id, Ordinal = ordinal, Address = address, Created = m.CreatedAt.ToUnixTimeMilliseconds() })),
+            transaction).ConfigureAwait(false);
 
         // Checkpoint: with synchronous=FULL (SQLite) or a synchronous commit (PostgreSQL) the
         // messages are on disk when this returns.
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return results;
+    }
+
+    private const string InsertMessage = """
+        INSERT INTO messages (id, scope_path, source, envelope_sender, connection_name, message_id_header, mime, size_bytes,
+            idempotency_key, state, attempts, next_attempt_at, created_at, expires_at, updated_at)
+        VALUES (@Id, @Scope, @Source, @EnvelopeSender, @ConnectionName, @MessageIdHeader, @Mime, @Size,
+            @IdempotencyKey, 'pending', 0, @Created, @Created, @Expires, @Created)
+        ON CONFLICT DO NOTHING
+        """;
+
+    private static object MessageRow(NewMessage message) => new
+    {
+        message.Id,
+        Scope = message.Scope.Value,
+        Source = MessageSourceNames.Values.NameOf(message.Source),
+        message.EnvelopeSender,
+        message.ConnectionName,
+        message.MessageIdHeader,
+        message.Mime,
+        Size = message.Mime.Length,
+        message.IdempotencyKey,
+        Created = message.CreatedAt.ToUnixTimeMilliseconds(),
+        Expires = message.ExpiresAt.ToUnixTimeMilliseconds(),
+    };
+
+    /// <summary>The ids already stored under the batch's idempotency keys, by scope and key.</summary>
+    private async Task<Dictionary<(string Scope, string Key), string>> StoredKeysAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<NewMessage> messages)
+    {
+        var keys = messages.Where(m => m.IdempotencyKey is not null).Select(m => m.IdempotencyKey!).Distinct(StringComparer.Ordinal).ToArray();
+        if (keys.Length == 0)
+        {
+            return [];
+        }
+
+        var stored = await connection.QueryAsync<(string ScopePath, string IdempotencyKey, string Id)>(
+            $"SELECT scope_path, idempotency_key, id FROM messages WHERE {database.IsAnyOf("idempotency_key", "keys")}",
+            new { keys }, transaction).ConfigureAwait(false);
+        return stored.ToDictionary(r => (r.ScopePath, r.IdempotencyKey), r => r.Id);
+    }
+
+    /// <summary>After a node stored one of this batch's idempotency keys between the check and
+    /// the insert (PostgreSQL): those messages answer with the other node's original.</summary>
+    private async Task<List<NewMessage>> ResolveRacesAsync(
+        DbConnection connection, DbTransaction transaction, List<NewMessage> fresh, EnqueueResult[] results, IReadOnlyList<NewMessage> messages)
+    {
+        var stored = (await connection.QueryAsync<string>(
+            $"SELECT id FROM messages WHERE {database.IsAnyOf("id", "ids")}", new { ids = fresh.Select(m => m.Id).ToArray() }, transaction).ConfigureAwait(false))
+            .ToHashSet(StringComparer.Ordinal);
+        var originals = await StoredKeysAsync(connection, transaction, fresh.Where(m => !stored.Contains(m.Id)).ToArray()).ConfigureAwait(false);
+        for (var i = 0; i < messages.Count; i++)
+        {
+            if (!results[i].Duplicate && !stored.Contains(results[i].Id))
+            {
+                var message = messages[i];
+                results[i] = new EnqueueResult(
+                    originals.GetValueOrDefault((message.Scope.Value, message.IdempotencyKey ?? ""))
+                        ?? throw new InvalidOperationException($"Message {message.Id} was not stored and is no duplicate of another."),
+                    Duplicate: true);
+            }
+        }
+
+        return fresh.Where(m => stored.Contains(m.Id)).ToList();
     }
 
     public async Task<IReadOnlyList<ClaimedMessage>> ClaimAsync(
@@ -129,67 +181,73 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
         var transaction = write.Transaction;
-        var recorded = 0;
-        foreach (var outcome in outcomes)
-        {
-            var at = outcome.At.ToUnixTimeMilliseconds();
-            // Fencing: only the node that holds the lease may record; a node whose lease expired
-            // while it worked leaves the message to the node that took it over.
-            var released = await connection.ExecuteAsync(
-                """
-                UPDATE messages SET attempts = attempts + 1, next_attempt_at = @next,
-                    lease_owner = NULL, lease_until = NULL, updated_at = @at
-                WHERE id = @id AND lease_owner = @node
-                """,
-                new { id = outcome.MessageId, node = outcome.Node, next = outcome.NextAttemptAt.ToUnixTimeMilliseconds(), at },
-                transaction).ConfigureAwait(false);
-            if (released == 0)
-            {
-                continue;
-            }
 
-            var rows = outcome.Recipients.Select(r => new
-            {
-                id = outcome.MessageId,
-                r.Ordinal,
-                State = RecipientStateNames.Values.NameOf(r.State),
-                r.Code,
-                r.Reply,
-                at,
-                outcome.Node,
-            }).ToArray();
-            // An administrator's cancel made while the attempt was under way stands: the attempt's
-            // outcome goes into the history, but a cancelled recipient only changes state when the
-            // upstream accepted the message, since then it was sent whatever the cancel said.
-            await connection.ExecuteAsync(
-                """
-                UPDATE recipients SET state = CASE WHEN state = 'cancelled' AND @State <> 'sent' THEN state ELSE @State END,
-                    attempts = attempts + 1, last_code = @Code, last_reply = @Reply, updated_at = @at
-                WHERE message_id = @id AND ordinal = @Ordinal
-                """,
-                rows, transaction).ConfigureAwait(false);
-            await connection.ExecuteAsync(
-                """
-                INSERT INTO delivery_attempts (message_id, ordinal, attempt, at, node, outcome, code, reply)
-                SELECT @id, @Ordinal, attempts, @at, @Node, @State, @Code, @Reply FROM recipients WHERE message_id = @id AND ordinal = @Ordinal
-                """,
-                rows, transaction).ConfigureAwait(false);
-            // Pending while any recipient is still to be delivered, from this attempt or retried by
-            // an administrator meanwhile; read back from the rows, not from the outcome, so that a
-            // cancelled recipient never makes the message claimable again.
-            await connection.ExecuteAsync(
-                """
-                UPDATE messages SET state = CASE WHEN EXISTS (SELECT 1 FROM recipients WHERE message_id = @id AND state IN ('queued', 'deferred'))
-                    THEN @pending ELSE @done END
-                WHERE id = @id
-                """,
-                new { id = outcome.MessageId, pending = Pending, done = Done },
-                transaction).ConfigureAwait(false);
-            recorded++;
+        // Fencing: only the node that holds the lease may record; a node whose lease expired
+        // while it worked leaves the message to the node that took it over. The rows stay locked
+        // (PostgreSQL) until the outcomes are written. An outcome recorded releases the lease,
+        // so a second outcome for the same message in one batch is stale too.
+        var owners = (await connection.QueryAsync<(string Id, string? LeaseOwner)>(
+                $"SELECT id, lease_owner FROM messages WHERE {database.IsAnyOf("id", "ids")}{database.LockRows}",
+                new { ids = outcomes.Select(o => o.MessageId).Distinct(StringComparer.Ordinal).ToArray() }, transaction).ConfigureAwait(false))
+            .ToDictionary(r => r.Id, r => r.LeaseOwner, StringComparer.Ordinal);
+        var current = outcomes
+            .Where(o => owners.GetValueOrDefault(o.MessageId) == o.Node)
+            .DistinctBy(o => o.MessageId, StringComparer.Ordinal)
+            .ToArray();
+        if (current.Length == 0)
+        {
+            return 0;
         }
 
+        // Each statement prepared once for the batch (Dapper runs a list through one command).
+        await connection.ExecuteAsync(
+            """
+            UPDATE messages SET attempts = attempts + 1, next_attempt_at = @next, lease_owner = NULL, lease_until = NULL, updated_at = @at
+            WHERE id = @id
+            """,
+            current.Select(o => new { id = o.MessageId, next = o.NextAttemptAt.ToUnixTimeMilliseconds(), at = o.At.ToUnixTimeMilliseconds() }),
+            transaction).ConfigureAwait(false);
+
+        var rows = current.SelectMany(o => o.Recipients.Select(r => new
+        {
+            id = o.MessageId,
+            r.Ordinal,
+            State = RecipientStateNames.Values.NameOf(r.State),
+            r.Code,
+            r.Reply,
+            at = o.At.ToUnixTimeMilliseconds(),
+            o.Node,
+        })).ToArray();
+        // An administrator's cancel made while the attempt was under way stands: the attempt's
+        // outcome goes into the history, but a cancelled recipient only changes state when the
+        // upstream accepted the message, since then it was sent whatever the cancel said.
+        await connection.ExecuteAsync(
+            """
+            UPDATE recipients SET state = CASE WHEN state = 'cancelled' AND @State <> 'sent' THEN state ELSE @State END,
+                attempts = attempts + 1, last_code = @Code, last_reply = @Reply, updated_at = @at
+            WHERE message_id = @id AND ordinal = @Ordinal
+            """,
+            rows, transaction).ConfigureAwait(false);
+        await connection.ExecuteAsync(
+            """
+            INSERT INTO delivery_attempts (message_id, ordinal, attempt, at, node, outcome, code, reply)
+            SELECT @id, @Ordinal, attempts, @at, @Node, @State, @Code, @Reply FROM recipients WHERE message_id = @id AND ordinal = @Ordinal
+            """,
+            rows, transaction).ConfigureAwait(false);
+        // Pending while any recipient is still to be delivered, from this attempt or retried by
+        // an administrator meanwhile; read back from the rows, not from the outcome, so that a
+        // cancelled recipient never makes the message claimable again.
+        await connection.ExecuteAsync(
+            $"""
+            UPDATE messages SET state = CASE WHEN EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = messages.id AND r.state IN ('queued', 'deferred'))
+                THEN @pending ELSE @done END
+            WHERE {database.IsAnyOf("id", "ids")}
+            """,
+            new { ids = current.Select(o => o.MessageId).ToArray(), pending = Pending, done = Done },
+            transaction).ConfigureAwait(false);
+
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return recorded;
+        return current.Length;
     }
 
     public async Task<MessageDetails?> GetAsync(string id, CancellationToken cancellationToken)
