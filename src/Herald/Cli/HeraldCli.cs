@@ -46,6 +46,7 @@ internal static class HeraldCli
             try
             {
                 database = HeraldNode.ResolveDatabase(parse.GetValue(Database), dataDirectory, console);
+                HeraldNode.MaximumAge(console);
             }
             catch (ArgumentException ex)
             {

@@ -109,6 +109,26 @@ public sealed class QueueToolsTests
     }
 
     [Fact]
+    public async Task Queue_retry_on_the_command_line_uses_the_configured_maximum_age()
+    {
+        using var sink = SmtpSink.Start("-r", "RCPT");
+        await using var node = await OutboxNode.StartAsync(sink.Port, new Dictionary<string, string> { ["HERALD_Delivery__MaximumAge"] = "00:00:03" });
+        using var http = node.Server.Client(await node.KeyAsync("/", "admin"));
+        var id = await OutboxNode.SendAsync(http, Message("still-refused@example.org", "Expired, retried, expired again"));
+        Assert.Equal("expired", (await WaitUntilFinalAsync(http, id)).Recipients.Single().State);
+
+        var retried = DateTimeOffset.UtcNow;
+        await OutboxNode.MustAsync(node.Cli, "queue", "retry", id);
+
+        // Three seconds from the retry, as serve's own setting says, not the default five days:
+        // the upstream still refuses, so the message expires again.
+        var again = await WaitUntilFinalAsync(http, id);
+        Assert.Equal("expired", again.Recipients.Single().State);
+        Assert.InRange(again.Json.GetProperty("message").GetProperty("expiresAt").GetDateTimeOffset(), retried, retried.AddMinutes(1));
+        Assert.Empty(sink.Received());
+    }
+
+    [Fact]
     public async Task Cancel_stops_a_deferred_message_for_good()
     {
         // Retries every second: a cancelled message that was still pending would be sent within the test.
