@@ -63,6 +63,12 @@ public abstract class HeraldDatabase
     /// only <c>= ANY(…)</c> accepts there. An empty list matches nothing on both.</summary>
     public virtual string IsAnyOf(string column, string parameter) => $"{column} IN @{parameter}";
 
+    /// <summary>Runs one statement once per row (its parameters are the row's properties), all
+    /// within the transaction, and returns the rows affected in total. SQLite runs the list
+    /// through one prepared command in process; a server engine sends it in one round trip.</summary>
+    public virtual Task<int> ExecuteEachAsync(DbConnection connection, DbTransaction transaction, string sql, IEnumerable<object> rows) =>
+        connection.ExecuteAsync(sql, rows, transaction);
+
     /// <summary>Appended to a SELECT in a write transaction to lock the rows it reads until
     /// commit; nothing where the engine has a single writer.</summary>
     public virtual string LockRows => "";

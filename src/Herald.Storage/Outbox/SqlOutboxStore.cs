@@ -44,16 +44,17 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
 
         // One prepared statement per table for the whole batch (Dapper runs a list through one
         // command). ON CONFLICT: another node may have stored the same key since the check.
-        var inserted = await connection.ExecuteAsync(InsertMessage, fresh.Select(MessageRow), transaction).ConfigureAwait(false);
+        var inserted = await database.ExecuteEachAsync(connection, transaction, InsertMessage, fresh.Select(MessageRow)).ConfigureAwait(false);
         if (inserted < fresh.Count)
         {
             fresh = await ResolveRacesAsync(connection, transaction, fresh, results, messages).ConfigureAwait(false);
         }
 
-        await connection.ExecuteAsync(
+        await database.ExecuteEachAsync(
+            connection,
+            transaction,
             "INSERT INTO recipients (message_id, ordinal, address, state, attempts, updated_at) VALUES (@Id, @Ordinal, @Address, 'queued', 0, @Created)",
-            fresh.SelectMany(m => m.Recipients.Select((address, ordinal) => new { m.Id, Ordinal = ordinal, Address = address, Created = m.CreatedAt.ToUnixTimeMilliseconds() })),
-            transaction).ConfigureAwait(false);
+            fresh.SelectMany(m => m.Recipients.Select((address, ordinal) => (object)new { m.Id, Ordinal = ordinal, Address = address, Created = m.CreatedAt.ToUnixTimeMilliseconds() }))).ConfigureAwait(false);
 
         // Checkpoint: with synchronous=FULL (SQLite) or a synchronous commit (PostgreSQL) the
         // messages are on disk when this returns.
@@ -200,15 +201,16 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         }
 
         // Each statement prepared once for the batch (Dapper runs a list through one command).
-        await connection.ExecuteAsync(
+        await database.ExecuteEachAsync(
+            connection,
+            transaction,
             """
             UPDATE messages SET attempts = attempts + 1, next_attempt_at = @next, lease_owner = NULL, lease_until = NULL, updated_at = @at
             WHERE id = @id
             """,
-            current.Select(o => new { id = o.MessageId, next = o.NextAttemptAt.ToUnixTimeMilliseconds(), at = o.At.ToUnixTimeMilliseconds() }),
-            transaction).ConfigureAwait(false);
+            current.Select(o => (object)new { id = o.MessageId, next = o.NextAttemptAt.ToUnixTimeMilliseconds(), at = o.At.ToUnixTimeMilliseconds() })).ConfigureAwait(false);
 
-        var rows = current.SelectMany(o => o.Recipients.Select(r => new
+        var rows = current.SelectMany(o => o.Recipients.Select(r => (object)new
         {
             id = o.MessageId,
             r.Ordinal,
@@ -221,19 +223,23 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         // An administrator's cancel made while the attempt was under way stands: the attempt's
         // outcome goes into the history, but a cancelled recipient only changes state when the
         // upstream accepted the message, since then it was sent whatever the cancel said.
-        await connection.ExecuteAsync(
+        await database.ExecuteEachAsync(
+            connection,
+            transaction,
             """
             UPDATE recipients SET state = CASE WHEN state = 'cancelled' AND @State <> 'sent' THEN state ELSE @State END,
                 attempts = attempts + 1, last_code = @Code, last_reply = @Reply, updated_at = @at
             WHERE message_id = @id AND ordinal = @Ordinal
             """,
-            rows, transaction).ConfigureAwait(false);
-        await connection.ExecuteAsync(
+            rows).ConfigureAwait(false);
+        await database.ExecuteEachAsync(
+            connection,
+            transaction,
             """
             INSERT INTO delivery_attempts (message_id, ordinal, attempt, at, node, outcome, code, reply)
             SELECT @id, @Ordinal, attempts, @at, @Node, @State, @Code, @Reply FROM recipients WHERE message_id = @id AND ordinal = @Ordinal
             """,
-            rows, transaction).ConfigureAwait(false);
+            rows).ConfigureAwait(false);
         // Pending while any recipient is still to be delivered, from this attempt or retried by
         // an administrator meanwhile; read back from the rows, not from the outcome, so that a
         // cancelled recipient never makes the message claimable again.
