@@ -30,6 +30,8 @@ public sealed partial class DeliveryWorker(
 {
     private readonly SemaphoreSlim _opening = new(1, 1);
     private readonly Dictionary<string, OpenedConnection> _opened = new(StringComparer.Ordinal);
+    private IReadOnlyList<SmtpConnection>? _listed;
+    private string _leftToOthers = "";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -268,7 +270,33 @@ public sealed partial class DeliveryWorker(
     private async Task<IReadOnlyCollection<string>?> AllowedConnectionsAsync(CancellationToken cancellationToken)
     {
         var all = await settings.ListConnectionsAsync(cancellationToken).ConfigureAwait(false);
+        // The cache hands out the same list until it reads the store again.
+        if (!ReferenceEquals(all, _listed))
+        {
+            _listed = all;
+            ReportLeftToOthers(all.Where(c => !node.MayUse(c)));
+        }
+
         return all.All(node.MayUse) ? null : all.Where(node.MayUse).Select(c => c.Name).ToArray();
+    }
+
+    /// <summary>Says which connections this node leaves to other nodes, once and again whenever
+    /// that changes: their messages are never claimed here, so they stay queued, with no attempt
+    /// in their history, until a node with a matching tag runs; this line is where an operator
+    /// finds out why.</summary>
+    private void ReportLeftToOthers(IEnumerable<SmtpConnection> reserved)
+    {
+        var described = string.Join("; ", reserved.Select(c => $"'{c.Name}' (reserved for nodes tagged {string.Join(", ", c.NodeTags)})"));
+        if (described == _leftToOthers)
+        {
+            return;
+        }
+
+        _leftToOthers = described;
+        if (described.Length > 0)
+        {
+            LogLeftToOthers(log, node.Name, node.Tags.Count == 0 ? "none" : string.Join(", ", node.Tags), described);
+        }
     }
 
     public override void Dispose()
@@ -279,6 +307,9 @@ public sealed partial class DeliveryWorker(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Delivery worker on node {Node} started ({Concurrency} in flight at most)")]
     private static partial void LogStarted(ILogger logger, string node, int concurrency);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {Node} (tags: {Tags}) does not deliver through SMTP connection(s) {Connections}: their messages stay queued until a node carrying one of those tags runs")]
+    private static partial void LogLeftToOthers(ILogger logger, string node, string tags, string connections);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Claiming due messages failed; trying again")]
     private static partial void LogClaimFailed(ILogger logger, Exception exception);
