@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Herald.Credentials;
 using Herald.Delivery;
@@ -33,6 +34,10 @@ public sealed partial class DeliveryWorker(
     private IReadOnlyList<SmtpConnection>? _listed;
     private string _leftToOthers = "";
 
+    // The leases this node holds, by message id, with when each runs out as far as this node
+    // knows: from the claim until the attempt's outcome is recorded.
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _held = new(StringComparer.Ordinal);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var o = options.Value;
@@ -43,6 +48,7 @@ public sealed partial class DeliveryWorker(
             .Select(_ => Task.Run(() => SendLoopAsync(work.Reader, outcomes.Writer, capacity, stoppingToken), CancellationToken.None))
             .ToArray();
         var recorder = Task.Run(() => RecordLoopAsync(outcomes.Reader), CancellationToken.None);
+        var renewer = Task.Run(() => RenewLoopAsync(stoppingToken), CancellationToken.None);
         LogStarted(log, node.Name, o.Concurrency);
 
         try
@@ -57,24 +63,30 @@ public sealed partial class DeliveryWorker(
                 }
 
                 IReadOnlyList<ClaimedMessage> claimed = [];
+                var claimedAt = time.GetUtcNow();
                 try
                 {
-                    claimed = await outbox.ClaimAsync(node.Name, await AllowedConnectionsAsync(stoppingToken).ConfigureAwait(false), slots, time.GetUtcNow(), o.Lease, stoppingToken).ConfigureAwait(false);
+                    claimed = await outbox.ClaimAsync(node.Name, await AllowedConnectionsAsync(stoppingToken).ConfigureAwait(false), slots, claimedAt, o.Lease, stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     LogClaimFailed(log, ex);
                 }
 
+                var queued = 0;
                 foreach (var message in claimed)
                 {
-                    work.Writer.TryWrite(message);
+                    if (Hold(message.Id, claimedAt + o.Lease))
+                    {
+                        work.Writer.TryWrite(message);
+                        queued++;
+                    }
                 }
 
                 // Slots the claim did not fill go back (SemaphoreSlim refuses a release of 0).
-                if (claimed.Count < slots)
+                if (queued < slots)
                 {
-                    capacity.Release(slots - claimed.Count);
+                    capacity.Release(slots - queued);
                 }
 
                 if (claimed.Count == 0)
@@ -92,6 +104,27 @@ public sealed partial class DeliveryWorker(
         await Task.WhenAll(senders).ConfigureAwait(false);
         outcomes.Writer.TryComplete();
         await recorder.ConfigureAwait(false);
+        await renewer.ConfigureAwait(false);
+    }
+
+    /// <summary>Notes a lease this node has just claimed; false when the message is already
+    /// waiting here (its lease ran out while renewals failed), which then is not queued a second
+    /// time: the claim has only renewed its lease.</summary>
+    private bool Hold(string id, DateTimeOffset until)
+    {
+        while (true)
+        {
+            if (_held.TryAdd(id, until))
+            {
+                return true;
+            }
+
+            // Gone meanwhile (sent and recorded, or given up): the next round adds it afresh.
+            if (_held.TryGetValue(id, out var known) && _held.TryUpdate(id, until, known))
+            {
+                return false;
+            }
+        }
     }
 
     private async Task SendLoopAsync(ChannelReader<ClaimedMessage> work, ChannelWriter<AttemptOutcome> outcomes, SemaphoreSlim capacity, CancellationToken stoppingToken)
@@ -105,11 +138,24 @@ public sealed partial class DeliveryWorker(
 
             try
             {
+                // Checked as the attempt begins (the wait for a connection slot and the rate limit
+                // that follows is covered by the renewals): a message whose lease this node may
+                // have lost, renewals having failed until it ran out, is left to whichever node
+                // holds it now.
+                if (!_held.TryGetValue(message.Id, out var until) || until <= time.GetUtcNow())
+                {
+                    _held.TryRemove(message.Id, out _);
+                    LogLeaseLost(log, message.Id);
+                    continue;
+                }
+
                 // A transaction under way is finished even when the node is stopping.
                 outcomes.TryWrite(await DeliverAsync(message, CancellationToken.None).ConfigureAwait(false));
             }
             catch (Exception ex)
             {
+                // No longer renewed, so that the lease runs out and the message is tried again.
+                _held.TryRemove(message.Id, out _);
                 LogDeliveryCrashed(log, message.Id, ex);
             }
             finally
@@ -134,6 +180,12 @@ public sealed partial class DeliveryWorker(
                 try
                 {
                     await outbox.RecordAsync(batch, CancellationToken.None).ConfigureAwait(false);
+                    // Recorded, and the leases released with it: nothing more to renew.
+                    foreach (var outcome in batch)
+                    {
+                        _held.TryRemove(outcome.MessageId, out _);
+                    }
+
                     break;
                 }
                 catch (Exception ex) when (attempt < 10)
@@ -146,6 +198,58 @@ public sealed partial class DeliveryWorker(
             }
 
             batch.Clear();
+        }
+    }
+
+    /// <summary>
+    /// at-least-once, not twice: a message stays leased for as long as this node holds it, since
+    /// waiting for a connection slot or a rate limit can take longer than one lease; a lease left
+    /// to run out would let another node (or this one) claim and send the message again while
+    /// it still waits here. Only the leases of a node that died (or lost the database) run out.
+    /// </summary>
+    private async Task RenewLoopAsync(CancellationToken stoppingToken)
+    {
+        var lease = options.Value.Lease;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(lease / 3, time, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            var held = _held.ToArray();
+            if (held.Length == 0)
+            {
+                continue;
+            }
+
+            var now = time.GetUtcNow();
+            try
+            {
+                var renewed = (await outbox.RenewAsync(node.Name, held.Select(h => h.Key).ToArray(), now + lease, stoppingToken).ConfigureAwait(false))
+                    .ToHashSet(StringComparer.Ordinal);
+                foreach (var entry in held)
+                {
+                    // Each entry changes only if nothing changed it meanwhile (a new claim).
+                    if (renewed.Contains(entry.Key))
+                    {
+                        _held.TryUpdate(entry.Key, now + lease, entry.Value);
+                    }
+                    else
+                    {
+                        // Recorded meanwhile, or taken over by another node: not ours any more.
+                        _held.TryRemove(entry);
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogRenewFailed(log, held.Length, ex);
+            }
         }
     }
 
@@ -316,6 +420,12 @@ public sealed partial class DeliveryWorker(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Delivering message {MessageId} failed unexpectedly; its lease will expire and it will be retried")]
     private static partial void LogDeliveryCrashed(ILogger logger, string messageId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Renewing the leases of {Count} message(s) failed; trying again")]
+    private static partial void LogRenewFailed(ILogger logger, int count, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Message {MessageId} is not sent by this node: its lease ran out before the transaction began, and whichever node holds it now sends it")]
+    private static partial void LogLeaseLost(ILogger logger, string messageId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Recording {Count} delivery outcome(s) failed; retrying")]
     private static partial void LogRecordFailed(ILogger logger, int count, Exception exception);
