@@ -188,12 +188,13 @@ public sealed partial class DeliveryWorker(
 
                     break;
                 }
-                catch (Exception ex) when (attempt < 10)
+                catch (Exception ex)
                 {
-                    // The results are kept and written again; until then the leases keep the
-                    // messages from being sent twice.
+                    // Never given up: these outcomes exist nowhere else, and the messages were
+                    // sent. They are written again (every five seconds at most) and their leases
+                    // renewed meanwhile, so that no node sends them again.
                     LogRecordFailed(log, batch.Count, ex);
-                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), CancellationToken.None).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(200 * attempt, 5000)), time, CancellationToken.None).ConfigureAwait(false);
                 }
             }
 
