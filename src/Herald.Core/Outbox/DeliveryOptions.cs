@@ -28,7 +28,9 @@ public sealed class DeliveryOptions
     /// <summary>Undelivered after this long: expired (RFC 5321 §4.5.4.1 suggests 4–5 days).</summary>
     public TimeSpan MaximumAge { get; set; } = TimeSpan.FromDays(5);
 
-    /// <summary>How long a claimed message stays invisible to other nodes.</summary>
+    /// <summary>How long a claimed message stays invisible to other nodes after its node last
+    /// renewed the lease. A live node renews its leases every third of this for as long as it
+    /// holds the messages, so only the leases of a node that died run out.</summary>
     public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(2);
 
     [Range(1, 1000)]

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Herald.Credentials;
 using Herald.Delivery;
@@ -30,6 +31,12 @@ public sealed partial class DeliveryWorker(
 {
     private readonly SemaphoreSlim _opening = new(1, 1);
     private readonly Dictionary<string, OpenedConnection> _opened = new(StringComparer.Ordinal);
+    private IReadOnlyList<SmtpConnection>? _listed;
+    private string _leftToOthers = "";
+
+    // The leases this node holds, by message id, with when each runs out as far as this node
+    // knows: from the claim until the attempt's outcome is recorded.
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _held = new(StringComparer.Ordinal);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -41,6 +48,7 @@ public sealed partial class DeliveryWorker(
             .Select(_ => Task.Run(() => SendLoopAsync(work.Reader, outcomes.Writer, capacity, stoppingToken), CancellationToken.None))
             .ToArray();
         var recorder = Task.Run(() => RecordLoopAsync(outcomes.Reader), CancellationToken.None);
+        var renewer = Task.Run(() => RenewLoopAsync(stoppingToken), CancellationToken.None);
         LogStarted(log, node.Name, o.Concurrency);
 
         try
@@ -55,24 +63,30 @@ public sealed partial class DeliveryWorker(
                 }
 
                 IReadOnlyList<ClaimedMessage> claimed = [];
+                var claimedAt = time.GetUtcNow();
                 try
                 {
-                    claimed = await outbox.ClaimAsync(node.Name, await AllowedConnectionsAsync(stoppingToken).ConfigureAwait(false), slots, time.GetUtcNow(), o.Lease, stoppingToken).ConfigureAwait(false);
+                    claimed = await outbox.ClaimAsync(node.Name, await AllowedConnectionsAsync(stoppingToken).ConfigureAwait(false), slots, claimedAt, o.Lease, stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     LogClaimFailed(log, ex);
                 }
 
+                var queued = 0;
                 foreach (var message in claimed)
                 {
-                    work.Writer.TryWrite(message);
+                    if (Hold(message.Id, claimedAt + o.Lease))
+                    {
+                        work.Writer.TryWrite(message);
+                        queued++;
+                    }
                 }
 
                 // Slots the claim did not fill go back (SemaphoreSlim refuses a release of 0).
-                if (claimed.Count < slots)
+                if (queued < slots)
                 {
-                    capacity.Release(slots - claimed.Count);
+                    capacity.Release(slots - queued);
                 }
 
                 if (claimed.Count == 0)
@@ -90,6 +104,27 @@ public sealed partial class DeliveryWorker(
         await Task.WhenAll(senders).ConfigureAwait(false);
         outcomes.Writer.TryComplete();
         await recorder.ConfigureAwait(false);
+        await renewer.ConfigureAwait(false);
+    }
+
+    /// <summary>Notes a lease this node has just claimed; false when the message is already
+    /// waiting here (its lease ran out while renewals failed), which then is not queued a second
+    /// time: the claim has only renewed its lease.</summary>
+    private bool Hold(string id, DateTimeOffset until)
+    {
+        while (true)
+        {
+            if (_held.TryAdd(id, until))
+            {
+                return true;
+            }
+
+            // Gone meanwhile (sent and recorded, or given up): the next round adds it afresh.
+            if (_held.TryGetValue(id, out var known) && _held.TryUpdate(id, until, known))
+            {
+                return false;
+            }
+        }
     }
 
     private async Task SendLoopAsync(ChannelReader<ClaimedMessage> work, ChannelWriter<AttemptOutcome> outcomes, SemaphoreSlim capacity, CancellationToken stoppingToken)
@@ -103,11 +138,24 @@ public sealed partial class DeliveryWorker(
 
             try
             {
+                // Checked as the attempt begins (the wait for a connection slot and the rate limit
+                // that follows is covered by the renewals): a message whose lease this node may
+                // have lost, renewals having failed until it ran out, is left to whichever node
+                // holds it now.
+                if (!_held.TryGetValue(message.Id, out var until) || until <= time.GetUtcNow())
+                {
+                    _held.TryRemove(message.Id, out _);
+                    LogLeaseLost(log, message.Id);
+                    continue;
+                }
+
                 // A transaction under way is finished even when the node is stopping.
                 outcomes.TryWrite(await DeliverAsync(message, CancellationToken.None).ConfigureAwait(false));
             }
             catch (Exception ex)
             {
+                // No longer renewed, so that the lease runs out and the message is tried again.
+                _held.TryRemove(message.Id, out _);
                 LogDeliveryCrashed(log, message.Id, ex);
             }
             finally
@@ -132,18 +180,77 @@ public sealed partial class DeliveryWorker(
                 try
                 {
                     await outbox.RecordAsync(batch, CancellationToken.None).ConfigureAwait(false);
+                    // Recorded, and the leases released with it: nothing more to renew.
+                    foreach (var outcome in batch)
+                    {
+                        _held.TryRemove(outcome.MessageId, out _);
+                    }
+
                     break;
                 }
-                catch (Exception ex) when (attempt < 10)
+                catch (Exception ex)
                 {
-                    // The results are kept and written again; until then the leases keep the
-                    // messages from being sent twice.
+                    // Never given up: these outcomes exist nowhere else, and the messages were
+                    // sent. They are written again (every five seconds at most) and their leases
+                    // renewed meanwhile, so that no node sends them again.
                     LogRecordFailed(log, batch.Count, ex);
-                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), CancellationToken.None).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(200 * attempt, 5000)), time, CancellationToken.None).ConfigureAwait(false);
                 }
             }
 
             batch.Clear();
+        }
+    }
+
+    /// <summary>
+    /// at-least-once, not twice: a message stays leased for as long as this node holds it, since
+    /// waiting for a connection slot or a rate limit can take longer than one lease; a lease left
+    /// to run out would let another node (or this one) claim and send the message again while
+    /// it still waits here. Only the leases of a node that died (or lost the database) run out.
+    /// </summary>
+    private async Task RenewLoopAsync(CancellationToken stoppingToken)
+    {
+        var lease = options.Value.Lease;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(lease / 3, time, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            var held = _held.ToArray();
+            if (held.Length == 0)
+            {
+                continue;
+            }
+
+            var now = time.GetUtcNow();
+            try
+            {
+                var renewed = (await outbox.RenewAsync(node.Name, held.Select(h => h.Key).ToArray(), now + lease, stoppingToken).ConfigureAwait(false))
+                    .ToHashSet(StringComparer.Ordinal);
+                foreach (var entry in held)
+                {
+                    // Each entry changes only if nothing changed it meanwhile (a new claim).
+                    if (renewed.Contains(entry.Key))
+                    {
+                        _held.TryUpdate(entry.Key, now + lease, entry.Value);
+                    }
+                    else
+                    {
+                        // Recorded meanwhile, or taken over by another node: not ours any more.
+                        _held.TryRemove(entry);
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogRenewFailed(log, held.Length, ex);
+            }
         }
     }
 
@@ -268,7 +375,33 @@ public sealed partial class DeliveryWorker(
     private async Task<IReadOnlyCollection<string>?> AllowedConnectionsAsync(CancellationToken cancellationToken)
     {
         var all = await settings.ListConnectionsAsync(cancellationToken).ConfigureAwait(false);
+        // The cache hands out the same list until it reads the store again.
+        if (!ReferenceEquals(all, _listed))
+        {
+            _listed = all;
+            ReportLeftToOthers(all.Where(c => !node.MayUse(c)));
+        }
+
         return all.All(node.MayUse) ? null : all.Where(node.MayUse).Select(c => c.Name).ToArray();
+    }
+
+    /// <summary>Says which connections this node leaves to other nodes, once and again whenever
+    /// that changes: their messages are never claimed here, so they stay queued, with no attempt
+    /// in their history, until a node with a matching tag runs; this line is where an operator
+    /// finds out why.</summary>
+    private void ReportLeftToOthers(IEnumerable<SmtpConnection> reserved)
+    {
+        var described = string.Join("; ", reserved.Select(c => $"'{c.Name}' (reserved for nodes tagged {string.Join(", ", c.NodeTags)})"));
+        if (described == _leftToOthers)
+        {
+            return;
+        }
+
+        _leftToOthers = described;
+        if (described.Length > 0)
+        {
+            LogLeftToOthers(log, node.Name, node.Tags.Count == 0 ? "none" : string.Join(", ", node.Tags), described);
+        }
     }
 
     public override void Dispose()
@@ -280,11 +413,20 @@ public sealed partial class DeliveryWorker(
     [LoggerMessage(Level = LogLevel.Information, Message = "Delivery worker on node {Node} started ({Concurrency} in flight at most)")]
     private static partial void LogStarted(ILogger logger, string node, int concurrency);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {Node} (tags: {Tags}) does not deliver through SMTP connection(s) {Connections}: their messages stay queued until a node carrying one of those tags runs")]
+    private static partial void LogLeftToOthers(ILogger logger, string node, string tags, string connections);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Claiming due messages failed; trying again")]
     private static partial void LogClaimFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Delivering message {MessageId} failed unexpectedly; its lease will expire and it will be retried")]
     private static partial void LogDeliveryCrashed(ILogger logger, string messageId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Renewing the leases of {Count} message(s) failed; trying again")]
+    private static partial void LogRenewFailed(ILogger logger, int count, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Message {MessageId} is not sent by this node: its lease ran out before the transaction began, and whichever node holds it now sends it")]
+    private static partial void LogLeaseLost(ILogger logger, string messageId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Recording {Count} delivery outcome(s) failed; retrying")]
     private static partial void LogRecordFailed(ILogger logger, int count, Exception exception);

@@ -12,6 +12,11 @@ public interface IOutboxStore
     /// connections (or for none yet).</summary>
     Task<IReadOnlyList<ClaimedMessage>> ClaimAsync(string node, IReadOnlyCollection<string>? connections, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken);
 
+    /// <summary>Extends <paramref name="node"/>'s leases on <paramref name="ids"/> to <paramref name="until"/>;
+    /// returns the ids it still held (a message recorded meanwhile, or taken over by another node
+    /// after the lease expired, is not extended).</summary>
+    Task<IReadOnlyList<string>> RenewAsync(string node, IReadOnlyList<string> ids, DateTimeOffset until, CancellationToken cancellationToken);
+
     /// <summary>Records attempts and releases their leases, in one transaction. An outcome whose
     /// lease was lost (it expired and another node took the message) is ignored; returns how many were recorded.</summary>
     Task<int> RecordAsync(IReadOnlyList<AttemptOutcome> outcomes, CancellationToken cancellationToken);

@@ -315,6 +315,19 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         }, Math.Clamp(filter.Limit, 1, 1000)).ConfigureAwait(false);
     }
 
+    public async Task<IReadOnlyList<string>> RenewAsync(string node, IReadOnlyList<string> ids, DateTimeOffset until, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        // Only while this node still owns the lease: once another node has claimed the message,
+        // the row names that node and nothing is extended.
+        var renewed = (await connection.QueryAsync<string>(
+            $"UPDATE messages SET lease_until = @until WHERE lease_owner = @node AND state = 'pending' AND {database.IsAnyOf("id", "ids")} RETURNING id",
+            new { node, until = until.ToUnixTimeMilliseconds(), ids = ids.ToArray() }, write.Transaction).ConfigureAwait(false)).ToArray();
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return renewed;
+    }
+
     public async Task<int> RetryAsync(string id, DateTimeOffset now, DateTimeOffset newExpiry, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);

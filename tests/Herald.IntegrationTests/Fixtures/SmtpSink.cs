@@ -113,6 +113,19 @@ public sealed class SmtpSink : IDisposable
         }
     }
 
+    /// <summary>How many mail transactions the sink is in the middle of: MAIL FROM accepted, the
+    /// final dot not yet read.</summary>
+    public int InProgress
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return OpenDumpFiles().Count;
+            }
+        }
+    }
+
     /// <summary>Waits until at least <paramref name="count"/> messages were received, and returns
     /// them all.</summary>
     public async Task<IReadOnlyList<SinkMessage>> WaitForAsync(int count, TimeSpan timeout)
