@@ -48,7 +48,7 @@ public sealed class SqliteDatabase : HeraldDatabase, IDisposable
         // handle, which the pool keeps open and hands out again: set them once per handle.
         if (!_prepared.TryGetValue(connection.Handle!, out _))
         {
-            await connection.ExecuteAsync("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000;").ConfigureAwait(false);
+            await connection.ExecuteAsync("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000; PRAGMA mmap_size = 268435456;").ConfigureAwait(false);
             _prepared.AddOrUpdate(connection.Handle!, this);
         }
 
