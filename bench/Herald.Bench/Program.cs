@@ -21,7 +21,7 @@ var batch = new Option<int>("--batch") { Description = "Run A: messages per requ
 var size = new Option<int>("--size") { Description = "Bytes of text in each message body.", DefaultValueFactory = _ => 1024 };
 var rate = new Option<int>("--rate") { Description = "Run B: messages per second offered.", DefaultValueFactory = _ => 500 };
 var duration = new Option<int>("--duration") { Description = "Run B: seconds.", DefaultValueFactory = _ => 20 };
-var warmup = new Option<int>("--warmup") { Description = "Messages sent (and delivered) before run A, not measured: enough for the JIT to reach steady state.", DefaultValueFactory = _ => 5_000 };
+var warmup = new Option<int>("--warmup") { Description = "Messages sent (and delivered) before run A, not measured: enough for the JIT to reach steady state.", DefaultValueFactory = _ => 20_000 };
 var connectionLimit = new Option<int>("--connection-limit") { Description = "herald smtp set --connection-limit: SMTP sessions to smtp-sink at once.", DefaultValueFactory = _ => 32 };
 var stallTimeout = new Option<int>("--stall-timeout") { Description = "Seconds without a delivery after which a run stops waiting for the rest.", DefaultValueFactory = _ => 60 };
 var timeLimit = new Option<int>("--time-limit") { Description = "Seconds the whole benchmark may take.", DefaultValueFactory = _ => 1800 };
