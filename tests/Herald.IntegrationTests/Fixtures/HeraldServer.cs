@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
-using System.Text;
 
 namespace Herald.IntegrationTests.Fixtures;
 
@@ -10,14 +8,14 @@ namespace Herald.IntegrationTests.Fixtures;
 /// (or a shared PostgreSQL database), environment and loopback port; its output is collected.</summary>
 public sealed class HeraldServer : IAsyncDisposable
 {
-    private readonly StringBuilder _output = new();
+    private readonly ProcessOutput _output = new();
 
     private HeraldServer(Process process, int port)
     {
         Process = process;
         BaseAddress = new Uri($"http://127.0.0.1:{port}/");
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.OutputDataReceived += (_, e) => _output.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => _output.Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
     }
@@ -26,21 +24,12 @@ public sealed class HeraldServer : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Output => _output.Text;
 
     /// <summary>Starts the process without waiting for it to answer.</summary>
     public static HeraldServer Launch(string dataDirectory, IReadOnlyDictionary<string, string>? environment = null, params string[] extraArgs)
     {
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "herald.dll"), "serve", "--data-dir", dataDirectory, "--urls", $"http://127.0.0.1:{port}" }.Concat(extraArgs))
         {
@@ -117,23 +106,5 @@ public sealed class HeraldServer : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.AppendLine(line);
-        }
-    }
 }

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Herald.IntegrationTests.Fixtures;
 using Npgsql;
 
@@ -37,7 +35,7 @@ public sealed class PostgresFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        var (exit, output) = await RunScriptAsync("start", Directory, FreePort().ToString(CultureInfo.InvariantCulture));
+        var (exit, output) = await RunScriptAsync("start", Directory, LoopbackPort.Free().ToString(CultureInfo.InvariantCulture));
         if (exit != 0)
         {
             throw new InvalidOperationException($"The PostgreSQL fixture did not start (exit {exit}):\n{output}");
@@ -75,12 +73,6 @@ public sealed class PostgresFixture : IAsyncLifetime
     public string LogTail() =>
         File.Exists(_values.GetValueOrDefault("PG_LOG", "")) ? string.Join('\n', File.ReadLines(LogFile).TakeLast(30)) : "(no server log)";
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static async Task<(int Exit, string Output)> RunScriptAsync(params string[] args)
     {

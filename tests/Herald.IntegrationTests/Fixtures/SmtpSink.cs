@@ -29,7 +29,7 @@ public sealed class SmtpSink : IDisposable
 
     private readonly string _directory;
     private readonly List<Generation> _generations = [];
-    private readonly StringBuilder _output = new();
+    private readonly ProcessOutput _output = new();
     private readonly Lock _lock = new();
     private Process? _process;
 
@@ -50,7 +50,7 @@ public sealed class SmtpSink : IDisposable
         File.SetUnixFileMode(directory, Traversable);
         for (var attempt = 1; ; attempt++)
         {
-            var sink = new SmtpSink(directory, FreePort());
+            var sink = new SmtpSink(directory, LoopbackPort.Free());
             try
             {
                 sink.Launch(extraFlags);
@@ -65,16 +65,7 @@ public sealed class SmtpSink : IDisposable
     }
 
     /// <summary>What smtp-sink printed (errors only, without <c>-v</c>).</summary>
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Output => _output.Text;
 
     /// <summary>
     /// The messages the sink accepted, oldest first (by when the sink finished writing them),
@@ -241,8 +232,8 @@ public sealed class SmtpSink : IDisposable
             start.ArgumentList.Add("256");
 
             _process = Process.Start(start)!;
-            _process.OutputDataReceived += (_, e) => Append(e.Data);
-            _process.ErrorDataReceived += (_, e) => Append(e.Data);
+            _process.OutputDataReceived += (_, e) => _output.Append(e.Data);
+            _process.ErrorDataReceived += (_, e) => _output.Append(e.Data);
             _process.BeginOutputReadLine();
             _process.BeginErrorReadLine();
             WaitUntilListening(_process);
@@ -349,25 +340,7 @@ public sealed class SmtpSink : IDisposable
 
     private static string Executable() => File.Exists("/usr/sbin/smtp-sink") ? "/usr/sbin/smtp-sink" : "smtp-sink";
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.AppendLine(line);
-        }
-    }
 
     /// <summary>One run of smtp-sink (Start or Restart) and where it dumps.</summary>
     private sealed record Generation(string Directory, bool AcceptsEndOfData);
