@@ -267,7 +267,9 @@ public sealed partial class DeliveryWorker(
             return Outcome(message, now, lastChance, message.Recipients.Select(r => (r, RecipientOutcome.TransientFailure, (SmtpReplyText?)null, problem!)));
         }
 
-        var mime = await MimeMessage.LoadAsync(new MemoryStream(message.Mime, writable: false), cancellationToken).ConfigureAwait(false);
+        // The bytes are in memory: the synchronous parser does the same without an await per block.
+        using var stream = new MemoryStream(message.Mime, writable: false);
+        var mime = MimeMessage.Load(stream, cancellationToken);
         var result = await pool.SendAsync(
             new DeliveryRequest(connection, mime, message.EnvelopeSender, message.Recipients.Select(r => r.Address).ToArray()),
             cancellationToken).ConfigureAwait(false);
