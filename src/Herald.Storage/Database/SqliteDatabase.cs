@@ -42,6 +42,10 @@ public sealed class SqliteDatabase : HeraldDatabase, IDisposable
 
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
+        // Microsoft.Data.Sqlite's async methods run synchronously: the work moves to the thread
+        // pool here, so that it never blocks a socket engine thread that an HTTP request or an
+        // SMTP reply continued on (herald serve completes sockets inline).
+        await Task.Yield();
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         // journal_mode persists in the file; synchronous and busy_timeout belong to the SQLite
