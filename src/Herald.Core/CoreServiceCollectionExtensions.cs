@@ -26,6 +26,7 @@ public static class CoreServiceCollectionExtensions
         services.AddOptions<DeliveryOptions>();
         services.AddOptions<OutboxOptions>();
         services.AddSingleton<OutboxSignal>();
+        services.AddSingleton<DeliveryHandoff>();
         services.AddSingleton<OutboxWriter>();
         services.AddSingleton<SubmissionService>();
         services.AddSingleton<ConnectionHealth>();

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Herald.Credentials;
 using Herald.Delivery;
@@ -24,6 +25,7 @@ public sealed partial class DeliveryWorker(
     NodeIdentity node,
     IOptions<DeliveryOptions> options,
     OutboxSignal signal,
+    DeliveryHandoff handoff,
     DeliveryMetrics metrics,
     ConnectionHealth health,
     TimeProvider time,
@@ -38,11 +40,22 @@ public sealed partial class DeliveryWorker(
     // knows: from the claim until the attempt's outcome is recorded.
     private readonly ConcurrentDictionary<string, DateTimeOffset> _held = new(StringComparer.Ordinal);
 
+    // Room for messages on this node (claimed or handed over, until sent), and the queue the
+    // senders take them from; set while the worker runs.
+    private SemaphoreSlim? _capacity;
+    private ChannelWriter<ClaimedMessage>? _work;
+
+    // The connections this node may use (null: all), as of the last claim; messages for others
+    // are never handed over here. Unknown (not yet claimed) means nothing is handed over yet.
+    private volatile StrongBox<IReadOnlyCollection<string>?>? _allowed;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var o = options.Value;
         var capacity = new SemaphoreSlim(o.Concurrency * 2, o.Concurrency * 2);
-        var work = Channel.CreateUnbounded<ClaimedMessage>(new UnboundedChannelOptions { SingleWriter = true });
+        var work = Channel.CreateUnbounded<ClaimedMessage>();
+        _capacity = capacity;
+        _work = work.Writer;
         var outcomes = Channel.CreateUnbounded<AttemptOutcome>(new UnboundedChannelOptions { SingleReader = true });
         var senders = Enumerable.Range(0, o.Concurrency)
             .Select(_ => Task.Run(() => SendLoopAsync(work.Reader, outcomes.Writer, capacity, stoppingToken), CancellationToken.None))
@@ -50,6 +63,7 @@ public sealed partial class DeliveryWorker(
         var recorder = Task.Run(() => RecordLoopAsync(outcomes.Reader), CancellationToken.None);
         var renewer = Task.Run(() => RenewLoopAsync(stoppingToken), CancellationToken.None);
         LogStarted(log, node.Name, o.Concurrency);
+        handoff.Attach(this);
 
         try
         {
@@ -66,7 +80,9 @@ public sealed partial class DeliveryWorker(
                 var claimedAt = time.GetUtcNow();
                 try
                 {
-                    claimed = await outbox.ClaimAsync(node.Name, await AllowedConnectionsAsync(stoppingToken).ConfigureAwait(false), slots, claimedAt, o.Lease, stoppingToken).ConfigureAwait(false);
+                    var allowed = await AllowedConnectionsAsync(stoppingToken).ConfigureAwait(false);
+                    _allowed = new StrongBox<IReadOnlyCollection<string>?>(allowed);
+                    claimed = await outbox.ClaimAsync(node.Name, allowed, slots, claimedAt, o.Lease, stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
@@ -100,12 +116,55 @@ public sealed partial class DeliveryWorker(
             // Stopping: claimed messages not yet started keep their lease until it expires.
         }
 
+        handoff.Detach(this);
         work.Writer.TryComplete();
         await Task.WhenAll(senders).ConfigureAwait(false);
         outcomes.Writer.TryComplete();
         await recorder.ConfigureAwait(false);
         await renewer.ConfigureAwait(false);
     }
+
+    /// <summary>For <see cref="DeliveryHandoff"/>: the message leased to this node when there is
+    /// room for it here and this node may use its connection; null otherwise.</summary>
+    internal NewMessage? TryLease(NewMessage message)
+    {
+        if (_allowed is not { } allowed || _capacity is not { } capacity
+            || (allowed.Value is { } connections && message.ConnectionName is { } name && !connections.Contains(name))
+            || !capacity.Wait(0, CancellationToken.None))
+        {
+            return null;
+        }
+
+        return message with { Lease = new MessageLease(node.Name, time.GetUtcNow() + options.Value.Lease) };
+    }
+
+    /// <summary>For <see cref="DeliveryHandoff"/>: a message stored leased to this node, to send
+    /// as if it had been claimed.</summary>
+    internal void Take(NewMessage message)
+    {
+        var claimed = new ClaimedMessage(
+            message.Id,
+            message.Scope,
+            message.EnvelopeSender,
+            message.ConnectionName,
+            message.Mime,
+            Attempts: 0,
+            message.CreatedAt,
+            message.ExpiresAt,
+            message.Recipients.Select((address, ordinal) => new PendingRecipient(ordinal, address, 0)).ToArray())
+        {
+            Content = message.Content,
+        };
+
+        // A worker that has stopped takes nothing more: the lease runs out and a node sends it.
+        if (!Hold(message.Id, message.Lease!.Until) || !_work!.TryWrite(claimed))
+        {
+            GiveBack();
+        }
+    }
+
+    /// <summary>For <see cref="DeliveryHandoff"/>: room leased for a message that was not stored.</summary>
+    internal void GiveBack() => _capacity?.Release();
 
     /// <summary>Notes a lease this node has just claimed; false when the message is already
     /// waiting here (its lease ran out while renewals failed), which then is not queued a second
@@ -267,9 +326,7 @@ public sealed partial class DeliveryWorker(
             return Outcome(message, now, lastChance, message.Recipients.Select(r => (r, RecipientOutcome.TransientFailure, (SmtpReplyText?)null, problem!)));
         }
 
-        // The bytes are in memory: the synchronous parser does the same without an await per block.
-        using var stream = new MemoryStream(message.Mime, writable: false);
-        var mime = MimeMessage.Load(stream, cancellationToken);
+        var mime = message.Content ?? Parse(message.Mime, cancellationToken);
         var result = await pool.SendAsync(
             new DeliveryRequest(connection, mime, message.EnvelopeSender, message.Recipients.Select(r => r.Address).ToArray()),
             cancellationToken).ConfigureAwait(false);
@@ -297,6 +354,13 @@ public sealed partial class DeliveryWorker(
             var own = byAddress[r.Address];
             return (r, own.Outcome, own.Reply, own.Detail);
         }), name);
+    }
+
+    // The bytes are in memory: the synchronous parser does the same without an await per block.
+    private static MimeMessage Parse(byte[] bytes, CancellationToken cancellationToken)
+    {
+        using var stream = new MemoryStream(bytes, writable: false);
+        return MimeMessage.Load(stream, cancellationToken);
     }
 
     private AttemptOutcome Outcome(

@@ -1,5 +1,6 @@
 using Herald.Scopes;
 using Herald.Settings;
+using MimeKit;
 
 namespace Herald.Outbox;
 
@@ -61,7 +62,18 @@ public sealed record NewMessage(
     IReadOnlyList<string> Recipients,
     string? IdempotencyKey,
     DateTimeOffset CreatedAt,
-    DateTimeOffset ExpiresAt);
+    DateTimeOffset ExpiresAt)
+{
+    /// <summary>The message as composed, kept in memory so that this node's delivery worker
+    /// need not parse <see cref="Mime"/> again (see <see cref="DeliveryHandoff"/>).</summary>
+    public MimeMessage? Content { get; init; }
+
+    /// <summary>Stored already leased to a node, which then delivers it without claiming it.</summary>
+    public MessageLease? Lease { get; init; }
+}
+
+/// <summary>Who holds a message's lease, and until when.</summary>
+public sealed record MessageLease(string Node, DateTimeOffset Until);
 
 /// <summary>What the outbox did with a submitted message: stored it, or found the one stored
 /// earlier with the same idempotency key in that scope.</summary>
@@ -77,7 +89,12 @@ public sealed record ClaimedMessage(
     int Attempts,
     DateTimeOffset CreatedAt,
     DateTimeOffset ExpiresAt,
-    IReadOnlyList<PendingRecipient> Recipients);
+    IReadOnlyList<PendingRecipient> Recipients)
+{
+    /// <summary>The parsed message when this node composed it and never let it go; otherwise
+    /// null, and the worker parses <see cref="Mime"/>.</summary>
+    public MimeMessage? Content { get; init; }
+}
 
 public sealed record PendingRecipient(int Ordinal, string Address, int Attempts);
 

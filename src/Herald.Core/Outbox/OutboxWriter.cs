@@ -12,13 +12,15 @@ public sealed class OutboxWriter : IAsyncDisposable
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly IOutboxStore _store;
     private readonly OutboxSignal _signal;
+    private readonly DeliveryHandoff _handoff;
     private readonly int _maxBatch;
     private readonly Task _loop;
 
-    public OutboxWriter(IOutboxStore store, OutboxSignal signal, IOptions<OutboxOptions> options)
+    public OutboxWriter(IOutboxStore store, OutboxSignal signal, DeliveryHandoff handoff, IOptions<OutboxOptions> options)
     {
         _store = store;
         _signal = signal;
+        _handoff = handoff;
         _maxBatch = options.Value.MaxCommitBatch;
         _loop = Task.Run(WriteLoopAsync);
     }
@@ -50,10 +52,12 @@ public sealed class OutboxWriter : IAsyncDisposable
                 count += pending.Messages.Count;
             }
 
+            var messages = _handoff.Lease(batch.SelectMany(p => p.Messages));
             try
             {
                 // Checkpoint: the rows are durable when this returns; only then is anyone told.
-                var results = await _store.EnqueueAsync(batch.SelectMany(p => p.Messages).ToArray(), CancellationToken.None).ConfigureAwait(false);
+                var results = await _store.EnqueueAsync(messages, CancellationToken.None).ConfigureAwait(false);
+                _handoff.Deliver(messages, results);
                 var offset = 0;
                 foreach (var pending in batch)
                 {
@@ -61,10 +65,15 @@ public sealed class OutboxWriter : IAsyncDisposable
                     offset += pending.Messages.Count;
                 }
 
-                _signal.Notify();
+                // What this node's worker did not take is for the claims (here or on other nodes).
+                if (messages.Any(m => m.Lease is null))
+                {
+                    _signal.Notify();
+                }
             }
             catch (Exception ex)
             {
+                _handoff.Abandon(messages);
                 foreach (var pending in batch)
                 {
                     pending.Completion.TrySetException(ex);

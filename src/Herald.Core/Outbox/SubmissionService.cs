@@ -210,7 +210,10 @@ public sealed partial class SubmissionService(
             recipients,
             string.IsNullOrWhiteSpace(request.IdempotencyKey) ? null : request.IdempotencyKey,
             now,
-            now + deliveryOptions.Value.MaximumAge);
+            now + deliveryOptions.Value.MaximumAge)
+        {
+            Content = mime,
+        };
     }
 
     private async Task<(EffectiveOutgoingSettings?, string?)> ResolveAsync(ScopePath scope, CancellationToken cancellationToken)

@@ -64,9 +64,9 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
 
     private const string InsertMessage = """
         INSERT INTO messages (id, scope_path, source, envelope_sender, connection_name, message_id_header, mime, size_bytes,
-            idempotency_key, state, attempts, next_attempt_at, created_at, expires_at, updated_at)
+            idempotency_key, state, attempts, next_attempt_at, lease_owner, lease_until, created_at, expires_at, updated_at)
         VALUES (@Id, @Scope, @Source, @EnvelopeSender, @ConnectionName, @MessageIdHeader, @Mime, @Size,
-            @IdempotencyKey, 'pending', 0, @Created, @Created, @Expires, @Created)
+            @IdempotencyKey, 'pending', 0, @Created, @LeaseOwner, @LeaseUntil, @Created, @Expires, @Created)
         ON CONFLICT DO NOTHING
         """;
 
@@ -81,6 +81,8 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
         message.Mime,
         Size = message.Mime.Length,
         message.IdempotencyKey,
+        LeaseOwner = message.Lease?.Node,
+        LeaseUntil = message.Lease?.Until.ToUnixTimeMilliseconds(),
         Created = message.CreatedAt.ToUnixTimeMilliseconds(),
         Expires = message.ExpiresAt.ToUnixTimeMilliseconds(),
     };

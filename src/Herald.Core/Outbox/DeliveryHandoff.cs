@@ -1,0 +1,58 @@
+namespace Herald.Outbox;
+
+/// <summary>
+/// Messages this node stores go straight to its own delivery worker, already leased to it,
+/// instead of being claimed back from the database: no claim transaction, no reading the MIME
+/// back, no parsing it again. Only what the worker has room for is handed over; everything else
+/// is stored unleased and claimed as usual. at-least-once holds as for a claim: the lease is
+/// stored with the message, so if this node dies the lease runs out and any node sends it.
+/// </summary>
+public sealed class DeliveryHandoff
+{
+    // The running worker of this node, if any; it comes and goes with herald serve's host.
+    private DeliveryWorker? _worker;
+
+    /// <summary>The messages as they are to be stored: leased to this node when its worker takes
+    /// them, unchanged otherwise (no worker running, no room, a connection left to other nodes).</summary>
+    public NewMessage[] Lease(IEnumerable<NewMessage> messages)
+    {
+        var worker = Volatile.Read(ref _worker);
+        return messages.Select(m => worker?.TryLease(m) ?? m).ToArray();
+    }
+
+    /// <summary>After the commit: the leased messages go to the worker. A duplicate was not
+    /// stored (the original stands), so its room is given back.</summary>
+    public void Deliver(IReadOnlyList<NewMessage> stored, IReadOnlyList<EnqueueResult> results)
+    {
+        // A worker stopped meanwhile has no more use for them: their leases run out.
+        var worker = Volatile.Read(ref _worker);
+        for (var i = 0; i < stored.Count; i++)
+        {
+            if (stored[i].Lease is not null)
+            {
+                if (results[i].Duplicate)
+                {
+                    worker?.GiveBack();
+                }
+                else
+                {
+                    worker?.Take(stored[i]);
+                }
+            }
+        }
+    }
+
+    /// <summary>The commit failed: nothing was stored, and the room is given back.</summary>
+    public void Abandon(IReadOnlyList<NewMessage> stored)
+    {
+        var worker = Volatile.Read(ref _worker);
+        foreach (var message in stored.Where(m => m.Lease is not null))
+        {
+            worker?.GiveBack();
+        }
+    }
+
+    internal void Attach(DeliveryWorker worker) => Volatile.Write(ref _worker, worker);
+
+    internal void Detach(DeliveryWorker worker) => Interlocked.CompareExchange(ref _worker, null, worker);
+}
