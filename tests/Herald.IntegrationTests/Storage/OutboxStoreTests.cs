@@ -206,6 +206,25 @@ public sealed class OutboxStoreTests
 
     [Theory]
     [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_message_stored_leased_to_its_node_is_claimed_by_no_one_until_the_lease_runs_out_and_its_node_records_it(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var store = new SqlOutboxStore(db.Database);
+        await store.EnqueueAsync([Message("m1") with { Lease = new MessageLease("node-a", Now + Lease) }, Message("m2")], Ct);
+
+        Assert.Equal(("node-a", (Now + Lease).ToUnixTimeMilliseconds()), await LeaseOfAsync(db, "m1"));
+        Assert.Equal("m2", Assert.Single(await store.ClaimAsync("node-b", null, 10, Now, Lease, Ct)).Id);
+        Assert.Equal(2, await store.RecordAsync([Outcome("m1", "node-a", Now + TimeSpan.FromSeconds(1), Sent(0)), Outcome("m2", "node-b", Now + TimeSpan.FromSeconds(1), Sent(0))], Ct));
+        Assert.Equal([RecipientState.Sent], (await store.GetAsync("m1", Ct))!.Message.Recipients.Select(r => r.State));
+
+        // at-least-once: had node-a died instead, its message is anyone's once the lease ran out.
+        await store.EnqueueAsync([Message("m3") with { Lease = new MessageLease("node-a", Now + Lease) }], Ct);
+        Assert.Empty(await store.ClaimAsync("node-b", null, 10, Now + Lease - OneMs, Lease, Ct));
+        Assert.Equal("m3", Assert.Single(await store.ClaimAsync("node-b", null, 10, Now + Lease + OneMs, Lease, Ct)).Id);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
     public async Task A_node_that_lost_its_lease_cannot_overwrite_the_outcome_of_the_node_that_took_over(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
