@@ -171,6 +171,11 @@ public sealed partial class RelaySettingsService(IRelayStore store, ISettingsSto
         {
             result = result with { Entries = List(entries, "entries", errors, Entry) };
         }
+        else if (result.Access != listener.Access && listener.Entries.Count > 0)
+        {
+            // The same list would flip meaning: the allowed clients would become the refused ones.
+            errors.Add(new("entries", $"The access mode changes from {RelayAccessModeNames.Values.NameOf(listener.Access)} to {RelayAccessModeNames.Values.NameOf(result.Access)}: give the new list of entries too."));
+        }
 
         if (update.SenderDomains is { } senders)
         {
