@@ -2,6 +2,7 @@ using Herald.Access;
 using Herald.Credentials;
 using Herald.Outbox;
 using Herald.Delivery;
+using Herald.Relay;
 using Herald.Settings;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -31,6 +32,11 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<SubmissionService>();
         services.AddSingleton<ConnectionHealth>();
         services.AddSingleton<DeliveryMetrics>();
+        services.AddSingleton<UpstreamSizeLimits>();
+        services.TryAddSingleton<IReverseDnsResolver, SystemReverseDnsResolver>();
+        services.AddSingleton<RelaySettingsCache>();
+        services.AddSingleton<RelaySettingsService>();
+        services.AddSingleton<RelayGateFactory>();
         return services;
     }
 }

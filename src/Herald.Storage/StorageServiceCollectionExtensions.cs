@@ -1,8 +1,10 @@
 using Herald.Access;
 using Herald.Credentials;
 using Herald.Outbox;
+using Herald.Relay;
 using Herald.Storage.Access;
 using Herald.Storage.Outbox;
+using Herald.Storage.Relay;
 using Herald.Settings;
 using Herald.Storage.Credentials;
 using Herald.Storage.Database;
@@ -20,6 +22,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<ICredentialKeyStore, SqlCredentialKeyStore>();
         services.AddSingleton<IOutboxStore, SqlOutboxStore>();
         services.AddSingleton<IApiKeyStore, SqlApiKeyStore>();
+        services.AddSingleton<IRelayStore, SqlRelayStore>();
         return services;
     }
 }

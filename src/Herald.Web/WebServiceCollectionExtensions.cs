@@ -1,6 +1,7 @@
 using Herald.Web.Health;
 using Herald.Web.Metrics;
 using Herald.Web.Outbox;
+using Herald.Web.Relay;
 using Herald.Web.Security;
 using Herald.Web.Settings;
 using Microsoft.AspNetCore.Authentication;
@@ -39,6 +40,7 @@ public static class WebServiceCollectionExtensions
         var api = app.MapGroup("/api/v1").RequireAuthorization();
         api.MapOutboxApi();
         api.MapSettingsApi();
+        api.MapRelayApi();
         return app;
     }
 }

@@ -12,7 +12,7 @@ namespace Herald.Delivery;
 /// connection's limit at once, at most its rate per minute, idle ones closed after a while. A
 /// reused session that turns out to be dead is replaced once, transparently.
 /// </summary>
-public sealed class SmtpConnectionPool(IOptions<DeliveryOptions> options, TimeProvider time) : IDeliveryPool, IAsyncDisposable
+public sealed class SmtpConnectionPool(IOptions<DeliveryOptions> options, TimeProvider time, UpstreamSizeLimits sizeLimits) : IDeliveryPool, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
 
@@ -42,6 +42,8 @@ public sealed class SmtpConnectionPool(IOptions<DeliveryOptions> options, TimePr
                         return Failed(request, failure!);
                     }
 
+                    // The relay refuses at MAIL time what this server would refuse anyway.
+                    sizeLimits.Report(connection.Settings.Name, opened.MaxSize);
                     session = opened;
                 }
 

@@ -30,6 +30,9 @@ internal sealed class SmtpSession : IDisposable
 
     public bool IsUsable => _client.IsConnected;
 
+    /// <summary>The server's advertised SIZE limit; null when it announced none.</summary>
+    public long? MaxSize => _client.Capabilities.HasFlag(SmtpCapabilities.Size) && _client.MaxSize > 0 ? (long)_client.MaxSize : null;
+
     /// <summary>When the pool last put the session back; older idle sessions are closed.</summary>
     public DateTimeOffset LastUsed { get; set; }
 

@@ -31,6 +31,7 @@ internal static class HeraldCli
             TestEmailCommand.Create(console),
             ApiKeyCommands.Create(console),
             QueueCommands.Create(console),
+            RelayCommands.Create(console),
         };
 
         var parsed = root.Parse(args);

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using Dapper;
 using Herald.Credentials;
+using Herald.Listeners;
 using Herald.Outbox;
+using Herald.Relay;
 using Herald.Storage.Database;
 using Herald.Web;
 
@@ -17,7 +19,7 @@ internal static partial class ServeCommand
         var urls = new Option<string>("--urls") { Description = $"Where the HTTP API listens (default {DefaultUrls}; several separated by ';').", DefaultValueFactory = _ => DefaultUrls };
         var nodeName = new Option<string?>("--node-name") { Description = "This node's name in leases and delivery history (default: HERALD_NODE_NAME, else the host name)." };
         var nodeTags = new Option<string?>("--node-tags") { Description = "Comma-separated tags: SMTP connections with node tags are used only by nodes carrying one (default: HERALD_NODE_TAGS)." };
-        var command = new Command("serve", "Run Herald: HTTP API, outbox and delivery workers.") { urls, nodeName, nodeTags };
+        var command = new Command("serve", "Run Herald: HTTP API, relay listeners, outbox and delivery workers.") { urls, nodeName, nodeTags };
         command.SetAction(async (parse, ct) =>
         {
             var dataDirectory = HeraldNode.ResolveDataDirectory(parse.GetValue(HeraldCli.DataDirectory), console);
@@ -52,7 +54,10 @@ internal static partial class ServeCommand
         builder.Services.AddOptions<DeliveryOptions>().BindConfiguration(DeliveryOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(node);
+        builder.Services.AddOptions<RelayOptions>().BindConfiguration(RelayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddHostedService<DeliveryWorker>();
+        builder.Services.AddSingleton(provider => ActivatorUtilities.CreateInstance<RelayListenerHost>(provider, dataDirectory));
+        builder.Services.AddHostedService(provider => provider.GetRequiredService<RelayListenerHost>());
         builder.Services.AddHeraldWeb();
         await using var app = builder.Build();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Herald");

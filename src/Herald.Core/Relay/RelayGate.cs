@@ -1,0 +1,292 @@
+using System.Net.Sockets;
+using System.Text;
+using Herald.Delivery;
+using Herald.Outbox;
+using Herald.Settings;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MimeKit;
+using MimeKit.Utils;
+
+namespace Herald.Relay;
+
+/// <summary>Creates the gate of each listener endpoint; the gates share the caches, the outbox
+/// writer and this host's name.</summary>
+public sealed class RelayGateFactory(
+    RelaySettingsCache relaySettings,
+    OutgoingSettingsCache outgoing,
+    OutboxWriter writer,
+    DiskSpaceGuard disk,
+    UpstreamSizeLimits upstreamLimits,
+    IReverseDnsResolver resolver,
+    IOptions<OutboxOptions> outboxOptions,
+    IOptions<DeliveryOptions> deliveryOptions,
+    ILogger<RelayGate> logger,
+    TimeProvider time)
+{
+    /// <summary>The name this host gives itself in Received headers.</summary>
+    public string HostName { get; init; } = System.Net.Dns.GetHostName();
+
+    public RelayGate Create(string listen) =>
+        new(listen, new RelayGate.Services(relaySettings, outgoing, writer, disk, upstreamLimits, resolver, outboxOptions.Value, deliveryOptions.Value, logger, time, HostName));
+}
+
+/// <summary>
+/// One listener's policy and its way into the outbox. Every call reads the listener's current
+/// settings (through <see cref="RelaySettingsCache"/>), so a change applies to the next session.
+/// </summary>
+public sealed partial class RelayGate(string listen, RelayGate.Services services) : IRelayGate
+{
+    private static readonly SmtpReply NotConfigured = new(554, "5.7.1", "This relay listener is no longer configured.");
+    private static readonly SmtpReply DiskFull = new(452, "4.3.1", "Insufficient system storage; try again later.");
+    private static readonly SmtpReply StorageFailed = new(451, "4.3.0", "The message could not be stored; try again later.");
+
+    public string Listen => listen;
+
+    public async ValueTask<SmtpReply?> AdmitAsync(RelayClient client, CancellationToken cancellationToken)
+    {
+        if (await ListenerAsync(cancellationToken).ConfigureAwait(false) is not { } listener)
+        {
+            LogRefused(services.Logger, client.Address, listen, "the listener is no longer configured");
+            return NotConfigured;
+        }
+
+        var decision = await RelayAccessPolicy.EvaluateAsync(listener.Access, listener.Entries, client.Address, services.Resolver, cancellationToken).ConfigureAwait(false);
+        if (decision.Admitted)
+        {
+            return null;
+        }
+
+        LogRefused(services.Logger, RelayAddresses.Normalize(client.Address), listen, decision.Reason);
+        return new SmtpReply(554, "5.7.1", $"Access denied: {RelayAddresses.Normalize(client.Address)} may not use this relay.");
+    }
+
+    public async ValueTask<RelayAuthRules> AuthRulesAsync(RelayClient client, CancellationToken cancellationToken) =>
+        await ListenerAsync(cancellationToken).ConfigureAwait(false) is { } listener
+            ? new RelayAuthRules(listener.Auth == RelayAuthMode.Required, listener.AuthWithoutTls)
+            : new RelayAuthRules(Required: true, AllowedWithoutTls: false);
+
+    public async ValueTask<string?> AuthenticateAsync(RelaySessionInfo session, string userName, string password, CancellationToken cancellationToken)
+    {
+        var listener = await ListenerAsync(cancellationToken).ConfigureAwait(false);
+        var account = await services.RelaySettings.GetAccountAsync(userName, cancellationToken).ConfigureAwait(false);
+        // The hash is always computed (against a decoy for an unknown name): the time taken does
+        // not tell a client which user names exist.
+        var matches = RelayPasswords.Verify(password, account?.PasswordHash);
+        if (matches && listener is not null && account!.MayUse(listener))
+        {
+            return account.UserName;
+        }
+
+        LogAuthenticationFailed(services.Logger, session.Client.Address, listen, userName.Length > 128 ? userName[..128] : userName,
+            !matches ? "unknown user or wrong password" : listener is null ? "listener no longer configured" : $"the account's scope {account!.Scope} does not cover this listener's scope {listener.Scope}");
+        return null;
+    }
+
+    public async ValueTask<SmtpReply?> CheckSenderAsync(RelaySessionInfo session, string sender, long? declaredSize, CancellationToken cancellationToken)
+    {
+        if (await ListenerAsync(cancellationToken).ConfigureAwait(false) is not { } listener)
+        {
+            return NotConfigured;
+        }
+
+        if (listener.SenderDomains.Count > 0 && !InDomains(sender, listener.SenderDomains))
+        {
+            return new SmtpReply(550, "5.7.1", $"Sender <{sender}> is not permitted: this relay accepts senders in {string.Join(", ", listener.SenderDomains)}.");
+        }
+
+        var resolved = await EffectiveAsync(listener, cancellationToken).ConfigureAwait(false);
+        if (resolved.Problem is { } problem)
+        {
+            return problem;
+        }
+
+        // Checked at MAIL, before the client sends the data: 452 now rather than a 250 that could be lost.
+        if (!services.Disk.HasRoomFor((declaredSize ?? 0) * 2))
+        {
+            return DiskFull;
+        }
+
+        var limit = MaxMessageBytes(resolved);
+        return declaredSize > limit
+            ? new SmtpReply(552, "5.3.4", $"Message size exceeds fixed maximum message size ({limit} bytes).")
+            : null;
+    }
+
+    public async ValueTask<SmtpReply?> CheckRecipientAsync(RelaySessionInfo session, string recipient, CancellationToken cancellationToken)
+    {
+        if (await ListenerAsync(cancellationToken).ConfigureAwait(false) is not { } listener)
+        {
+            return NotConfigured;
+        }
+
+        return listener.RecipientDomains.Count > 0 && !InDomains(recipient, listener.RecipientDomains)
+            ? new SmtpReply(550, "5.7.1", $"<{recipient}>: relay not permitted.")
+            : null;
+    }
+
+    public async ValueTask<SmtpReply> AcceptAsync(RelaySessionInfo session, RelayEnvelope envelope, ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    {
+        if (await ListenerAsync(cancellationToken).ConfigureAwait(false) is not { } listener)
+        {
+            return NotConfigured;
+        }
+
+        var resolved = await EffectiveAsync(listener, cancellationToken).ConfigureAwait(false);
+        if (resolved.Problem is { } problem)
+        {
+            return problem;
+        }
+
+        var effective = resolved.Settings!;
+        var now = services.Time.GetUtcNow();
+        var id = Guid.CreateVersion7(now).ToString("N");
+        var (messageId, addedMessageId) = MessageIdOf(message, id, services.HostName);
+        var prefix = Encoding.UTF8.GetBytes(ReceivedHeader(session, envelope, id, now, services.HostName) + (addedMessageId ? $"Message-ID: <{messageId}>\r\n" : ""));
+        var mime = new byte[prefix.Length + message.Length];
+        prefix.CopyTo(mime, 0);
+        message.Span.CopyTo(mime.AsSpan(prefix.Length));
+
+        if (mime.Length > MaxMessageBytes(resolved))
+        {
+            return new SmtpReply(552, "5.3.4", $"Message size exceeds fixed maximum message size ({MaxMessageBytes(resolved)} bytes).");
+        }
+
+        if (!services.Disk.HasRoomFor(mime.LongLength * 2))
+        {
+            return DiskFull;
+        }
+
+        // The envelope sender follows the scope's impersonation policy; the client's From header
+        // is kept as it wrote it.
+        var envelopeSender = effective.Impersonation.Value == ImpersonationPolicy.AllowUserFrom
+            ? envelope.Sender
+            : effective.FromAddress.Value!.Value;
+        var newMessage = new NewMessage(
+            id, listener.Scope, MessageSource.Relay, envelopeSender, effective.ConnectionName.Value, messageId, mime,
+            envelope.Recipients, IdempotencyKey: null, now, now + services.Delivery.MaximumAge);
+        try
+        {
+            // Checkpoint: the row is durable (group commit) before 250 is sent.
+            var stored = await services.Writer.EnqueueAsync([newMessage], cancellationToken).ConfigureAwait(false);
+            LogAccepted(services.Logger, stored[0].Id, session.Client.Address, listen, envelope.Recipients.Count, mime.Length);
+            return new SmtpReply(250, "2.0.0", $"Ok: queued as {stored[0].Id}");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Never a 250 for a message that may not be stored: the client keeps it and retries.
+            LogStoreFailed(services.Logger, ex, session.Client.Address, listen);
+            return StorageFailed;
+        }
+    }
+
+    /// <summary>The trace header of RFC 5321 §4.4: from the client (its HELO name and address),
+    /// by this host, with the protocol (RFC 3848: ESMTPS under TLS, A when authenticated), the
+    /// outbox id, the recipient when there is only one, and the date.</summary>
+    public static string ReceivedHeader(RelaySessionInfo session, RelayEnvelope envelope, string id, DateTimeOffset now, string hostName)
+    {
+        var address = RelayAddresses.Normalize(session.Client.Address);
+        var literal = address.AddressFamily == AddressFamily.InterNetworkV6 ? $"IPv6:{address}" : address.ToString();
+        var helo = Sanitize(session.HeloName) ?? $"[{literal}]";
+        var protocol = "ESMTP" + (session.Tls ? "S" : "") + (session.AuthenticatedAs is null ? "" : "A");
+        var header = new StringBuilder()
+            .Append($"Received: from {helo} ([{literal}])\r\n")
+            .Append($"\tby {hostName} (Herald) with {protocol} id {id}");
+        if (envelope.Recipients.Count == 1)
+        {
+            header.Append($"\r\n\tfor <{Sanitize(envelope.Recipients[0])}>");
+        }
+
+        return header.Append($"; {DateUtils.FormatDate(now)}\r\n").ToString();
+    }
+
+    /// <summary>The message's own Message-ID, or a new one to add (and true) when it has none.</summary>
+    public static (string MessageId, bool Added) MessageIdOf(ReadOnlyMemory<byte> message, string id, string hostName)
+    {
+        try
+        {
+            using var stream = new MemoryStream(message.ToArray(), writable: false);
+            var headers = HeaderList.Load(stream);
+            if (headers[HeaderId.MessageId] is { } value && MimeUtils.ParseMessageId(value) is { Length: > 0 } parsed)
+            {
+                return (parsed, false);
+            }
+        }
+        catch (FormatException)
+        {
+            // Not a header section MimeKit can read: the message gets a Message-ID of its own.
+        }
+
+        return ($"{id}@{hostName}", true);
+    }
+
+    private static string? Sanitize(string? text) =>
+        string.IsNullOrWhiteSpace(text) ? null : new string(text.Take(255).Select(c => c is > ' ' and < '\x7f' && c is not '(' and not ')' and not ';' ? c : '?').ToArray());
+
+    private static bool InDomains(string mailbox, IReadOnlyList<string> domains) =>
+        RelayAddresses.DomainOf(mailbox) is { } domain && domains.Contains(domain, StringComparer.OrdinalIgnoreCase);
+
+    private long MaxMessageBytes((EffectiveOutgoingSettings? Settings, SmtpReply? Problem) resolved)
+    {
+        long limit = services.Outbox.MaxMessageBytes;
+        if (resolved.Settings?.ConnectionName.Value is { } connection && services.UpstreamLimits.Get(connection) is { } upstream)
+        {
+            limit = Math.Min(limit, upstream);
+        }
+
+        return limit;
+    }
+
+    private ValueTask<RelayListenerSettings?> ListenerAsync(CancellationToken cancellationToken) =>
+        services.RelaySettings.GetListenerAsync(listen, cancellationToken);
+
+    private async ValueTask<(EffectiveOutgoingSettings? Settings, SmtpReply? Problem)> EffectiveAsync(RelayListenerSettings listener, CancellationToken cancellationToken)
+    {
+        // A scope that cannot send is an administrator's problem to fix: 451, so clients keep the message.
+        var effective = await services.Outgoing.GetEffectiveAsync(listener.Scope, cancellationToken).ConfigureAwait(false);
+        string? problem = effective switch
+        {
+            null => $"scope {listener.Scope} does not exist",
+            { Enabled.Value: false } => $"outgoing email is disabled for scope {listener.Scope}",
+            { ConnectionName.Value: null } => $"no SMTP server is configured for scope {listener.Scope}",
+            { FromAddress.Value: null } => $"no From address is configured for scope {listener.Scope}",
+            _ => null,
+        };
+        if (problem is null)
+        {
+            return (effective, null);
+        }
+
+        LogNotConfigured(services.Logger, listen, problem);
+        return (null, new SmtpReply(451, "4.3.5", $"The relay cannot send now: {problem}."));
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Relay {Listen} refused client {Address}: {Reason}")]
+    private static partial void LogRefused(ILogger logger, System.Net.IPAddress address, string listen, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Relay {Listen}: authentication as {UserName} from {Address} failed: {Reason}")]
+    private static partial void LogAuthenticationFailed(ILogger logger, System.Net.IPAddress address, string listen, string userName, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Relay {Listen}: message {Id} from {Address} stored for {Recipients} recipient(s), {Bytes} bytes")]
+    private static partial void LogAccepted(ILogger logger, string id, System.Net.IPAddress address, string listen, int recipients, int bytes);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Relay {Listen}: a message from {Address} could not be stored; the client was told to retry (451)")]
+    private static partial void LogStoreFailed(ILogger logger, Exception exception, System.Net.IPAddress address, string listen);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Relay {Listen} cannot accept mail: {Problem}")]
+    private static partial void LogNotConfigured(ILogger logger, string listen, string problem);
+
+    /// <summary>What every gate shares.</summary>
+    public sealed record Services(
+        RelaySettingsCache RelaySettings,
+        OutgoingSettingsCache Outgoing,
+        OutboxWriter Writer,
+        DiskSpaceGuard Disk,
+        UpstreamSizeLimits UpstreamLimits,
+        IReverseDnsResolver Resolver,
+        OutboxOptions Outbox,
+        DeliveryOptions Delivery,
+        ILogger Logger,
+        TimeProvider Time,
+        string HostName);
+}

@@ -1,0 +1,36 @@
+using Herald.Scopes;
+
+namespace Herald.Relay;
+
+/// <summary>
+/// A relay account: a user name for SMTP AUTH on the relay, bound to a scope. It may be used on
+/// the listeners of its own scope and of the scopes below it (as an administrator key of
+/// <c>/hr</c> also administers <c>/hr/payroll</c>); a message still goes into the listener's
+/// scope. Only a slow hash of the password is kept (<see cref="RelayPasswords"/>).
+/// </summary>
+public sealed record RelayAccount(string UserName, ScopePath Scope, string PasswordHash, DateTimeOffset CreatedAt)
+{
+    public bool MayUse(RelayListenerSettings listener) => listener.Scope.IsSameOrDescendantOf(Scope);
+
+    public override string ToString() => $"RelayAccount {UserName} of {Scope}";
+}
+
+/// <summary>Relay listeners (by listen endpoint) and relay accounts (by user name).</summary>
+public interface IRelayStore
+{
+    Task<IReadOnlyList<RelayListenerSettings>> ListListenersAsync(CancellationToken cancellationToken);
+
+    /// <summary>Adds or replaces the listener with that endpoint.</summary>
+    Task SaveListenerAsync(RelayListenerSettings listener, DateTimeOffset now, CancellationToken cancellationToken);
+
+    Task<bool> RemoveListenerAsync(string listen, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<RelayAccount>> ListAccountsAsync(CancellationToken cancellationToken);
+
+    Task<RelayAccount?> FindAccountAsync(string userName, CancellationToken cancellationToken);
+
+    /// <summary>Adds the account or replaces its password and scope; true when it is new.</summary>
+    Task<bool> SaveAccountAsync(RelayAccount account, CancellationToken cancellationToken);
+
+    Task<bool> RemoveAccountAsync(string userName, CancellationToken cancellationToken);
+}
