@@ -42,11 +42,11 @@ public sealed class RelayHarness : IAsyncDisposable
         AuthFailureDelay = TimeSpan.FromMilliseconds(10),
     };
 
-    public static async Task<RelayHarness> StartAsync(RelayOptions? options = null, RecordingGate? gate = null)
+    public static async Task<RelayHarness> StartAsync(RelayOptions? options = null, RecordingGate? gate = null, TimeProvider? time = null)
     {
         options ??= TestOptions();
         gate ??= new RecordingGate();
-        var server = new RelayServer(new IPEndPoint(IPAddress.Loopback, 0), gate, options, Certificate, NullLogger<RelayServer>.Instance, TimeProvider.System);
+        var server = new RelayServer(new IPEndPoint(IPAddress.Loopback, 0), gate, options, Certificate, NullLogger<RelayServer>.Instance, time ?? TimeProvider.System);
         await server.StartAsync(CancellationToken.None);
         return new RelayHarness(server, gate, options);
     }

@@ -406,6 +406,36 @@ public sealed class RelaySafetyTests
         Assert.True(await client.IsClosedByServerAsync());
     }
 
+    /// <summary>A client that stops talking (between commands, or in the middle of DATA) is
+    /// told 421 4.4.2 once its deadline passes on the server's clock, and disconnected.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Silent_client_gets_421_when_its_deadline_passes(bool inData)
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var options = RelayHarness.TestOptions();
+        options.GreetingDelay = TimeSpan.Zero;
+        await using var relay = await RelayHarness.StartAsync(options, time: time);
+        await using var client = inData ? await InDataAsync(relay) : await GreetedAsync(relay);
+        if (inData)
+        {
+            await client.SendAsync("Subject: half a message\r\n");
+        }
+
+        // The session arms its deadline right after its last reply; advance until it has fired.
+        var reply = client.ReadReplyAsync();
+        while (!reply.IsCompleted)
+        {
+            time.Advance(options.DataTimeout);
+            await Task.WhenAny(reply, Task.Delay(50, TestContext.Current.CancellationToken));
+        }
+
+        Assert.StartsWith("421 4.4.2", await reply, StringComparison.Ordinal);
+        Assert.True(await client.IsClosedByServerAsync());
+        Assert.Empty(relay.Gate.Accepted);
+    }
+
     [Fact]
     public async Task Vrfy_is_answered_252_without_verifying()
     {
