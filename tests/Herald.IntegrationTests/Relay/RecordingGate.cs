@@ -1,0 +1,68 @@
+using System.Collections.Concurrent;
+using Herald.Relay;
+
+namespace Herald.IntegrationTests.Relay;
+
+/// <summary>What the gate stored: the session as the server described it, the envelope and the
+/// message bytes.</summary>
+public sealed record AcceptedMessage(RelaySessionInfo Session, RelayEnvelope Envelope, byte[] Data);
+
+/// <summary>
+/// A gate like the real one for one listener: admits everyone (unless told otherwise), accepts
+/// recipients only in <see cref="RecipientDomain"/> (the "recipient domains" setting), checks relay
+/// accounts from a dictionary, and keeps every accepted message in memory.
+/// </summary>
+public sealed class RecordingGate : IRelayGate
+{
+    public string RecipientDomain { get; init; } = "herald.test";
+
+    public RelayAuthRules Rules { get; set; } = new(Required: false, AllowedWithoutTls: false);
+
+    public Dictionary<string, string> Accounts { get; } = new() { ["app"] = "s3cret pass" };
+
+    /// <summary>Given at connect instead of the greeting, when set.</summary>
+    public SmtpReply? AdmitReply { get; set; }
+
+    /// <summary>Given to MAIL instead of 250, when set (e.g. 452 when the disk is nearly full).</summary>
+    public SmtpReply? SenderReply { get; set; }
+
+    public ConcurrentQueue<AcceptedMessage> Accepted { get; } = new();
+
+    public ConcurrentQueue<string> SendersChecked { get; } = new();
+
+    public ConcurrentQueue<string> RecipientsChecked { get; } = new();
+
+    public ConcurrentQueue<RelaySessionInfo> Authentications { get; } = new();
+
+    public ValueTask<SmtpReply?> AdmitAsync(RelayClient client, CancellationToken cancellationToken) => ValueTask.FromResult(AdmitReply);
+
+    public ValueTask<RelayAuthRules> AuthRulesAsync(RelayClient client, CancellationToken cancellationToken) => ValueTask.FromResult(Rules);
+
+    public ValueTask<string?> AuthenticateAsync(RelaySessionInfo session, string userName, string password, CancellationToken cancellationToken)
+    {
+        Authentications.Enqueue(session);
+        return ValueTask.FromResult(Accounts.TryGetValue(userName, out var expected) && expected == password ? userName : null);
+    }
+
+    public ValueTask<SmtpReply?> CheckSenderAsync(RelaySessionInfo session, string sender, long? declaredSize, CancellationToken cancellationToken)
+    {
+        SendersChecked.Enqueue(sender);
+        return ValueTask.FromResult(SenderReply);
+    }
+
+    public ValueTask<SmtpReply?> CheckRecipientAsync(RelaySessionInfo session, string recipient, CancellationToken cancellationToken)
+    {
+        RecipientsChecked.Enqueue(recipient);
+        var at = recipient.LastIndexOf('@');
+        var domain = at < 0 ? "" : recipient[(at + 1)..];
+        return ValueTask.FromResult<SmtpReply?>(domain.Equals(RecipientDomain, StringComparison.OrdinalIgnoreCase)
+            ? null
+            : new SmtpReply(554, "5.7.1", $"<{recipient}>: Relay access denied"));
+    }
+
+    public ValueTask<SmtpReply> AcceptAsync(RelaySessionInfo session, RelayEnvelope envelope, ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    {
+        Accepted.Enqueue(new AcceptedMessage(session, envelope, message.ToArray()));
+        return ValueTask.FromResult(new SmtpReply(250, "2.0.0", $"Ok: queued as {Accepted.Count}"));
+    }
+}
