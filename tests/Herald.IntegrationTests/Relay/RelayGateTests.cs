@@ -226,7 +226,7 @@ public sealed class RelayGateTests
                 Ct);
             var outboxOptions = Options.Create(new OutboxOptions { MinimumFreeDiskBytes = minimumFreeDiskBytes, MaxMessageBytes = maxMessageBytes });
             var outbox = new HeldOutbox(new SqlOutboxStore(db.Database), holdCommits);
-            var writer = new OutboxWriter(outbox, new OutboxSignal(), outboxOptions);
+            var writer = new OutboxWriter(outbox, new OutboxSignal(), new DeliveryHandoff(), outboxOptions);
             var store = new SqlRelayStore(db.Database);
             var listener = new RelayListenerSettings(
                 Listen, ScopePath.Parse(scope), RelayAccessMode.OnlyList, entries ?? ["127.0.0.0/8"], auth, senderDomains ?? [], recipientDomains ?? [], AuthWithoutTls: false);
