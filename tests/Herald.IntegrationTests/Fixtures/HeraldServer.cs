@@ -89,6 +89,22 @@ public sealed class HeraldServer : IAsyncDisposable
         return http;
     }
 
+    /// <summary>Waits until the process has written <paramref name="text"/> (its log reaches the
+    /// output a moment after the event).</summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new TimeoutException($"herald serve did not write '{text}':\n{Output}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
     /// <summary>SIGKILL: the node dies at once, mid-whatever, as in a crash.</summary>
     public void Kill()
     {

@@ -17,7 +17,14 @@ public sealed class PostfixFixture : IAsyncLifetime
 {
     private readonly Dictionary<string, string> _values = new();
 
-    public string Directory { get; } = Path.Combine(Path.GetTempPath(), $"herald-postfix-{Environment.ProcessId}");
+    public PostfixFixture()
+        : this("herald-postfix")
+    {
+    }
+
+    private PostfixFixture(string name) => Directory = Path.Combine(Path.GetTempPath(), $"{name}-{Environment.ProcessId}");
+
+    public string Directory { get; }
 
     public int PlainPort => Port("PORT_PLAIN");
 
@@ -36,7 +43,7 @@ public sealed class PostfixFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var basePort = FreePortRange(4);
-        var (exit, output) = await RunScriptAsync("start", Directory, basePort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var (exit, output) = await RunScriptAsync(null, "start", Directory, basePort.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (exit != 0)
         {
             throw new InvalidOperationException($"The Postfix fixture did not start (exit {exit}):\n{output}");
@@ -52,7 +59,30 @@ public sealed class PostfixFixture : IAsyncLifetime
         }
     }
 
-    public async ValueTask DisposeAsync() => await RunScriptAsync("stop", Directory);
+    public async ValueTask DisposeAsync() => await RunScriptAsync(null, "stop", Directory);
+
+    /// <summary>Another instance beside the shared one, in its own directory (named after
+    /// <paramref name="name"/>, which must be unique in the assembly) and on its own ports, for a
+    /// test that needs Postfix in another role; disposing it stops it.</summary>
+    public static async Task<PostfixFixture> StartAnotherAsync(string name)
+    {
+        var instance = new PostfixFixture(name);
+        await instance.InitializeAsync();
+        return instance;
+    }
+
+    /// <summary>Makes this instance a client of the SMTP server on 127.0.0.1:<paramref name="port"/>,
+    /// its relayhost, which it must reach with STARTTLS and SASL AUTH as <paramref name="user"/>
+    /// (postfix-fixture.sh relay-via). The queue starts empty; mail submitted on
+    /// <see cref="PlainPort"/> from loopback goes there and nowhere else.</summary>
+    public async Task RelayViaAsync(int port, string user, string password)
+    {
+        var (exit, output) = await RunScriptAsync(password + "\n", "relay-via", Directory, $"[127.0.0.1]:{port}", user);
+        if (exit != 0)
+        {
+            throw new InvalidOperationException($"postfix-fixture.sh relay-via failed (exit {exit}):\n{output}");
+        }
+    }
 
     /// <summary>A recipient address no other test uses.</summary>
     public static string NewRecipient(string prefix = "t") => $"{prefix}-{Guid.NewGuid():N}@example.org";
@@ -89,6 +119,28 @@ public sealed class PostfixFixture : IAsyncLifetime
     public string MailLogTail() =>
         File.Exists(_values.GetValueOrDefault("MAILLOG", "")) ? string.Join('\n', File.ReadLines(_values["MAILLOG"]).TakeLast(30)) : "(no mail log)";
 
+    /// <summary>Waits until a line of Postfix's log contains every one of <paramref name="parts"/>,
+    /// and returns it.</summary>
+    public async Task<string> WaitForLogLineAsync(TimeSpan timeout, params string[] parts)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var log = File.Exists(_values["MAILLOG"]) ? await File.ReadAllLinesAsync(_values["MAILLOG"]) : [];
+            if (log.FirstOrDefault(line => parts.All(part => line.Contains(part, StringComparison.Ordinal))) is { } found)
+            {
+                return found;
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new TimeoutException($"No line of the Postfix log in {Directory} contains all of [{string.Join(" | ", parts)}]. Mail log tail:\n{MailLogTail()}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
     private int Port(string name) => int.Parse(_values[name], System.Globalization.CultureInfo.InvariantCulture);
 
     private static int FreePortRange(int count)
@@ -121,10 +173,10 @@ public sealed class PostfixFixture : IAsyncLifetime
         throw new InvalidOperationException("No free range of loopback ports was found.");
     }
 
-    private static async Task<(int Exit, string Output)> RunScriptAsync(params string[] args)
+    private static async Task<(int Exit, string Output)> RunScriptAsync(string? standardInput, params string[] args)
     {
         var script = Path.Combine(RepositoryRoot(), "tests", "fixtures", "postfix", "postfix-fixture.sh");
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         start.ArgumentList.Add(script);
         foreach (var arg in args)
         {
@@ -132,6 +184,8 @@ public sealed class PostfixFixture : IAsyncLifetime
         }
 
         using var process = Process.Start(start)!;
+        await process.StandardInput.WriteAsync(standardInput ?? "");
+        process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();

@@ -34,6 +34,15 @@ public sealed class RecordingGate : IRelayGate
 
     public ConcurrentQueue<RelaySessionInfo> Authentications { get; } = new();
 
+    /// <summary>Forgets everything recorded so far (a long test that measures memory keeps no history).</summary>
+    public void Clear()
+    {
+        Accepted.Clear();
+        SendersChecked.Clear();
+        RecipientsChecked.Clear();
+        Authentications.Clear();
+    }
+
     public ValueTask<SmtpReply?> AdmitAsync(RelayClient client, CancellationToken cancellationToken) => ValueTask.FromResult(AdmitReply);
 
     public ValueTask<RelayAuthRules> AuthRulesAsync(RelayClient client, CancellationToken cancellationToken) => ValueTask.FromResult(Rules);

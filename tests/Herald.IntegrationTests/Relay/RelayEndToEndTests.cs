@@ -1,8 +1,6 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using System.Text;
 using Herald.IntegrationTests.Fixtures;
-using Herald.Testing;
 
 namespace Herald.IntegrationTests.Relay;
 
@@ -13,9 +11,7 @@ namespace Herald.IntegrationTests.Relay;
 /// </summary>
 public sealed class RelayEndToEndTests(PostfixFixture postfix) : IAsyncDisposable
 {
-    private readonly HeraldCommandLine _herald = new() { Environment = { ["HERALD_CREDENTIAL_KEY"] = "relay end-to-end passphrase" } };
-    private readonly int _relayPort = LoopbackPort.Free();
-    private HeraldServer? _server;
+    private readonly RelayNode _node = new();
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -59,7 +55,7 @@ public sealed class RelayEndToEndTests(PostfixFixture postfix) : IAsyncDisposabl
         var to = PostfixFixture.NewRecipient("policy");
         Assert.Contains("554 5.7.1", (await SwaksAsync(to, "Subject: x\r\n\r\nx\r\n", "--local-interface", "127.0.0.2")).Transcript, StringComparison.Ordinal);
 
-        await MustAsync("relay", "set", "--listen", $"127.0.0.1:{_relayPort}", "--allow", "127.0.0.0/8");
+        await _node.MustAsync("relay", "set", "--listen", _node.Listen, "--allow", "127.0.0.0/8");
 
         var deadline = DateTime.UtcNow.AddSeconds(20);
         (int Exit, string Transcript) last;
@@ -71,60 +67,24 @@ public sealed class RelayEndToEndTests(PostfixFixture postfix) : IAsyncDisposabl
 
         Assert.True(last.Exit == 0, last.Transcript);
         await postfix.WaitForMessageAsync(to, TimeSpan.FromSeconds(60));
-        Assert.Equal(1, CountOccurrences(_server!.Output, "Relay listener 127.0.0.1:" + _relayPort + " is accepting mail"));
+        Assert.Equal(1, CountOccurrences(_node.Server.Output, "Relay listener " + _node.Listen + " is accepting mail"));
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-
-        _herald.Dispose();
-    }
+    public ValueTask DisposeAsync() => _node.DisposeAsync();
 
     private async Task StartAsync(params string[] relayFlags)
     {
-        var smtp = await _herald.RunWithInputAsync(postfix.SaslPassword + "\n",
-            "smtp", "set", "--from", "herald@example.org", "--server", "127.0.0.1", "--port", $"{postfix.StartTlsAuthPort}", "--security", "starttls-required",
-            "--trust-ca", postfix.Pki("ca.pem"), "--auth", "plain", "--username", postfix.SaslUser, "--password-stdin");
-        Assert.True(smtp.ExitCode == 0, smtp.ToString());
-        await MustAsync(["relay", "set", "--listen", $"127.0.0.1:{_relayPort}", .. relayFlags]);
-        _server = await HeraldServer.StartAsync(_herald.DataDirectory, _herald.Environment);
-        await WaitForRelayAsync();
-    }
-
-    private async Task MustAsync(params string[] args)
-    {
-        var result = await _herald.RunAsync(args);
-        Assert.True(result.ExitCode == 0, result.ToString());
-    }
-
-    private async Task WaitForRelayAsync()
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            try
-            {
-                using var client = new TcpClient();
-                await client.ConnectAsync("127.0.0.1", _relayPort, Ct);
-                return;
-            }
-            catch (SocketException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(100, Ct);
-            }
-        }
+        await _node.UseUpstreamAsync(postfix);
+        await _node.MustAsync(["relay", "set", "--listen", _node.Listen, .. relayFlags]);
+        await _node.StartServeAsync();
     }
 
     private async Task<(int Exit, string Transcript)> SwaksAsync(string to, string message, params string[] more)
     {
-        var file = Path.Combine(_herald.DataDirectory, $"message-{Guid.NewGuid():N}.eml");
+        var file = Path.Combine(_node.Cli.DataDirectory, $"message-{Guid.NewGuid():N}.eml");
         await File.WriteAllTextAsync(file, message, Ct);
         var start = new ProcessStartInfo("swaks") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "--server", $"127.0.0.1:{_relayPort}", "--from", "scanner@apps.example.com", "--to", to, "--data", file, "--timeout", "30" }.Concat(more))
+        foreach (var arg in new[] { "--server", _node.Listen, "--from", "scanner@apps.example.com", "--to", to, "--data", file, "--timeout", "30" }.Concat(more))
         {
             start.ArgumentList.Add(arg);
         }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Herald.Relay;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Herald.IntegrationTests.Relay;
@@ -42,11 +43,11 @@ public sealed class RelayHarness : IAsyncDisposable
         AuthFailureDelay = TimeSpan.FromMilliseconds(10),
     };
 
-    public static async Task<RelayHarness> StartAsync(RelayOptions? options = null, RecordingGate? gate = null, TimeProvider? time = null)
+    public static async Task<RelayHarness> StartAsync(RelayOptions? options = null, RecordingGate? gate = null, TimeProvider? time = null, ILogger<RelayServer>? logger = null)
     {
         options ??= TestOptions();
         gate ??= new RecordingGate();
-        var server = new RelayServer(new IPEndPoint(IPAddress.Loopback, 0), gate, options, Certificate, NullLogger<RelayServer>.Instance, time ?? TimeProvider.System);
+        var server = new RelayServer(new IPEndPoint(IPAddress.Loopback, 0), gate, options, Certificate, logger ?? NullLogger<RelayServer>.Instance, time ?? TimeProvider.System);
         await server.StartAsync(CancellationToken.None);
         return new RelayHarness(server, gate, options);
     }
