@@ -3,8 +3,8 @@ using System.Text;
 
 namespace Herald.Bench.Report;
 
-/// <summary>The relay benchmark's figures: a row per relay, the ratio of the first (Herald) to the
-/// second (Postfix), and a note per relay for anything that did not go through.</summary>
+/// <summary>The relay benchmark's figures: a row per relay, Herald's rates over Postfix's whichever
+/// ran first, and a note per relay for anything that did not go through.</summary>
 internal static class RelayTable
 {
     private static readonly string[] Headings = ["relay", "messages", "delivered", "accepting", "msgs/s accepted", "end to end", "msgs/s e2e"];
@@ -24,11 +24,13 @@ internal static class RelayTable
         }));
 
         var text = new StringBuilder(TextTable.Format(rows, textColumns: 1));
-        if (runs.Count == 2 && Ratio(runs[0].MessagesPerSecond, runs[1].MessagesPerSecond) is { } endToEnd)
+        var herald = runs.FirstOrDefault(r => r.Relay.StartsWith("Herald", StringComparison.Ordinal));
+        var other = runs.FirstOrDefault(r => r != herald);
+        if (runs.Count == 2 && herald is not null && other is not null && Ratio(herald.MessagesPerSecond, other.MessagesPerSecond) is { } endToEnd)
         {
             text.AppendLine();
-            text.Append(CultureInfo.InvariantCulture, $"{runs[0].Relay} / {runs[1].Relay}: {endToEnd:0.00}× end to end");
-            text.AppendLine(Ratio(runs[0].AcceptedPerSecond, runs[1].AcceptedPerSecond) is { } accepted
+            text.Append(CultureInfo.InvariantCulture, $"{herald.Relay} / {other.Relay}: {endToEnd:0.00}× end to end");
+            text.AppendLine(Ratio(herald.AcceptedPerSecond, other.AcceptedPerSecond) is { } accepted
                 ? string.Create(CultureInfo.InvariantCulture, $", {accepted:0.00}× accepted.")
                 : ".");
         }
