@@ -8,12 +8,21 @@
 #   bench/run.sh                          # both engines, defaults below
 #   bench/run.sh --engines sqlite --messages 5000
 #   bench/run.sh --help                   # every option
+#   bench/run.sh relay                    # the relay benchmark (below)
+#   bench/run.sh relay --help
 #
 # Run A: --messages (20000) posted with --concurrency (64) requests in flight; msgs/s from the
 # first POST until smtp-sink has counted the last one. Run B: --rate (500) messages/s offered
 # open-loop for --duration (20) s. Everything listens on 127.0.0.1; every process it starts is
 # ended on exit, Ctrl-C included; --time-limit (1800 s) bounds the whole run.
 # Needs: the .NET SDK, Postfix's smtp-sink (package postfix), PostgreSQL for the second engine.
+#
+# relay: smtp-source → Herald's relay listener → smtp-sink, then in the same run smtp-source →
+# a private Postfix (tests/fixtures/postfix/postfix-fixture.sh --relayhost: its own queue,
+# connection caching to the relayhost) → smtp-sink. Same client command for both:
+# smtp-source -d -s 20 -m 20000 -l 1024 (20 sessions, each sending message after message).
+# Prints msgs/s accepted and end to end (until the sink counted the last) for each, and the
+# ratio. Needs root (the Postfix master) and smtp-source (package postfix).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -29,4 +38,5 @@ dotnet build bench/Herald.Bench/Herald.Bench.csproj -c Release -nologo -v:q >&2
 herald=$(dotnet msbuild src/Herald/Herald.csproj -getProperty:TargetPath -p:Configuration=Release)
 bench=$(dotnet msbuild bench/Herald.Bench/Herald.Bench.csproj -getProperty:TargetPath -p:Configuration=Release)
 
-exec dotnet "$bench" --herald "$herald" --repository-root "$PWD" "$@"
+# The arguments first: a subcommand (relay) must come before the options.
+exec dotnet "$bench" "$@" --herald "$herald" --repository-root "$PWD"

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Herald.Bench.Load;
 using Herald.Bench.Node;
+using Herald.Bench.Processes;
 
 namespace Herald.Bench.Tests;
 
@@ -57,6 +58,6 @@ public sealed class MessagesTests
 
         Assert.Equal(("127.0.0.1", 54321, "postgres", "s@cret", "postgres"), (connection.Host, connection.Port, connection.Username, connection.Password, connection.Database));
         Assert.Equal("postgres://postgres:s%40cret@127.0.0.1:54321/herald_bench_1", PostgresCluster.WithDatabase(url, "herald_bench_1"));
-        Assert.Equal("postgres://postgres@127.0.0.1:5433/x", PostgresCluster.ReadValue(["# comment", "PG_PORT=5433", "PG_URL='postgres://postgres@127.0.0.1:5433/x'"], "PG_URL"));
+        Assert.Equal("postgres://postgres@127.0.0.1:5433/x", FixtureScript.ReadValue(["# comment", "PG_PORT=5433", "PG_URL='postgres://postgres@127.0.0.1:5433/x'"], "PG_URL"));
     }
 }

@@ -113,14 +113,8 @@ internal sealed class EngineBenchmark(BenchOptions options, ChildProcesses child
 
     private async Task<PostgresCluster> StartPostgresAsync(string directory, CancellationToken cancellationToken)
     {
-        var script = PostgresCluster.Script(options.RepositoryRoot);
-        if (!File.Exists(script))
-        {
-            throw new InvalidOperationException($"{script} is missing, so there is no PostgreSQL to run against.");
-        }
-
         progress.WriteLine("postgres: starting a private cluster");
-        return await PostgresCluster.StartAsync(script, Path.Combine(directory, "postgres"), Ports.Free(), cancellationToken);
+        return await PostgresCluster.StartAsync(PostgresCluster.Script(options.RepositoryRoot), Path.Combine(directory, "postgres"), Ports.Free(), cancellationToken);
     }
 
     private async Task<RunFigures> MeasureAsync(

@@ -4,31 +4,43 @@ using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
 using Herald.Bench;
+using Herald.Bench.Load;
 using Herald.Bench.Processes;
 using Herald.Bench.Report;
 
-// Herald's end-to-end benchmark: messages posted through the HTTP API, delivered by a real
-// `herald serve` to smtp-sink, for each storage engine. bench/run.sh builds and runs it.
+// Herald's end-to-end benchmarks, built and run by bench/run.sh. Without a subcommand: messages
+// posted through the HTTP API, delivered by a real `herald serve` to smtp-sink, for each storage
+// engine. `relay`: smtp-source → Herald's relay listener → smtp-sink, and the same through a
+// private Postfix. Options marked "(all)" apply to both.
 
-var herald = new Option<string>("--herald") { Description = "Path to herald.dll (a Release build).", Required = true };
-var repositoryRoot = new Option<string?>("--repository-root") { Description = "The Herald checkout (for tests/fixtures/postgres); default: found above this program." };
-var workDirectory = new Option<string?>("--work-dir") { Description = "Where data directories, databases and logs go (default: a new directory under /tmp)." };
-var keep = new Option<bool>("--keep") { Description = "Keep the work directory (it is always kept when something failed)." };
+var herald = new Option<string>("--herald") { Description = "(all) Path to herald.dll (a Release build).", Required = true, Recursive = true };
+var repositoryRoot = new Option<string?>("--repository-root") { Description = "(all) The Herald checkout (for tests/fixtures); default: found above this program.", Recursive = true };
+var workDirectory = new Option<string?>("--work-dir") { Description = "(all) Where data directories, databases and logs go (default: a new directory under /tmp).", Recursive = true };
+var keep = new Option<bool>("--keep") { Description = "(all) Keep the work directory (it is always kept when something failed).", Recursive = true };
 var engines = new Option<string>("--engines") { Description = "Storage engines to run, comma-separated.", DefaultValueFactory = _ => "sqlite,postgres" };
-var messages = new Option<int>("--messages") { Description = "Run A: messages posted as fast as possible.", DefaultValueFactory = _ => 20_000 };
+var messages = new Option<int>("--messages") { Description = "(all) Run A: messages posted as fast as possible; relay: messages smtp-source sends.", DefaultValueFactory = _ => 20_000, Recursive = true };
 var concurrency = new Option<int>("--concurrency") { Description = "Run A: requests in flight.", DefaultValueFactory = _ => 64 };
 var batch = new Option<int>("--batch") { Description = "Run A: messages per request (more than 1 uses POST /api/v1/messages/batch).", DefaultValueFactory = _ => 1 };
-var size = new Option<int>("--size") { Description = "Bytes of text in each message body.", DefaultValueFactory = _ => 1024 };
+var size = new Option<int>("--size") { Description = "(all) Bytes of text in each message body (relay: smtp-source -l, after its few header lines).", DefaultValueFactory = _ => 1024, Recursive = true };
 var rate = new Option<int>("--rate") { Description = "Run B: messages per second offered.", DefaultValueFactory = _ => 500 };
 var duration = new Option<int>("--duration") { Description = "Run B: seconds.", DefaultValueFactory = _ => 20 };
 var warmup = new Option<int>("--warmup") { Description = "Messages sent (and delivered) before run A, not measured: enough for the JIT to reach steady state.", DefaultValueFactory = _ => 20_000 };
-var connectionLimit = new Option<int>("--connection-limit") { Description = "herald smtp set --connection-limit: SMTP sessions to smtp-sink at once.", DefaultValueFactory = _ => 32 };
-var stallTimeout = new Option<int>("--stall-timeout") { Description = "Seconds without a delivery after which a run stops waiting for the rest.", DefaultValueFactory = _ => 60 };
-var timeLimit = new Option<int>("--time-limit") { Description = "Seconds the whole benchmark may take.", DefaultValueFactory = _ => 1800 };
+var connectionLimit = new Option<int>("--connection-limit") { Description = "(all) herald smtp set --connection-limit: SMTP sessions to smtp-sink at once.", DefaultValueFactory = _ => 32, Recursive = true };
+var stallTimeout = new Option<int>("--stall-timeout") { Description = "(all) Seconds without a delivery after which a run stops waiting for the rest.", DefaultValueFactory = _ => 60, Recursive = true };
+var timeLimit = new Option<int>("--time-limit") { Description = "(all) Seconds the whole benchmark may take.", DefaultValueFactory = _ => 1800, Recursive = true };
 
-var root = new RootCommand("Herald end-to-end benchmark: API → outbox → smtp-sink, for SQLite and PostgreSQL.")
+var relays = new Option<string>("--relays") { Description = "Relays to run, in this order, comma-separated.", DefaultValueFactory = _ => "herald,postfix" };
+var sessions = new Option<int>("--sessions") { Description = "smtp-source -s: sessions in parallel, each sending message after message (-d).", DefaultValueFactory = _ => 20 };
+var relayWarmup = new Option<int>("--warmup") { Description = "Messages sent through each relay (and delivered) before the measured run, not measured.", DefaultValueFactory = _ => 2_000 };
+var greetingDelay = new Option<int?>("--greeting-delay-ms") { Description = "HERALD_Relay__GreetingDelay for herald serve, in milliseconds (default: Herald's own, 250)." };
+var relay = new System.CommandLine.Command("relay", "smtp-source → relay → smtp-sink, for Herald's relay listener and a private Postfix (needs root), in the same run.")
 {
-    herald, repositoryRoot, workDirectory, keep, engines, messages, concurrency, batch, size, rate, duration, warmup, connectionLimit, stallTimeout, timeLimit,
+    relays, sessions, relayWarmup, greetingDelay,
+};
+
+var root = new RootCommand("Herald end-to-end benchmark: API → outbox → smtp-sink, for SQLite and PostgreSQL; `relay`: SMTP relay against Postfix.")
+{
+    herald, repositoryRoot, workDirectory, keep, engines, messages, concurrency, batch, size, rate, duration, warmup, connectionLimit, stallTimeout, timeLimit, relay,
 };
 
 using var children = new ChildProcesses();
@@ -40,7 +52,7 @@ void OnSignal(PosixSignalContext context)
     {
         // First Ctrl-C or SIGTERM: unwind, stopping every process on the way out.
         context.Cancel = true;
-        Console.Error.WriteLine("Stopping: ending Herald, smtp-sink and PostgreSQL…");
+        Console.Error.WriteLine("Stopping: ending Herald, smtp-sink, PostgreSQL and Postfix…");
         stop.Cancel();
     }
     else
@@ -54,7 +66,69 @@ using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSign
 using var hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
 AppDomain.CurrentDomain.ProcessExit += (_, _) => children.KillAll();
 
-root.SetAction(async (parse, _) =>
+root.SetAction((parse, _) => RunAsync(parse, async (common, limit) =>
+{
+    var selected = parse.GetValue(engines)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    if (selected.Length == 0 || selected.Any(e => e is not ("sqlite" or "postgres")))
+    {
+        throw new ArgumentException("--engines takes sqlite, postgres or both.");
+    }
+
+    var options = new BenchOptions(
+        common.HeraldDll,
+        common.RepositoryRoot,
+        common.WorkDirectory,
+        selected,
+        common.Messages,
+        Math.Max(1, parse.GetValue(concurrency)),
+        Math.Max(1, parse.GetValue(batch)),
+        Math.Max(64, common.BodyBytes),
+        Math.Max(1, parse.GetValue(rate)),
+        TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(duration))),
+        Math.Max(0, parse.GetValue(warmup)),
+        common.ConnectionLimit,
+        common.StallTimeout);
+
+    var figures = new List<RunFigures>();
+    var benchmark = new EngineBenchmark(options, children, common.Http, Console.Error);
+    var problems = await EachAsync(options.Engines, async engine => figures.AddRange(await benchmark.RunAsync(engine, limit.Token)), limit, parse.GetValue(timeLimit));
+    return (Header(options) + "\n\n" + ResultTable.Format(figures), problems);
+}));
+
+relay.SetAction((parse, _) => RunAsync(parse, async (common, limit) =>
+{
+    var selected = parse.GetValue(relays)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    if (selected.Length == 0 || selected.Any(r => r is not ("herald" or "postfix")))
+    {
+        throw new ArgumentException("--relays takes herald, postfix or both.");
+    }
+
+    var options = new RelayBenchOptions(
+        common.HeraldDll,
+        common.RepositoryRoot,
+        common.WorkDirectory,
+        selected,
+        common.Messages,
+        Math.Max(1, parse.GetValue(sessions)),
+        Math.Max(0, common.BodyBytes),
+        Math.Max(0, parse.GetValue(relayWarmup)),
+        common.ConnectionLimit,
+        parse.GetValue(greetingDelay) is { } delay ? TimeSpan.FromMilliseconds(Math.Max(0, delay)) : null,
+        common.StallTimeout);
+
+    var loadBefore = LoadAverage();
+    var figures = new List<RelayFigures>();
+    var benchmark = new RelayBenchmark(options, children, common.Http, Console.Error);
+    var problems = await EachAsync(options.Relays, async r => figures.Add(await benchmark.RunAsync(r, limit.Token)), limit, parse.GetValue(timeLimit));
+    var command = SmtpSource.CommandLine(SmtpSource.Arguments(options.Sessions, options.Messages, options.PayloadBytes, 0)).Replace(":0", ":PORT", StringComparison.Ordinal);
+    return (RelayHeader(options, command, loadBefore, LoadAverage()) + "\n\n" + RelayTable.Format(figures), problems);
+}));
+
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+
+// Options every benchmark takes, the shared HTTP client, the time limit, the report and the work
+// directory's fate; the benchmark itself returns its report and what it could not measure.
+async Task<int> RunAsync(ParseResult parse, Func<CommonOptions, CancellationTokenSource, Task<(string Report, IReadOnlyList<string> Problems)>> benchmark)
 {
     var heraldDll = Path.GetFullPath(parse.GetValue(herald)!);
     if (!File.Exists(heraldDll))
@@ -63,31 +137,6 @@ root.SetAction(async (parse, _) =>
         return 2;
     }
 
-    var selected = parse.GetValue(engines)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-    if (selected.Length == 0 || selected.Any(e => e is not ("sqlite" or "postgres")))
-    {
-        Console.Error.WriteLine("--engines takes sqlite, postgres or both.");
-        return 2;
-    }
-
-    var options = new BenchOptions(
-        heraldDll,
-        Path.GetFullPath(parse.GetValue(repositoryRoot) ?? FindRepositoryRoot()),
-        Path.GetFullPath(parse.GetValue(workDirectory) ?? Path.Combine(Path.GetTempPath(), $"herald-bench-{Environment.ProcessId}")),
-        selected,
-        Math.Max(1, parse.GetValue(messages)),
-        Math.Max(1, parse.GetValue(concurrency)),
-        Math.Max(1, parse.GetValue(batch)),
-        Math.Max(64, parse.GetValue(size)),
-        Math.Max(1, parse.GetValue(rate)),
-        TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(duration))),
-        Math.Max(0, parse.GetValue(warmup)),
-        Math.Max(1, parse.GetValue(connectionLimit)),
-        TimeSpan.FromSeconds(Math.Max(5, parse.GetValue(stallTimeout))));
-    Directory.CreateDirectory(options.WorkDirectory);
-
-    using var limit = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
-    limit.CancelAfter(TimeSpan.FromSeconds(parse.GetValue(timeLimit)));
     using var http = new HttpClient(new SocketsHttpHandler
     {
         MaxConnectionsPerServer = 4096,
@@ -99,31 +148,33 @@ root.SetAction(async (parse, _) =>
         AutomaticDecompression = DecompressionMethods.None,
     })
     { Timeout = TimeSpan.FromSeconds(60) };
+    var common = new CommonOptions(
+        heraldDll,
+        Path.GetFullPath(parse.GetValue(repositoryRoot) ?? FindRepositoryRoot()),
+        Path.GetFullPath(parse.GetValue(workDirectory) ?? Path.Combine(Path.GetTempPath(), $"herald-bench-{Environment.ProcessId}")),
+        Math.Max(1, parse.GetValue(messages)),
+        parse.GetValue(size),
+        Math.Max(1, parse.GetValue(connectionLimit)),
+        TimeSpan.FromSeconds(Math.Max(5, parse.GetValue(stallTimeout))),
+        http);
 
-    var figures = new List<RunFigures>();
-    var problems = new List<string>();
-    var benchmark = new EngineBenchmark(options, children, http, Console.Error);
-    foreach (var engine in options.Engines)
+    using var limit = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+    limit.CancelAfter(TimeSpan.FromSeconds(parse.GetValue(timeLimit)));
+    string report;
+    IReadOnlyList<string> problems;
+    try
     {
-        try
-        {
-            figures.AddRange(await benchmark.RunAsync(engine, limit.Token));
-        }
-        catch (OperationCanceledException) when (limit.IsCancellationRequested)
-        {
-            problems.Add(stop.IsCancellationRequested ? $"{engine}: interrupted." : $"{engine}: stopped at the time limit ({parse.GetValue(timeLimit)} s).");
-            break;
-        }
-        catch (Exception e) when (e is InvalidOperationException or TimeoutException or HttpRequestException or IOException or DbException or FormatException)
-        {
-            problems.Add($"{engine}: {e.Message}");
-        }
+        Directory.CreateDirectory(common.WorkDirectory);
+        (report, problems) = await benchmark(common, limit);
+    }
+    catch (ArgumentException e)
+    {
+        Console.Error.WriteLine(e.Message);
+        return 2;
     }
 
     Console.WriteLine();
-    Console.WriteLine(Header(options));
-    Console.WriteLine();
-    Console.Write(ResultTable.Format(figures));
+    Console.Write(report);
     foreach (var problem in problems)
     {
         Console.WriteLine("not measured: " + problem);
@@ -131,17 +182,40 @@ root.SetAction(async (parse, _) =>
 
     if (problems.Count > 0 || parse.GetValue(keep))
     {
-        Console.WriteLine($"Logs and data: {options.WorkDirectory}");
+        Console.WriteLine($"Logs and data: {common.WorkDirectory}");
     }
     else
     {
-        TryDelete(options.WorkDirectory);
+        TryDelete(common.WorkDirectory);
     }
 
     return stop.IsCancellationRequested ? 130 : problems.Count > 0 ? 1 : 0;
-});
+}
 
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+// Runs one benchmark per item (engine, relay) in turn; a failure is noted and the next one runs,
+// the time limit or Ctrl-C ends them all.
+async Task<IReadOnlyList<string>> EachAsync(IEnumerable<string> items, Func<string, Task> run, CancellationTokenSource limit, int seconds)
+{
+    var problems = new List<string>();
+    foreach (var item in items)
+    {
+        try
+        {
+            await run(item);
+        }
+        catch (OperationCanceledException) when (limit.IsCancellationRequested)
+        {
+            problems.Add(stop.IsCancellationRequested ? $"{item}: interrupted." : $"{item}: stopped at the time limit ({seconds} s).");
+            break;
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException or HttpRequestException or IOException or DbException or FormatException)
+        {
+            problems.Add($"{item}: {e.Message}");
+        }
+    }
+
+    return problems;
+}
 
 static string Header(BenchOptions options) => string.Join('\n',
     $"Herald end-to-end benchmark: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}",
@@ -150,6 +224,18 @@ static string Header(BenchOptions options) => string.Join('\n',
         (options.Batch > 1 ? $" ({options.Batch} per request)" : "") + "; msgs/s from the first POST until smtp-sink counted the last.",
     $"B: {options.Rate} messages/s offered (open loop) for {options.Duration.TotalSeconds:0} s.",
     "ack: HTTP round trip of a POST (202 once durable); delivery: herald_delivery_latency_seconds, acceptance to the upstream's 250.");
+
+static string RelayHeader(RelayBenchOptions options, string command, string loadBefore, string loadAfter) => string.Join('\n',
+    $"Herald relay benchmark: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; load average {loadBefore} before, {loadAfter} after",
+    $"Client, the same against each relay: {command}",
+    $"Each relay: a fresh queue, an smtp-sink -c of its own on 127.0.0.1, {options.Warmup.ToString("#,0", CultureInfo.InvariantCulture)} messages of warm-up (not measured), run one after the other.",
+    $"Herald: herald relay set --listen 127.0.0.1:PORT --scope / --access only-list --allow 127.0.0.0/8 --auth none; smtp set --connection-limit {options.ConnectionLimit};"
+        + $" SQLite (250 after the commit, synchronous=FULL); greeting delay {(options.GreetingDelay is { } d ? $"{d.TotalMilliseconds:0} ms (HERALD_Relay__GreetingDelay)" : "Herald's default")}.",
+    "Postfix: tests/fixtures/postfix/postfix-fixture.sh --relayhost (own queue, relayhost [127.0.0.1]:SINK, connection cache on, default concurrency).",
+    "accepting: smtp-source start to exit (every 250 back); end to end: smtp-source start until the sink counted the last message.");
+
+static string LoadAverage() =>
+    File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
 
 static string FindRepositoryRoot()
 {
@@ -182,3 +268,7 @@ static void TryDelete(string directory)
         Console.Error.WriteLine($"Could not delete {directory}.");
     }
 }
+
+/// <summary>The options every benchmark takes, resolved.</summary>
+internal sealed record CommonOptions(
+    string HeraldDll, string RepositoryRoot, string WorkDirectory, int Messages, int BodyBytes, int ConnectionLimit, TimeSpan StallTimeout, HttpClient Http);

@@ -8,8 +8,11 @@ namespace Herald.Bench.Node;
 /// One Herald node as an operator runs it: <c>dotnet herald.dll VERB --data-dir D …</c> for the
 /// administrator verbs, then <c>herald serve</c> as a child process. With PostgreSQL every verb
 /// gets <c>--database</c> too, since settings and API keys live in the database the node serves.
+/// <paramref name="serveEnvironment"/> is added to the environment of <c>herald serve</c> only
+/// (configuration such as <c>HERALD_Relay__GreetingDelay</c>).
 /// </summary>
-internal sealed class HeraldNode(string heraldDll, string dataDirectory, string? databaseUrl, string logFile, ChildProcesses children) : IDisposable
+internal sealed class HeraldNode(
+    string heraldDll, string dataDirectory, string? databaseUrl, string logFile, ChildProcesses children, IReadOnlyDictionary<string, string?>? serveEnvironment = null) : IDisposable
 {
     private static readonly TimeSpan VerbTimeout = TimeSpan.FromSeconds(120);
 
@@ -32,6 +35,17 @@ internal sealed class HeraldNode(string heraldDll, string dataDirectory, string?
              "--from", "bench@example.org", "--connection-limit", connectionLimit.ToString(CultureInfo.InvariantCulture)],
             cancellationToken);
 
+    /// <summary><c>herald relay set</c>: an anonymous relay listener on 127.0.0.1 into scope /,
+    /// open to loopback clients only.</summary>
+    public async Task ConfigureRelayAsync(int port, CancellationToken cancellationToken) =>
+        await RunVerbAsync(
+            ["relay", "set", "--listen", $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}", "--scope", "/", "--access", "only-list", "--allow", "127.0.0.0/8", "--auth", "none"],
+            cancellationToken);
+
+    /// <summary>Waits until the started node's relay listener accepts connections.</summary>
+    public Task WaitForRelayAsync(int port, CancellationToken cancellationToken) =>
+        Ports.WaitUntilListeningAsync(port, _serve ?? throw new InvalidOperationException("herald serve is not running."), "herald serve's relay listener", logFile, cancellationToken);
+
     /// <summary><c>herald apikey create --scope / --role ROLE</c>; the key is the last line printed.</summary>
     public async Task<string> CreateApiKeyAsync(string role, CancellationToken cancellationToken) =>
         ApiKeyFrom(await RunVerbAsync(["apikey", "create", "--scope", "/", "--role", role], cancellationToken));
@@ -51,7 +65,7 @@ internal sealed class HeraldNode(string heraldDll, string dataDirectory, string?
             start.ArgumentList.Add(argument);
         }
 
-        foreach (var (name, value) in Environment)
+        foreach (var (name, value) in Environment.Concat(serveEnvironment ?? new Dictionary<string, string?>()))
         {
             start.Environment[name] = value;
         }

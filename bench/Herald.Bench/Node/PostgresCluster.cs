@@ -10,15 +10,11 @@ namespace Herald.Bench.Node;
 /// </summary>
 internal sealed class PostgresCluster : IAsyncDisposable
 {
-    private static readonly TimeSpan ScriptTimeout = TimeSpan.FromSeconds(180);
+    private readonly FixtureScript _fixture;
 
-    private readonly string _script;
-    private readonly string _directory;
-
-    private PostgresCluster(string script, string directory, string url)
+    private PostgresCluster(FixtureScript fixture, string url)
     {
-        _script = script;
-        _directory = directory;
+        _fixture = fixture;
         Url = url;
     }
 
@@ -29,23 +25,14 @@ internal sealed class PostgresCluster : IAsyncDisposable
 
     public static async Task<PostgresCluster> StartAsync(string script, string directory, int port, CancellationToken cancellationToken)
     {
-        var cluster = new PostgresCluster(script, directory, "");
+        var fixture = await FixtureScript.StartAsync("PostgreSQL", script, directory, [port.ToString(CultureInfo.InvariantCulture)], cancellationToken);
         try
         {
-            var result = await Command.RunAsync("bash", [script, "start", directory, port.ToString(CultureInfo.InvariantCulture)], null, ScriptTimeout, cancellationToken);
-            if (result.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"The PostgreSQL fixture did not start: {result}");
-            }
-
-            var environment = Path.Combine(directory, "fixture.env");
-            var url = File.Exists(environment) ? ReadValue(await File.ReadAllLinesAsync(environment, cancellationToken), "PG_URL") : null;
-            return new PostgresCluster(script, directory, url ?? throw new InvalidOperationException($"The PostgreSQL fixture wrote no PG_URL to {environment}."));
+            return new PostgresCluster(fixture, fixture.Value("PG_URL"));
         }
         catch
         {
-            // Whatever it had started is stopped again.
-            await cluster.DisposeAsync();
+            await fixture.DisposeAsync();
             throw;
         }
     }
@@ -63,14 +50,7 @@ internal sealed class PostgresCluster : IAsyncDisposable
         return WithDatabase(Url, name);
     }
 
-    public async ValueTask DisposeAsync() =>
-        await Command.RunAsync("bash", [_script, "stop", _directory], null, ScriptTimeout, CancellationToken.None);
-
-    /// <summary>KEY=value lines as the fixtures write them (values possibly quoted, # comments).</summary>
-    public static string? ReadValue(IEnumerable<string> lines, string key) =>
-        lines.Where(l => !l.StartsWith('#') && l.StartsWith(key + "=", StringComparison.Ordinal))
-            .Select(l => l[(key.Length + 1)..].Trim().Trim('"', '\''))
-            .LastOrDefault();
+    public ValueTask DisposeAsync() => _fixture.DisposeAsync();
 
     /// <summary>postgres://user[:password]@host[:port][/database] as an Npgsql connection string.</summary>
     public static string ConnectionString(string url)

@@ -14,6 +14,36 @@ internal static class Ports
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    /// <summary>The first of <paramref name="count"/> consecutive free ports (for a fixture that
+    /// takes a base port and listens on the ones after it too).</summary>
+    public static int FreeRange(int count)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            var first = Free();
+            if (first + count <= IPEndPoint.MaxPort && Enumerable.Range(first + 1, count - 1).All(IsFree))
+            {
+                return first;
+            }
+        }
+
+        throw new InvalidOperationException($"No {count} consecutive free loopback ports were found.");
+    }
+
+    private static bool IsFree(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Waits until something accepts connections on the port, failing at once if the
     /// process meant to listen there exits.</summary>
     public static async Task WaitUntilListeningAsync(int port, Process process, string what, string logFile, CancellationToken cancellationToken)

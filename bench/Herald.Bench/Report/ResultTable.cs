@@ -28,13 +28,7 @@ internal static class ResultTable
             Seconds(r.Delivery?.Estimate(0.99)),
         }));
 
-        var widths = Enumerable.Range(0, Headings.Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
-        var text = new StringBuilder();
-        foreach (var row in rows)
-        {
-            // Text columns left-aligned, figures right-aligned.
-            text.AppendLine(string.Join("  ", row.Select((cell, c) => c < 2 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c]))).TrimEnd());
-        }
+        var text = new StringBuilder(TextTable.Format(rows, textColumns: 2));
 
         var notes = runs.SelectMany(Notes).ToArray();
         if (notes.Length > 0)
@@ -87,7 +81,7 @@ internal static class ResultTable
         }
     }
 
-    private static string Count(long value) => value.ToString("#,0", CultureInfo.InvariantCulture);
+    public static string Count(long value) => value.ToString("#,0", CultureInfo.InvariantCulture);
 
     public static string Milliseconds(double? milliseconds) => milliseconds switch
     {
