@@ -43,7 +43,11 @@ internal static partial class ServeCommand
 
     private static async Task<int> RunAsync(string dataDirectory, HeraldDatabase database, NodeIdentity node, string urls, CliConsole console, CancellationToken cancellationToken)
     {
-        UseInlineSocketCompletions();
+        if (database is SqliteDatabase)
+        {
+            UseInlineSocketCompletions();
+        }
+
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(urls);
         // Settings such as HERALD_Delivery__MaximumAge=1.00:00:00 reach the options classes.
@@ -107,13 +111,15 @@ internal static partial class ServeCommand
     private static partial void LogListening(ILogger logger, ICollection<string> urls);
 
     /// <summary>
-    /// Socket completions (HTTP requests, SMTP replies) continue on the socket engine's thread
-    /// instead of hopping to the thread pool first: on a small machine those hops were a large
-    /// part of each message's cost (measured with bench/run.sh: about 15% more messages a second
-    /// on 2 cores). That is safe only because nothing on those paths blocks: SQLite, the one
-    /// synchronous I/O, always moves to the thread pool first (SqliteDatabase.OpenAsync). Read
-    /// once, when the first socket is made, so this runs before any; an operator's own setting
-    /// of the variable wins.
+    /// On SQLite, socket completions (HTTP requests, SMTP replies) continue on the socket
+    /// engine's thread instead of hopping to the thread pool first: on 2 cores those hops cost
+    /// about 5% of the messages a second (bench/run.sh, SQLite run A: 3,058–3,434 with, 2,954–3,301
+    /// without). That is safe only because nothing on those paths blocks: SQLite, the one
+    /// synchronous I/O, always moves to the thread pool first (SqliteDatabase.OpenAsync). Not on
+    /// PostgreSQL: Npgsql's continuations would run on that one thread too, and under load a
+    /// stalled one held up every socket of the node (timeouts, lost deliveries in the benchmark).
+    /// Read once, when the first socket is made, so this runs before any; an operator's own
+    /// setting of the variable wins.
     /// </summary>
     private static void UseInlineSocketCompletions()
     {
