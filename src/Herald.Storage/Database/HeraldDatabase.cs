@@ -76,7 +76,12 @@ public abstract class HeraldDatabase
     /// <summary>A write transaction. It takes the write lock up front (Microsoft.Data.Sqlite
     /// begins IMMEDIATE by default), so that two writers never deadlock upgrading read locks; the
     /// outbox's row-level writes need nothing more, on any engine.</summary>
-    public virtual async Task<WriteTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+    public Task<WriteTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        BeginWriteAsync(connection, Durability.OnCommit, cancellationToken);
+
+    /// <summary>A write transaction (see the other overload) whose commit is on disk as
+    /// <paramref name="durability"/> says.</summary>
+    public virtual async Task<WriteTransaction> BeginWriteAsync(DbConnection connection, Durability durability, CancellationToken cancellationToken) =>
         new(await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false), turn: null);
 
     /// <summary>A write transaction that no other write transaction of this kind overlaps, on

@@ -70,6 +70,29 @@ public sealed class PostgresDatabase : HeraldDatabase, IAsyncDisposable, IDispos
         return batch.BatchCommands.Count == 0 ? 0 : await batch.ExecuteNonQueryAsync().ConfigureAwait(false);
     }
 
+    /// <summary>A <see cref="Durability.WithNextCommit"/> write commits without waiting for its
+    /// WAL flush (synchronous_commit off for that transaction), which PostgreSQL does a moment
+    /// later; a crash of the server in between loses it, never corrupts anything.</summary>
+    public override async Task<WriteTransaction> BeginWriteAsync(DbConnection connection, Durability durability, CancellationToken cancellationToken)
+    {
+        var write = await base.BeginWriteAsync(connection, durability, cancellationToken).ConfigureAwait(false);
+        if (durability == Durability.OnCommit)
+        {
+            return write;
+        }
+
+        try
+        {
+            await connection.ExecuteAsync(new CommandDefinition("SET LOCAL synchronous_commit = off", transaction: write.Transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return write;
+        }
+        catch
+        {
+            await write.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
     /// <summary>Like SQLite's single writer, for the stores' read-check-write steps: the
     /// transaction first takes a database-wide advisory lock, so that it sees no concurrent
     /// serialized writer, on any node. The lock is released at commit or rollback. The outbox

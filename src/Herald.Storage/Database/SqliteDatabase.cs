@@ -59,12 +59,16 @@ public sealed class SqliteDatabase : HeraldDatabase, IDisposable
         return connection;
     }
 
-    public override async Task<WriteTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken)
+    public override async Task<WriteTransaction> BeginWriteAsync(DbConnection connection, Durability durability, CancellationToken cancellationToken)
     {
         await _writerTurn.WaitAsync(cancellationToken).ConfigureAwait(false);
         var turn = new WriterTurn(_writerTurn);
         try
         {
+            // Set on every write, so that a pooled handle never carries the other one into a
+            // write that needs FULL. In WAL mode, NORMAL skips the fsync at commit; the next FULL
+            // commit's fsync of the log covers it.
+            await connection.ExecuteAsync(durability == Durability.OnCommit ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL").ConfigureAwait(false);
             return new WriteTransaction(await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false), turn);
         }
         catch

@@ -150,7 +150,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
                """;
 
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginWriteAsync(connection, Durability.WithNextCommit, cancellationToken).ConfigureAwait(false);
         var transaction = write.Transaction;
         var rows = (await connection.QueryAsync<ClaimRow>(
             // An array whatever collection the caller gave: Npgsql sends arrays, not any IEnumerable.
@@ -182,9 +182,11 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
     public async Task<int> RecordAsync(IReadOnlyList<AttemptOutcome> outcomes, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginWriteAsync(connection, Durability.WithNextCommit, cancellationToken).ConfigureAwait(false);
         var transaction = write.Transaction;
 
+        // WithNextCommit: an outcome lost with the machine means the message is sent again after
+        // its lease, as after a crash mid-attempt (at-least-once).
         // Fencing: only the node that holds the lease may record; a node whose lease expired
         // while it worked leaves the message to the node that took it over. The rows stay locked
         // (PostgreSQL) until the outcomes are written. An outcome recorded releases the lease,
@@ -320,7 +322,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
     public async Task<IReadOnlyList<string>> RenewAsync(string node, IReadOnlyList<string> ids, DateTimeOffset until, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginWriteAsync(connection, Durability.WithNextCommit, cancellationToken).ConfigureAwait(false);
         // Only while this node still owns the lease: once another node has claimed the message,
         // the row names that node and nothing is extended.
         var renewed = (await connection.QueryAsync<string>(
