@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Net.Sockets;
 using System.Text;
 using Herald.Delivery;
@@ -205,7 +206,10 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
     {
         try
         {
-            using var stream = new MemoryStream(message.ToArray(), writable: false);
+            // Read in place: only the header section is parsed, so the body is never copied.
+            using var stream = MemoryMarshal.TryGetArray(message, out var segment)
+                ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+                : new MemoryStream(message.ToArray(), writable: false);
             var headers = HeaderList.Load(stream);
             if (headers[HeaderId.MessageId] is { } value && MimeUtils.ParseMessageId(value) is { Length: > 0 } parsed)
             {
