@@ -18,6 +18,11 @@ public abstract class HeraldDatabase
 
     public abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
+    /// <summary>True when no call on this database blocks the thread that awaited it: whatever
+    /// synchronous work it does moves to the thread pool first. Only then may a host run socket
+    /// completions inline (see herald serve).</summary>
+    public virtual bool NeverBlocksCaller => false;
+
     /// <summary>Applies every migration not yet applied, each in its own transaction.</summary>
     public async Task<int> MigrateAsync(CancellationToken cancellationToken)
     {

@@ -40,6 +40,10 @@ public sealed class SqliteDatabase : HeraldDatabase, IDisposable
 
     public override string Description => $"SQLite {Path}";
 
+    /// <summary>Microsoft.Data.Sqlite is synchronous underneath; <see cref="OpenAsync"/> moves
+    /// every use of it to the thread pool first.</summary>
+    public override bool NeverBlocksCaller => true;
+
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         // Microsoft.Data.Sqlite's async methods run synchronously: the work moves to the thread

@@ -43,7 +43,7 @@ internal static partial class ServeCommand
 
     private static async Task<int> RunAsync(string dataDirectory, HeraldDatabase database, NodeIdentity node, string urls, CliConsole console, CancellationToken cancellationToken)
     {
-        if (database is SqliteDatabase)
+        if (database.NeverBlocksCaller)
         {
             UseInlineSocketCompletions();
         }
@@ -111,7 +111,7 @@ internal static partial class ServeCommand
     private static partial void LogListening(ILogger logger, ICollection<string> urls);
 
     /// <summary>
-    /// On SQLite, socket completions (HTTP requests, SMTP replies) continue on the socket
+    /// On a database that never blocks its caller (SQLite), socket completions (HTTP requests, SMTP replies) continue on the socket
     /// engine's thread instead of hopping to the thread pool first: on 2 cores those hops cost
     /// about 5% of the messages a second (bench/run.sh, SQLite run A: 3,058–3,434 with, 2,954–3,301
     /// without). That is safe only because nothing on those paths blocks: SQLite, the one
