@@ -126,7 +126,7 @@ public sealed partial class SubmissionService(
 
         if (!effectiveByScope.TryGetValue(scope, out var resolved))
         {
-            resolved = await ResolveAsync(scope, cancellationToken).ConfigureAwait(false);
+            resolved = await settings.GetSendingAsync(scope, cancellationToken).ConfigureAwait(false);
             effectiveByScope[scope] = resolved;
         }
 
@@ -214,28 +214,6 @@ public sealed partial class SubmissionService(
         {
             Content = mime,
         };
-    }
-
-    private async Task<(EffectiveOutgoingSettings?, string?)> ResolveAsync(ScopePath scope, CancellationToken cancellationToken)
-    {
-        if (await settings.GetEffectiveAsync(scope, cancellationToken).ConfigureAwait(false) is not { } effective)
-        {
-            return (null, $"Scope '{scope}' does not exist.");
-        }
-
-        if (!effective.Enabled.Value)
-        {
-            return (null, $"Outgoing email is disabled for scope {scope}.");
-        }
-
-        if (effective.ConnectionName.Value is null)
-        {
-            return (null, $"No SMTP server is configured for scope {scope} or its parents.");
-        }
-
-        return effective.FromAddress.Value is null
-            ? (null, $"No From address is configured for scope {scope} or its parents.")
-            : (effective, null);
     }
 
     private static List<EmailAddress> Addresses(IReadOnlyList<string>? texts, string field, List<(string, string)> problems)

@@ -37,6 +37,30 @@ public sealed class OutgoingSettingsCache(ISettingsStore store, TimeProvider tim
         return effective;
     }
 
+    /// <summary>The scope's effective settings when it can send (it exists, is enabled, and has a
+    /// connection and a From address, its own or inherited); otherwise the sentence that says why not.</summary>
+    public async ValueTask<(EffectiveOutgoingSettings? Settings, string? Problem)> GetSendingAsync(ScopePath scope, CancellationToken cancellationToken)
+    {
+        if (await GetEffectiveAsync(scope, cancellationToken).ConfigureAwait(false) is not { } effective)
+        {
+            return (null, $"Scope '{scope}' does not exist.");
+        }
+
+        if (!effective.Enabled.Value)
+        {
+            return (null, $"Outgoing email is disabled for scope {scope}.");
+        }
+
+        if (effective.ConnectionName.Value is null)
+        {
+            return (null, $"No SMTP server is configured for scope {scope} or its parents.");
+        }
+
+        return effective.FromAddress.Value is null
+            ? (null, $"No From address is configured for scope {scope} or its parents.")
+            : (effective, null);
+    }
+
     public async ValueTask<SmtpConnection?> GetConnectionAsync(string name, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();

@@ -1,0 +1,49 @@
+using System.Text.Json;
+using Herald.Scopes;
+
+namespace Herald.Notifications;
+
+/// <summary>Something that happened in a producer's system, as posted to <c>/api/v1/events</c>.
+/// <see cref="ResourcePath"/> names the thing inside the scope (<c>/Shared Documents/policy.docx</c>,
+/// <c>/pipelines/build</c>): it starts with '/', has no trailing '/', and subscriptions filter on
+/// its prefixes by whole segments. <see cref="Actor"/> is a user id or an email address.</summary>
+public sealed record NotificationEvent(
+    string Id,
+    string Type,
+    ScopePath Scope,
+    string ResourcePath,
+    string? Actor,
+    string Title,
+    string? Link,
+    JsonElement? Data,
+    DateTimeOffset OccurredAt,
+    DateTimeOffset ReceivedAt)
+{
+    /// <summary>The change kind a subscription filters on: the type's last segment
+    /// (<c>item.changed</c> → <c>changed</c>, <c>pipeline.failed</c> → <c>failed</c>).</summary>
+    public string ChangeKind => Type[(Type.LastIndexOf('.') + 1)..];
+}
+
+/// <summary>The built-in event types. Any other type a producer sends is a custom type: it is
+/// matched and delivered the same way, with the generic default template.</summary>
+public static class EventTypes
+{
+    public const string ItemAdded = "item.added";
+    public const string ItemChanged = "item.changed";
+    public const string ItemDeleted = "item.deleted";
+    public const string PipelineFailed = "pipeline.failed";
+    public const string PipelineSucceeded = "pipeline.succeeded";
+    public const string StageFailed = "stage.failed";
+    public const string StageSucceeded = "stage.succeeded";
+    public const string AccessRequested = "access.requested";
+    public const string QuotaExceeded = "quota.exceeded";
+
+    public static readonly IReadOnlyList<string> BuiltIn =
+    [
+        ItemAdded, ItemChanged, ItemDeleted, PipelineFailed, PipelineSucceeded, StageFailed, StageSucceeded, AccessRequested, QuotaExceeded,
+    ];
+
+    /// <summary>Administrative messages: they go to the scope's administrators (as well as to
+    /// whatever subscriptions and rules match them).</summary>
+    public static bool IsAdministrative(string type) => type is AccessRequested or QuotaExceeded;
+}
