@@ -2,6 +2,7 @@ using Herald.Access;
 using Herald.Credentials;
 using Herald.Outbox;
 using Herald.Delivery;
+using Herald.Notifications;
 using Herald.Relay;
 using Herald.Settings;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,6 +38,9 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<RelaySettingsCache>();
         services.AddSingleton<RelaySettingsService>();
         services.AddSingleton<RelayGateFactory>();
+        services.AddSingleton<DirectoryCache>();
+        services.AddSingleton<IDirectory>(provider => provider.GetRequiredService<DirectoryCache>());
+        services.AddSingleton<DirectoryService>();
         return services;
     }
 }

@@ -5,6 +5,8 @@ using Herald.Relay;
 using Herald.Storage.Access;
 using Herald.Storage.Outbox;
 using Herald.Storage.Relay;
+using Herald.Notifications;
+using Herald.Storage.Notifications;
 using Herald.Settings;
 using Herald.Storage.Credentials;
 using Herald.Storage.Database;
@@ -23,6 +25,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IOutboxStore, SqlOutboxStore>();
         services.AddSingleton<IApiKeyStore, SqlApiKeyStore>();
         services.AddSingleton<IRelayStore, SqlRelayStore>();
+        services.AddSingleton<IDirectoryStore, SqlDirectoryStore>();
         return services;
     }
 }
