@@ -33,6 +33,10 @@ internal static class HeraldCli
             QueueCommands.Create(console),
             RelayCommands.Create(console),
         };
+        foreach (var command in DirectoryCommands.Create(console))
+        {
+            root.Subcommands.Add(command);
+        }
 
         var parsed = root.Parse(args);
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = console.Out, Error = console.Error }, cancellationToken);

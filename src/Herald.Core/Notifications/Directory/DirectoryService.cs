@@ -237,14 +237,11 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
     {
         var errors = new List<SettingsError>();
         var (path, who) = ParseTarget(scope, principal, errors);
+        // Every problem at once, in the fields' order: an unknown principal along with a bad level.
+        await CheckTargetExistsAsync(path, who, errors, cancellationToken).ConfigureAwait(false);
         if (!AccessLevelNames.Values.TryParse(level, out var levelError, out var granted))
         {
             errors.Add(new("level", $"Level {levelError}"));
-        }
-
-        if (errors.Count == 0)
-        {
-            await CheckTargetExistsAsync(path, who, errors, cancellationToken).ConfigureAwait(false);
         }
 
         if (errors.Count > 0)
@@ -495,12 +492,13 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
 
     private async Task CheckTargetExistsAsync(ScopePath scope, Principal principal, List<SettingsError> errors, CancellationToken cancellationToken)
     {
-        if (!await settings.ScopeExistsAsync(scope, cancellationToken).ConfigureAwait(false))
+        // A field that did not parse is already reported (and its value is the default).
+        if (!errors.Any(e => e.Field == "scope") && !await settings.ScopeExistsAsync(scope, cancellationToken).ConfigureAwait(false))
         {
             errors.Add(OutgoingSettingsService.ScopeMissing(scope));
         }
 
-        if (!(await store.FindExistingAsync([principal], cancellationToken).ConfigureAwait(false)).Contains(principal))
+        if (!errors.Any(e => e.Field == "principal") && !(await store.FindExistingAsync([principal], cancellationToken).ConfigureAwait(false)).Contains(principal))
         {
             errors.Add(new("principal", Missing(principal)));
         }
