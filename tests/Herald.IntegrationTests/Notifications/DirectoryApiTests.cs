@@ -136,6 +136,13 @@ public sealed class DirectoryApiTests
         Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
         var hr = JsonDocument.Parse(await hrAdmin.GetStringAsync(new Uri("api/v1/access?scope=/hr", UriKind.Relative), Ct)).RootElement;
         Assert.Empty(hr.GetProperty("effective").EnumerateArray());
+
+        var openApi = JsonDocument.Parse(await root.GetStringAsync(new Uri("openapi/v1.json", UriKind.Relative), Ct)).RootElement.GetProperty("paths");
+        foreach (var path in new[] { "/api/v1/users/{id}", "/api/v1/groups/{id}/members", "/api/v1/directory/import", "/api/v1/access" })
+        {
+            Assert.True(openApi.TryGetProperty(path, out var described), $"{path} is not in the OpenAPI document");
+            Assert.All(described.EnumerateObject(), operation => Assert.False(string.IsNullOrEmpty(operation.Value.GetProperty("summary").GetString())));
+        }
     }
 
     private static async Task<HttpResponseMessage> PostAsync(HttpClient http, string body, string mediaType)
