@@ -1,3 +1,7 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
 namespace Herald.Notifications;
 
 /// <summary>
@@ -6,8 +10,10 @@ namespace Herald.Notifications;
 /// or a CLI has changed the directory; a write made through this node's
 /// <see cref="DirectoryService"/> calls <see cref="Invalidate"/>, so its effect is seen at once.
 /// </summary>
-public sealed class DirectoryCache(IDirectoryStore store, TimeProvider time) : IDirectory, IDisposable
+public sealed partial class DirectoryCache(IDirectoryStore store, TimeProvider time, ILogger<DirectoryCache>? logger = null) : IDirectory, IDisposable
 {
+    private readonly ILogger _logger = logger ?? NullLogger<DirectoryCache>.Instance;
+
     public static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(2);
 
     private readonly SemaphoreSlim _reload = new(1, 1);
@@ -42,8 +48,12 @@ public sealed class DirectoryCache(IDirectoryStore store, TimeProvider time) : I
                 return current.View;
             }
 
-            var view = new DirectoryView(await store.LoadAsync(cancellationToken).ConfigureAwait(false));
+            var started = Stopwatch.GetTimestamp();
+            var snapshot = await store.LoadAsync(cancellationToken).ConfigureAwait(false);
+            var view = new DirectoryView(snapshot);
             _current = new Current(view, now, generation);
+            var milliseconds = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            LogLoaded(_logger, snapshot.Revision, snapshot.Users.Count, snapshot.Groups.Count, snapshot.Access.Count, milliseconds);
             return view;
         }
         finally
@@ -61,6 +71,9 @@ public sealed class DirectoryCache(IDirectoryStore store, TimeProvider time) : I
             : null;
 
     public void Dispose() => _reload.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Directory revision {Revision} loaded: {Users} users, {Groups} groups, {Entries} access entries in {Milliseconds} ms")]
+    private static partial void LogLoaded(ILogger logger, long revision, int users, int groups, int entries, long milliseconds);
 
     private sealed record Current(DirectoryView View, DateTimeOffset CheckedAt, int Generation);
 }
