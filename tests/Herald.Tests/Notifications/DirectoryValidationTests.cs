@@ -77,9 +77,9 @@ public sealed class DirectoryValidationTests
     }
 
     [Fact]
-    public void A_csv_import_reads_quoted_fields_any_column_order_and_names_lines()
+    public void A_csv_import_reads_a_byte_order_mark_quoted_fields_any_column_order_and_names_lines()
     {
-        var csv = "id,kind,name,email,members,delivery,alias\r\n"
+        var csv = "\uFEFFid,kind,name,email,members,delivery,alias\r\n"
             + "alice,user,\"Smith, Alice\",alice@example.org,,,\r\n"
             + "\n"
             + "team,group,Team,,user:alice;group:ops  user:bob,both,team@example.org\n"

@@ -40,7 +40,7 @@ public sealed record DirectoryImport(
         ImportFile? file;
         try
         {
-            file = JsonSerializer.Deserialize<ImportFile>(text, Json);
+            file = JsonSerializer.Deserialize<ImportFile>(text.TrimStart('\uFEFF'), Json);
         }
         catch (JsonException ex)
         {
@@ -66,7 +66,8 @@ public sealed record DirectoryImport(
     public static DirectoryImport FromCsv(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var records = ReadCsv(text, out var csvError);
+        // Spreadsheets save CSV with a byte order mark; it is not part of the first column's name.
+        var records = ReadCsv(text.TrimStart('\uFEFF'), out var csvError);
         if (csvError is not null)
         {
             return Failed("body", csvError);
