@@ -37,6 +37,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<RelaySettingsCache>();
         services.AddSingleton<RelaySettingsService>();
         services.AddSingleton<RelayGateFactory>();
+        services.AddSingleton<AdministratorService>();
         return services;
     }
 }

@@ -23,6 +23,8 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IOutboxStore, SqlOutboxStore>();
         services.AddSingleton<IApiKeyStore, SqlApiKeyStore>();
         services.AddSingleton<IRelayStore, SqlRelayStore>();
+        services.AddSingleton<IAdministratorStore, SqlAdministratorStore>();
+        services.AddSingleton(provider => (IOutboxStatistics)provider.GetRequiredService<IOutboxStore>());
         return services;
     }
 }
