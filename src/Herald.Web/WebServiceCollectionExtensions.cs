@@ -1,3 +1,4 @@
+using Herald.Web.Console;
 using Herald.Web.Health;
 using Herald.Web.Metrics;
 using Herald.Web.Outbox;
@@ -21,6 +22,7 @@ public static class WebServiceCollectionExtensions
         services.AddAuthorization();
         services.AddProblemDetails();
         services.AddOpenApi();
+        services.AddHeraldConsole();
         // Enumerations are written by name, as in the CLI: "sent", "starttls-required".
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(
             new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.KebabCaseLower)));
@@ -41,6 +43,7 @@ public static class WebServiceCollectionExtensions
         api.MapOutboxApi();
         api.MapSettingsApi();
         api.MapRelayApi();
+        app.MapHeraldConsole();
         return app;
     }
 }

@@ -38,13 +38,13 @@ public interface IAdministratorStore
 }
 
 /// <summary>The outcome of a sign-in: the administrator, or why not (never which of name or password was wrong).</summary>
-public abstract record SignInResult
+public abstract record AdministratorSignIn
 {
-    public sealed record Success(Administrator Administrator) : SignInResult;
+    public sealed record Success(Administrator Administrator) : AdministratorSignIn;
 
-    public sealed record Invalid : SignInResult;
+    public sealed record Invalid : AdministratorSignIn;
 
-    public sealed record LockedOut(DateTimeOffset Until) : SignInResult;
+    public sealed record LockedOut(DateTimeOffset Until) : AdministratorSignIn;
 }
 
 /// <summary>
@@ -110,14 +110,14 @@ public sealed partial class AdministratorService(IAdministratorStore store, ISet
 
     public Task<bool> RemoveAsync(string name, CancellationToken cancellationToken) => store.RemoveAsync(name, cancellationToken);
 
-    public async Task<SignInResult> SignInAsync(string? name, string? password, CancellationToken cancellationToken)
+    public async Task<AdministratorSignIn> SignInAsync(string? name, string? password, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var found = string.IsNullOrEmpty(name) || name.Length > 64 ? null : await store.FindAsync(name, cancellationToken).ConfigureAwait(false);
         if (found is { Administrator.LockedUntil: { } until } && until > now)
         {
             // Locked: the password is not even checked, so guessing on goes nowhere.
-            return new SignInResult.LockedOut(until);
+            return new AdministratorSignIn.LockedOut(until);
         }
 
         // Checked against a decoy hash for an unknown name, so that both take as long.
@@ -125,7 +125,7 @@ public sealed partial class AdministratorService(IAdministratorStore store, ISet
             && RelayPasswords.Verify(password, found?.PasswordHash);
         if (found is not { } account)
         {
-            return new SignInResult.Invalid();
+            return new AdministratorSignIn.Invalid();
         }
 
         if (!valid)
@@ -133,12 +133,12 @@ public sealed partial class AdministratorService(IAdministratorStore store, ISet
             await store.RecordFailureAsync(account.Administrator.Name, now, MaxFailures, now + LockOut, cancellationToken).ConfigureAwait(false);
             var after = await store.FindAsync(account.Administrator.Name, cancellationToken).ConfigureAwait(false);
             return after is { Administrator.LockedUntil: { } lockedUntil } && lockedUntil > now
-                ? new SignInResult.LockedOut(lockedUntil)
-                : new SignInResult.Invalid();
+                ? new AdministratorSignIn.LockedOut(lockedUntil)
+                : new AdministratorSignIn.Invalid();
         }
 
         await store.RecordSuccessAsync(account.Administrator.Name, cancellationToken).ConfigureAwait(false);
-        return new SignInResult.Success(account.Administrator with { FailedAttempts = 0, LockedUntil = null });
+        return new AdministratorSignIn.Success(account.Administrator with { FailedAttempts = 0, LockedUntil = null });
     }
 
     private static void CheckPassword(string? password, List<SettingsError> errors)
