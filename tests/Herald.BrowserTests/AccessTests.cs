@@ -23,14 +23,14 @@ public sealed partial class AccessTests(ConsoleFixture fixture)
         await ConsoleFixture.ScreenshotAsync(page, "signin");
         await page.GotoAsync(link.PathAndQuery);
         await ConsoleFixture.ScreenshotAsync(page, "setup");
-        await page.GetByLabel("Name").FillAsync("first-admin");
-        await page.GetByLabel("Password", new() { Exact = true }).FillAsync("short");
-        await page.GetByLabel("Password again").FillAsync("short");
+        await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync("first-admin");
+        await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync("short");
+        await page.GetByLabel("Password again", ConsoleFixture.Exact).FillAsync("short");
         await page.GetByRole(AriaRole.Button, new() { Name = "Create administrator and sign in" }).ClickAsync();
         await Assertions.Expect(page.Locator("#password-error")).ToContainTextAsync("10 to 1024 characters");
 
-        await page.GetByLabel("Password", new() { Exact = true }).FillAsync(ConsoleFixture.Password);
-        await page.GetByLabel("Password again").FillAsync(ConsoleFixture.Password);
+        await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync(ConsoleFixture.Password);
+        await page.GetByLabel("Password again", ConsoleFixture.Exact).FillAsync(ConsoleFixture.Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Create administrator and sign in" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Dashboard" })).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator(".who-name")).ToHaveTextAsync("first-admin");
@@ -119,23 +119,23 @@ public sealed partial class AccessTests(ConsoleFixture fixture)
         await page.GotoAsync("/signin");
         for (var i = 1; i <= 5; i++)
         {
-            await page.GetByLabel("Name").FillAsync(ConsoleFixture.LockedAdmin);
-            await page.GetByLabel("Password").FillAsync($"wrong password {i}");
+            await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync(ConsoleFixture.LockedAdmin);
+            await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync($"wrong password {i}");
             await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
             await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync(i < 5 ? "do not match" : "locked after 5 failed sign-ins");
         }
 
         await ConsoleFixture.ScreenshotAsync(page, "signin-locked");
-        await page.GetByLabel("Name").FillAsync(ConsoleFixture.LockedAdmin);
-        await page.GetByLabel("Password").FillAsync(ConsoleFixture.Password);
+        await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync(ConsoleFixture.LockedAdmin);
+        await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync(ConsoleFixture.Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("locked");
         Assert.Equal("/signin", new Uri(page.Url).AbsolutePath);
         Assert.Matches(@"locky\s+/\s+created .* locked until", (await fixture.CliAsync("admin", "list")));
 
         await fixture.CliWithInputAsync(ConsoleFixture.Password, "admin", "reset-password", "--name", ConsoleFixture.LockedAdmin);
-        await page.GetByLabel("Name").FillAsync(ConsoleFixture.LockedAdmin);
-        await page.GetByLabel("Password").FillAsync(ConsoleFixture.Password);
+        await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync(ConsoleFixture.LockedAdmin);
+        await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync(ConsoleFixture.Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Dashboard" })).ToBeVisibleAsync();
 

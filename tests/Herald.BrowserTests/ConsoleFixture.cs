@@ -25,6 +25,9 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
 
     public static readonly Dictionary<string, string> Environment = new() { ["HERALD_CREDENTIAL_KEY"] = CredentialKey };
 
+    /// <summary>Labels are matched whole: "Server" is not "The server accepts mail…".</summary>
+    public static readonly PageGetByLabelOptions Exact = new() { Exact = true };
+
     private IPlaywright? _playwright;
 
     private HeraldCommandLine Cli { get; } = new();
@@ -68,7 +71,8 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
         var key = await MustAsync(Cli.RunAsync("apikey", "create", "--scope", "/", "--role", "admin", "--name", "browser-tests"));
         ApiKey = key.Output.Trim().Split('\n')[^1].Trim();
 
-        Server = await HeraldServer.StartAsync(Cli.DataDirectory, Environment);
+        // A deferred message waits an hour before its next attempt, so that only Retry brings one sooner.
+        Server = await HeraldServer.StartAsync(Cli.DataDirectory, new Dictionary<string, string>(Environment) { ["HERALD_Delivery__RetryDelays__0"] = "01:00:00" });
         using (var http = Server.Client(ApiKey))
         {
             using var response = await http.PostAsJsonAsync(new Uri("api/v1/messages", UriKind.Relative),
@@ -104,8 +108,8 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
     {
         var page = await NewPageAsync();
         await page.GotoAsync("/signin");
-        await page.GetByLabel("Name").FillAsync(name);
-        await page.GetByLabel("Password").FillAsync(Password);
+        await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync(name);
+        await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync(Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         await page.WaitForURLAsync(url => !url.Contains("/signin", StringComparison.Ordinal));
         return page;

@@ -17,13 +17,13 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
         await page.GetByRole(AriaRole.Navigation, new() { Name = "Console" }).GetByRole(AriaRole.Link, new() { Name = "SMTP connections" }).ClickAsync();
         await page.GetByRole(AriaRole.Link, new() { Name = "Add connection" }).ClickAsync();
 
-        await page.GetByLabel("Name", new() { Exact = true }).FillAsync("sink-test");
-        await page.GetByLabel("Server").FillAsync("127.0.0.1");
-        await page.GetByLabel("Port").FillAsync(fixture.Sink.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        await page.GetByLabel("Security").SelectOptionAsync("none");
-        await page.GetByLabel("From", new() { Exact = true }).FillAsync("console@example.org");
-        await page.GetByLabel("To", new() { Exact = true }).FillAsync("inbox@example.org");
-        await page.GetByLabel("Subject").FillAsync("Console connection test 7d1c");
+        await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync("sink-test");
+        await page.GetByLabel("Server", ConsoleFixture.Exact).FillAsync("127.0.0.1");
+        await page.GetByLabel("Port", ConsoleFixture.Exact).FillAsync(fixture.Sink.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await page.GetByLabel("Security", ConsoleFixture.Exact).SelectOptionAsync("none");
+        await page.GetByLabel("From", ConsoleFixture.Exact).FillAsync("console@example.org");
+        await page.GetByLabel("To", ConsoleFixture.Exact).FillAsync("inbox@example.org");
+        await page.GetByLabel("Subject", ConsoleFixture.Exact).FillAsync("Console connection test 7d1c");
         await page.GetByRole(AriaRole.Button, new() { Name = "Send test email" }).ClickAsync();
 
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Sent.");
@@ -40,8 +40,8 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
         await list.CloseAsync();
 
         await page.GetByRole(AriaRole.Radio, new() { Name = "User name and password" }).CheckAsync();
-        await page.GetByLabel("User name").FillAsync("mailer");
-        await page.GetByLabel("Password").FillAsync("s3cret-upstream-password");
+        await page.GetByLabel("User name", ConsoleFixture.Exact).FillAsync("mailer");
+        await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync("s3cret-upstream-password");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save connection" }).ClickAsync();
 
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Saved SMTP connection sink-test");
@@ -49,7 +49,7 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
         await ConsoleFixture.ScreenshotAsync(page, "connections");
 
         await page.GetByRole(AriaRole.Link, new() { Name = "sink-test" }).ClickAsync();
-        Assert.Equal("", await page.GetByLabel("Password").InputValueAsync());
+        Assert.Equal("", await page.Locator("#password").InputValueAsync());
         Assert.DoesNotContain("s3cret-upstream-password", await page.ContentAsync(), StringComparison.Ordinal);
         await Assertions.Expect(page.Locator("label[for=password] .badge")).ToHaveTextAsync("set");
         await ConsoleFixture.ScreenshotAsync(page, "connection-edit");
@@ -60,9 +60,9 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
     {
         var page = await fixture.SignedInPageAsync();
         await page.GotoAsync("/connections/edit");
-        await page.GetByLabel("Name", new() { Exact = true }).FillAsync("cert-test");
-        await page.GetByLabel("Server").FillAsync("127.0.0.1");
-        await page.GetByLabel("Upload a certificate").SetInputFilesAsync(new FilePayload
+        await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync("cert-test");
+        await page.GetByLabel("Server", ConsoleFixture.Exact).FillAsync("127.0.0.1");
+        await page.GetByLabel("Upload a certificate", ConsoleFixture.Exact).SetInputFilesAsync(new FilePayload
         {
             Name = "server-only.pem",
             MimeType = "application/x-pem-file",
@@ -70,7 +70,7 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
         });
         await page.GetByRole(AriaRole.Button, new() { Name = "Save connection" }).ClickAsync();
 
-        var field = page.GetByLabel("Upload a certificate");
+        var field = page.GetByLabel("Upload a certificate", ConsoleFixture.Exact);
         await Assertions.Expect(field).ToHaveAttributeAsync("aria-invalid", "true");
         await Assertions.Expect(page.Locator("#clientCertificate-error")).ToContainTextAsync("1.3.6.1.5.5.7.3.2");
         await ConsoleFixture.ScreenshotAsync(page, "connection-invalid");
@@ -84,10 +84,10 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
         var page = await fixture.SignedInPageAsync();
         await CreateConnectionAsync(page, "outbound");
         await page.GotoAsync("/settings");
-        await page.GetByLabel("SMTP connection").SelectOptionAsync("outbound");
-        await page.GetByLabel("From address").FillAsync("alerts@example.org");
-        await page.GetByLabel("From display name").FillAsync("Example Alerts");
-        await page.GetByLabel("Character set").SelectOptionAsync("iso-8859-1");
+        await page.GetByLabel("SMTP connection", ConsoleFixture.Exact).SelectOptionAsync("outbound");
+        await page.GetByLabel("From address", ConsoleFixture.Exact).FillAsync("alerts@example.org");
+        await page.GetByLabel("From display name", ConsoleFixture.Exact).FillAsync("Example Alerts");
+        await page.GetByLabel("Character set", ConsoleFixture.Exact).SelectOptionAsync("iso-8859-1");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save settings" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Saved the outgoing email settings of /.");
         var root = (await fixture.CliAsync("smtp", "show", "--scope", "/"));
@@ -98,15 +98,15 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
 
         await page.GetByRole(AriaRole.Link, new() { Name = "/hr" }).ClickAsync();
         await Assertions.Expect(page.Locator("#from-origin")).ToHaveTextAsync("inherited from /");
-        await Assertions.Expect(page.GetByLabel("From address")).ToHaveValueAsync("alerts@example.org");
-        await page.GetByLabel("From address").FillAsync("not an address");
+        await Assertions.Expect(page.GetByLabel("From address", ConsoleFixture.Exact)).ToHaveValueAsync("alerts@example.org");
+        await page.GetByLabel("From address", ConsoleFixture.Exact).FillAsync("not an address");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save settings" }).ClickAsync();
         await Assertions.Expect(page.Locator("#from-error")).ToContainTextAsync("From address");
-        await Assertions.Expect(page.GetByLabel("From address")).ToHaveAttributeAsync("aria-invalid", "true");
+        await Assertions.Expect(page.GetByLabel("From address", ConsoleFixture.Exact)).ToHaveAttributeAsync("aria-invalid", "true");
         await ConsoleFixture.ScreenshotAsync(page, "settings-invalid");
         Assert.Matches(ConsoleFixture.SettingLine("from", "alerts@example.org", "inherited from /"), (await fixture.CliAsync("smtp", "show", "--scope", "/hr")));
 
-        await page.GetByLabel("From address").FillAsync("hr@example.org");
+        await page.GetByLabel("From address", ConsoleFixture.Exact).FillAsync("hr@example.org");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save settings" }).ClickAsync();
         await Assertions.Expect(page.Locator("#from-origin")).ToHaveTextAsync("set here");
         await Assertions.Expect(page.Locator("#connection-origin")).ToHaveTextAsync("inherited from /");
@@ -129,7 +129,7 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
     {
         var page = await fixture.SignedInPageAsync();
         await page.GotoAsync("/queue");
-        await page.GetByLabel("State").SelectOptionAsync("deferred");
+        await page.GetByLabel("State", ConsoleFixture.Exact).SelectOptionAsync("deferred");
         await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
         Assert.Contains("state=deferred", page.Url, StringComparison.Ordinal);
         await ConsoleFixture.ScreenshotAsync(page, "queue");
@@ -165,16 +165,16 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
         await page.GotoAsync("/relay");
         await ConsoleFixture.ScreenshotAsync(page, "relay");
         await page.GetByRole(AriaRole.Link, new() { Name = "Add listener" }).ClickAsync();
-        await page.GetByLabel("Listens on").FillAsync("127.0.0.1:2599");
-        await page.GetByLabel("Scope").SelectOptionAsync("/hr");
+        await page.GetByLabel("Listens on", ConsoleFixture.Exact).FillAsync("127.0.0.1:2599");
+        await page.GetByLabel("Scope", ConsoleFixture.Exact).SelectOptionAsync("/hr");
         await page.GetByRole(AriaRole.Radio, new() { Name = "All except the list below" }).CheckAsync();
-        await page.GetByLabel("The list").FillAsync("10.9.0.0/16\nnot a network/99");
+        await page.GetByLabel("The list", ConsoleFixture.Exact).FillAsync("10.9.0.0/16\nnot a network/99");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save listener" }).ClickAsync();
         await Assertions.Expect(page.Locator("#entries-error")).ToContainTextAsync("not a network/99");
         await ConsoleFixture.ScreenshotAsync(page, "relay-listener-invalid");
         Assert.DoesNotContain("2599", (await fixture.CliAsync("relay", "list")), StringComparison.Ordinal);
 
-        await page.GetByLabel("The list").FillAsync("10.9.0.0/16\n192.0.2.7");
+        await page.GetByLabel("The list", ConsoleFixture.Exact).FillAsync("10.9.0.0/16\n192.0.2.7");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save listener" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Saved relay listener 127.0.0.1:2599");
         var list = (await fixture.CliAsync("relay", "list"));
@@ -182,9 +182,9 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
         Assert.Contains("all-except", list, StringComparison.Ordinal);
         Assert.Contains("10.9.0.0/16", list, StringComparison.Ordinal);
 
-        await page.GetByLabel("User name").FillAsync("scanner");
-        await page.GetByLabel("Scope").SelectOptionAsync("/hr");
-        await page.GetByLabel("Password").FillAsync("relay-account-password");
+        await page.GetByLabel("User name", ConsoleFixture.Exact).FillAsync("scanner");
+        await page.GetByLabel("Scope", ConsoleFixture.Exact).SelectOptionAsync("/hr");
+        await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync("relay-account-password");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save account" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Row, new() { Name = "scanner" })).ToContainTextAsync("/hr");
         Assert.DoesNotContain("relay-account-password", await page.ContentAsync(), StringComparison.Ordinal);
@@ -194,9 +194,9 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
     private static async Task CreateConnectionAsync(IPage page, string name)
     {
         await page.GotoAsync("/connections/edit");
-        await page.GetByLabel("Name", new() { Exact = true }).FillAsync(name);
-        await page.GetByLabel("Server").FillAsync("smtp.example.org");
-        await page.GetByLabel("Port").FillAsync("587");
+        await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync(name);
+        await page.GetByLabel("Server", ConsoleFixture.Exact).FillAsync("smtp.example.org");
+        await page.GetByLabel("Port", ConsoleFixture.Exact).FillAsync("587");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save connection" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync($"Saved SMTP connection {name}");
     }

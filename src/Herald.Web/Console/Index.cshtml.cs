@@ -77,7 +77,7 @@ public sealed class IndexModel(IOutboxStatistics statistics, ISettingsStore sett
         var scaleMax = NiceCeiling(max);
         var svg = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
-        svg.Append(c, $"<svg viewBox=\"0 0 {Width} {Height}\" role=\"img\" aria-labelledby=\"chart-title\" preserveAspectRatio=\"none\" class=\"chart-svg\">");
+        svg.Append(c, $"<svg viewBox=\"0 0 {Width} {Height}\" role=\"img\" aria-labelledby=\"chart-title\" class=\"chart-svg\">");
         svg.Append(c, $"<title id=\"chart-title\">Deliveries per hour over the last 24 hours: {Sent} sent, {Deferred} deferred, {Bounced} bounced.</title>");
         for (var i = 0; i <= 4; i++)
         {

@@ -6,3 +6,4 @@ document.addEventListener("input", function (event) {
   var box = document.querySelector('input[data-override-for="' + field.id + '"]');
   if (box) box.checked = true;
 });
+document.addEventListener('DOMContentLoaded', function () { var current = document.querySelector('.sidenav [aria-current="page"]'); if (current && current.scrollIntoView && window.innerWidth <= 720) current.scrollIntoView({ inline: 'center', block: 'nearest' }); });
