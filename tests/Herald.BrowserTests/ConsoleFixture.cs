@@ -23,6 +23,9 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
     public const string Password = "correct horse battery staple";
     public const string CredentialKey = "browser-tests-credential-key";
 
+    /// <summary>Messages the fixture delivers to the sink through scope /deliveries before any test runs.</summary>
+    public const int DeliveredMessages = 3;
+
     public static readonly Dictionary<string, string> Environment = new() { ["HERALD_CREDENTIAL_KEY"] = CredentialKey };
 
     /// <summary>Labels are matched whole: "Server" is not "The server accepts mail…".</summary>
@@ -58,7 +61,7 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
 
         Sink = SmtpSink.Start();
         DeferringSink = SmtpSink.Start("-r", "RCPT");
-        foreach (var scope in new[] { "/hr", "/finance", "/deferring" })
+        foreach (var scope in new[] { "/hr", "/finance", "/deferring", "/deliveries" })
         {
             await MustAsync(Cli.RunAsync("scope", "add", scope));
         }
@@ -68,6 +71,8 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
         await MustAsync(Cli.RunWithInputAsync(Password, "admin", "create", "--name", LockedAdmin, "--scope", "/"));
         await MustAsync(Cli.RunAsync("smtp", "set", "--scope", "/deferring", "--server", "127.0.0.1", "--port", DeferringSink.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--security", "none", "--from", "alerts@example.org", "--from-name", "Deferred alerts"));
+        await MustAsync(Cli.RunAsync("smtp", "set", "--scope", "/deliveries", "--server", "127.0.0.1", "--port", Sink.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--security", "none", "--from", "reports@example.org"));
         var key = await MustAsync(Cli.RunAsync("apikey", "create", "--scope", "/", "--role", "admin", "--name", "browser-tests"));
         ApiKey = key.Output.Trim().Split('\n')[^1].Trim();
 
@@ -79,7 +84,15 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
                 new { scope = "/deferring", to = new[] { "waiting@example.org" }, subject = "Quarterly report is late", text = "Deferred by the upstream." });
             response.EnsureSuccessStatusCode();
             DeferredMessageId = (await response.Content.ReadFromJsonAsync<Accepted>())!.Id;
+            for (var i = 1; i <= DeliveredMessages; i++)
+            {
+                using var delivered = await http.PostAsJsonAsync(new Uri("api/v1/messages", UriKind.Relative),
+                    new { scope = "/deliveries", to = new[] { $"reader{i}@example.org" }, subject = $"Daily report {i}", text = "Delivered." });
+                delivered.EnsureSuccessStatusCode();
+            }
         }
+
+        await Sink.WaitForAsync(DeliveredMessages, TimeSpan.FromSeconds(30));
 
         await WaitForAsync(async () => (await Cli.RunAsync("queue", "show", DeferredMessageId)).Output.Contains("deferred after 1 attempt", StringComparison.Ordinal));
 

@@ -13,6 +13,8 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
     public async Task Testing_a_connection_before_saving_sends_to_the_sink_and_saving_keeps_the_password_hidden()
     {
         var page = await fixture.SignedInPageAsync();
+        await Assertions.Expect(page.Locator(".stat-sent")).ToHaveTextAsync(ConsoleFixture.DeliveredMessages.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await Assertions.Expect(page.Locator(".chart rect.bar-sent")).ToHaveCountAsync(1);
         await ConsoleFixture.ScreenshotAsync(page, "dashboard");
         await page.GetByRole(AriaRole.Navigation, new() { Name = "Console" }).GetByRole(AriaRole.Link, new() { Name = "SMTP connections" }).ClickAsync();
         await page.GetByRole(AriaRole.Link, new() { Name = "Add connection" }).ClickAsync();
@@ -28,7 +30,7 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
 
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Sent.");
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("250");
-        var received = await fixture.Sink.WaitForAsync(1, TimeSpan.FromSeconds(20));
+        var received = await fixture.Sink.WaitForAsync(ConsoleFixture.DeliveredMessages + 1, TimeSpan.FromSeconds(20));
         var message = Assert.Single(received, m => m.ToMimeMessage().Subject == "Console connection test 7d1c");
         Assert.Equal(["inbox@example.org"], message.Recipients);
         Assert.Equal("console@example.org", message.Sender);
