@@ -41,6 +41,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<DirectoryCache>();
         services.AddSingleton<IDirectory>(provider => provider.GetRequiredService<DirectoryCache>());
         services.AddSingleton<DirectoryService>();
+        services.AddSingleton<AdministratorService>();
         return services;
     }
 }

@@ -26,6 +26,8 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IApiKeyStore, SqlApiKeyStore>();
         services.AddSingleton<IRelayStore, SqlRelayStore>();
         services.AddSingleton<IDirectoryStore, SqlDirectoryStore>();
+        services.AddSingleton<IAdministratorStore, SqlAdministratorStore>();
+        services.AddSingleton(provider => (IOutboxStatistics)provider.GetRequiredService<IOutboxStore>());
         return services;
     }
 }

@@ -32,6 +32,7 @@ internal static class HeraldCli
             ApiKeyCommands.Create(console),
             QueueCommands.Create(console),
             RelayCommands.Create(console),
+            AdminCommands.Create(console),
         };
         foreach (var command in DirectoryCommands.Create(console))
         {
