@@ -5,6 +5,10 @@ using Herald.Relay;
 using Herald.Storage.Access;
 using Herald.Storage.Outbox;
 using Herald.Storage.Relay;
+using Herald.Notifications;
+using Herald.Notifications.Events;
+using Herald.Notifications.Subscriptions;
+using Herald.Storage.Notifications;
 using Herald.Settings;
 using Herald.Storage.Credentials;
 using Herald.Storage.Database;
@@ -23,6 +27,10 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IOutboxStore, SqlOutboxStore>();
         services.AddSingleton<IApiKeyStore, SqlApiKeyStore>();
         services.AddSingleton<IRelayStore, SqlRelayStore>();
+        services.AddSingleton<INotificationEventStore, SqlNotificationEventStore>();
+        services.AddSingleton<SqlSubscriptionStore>();
+        services.AddSingleton<ISubscriptionRegistry>(provider => provider.GetRequiredService<SqlSubscriptionStore>());
+        services.AddSingleton<ISubscriptionStore>(provider => provider.GetRequiredService<SqlSubscriptionStore>());
         return services;
     }
 }
