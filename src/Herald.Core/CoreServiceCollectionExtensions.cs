@@ -3,6 +3,9 @@ using Herald.Credentials;
 using Herald.Outbox;
 using Herald.Delivery;
 using Herald.Relay;
+using Herald.Notifications;
+using Herald.Notifications.FanOut;
+using Herald.Notifications.Matching;
 using Herald.Settings;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -37,6 +40,14 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<RelaySettingsCache>();
         services.AddSingleton<RelaySettingsService>();
         services.AddSingleton<RelayGateFactory>();
+        services.TryAddSingleton<NotificationMailer>();
+        services.AddOptions<NotificationOptions>();
+        services.AddSingleton<NotificationSignal>();
+        services.AddSingleton<NotificationMatcher>();
+        services.AddSingleton<SubscriptionRecipients>();
+        services.AddSingleton<ISubscriptionRecipients>(provider => provider.GetRequiredService<SubscriptionRecipients>());
+        services.AddSingleton<INotificationSender, MailerNotificationSender>();
+        services.AddSingleton<NotificationFanOut>();
         return services;
     }
 }
