@@ -1,5 +1,6 @@
 using Herald.Web.Health;
 using Herald.Web.Metrics;
+using Herald.Web.Notifications;
 using Herald.Web.Outbox;
 using Herald.Web.Relay;
 using Herald.Web.Security;
@@ -41,6 +42,9 @@ public static class WebServiceCollectionExtensions
         api.MapOutboxApi();
         api.MapSettingsApi();
         api.MapRelayApi();
+        api.MapEventsApi();
+        api.MapSubscriptionsApi();
+        api.MapRulesApi();
         return app;
     }
 }

@@ -2,6 +2,9 @@ using System.CommandLine;
 using Dapper;
 using Herald.Credentials;
 using Herald.Listeners;
+using Herald.Notifications;
+using Herald.Notifications.FanOut;
+using Herald.Notifications.Matching;
 using Herald.Outbox;
 using Herald.Relay;
 using Herald.Storage.Database;
@@ -63,6 +66,8 @@ internal static partial class ServeCommand
         builder.Services.AddSingleton(provider => ActivatorUtilities.CreateInstance<RelayListenerHost>(provider, dataDirectory));
         builder.Services.AddHostedService(provider => provider.GetRequiredService<RelayListenerHost>());
         builder.Services.AddHeraldWeb();
+        builder.Services.AddOptions<NotificationOptions>().BindConfiguration(NotificationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddHostedService(CreateNotificationEngine);
         await using var app = builder.Build();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Herald");
 
@@ -97,6 +102,32 @@ internal static partial class ServeCommand
         await app.WaitForShutdownAsync(cancellationToken);
         return 0;
     }
+
+    /// <summary>The engine needs every part of the notification pipeline (directory, templates,
+    /// unsubscribe links, digest inbox); a node built without one of them says so and serves the
+    /// rest, events still being stored for when it has them.</summary>
+    private static IHostedService CreateNotificationEngine(IServiceProvider provider)
+    {
+        var missing = new[] { typeof(IDirectory), typeof(INotificationTemplates), typeof(IUnsubscribeLinks), typeof(IDigestInbox) }
+            .Where(type => provider.GetService(type) is null).Select(type => type.Name).ToArray();
+        if (missing.Length == 0)
+        {
+            return ActivatorUtilities.CreateInstance<NotificationEngine>(provider);
+        }
+
+        LogNotificationEngineIncomplete(provider.GetRequiredService<ILoggerFactory>().CreateLogger("Herald"), string.Join(", ", missing));
+        return new NoEngine();
+    }
+
+    private sealed class NoEngine : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The notification engine is not running: this build has no {Missing}; events are stored and wait")]
+    private static partial void LogNotificationEngineIncomplete(ILogger logger, string missing);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Data directory {DataDirectory}; database {Database} ({Applied} migration(s) applied now); node {Node}")]
     private static partial void LogDatabase(ILogger logger, string dataDirectory, string database, int applied, string node);
