@@ -67,7 +67,7 @@ internal static partial class ServeCommand
         builder.Services.AddHostedService(provider => provider.GetRequiredService<RelayListenerHost>());
         builder.Services.AddHeraldWeb();
         builder.Services.AddOptions<NotificationOptions>().BindConfiguration(NotificationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddHostedService(CreateNotificationEngine);
+        builder.Services.AddSingleton<IHostedService>(CreateNotificationEngine);
         await using var app = builder.Build();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Herald");
 
