@@ -32,6 +32,8 @@ internal static class HeraldCli
             ApiKeyCommands.Create(console),
             QueueCommands.Create(console),
             RelayCommands.Create(console),
+            NotificationCommands.CreateSubscription(console),
+            NotificationCommands.CreateRule(console),
         };
 
         var parsed = root.Parse(args);
