@@ -77,7 +77,7 @@ public static class EventValidation
             {
                 Fail("data", "data must be a JSON object.");
             }
-            else if (data.GetRawText().Length > EventLimits.MaxDataBytes)
+            else if (System.Text.Encoding.UTF8.GetByteCount(data.GetRawText()) > EventLimits.MaxDataBytes)
             {
                 Fail("data", $"data is larger than {EventLimits.MaxDataBytes / 1024} KiB.");
             }
