@@ -2,6 +2,8 @@ using Herald.Access;
 using Herald.Credentials;
 using Herald.Outbox;
 using Herald.Delivery;
+using Herald.Notifications;
+using Herald.Notifications.Templates;
 using Herald.Relay;
 using Herald.Settings;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,6 +39,10 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<RelaySettingsCache>();
         services.AddSingleton<RelaySettingsService>();
         services.AddSingleton<RelayGateFactory>();
+        services.AddSingleton<TemplateCompiler>();
+        services.AddSingleton<NotificationTemplates>();
+        services.AddSingleton<INotificationTemplates>(provider => provider.GetRequiredService<NotificationTemplates>());
+        services.AddSingleton<TemplateService>();
         return services;
     }
 }

@@ -1,8 +1,10 @@
 using Herald.Access;
 using Herald.Credentials;
 using Herald.Outbox;
+using Herald.Notifications.Templates;
 using Herald.Relay;
 using Herald.Storage.Access;
+using Herald.Storage.Notifications;
 using Herald.Storage.Outbox;
 using Herald.Storage.Relay;
 using Herald.Settings;
@@ -23,6 +25,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IOutboxStore, SqlOutboxStore>();
         services.AddSingleton<IApiKeyStore, SqlApiKeyStore>();
         services.AddSingleton<IRelayStore, SqlRelayStore>();
+        services.AddSingleton<INotificationTemplateStore, SqlTemplateStore>();
         return services;
     }
 }
