@@ -4,6 +4,7 @@ using Herald.Outbox;
 using Herald.Delivery;
 using Herald.Notifications;
 using Herald.Notifications.Templates;
+using Herald.Notifications.Unsubscribe;
 using Herald.Relay;
 using Herald.Settings;
 using Microsoft.Extensions.DependencyInjection;
@@ -43,6 +44,10 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<NotificationTemplates>();
         services.AddSingleton<INotificationTemplates>(provider => provider.GetRequiredService<NotificationTemplates>());
         services.AddSingleton<TemplateService>();
+        services.AddOptions<NotificationOptions>();
+        services.AddSingleton<UnsubscribeLinks>();
+        services.AddSingleton<IUnsubscribeLinks>(provider => provider.GetRequiredService<UnsubscribeLinks>());
+        services.AddSingleton<UnsubscribeService>();
         return services;
     }
 }

@@ -2,6 +2,7 @@ using Herald.Access;
 using Herald.Credentials;
 using Herald.Outbox;
 using Herald.Notifications.Templates;
+using Herald.Notifications.Unsubscribe;
 using Herald.Relay;
 using Herald.Storage.Access;
 using Herald.Storage.Notifications;
@@ -26,6 +27,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IApiKeyStore, SqlApiKeyStore>();
         services.AddSingleton<IRelayStore, SqlRelayStore>();
         services.AddSingleton<INotificationTemplateStore, SqlTemplateStore>();
+        services.AddSingleton<ISigningKeyStore, SqlSigningKeyStore>();
         return services;
     }
 }

@@ -1,5 +1,6 @@
 using Herald.Web.Health;
 using Herald.Web.Metrics;
+using Herald.Web.Notifications;
 using Herald.Web.Outbox;
 using Herald.Web.Relay;
 using Herald.Web.Security;
@@ -37,6 +38,7 @@ public static class WebServiceCollectionExtensions
         app.MapHealthApi(databaseAnswers);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapMetricsApi();
+        app.MapUnsubscribeEndpoints();
         var api = app.MapGroup("/api/v1").RequireAuthorization();
         api.MapOutboxApi();
         api.MapSettingsApi();

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Dapper;
 using Herald.Credentials;
 using Herald.Listeners;
+using Herald.Notifications;
 using Herald.Outbox;
 using Herald.Relay;
 using Herald.Storage.Database;
@@ -59,6 +60,9 @@ internal static partial class ServeCommand
         builder.Services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(node);
         builder.Services.AddOptions<RelayOptions>().BindConfiguration(RelayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        // Links in notifications point at the first --urls entry unless Notifications:PublicBaseUrl says otherwise.
+        builder.Services.Configure<NotificationOptions>(o => o.PublicBaseUrl = PublicBaseUrl(urls));
+        builder.Services.AddOptions<NotificationOptions>().BindConfiguration(NotificationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddHostedService<DeliveryWorker>();
         builder.Services.AddSingleton(provider => ActivatorUtilities.CreateInstance<RelayListenerHost>(provider, dataDirectory));
         builder.Services.AddHostedService(provider => provider.GetRequiredService<RelayListenerHost>());
@@ -96,6 +100,27 @@ internal static partial class ServeCommand
         LogListening(log, app.Urls);
         await app.WaitForShutdownAsync(cancellationToken);
         return 0;
+    }
+
+    /// <summary>The first URL serve listens on, as recipients would reach it; a wildcard host
+    /// (0.0.0.0, [::], *, +) becomes this machine's name.</summary>
+    internal static string PublicBaseUrl(string urls)
+    {
+        var first = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault();
+        if (first is null)
+        {
+            return NotificationOptions.DefaultPublicBaseUrl;
+        }
+
+        var wildcard = System.Text.RegularExpressions.Regex.Match(first, @"^(https?://)(\*|\+|0\.0\.0\.0|\[::\])(:\d+)?/?$");
+        if (wildcard.Success)
+        {
+            first = wildcard.Groups[1].Value + Environment.MachineName.ToLowerInvariant() + wildcard.Groups[3].Value;
+        }
+
+        return Uri.TryCreate(first, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"
+            ? url.GetLeftPart(UriPartial.Path).TrimEnd('/')
+            : NotificationOptions.DefaultPublicBaseUrl;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Data directory {DataDirectory}; database {Database} ({Applied} migration(s) applied now); node {Node}")]
