@@ -1,6 +1,8 @@
 using Herald.Access;
 using Herald.Credentials;
 using Herald.Outbox;
+using Herald.Notifications;
+using Herald.Notifications.Digests;
 using Herald.Notifications.Templates;
 using Herald.Notifications.Unsubscribe;
 using Herald.Relay;
@@ -28,6 +30,9 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IRelayStore, SqlRelayStore>();
         services.AddSingleton<INotificationTemplateStore, SqlTemplateStore>();
         services.AddSingleton<ISigningKeyStore, SqlSigningKeyStore>();
+        services.AddSingleton<SqlDigestStore>();
+        services.AddSingleton<IDigestStore>(provider => provider.GetRequiredService<SqlDigestStore>());
+        services.AddSingleton<IDigestInbox>(provider => provider.GetRequiredService<SqlDigestStore>());
         return services;
     }
 }
