@@ -48,6 +48,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<UnsubscribeLinks>();
         services.AddSingleton<IUnsubscribeLinks>(provider => provider.GetRequiredService<UnsubscribeLinks>());
         services.AddSingleton<UnsubscribeService>();
+        services.TryAddSingleton<NotificationMailer>();
         return services;
     }
 }

@@ -3,6 +3,7 @@ using Dapper;
 using Herald.Credentials;
 using Herald.Listeners;
 using Herald.Notifications;
+using Herald.Notifications.Digests;
 using Herald.Outbox;
 using Herald.Relay;
 using Herald.Storage.Database;
@@ -64,6 +65,13 @@ internal static partial class ServeCommand
         builder.Services.Configure<NotificationOptions>(o => o.PublicBaseUrl = PublicBaseUrl(urls));
         builder.Services.AddOptions<NotificationOptions>().BindConfiguration(NotificationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddHostedService<DeliveryWorker>();
+        // The digest scheduler reads subscriptions and the directory, which other parts of the
+        // notification engine provide; until a node has them there is nothing to schedule.
+        if (builder.Services.Any(s => s.ServiceType == typeof(ISubscriptionStore)) && builder.Services.Any(s => s.ServiceType == typeof(IDirectory)))
+        {
+            builder.Services.AddHostedService<DigestScheduler>();
+        }
+
         builder.Services.AddSingleton(provider => ActivatorUtilities.CreateInstance<RelayListenerHost>(provider, dataDirectory));
         builder.Services.AddHostedService(provider => provider.GetRequiredService<RelayListenerHost>());
         builder.Services.AddHeraldWeb();
