@@ -43,6 +43,7 @@ public static class WebServiceCollectionExtensions
         api.MapOutboxApi();
         api.MapSettingsApi();
         api.MapRelayApi();
+        api.MapTemplatesApi();
         return app;
     }
 }
