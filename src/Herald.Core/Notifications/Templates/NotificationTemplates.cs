@@ -24,6 +24,10 @@ public sealed partial class NotificationTemplates(
 
     private readonly ConcurrentDictionary<ScopePath, (DateTimeOffset Until, IReadOnlyList<NotificationTemplate> Chain)> _chains = new();
 
+    /// <summary>Compiled templates by the sources object itself, so that rendering the same
+    /// template 100,000 times does not hash its text each time; entries go with their sources.</summary>
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<TemplateSources, Compiled> _compiled = new();
+
     public async ValueTask<RenderedNotification> RenderEventAsync(
         NotificationEvent notificationEvent, NotificationRecipient recipient, string sourceName, Uri unsubscribe, CancellationToken cancellationToken)
     {
@@ -83,11 +87,12 @@ public sealed partial class NotificationTemplates(
     {
         ArgumentNullException.ThrowIfNull(sources);
         ArgumentNullException.ThrowIfNull(model);
+        var compiled = _compiled.GetValue(sources, s => new Compiled(Compile(s.Subject), Compile(s.Text), s.Html is null ? null : Compile(s.Html)));
         var context = new TemplateContext(compiler.Options);
         model(context);
-        var subject = Subject(await Compile(sources.Subject).RenderAsync(context, TemplateCompiler.Text).ConfigureAwait(false));
-        var text = await Compile(sources.Text).RenderAsync(context, TemplateCompiler.Text).ConfigureAwait(false);
-        var html = sources.Html is null ? null : await Compile(sources.Html).RenderAsync(context, TemplateCompiler.Html).ConfigureAwait(false);
+        var subject = Subject(await compiled.Subject.RenderAsync(context, TemplateCompiler.Text).ConfigureAwait(false));
+        var text = await compiled.Text.RenderAsync(context, TemplateCompiler.Text).ConfigureAwait(false);
+        var html = compiled.Html is null ? null : await compiled.Html.RenderAsync(context, TemplateCompiler.Html).ConfigureAwait(false);
         return new RenderedNotification(subject, text, html);
     }
 
@@ -153,6 +158,8 @@ public sealed partial class NotificationTemplates(
         compiler.TryCompile(source, out var template, out var error)
             ? template
             : throw new InvalidOperationException($"The template cannot be compiled: {error}");
+
+    private sealed record Compiled(IFluidTemplate Subject, IFluidTemplate Text, IFluidTemplate? Html);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The {Type} template of scope {Scope} failed to render; the built-in default was used instead")]
     private static partial void LogTemplateFailed(ILogger logger, Exception exception, string scope, string type);
