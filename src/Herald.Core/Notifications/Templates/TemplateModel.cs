@@ -14,8 +14,21 @@ namespace Herald.Notifications.Templates;
 /// </summary>
 internal static class TemplateModel
 {
-    public static void SetEvent(TemplateContext context, NotificationEvent notificationEvent, TimeZoneInfo zone) =>
-        context.SetValue("event", FluidValue.Create(Event(notificationEvent, zone), context.Options));
+    /// <summary>The last event's model: a fan-out renders one event for many recipients in a row,
+    /// and the model (read-only once built) is the same for every recipient in one time zone.</summary>
+    private static EventModel? s_lastEvent;
+
+    public static void SetEvent(TemplateContext context, NotificationEvent notificationEvent, TimeZoneInfo zone)
+    {
+        var last = Volatile.Read(ref s_lastEvent);
+        if (last is null || !ReferenceEquals(last.Event, notificationEvent) || last.Zone != zone || last.Options != context.Options)
+        {
+            last = new EventModel(notificationEvent, zone, context.Options, FluidValue.Create(Event(notificationEvent, zone), context.Options));
+            Volatile.Write(ref s_lastEvent, last);
+        }
+
+        context.SetValue("event", last.Value);
+    }
 
     public static void SetRecipient(TemplateContext context, NotificationRecipient recipient, TimeZoneInfo zone) =>
         context.SetValue("recipient", FluidValue.Create(
@@ -70,4 +83,6 @@ internal static class TemplateModel
         JsonValueKind.False => false,
         _ => null,
     };
+
+    private sealed record EventModel(NotificationEvent Event, TimeZoneInfo Zone, TemplateOptions Options, FluidValue Value);
 }
