@@ -71,6 +71,17 @@ public sealed class DigestSchedulerTests
         Assert.Equal(["alice@example.org"], await RecipientsAsync(db.Database));
         await using var connection = await db.Database.OpenAsync(Ct);
         Assert.Equal(2, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM digest_runs WHERE subscription_id = 'daily'"));
+
+        // Sixteen days later the next check sends what came after (Tomorrow.docx) and purges
+        // digest items older than 15 days.
+        time.SetUtcNow(SundayEight.AddDays(16));
+        await using (var later = Node(db.Database, time, store, "node-a"))
+        {
+            Assert.Equal(1, await later.Scheduler.RunOnceAsync(Ct));
+        }
+
+        Assert.Contains("Tomorrow.docx", (await MessagesAsync(db.Database)).Single(m => m.IdempotencyKey != message.IdempotencyKey).Mime, StringComparison.Ordinal);
+        Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM digest_items"));
     }
 
     [Theory]
