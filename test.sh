@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Herald test. On a fresh Debian machine it first installs the real peers the tests
 # start themselves (a private Postfix on loopback ports, Cyrus SASL's sasldb tools, OpenSSL,
-# PostgreSQL for the storage tests on both engines, and swaks, nmap and testssl.sh as clients
-# of the relay listener),
+# PostgreSQL for the storage tests on both engines, swaks, nmap and testssl.sh as clients
+# of the relay listener, and chromium, which Playwright drives for the web console's tests),
 # then runs the whole solution with dotnet test. Extra arguments go to dotnet test.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -10,7 +10,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 
 packages=()
 have_package() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for package in postfix sasl2-bin libsasl2-modules libsasl2-modules-db openssl postgresql swaks nmap testssl.sh; do
+for package in postfix sasl2-bin libsasl2-modules libsasl2-modules-db openssl postgresql swaks nmap testssl.sh chromium; do
   have_package "$package" || packages+=("$package")
 done
 if ((${#packages[@]})); then

@@ -49,6 +49,10 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IUnsubscribeLinks>(provider => provider.GetRequiredService<UnsubscribeLinks>());
         services.AddSingleton<UnsubscribeService>();
         services.TryAddSingleton<NotificationMailer>();
+        services.AddSingleton<DirectoryCache>();
+        services.AddSingleton<IDirectory>(provider => provider.GetRequiredService<DirectoryCache>());
+        services.AddSingleton<DirectoryService>();
+        services.AddSingleton<AdministratorService>();
         return services;
     }
 }

@@ -33,6 +33,9 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<SqlDigestStore>();
         services.AddSingleton<IDigestStore>(provider => provider.GetRequiredService<SqlDigestStore>());
         services.AddSingleton<IDigestInbox>(provider => provider.GetRequiredService<SqlDigestStore>());
+        services.AddSingleton<IDirectoryStore, SqlDirectoryStore>();
+        services.AddSingleton<IAdministratorStore, SqlAdministratorStore>();
+        services.AddSingleton(provider => (IOutboxStatistics)provider.GetRequiredService<IOutboxStore>());
         return services;
     }
 }

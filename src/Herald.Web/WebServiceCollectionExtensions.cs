@@ -1,3 +1,4 @@
+using Herald.Web.Console;
 using Herald.Web.Health;
 using Herald.Web.Metrics;
 using Herald.Web.Notifications;
@@ -22,6 +23,7 @@ public static class WebServiceCollectionExtensions
         services.AddAuthorization();
         services.AddProblemDetails();
         services.AddOpenApi();
+        services.AddHeraldConsole();
         // Enumerations are written by name, as in the CLI: "sent", "starttls-required".
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(
             new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.KebabCaseLower)));
@@ -44,6 +46,9 @@ public static class WebServiceCollectionExtensions
         api.MapSettingsApi();
         api.MapRelayApi();
         api.MapTemplatesApi();
+        api.MapDirectoryApi();
+        api.MapAccessApi();
+        app.MapHeraldConsole();
         return app;
     }
 }

@@ -48,6 +48,16 @@ public sealed class TestEmailService(ISettingsStore store, CredentialVault vault
             return new TestEmailOutcome(null, settings, connection, result);
         }
     }
+
+    /// <summary>The console's connection test: sends through a connection as it is being edited
+    /// (its secrets as typed, or as stored when left blank), before anything is saved.</summary>
+    public async Task<DeliveryResult> SendThroughAsync(
+        OpenedConnection connection, EmailAddress from, IReadOnlyList<EmailAddress> to, string subject, string body, CancellationToken cancellationToken)
+    {
+        var settings = EffectiveOutgoingSettings.Resolve(ScopePath.Root, [new ScopeOutgoingSettings(ScopePath.Root) { FromAddress = from, ConnectionName = connection.Settings.Name }]);
+        var message = MessageComposer.Compose(settings, to, subject, body, time.GetUtcNow());
+        return await client.SendAsync(new DeliveryRequest(connection, message, from.Value, to.Select(a => a.Value).ToArray()), cancellationToken).ConfigureAwait(false);
+    }
 }
 
 /// <summary>Either a reason nothing was attempted, or the delivery result.</summary>

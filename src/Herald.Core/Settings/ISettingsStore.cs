@@ -25,6 +25,9 @@ public interface ISettingsStore
     /// <summary>Saves a scope's settings and, if given, the connection it uses, in one transaction.</summary>
     Task SaveOutgoingAsync(ScopeOutgoingSettings settings, SmtpConnection? connection, CancellationToken cancellationToken);
 
+    /// <summary>Adds or replaces one connection (and its secrets) without touching any scope's settings.</summary>
+    Task SaveConnectionAsync(SmtpConnection connection, CancellationToken cancellationToken);
+
     /// <summary>Deletes a scope's own settings so that it inherits everything again, and the
     /// connection named <paramref name="ownConnection"/> if no other scope uses it.</summary>
     Task<bool> DeleteOutgoingAsync(ScopePath scope, string? ownConnection, CancellationToken cancellationToken);

@@ -61,6 +61,73 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
         return [];
     }
 
+    /// <summary>The console's connection editor: one SMTP connection validated as <see cref="ApplyAsync"/>
+    /// would (secrets sealed), without saving it and without changing which connection any scope
+    /// uses; <paramref name="isNew"/> refuses a name that is taken, otherwise the name must exist.</summary>
+    public async Task<(SmtpConnection? Connection, IReadOnlyList<SettingsError> Errors)> PrepareConnectionAsync(
+        string? name, bool isNew, OutgoingSettingsUpdate update, CancellationToken cancellationToken)
+    {
+        name = name?.Trim().ToLowerInvariant() ?? "";
+        if (!ConnectionNamePattern().IsMatch(name))
+        {
+            return (null, [new("connection", $"'{name}' is not a valid connection name: use letters, digits, '-', '_' or '.', at most 64 characters.")]);
+        }
+
+        var existing = await store.GetConnectionAsync(name, cancellationToken).ConfigureAwait(false);
+        if (isNew != (existing is null))
+        {
+            return (null, [new("connection", isNew ? $"An SMTP connection named '{name}' exists already." : $"SMTP connection '{name}' does not exist.")]);
+        }
+
+        var errors = new List<SettingsError>();
+        var connection = await ApplyConnectionFieldsAsync(existing, name, update, errors, cancellationToken).ConfigureAwait(false);
+        return errors.Count > 0 ? (null, errors) : (connection, []);
+    }
+
+    /// <summary>Saves one connection prepared by <see cref="PrepareConnectionAsync"/>, or returns its problems and saves nothing.</summary>
+    public async Task<IReadOnlyList<SettingsError>> SaveConnectionAsync(string? name, bool isNew, OutgoingSettingsUpdate update, CancellationToken cancellationToken)
+    {
+        var (connection, errors) = await PrepareConnectionAsync(name, isNew, update, cancellationToken).ConfigureAwait(false);
+        if (connection is null)
+        {
+            return errors;
+        }
+
+        await store.SaveConnectionAsync(connection, cancellationToken).ConfigureAwait(false);
+        cache.Invalidate();
+        return [];
+    }
+
+    /// <summary>Makes a scope inherit the named fields again (<c>enabled</c>, <c>connection</c>,
+    /// <c>from</c>, <c>fromName</c>, <c>replyTo</c>, <c>charset</c>, <c>impersonation</c>), keeping its other settings.</summary>
+    public async Task<SettingsError?> RevertAsync(ScopePath scope, IReadOnlyCollection<string> fields, CancellationToken cancellationToken)
+    {
+        if (!await store.ScopeExistsAsync(scope, cancellationToken).ConfigureAwait(false))
+        {
+            return ScopeMissing(scope);
+        }
+
+        var chain = await store.GetOutgoingChainAsync(scope, cancellationToken).ConfigureAwait(false);
+        if (chain.FirstOrDefault(s => s.Scope == scope) is not { } own)
+        {
+            return null;
+        }
+
+        var reverted = own with
+        {
+            Enabled = fields.Contains("enabled") ? null : own.Enabled,
+            ConnectionName = fields.Contains("connection") ? null : own.ConnectionName,
+            FromAddress = fields.Contains("from") ? null : own.FromAddress,
+            FromName = fields.Contains("fromName") ? null : own.FromName,
+            ReplyTo = fields.Contains("replyTo") ? null : own.ReplyTo,
+            Charset = fields.Contains("charset") ? null : own.Charset,
+            Impersonation = fields.Contains("impersonation") ? null : own.Impersonation,
+        };
+        await store.SaveOutgoingAsync(reverted, null, cancellationToken).ConfigureAwait(false);
+        cache.Invalidate();
+        return null;
+    }
+
     /// <summary>Removes a scope's own settings so that it inherits again; false if it had none.</summary>
     public async Task<(bool Removed, SettingsError? Error)> ResetAsync(ScopePath scope, CancellationToken cancellationToken)
     {

@@ -8,7 +8,7 @@ namespace Herald.Storage.Outbox;
 
 /// <summary>The outbox on SQLite or PostgreSQL. Only the claim differs: PostgreSQL locks the due
 /// rows with FOR UPDATE SKIP LOCKED so that nodes never wait on each other; SQLite has one writer.</summary>
-public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
+public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOutboxStatistics
 {
     private const string Pending = "pending";
     private const string Done = "done";
@@ -372,6 +372,36 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var rows = await connection.QueryAsync<(string State, long Count)>("SELECT state, COUNT(*) FROM recipients GROUP BY state").ConfigureAwait(false);
+        return rows.ToDictionary(r => RecipientStateNames.Values.Parse(r.State), r => r.Count);
+    }
+
+    public async Task<IReadOnlyList<HourlyOutcomeCount>> CountAttemptsByHourAsync(ScopePath scope, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        const long HourMs = 3_600_000;
+        var prefix = scope.IsRoot ? "/" : scope.Value + "/";
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        // Integer division on both engines (BIGINT / BIGINT truncates in PostgreSQL too).
+        var rows = await connection.QueryAsync<(long Hour, string Outcome, long Count)>(
+            """
+            SELECT a.at / 3600000 AS hour, a.outcome, COUNT(*) FROM delivery_attempts a JOIN messages m ON m.id = a.message_id
+            WHERE a.at >= @since AND (m.scope_path = @scope OR substr(m.scope_path, 1, @prefixLength) = @prefix)
+            GROUP BY a.at / 3600000, a.outcome
+            """,
+            new { since = since.ToUnixTimeMilliseconds(), scope = scope.Value, prefix, prefixLength = prefix.Length }).ConfigureAwait(false);
+        return rows.Select(r => new HourlyOutcomeCount(DateTimeOffset.FromUnixTimeMilliseconds(r.Hour * HourMs), RecipientStateNames.Values.Parse(r.Outcome), r.Count)).ToArray();
+    }
+
+    public async Task<IReadOnlyDictionary<RecipientState, long>> CountByStateAsync(ScopePath scope, CancellationToken cancellationToken)
+    {
+        var prefix = scope.IsRoot ? "/" : scope.Value + "/";
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await connection.QueryAsync<(string State, long Count)>(
+            """
+            SELECT r.state, COUNT(*) FROM recipients r JOIN messages m ON m.id = r.message_id
+            WHERE m.scope_path = @scope OR substr(m.scope_path, 1, @prefixLength) = @prefix
+            GROUP BY r.state
+            """,
+            new { scope = scope.Value, prefix, prefixLength = prefix.Length }).ConfigureAwait(false);
         return rows.ToDictionary(r => RecipientStateNames.Values.Parse(r.State), r => r.Count);
     }
 

@@ -118,6 +118,18 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    public async Task SaveConnectionAsync(SmtpConnection connection, CancellationToken cancellationToken)
+    {
+        await using var db = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginSerializedWriteAsync(db, cancellationToken).ConfigureAwait(false);
+        var transaction = write.Transaction;
+        var now = Now();
+        await db.ExecuteAsync(ConnectionRow.Upsert, ConnectionRow.From(connection, now), transaction).ConfigureAwait(false);
+        await SaveSecretAsync(db, transaction, SecretNames.ConnectionPassword(connection.Name), connection.Authentication.Password, now).ConfigureAwait(false);
+        await SaveSecretAsync(db, transaction, SecretNames.ConnectionClientCertificate(connection.Name), connection.ClientCertificate?.Pkcs12, now).ConfigureAwait(false);
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task<bool> DeleteOutgoingAsync(ScopePath scope, string? ownConnection, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);

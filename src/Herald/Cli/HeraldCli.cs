@@ -33,7 +33,12 @@ internal static class HeraldCli
             QueueCommands.Create(console),
             RelayCommands.Create(console),
             TemplateCommands.Create(console),
+            AdminCommands.Create(console),
         };
+        foreach (var command in DirectoryCommands.Create(console))
+        {
+            root.Subcommands.Add(command);
+        }
 
         var parsed = root.Parse(args);
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = console.Out, Error = console.Error }, cancellationToken);

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Dapper;
+using Microsoft.AspNetCore.DataProtection;
+using Herald.Access;
 using Herald.Credentials;
 using Herald.Listeners;
 using Herald.Notifications;
@@ -8,6 +10,7 @@ using Herald.Outbox;
 using Herald.Relay;
 using Herald.Storage.Database;
 using Herald.Web;
+using Herald.Web.Console;
 
 namespace Herald.Cli;
 
@@ -75,6 +78,8 @@ internal static partial class ServeCommand
         builder.Services.AddSingleton(provider => ActivatorUtilities.CreateInstance<RelayListenerHost>(provider, dataDirectory));
         builder.Services.AddHostedService(provider => provider.GetRequiredService<RelayListenerHost>());
         builder.Services.AddHeraldWeb();
+        // Console cookies and anti-forgery tokens survive a restart: their keys live with the data.
+        builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDirectory, "console-keys")));
         await using var app = builder.Build();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Herald");
 
@@ -106,6 +111,7 @@ internal static partial class ServeCommand
 
         await app.StartAsync(cancellationToken);
         LogListening(log, app.Urls);
+        await OfferConsoleSetupAsync(app, log, cancellationToken);
         await app.WaitForShutdownAsync(cancellationToken);
         return 0;
     }
@@ -131,6 +137,24 @@ internal static partial class ServeCommand
             : NotificationOptions.DefaultPublicBaseUrl;
     }
 
+    /// <summary>With no administrator yet, the console can only be entered through a one-time link
+    /// (or after 'herald admin create'); it goes to the log, which only the operator reads.</summary>
+    private static async Task OfferConsoleSetupAsync(WebApplication app, ILogger log, CancellationToken cancellationToken)
+    {
+        if ((await app.Services.GetRequiredService<AdministratorService>().ListAsync(cancellationToken)).Count > 0)
+        {
+            return;
+        }
+
+        var link = app.Services.GetRequiredService<SetupLink>();
+        var token = link.Issue();
+        var baseUrl = app.Urls.FirstOrDefault()?.TrimEnd('/') ?? DefaultUrls;
+        LogSetupLink(log, $"{baseUrl}/setup?token={token}", SetupLink.Lifetime.TotalMinutes);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No console administrator exists yet. Create the first one within {Minutes} minutes at {Link} (works once), or run 'herald admin create --name NAME'")]
+    private static partial void LogSetupLink(ILogger logger, string link, double minutes);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Data directory {DataDirectory}; database {Database} ({Applied} migration(s) applied now); node {Node}")]
     private static partial void LogDatabase(ILogger logger, string dataDirectory, string database, int applied, string node);
 
@@ -140,7 +164,7 @@ internal static partial class ServeCommand
     [LoggerMessage(Level = LogLevel.Warning, Message = "No credential key is set: SMTP passwords and client certificates cannot be stored until one is (HERALD_CREDENTIAL_KEY or 'herald key set')")]
     private static partial void LogNoCredentialKey(ILogger logger);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Herald is listening on {Urls} (health: /healthz, API: /api/v1, OpenAPI: /openapi/v1.json)")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Herald is listening on {Urls} (console: /, health: /healthz, API: /api/v1, OpenAPI: /openapi/v1.json)")]
     private static partial void LogListening(ILogger logger, ICollection<string> urls);
 
     /// <summary>

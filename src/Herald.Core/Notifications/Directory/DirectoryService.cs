@@ -1,0 +1,559 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Herald.Scopes;
+using Herald.Settings;
+
+namespace Herald.Notifications;
+
+/// <summary>A change to one user (CLI, API or one import line); a null field keeps the stored
+/// value, or takes the default (time zone UTC, language en) for a new user. A new user needs a
+/// name and an email.</summary>
+public sealed record UserUpdate(string? Id)
+{
+    public string? Name { get; init; }
+
+    public string? Email { get; init; }
+
+    public string? TimeZone { get; init; }
+
+    public string? Language { get; init; }
+}
+
+/// <summary>A change to one group; a null field keeps the stored value. <see cref="Members"/>
+/// (<c>user:alice</c>, <c>group:payroll</c>) replaces the stored list; an empty
+/// <see cref="Alias"/> removes the alias. A new group needs a name; delivery defaults to members.</summary>
+public sealed record GroupUpdate(string? Id)
+{
+    public string? Name { get; init; }
+
+    public string? Alias { get; init; }
+
+    public string? Delivery { get; init; }
+
+    public IReadOnlyList<string>? Members { get; init; }
+}
+
+/// <summary>A scope's access list: its own entries, and for every principal with an entry on the
+/// scope or an ancestor, the strongest level and the nearest scope that grants it.</summary>
+public sealed record ScopeAccess(ScopePath Scope, IReadOnlyList<AccessEntry> Own, IReadOnlyList<EffectiveAccess> Effective);
+
+public sealed record EffectiveAccess(Principal Principal, AccessLevel Level, ScopePath From)
+{
+    public bool Inherited(ScopePath scope) => From != scope;
+}
+
+/// <summary>What an import did (or, with errors, would have done: nothing is saved then).</summary>
+public sealed record ImportReport(int UsersAdded, int UsersChanged, int GroupsAdded, int GroupsChanged, IReadOnlyList<SettingsError> Errors);
+
+/// <summary>
+/// The one place where the directory and the access lists change (CLI, API, import). Every field
+/// is checked and, on any error, nothing is saved. A group's members must exist when it is saved
+/// (within one import, they may be in the same import, in any order); a membership that would
+/// make a group contain itself is refused, naming the cycle. Access entries need an existing scope
+/// and principal.
+/// </summary>
+public sealed partial class DirectoryService(IDirectoryStore store, ISettingsStore settings, DirectoryCache cache, TimeProvider time)
+{
+    public const string DefaultTimeZone = "UTC";
+    public const string DefaultLanguage = "en";
+    public const int MaxNameLength = 200;
+
+    /// <summary>Members of one group: a team of 100,000 must fit, an unbounded list must not.</summary>
+    public const int MaxMembers = 250_000;
+
+    public const int MaxImportItems = 250_000;
+
+    public async Task<(DirectoryUser? Saved, bool Created, IReadOnlyList<SettingsError> Errors)> SetUserAsync(UserUpdate update, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        if (!DirectoryIds.TryCheck(update.Id, out var idError))
+        {
+            return (null, false, [new("id", idError)]);
+        }
+
+        var existing = await store.FindUserAsync(update.Id!, cancellationToken).ConfigureAwait(false);
+        var errors = new List<SettingsError>();
+        var user = ApplyUser(existing, update, "", errors);
+        if (user is null)
+        {
+            return (null, false, errors);
+        }
+
+        var created = await store.SaveUserAsync(user, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        cache.Invalidate();
+        return (user, created, []);
+    }
+
+    public async Task<bool> RemoveUserAsync(string id, CancellationToken cancellationToken)
+    {
+        var removed = await store.RemoveUserAsync(id, cancellationToken).ConfigureAwait(false);
+        cache.Invalidate();
+        return removed;
+    }
+
+    public async Task<(DirectoryGroup? Saved, bool Created, IReadOnlyList<SettingsError> Errors)> SetGroupAsync(GroupUpdate update, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        if (!DirectoryIds.TryCheck(update.Id, out var idError))
+        {
+            return (null, false, [new("id", idError)]);
+        }
+
+        var existing = await store.FindGroupAsync(update.Id!, cancellationToken).ConfigureAwait(false);
+        var errors = new List<SettingsError>();
+        var group = ApplyGroup(existing, update, "", errors);
+        if (group is null)
+        {
+            return (null, false, errors);
+        }
+
+        if (update.Members is not null)
+        {
+            var found = await store.FindExistingAsync(group.Members, cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < group.Members.Count; i++)
+            {
+                if (!found.Contains(group.Members[i]))
+                {
+                    errors.Add(new($"members[{i}]", Missing(group.Members[i])));
+                }
+            }
+
+            if (errors.Count == 0)
+            {
+                var nested = await store.ListNestedGroupsAsync(cancellationToken).ConfigureAwait(false);
+                if (FindCycle(nested, [group]) is { } cycle)
+                {
+                    errors.Add(new("members", CycleMessage(cycle)));
+                }
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return (null, false, errors);
+        }
+
+        var created = await store.SaveGroupAsync(group, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        cache.Invalidate();
+        return (group, created, []);
+    }
+
+    public async Task<bool> RemoveGroupAsync(string id, CancellationToken cancellationToken)
+    {
+        var removed = await store.RemoveGroupAsync(id, cancellationToken).ConfigureAwait(false);
+        cache.Invalidate();
+        return removed;
+    }
+
+    /// <summary>Checks every item, then saves them all in one transaction, or nothing. Each error is
+    /// named by the item's place (<c>users[3].email</c>, <c>line 7.members</c>).</summary>
+    public async Task<ImportReport> ImportAsync(DirectoryImport import, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(import);
+        var errors = new List<SettingsError>(import.Errors);
+        if (import.Users.Count + import.Groups.Count > MaxImportItems)
+        {
+            errors.Add(new("import", $"An import holds at most {MaxImportItems:N0} users and groups; this one has {import.Users.Count + import.Groups.Count:N0}."));
+            return new ImportReport(0, 0, 0, 0, errors);
+        }
+
+        var users = new List<DirectoryUser>();
+        var userPlaces = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (where, update) in import.Users)
+        {
+            if (!DirectoryIds.TryCheck(update.Id, out var idError))
+            {
+                errors.Add(new($"{where}.id", idError));
+            }
+            else if (!userPlaces.TryAdd(update.Id!, where))
+            {
+                errors.Add(new($"{where}.id", $"User '{update.Id}' appears twice in the import (also {userPlaces[update.Id!]})."));
+            }
+            else if (ApplyUser(null, update, $"{where}.", errors) is { } user)
+            {
+                users.Add(user);
+            }
+        }
+
+        var groups = new List<DirectoryGroup>();
+        var groupPlaces = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (where, update) in import.Groups)
+        {
+            if (!DirectoryIds.TryCheck(update.Id, out var idError))
+            {
+                errors.Add(new($"{where}.id", idError));
+            }
+            else if (!groupPlaces.TryAdd(update.Id!, where))
+            {
+                errors.Add(new($"{where}.id", $"Group '{update.Id}' appears twice in the import (also {groupPlaces[update.Id!]})."));
+            }
+            else if (ApplyGroup(null, update with { Members = update.Members ?? [] }, $"{where}.", errors) is { } group)
+            {
+                groups.Add(group);
+            }
+        }
+
+        // Members may be anywhere in the import or already stored.
+        var named = groups.SelectMany(g => g.Members)
+            .Concat(users.Select(u => Principal.User(u.Id)))
+            .Concat(groups.Select(g => Principal.Group(g.Id)))
+            .ToHashSet();
+        var stored = await store.FindExistingAsync(named, cancellationToken).ConfigureAwait(false);
+        foreach (var group in groups)
+        {
+            for (var i = 0; i < group.Members.Count; i++)
+            {
+                var member = group.Members[i];
+                var imported = member.Kind == PrincipalKind.User ? userPlaces.ContainsKey(member.Id) : groupPlaces.ContainsKey(member.Id);
+                if (!imported && !stored.Contains(member))
+                {
+                    errors.Add(new($"{groupPlaces[group.Id]}.members[{i}]", Missing(member) + " It is neither stored nor in the import."));
+                }
+            }
+        }
+
+        if (errors.Count == 0 && groups.Count > 0
+            && FindCycle(await store.ListNestedGroupsAsync(cancellationToken).ConfigureAwait(false), groups) is { } cycle)
+        {
+            errors.Add(new($"{groupPlaces.GetValueOrDefault(cycle[0], "groups")}.members", CycleMessage(cycle)));
+        }
+
+        var usersAdded = users.Count(u => !stored.Contains(Principal.User(u.Id)));
+        var groupsAdded = groups.Count(g => !stored.Contains(Principal.Group(g.Id)));
+        if (errors.Count > 0)
+        {
+            return new ImportReport(0, 0, 0, 0, errors);
+        }
+
+        await store.ImportAsync(users, groups, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        cache.Invalidate();
+        return new ImportReport(usersAdded, users.Count - usersAdded, groupsAdded, groups.Count - groupsAdded, []);
+    }
+
+    /// <summary>Grants a user or group a level on a scope (and so on every scope below it); a
+    /// second grant to the same principal on the same scope changes its level.</summary>
+    public async Task<(AccessEntry? Saved, bool Created, IReadOnlyList<SettingsError> Errors)> GrantAsync(
+        string? scope, string? principal, string? level, CancellationToken cancellationToken)
+    {
+        var errors = new List<SettingsError>();
+        var (path, who) = ParseTarget(scope, principal, errors);
+        // Every problem at once, in the fields' order: an unknown principal along with a bad level.
+        await CheckTargetExistsAsync(path, who, errors, cancellationToken).ConfigureAwait(false);
+        if (!AccessLevelNames.Values.TryParse(level, out var levelError, out var granted))
+        {
+            errors.Add(new("level", $"Level {levelError}"));
+        }
+
+        if (errors.Count > 0)
+        {
+            return (null, false, errors);
+        }
+
+        var entry = new AccessEntry(path, who, granted);
+        var created = await store.GrantAsync(entry, cancellationToken).ConfigureAwait(false);
+        cache.Invalidate();
+        return (entry, created, []);
+    }
+
+    public async Task<(bool Removed, IReadOnlyList<SettingsError> Errors)> RevokeAsync(string? scope, string? principal, CancellationToken cancellationToken)
+    {
+        var errors = new List<SettingsError>();
+        var (path, who) = ParseTarget(scope, principal, errors);
+        if (errors.Count > 0)
+        {
+            return (false, errors);
+        }
+
+        var removed = await store.RevokeAsync(path, who, cancellationToken).ConfigureAwait(false);
+        cache.Invalidate();
+        return (removed, []);
+    }
+
+    /// <summary>The scope's own entries and what applies there, with where each level comes from.</summary>
+    public async Task<ScopeAccess> DescribeAccessAsync(ScopePath scope, CancellationToken cancellationToken)
+    {
+        var chain = scope.SelfAndAncestors().ToArray();
+        var entries = await store.ListAccessAsync(chain, cancellationToken).ConfigureAwait(false);
+        var effective = new Dictionary<Principal, EffectiveAccess>();
+        // Nearest scope first: an ancestor's entry wins only when it grants more.
+        foreach (var level in chain)
+        {
+            foreach (var entry in entries.Where(e => e.Scope == level))
+            {
+                if (!effective.TryGetValue(entry.Principal, out var known) || entry.Level > known.Level)
+                {
+                    effective[entry.Principal] = new EffectiveAccess(entry.Principal, entry.Level, level);
+                }
+            }
+        }
+
+        return new ScopeAccess(
+            scope,
+            entries.Where(e => e.Scope == scope).ToArray(),
+            effective.Values.OrderBy(e => e.Principal.Kind).ThenBy(e => e.Principal.Id, StringComparer.Ordinal).ToArray());
+    }
+
+    /// <summary>The user after the update, with every problem found by field (pure).</summary>
+    public static DirectoryUser? ApplyUser(DirectoryUser? existing, UserUpdate update, string prefix, List<SettingsError> errors)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        ArgumentNullException.ThrowIfNull(errors);
+        var before = errors.Count;
+        var name = existing?.Name;
+        if (update.Name is not null || existing is null)
+        {
+            name = CheckName(update.Name, $"{prefix}name", errors);
+        }
+
+        var email = existing?.Email;
+        if (update.Email is not null || existing is null)
+        {
+            if (EmailAddress.TryParse(update.Email, out var address, out var emailError))
+            {
+                email = address;
+            }
+            else
+            {
+                errors.Add(new($"{prefix}email", emailError));
+            }
+        }
+
+        var timeZone = existing?.TimeZone ?? DefaultTimeZone;
+        if (!string.IsNullOrWhiteSpace(update.TimeZone))
+        {
+            timeZone = CheckTimeZone(update.TimeZone.Trim(), $"{prefix}timeZone", errors) ?? timeZone;
+        }
+
+        var language = existing?.Language ?? DefaultLanguage;
+        if (!string.IsNullOrWhiteSpace(update.Language))
+        {
+            language = CheckLanguage(update.Language.Trim(), $"{prefix}language", errors) ?? language;
+        }
+
+        return errors.Count > before ? null : new DirectoryUser(update.Id!, name!, email!, timeZone, language);
+    }
+
+    /// <summary>The group after the update, with every problem found by field (pure: whether the
+    /// members exist is checked by the caller).</summary>
+    public static DirectoryGroup? ApplyGroup(DirectoryGroup? existing, GroupUpdate update, string prefix, List<SettingsError> errors)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        ArgumentNullException.ThrowIfNull(errors);
+        var before = errors.Count;
+        var name = existing?.Name;
+        if (update.Name is not null || existing is null)
+        {
+            name = CheckName(update.Name, $"{prefix}name", errors);
+        }
+
+        var alias = existing?.Alias;
+        if (update.Alias is not null)
+        {
+            if (update.Alias.Trim().Length == 0)
+            {
+                alias = null;
+            }
+            else if (EmailAddress.TryParse(update.Alias, out var address, out var aliasError))
+            {
+                alias = address;
+            }
+            else
+            {
+                errors.Add(new($"{prefix}alias", aliasError));
+            }
+        }
+
+        var delivery = existing?.Delivery ?? GroupDelivery.Members;
+        if (!string.IsNullOrWhiteSpace(update.Delivery))
+        {
+            if (GroupDeliveryNames.Values.TryParse(update.Delivery, out var deliveryError, out var parsed))
+            {
+                delivery = parsed;
+            }
+            else
+            {
+                errors.Add(new($"{prefix}delivery", $"Delivery {deliveryError}"));
+            }
+        }
+
+        if (delivery != GroupDelivery.Members && alias is null && errors.Count == before)
+        {
+            errors.Add(new($"{prefix}alias", $"Delivery '{GroupDeliveryNames.Values.NameOf(delivery)}' needs an alias address: give one, or deliver to members."));
+        }
+
+        var members = existing?.Members ?? [];
+        if (update.Members is { } texts)
+        {
+            if (texts.Count > MaxMembers)
+            {
+                errors.Add(new($"{prefix}members", $"A group has at most {MaxMembers:N0} direct members; nest groups for more."));
+            }
+            else
+            {
+                var list = new List<Principal>(texts.Count);
+                var seen = new HashSet<Principal>();
+                for (var i = 0; i < texts.Count; i++)
+                {
+                    if (!Principal.TryParse(texts[i]?.Trim(), out var member, out var memberError))
+                    {
+                        errors.Add(new($"{prefix}members[{i}]", memberError));
+                    }
+                    else if (seen.Add(member))
+                    {
+                        list.Add(member);
+                    }
+                }
+
+                members = list;
+            }
+        }
+
+        return errors.Count > before ? null : new DirectoryGroup(update.Id!, name!, alias, delivery, members);
+    }
+
+    /// <summary>A cycle through the changed groups in the graph of stored nesting with their new
+    /// member lists: the group ids along it, first repeated at the end; null for none.</summary>
+    public static IReadOnlyList<string>? FindCycle(IReadOnlyList<(string GroupId, string MemberGroupId)> stored, IReadOnlyList<DirectoryGroup> changed)
+    {
+        ArgumentNullException.ThrowIfNull(stored);
+        ArgumentNullException.ThrowIfNull(changed);
+        var edges = stored.GroupBy(e => e.GroupId, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Select(e => e.MemberGroupId).ToList(), StringComparer.Ordinal);
+        foreach (var group in changed)
+        {
+            edges[group.Id] = group.Members.Where(m => m.Kind == PrincipalKind.Group).Select(m => m.Id).ToList();
+        }
+
+        // Depth first from each changed group; a group still on the path met again closes a cycle.
+        var done = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var start in changed.Select(g => g.Id))
+        {
+            if (done.Contains(start))
+            {
+                continue;
+            }
+
+            var path = new List<string> { start };
+            var onPath = new HashSet<string>(StringComparer.Ordinal) { start };
+            var next = new Stack<int>();
+            next.Push(0);
+            while (path.Count > 0)
+            {
+                var current = path[^1];
+                var index = next.Pop();
+                var children = edges.GetValueOrDefault(current) ?? [];
+                if (index >= children.Count)
+                {
+                    done.Add(current);
+                    onPath.Remove(current);
+                    path.RemoveAt(path.Count - 1);
+                    continue;
+                }
+
+                next.Push(index + 1);
+                var child = children[index];
+                if (onPath.Contains(child))
+                {
+                    return [.. path.Skip(path.IndexOf(child)), child];
+                }
+
+                if (!done.Contains(child))
+                {
+                    path.Add(child);
+                    onPath.Add(child);
+                    next.Push(0);
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static string CycleMessage(IReadOnlyList<string> cycle) =>
+        $"This membership would make a cycle: {string.Join(" → ", cycle.Select(id => $"group:{id}"))}. A group cannot contain itself, directly or through other groups.";
+
+    private static string Missing(Principal member) =>
+        $"{(member.Kind == PrincipalKind.User ? "User" : "Group")} '{member.Id}' does not exist.";
+
+    private static (ScopePath Scope, Principal Principal) ParseTarget(string? scope, string? principal, List<SettingsError> errors)
+    {
+        if (!ScopePath.TryParse(scope, out var path, out var scopeError))
+        {
+            errors.Add(new("scope", scopeError));
+        }
+
+        if (!Principal.TryParse(principal?.Trim(), out var who, out var principalError))
+        {
+            errors.Add(new("principal", principalError));
+        }
+
+        return (path, who);
+    }
+
+    private async Task CheckTargetExistsAsync(ScopePath scope, Principal principal, List<SettingsError> errors, CancellationToken cancellationToken)
+    {
+        // A field that did not parse is already reported (and its value is the default).
+        if (!errors.Any(e => e.Field == "scope") && !await settings.ScopeExistsAsync(scope, cancellationToken).ConfigureAwait(false))
+        {
+            errors.Add(OutgoingSettingsService.ScopeMissing(scope));
+        }
+
+        if (!errors.Any(e => e.Field == "principal") && !(await store.FindExistingAsync([principal], cancellationToken).ConfigureAwait(false)).Contains(principal))
+        {
+            errors.Add(new("principal", Missing(principal)));
+        }
+    }
+
+    private static string? CheckName(string? text, string field, List<SettingsError> errors)
+    {
+        var name = text?.Trim();
+        if (string.IsNullOrEmpty(name) || name.Length > MaxNameLength || name.Any(char.IsControl))
+        {
+            errors.Add(new(field, $"A name is required: 1 to {MaxNameLength} characters on one line."));
+            return null;
+        }
+
+        return name;
+    }
+
+    /// <summary>An IANA time zone the machine knows (Europe/Berlin), as its canonical id.</summary>
+    private static string? CheckTimeZone(string text, string field, List<SettingsError> errors)
+    {
+        if (text.Length <= 64 && TimeZoneInfo.TryFindSystemTimeZoneById(text, out var zone) && zone.HasIanaId)
+        {
+            return zone.Id;
+        }
+
+        errors.Add(new(field, $"'{Printable(text)}' is not a time zone this machine knows: use an IANA id such as Europe/Berlin, America/New_York or UTC."));
+        return null;
+    }
+
+    /// <summary>A BCP 47 language tag (en, de-CH, zh-Hant-TW), in its conventional case.</summary>
+    private static string? CheckLanguage(string text, string field, List<SettingsError> errors)
+    {
+        if (text.Length > 35 || !LanguageTag().IsMatch(text))
+        {
+            errors.Add(new(field, $"'{Printable(text)}' is not a BCP 47 language tag such as en, de-CH or zh-Hant-TW."));
+            return null;
+        }
+
+        var parts = text.Split('-');
+        var singleton = false;
+        for (var i = 0; i < parts.Length; i++)
+        {
+            singleton |= parts[i].Length == 1;
+            parts[i] = i == 0 || singleton ? parts[i].ToLowerInvariant()
+                : parts[i].Length == 4 && i == 1 && parts[i].All(char.IsAsciiLetter) ? CultureInfo.InvariantCulture.TextInfo.ToTitleCase(parts[i].ToLowerInvariant())
+                : parts[i].Length == 2 ? parts[i].ToUpperInvariant()
+                : parts[i].ToLowerInvariant();
+        }
+
+        return string.Join('-', parts);
+    }
+
+    private static string Printable(string text) => new([.. text.Take(64).Select(c => char.IsControl(c) ? '?' : c)]);
+
+    // language[-script][-region](-variant)*(-extension)*[-privateuse] (RFC 5646 §2.1, without grandfathered tags).
+    [GeneratedRegex(@"^(?:[A-Za-z]{2,3}|[A-Za-z]{5,8})(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|[0-9]{3}))?(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(?:-[A-WY-Za-wy-z0-9](?:-[A-Za-z0-9]{2,8})+)*(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?$")]
+    private static partial Regex LanguageTag();
+}

@@ -1,0 +1,102 @@
+using System.Security.Claims;
+using Herald.Access;
+using Herald.Scopes;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Herald.Web.Console;
+
+/// <summary>
+/// The web console: server-rendered Razor Pages at <c>/</c>, signed in with a cookie. The cookie
+/// is a second authentication scheme beside API keys: the console's pages accept only the cookie,
+/// the API under <c>/api/v1</c> only keys, so a browser session never reaches the API and a key
+/// never opens a page.
+/// </summary>
+public static class ConsoleExtensions
+{
+    public const string Scheme = "Console";
+    public const string Policy = "Console";
+    public const string ScopeClaim = "herald:scope";
+
+    public static IServiceCollection AddHeraldConsole(this IServiceCollection services)
+    {
+        services.AddAuthentication().AddCookie(Scheme, options =>
+        {
+            options.LoginPath = "/signin";
+            options.LogoutPath = "/signout";
+            options.Cookie.Name = "herald-console";
+            options.Cookie.HttpOnly = true;
+            options.Cookie.SameSite = SameSiteMode.Strict;
+            options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            options.ExpireTimeSpan = TimeSpan.FromHours(8);
+            options.SlidingExpiration = true;
+            // An administrator removed, or moved to another scope, loses the old session at once.
+            options.Events.OnValidatePrincipal = ValidateAsync;
+        });
+        services.AddAuthorizationBuilder().AddPolicy(Policy, policy => policy.AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser());
+        services.AddRazorPages(options =>
+            {
+                options.RootDirectory = "/Console";
+                options.Conventions.AuthorizeFolder("/", Policy);
+                options.Conventions.AllowAnonymousToPage("/SignIn");
+                options.Conventions.AllowAnonymousToPage("/Setup");
+            })
+            .AddApplicationPart(typeof(ConsoleExtensions).Assembly);
+        services.Configure<RouteOptions>(o => o.LowercaseUrls = true);
+        services.AddAntiforgery(o =>
+        {
+            o.Cookie.Name = "herald-antiforgery";
+            o.Cookie.SameSite = SameSiteMode.Strict;
+        });
+        services.AddSingleton<SetupLink>();
+        return services;
+    }
+
+    public static WebApplication MapHeraldConsole(this WebApplication app)
+    {
+        app.MapGet("/console.css", (HttpContext context) =>
+        {
+            context.Response.Headers.CacheControl = "public, max-age=3600";
+            return Results.Stream(typeof(ConsoleExtensions).Assembly.GetManifestResourceStream("Herald.Web.Console.console.css")!, "text/css; charset=utf-8");
+        }).ExcludeFromDescription();
+        app.MapGet("/console.js", (HttpContext context) =>
+        {
+            context.Response.Headers.CacheControl = "public, max-age=3600";
+            return Results.Stream(typeof(ConsoleExtensions).Assembly.GetManifestResourceStream("Herald.Web.Console.console.js")!, "text/javascript; charset=utf-8");
+        }).ExcludeFromDescription();
+        app.MapRazorPages();
+        return app;
+    }
+
+    public static ClaimsPrincipal Principal(Administrator administrator) => new(new ClaimsIdentity(
+        [new Claim(ClaimTypes.Name, administrator.Name), new Claim(ScopeClaim, administrator.Scope.Value)], Scheme));
+
+    private static async Task ValidateAsync(CookieValidatePrincipalContext context)
+    {
+        var name = context.Principal?.Identity?.Name;
+        var store = context.HttpContext.RequestServices.GetRequiredService<IAdministratorStore>();
+        var found = name is null ? null : await store.FindAsync(name, context.HttpContext.RequestAborted).ConfigureAwait(false);
+        if (found is not { } account || account.Administrator.Scope.Value != context.Principal!.FindFirstValue(ScopeClaim))
+        {
+            context.RejectPrincipal();
+            await context.HttpContext.SignOutAsync(Scheme).ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>The signed-in administrator, read from the cookie's claims.</summary>
+public sealed record ConsoleUser(string Name, ScopePath Scope)
+{
+    public bool Administers(ScopePath scope) => scope.IsSameOrDescendantOf(Scope);
+
+    /// <summary>SMTP connections are shared by every scope: only administrators of <c>/</c> see or change them.</summary>
+    public bool IsGlobal => Scope.IsRoot;
+
+    public static ConsoleUser From(ClaimsPrincipal principal) =>
+        new(principal.Identity?.Name ?? "", ScopePath.Parse(principal.FindFirstValue(ConsoleExtensions.ScopeClaim) ?? "/nobody"));
+}

@@ -1,0 +1,68 @@
+using System.Net;
+using Herald.Scopes;
+using Herald.Settings;
+using Microsoft.AspNetCore.Html;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.ModelBinding;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+
+namespace Herald.Web.Console;
+
+/// <summary>What every console page shares: the signed-in administrator, the 403 for a scope
+/// they do not administer, a one-line notice after a redirect, and field errors by name.</summary>
+[RequestSizeLimit(1_048_576)]
+[RequestFormLimits(MultipartBodyLengthLimit = 1_048_576, ValueLengthLimit = 65_536, ValueCountLimit = 200)]
+public abstract class ConsolePage : PageModel
+{
+    private ConsoleUser? _admin;
+
+    public ConsoleUser Admin => _admin ??= ConsoleUser.From(User);
+
+    [TempData]
+    public string? Notice { get; set; }
+
+    /// <summary>403, with a page that says what was refused and why.</summary>
+    protected ContentResult Refuse(string what) => new()
+    {
+        StatusCode = 403,
+        ContentType = "text/html; charset=utf-8",
+        Content = $"""
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>Not allowed · Herald</title><link rel="stylesheet" href="/console.css"></head>
+            <body class="bare"><main class="auth-card" id="main"><h1>Not allowed</h1>
+            <p class="alert alert-error" role="alert">{WebUtility.HtmlEncode(what)}</p>
+            <p>You are signed in as <strong>{WebUtility.HtmlEncode(Admin.Name)}</strong>, administrator of <code>{WebUtility.HtmlEncode(Admin.Scope.Value)}</code> and the scopes below it.</p>
+            <p><a class="button" href="/">Back to the dashboard</a></p></main></body></html>
+            """,
+    };
+
+    protected ContentResult RefuseScope(ScopePath scope) =>
+        Refuse($"Scope {scope} is outside the scopes you administer ({Admin.Scope} and below).");
+
+    protected void AddErrors(IEnumerable<SettingsError> errors)
+    {
+        foreach (var error in errors)
+        {
+            // "entries[3]" is shown next to the entries field.
+            var field = error.Field.Split('[')[0];
+            ModelState.AddModelError(field, error.Message);
+        }
+    }
+
+    public string? Error(string field) =>
+        ModelState.TryGetValue(field, out var entry) && entry.Errors.Count > 0 ? string.Join(" ", entry.Errors.Select(e => e.ErrorMessage)) : null;
+
+    /// <summary>The message shown next to a field, referenced by the field's aria-describedby.</summary>
+    public IHtmlContent FieldError(string field) => Error(field) is { } message
+        ? new HtmlString($"<p class=\"field-error\" id=\"{field}-error\">{WebUtility.HtmlEncode(message)}</p>")
+        : HtmlString.Empty;
+
+    /// <summary>aria attributes for an input that may have an error.</summary>
+    public IHtmlContent Aria(string field, string? hint = null)
+    {
+        var described = string.Join(' ', new[] { hint, Error(field) is null ? null : field + "-error" }.Where(s => s is not null));
+        return new HtmlString((Error(field) is null ? "" : "aria-invalid=\"true\" ") + (described.Length > 0 ? $"aria-describedby=\"{described}\"" : ""));
+    }
+
+    public static bool IsValid(ModelStateDictionary state) => state.ErrorCount == 0;
+}

@@ -1,0 +1,62 @@
+using Herald.Access;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Herald.Web.Console;
+
+public sealed class SetupModel(SetupLink link, AdministratorService administrators) : ConsolePage
+{
+    public bool LinkValid { get; private set; }
+
+    public string? Token { get; private set; }
+
+    public string? Name { get; private set; }
+
+    public DateTimeOffset Expires => link.Expires;
+
+    public IActionResult OnGet(string? token)
+    {
+        Token = token;
+        LinkValid = link.IsValid(token);
+        if (!LinkValid)
+        {
+            Response.StatusCode = 404;
+        }
+
+        return Page();
+    }
+
+    public async Task<IActionResult> OnPostAsync(string? token, string? name, string? password, string? confirm)
+    {
+        Token = token;
+        Name = name;
+        LinkValid = link.IsValid(token);
+        if (!LinkValid)
+        {
+            Response.StatusCode = 404;
+            return Page();
+        }
+
+        if (password != confirm)
+        {
+            ModelState.AddModelError("confirm", "The two passwords differ.");
+            return Page();
+        }
+
+        var errors = await administrators.CreateAsync(name?.Trim(), "/", password, onlyIfFirst: true, HttpContext.RequestAborted);
+        if (errors.Count > 0)
+        {
+            AddErrors(errors);
+            return Page();
+        }
+
+        link.Spend();
+        var created = await administrators.SignInAsync(name!.Trim(), password, HttpContext.RequestAborted);
+        if (created is AdministratorSignIn.Success success)
+        {
+            await HttpContext.SignInAsync(ConsoleExtensions.Scheme, ConsoleExtensions.Principal(success.Administrator));
+        }
+
+        return Redirect("/");
+    }
+}

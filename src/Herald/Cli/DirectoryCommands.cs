@@ -1,0 +1,330 @@
+using System.CommandLine;
+using Herald.Notifications;
+using Herald.Scopes;
+using Herald.Settings;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Herald.Cli;
+
+/// <summary><c>herald user …</c>, <c>herald group …</c>, <c>herald access …</c> and
+/// <c>herald directory import FILE</c>: the people and groups notifications are for, and who may
+/// see what in each scope. A running <c>herald serve</c> sees a change within seconds.</summary>
+internal static class DirectoryCommands
+{
+    public static IEnumerable<Command> Create(CliConsole console) =>
+    [
+        new Command("user", "Users of the directory: who notifications are for.")
+        {
+            CreateUserSave(console, "add"), CreateUserSave(console, "set"), CreateUserList(console), CreateUserRemove(console),
+        },
+        new Command("group", "Groups of users and other groups, with an optional alias address.")
+        {
+            CreateGroupSave(console, "add"), CreateGroupSave(console, "set"), CreateGroupMembers(console), CreateGroupList(console), CreateGroupRemove(console),
+        },
+        new Command("access", "Access lists: View, Edit or Admin on a scope and every scope below it, for users and groups.")
+        {
+            CreateGrant(console), CreateRevoke(console), CreateAccessList(console),
+        },
+        new Command("directory", "The directory as a whole.") { CreateImport(console) },
+    ];
+
+    private static Command CreateUserSave(CliConsole console, string verb)
+    {
+        var adding = verb == "add";
+        var id = new Argument<string>("id") { Description = "User id: letters, digits, '.', '_', '-' or '@' (often the id in your own system)." };
+        var name = new Option<string?>("--name") { Description = "Display name.", Required = adding };
+        var email = new Option<string?>("--email") { Description = "Email address notifications go to.", Required = adding };
+        var timeZone = new Option<string?>("--time-zone") { Description = "IANA time zone of the user's daily and weekly summaries (default UTC)." };
+        var language = new Option<string?>("--language") { Description = "BCP 47 language tag (default en)." };
+        var command = new Command(verb, adding ? "Add a user." : "Change a user; options left out keep their values.") { id, name, email, timeZone, language };
+        command.SetNodeAction(console, async (node, parse, ct) =>
+        {
+            var userId = parse.GetValue(id)!;
+            var exists = DirectoryIds.TryCheck(userId, out _) && await node.GetRequiredService<IDirectoryStore>().FindUserAsync(userId, ct) is not null;
+            if (exists == adding)
+            {
+                return console.Fail(adding ? $"User '{userId}' already exists: change it with 'herald user set'." : $"No user '{userId}': add it with 'herald user add'.");
+            }
+
+            var (saved, _, errors) = await node.GetRequiredService<DirectoryService>().SetUserAsync(
+                new UserUpdate(userId) { Name = parse.GetValue(name), Email = parse.GetValue(email), TimeZone = parse.GetValue(timeZone), Language = parse.GetValue(language) }, ct);
+            if (saved is null)
+            {
+                return Refused(console, errors);
+            }
+
+            console.Out.WriteLine($"{(adding ? "Added" : "Changed")} user {Describe(saved)}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command CreateUserList(CliConsole console)
+    {
+        var list = new Command("list", "List the users.");
+        list.SetNodeAction(console, async (node, parse, ct) =>
+        {
+            foreach (var user in await node.GetRequiredService<IDirectoryStore>().ListUsersAsync(ct))
+            {
+                console.Out.WriteLine(Describe(user));
+            }
+
+            return 0;
+        });
+        return list;
+    }
+
+    private static Command CreateUserRemove(CliConsole console)
+    {
+        var id = new Argument<string>("id") { Description = "User id." };
+        var remove = new Command("remove", "Remove a user with their group memberships and access entries.") { id };
+        remove.SetNodeAction(console, async (node, parse, ct) =>
+        {
+            var userId = parse.GetValue(id)!;
+            if (!await node.GetRequiredService<DirectoryService>().RemoveUserAsync(userId, ct))
+            {
+                return console.Fail($"No user '{userId}'.");
+            }
+
+            console.Out.WriteLine($"Removed user {userId}.");
+            return 0;
+        });
+        return remove;
+    }
+
+    private static Command CreateGroupSave(CliConsole console, string verb)
+    {
+        var adding = verb == "add";
+        var id = new Argument<string>("id") { Description = "Group id." };
+        var name = new Option<string?>("--name") { Description = "Display name.", Required = adding };
+        var alias = new Option<string?>("--alias") { Description = "The group's own address (a distribution list); \"\" removes it." };
+        var delivery = new Option<string?>("--delivery") { Description = "members (default), alias, or both." };
+        var member = new Option<string[]>("--member") { Description = "Member, user:<id> or group:<id>; repeatable; the list replaces the stored one." };
+        var noMembers = new Option<bool>("--no-members") { Description = "Remove every member." };
+        var command = new Command(verb, adding ? "Add a group; its members must exist." : "Change a group; options left out keep their values.")
+        {
+            id, name, alias, delivery, member, noMembers,
+        };
+        command.SetNodeAction(console, async (node, parse, ct) =>
+        {
+            var groupId = parse.GetValue(id)!;
+            var exists = DirectoryIds.TryCheck(groupId, out _) && await node.GetRequiredService<IDirectoryStore>().FindGroupAsync(groupId, ct) is not null;
+            if (exists == adding)
+            {
+                return console.Fail(adding ? $"Group '{groupId}' already exists: change it with 'herald group set'." : $"No group '{groupId}': add it with 'herald group add'.");
+            }
+
+            var members = parse.GetValue(noMembers) ? [] : parse.GetResult(member) is null ? (adding ? [] : null) : parse.GetValue(member);
+            var (saved, _, errors) = await node.GetRequiredService<DirectoryService>().SetGroupAsync(
+                new GroupUpdate(groupId) { Name = parse.GetValue(name), Alias = parse.GetValue(alias), Delivery = parse.GetValue(delivery), Members = members }, ct);
+            if (saved is null)
+            {
+                return Refused(console, errors);
+            }
+
+            console.Out.WriteLine($"{(adding ? "Added" : "Changed")} group {Describe(saved)}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command CreateGroupMembers(CliConsole console)
+    {
+        var id = new Argument<string>("id") { Description = "Group id." };
+        var expand = new Option<bool>("--expand") { Description = "Every user reached through nested groups, each once." };
+        var members = new Command("members", "List a group's members.") { id, expand };
+        members.SetNodeAction(console, async (node, parse, ct) =>
+        {
+            var groupId = parse.GetValue(id)!;
+            if (parse.GetValue(expand))
+            {
+                var view = await node.GetRequiredService<DirectoryCache>().GetViewAsync(ct);
+                if (view.FindGroup(groupId) is null)
+                {
+                    return console.Fail($"No group '{groupId}'.");
+                }
+
+                foreach (var user in view.MembersOf(groupId))
+                {
+                    console.Out.WriteLine(Describe(user));
+                }
+
+                return 0;
+            }
+
+            if (await node.GetRequiredService<IDirectoryStore>().FindGroupAsync(groupId, ct) is not { } group)
+            {
+                return console.Fail($"No group '{groupId}'.");
+            }
+
+            foreach (var principal in group.Members)
+            {
+                console.Out.WriteLine(principal);
+            }
+
+            return 0;
+        });
+        return members;
+    }
+
+    private static Command CreateGroupList(CliConsole console)
+    {
+        var list = new Command("list", "List the groups.");
+        list.SetNodeAction(console, async (node, parse, ct) =>
+        {
+            foreach (var group in await node.GetRequiredService<IDirectoryStore>().ListGroupsAsync(ct))
+            {
+                console.Out.WriteLine(Describe(group));
+            }
+
+            return 0;
+        });
+        return list;
+    }
+
+    private static Command CreateGroupRemove(CliConsole console)
+    {
+        var id = new Argument<string>("id") { Description = "Group id." };
+        var remove = new Command("remove", "Remove a group, its place in other groups and its access entries.") { id };
+        remove.SetNodeAction(console, async (node, parse, ct) =>
+        {
+            var groupId = parse.GetValue(id)!;
+            if (!await node.GetRequiredService<DirectoryService>().RemoveGroupAsync(groupId, ct))
+            {
+                return console.Fail($"No group '{groupId}'.");
+            }
+
+            console.Out.WriteLine($"Removed group {groupId}.");
+            return 0;
+        });
+        return remove;
+    }
+
+    private static Option<string> ScopeOption() => new("--scope") { Description = "Scope path, such as /hr.", Required = true };
+
+    private static Option<string> PrincipalOption() => new("--principal") { Description = "user:<id> or group:<id>.", Required = true };
+
+    private static Command CreateGrant(CliConsole console)
+    {
+        var scope = ScopeOption();
+        var principal = PrincipalOption();
+        var level = new Option<string>("--level") { Description = "view, edit or admin.", Required = true };
+        var grant = new Command("grant", "Grant a user or group a level on a scope and every scope below it; a second grant changes the level.") { scope, principal, level };
+        grant.SetNodeAction(console, async (node, parse, ct) =>
+        {
+            var (saved, _, errors) = await node.GetRequiredService<DirectoryService>().GrantAsync(parse.GetValue(scope), parse.GetValue(principal), parse.GetValue(level), ct);
+            if (saved is null)
+            {
+                return Refused(console, errors);
+            }
+
+            console.Out.WriteLine($"Granted {AccessLevelNames.Values.NameOf(saved.Level)} on {saved.Scope} to {saved.Principal}.");
+            return 0;
+        });
+        return grant;
+    }
+
+    private static Command CreateRevoke(CliConsole console)
+    {
+        var scope = ScopeOption();
+        var principal = PrincipalOption();
+        var revoke = new Command("revoke", "Remove a principal's entry from a scope's access list (entries on other scopes stay).") { scope, principal };
+        revoke.SetNodeAction(console, async (node, parse, ct) =>
+        {
+            var (removed, errors) = await node.GetRequiredService<DirectoryService>().RevokeAsync(parse.GetValue(scope), parse.GetValue(principal), ct);
+            if (errors.Count > 0)
+            {
+                return Refused(console, errors);
+            }
+
+            if (!removed)
+            {
+                return console.Fail($"Scope {parse.GetValue(scope)} has no entry for '{parse.GetValue(principal)}' ('herald access list --scope {parse.GetValue(scope)}' shows where its access comes from).");
+            }
+
+            console.Out.WriteLine($"Revoked {parse.GetValue(principal)} on {parse.GetValue(scope)}.");
+            return 0;
+        });
+        return revoke;
+    }
+
+    private static Command CreateAccessList(CliConsole console)
+    {
+        var scope = ScopeOption();
+        var list = new Command("list", "Show what applies on a scope: each principal's level and the scope it comes from.") { scope };
+        list.SetNodeAction(console, async (node, parse, ct) =>
+        {
+            if (!ScopePath.TryParse(parse.GetValue(scope), out var path, out var error))
+            {
+                return console.Fail(error);
+            }
+
+            if (!await node.GetRequiredService<ISettingsStore>().ScopeExistsAsync(path, ct))
+            {
+                return console.Fail($"Scope '{path}' does not exist.");
+            }
+
+            var access = await node.GetRequiredService<DirectoryService>().DescribeAccessAsync(path, ct);
+            foreach (var entry in access.Effective)
+            {
+                var from = entry.Inherited(path) ? $"inherited from {entry.From}" : "set here";
+                console.Out.WriteLine($"{entry.Principal,-40} {AccessLevelNames.Values.NameOf(entry.Level),-6} {from}");
+            }
+
+            return 0;
+        });
+        return list;
+    }
+
+    private static Command CreateImport(CliConsole console)
+    {
+        var file = new Argument<FileInfo>("file") { Description = "A .csv or .json file (formats in the README, 'Directory')." };
+        var import = new Command("import", "Add or replace users and groups from a file, all in one transaction: any error saves nothing.") { file };
+        import.SetNodeAction(console, async (node, parse, ct) =>
+        {
+            var path = parse.GetValue(file)!;
+            var extension = path.Extension.ToLowerInvariant();
+            if (extension is not (".csv" or ".json"))
+            {
+                return console.Fail($"'{path.Name}' is neither .csv nor .json: name the file after its format.");
+            }
+
+            string text;
+            try
+            {
+                text = await File.ReadAllTextAsync(path.FullName, ct);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return console.Fail($"Cannot read '{path.FullName}': {ex.Message}");
+            }
+
+            var report = await node.GetRequiredService<DirectoryService>().ImportAsync(
+                extension == ".csv" ? DirectoryImport.FromCsv(text) : DirectoryImport.FromJson(text), ct);
+            if (report.Errors.Count > 0)
+            {
+                return Refused(console, report.Errors);
+            }
+
+            console.Out.WriteLine($"Imported {path.Name}: users {report.UsersAdded} added, {report.UsersChanged} changed; groups {report.GroupsAdded} added, {report.GroupsChanged} changed.");
+            return 0;
+        });
+        return import;
+    }
+
+    private static string Describe(DirectoryUser u) => $"{u.Id,-24} {u.Name,-30} {u.Email,-32} {u.TimeZone,-20} {u.Language}";
+
+    private static string Describe(DirectoryGroup g) =>
+        $"{g.Id,-24} {g.Name,-30} alias {g.Alias?.Value ?? "(none)"}  delivery {GroupDeliveryNames.Values.NameOf(g.Delivery)}  {g.Members.Count} members";
+
+    /// <summary>Every problem on its own line, the last one saying that nothing changed.</summary>
+    private static int Refused(CliConsole console, IReadOnlyList<SettingsError> errors)
+    {
+        foreach (var error in errors.SkipLast(1))
+        {
+            console.Error.WriteLine($"herald: {error.Field}: {error.Message}");
+        }
+
+        return console.Fail($"{errors[^1].Field}: {errors[^1].Message} Nothing was saved.");
+    }
+}

@@ -1,0 +1,150 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Herald.IntegrationTests.Fixtures;
+using Microsoft.Playwright;
+
+namespace Herald.BrowserTests;
+
+/// <summary>Who gets in: the one-time set-up link, signed-out visitors, scope administrators
+/// outside their scope (on pages and on form posts), lock-out, and the API staying key-only.</summary>
+public sealed partial class AccessTests(ConsoleFixture fixture)
+{
+    [Fact]
+    public async Task The_set_up_link_in_the_log_creates_the_first_administrator_and_then_stops_working()
+    {
+        var dataDirectory = Directory.CreateTempSubdirectory("herald-setup-").FullName;
+        await using var server = await HeraldServer.StartAsync(dataDirectory, ConsoleFixture.Environment);
+        await server.WaitForOutputAsync("/setup?token=", TimeSpan.FromSeconds(30));
+        var link = new Uri(SetupLink().Match(server.Output).Value);
+
+        var page = await fixture.NewPageAsync(server);
+        await page.GotoAsync("/signin");
+        await Assertions.Expect(page.Locator(".alert-info")).ToContainTextAsync("No administrator exists yet");
+        await ConsoleFixture.ScreenshotAsync(page, "signin");
+        await page.GotoAsync(link.PathAndQuery);
+        await ConsoleFixture.ScreenshotAsync(page, "setup");
+        await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync("first-admin");
+        await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync("short");
+        await page.GetByLabel("Password again", ConsoleFixture.Exact).FillAsync("short");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create administrator and sign in" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#password-error")).ToContainTextAsync("10 to 1024 characters");
+
+        await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync(ConsoleFixture.Password);
+        await page.GetByLabel("Password again", ConsoleFixture.Exact).FillAsync(ConsoleFixture.Password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create administrator and sign in" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Dashboard" })).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator(".who-name")).ToHaveTextAsync("first-admin");
+
+        var again = await (await fixture.NewPageAsync(server)).GotoAsync(link.PathAndQuery);
+        Assert.Equal(404, again!.Status);
+        Assert.Contains("This set-up link does not work", await again.TextAsync(), StringComparison.Ordinal);
+        using var cli = new Herald.Testing.HeraldCommandLine(dataDirectory);
+        Assert.Matches(@"^first-admin\s+/\s", (await cli.RunAsync("admin", "list")).Output);
+    }
+
+    [Fact]
+    public async Task A_signed_out_visitor_is_sent_to_sign_in_and_a_form_post_changes_nothing()
+    {
+        var page = await fixture.NewPageAsync();
+        await page.GotoAsync("/queue?state=deferred");
+        Assert.Equal("/signin", new Uri(page.Url).AbsolutePath);
+        Assert.Contains("ReturnUrl=%2Fqueue", page.Url, StringComparison.Ordinal);
+
+        var post = await page.APIRequest.PostAsync("/settings?handler=save&scope=%2Ffinance", new APIRequestContextOptions
+        {
+            Form = page.APIRequest.CreateFormData().Set("from", "intruder@example.org"),
+            MaxRedirects = 0,
+        });
+        Assert.Equal(302, post.Status);
+        Assert.Contains("/signin", post.Headers["location"], StringComparison.Ordinal);
+        Assert.DoesNotContain("intruder@example.org", (await fixture.CliAsync("smtp", "show", "--scope", "/finance")), StringComparison.Ordinal);
+
+        // Signed in, the browser's cookie still does not open the API: only keys do.
+        var signedIn = await fixture.SignedInPageAsync();
+        Assert.Equal(401, (await signedIn.APIRequest.GetAsync("/api/v1/messages")).Status);
+        using var http = fixture.Server.Client(fixture.ApiKey);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("api/v1/messages", UriKind.Relative), TestContext.Current.CancellationToken)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_scope_administrator_is_refused_other_scopes_on_pages_and_on_form_posts()
+    {
+        var page = await fixture.SignedInPageAsync(ConsoleFixture.FinanceAdmin);
+        await Assertions.Expect(page.GetByRole(AriaRole.Navigation, new() { Name = "Console" }).GetByRole(AriaRole.Link, new() { Name = "SMTP connections" })).ToHaveCountAsync(0);
+        await page.GotoAsync("/settings");
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Settings of /finance" })).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator(".tree a")).ToHaveTextAsync(["/finance"]);
+        await ConsoleFixture.ScreenshotAsync(page, "settings-scope-admin");
+
+        foreach (var path in new[] { "/settings?scope=%2Fhr", "/settings?scope=%2F", "/connections", "/connections/edit", $"/queue/message?id={fixture.DeferredMessageId}", "/queue?scope=%2Fhr" })
+        {
+            var response = await page.GotoAsync(path);
+            Assert.True(response!.Status == 403, $"{path} answered {response.Status}");
+            Assert.Contains("Not allowed", await response.TextAsync(), StringComparison.Ordinal);
+        }
+
+        await ConsoleFixture.ScreenshotAsync(page, "forbidden");
+
+        // A form post with a valid anti-forgery token of this administrator's own session.
+        await page.GotoAsync("/settings");
+        var token = await page.Locator("form[action*='handler=Save'] input[name=__RequestVerificationToken]").InputValueAsync();
+        var post = await page.APIRequest.PostAsync("/settings?handler=save&scope=%2Fhr", new APIRequestContextOptions
+        {
+            Form = page.APIRequest.CreateFormData().Set("__RequestVerificationToken", token).Set("from", "finance@example.org").Set("override", "from"),
+            MaxRedirects = 0,
+        });
+        Assert.Equal(403, post.Status);
+        var retry = await page.APIRequest.PostAsync($"/queue/message?handler=cancel&id={fixture.DeferredMessageId}", new APIRequestContextOptions
+        {
+            Form = page.APIRequest.CreateFormData().Set("__RequestVerificationToken", token),
+            MaxRedirects = 0,
+        });
+        Assert.Equal(403, retry.Status);
+        Assert.DoesNotContain("finance@example.org", (await fixture.CliAsync("smtp", "show", "--scope", "/hr")), StringComparison.Ordinal);
+
+        // Without the token, a post is refused before anything runs.
+        var forged = await page.APIRequest.PostAsync("/settings?handler=save&scope=%2Ffinance", new APIRequestContextOptions
+        {
+            Form = page.APIRequest.CreateFormData().Set("from", "forged@example.org"),
+            MaxRedirects = 0,
+        });
+        Assert.Equal(400, forged.Status);
+        Assert.DoesNotContain("forged@example.org", (await fixture.CliAsync("smtp", "show", "--scope", "/finance")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Five_wrong_passwords_lock_the_account_until_an_administrator_resets_it()
+    {
+        var page = await fixture.NewPageAsync();
+        await page.GotoAsync("/signin");
+        for (var i = 1; i <= 5; i++)
+        {
+            await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync(ConsoleFixture.LockedAdmin);
+            await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync($"wrong password {i}");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+            await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync(i < 5 ? "do not match" : "locked after 5 failed sign-ins");
+        }
+
+        await ConsoleFixture.ScreenshotAsync(page, "signin-locked");
+        await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync(ConsoleFixture.LockedAdmin);
+        await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync(ConsoleFixture.Password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("locked");
+        Assert.Equal("/signin", new Uri(page.Url).AbsolutePath);
+        Assert.Matches(@"locky\s+/\s+created .* locked until", (await fixture.CliAsync("admin", "list")));
+
+        await fixture.CliWithInputAsync(ConsoleFixture.Password, "admin", "reset-password", "--name", ConsoleFixture.LockedAdmin);
+        await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync(ConsoleFixture.LockedAdmin);
+        await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync(ConsoleFixture.Password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Dashboard" })).ToBeVisibleAsync();
+
+        // Signing out ends the session: the next page asks to sign in again.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        await page.GotoAsync("/queue");
+        Assert.Equal("/signin", new Uri(page.Url).AbsolutePath);
+    }
+
+    [GeneratedRegex(@"http://\S+/setup\?token=[A-Za-z0-9_-]+")]
+    private static partial Regex SetupLink();
+}

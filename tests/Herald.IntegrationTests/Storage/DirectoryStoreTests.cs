@@ -1,0 +1,268 @@
+using Herald.Notifications;
+using Herald.Scopes;
+using Herald.Settings;
+using Herald.Storage.Notifications;
+using Herald.Storage.Settings;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Herald.IntegrationTests.Storage;
+
+/// <summary><see cref="SqlDirectoryStore"/> with <see cref="DirectoryService"/> and
+/// <see cref="DirectoryCache"/> on real SQLite and real PostgreSQL.</summary>
+public sealed class DirectoryStoreTests
+{
+    private static readonly DateTimeOffset Now = new(2031, 5, 6, 7, 8, 9, TimeSpan.Zero);
+    private static readonly ScopePath Hr = ScopePath.Parse("/hr");
+    private static readonly ScopePath Payroll = ScopePath.Parse("/hr/payroll");
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_user_is_stored_with_every_field_changed_in_place_and_each_write_bumps_the_revision(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var (service, store, _, _) = await ServicesAsync(db);
+        var start = await store.GetRevisionAsync(Ct);
+
+        var (saved, created, errors) = await service.SetUserAsync(new UserUpdate("alice") { Name = "Alice", Email = "alice@example.org", TimeZone = "Europe/Berlin", Language = "de-de" }, Ct);
+        var (_, createdAgain, _) = await service.SetUserAsync(new UserUpdate("alice") { Name = "Alice Smith" }, Ct);
+
+        Assert.Empty(errors);
+        Assert.True(created);
+        Assert.False(createdAgain);
+        var alice = Assert.Single(await store.ListUsersAsync(Ct));
+        Assert.Equal(new DirectoryUser("alice", "Alice Smith", EmailAddress.Parse("alice@example.org"), "Europe/Berlin", "de-DE"), alice);
+        Assert.Equal(saved!.Email, alice.Email);
+        Assert.Equal(start + 2, await store.GetRevisionAsync(Ct));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task Bad_input_names_the_field_and_changes_nothing(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var (service, store, _, _) = await ServicesAsync(db);
+        await service.SetUserAsync(new UserUpdate("alice") { Name = "Alice", Email = "alice@example.org" }, Ct);
+        var revision = await store.GetRevisionAsync(Ct);
+
+        var (_, _, badId) = await service.SetUserAsync(new UserUpdate("al ice") { Name = "A", Email = "a@example.org" }, Ct);
+        var (_, _, badZone) = await service.SetUserAsync(new UserUpdate("alice") { TimeZone = "Europe/Atlantis", Email = "x" }, Ct);
+        var (_, _, missing) = await service.SetGroupAsync(new GroupUpdate("team") { Name = "Team", Members = ["user:alice", "user:bob", "group:ghosts"] }, Ct);
+
+        Assert.Equal("id", Assert.Single(badId).Field);
+        Assert.Equal(["email", "timeZone"], badZone.Select(e => e.Field));
+        Assert.Equal(["members[1]", "members[2]"], missing.Select(e => e.Field));
+        Assert.Equal("User 'bob' does not exist.", missing[0].Message);
+        Assert.Equal(("UTC", "alice@example.org"), (Assert.Single(await store.ListUsersAsync(Ct)).TimeZone, (await store.FindUserAsync("alice", Ct))!.Email.Value));
+        Assert.Empty(await store.ListGroupsAsync(Ct));
+        Assert.Equal(revision, await store.GetRevisionAsync(Ct));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_groups_members_are_replaced_and_a_membership_making_a_cycle_is_refused_naming_it(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var (service, store, _, _) = await ServicesAsync(db);
+        await AddUsersAsync(service, "alice", "bob", "carol");
+        await MustAsync(service.SetGroupAsync(new GroupUpdate("core") { Name = "Core", Members = ["user:carol"] }, Ct));
+        await MustAsync(service.SetGroupAsync(new GroupUpdate("devs") { Name = "Developers", Members = ["user:alice", "group:core"] }, Ct));
+        await MustAsync(service.SetGroupAsync(new GroupUpdate("team") { Name = "Team", Alias = "team@example.org", Delivery = "both", Members = ["group:devs", "user:bob", "user:alice"] }, Ct));
+
+        await MustAsync(service.SetGroupAsync(new GroupUpdate("devs") { Members = ["user:bob", "group:core"] }, Ct));
+        var (_, _, cycle) = await service.SetGroupAsync(new GroupUpdate("core") { Members = ["user:carol", "group:team"] }, Ct);
+
+        var members = Assert.Single(cycle);
+        Assert.Equal("members", members.Field);
+        Assert.Contains("group:core → group:team → group:devs → group:core", members.Message, StringComparison.Ordinal);
+        var devs = await store.FindGroupAsync("devs", Ct);
+        Assert.Equal([Principal.User("bob"), Principal.Group("core")], devs!.Members);
+        var team = await store.FindGroupAsync("team", Ct);
+        Assert.Equal(("Team", "team@example.org", GroupDelivery.Both), (team!.Name, team.Alias?.Value, team.Delivery));
+        Assert.Equal([Principal.User("alice"), Principal.User("bob"), Principal.Group("devs")], team.Members);
+        Assert.Equal([Principal.User("carol")], (await store.FindGroupAsync("core", Ct))!.Members);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task Removing_a_user_or_group_removes_their_memberships_and_access_entries(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var (service, store, _, _) = await ServicesAsync(db);
+        await AddUsersAsync(service, "alice", "bob");
+        await MustAsync(service.SetGroupAsync(new GroupUpdate("devs") { Name = "Devs", Members = ["user:alice", "user:bob"] }, Ct));
+        await MustAsync(service.SetGroupAsync(new GroupUpdate("team") { Name = "Team", Members = ["group:devs", "user:alice"] }, Ct));
+        await MustAsync(service.GrantAsync("/hr", "user:alice", "admin", Ct));
+        await MustAsync(service.GrantAsync("/hr", "group:devs", "view", Ct));
+        await MustAsync(service.GrantAsync("/hr", "user:bob", "edit", Ct));
+
+        Assert.True(await service.RemoveUserAsync("alice", Ct));
+        Assert.True(await service.RemoveGroupAsync("devs", Ct));
+        Assert.False(await service.RemoveUserAsync("alice", Ct));
+
+        Assert.Equal(["bob"], (await store.ListUsersAsync(Ct)).Select(u => u.Id));
+        Assert.Empty(Assert.Single(await store.ListGroupsAsync(Ct)).Members);
+        Assert.Equal([new AccessEntry(Hr, Principal.User("bob"), AccessLevel.Edit)], await store.ListAccessAsync(null, Ct));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task Access_needs_an_existing_scope_and_principal_and_shows_where_inherited_levels_come_from(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var (service, store, _, _) = await ServicesAsync(db);
+        await AddUsersAsync(service, "alice", "bob");
+        await MustAsync(service.SetGroupAsync(new GroupUpdate("hr-staff") { Name = "HR staff", Members = ["user:bob"] }, Ct));
+
+        var (_, _, bad) = await service.GrantAsync("/nowhere", "user:nobody", "view", Ct);
+        var (_, _, badLevel) = await service.GrantAsync("hr", "alice", "owner", Ct);
+        await MustAsync(service.GrantAsync("/", "user:alice", "view", Ct));
+        await MustAsync(service.GrantAsync("/hr", "user:alice", "edit", Ct));
+        await MustAsync(service.GrantAsync("/hr", "group:hr-staff", "view", Ct));
+        var (_, createdAgain, _) = await service.GrantAsync("/hr", "group:hr-staff", "admin", Ct);
+        await MustAsync(service.GrantAsync("/hr/payroll", "user:alice", "view", Ct));
+
+        Assert.Equal(["scope", "principal"], bad.Select(e => e.Field));
+        Assert.Equal("User 'nobody' does not exist.", bad[1].Message);
+        Assert.Equal(["scope", "principal", "level"], badLevel.Select(e => e.Field));
+        Assert.False(createdAgain);
+        var payroll = await service.DescribeAccessAsync(Payroll, Ct);
+        Assert.Equal([new AccessEntry(Payroll, Principal.User("alice"), AccessLevel.View)], payroll.Own);
+        Assert.Equal(
+            [new EffectiveAccess(Principal.User("alice"), AccessLevel.Edit, Hr), new EffectiveAccess(Principal.Group("hr-staff"), AccessLevel.Admin, Hr)],
+            payroll.Effective);
+
+        var (removed, _) = await service.RevokeAsync("/hr", "group:hr-staff", Ct);
+        var (removedAgain, _) = await service.RevokeAsync("/hr", "group:hr-staff", Ct);
+        Assert.True(removed);
+        Assert.False(removedAgain);
+        Assert.Equal(3, (await store.ListAccessAsync(null, Ct)).Count);
+        Assert.True(await new SqlSettingsStore(db.Database, new FakeTimeProvider(Now)).RemoveScopeAsync(Payroll, Ct));
+        Assert.Equal(2, (await store.ListAccessAsync(null, Ct)).Count);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task An_import_with_one_bad_line_saves_nothing_and_names_every_bad_line(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var (service, store, _, _) = await ServicesAsync(db);
+        await AddUsersAsync(service, "alice");
+        var revision = await store.GetRevisionAsync(Ct);
+
+        var report = await service.ImportAsync(DirectoryImport.FromCsv("""
+            kind,id,name,email,members
+            group,team,Team,,user:bob group:ops user:alice user:zoe
+            user,bob,Bob,bob@example.org,
+            group,ops,Ops,,group:team
+            user,carol,Carol,not-an-address,
+            user,bob,Bob again,bob2@example.org,
+            """), Ct);
+
+        Assert.Equal(["line 5.email", "line 6.id", "line 2.members[3]"], report.Errors.Select(e => e.Field));
+        Assert.Contains("User 'zoe' does not exist", report.Errors[2].Message, StringComparison.Ordinal);
+        Assert.Equal(["alice"], (await store.ListUsersAsync(Ct)).Select(u => u.Id));
+        Assert.Empty(await store.ListGroupsAsync(Ct));
+        Assert.Equal(revision, await store.GetRevisionAsync(Ct));
+
+        var cyclic = await service.ImportAsync(DirectoryImport.FromCsv("kind,id,name,members\ngroup,team,Team,group:ops\ngroup,ops,Ops,group:team\n"), Ct);
+        Assert.Equal("line 2.members", Assert.Single(cyclic.Errors).Field);
+        Assert.Contains("group:team → group:ops → group:team", cyclic.Errors[0].Message, StringComparison.Ordinal);
+        Assert.Empty(await store.ListGroupsAsync(Ct));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task An_import_refers_forward_and_to_stored_entries_and_lands_as_one_revision(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var (service, store, _, _) = await ServicesAsync(db);
+        await AddUsersAsync(service, "alice");
+        var revision = await store.GetRevisionAsync(Ct);
+
+        var report = await service.ImportAsync(DirectoryImport.FromJson("""
+            {"groups": [{"id": "team", "name": "Team", "members": ["group:ops", "user:alice", "user:bob"], "alias": "team@example.org", "delivery": "alias"},
+                        {"id": "ops", "name": "Ops", "members": ["user:bob"]}],
+             "users": [{"id": "alice", "name": "Alice A.", "email": "alice@example.org", "timeZone": "America/New_York"},
+                       {"id": "bob", "name": "Bob", "email": "bob@example.org"}]}
+            """), Ct);
+
+        Assert.Empty(report.Errors);
+        Assert.Equal((1, 1, 2, 0), (report.UsersAdded, report.UsersChanged, report.GroupsAdded, report.GroupsChanged));
+        Assert.Equal(revision + 1, await store.GetRevisionAsync(Ct));
+        Assert.Equal("America/New_York", (await store.FindUserAsync("alice", Ct))!.TimeZone);
+        Assert.Equal([Principal.User("alice"), Principal.User("bob"), Principal.Group("ops")], (await store.FindGroupAsync("team", Ct))!.Members);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_group_of_100000_imported_users_loads_into_a_view_that_counts_each_member_once(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var (service, _, cache, _) = await ServicesAsync(db);
+        var users = Enumerable.Range(0, 100_000).Select(i => ($"users[{i}]", new UserUpdate($"u{i:D6}") { Name = $"User {i}", Email = $"u{i}@example.org" })).ToArray();
+        var members = users.Select(u => $"user:{u.Item2.Id}").Append("group:leads").ToArray();
+        var import = new DirectoryImport(users, [("groups[0]", new GroupUpdate("everyone") { Name = "Everyone", Members = members }),
+            ("groups[1]", new GroupUpdate("leads") { Name = "Leads", Members = ["user:u000001", "user:u000002"] })], []);
+
+        var report = await service.ImportAsync(import, Ct);
+        await MustAsync(service.GrantAsync("/hr", "group:everyone", "view", Ct));
+        var view = await cache.CurrentAsync(Ct);
+
+        Assert.Empty(report.Errors);
+        Assert.Equal(100_000, view.MembersOf("everyone").Count);
+        Assert.Equal(AccessLevel.View, view.AccessOf("u099999", Payroll));
+        Assert.Null(view.AccessOf("u099999", ScopePath.Root));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_revoke_on_one_node_reaches_another_nodes_view_within_the_check_interval(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var (service, _, cache, time) = await ServicesAsync(db);
+        var second = db.OpenAnother();
+        using var otherCache = new DirectoryCache(new SqlDirectoryStore(second), time);
+        await AddUsersAsync(service, "alice");
+        await MustAsync(service.GrantAsync("/hr", "user:alice", "edit", Ct));
+        Assert.Equal(AccessLevel.Edit, (await otherCache.CurrentAsync(Ct)).AccessOf("alice", Payroll));
+        Assert.Equal(AccessLevel.Edit, (await cache.CurrentAsync(Ct)).AccessOf("alice", Payroll));
+
+        await service.RevokeAsync("/hr", "user:alice", Ct);
+
+        Assert.Null((await cache.CurrentAsync(Ct)).AccessOf("alice", Payroll));
+        Assert.Equal(AccessLevel.Edit, (await otherCache.CurrentAsync(Ct)).AccessOf("alice", Payroll));
+        time.Advance(DirectoryCache.CheckInterval);
+        Assert.Null((await otherCache.CurrentAsync(Ct)).AccessOf("alice", Payroll));
+        if (second is IAsyncDisposable disposable)
+        {
+            await disposable.DisposeAsync();
+        }
+    }
+
+    private static async Task AddUsersAsync(DirectoryService service, params string[] ids)
+    {
+        foreach (var id in ids)
+        {
+            await MustAsync(service.SetUserAsync(new UserUpdate(id) { Name = id.ToUpperInvariant(), Email = $"{id}@example.org" }, Ct));
+        }
+    }
+
+    private static async Task MustAsync<T>(Task<(T Saved, bool Created, IReadOnlyList<SettingsError> Errors)> call)
+    {
+        var (_, _, errors) = await call;
+        Assert.True(errors.Count == 0, string.Join("; ", errors));
+    }
+
+    private static async Task<(DirectoryService Service, SqlDirectoryStore Store, DirectoryCache Cache, FakeTimeProvider Time)> ServicesAsync(TestDatabase db)
+    {
+        var time = new FakeTimeProvider(Now);
+        var settings = new SqlSettingsStore(db.Database, time);
+        await settings.AddScopeAsync(Hr, Ct);
+        await settings.AddScopeAsync(Payroll, Ct);
+        var store = new SqlDirectoryStore(db.Database);
+        var cache = new DirectoryCache(store, time);
+        return (new DirectoryService(store, settings, cache, time), store, cache, time);
+    }
+}
