@@ -24,6 +24,8 @@ public sealed class NotificationFanOut(
     IDigestInbox digests,
     INotificationSender sender)
 {
+    private const int BatchesInFlight = 4;
+
     public async Task<FanOutResult> RunAsync(NotificationEvent notificationEvent, CancellationToken cancellationToken)
     {
         var view = await directory.CurrentAsync(cancellationToken).ConfigureAwait(false);
@@ -120,12 +122,16 @@ public sealed class NotificationFanOut(
     }
 
     /// <summary>Renders and writes in batches, so a 100,000-member fan-out never holds every
-    /// rendered email at once; the first batch the scope cannot send stops the run.</summary>
+    /// rendered email at once. Up to <see cref="BatchesInFlight"/> batches are composed and stored
+    /// on the thread pool while the next one is rendered here, so both cores work and the outbox's
+    /// group commit gets several batches per fsync. A batch the scope cannot send stops the run.</summary>
     private async Task<FanOutResult> SendAsync(
         NotificationEvent notificationEvent, IReadOnlyList<Planned> emails, MessageSource source, NotificationRequester? requester, CancellationToken cancellationToken)
     {
         var stored = 0;
         var duplicates = 0;
+        string? problem = null;
+        var inFlight = new Queue<Task<MailerOutcome>>();
         foreach (var chunk in emails.Chunk(NotificationMailer.BatchSize))
         {
             var batch = new List<NotificationEmail>(chunk.Length);
@@ -138,17 +144,28 @@ public sealed class NotificationFanOut(
                 batch.Add(new NotificationEmail(planned.Recipient, content, unsubscribe, key, requester));
             }
 
-            var outcome = await sender.SendAsync(notificationEvent.Scope, source, batch, cancellationToken).ConfigureAwait(false);
-            if (outcome.Problem is not null)
+            inFlight.Enqueue(Task.Run(() => sender.SendAsync(notificationEvent.Scope, source, batch, cancellationToken), cancellationToken));
+            if (inFlight.Count >= BatchesInFlight && !await CountAsync(inFlight.Dequeue()).ConfigureAwait(false))
             {
-                return new FanOutResult(emails.Count, stored, duplicates, 0, outcome.Problem);
+                break;
             }
-
-            stored += outcome.Stored;
-            duplicates += outcome.Duplicates;
         }
 
-        return new FanOutResult(emails.Count, stored, duplicates, 0, null);
+        while (inFlight.Count > 0)
+        {
+            await CountAsync(inFlight.Dequeue()).ConfigureAwait(false);
+        }
+
+        return new FanOutResult(emails.Count, stored, duplicates, 0, problem);
+
+        async Task<bool> CountAsync(Task<MailerOutcome> send)
+        {
+            var outcome = await send.ConfigureAwait(false);
+            stored += outcome.Stored;
+            duplicates += outcome.Duplicates;
+            problem ??= outcome.Problem;
+            return problem is null;
+        }
     }
 
     /// <summary>The person asking in an access request: the actor as a directory user (their email
