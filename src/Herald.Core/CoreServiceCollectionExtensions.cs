@@ -4,6 +4,8 @@ using Herald.Outbox;
 using Herald.Delivery;
 using Herald.Notifications;
 using Herald.Relay;
+using Herald.Notifications.FanOut;
+using Herald.Notifications.Matching;
 using Herald.Settings;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -42,6 +44,14 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IDirectory>(provider => provider.GetRequiredService<DirectoryCache>());
         services.AddSingleton<DirectoryService>();
         services.AddSingleton<AdministratorService>();
+        services.TryAddSingleton<NotificationMailer>();
+        services.AddOptions<NotificationOptions>();
+        services.AddSingleton<NotificationSignal>();
+        services.AddSingleton<NotificationMatcher>();
+        services.AddSingleton<SubscriptionRecipients>();
+        services.AddSingleton<ISubscriptionRecipients>(provider => provider.GetRequiredService<SubscriptionRecipients>());
+        services.AddSingleton<INotificationSender, MailerNotificationSender>();
+        services.AddSingleton<NotificationFanOut>();
         return services;
     }
 }

@@ -6,6 +6,8 @@ using Herald.Storage.Access;
 using Herald.Storage.Outbox;
 using Herald.Storage.Relay;
 using Herald.Notifications;
+using Herald.Notifications.Events;
+using Herald.Notifications.Subscriptions;
 using Herald.Storage.Notifications;
 using Herald.Settings;
 using Herald.Storage.Credentials;
@@ -28,6 +30,10 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IDirectoryStore, SqlDirectoryStore>();
         services.AddSingleton<IAdministratorStore, SqlAdministratorStore>();
         services.AddSingleton(provider => (IOutboxStatistics)provider.GetRequiredService<IOutboxStore>());
+        services.AddSingleton<INotificationEventStore, SqlNotificationEventStore>();
+        services.AddSingleton<SqlSubscriptionStore>();
+        services.AddSingleton<ISubscriptionRegistry>(provider => provider.GetRequiredService<SqlSubscriptionStore>());
+        services.AddSingleton<ISubscriptionStore>(provider => provider.GetRequiredService<SqlSubscriptionStore>());
         return services;
     }
 }

@@ -47,6 +47,9 @@ public static class WebServiceCollectionExtensions
         api.MapDirectoryApi();
         api.MapAccessApi();
         app.MapHeraldConsole();
+        api.MapEventsApi();
+        api.MapSubscriptionsApi();
+        api.MapRulesApi();
         return app;
     }
 }

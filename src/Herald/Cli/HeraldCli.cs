@@ -33,6 +33,8 @@ internal static class HeraldCli
             QueueCommands.Create(console),
             RelayCommands.Create(console),
             AdminCommands.Create(console),
+            NotificationCommands.CreateSubscription(console),
+            NotificationCommands.CreateRule(console),
         };
         foreach (var command in DirectoryCommands.Create(console))
         {

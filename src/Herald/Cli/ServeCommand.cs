@@ -4,6 +4,9 @@ using Microsoft.AspNetCore.DataProtection;
 using Herald.Access;
 using Herald.Credentials;
 using Herald.Listeners;
+using Herald.Notifications;
+using Herald.Notifications.FanOut;
+using Herald.Notifications.Matching;
 using Herald.Outbox;
 using Herald.Relay;
 using Herald.Storage.Database;
@@ -68,6 +71,8 @@ internal static partial class ServeCommand
         builder.Services.AddHeraldWeb();
         // Console cookies and anti-forgery tokens survive a restart: their keys live with the data.
         builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDirectory, "console-keys")));
+        builder.Services.AddOptions<NotificationOptions>().BindConfiguration(NotificationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<IHostedService>(CreateNotificationEngine);
         await using var app = builder.Build();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Herald");
 
@@ -121,6 +126,31 @@ internal static partial class ServeCommand
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No console administrator exists yet. Create the first one within {Minutes} minutes at {Link} (works once), or run 'herald admin create --name NAME'")]
     private static partial void LogSetupLink(ILogger logger, string link, double minutes);
+    /// <summary>The engine needs every part of the notification pipeline (directory, templates,
+    /// unsubscribe links, digest inbox); a node built without one of them says so and serves the
+    /// rest, events still being stored for when it has them.</summary>
+    private static IHostedService CreateNotificationEngine(IServiceProvider provider)
+    {
+        var missing = new[] { typeof(IDirectory), typeof(INotificationTemplates), typeof(IUnsubscribeLinks), typeof(IDigestInbox) }
+            .Where(type => provider.GetService(type) is null).Select(type => type.Name).ToArray();
+        if (missing.Length == 0)
+        {
+            return ActivatorUtilities.CreateInstance<NotificationEngine>(provider);
+        }
+
+        LogNotificationEngineIncomplete(provider.GetRequiredService<ILoggerFactory>().CreateLogger("Herald"), string.Join(", ", missing));
+        return new NoEngine();
+    }
+
+    private sealed class NoEngine : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The notification engine is not running: this build has no {Missing}; events are stored and wait")]
+    private static partial void LogNotificationEngineIncomplete(ILogger logger, string missing);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Data directory {DataDirectory}; database {Database} ({Applied} migration(s) applied now); node {Node}")]
     private static partial void LogDatabase(ILogger logger, string dataDirectory, string database, int applied, string node);

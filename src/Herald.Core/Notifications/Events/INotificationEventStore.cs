@@ -1,0 +1,22 @@
+namespace Herald.Notifications.Events;
+
+/// <summary>Events from the moment they are acknowledged until they have been matched and fanned out.</summary>
+public interface INotificationEventStore
+{
+    /// <summary>Stores new events (state pending) durably; for each, true when its id was already
+    /// stored (a duplicate, ignored). Checkpoint: the rows are committed before this returns.</summary>
+    Task<IReadOnlyList<bool>> AddAsync(IReadOnlyList<NotificationEvent> events, CancellationToken cancellationToken);
+
+    /// <summary>Pending events nobody holds (or whose holder's lease ran out), oldest first,
+    /// leased to <paramref name="node"/> until now + <paramref name="lease"/>.</summary>
+    Task<IReadOnlyList<NotificationEvent>> ClaimAsync(string node, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken);
+
+    /// <summary>Marks the event done; false when this node no longer holds it (its lease ran out
+    /// and another node took it).</summary>
+    Task<bool> CompleteAsync(string id, string node, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Gives the event back, still pending, claimable again from <paramref name="retryAt"/>.</summary>
+    Task ReleaseAsync(string id, string node, DateTimeOffset retryAt, CancellationToken cancellationToken);
+
+    Task<NotificationEvent?> FindAsync(string id, CancellationToken cancellationToken);
+}

@@ -1,0 +1,217 @@
+using System.Globalization;
+using Herald.Notifications.Events;
+using Herald.Scopes;
+using Herald.Settings;
+
+namespace Herald.Notifications.Subscriptions;
+
+/// <summary>A condition as written by a client: <c>{ "field": "status", "operator": "in", "values": ["a","b"] }</c>.</summary>
+public sealed record ConditionRequest(string? Field, string? Operator, IReadOnlyList<string>? Values);
+
+/// <summary>A subscription as a client writes it; frequency <c>immediate</c>, <c>daily</c> (at
+/// <c>HH:mm</c>) or <c>weekly</c> (on a day, at <c>HH:mm</c>), in the owner's time zone.</summary>
+public sealed record SubscriptionRequest(
+    string? Id, string? Scope, string? Owner, string? Name, IReadOnlyList<string>? EventTypes, IReadOnlyList<string>? PathPrefixes,
+    IReadOnlyList<string>? ChangeKinds, IReadOnlyList<ConditionRequest>? Conditions, string? Frequency, string? At, string? Day,
+    bool? ExcludeActor, bool? Enabled);
+
+/// <summary>A rule as a client writes it: recipients are addresses, <c>user:…</c> or <c>group:…</c>.</summary>
+public sealed record RuleRequest(
+    string? Id, string? Scope, string? Name, IReadOnlyList<string>? EventTypes, IReadOnlyList<string>? PathPrefixes,
+    IReadOnlyList<string>? ChangeKinds, IReadOnlyList<ConditionRequest>? Conditions, IReadOnlyList<string>? Recipients, bool? ExcludeActor, bool? Enabled);
+
+/// <summary>Checks requests field by field; nothing is stored unless every field is right.</summary>
+public static class SubscriptionRequests
+{
+    public const int MaxListItems = 50;
+    public const int MaxConditions = 20;
+    public const int MaxValues = 100;
+    public const int MaxNameLength = 200;
+    public const int MaxRecipients = 1000;
+
+    public static Subscription? Check(SubscriptionRequest r, string id, DateTimeOffset createdAt, DateTimeOffset now, List<SettingsError> errors)
+    {
+        var scope = Scope(r.Scope, errors);
+        Principal owner = default;
+        if (!Principal.TryParse(r.Owner, out owner, out var ownerError))
+        {
+            errors.Add(new SettingsError("owner", ownerError));
+        }
+
+        var name = Name(r.Name, id, errors);
+        var filter = Filter(r.EventTypes, r.PathPrefixes, r.ChangeKinds, r.Conditions, errors);
+        var schedule = Schedule(r.Frequency, r.At, r.Day, errors);
+        return errors.Count > 0
+            ? null
+            : new Subscription(id, scope, owner, name, filter, schedule!, r.ExcludeActor ?? false, r.Enabled ?? true, createdAt, now);
+    }
+
+    public static NotificationRule? Check(RuleRequest r, string id, DateTimeOffset createdAt, DateTimeOffset now, List<SettingsError> errors)
+    {
+        var scope = Scope(r.Scope, errors);
+        var name = Name(r.Name, id, errors);
+        var filter = Filter(r.EventTypes, r.PathPrefixes, r.ChangeKinds, r.Conditions, errors);
+        var addresses = new List<EmailAddress>();
+        var principals = new List<Principal>();
+        var recipients = r.Recipients ?? [];
+        if (recipients.Count is 0 or > MaxRecipients)
+        {
+            errors.Add(new SettingsError("recipients", $"A rule needs 1 to {MaxRecipients} recipients: addresses, user:<id> or group:<id>."));
+        }
+
+        for (var i = 0; i < Math.Min(recipients.Count, MaxRecipients); i++)
+        {
+            var text = recipients[i];
+            if (text is not null && (text.StartsWith("user:", StringComparison.Ordinal) || text.StartsWith("group:", StringComparison.Ordinal)))
+            {
+                if (Principal.TryParse(text, out var principal, out var error))
+                {
+                    principals.Add(principal);
+                }
+                else
+                {
+                    errors.Add(new SettingsError($"recipients[{i}]", error));
+                }
+            }
+            else if (EmailAddress.TryParse(text, out var address, out var addressError))
+            {
+                addresses.Add(address);
+            }
+            else
+            {
+                errors.Add(new SettingsError($"recipients[{i}]", $"'{text}' is neither an email address nor user:<id> or group:<id> ({addressError})"));
+            }
+        }
+
+        return errors.Count > 0
+            ? null
+            : new NotificationRule(id, scope, name, filter, addresses.Distinct().ToArray(), principals.Distinct().ToArray(), r.ExcludeActor ?? false, r.Enabled ?? true, createdAt, now);
+    }
+
+    public static bool CheckId(string? id, List<SettingsError> errors)
+    {
+        if (!DirectoryIds.TryCheck(id, out var error))
+        {
+            errors.Add(new SettingsError("id", error));
+            return false;
+        }
+
+        return true;
+    }
+
+    private static ScopePath Scope(string? text, List<SettingsError> errors)
+    {
+        if (!ScopePath.TryParse(text, out var scope, out var error))
+        {
+            errors.Add(new SettingsError("scope", error));
+        }
+
+        return scope;
+    }
+
+    private static string Name(string? name, string id, List<SettingsError> errors)
+    {
+        if (name is { Length: > MaxNameLength } || (name is not null && name.Any(char.IsControl)))
+        {
+            errors.Add(new SettingsError("name", $"The name is at most {MaxNameLength} characters, without control characters."));
+        }
+
+        return string.IsNullOrWhiteSpace(name) ? id : name.Trim();
+    }
+
+    private static EventFilter Filter(
+        IReadOnlyList<string>? types, IReadOnlyList<string>? prefixes, IReadOnlyList<string>? kinds, IReadOnlyList<ConditionRequest>? conditions, List<SettingsError> errors)
+    {
+        types ??= [];
+        prefixes ??= [];
+        kinds ??= [];
+        conditions ??= [];
+        CheckList("eventTypes", types, t => EventLimits.EventType().IsMatch(t), "is not an event type (lower-case letters, digits, '.', '_', '-'; e.g. item.changed)", errors);
+        CheckList("pathPrefixes", prefixes, p => ResourcePaths.TryCheck(p, out _), "is not a path prefix: it starts with '/' and has no empty segment (e.g. /Shared Documents)", errors);
+        CheckList("changeKinds", kinds, k => EventLimits.EventType().IsMatch(k) && !k.Contains('.', StringComparison.Ordinal), "is not a change kind (e.g. added, changed, deleted, failed)", errors);
+        if (conditions.Count > MaxConditions)
+        {
+            errors.Add(new SettingsError("conditions", $"At most {MaxConditions} conditions."));
+        }
+
+        var checkedConditions = new List<EventCondition>();
+        for (var i = 0; i < Math.Min(conditions.Count, MaxConditions); i++)
+        {
+            var c = conditions[i];
+            var field = $"conditions[{i}]";
+            if (c?.Field is null || c.Field.Length is 0 or > 200 || c.Field.Split('.').Any(part => part.Length == 0))
+            {
+                errors.Add(new SettingsError($"{field}.field", "A condition names a field of the event's data: a dotted path such as status or pipeline.branch."));
+                continue;
+            }
+
+            if (!ConditionOperatorNames.Values.TryParse(c.Operator, out var operatorError, out var op))
+            {
+                errors.Add(new SettingsError($"{field}.operator", operatorError));
+                continue;
+            }
+
+            var values = c.Values ?? [];
+            var wanted = op == ConditionOperator.In ? $"1 to {MaxValues} values" : "exactly one value";
+            if (values.Count == 0 || values.Count > (op == ConditionOperator.In ? MaxValues : 1) || values.Any(v => v is null || v.Length > 1000))
+            {
+                errors.Add(new SettingsError($"{field}.values", $"'{c.Operator}' takes {wanted} of at most 1000 characters."));
+                continue;
+            }
+
+            checkedConditions.Add(new EventCondition(c.Field, op, values.ToArray()));
+        }
+
+        return new EventFilter(
+            types.Distinct(StringComparer.Ordinal).ToArray(),
+            prefixes.Select(p => p.Length > 1 ? p.TrimEnd('/') : p).Distinct(StringComparer.Ordinal).ToArray(),
+            kinds.Distinct(StringComparer.Ordinal).ToArray(),
+            checkedConditions);
+    }
+
+    private static void CheckList(string field, IReadOnlyList<string> items, Func<string, bool> valid, string problem, List<SettingsError> errors)
+    {
+        if (items.Count > MaxListItems)
+        {
+            errors.Add(new SettingsError(field, $"At most {MaxListItems} items."));
+            return;
+        }
+
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (items[i] is null || !valid(items[i]))
+            {
+                errors.Add(new SettingsError($"{field}[{i}]", $"'{items[i]}' {problem}."));
+            }
+        }
+    }
+
+    private static NotificationSchedule? Schedule(string? frequencyText, string? at, string? day, List<SettingsError> errors)
+    {
+        if (!NotificationFrequencyNames.Values.TryParse(frequencyText ?? "immediate", out var frequencyError, out var frequency))
+        {
+            errors.Add(new SettingsError("frequency", frequencyError));
+            return null;
+        }
+
+        if (frequency == NotificationFrequency.Immediate)
+        {
+            return NotificationSchedule.Immediate;
+        }
+
+        if (!TimeOnly.TryParseExact(at, "HH:mm", CultureInfo.InvariantCulture, DateTimeStyles.None, out var time))
+        {
+            errors.Add(new SettingsError("at", $"A {frequencyText} summary needs the time it is sent, as HH:mm in the owner's time zone (e.g. 08:00); '{at}' is not one."));
+            return null;
+        }
+
+        var weekday = DayOfWeek.Monday;
+        if (frequency == NotificationFrequency.Weekly && (day is null || !Enum.TryParse(day, ignoreCase: true, out weekday) || int.TryParse(day, out _)))
+        {
+            errors.Add(new SettingsError("day", $"A weekly summary needs the day it is sent: monday … sunday; '{day}' is not one."));
+            return null;
+        }
+
+        return new NotificationSchedule(frequency, time, weekday);
+    }
+}

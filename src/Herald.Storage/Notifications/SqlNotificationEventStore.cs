@@ -1,0 +1,133 @@
+using System.Text.Json;
+using Dapper;
+using Herald.Notifications;
+using Herald.Notifications.Events;
+using Herald.Scopes;
+using Herald.Storage.Database;
+
+namespace Herald.Storage.Notifications;
+
+public sealed class SqlNotificationEventStore(HeraldDatabase database) : INotificationEventStore
+{
+    private const string Columns = "id, scope_path, type, resource_path, actor, title, link, data, occurred_at, received_at";
+
+    public async Task<IReadOnlyList<bool>> AddAsync(IReadOnlyList<NotificationEvent> events, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var duplicates = new bool[events.Count];
+        for (var i = 0; i < events.Count; i++)
+        {
+            // A repeated id (in this batch or stored before) inserts nothing: the first one stands.
+            var inserted = await connection.ExecuteAsync(
+                $"""
+                INSERT INTO notification_events ({Columns}, state)
+                VALUES (@Id, @ScopePath, @Type, @ResourcePath, @Actor, @Title, @Link, @Data, @OccurredAt, @ReceivedAt, 'pending')
+                ON CONFLICT (id) DO NOTHING
+                """,
+                EventRow.From(events[i]), write.Transaction).ConfigureAwait(false);
+            duplicates[i] = inserted == 0;
+        }
+
+        // Checkpoint: the events are durable before the producer is told 202.
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return duplicates;
+    }
+
+    public async Task<IReadOnlyList<NotificationEvent>> ClaimAsync(string node, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var due = $"""
+            SELECT id FROM notification_events
+            WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < @now)
+            ORDER BY received_at LIMIT @max
+            """;
+        // at-least-once: a lease that runs out (its node died mid-fan-out) makes the event
+        // claimable again; the outbox's idempotency keys make the second fan-out send nothing twice.
+        var sql = database.Engine == "postgres"
+            ? $"""
+               UPDATE notification_events AS e SET lease_owner = @node, lease_until = @until
+               FROM ({due} FOR UPDATE SKIP LOCKED) AS due WHERE e.id = due.id
+               RETURNING e.id, e.scope_path, e.type, e.resource_path, e.actor, e.title, e.link, e.data, e.occurred_at, e.received_at
+               """
+            : $"""
+               UPDATE notification_events SET lease_owner = @node, lease_until = @until
+               WHERE id IN ({due})
+               RETURNING {Columns}
+               """;
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var rows = (await connection.QueryAsync<EventRow>(
+            sql, new { node, until = (now + lease).ToUnixTimeMilliseconds(), now = now.ToUnixTimeMilliseconds(), max }, write.Transaction).ConfigureAwait(false)).ToArray();
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return rows.OrderBy(r => r.ReceivedAt).Select(r => r.ToEvent()).ToArray();
+    }
+
+    public async Task<bool> CompleteAsync(string id, string node, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ExecuteAsync(
+            """
+            UPDATE notification_events SET state = 'done', processed_at = @now, lease_owner = NULL, lease_until = NULL
+            WHERE id = @id AND lease_owner = @node AND state = 'pending'
+            """,
+            new { id, node, now = now.ToUnixTimeMilliseconds() }).ConfigureAwait(false) > 0;
+    }
+
+    public async Task ReleaseAsync(string id, string node, DateTimeOffset retryAt, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await connection.ExecuteAsync(
+            "UPDATE notification_events SET lease_owner = NULL, lease_until = @until WHERE id = @id AND lease_owner = @node AND state = 'pending'",
+            new { id, node, until = retryAt.ToUnixTimeMilliseconds() }).ConfigureAwait(false);
+    }
+
+    public async Task<NotificationEvent?> FindAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var row = await connection.QuerySingleOrDefaultAsync<EventRow>($"SELECT {Columns} FROM notification_events WHERE id = @id", new { id }).ConfigureAwait(false);
+        return row?.ToEvent();
+    }
+
+    private sealed class EventRow
+    {
+        public string Id { get; set; } = "";
+        public string ScopePath { get; set; } = "";
+        public string Type { get; set; } = "";
+        public string ResourcePath { get; set; } = "";
+        public string? Actor { get; set; }
+        public string Title { get; set; } = "";
+        public string? Link { get; set; }
+        public string? Data { get; set; }
+        public long OccurredAt { get; set; }
+        public long ReceivedAt { get; set; }
+
+        public static EventRow From(NotificationEvent e) => new()
+        {
+            Id = e.Id,
+            ScopePath = e.Scope.Value,
+            Type = e.Type,
+            ResourcePath = e.ResourcePath,
+            Actor = e.Actor,
+            Title = e.Title,
+            Link = e.Link,
+            Data = e.Data?.GetRawText(),
+            OccurredAt = e.OccurredAt.ToUnixTimeMilliseconds(),
+            ReceivedAt = e.ReceivedAt.ToUnixTimeMilliseconds(),
+        };
+
+        public NotificationEvent ToEvent() => new(
+            Id, Type, Scopes.ScopePath.Parse(ScopePath), ResourcePath, Actor, Title, Link,
+            ParseData(Data), DateTimeOffset.FromUnixTimeMilliseconds(OccurredAt), DateTimeOffset.FromUnixTimeMilliseconds(ReceivedAt));
+
+        private static JsonElement? ParseData(string? data)
+        {
+            if (data is null)
+            {
+                return null;
+            }
+
+            using var document = JsonDocument.Parse(data);
+            return document.RootElement.Clone();
+        }
+    }
+}

@@ -1,0 +1,18 @@
+using Herald.Settings;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Herald.Web.Notifications;
+
+/// <summary>The problem replies the notification endpoints share.</summary>
+internal static class NotificationApiResults
+{
+    public static ValidationProblem Invalid(IReadOnlyList<SettingsError> errors, string title) =>
+        TypedResults.ValidationProblem(errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()), title: title);
+
+    public static NotFound<ProblemDetails> NotFound(string detail) =>
+        TypedResults.NotFound(new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not found", Detail = detail });
+
+    public static ProblemHttpResult Problem(int status, string title, string detail) => TypedResults.Problem(statusCode: status, title: title, detail: detail);
+}
