@@ -40,10 +40,12 @@ public static class WebServiceCollectionExtensions
         app.MapHealthApi(databaseAnswers);
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapMetricsApi();
+        app.MapUnsubscribeEndpoints();
         var api = app.MapGroup("/api/v1").RequireAuthorization();
         api.MapOutboxApi();
         api.MapSettingsApi();
         api.MapRelayApi();
+        api.MapTemplatesApi();
         api.MapDirectoryApi();
         api.MapAccessApi();
         app.MapHeraldConsole();

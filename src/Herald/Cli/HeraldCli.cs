@@ -32,6 +32,7 @@ internal static class HeraldCli
             ApiKeyCommands.Create(console),
             QueueCommands.Create(console),
             RelayCommands.Create(console),
+            TemplateCommands.Create(console),
             AdminCommands.Create(console),
             NotificationCommands.CreateSubscription(console),
             NotificationCommands.CreateRule(console),

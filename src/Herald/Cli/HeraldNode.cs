@@ -48,7 +48,8 @@ internal static class HeraldNode
     /// <summary>The services for an administrator verb, on a migrated database.</summary>
     public static async Task<ServiceProvider> OpenAsync(string dataDirectory, HeraldDatabase database, CliConsole console, CancellationToken cancellationToken)
     {
-        var services = new ServiceCollection().AddHeraldNode(dataDirectory, database, console);
+        // Logging goes nowhere in a verb (its output is its sentences), but services may log.
+        var services = new ServiceCollection().AddLogging().AddHeraldNode(dataDirectory, database, console);
         if (MaximumAge(console) is { } age)
         {
             services.Configure<DeliveryOptions>(o => o.MaximumAge = age);

@@ -7,6 +7,7 @@ using Herald.Listeners;
 using Herald.Notifications;
 using Herald.Notifications.FanOut;
 using Herald.Notifications.Matching;
+using Herald.Notifications.Digests;
 using Herald.Outbox;
 using Herald.Relay;
 using Herald.Storage.Database;
@@ -65,14 +66,18 @@ internal static partial class ServeCommand
         builder.Services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(node);
         builder.Services.AddOptions<RelayOptions>().BindConfiguration(RelayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        // Links in notifications point at the first --urls entry unless Notifications:PublicBaseUrl says otherwise.
+        builder.Services.Configure<NotificationOptions>(o => o.PublicBaseUrl = PublicBaseUrl(urls));
+        builder.Services.AddOptions<NotificationOptions>().BindConfiguration(NotificationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddHostedService<DeliveryWorker>();
+        builder.Services.AddHostedService<NotificationEngine>();
+        builder.Services.AddHostedService<DigestScheduler>();
+
         builder.Services.AddSingleton(provider => ActivatorUtilities.CreateInstance<RelayListenerHost>(provider, dataDirectory));
         builder.Services.AddHostedService(provider => provider.GetRequiredService<RelayListenerHost>());
         builder.Services.AddHeraldWeb();
         // Console cookies and anti-forgery tokens survive a restart: their keys live with the data.
         builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDirectory, "console-keys")));
-        builder.Services.AddOptions<NotificationOptions>().BindConfiguration(NotificationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<IHostedService>(CreateNotificationEngine);
         await using var app = builder.Build();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Herald");
 
@@ -109,6 +114,27 @@ internal static partial class ServeCommand
         return 0;
     }
 
+    /// <summary>The first URL serve listens on, as recipients would reach it; a wildcard host
+    /// (0.0.0.0, [::], *, +) becomes this machine's name.</summary>
+    internal static string PublicBaseUrl(string urls)
+    {
+        var first = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault();
+        if (first is null)
+        {
+            return NotificationOptions.DefaultPublicBaseUrl;
+        }
+
+        var wildcard = System.Text.RegularExpressions.Regex.Match(first, @"^(https?://)(\*|\+|0\.0\.0\.0|\[::\])(:\d+)?/?$");
+        if (wildcard.Success)
+        {
+            first = wildcard.Groups[1].Value + Environment.MachineName.ToLowerInvariant() + wildcard.Groups[3].Value;
+        }
+
+        return Uri.TryCreate(first, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"
+            ? url.GetLeftPart(UriPartial.Path).TrimEnd('/')
+            : NotificationOptions.DefaultPublicBaseUrl;
+    }
+
     /// <summary>With no administrator yet, the console can only be entered through a one-time link
     /// (or after 'herald admin create'); it goes to the log, which only the operator reads.</summary>
     private static async Task OfferConsoleSetupAsync(WebApplication app, ILogger log, CancellationToken cancellationToken)
@@ -126,31 +152,6 @@ internal static partial class ServeCommand
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No console administrator exists yet. Create the first one within {Minutes} minutes at {Link} (works once), or run 'herald admin create --name NAME'")]
     private static partial void LogSetupLink(ILogger logger, string link, double minutes);
-    /// <summary>The engine needs every part of the notification pipeline (directory, templates,
-    /// unsubscribe links, digest inbox); a node built without one of them says so and serves the
-    /// rest, events still being stored for when it has them.</summary>
-    private static IHostedService CreateNotificationEngine(IServiceProvider provider)
-    {
-        var missing = new[] { typeof(IDirectory), typeof(INotificationTemplates), typeof(IUnsubscribeLinks), typeof(IDigestInbox) }
-            .Where(type => provider.GetService(type) is null).Select(type => type.Name).ToArray();
-        if (missing.Length == 0)
-        {
-            return ActivatorUtilities.CreateInstance<NotificationEngine>(provider);
-        }
-
-        LogNotificationEngineIncomplete(provider.GetRequiredService<ILoggerFactory>().CreateLogger("Herald"), string.Join(", ", missing));
-        return new NoEngine();
-    }
-
-    private sealed class NoEngine : IHostedService
-    {
-        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The notification engine is not running: this build has no {Missing}; events are stored and wait")]
-    private static partial void LogNotificationEngineIncomplete(ILogger logger, string missing);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Data directory {DataDirectory}; database {Database} ({Applied} migration(s) applied now); node {Node}")]
     private static partial void LogDatabase(ILogger logger, string dataDirectory, string database, int applied, string node);

@@ -122,7 +122,7 @@ public sealed class SubscriptionApiTests
             builder.Services.AddSingleton<INotificationTemplates, FakeTemplates>();
             builder.Services.AddSingleton<IUnsubscribeLinks, FakeUnsubscribeLinks>();
             builder.Services.AddSingleton<IDigestInbox, RecordingDigestInbox>();
-            builder.Services.Configure<Herald.Notifications.Matching.NotificationOptions>(o => o.PollInterval = TimeSpan.FromMilliseconds(100));
+            builder.Services.Configure<Herald.Notifications.NotificationOptions>(o => o.PollInterval = TimeSpan.FromMilliseconds(100));
             builder.Services.AddHostedService<NotificationEngine>();
             builder.Services.AddHeraldWeb();
             var app = builder.Build();

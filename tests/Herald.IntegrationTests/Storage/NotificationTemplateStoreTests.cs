@@ -1,0 +1,81 @@
+using Herald.Notifications;
+using Herald.Notifications.Templates;
+using Herald.Notifications.Unsubscribe;
+using Herald.Scopes;
+using Herald.Storage.Notifications;
+using Herald.Storage.Settings;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Herald.IntegrationTests.Storage;
+
+/// <summary>Templates and signing keys on real SQLite and real PostgreSQL.</summary>
+public sealed class NotificationTemplateStoreTests
+{
+    private static readonly DateTimeOffset Now = new(2031, 5, 6, 7, 8, 9, TimeSpan.Zero);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_saved_template_is_stored_per_scope_and_type_replaced_in_place_and_removed(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var time = new FakeTimeProvider(Now);
+        var settings = new SqlSettingsStore(db.Database, time);
+        await settings.AddScopeAsync(ScopePath.Parse("/hr"), Ct);
+        var store = new SqlTemplateStore(db.Database);
+        var templates = new NotificationTemplates(store, new TemplateCompiler(), time, NullLogger<NotificationTemplates>.Instance);
+        var service = new TemplateService(store, settings, templates, new TemplateCompiler(), time);
+
+        var (saved, errors) = await service.SaveAsync(ScopePath.Parse("/hr"), "item.changed", new("HR: {{ event.title }}", "Text ü {{ event.actor }}", "<p>{{ event.title }}</p>"), Ct);
+        Assert.Empty(errors);
+        await service.SaveAsync(ScopePath.Parse("/hr"), "item.changed", new("HR 2: {{ event.title }}", "Text 2", " "), Ct);
+        await service.SaveAsync(ScopePath.Root, "digest", new("{{ digest.count }}", "d", null), Ct);
+        var (_, bad) = await service.SaveAsync(ScopePath.Parse("/hr"), "item.added", new("{{ event.title", "t", null), Ct);
+        var (_, missingScope) = await service.SaveAsync(ScopePath.Parse("/nowhere"), "item.added", new("s", "t", null), Ct);
+
+        var stored = await store.ListAsync([ScopePath.Parse("/hr"), ScopePath.Root], Ct);
+        Assert.Equal([("/", "digest"), ("/hr", "item.changed")], stored.Select(t => (t.Scope.Value, t.EventType)));
+        Assert.Equal(new TemplateSources("HR 2: {{ event.title }}", "Text 2", null), stored[1].Sources);
+        Assert.Equal(Now, stored[1].UpdatedAt);
+        Assert.Equal(saved!.Scope, stored[1].Scope);
+        Assert.Equal("subject", Assert.Single(bad).Field);
+        Assert.Equal("scope", Assert.Single(missingScope).Field);
+
+        var effective = await service.ListEffectiveAsync(ScopePath.Parse("/hr"), Ct);
+        Assert.Equal(EventTypes.BuiltIn.Count + 1, effective.Count);
+        Assert.Equal(TemplateOrigin.Own, effective.Single(e => e.EventType == "item.changed").Origin);
+        Assert.Equal(TemplateOrigin.Inherited, effective.Single(e => e.EventType == "digest").Origin);
+        Assert.Equal(TemplateOrigin.Default, effective.Single(e => e.EventType == "item.added").Origin);
+
+        Assert.True(await service.RemoveAsync(ScopePath.Parse("/hr"), "item.changed", Ct));
+        Assert.False(await service.RemoveAsync(ScopePath.Parse("/hr"), "item.changed", Ct));
+        Assert.Equal(TemplateOrigin.Default, (await service.GetEffectiveAsync(ScopePath.Parse("/hr"), "item.changed", Ct)).Origin);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task Nodes_racing_to_create_the_signing_key_all_get_the_one_that_was_stored(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var others = Enumerable.Range(0, 4).Select(_ => db.OpenAnother()).ToArray();
+        try
+        {
+            var candidates = others.Select(_ => System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).ToArray();
+            var keys = await Task.WhenAll(others.Select((database, i) => new SqlSigningKeyStore(database).GetOrCreateAsync(UnsubscribeLinks.Purpose, candidates[i], Now, Ct)));
+
+            Assert.All(keys, k => Assert.Equal(keys[0], k));
+            Assert.Contains(candidates, c => c.SequenceEqual(keys[0]));
+            var later = await new SqlSigningKeyStore(db.Database).GetOrCreateAsync(UnsubscribeLinks.Purpose, new byte[32], Now, Ct);
+            Assert.Equal(keys[0], later);
+        }
+        finally
+        {
+            foreach (var database in others.OfType<IAsyncDisposable>())
+            {
+                await database.DisposeAsync();
+            }
+        }
+    }
+}
