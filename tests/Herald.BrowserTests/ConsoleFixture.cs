@@ -124,7 +124,16 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
         await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync(name);
         await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync(Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync(url => !url.Contains("/signin", StringComparison.Ordinal));
+        try
+        {
+            await page.WaitForURLAsync(url => !url.Contains("/signin", StringComparison.Ordinal));
+        }
+        catch (TimeoutException)
+        {
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, $"signin-failed-{name}.png"), FullPage = true });
+            throw;
+        }
+
         return page;
     }
 

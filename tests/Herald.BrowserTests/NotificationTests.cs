@@ -79,7 +79,7 @@ public sealed partial class NotificationTests(ConsoleFixture fixture)
         var row = page.GetByRole(AriaRole.Row, new() { Name = "Policy changes" });
         await Assertions.Expect(row).ToContainTextAsync("Tom Varga");
         await Assertions.Expect(row).ToContainTextAsync("weekly on Friday at 07:30");
-        Assert.Matches(@"scope /hr  owner user:tom  types: item\.changed, item\.added  paths: /Policies  weekly at 07:30 on friday  excludes the actor",
+        Assert.Matches(@"scope /hr  owner user:tom  types: item\.added, item\.changed  paths: /Policies  weekly at 07:30 on friday  excludes the actor",
             await fixture.CliAsync("subscription", "list", "--owner", "user:tom"));
 
         // A group's subscription: a member opts out on the page.
