@@ -141,8 +141,11 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
     public static async Task ScreenshotAsync(IPage page, string name)
     {
         await page.SetViewportSizeAsync(1280, 800);
+        // A page scrolled to a result (#test-panel) would draw its sticky header mid-page in a full-page shot.
+        await page.EvaluateAsync("window.scrollTo(0, 0)");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, $"{name}-desktop.png"), FullPage = true });
         await page.SetViewportSizeAsync(390, 844);
+        await page.EvaluateAsync("window.scrollTo(0, 0)");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, $"{name}-phone.png"), FullPage = true });
         await page.SetViewportSizeAsync(1280, 800);
     }
