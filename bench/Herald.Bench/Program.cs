@@ -38,9 +38,15 @@ var relay = new System.CommandLine.Command("relay", "smtp-source → relay → s
     relays, sessions, relayWarmup, greetingDelay,
 };
 
+var members = new Option<int>("--members") { Description = "Users in the group the event goes to.", DefaultValueFactory = _ => 100_000 };
+var fanout = new System.CommandLine.Command("fanout", "One event to a group subscription of --members users (SQLite), until smtp-sink counted one mail per member.")
+{
+    members,
+};
+
 var root = new RootCommand("Herald end-to-end benchmark: API → outbox → smtp-sink, for SQLite and PostgreSQL; `relay`: SMTP relay against Postfix.")
 {
-    herald, repositoryRoot, workDirectory, keep, engines, messages, concurrency, batch, size, rate, duration, warmup, connectionLimit, stallTimeout, timeLimit, relay,
+    herald, repositoryRoot, workDirectory, keep, engines, messages, concurrency, batch, size, rate, duration, warmup, connectionLimit, stallTimeout, timeLimit, relay, fanout,
 };
 
 using var children = new ChildProcesses();
@@ -122,6 +128,15 @@ relay.SetAction((parse, _) => RunAsync(parse, async (common, limit) =>
     var problems = await EachAsync(options.Relays, async r => figures.Add(await benchmark.RunAsync(r, limit.Token)), limit, parse.GetValue(timeLimit));
     var command = SmtpSource.CommandLine(SmtpSource.Arguments(options.Sessions, options.Messages, options.PayloadBytes, 0)).Replace(":0", ":PORT", StringComparison.Ordinal);
     return (RelayHeader(options, command, loadBefore, LoadAverage()) + "\n\n" + RelayTable.Format(figures), problems);
+}));
+
+fanout.SetAction((parse, _) => RunAsync(parse, async (common, limit) =>
+{
+    var options = new FanOutOptions(common.HeraldDll, common.WorkDirectory, Math.Max(1, parse.GetValue(members)), common.ConnectionLimit, common.StallTimeout);
+    var figures = await new FanOutBenchmark(options, children, common.Http, Console.Error).RunAsync(limit.Token);
+    var header = $"Herald fan-out benchmark: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; load average {LoadAverage()}\n"
+        + $"One item.changed event, one immediate subscription of a group of {options.Members:#,0} users (View on /), SQLite, smtp-sink -c on 127.0.0.1, herald smtp set --connection-limit {options.ConnectionLimit}.";
+    return (header + "\n\n" + figures.Format() + "\n", figures.Delivered is null ? ["the sink never counted every member's mail"] : []);
 }));
 
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

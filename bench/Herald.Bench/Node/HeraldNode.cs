@@ -108,7 +108,8 @@ internal sealed class HeraldNode(
         }
     }
 
-    private async Task<string> RunVerbAsync(string[] verb, CancellationToken cancellationToken)
+    /// <summary>Runs an administrator verb (<c>herald VERB …</c>) on this node's data; fails unless it exits 0.</summary>
+    public async Task<string> RunVerbAsync(string[] verb, CancellationToken cancellationToken)
     {
         var result = await Command.RunAsync("dotnet", Arguments(verb), Environment, VerbTimeout, cancellationToken);
         return result.ExitCode == 0
