@@ -113,6 +113,62 @@ public sealed partial class AccessTests(ConsoleFixture fixture)
     }
 
     [Fact]
+    public async Task A_scope_administrator_reads_the_directory_but_is_refused_its_changes_and_other_scopes_access_lists()
+    {
+        await fixture.CliAsync("user", "add", "ivy", "--name", "Ivy Marsh", "--email", "ivy@example.org");
+        await fixture.CliAsync("group", "add", "finance-team", "--name", "Finance team", "--member", "user:ivy");
+        var page = await fixture.SignedInPageAsync(ConsoleFixture.FinanceAdmin);
+        await page.GotoAsync("/users");
+        await Assertions.Expect(page.GetByRole(AriaRole.Row, new() { Name = "Ivy Marsh" })).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = "Add user" })).ToHaveCountAsync(0);
+        await page.GotoAsync("/access");
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Access list of /finance" })).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator(".tree a")).ToHaveTextAsync(["/finance"]);
+        await ConsoleFixture.ScreenshotAsync(page, "access-scope-admin");
+
+        foreach (var path in new[] { "/users/edit", "/users/edit?id=ivy", "/groups/edit", "/groups/edit?id=finance-team", "/users/import", "/access?scope=%2Fhr", "/access?scope=%2F" })
+        {
+            var response = await page.GotoAsync(path);
+            Assert.True(response!.Status == 403, $"{path} answered {response.Status}");
+            Assert.Contains("Not allowed", await response.TextAsync(), StringComparison.Ordinal);
+        }
+
+        // Form posts with a valid anti-forgery token of this administrator's own session.
+        await page.GotoAsync("/access");
+        var token = await page.Locator("form[action*='handler=Grant'] input[name=__RequestVerificationToken]").InputValueAsync();
+        foreach (var (path, fields) in new (string, (string, string)[])[]
+        {
+            ("/access?handler=grant&scope=%2Fhr", [("principal", "group:finance-team"), ("level", "admin")]),
+            ("/access?handler=revoke&scope=%2F", [("principal", "group:finance-team")]),
+            ("/users/edit?handler=save&id=ivy", [("name", "Renamed by finance"), ("email", "ivy@example.org")]),
+            ("/users/edit?handler=remove&id=ivy", []),
+            ("/groups/edit?handler=save", [("id", "finance-made"), ("name", "Made by finance")]),
+            ("/groups/edit?handler=remove&id=finance-team", []),
+        })
+        {
+            var form = page.APIRequest.CreateFormData().Set("__RequestVerificationToken", token);
+            foreach (var (name, value) in fields)
+            {
+                form.Set(name, value);
+            }
+
+            var post = await page.APIRequest.PostAsync(path, new APIRequestContextOptions { Form = form, MaxRedirects = 0 });
+            Assert.True(post.Status == 403, $"POST {path} answered {post.Status}");
+        }
+
+        Assert.DoesNotContain("finance-team", await fixture.CliAsync("access", "list", "--scope", "/hr"), StringComparison.Ordinal);
+        Assert.Matches(@"ivy\s+Ivy Marsh", await fixture.CliAsync("user", "list"));
+        Assert.DoesNotContain("finance-made", await fixture.CliAsync("group", "list"), StringComparison.Ordinal);
+        Assert.Contains("finance-team", await fixture.CliAsync("group", "list"), StringComparison.Ordinal);
+
+        // Within their own scope, the access list is theirs to change.
+        await page.GetByLabel("User or group", ConsoleFixture.Exact).SelectOptionAsync("group:finance-team");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Grant" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Row, new() { Name = "Finance team" })).ToContainTextAsync("set here");
+        Assert.Matches(@"group:finance-team\s+view\s+set here", await fixture.CliAsync("access", "list", "--scope", "/finance"));
+    }
+
+    [Fact]
     public async Task Five_wrong_passwords_lock_the_account_until_an_administrator_resets_it()
     {
         var page = await fixture.NewPageAsync();

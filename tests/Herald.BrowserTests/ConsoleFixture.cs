@@ -124,7 +124,16 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
         await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync(name);
         await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync(Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync(url => !url.Contains("/signin", StringComparison.Ordinal));
+        try
+        {
+            await page.WaitForURLAsync(url => !url.Contains("/signin", StringComparison.Ordinal));
+        }
+        catch (TimeoutException)
+        {
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, $"signin-failed-{name}.png"), FullPage = true });
+            throw;
+        }
+
         return page;
     }
 
@@ -132,8 +141,11 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
     public static async Task ScreenshotAsync(IPage page, string name)
     {
         await page.SetViewportSizeAsync(1280, 800);
+        // A page scrolled to a result (#test-panel) would draw its sticky header mid-page in a full-page shot.
+        await page.EvaluateAsync("window.scrollTo(0, 0)");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, $"{name}-desktop.png"), FullPage = true });
         await page.SetViewportSizeAsync(390, 844);
+        await page.EvaluateAsync("window.scrollTo(0, 0)");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, $"{name}-phone.png"), FullPage = true });
         await page.SetViewportSizeAsync(1280, 800);
     }

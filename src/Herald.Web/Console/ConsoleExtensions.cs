@@ -54,6 +54,7 @@ public static class ConsoleExtensions
             o.Cookie.SameSite = SameSiteMode.Strict;
         });
         services.AddSingleton<SetupLink>();
+        services.AddSingleton<Notifications.SubscriptionEditor>();
         return services;
     }
 

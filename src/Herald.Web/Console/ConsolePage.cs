@@ -39,6 +39,10 @@ public abstract class ConsolePage : PageModel
     protected ContentResult RefuseScope(ScopePath scope) =>
         Refuse($"Scope {scope} is outside the scopes you administer ({Admin.Scope} and below).");
 
+    /// <summary>Users and groups are one directory for every scope: only administrators of <c>/</c> change it.</summary>
+    protected ContentResult RefuseDirectoryChange() =>
+        Refuse("Users and groups are shared by every scope: only administrators of / add, change, import or remove them.");
+
     protected void AddErrors(IEnumerable<SettingsError> errors)
     {
         foreach (var error in errors)

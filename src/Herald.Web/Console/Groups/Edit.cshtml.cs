@@ -1,0 +1,133 @@
+using Herald.Notifications;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Herald.Web.Console.Groups;
+
+/// <summary>Add or change one group: name, alias, where its notifications go, and its members
+/// (users and groups, picked from the directory). A membership that would make a cycle is refused
+/// next to the members, naming the cycle. Administrators of <c>/</c> only.</summary>
+// Up to PickerLimit ticked boxes, or a typed list of a large group's members.
+[RequestSizeLimit(16 * 1024 * 1024)]
+[RequestFormLimits(MultipartBodyLengthLimit = 16 * 1024 * 1024, ValueLengthLimit = 16 * 1024 * 1024, ValueCountLimit = PickerLimit + 100)]
+public sealed class EditModel(DirectoryService service, IDirectoryStore store, DirectoryCache directory) : ConsolePage
+{
+    /// <summary>Above this many users and groups the picker becomes a list to type: a page of
+    /// 100,000 check boxes helps nobody.</summary>
+    public const int PickerLimit = 1000;
+
+    public bool IsNew { get; private set; } = true;
+
+    public string Id { get; private set; } = "";
+
+    public string Name { get; private set; } = "";
+
+    public string Alias { get; private set; } = "";
+
+    public string Delivery { get; private set; } = "members";
+
+    public HashSet<string> Members { get; private set; } = new(StringComparer.Ordinal);
+
+    public IReadOnlyList<DirectoryUser> AllUsers { get; private set; } = [];
+
+    public IReadOnlyList<DirectoryGroup> AllGroups { get; private set; } = [];
+
+    public bool UsesPicker => AllUsers.Count + AllGroups.Count <= PickerLimit;
+
+    /// <summary>Everyone the saved group reaches through nested groups.</summary>
+    public int Reaches { get; private set; }
+
+    public async Task<IActionResult> OnGetAsync(string? id)
+    {
+        if (!Admin.IsGlobal)
+        {
+            return RefuseDirectoryChange();
+        }
+
+        if (id is not null)
+        {
+            if (await store.FindGroupAsync(id, HttpContext.RequestAborted) is not { } group)
+            {
+                return NotFound();
+            }
+
+            IsNew = false;
+            (Id, Name, Alias, Delivery) = (group.Id, group.Name, group.Alias?.Value ?? "", GroupDeliveryNames.Values.NameOf(group.Delivery));
+            Members = group.Members.Select(m => m.ToString()).ToHashSet(StringComparer.Ordinal);
+        }
+
+        await LoadAsync();
+        return Page();
+    }
+
+    public async Task<IActionResult> OnPostSaveAsync([FromQuery(Name = "id")] string? existing, string? id, string? name, string? alias, string? delivery, string[]? members, string? memberList)
+    {
+        if (!Admin.IsGlobal)
+        {
+            return RefuseDirectoryChange();
+        }
+
+        IsNew = existing is null;
+        (Id, Name, Alias, Delivery) = ((existing ?? id ?? "").Trim(), name ?? "", alias ?? "", delivery ?? "members");
+        var chosen = (members ?? [])
+            .Concat((memberList ?? "").Split(['\n', '\r', ',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Distinct(StringComparer.Ordinal)
+            .ToArray();
+        Members = chosen.ToHashSet(StringComparer.Ordinal);
+        await LoadAsync();
+        if (IsNew && await store.FindGroupAsync(Id, HttpContext.RequestAborted) is not null)
+        {
+            ModelState.AddModelError("id", $"Group '{Id}' exists already: pick another id, or edit that group.");
+            Response.StatusCode = 400;
+            return Page();
+        }
+
+        if (!IsNew && await store.FindGroupAsync(Id, HttpContext.RequestAborted) is null)
+        {
+            return NotFound();
+        }
+
+        var (saved, created, errors) = await service.SetGroupAsync(
+            new GroupUpdate(Id) { Name = Name, Alias = Alias, Delivery = Delivery, Members = chosen }, HttpContext.RequestAborted);
+        if (saved is null)
+        {
+            AddErrors(errors);
+            Response.StatusCode = 400;
+            return Page();
+        }
+
+        var reaches = (await directory.GetViewAsync(HttpContext.RequestAborted)).MembersOf(saved.Id).Count;
+        Notice = $"{(created ? "Added" : "Saved")} group {saved.Name} ({saved.Id}): {saved.Members.Count} direct member{(saved.Members.Count == 1 ? "" : "s")}, reaching {reaches} {(reaches == 1 ? "person" : "people")}.";
+        return Redirect("/groups");
+    }
+
+    public async Task<IActionResult> OnPostRemoveAsync([FromQuery(Name = "id")] string? id)
+    {
+        if (!Admin.IsGlobal)
+        {
+            return RefuseDirectoryChange();
+        }
+
+        if (id is null || !await service.RemoveGroupAsync(id, HttpContext.RequestAborted))
+        {
+            return NotFound();
+        }
+
+        Notice = $"Removed group {id}, its place in other groups and its access entries.";
+        return Redirect("/groups");
+    }
+
+    /// <summary>Members typed in the list (not shown as check boxes), one per line.</summary>
+    public string MemberListText => UsesPicker
+        ? string.Join('\n', Members.Where(m => !AllUsers.Any(u => "user:" + u.Id == m) && !AllGroups.Any(g => "group:" + g.Id == m)))
+        : string.Join('\n', Members);
+
+    private async Task LoadAsync()
+    {
+        AllUsers = await store.ListUsersAsync(HttpContext.RequestAborted);
+        AllGroups = (await store.ListGroupsAsync(HttpContext.RequestAborted)).Where(g => g.Id != Id).ToArray();
+        if (!IsNew)
+        {
+            Reaches = (await directory.GetViewAsync(HttpContext.RequestAborted)).MembersOf(Id).Count;
+        }
+    }
+}

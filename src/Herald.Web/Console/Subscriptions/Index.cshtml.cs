@@ -1,0 +1,45 @@
+using Herald.Notifications;
+using Herald.Notifications.Subscriptions;
+using Herald.Scopes;
+using Herald.Settings;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Herald.Web.Console.Subscriptions;
+
+/// <summary>The subscriptions (alerts) of a scope and the scopes below it: owner, what they
+/// filter, how often they send. A scope administrator sees their scopes only.</summary>
+public sealed class IndexModel(ISubscriptionRegistry registry, ISettingsStore settings, DirectoryCache directory) : ConsolePage
+{
+    public ScopePath Scope { get; private set; } = ScopePath.Root;
+
+    public IReadOnlyList<ScopePath> Scopes { get; private set; } = [];
+
+    public IReadOnlyList<Subscription> Subscriptions { get; private set; } = [];
+
+    public DirectoryView View { get; private set; } = DirectoryView.Empty;
+
+    public async Task<IActionResult> OnGetAsync(string? scope)
+    {
+        if (!ScopePath.TryParse(scope ?? Admin.Scope.Value, out var path, out _))
+        {
+            path = Admin.Scope;
+        }
+
+        if (!Admin.Administers(path))
+        {
+            return RefuseScope(path);
+        }
+
+        Scope = path;
+        Scopes = (await settings.ListScopesAsync(HttpContext.RequestAborted)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
+        Subscriptions = (await registry.ListAsync(null, path, HttpContext.RequestAborted)).OrderBy(s => s.Scope.Value, StringComparer.Ordinal).ThenBy(s => s.Name, StringComparer.Ordinal).ToArray();
+        View = await directory.GetViewAsync(HttpContext.RequestAborted);
+        return Page();
+    }
+
+    public Herald.Web.Console.Notifications.ScopeTreeView Tree => new(Scopes, Scope, Admin.Scope, "/subscriptions");
+
+    public string OwnerName(Principal owner) => owner.Kind == PrincipalKind.User
+        ? View.FindUser(owner.Id)?.Name ?? owner.Id
+        : View.FindGroup(owner.Id)?.Name ?? owner.Id;
+}

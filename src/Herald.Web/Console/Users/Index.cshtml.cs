@@ -1,0 +1,42 @@
+using Herald.Notifications;
+
+namespace Herald.Web.Console.Users;
+
+/// <summary>The directory's users, searched by id, name or email. Every administrator reads it (to
+/// pick principals for access lists, rules and subscriptions); only administrators of <c>/</c> change it.</summary>
+public sealed class IndexModel(IDirectoryStore store, DirectoryCache directory) : ConsolePage
+{
+    /// <summary>Rows shown at once: a directory of 100,000 users is searched, not scrolled.</summary>
+    public const int PageSize = 200;
+
+    public IReadOnlyList<DirectoryUser> Users { get; private set; } = [];
+
+    public int Total { get; private set; }
+
+    public int Matching { get; private set; }
+
+    public string Query { get; private set; } = "";
+
+    public DirectoryView View { get; private set; } = DirectoryView.Empty;
+
+    public async Task OnGetAsync(string? q)
+    {
+        Query = (q ?? "").Trim();
+        if (Query.Length > 200)
+        {
+            Query = Query[..200];
+        }
+
+        var all = await store.ListUsersAsync(HttpContext.RequestAborted);
+        View = await directory.GetViewAsync(HttpContext.RequestAborted);
+        Total = all.Count;
+        var matching = Query.Length == 0 ? all : all.Where(Matches).ToArray();
+        Matching = matching.Count;
+        Users = matching.Take(PageSize).ToArray();
+    }
+
+    private bool Matches(DirectoryUser user) =>
+        user.Id.Contains(Query, StringComparison.OrdinalIgnoreCase)
+        || user.Name.Contains(Query, StringComparison.OrdinalIgnoreCase)
+        || user.Email.Value.Contains(Query, StringComparison.OrdinalIgnoreCase);
+}
