@@ -96,9 +96,12 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
             return [];
         }
 
+        // The scopes too, so that the lookup walks the (scope_path, idempotency_key) index instead
+        // of every stored message: a fan-out checks 500 keys per batch against a growing table.
+        var scopes = messages.Where(m => m.IdempotencyKey is not null).Select(m => m.Scope.Value).Distinct(StringComparer.Ordinal).ToArray();
         var stored = await connection.QueryAsync<(string ScopePath, string IdempotencyKey, string Id)>(
-            $"SELECT scope_path, idempotency_key, id FROM messages WHERE {database.IsAnyOf("idempotency_key", "keys")}",
-            new { keys }, transaction).ConfigureAwait(false);
+            $"SELECT scope_path, idempotency_key, id FROM messages WHERE {database.IsAnyOf("scope_path", "scopes")} AND {database.IsAnyOf("idempotency_key", "keys")}",
+            new { scopes, keys }, transaction).ConfigureAwait(false);
         return stored.ToDictionary(r => (r.ScopePath, r.IdempotencyKey), r => r.Id);
     }
 
