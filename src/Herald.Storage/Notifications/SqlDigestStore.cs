@@ -87,32 +87,4 @@ public sealed class SqlDigestStore(HeraldDatabase database) : IDigestStore
             "DELETE FROM digest_runs WHERE window_end < @before", new { before = runsBefore.ToUnixTimeMilliseconds() }).ConfigureAwait(false);
         return items + runs;
     }
-
-    private sealed class EventRow
-    {
-        public string Id { get; set; } = "";
-        public string Type { get; set; } = "";
-        public string ScopePath { get; set; } = "";
-        public string ResourcePath { get; set; } = "";
-        public string? Actor { get; set; }
-        public string Title { get; set; } = "";
-        public string? Link { get; set; }
-        public string? Data { get; set; }
-        public long OccurredAt { get; set; }
-        public long ReceivedAt { get; set; }
-
-        public NotificationEvent ToEvent()
-        {
-            JsonElement? data = null;
-            if (Data is not null)
-            {
-                using var document = JsonDocument.Parse(Data);
-                data = document.RootElement.Clone();
-            }
-
-            return new NotificationEvent(
-                Id, Type, Scopes.ScopePath.Parse(ScopePath), ResourcePath, Actor, Title, Link, data,
-                DateTimeOffset.FromUnixTimeMilliseconds(OccurredAt), DateTimeOffset.FromUnixTimeMilliseconds(ReceivedAt));
-        }
-    }
 }

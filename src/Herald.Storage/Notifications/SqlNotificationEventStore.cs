@@ -9,7 +9,6 @@ namespace Herald.Storage.Notifications;
 
 public sealed class SqlNotificationEventStore(HeraldDatabase database) : INotificationEventStore
 {
-    private const string Columns = "id, scope_path, type, resource_path, actor, title, link, data, occurred_at, received_at";
 
     public async Task<IReadOnlyList<bool>> AddAsync(IReadOnlyList<NotificationEvent> events, CancellationToken cancellationToken)
     {
@@ -21,7 +20,7 @@ public sealed class SqlNotificationEventStore(HeraldDatabase database) : INotifi
             // A repeated id (in this batch or stored before) inserts nothing: the first one stands.
             var inserted = await connection.ExecuteAsync(
                 $"""
-                INSERT INTO notification_events ({Columns}, state)
+                INSERT INTO notification_events ({EventRow.Columns}, state)
                 VALUES (@Id, @ScopePath, @Type, @ResourcePath, @Actor, @Title, @Link, @Data, @OccurredAt, @ReceivedAt, 'pending')
                 ON CONFLICT (id) DO NOTHING
                 """,
@@ -52,7 +51,7 @@ public sealed class SqlNotificationEventStore(HeraldDatabase database) : INotifi
             : $"""
                UPDATE notification_events SET lease_owner = @node, lease_until = @until
                WHERE id IN ({due})
-               RETURNING {Columns}
+               RETURNING {EventRow.Columns}
                """;
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
@@ -84,50 +83,7 @@ public sealed class SqlNotificationEventStore(HeraldDatabase database) : INotifi
     public async Task<NotificationEvent?> FindAsync(string id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        var row = await connection.QuerySingleOrDefaultAsync<EventRow>($"SELECT {Columns} FROM notification_events WHERE id = @id", new { id }).ConfigureAwait(false);
+        var row = await connection.QuerySingleOrDefaultAsync<EventRow>($"SELECT {EventRow.Columns} FROM notification_events WHERE id = @id", new { id }).ConfigureAwait(false);
         return row?.ToEvent();
-    }
-
-    private sealed class EventRow
-    {
-        public string Id { get; set; } = "";
-        public string ScopePath { get; set; } = "";
-        public string Type { get; set; } = "";
-        public string ResourcePath { get; set; } = "";
-        public string? Actor { get; set; }
-        public string Title { get; set; } = "";
-        public string? Link { get; set; }
-        public string? Data { get; set; }
-        public long OccurredAt { get; set; }
-        public long ReceivedAt { get; set; }
-
-        public static EventRow From(NotificationEvent e) => new()
-        {
-            Id = e.Id,
-            ScopePath = e.Scope.Value,
-            Type = e.Type,
-            ResourcePath = e.ResourcePath,
-            Actor = e.Actor,
-            Title = e.Title,
-            Link = e.Link,
-            Data = e.Data?.GetRawText(),
-            OccurredAt = e.OccurredAt.ToUnixTimeMilliseconds(),
-            ReceivedAt = e.ReceivedAt.ToUnixTimeMilliseconds(),
-        };
-
-        public NotificationEvent ToEvent() => new(
-            Id, Type, Scopes.ScopePath.Parse(ScopePath), ResourcePath, Actor, Title, Link,
-            ParseData(Data), DateTimeOffset.FromUnixTimeMilliseconds(OccurredAt), DateTimeOffset.FromUnixTimeMilliseconds(ReceivedAt));
-
-        private static JsonElement? ParseData(string? data)
-        {
-            if (data is null)
-            {
-                return null;
-            }
-
-            using var document = JsonDocument.Parse(data);
-            return document.RootElement.Clone();
-        }
     }
 }
