@@ -49,7 +49,7 @@ public static class AccessApi
 
         if (!await settings.ScopeExistsAsync(path, context.RequestAborted).ConfigureAwait(false))
         {
-            return DirectoryApi.NotFound($"Scope '{path}' does not exist.");
+            return ApiResults.NotFound($"Scope '{path}' does not exist.");
         }
 
         var access = await service.DescribeAccessAsync(path, context.RequestAborted).ConfigureAwait(false);
@@ -75,7 +75,7 @@ public static class AccessApi
         var (saved, created, errors) = await service.GrantAsync(request.Scope, request.Principal, request.Level, context.RequestAborted).ConfigureAwait(false);
         if (saved is null)
         {
-            return DirectoryApi.Invalid(errors, "The access entry is not valid; nothing was saved.");
+            return ApiResults.Invalid(errors, "The access entry is not valid; nothing was saved.");
         }
 
         var view = EntryView.From(saved);
@@ -98,9 +98,9 @@ public static class AccessApi
         var (removed, errors) = await service.RevokeAsync(scope, principal, context.RequestAborted).ConfigureAwait(false);
         if (errors.Count > 0)
         {
-            return DirectoryApi.Invalid(errors, "The access entry is not valid.");
+            return ApiResults.Invalid(errors, "The access entry is not valid.");
         }
 
-        return removed ? TypedResults.NoContent() : DirectoryApi.NotFound($"Scope {path} has no entry for '{principal}'.");
+        return removed ? TypedResults.NoContent() : ApiResults.NotFound($"Scope {path} has no entry for '{principal}'.");
     }
 }

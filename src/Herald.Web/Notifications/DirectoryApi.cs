@@ -11,6 +11,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 
+using static Herald.Web.ApiResults;
+
 namespace Herald.Web.Notifications;
 
 /// <summary><c>/api/v1/users</c>, <c>/api/v1/groups</c> and <c>/api/v1/directory/import</c>. The
@@ -249,10 +251,4 @@ public static class DirectoryApi
         context.ApiKey() is { Role: ApiKeyRole.Admin, RevokedAt: null }
             ? null
             : TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: "Reading the directory takes an administrator API key.");
-
-    internal static ValidationProblem Invalid(IReadOnlyList<SettingsError> errors, string title) =>
-        TypedResults.ValidationProblem(errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()), title: title);
-
-    internal static NotFound<ProblemDetails> NotFound(string detail) =>
-        TypedResults.NotFound(new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not found", Detail = detail });
 }

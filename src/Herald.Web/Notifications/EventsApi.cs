@@ -9,7 +9,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
-using static Herald.Web.Notifications.NotificationApiResults;
+using static Herald.Web.ApiResults;
 
 namespace Herald.Web.Notifications;
 

@@ -10,7 +10,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
-using static Herald.Web.Notifications.NotificationApiResults;
+using static Herald.Web.ApiResults;
 
 namespace Herald.Web.Notifications;
 

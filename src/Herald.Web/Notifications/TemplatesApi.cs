@@ -167,7 +167,5 @@ public static class TemplatesApi
         };
 
     private static ValidationProblem Invalid(IReadOnlyList<SettingsError> errors) =>
-        TypedResults.ValidationProblem(
-            errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()),
-            title: "The request is not valid; nothing was saved.");
+        ApiResults.Invalid(errors, "The request is not valid; nothing was saved.");
 }

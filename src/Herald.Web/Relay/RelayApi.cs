@@ -164,10 +164,7 @@ public static class RelayApi
     }
 
     private static ValidationProblem Invalid(IReadOnlyList<SettingsError> errors) =>
-        TypedResults.ValidationProblem(
-            errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()),
-            title: "The relay settings are not valid; nothing was saved.");
+        ApiResults.Invalid(errors, "The relay settings are not valid; nothing was saved.");
 
-    private static NotFound<ProblemDetails> NotFound(string detail) =>
-        TypedResults.NotFound(new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not found", Detail = detail });
+    private static NotFound<ProblemDetails> NotFound(string detail) => ApiResults.NotFound(detail);
 }

@@ -3,10 +3,11 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
-namespace Herald.Web.Notifications;
+namespace Herald.Web;
 
-/// <summary>The problem replies the notification endpoints share.</summary>
-internal static class NotificationApiResults
+/// <summary>The RFC 9457 problem replies the API's endpoints share: field errors, not found, and
+/// any other status with a sentence.</summary>
+internal static class ApiResults
 {
     public static ValidationProblem Invalid(IReadOnlyList<SettingsError> errors, string title) =>
         TypedResults.ValidationProblem(errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()), title: title);
