@@ -101,7 +101,7 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
         Assert.Matches(ConsoleFixture.SettingLine("charset", "iso-8859-1", "set here"), root);
         Assert.Matches(ConsoleFixture.SettingLine("reply-to", "(none)", "default"), root);
 
-        await page.GetByRole(AriaRole.Link, new() { Name = "/hr" }).ClickAsync();
+        await page.GetByRole(AriaRole.Link, new() { Name = "/hr", Exact = true }).ClickAsync();
         await Assertions.Expect(page.Locator("#from-origin")).ToHaveTextAsync("inherited from /");
         await Assertions.Expect(page.GetByLabel("From address", ConsoleFixture.Exact)).ToHaveValueAsync("alerts@example.org");
         await page.GetByLabel("From address", ConsoleFixture.Exact).FillAsync("not an address");

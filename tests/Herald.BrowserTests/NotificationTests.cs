@@ -73,8 +73,15 @@ public sealed partial class NotificationTests(ConsoleFixture fixture)
         await ConsoleFixture.ScreenshotAsync(page, "subscription-invalid");
         Assert.DoesNotContain("owner user:tom", await fixture.CliAsync("subscription", "list", "--scope", "/hr"), StringComparison.Ordinal);
 
+        // A grant made by another process (the CLI) reaches the serving node's directory view
+        // within 2 s (it checks the directory's revision that often): save until it has.
         await fixture.CliAsync("access", "grant", "--scope", "/hr", "--principal", "group:policy-readers", "--level", "view");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Save subscription" }).ClickAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        do
+        {
+            await page.GetByRole(AriaRole.Button, new() { Name = "Save subscription" }).ClickAsync();
+        }
+        while (await page.GetByRole(AriaRole.Status).CountAsync() == 0 && DateTime.UtcNow < deadline && await Pause());
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Saved subscription Policy changes of user:tom in /hr");
         var row = page.GetByRole(AriaRole.Row, new() { Name = "Policy changes" });
         await Assertions.Expect(row).ToContainTextAsync("Tom Varga");
@@ -192,4 +199,10 @@ public sealed partial class NotificationTests(ConsoleFixture fixture)
 
     [GeneratedRegex(@"hr-quota  scope /hr  types: quota\.exceeded  paths: any  to: hr-ops@example\.org")]
     private static partial Regex HrQuotaUnchanged();
+
+    private static async Task<bool> Pause()
+    {
+        await Task.Delay(500);
+        return true;
+    }
 }
