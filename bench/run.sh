@@ -27,6 +27,11 @@
 # matching: the subscription index in process (bench/Herald.Bench.Matching): 1,000,000
 # subscriptions, 100,000 random events, matching time per event p50/p99/max. Needs only .NET.
 #   bench/run.sh matching [subscriptions] [events] [seed]
+#
+# fanout: one item.changed event to an immediate subscription of a group of 100,000 users
+# (--members), on a fresh SQLite node, timed from the POST until smtp-sink counted one mail per
+# member. Needs smtp-sink (package postfix).
+#   bench/run.sh fanout [--members 100000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
