@@ -57,6 +57,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<AdministratorService>();
         services.AddSingleton<NotificationSignal>();
         services.AddSingleton<NotificationMatcher>();
+        services.AddSingleton<Herald.Notifications.Subscriptions.SubscriptionService>();
         services.AddSingleton<SubscriptionRecipients>();
         services.AddSingleton<ISubscriptionRecipients>(provider => provider.GetRequiredService<SubscriptionRecipients>());
         services.AddSingleton<INotificationSender, MailerNotificationSender>();

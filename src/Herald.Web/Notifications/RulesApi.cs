@@ -73,7 +73,7 @@ public static class RulesApi
     }
 
     private static async Task<Results<Created<RuleView>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        HttpContext context, RuleRequest request, ISubscriptionRegistry store, ISettingsStore settings, NotificationMatcher matcher, TimeProvider time)
+        HttpContext context, RuleRequest request, ISubscriptionRegistry store, SubscriptionService service, NotificationMatcher matcher, TimeProvider time)
     {
         var id = request.Id ?? $"rule-{Guid.CreateVersion7(time.GetUtcNow()):N}";
         if (await store.FindRuleAsync(id, context.RequestAborted).ConfigureAwait(false) is not null)
@@ -81,12 +81,12 @@ public static class RulesApi
             return Problem(StatusCodes.Status409Conflict, "Conflict", $"Rule '{id}' exists; change it with PUT /api/v1/rules/{id}.");
         }
 
-        var (saved, invalid, refusal) = await SaveAsync(context, id, request, null, store, settings, matcher, time).ConfigureAwait(false);
+        var (saved, invalid, refusal) = await SaveAsync(context, id, request, null, service, matcher, time).ConfigureAwait(false);
         return saved is not null ? TypedResults.Created($"/api/v1/rules/{saved.Id}", RuleView.From(saved)) : invalid is not null ? invalid : refusal!;
     }
 
     private static async Task<Results<Ok<RuleView>, ValidationProblem, ProblemHttpResult>> PutAsync(
-        HttpContext context, string id, RuleRequest request, ISubscriptionRegistry store, ISettingsStore settings, NotificationMatcher matcher, TimeProvider time)
+        HttpContext context, string id, RuleRequest request, ISubscriptionRegistry store, SubscriptionService service, NotificationMatcher matcher, TimeProvider time)
     {
         var existing = await store.FindRuleAsync(id, context.RequestAborted).ConfigureAwait(false);
         if (existing is not null && context.Refuse(existing.Scope, ApiKeyRole.Admin) is { } existingRefusal)
@@ -94,12 +94,12 @@ public static class RulesApi
             return existingRefusal;
         }
 
-        var (saved, invalid, refusal) = await SaveAsync(context, id, request, existing, store, settings, matcher, time).ConfigureAwait(false);
+        var (saved, invalid, refusal) = await SaveAsync(context, id, request, existing, service, matcher, time).ConfigureAwait(false);
         return saved is not null ? TypedResults.Ok(RuleView.From(saved)) : invalid is not null ? invalid : refusal!;
     }
 
     private static async Task<(NotificationRule? Saved, ValidationProblem? Invalid, ProblemHttpResult? Refusal)> SaveAsync(
-        HttpContext context, string id, RuleRequest request, NotificationRule? existing, ISubscriptionRegistry store, ISettingsStore settings, NotificationMatcher matcher, TimeProvider time)
+        HttpContext context, string id, RuleRequest request, NotificationRule? existing, SubscriptionService service, NotificationMatcher matcher, TimeProvider time)
     {
         var errors = new List<SettingsError>();
         var now = time.GetUtcNow();
@@ -120,12 +120,11 @@ public static class RulesApi
             return (null, null, refusal);
         }
 
-        if (!await settings.ScopeExistsAsync(rule.Scope, context.RequestAborted).ConfigureAwait(false))
+        if (await service.SaveRuleAsync(rule, context.RequestAborted).ConfigureAwait(false) is { } refused)
         {
-            return (null, Invalid([new SettingsError("scope", $"Scope {rule.Scope} does not exist.")], InvalidTitle), null);
+            return (null, Invalid([new SettingsError(refused.Field, refused.Message)], InvalidTitle), null);
         }
 
-        await store.SaveRuleAsync(rule, context.RequestAborted).ConfigureAwait(false);
         await matcher.RefreshAsync(context.RequestAborted).ConfigureAwait(false);
         return (rule, null, null);
     }

@@ -102,7 +102,7 @@ public static class SubscriptionsApi
     }
 
     private static async Task<Results<Created<SubscriptionView>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        HttpContext context, SubscriptionRequest request, ISubscriptionRegistry store, ISettingsStore settings, [FromServices] IDirectory directory, NotificationMatcher matcher, TimeProvider time)
+        HttpContext context, SubscriptionRequest request, ISubscriptionRegistry store, SubscriptionService service, NotificationMatcher matcher, TimeProvider time)
     {
         var id = request.Id ?? $"sub-{Guid.CreateVersion7(time.GetUtcNow()):N}";
         if (await store.FindAsync(id, context.RequestAborted).ConfigureAwait(false) is not null)
@@ -110,12 +110,12 @@ public static class SubscriptionsApi
             return Problem(StatusCodes.Status409Conflict, "Conflict", $"Subscription '{id}' exists; change it with PUT /api/v1/subscriptions/{id}.");
         }
 
-        var (saved, invalid, refusal) = await SaveAsync(context, id, request, null, store, settings, directory, matcher, time).ConfigureAwait(false);
+        var (saved, invalid, refusal) = await SaveAsync(context, id, request, null, service, matcher, time).ConfigureAwait(false);
         return saved is not null ? TypedResults.Created($"/api/v1/subscriptions/{saved.Id}", SubscriptionView.From(saved)) : invalid is not null ? invalid : refusal!;
     }
 
     private static async Task<Results<Ok<SubscriptionView>, ValidationProblem, ProblemHttpResult>> PutAsync(
-        HttpContext context, string id, SubscriptionRequest request, ISubscriptionRegistry store, ISettingsStore settings, [FromServices] IDirectory directory, NotificationMatcher matcher, TimeProvider time)
+        HttpContext context, string id, SubscriptionRequest request, ISubscriptionRegistry store, SubscriptionService service, NotificationMatcher matcher, TimeProvider time)
     {
         var existing = await store.FindAsync(id, context.RequestAborted).ConfigureAwait(false);
         if (existing is not null && context.Refuse(existing.Scope, ApiKeyRole.Sender) is { } existingRefusal)
@@ -123,13 +123,12 @@ public static class SubscriptionsApi
             return existingRefusal;
         }
 
-        var (saved, invalid, refusal) = await SaveAsync(context, id, request with { Id = id }, existing, store, settings, directory, matcher, time).ConfigureAwait(false);
+        var (saved, invalid, refusal) = await SaveAsync(context, id, request with { Id = id }, existing, service, matcher, time).ConfigureAwait(false);
         return saved is not null ? TypedResults.Ok(SubscriptionView.From(saved)) : invalid is not null ? invalid : refusal!;
     }
 
     private static async Task<(Subscription? Saved, ValidationProblem? Invalid, ProblemHttpResult? Refusal)> SaveAsync(
-        HttpContext context, string id, SubscriptionRequest request, Subscription? existing, ISubscriptionRegistry store, ISettingsStore settings,
-        IDirectory directory, NotificationMatcher matcher, TimeProvider time)
+        HttpContext context, string id, SubscriptionRequest request, Subscription? existing, SubscriptionService service, NotificationMatcher matcher, TimeProvider time)
     {
         var errors = new List<SettingsError>();
         var now = time.GetUtcNow();
@@ -150,28 +149,13 @@ public static class SubscriptionsApi
             return (null, null, refusal);
         }
 
-        if (!await settings.ScopeExistsAsync(subscription.Scope, context.RequestAborted).ConfigureAwait(false))
+        if (await service.SaveAsync(subscription, context.RequestAborted).ConfigureAwait(false) is { } refused)
         {
-            return (null, Invalid([new SettingsError("scope", $"Scope {subscription.Scope} does not exist.")], InvalidTitle), null);
+            return refused.OwnerCannotView
+                ? (null, null, Problem(StatusCodes.Status403Forbidden, "The owner may not see this scope", refused.Message))
+                : (null, Invalid([new SettingsError(refused.Field, refused.Message)], InvalidTitle), null);
         }
 
-        // Only people who may see a scope's items may subscribe to them (SharePoint's rule).
-        var view = await directory.CurrentAsync(context.RequestAborted).ConfigureAwait(false);
-        var owner = subscription.Owner;
-        var exists = owner.Kind == PrincipalKind.User ? view.FindUser(owner.Id) is not null : view.FindGroup(owner.Id) is not null;
-        if (!exists)
-        {
-            return (null, Invalid([new SettingsError("owner", $"There is no {owner} in the directory.")], InvalidTitle), null);
-        }
-
-        var access = owner.Kind == PrincipalKind.User ? view.AccessOf(owner.Id, subscription.Scope) : view.GroupAccessOf(owner.Id, subscription.Scope);
-        if (access is null)
-        {
-            return (null, null, Problem(StatusCodes.Status403Forbidden, "The owner may not see this scope",
-                $"{owner} has no View permission on {subscription.Scope}: only people and groups who may see a scope's items can subscribe to them."));
-        }
-
-        await store.SaveAsync(subscription, context.RequestAborted).ConfigureAwait(false);
         await matcher.RefreshAsync(context.RequestAborted).ConfigureAwait(false);
         return (subscription, null, null);
     }

@@ -54,27 +54,11 @@ internal static class NotificationCommands
                 return Invalid(console, errors);
             }
 
-            if (!await node.GetRequiredService<ISettingsStore>().ScopeExistsAsync(subscription.Scope, ct))
+            if (await node.GetRequiredService<SubscriptionService>().SaveAsync(subscription, ct) is { } refused)
             {
-                return console.Fail($"Scope {subscription.Scope} does not exist (herald scope add {subscription.Scope}). Nothing was saved.");
+                return console.Fail($"{refused.Message} Nothing was saved.");
             }
 
-            if (node.GetService<IDirectory>() is not { } directory)
-            {
-                return console.Fail("This build has no directory to check the owner's permission with. Nothing was saved.");
-            }
-
-            var view = await directory.CurrentAsync(ct);
-            var o = subscription.Owner;
-            var access = o.Kind == PrincipalKind.User
-                ? view.FindUser(o.Id) is null ? null : view.AccessOf(o.Id, subscription.Scope)
-                : view.FindGroup(o.Id) is null ? null : view.GroupAccessOf(o.Id, subscription.Scope);
-            if (access is null)
-            {
-                return console.Fail($"{o} is not in the directory or has no View permission on {subscription.Scope}: only those who may see a scope's items can subscribe. Nothing was saved.");
-            }
-
-            await store.SaveAsync(subscription, ct);
             console.Out.WriteLine($"Saved subscription {Describe(subscription)}");
             return 0;
         });
@@ -141,12 +125,11 @@ internal static class NotificationCommands
                 return Invalid(console, errors);
             }
 
-            if (!await node.GetRequiredService<ISettingsStore>().ScopeExistsAsync(rule.Scope, ct))
+            if (await node.GetRequiredService<SubscriptionService>().SaveRuleAsync(rule, ct) is { } refused)
             {
-                return console.Fail($"Scope {rule.Scope} does not exist (herald scope add {rule.Scope}). Nothing was saved.");
+                return console.Fail($"{refused.Message} Nothing was saved.");
             }
 
-            await store.SaveRuleAsync(rule, ct);
             console.Out.WriteLine($"Saved rule {Describe(rule)}");
             return 0;
         });

@@ -6,12 +6,13 @@ using Herald.Settings;
 namespace Herald.Web.Console.Notifications;
 
 /// <summary>
-/// Saves and removes subscriptions and rules for the console with the same checks as
-/// <c>/api/v1/subscriptions</c> and <c>/api/v1/rules</c> (<see cref="SubscriptionRequests"/>, the
-/// scope exists, a subscription's owner exists and holds View on the scope), then refreshes this
-/// node's match index so that the next event already sees the change. Every refusal is a field error.
+/// Saves and removes subscriptions and rules for the console through the same checks as
+/// <c>/api/v1/subscriptions</c> and <c>/api/v1/rules</c> (<see cref="SubscriptionRequests"/> and
+/// <see cref="SubscriptionService"/>), plus the console's own: a new id must be free, and a rule's
+/// users and groups must be in the directory. Then it refreshes this node's match index so that the
+/// next event already sees the change. Every refusal is a field error.
 /// </summary>
-public sealed class SubscriptionEditor(ISubscriptionRegistry store, ISettingsStore settings, IDirectory directory, NotificationMatcher matcher, TimeProvider time)
+public sealed class SubscriptionEditor(ISubscriptionRegistry store, SubscriptionService service, IDirectory directory, NotificationMatcher matcher, TimeProvider time)
 {
     public async Task<(Subscription? Saved, IReadOnlyList<SettingsError> Errors)> SaveAsync(SubscriptionRequest request, Subscription? existing, CancellationToken cancellationToken)
     {
@@ -35,27 +36,11 @@ public sealed class SubscriptionEditor(ISubscriptionRegistry store, ISettingsSto
             return (null, errors);
         }
 
-        if (!await settings.ScopeExistsAsync(subscription.Scope, cancellationToken).ConfigureAwait(false))
+        if (await service.SaveAsync(subscription, cancellationToken).ConfigureAwait(false) is { } refused)
         {
-            return (null, [new SettingsError("scope", $"Scope {subscription.Scope} does not exist.")]);
+            return (null, [new SettingsError(refused.Field, refused.OwnerCannotView ? refused.Message + " Grant View on the Access page first." : refused.Message)]);
         }
 
-        // Only people who may see a scope's items may subscribe to them (SharePoint's rule).
-        var view = await directory.CurrentAsync(cancellationToken).ConfigureAwait(false);
-        var owner = subscription.Owner;
-        var exists = owner.Kind == PrincipalKind.User ? view.FindUser(owner.Id) is not null : view.FindGroup(owner.Id) is not null;
-        if (!exists)
-        {
-            return (null, [new SettingsError("owner", $"There is no {owner} in the directory.")]);
-        }
-
-        var access = owner.Kind == PrincipalKind.User ? view.AccessOf(owner.Id, subscription.Scope) : view.GroupAccessOf(owner.Id, subscription.Scope);
-        if (access is null)
-        {
-            return (null, [new SettingsError("owner", $"{owner} has no View permission on {subscription.Scope}: only people and groups who may see a scope's items can subscribe to them. Grant View on the Access page first.")]);
-        }
-
-        await store.SaveAsync(subscription, cancellationToken).ConfigureAwait(false);
         await matcher.RefreshAsync(cancellationToken).ConfigureAwait(false);
         return (subscription, []);
     }
@@ -82,11 +67,6 @@ public sealed class SubscriptionEditor(ISubscriptionRegistry store, ISettingsSto
             return (null, errors);
         }
 
-        if (!await settings.ScopeExistsAsync(rule.Scope, cancellationToken).ConfigureAwait(false))
-        {
-            return (null, [new SettingsError("scope", $"Scope {rule.Scope} does not exist.")]);
-        }
-
         // A rule naming someone who is not in the directory would send them nothing, silently.
         var view = await directory.CurrentAsync(cancellationToken).ConfigureAwait(false);
         foreach (var principal in rule.Recipients)
@@ -102,7 +82,11 @@ public sealed class SubscriptionEditor(ISubscriptionRegistry store, ISettingsSto
             return (null, errors);
         }
 
-        await store.SaveRuleAsync(rule, cancellationToken).ConfigureAwait(false);
+        if (await service.SaveRuleAsync(rule, cancellationToken).ConfigureAwait(false) is { } refused)
+        {
+            return (null, [new SettingsError(refused.Field, refused.Message)]);
+        }
+
         await matcher.RefreshAsync(cancellationToken).ConfigureAwait(false);
         return (rule, []);
     }
