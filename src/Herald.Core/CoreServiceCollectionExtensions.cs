@@ -60,7 +60,6 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<Herald.Notifications.Subscriptions.SubscriptionService>();
         services.AddSingleton<SubscriptionRecipients>();
         services.AddSingleton<ISubscriptionRecipients>(provider => provider.GetRequiredService<SubscriptionRecipients>());
-        services.AddSingleton<INotificationSender, MailerNotificationSender>();
         services.AddSingleton<NotificationFanOut>();
         return services;
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using Herald.Delivery;
@@ -33,20 +34,39 @@ public sealed record MailerOutcome(int Stored, int Duplicates, string? Problem);
 /// batches: every way a notification leaves (immediate fan-out, rules, administrative messages,
 /// digests, a rule's test) ends here.
 /// </summary>
+/// <remarks>
+/// A large fan-out is paced to this node's delivery: each batch is stored as the delivery worker
+/// has room for it, leased to this node, so that its messages go straight to the senders (as a
+/// message submitted through the API does) instead of waiting unleased to be claimed, read back
+/// and parsed again. Pacing is given up for the rest of a send when the worker frees no room for
+/// <see cref="Patience"/> (the SMTP server is failing) or once the send has been paced for
+/// <see cref="PacedFor"/> (it is slow: the rest of the event's fan-out, and the events after it,
+/// should not wait for it; an event's lease is 5 minutes): the notifications are then stored as
+/// fast as they are composed, and the claims deliver them.
+/// </remarks>
 public sealed class NotificationMailer(
     OutgoingSettingsCache settings,
     OutboxWriter writer,
+    DeliveryHandoff handoff,
     IOptions<DeliveryOptions> deliveryOptions,
     TimeProvider time)
 {
-    /// <summary>Messages per outbox write: a 100,000-member fan-out is 200 commits, with a few in
-    /// flight so that composing the next batch overlaps the fsync of the last.</summary>
+    /// <summary>Messages composed together: a 100,000-member fan-out is 200 batches, with a few in
+    /// flight so that rendering the next batch overlaps composing and storing the last ones.</summary>
     public const int BatchSize = 500;
+
+    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan PacedFor = TimeSpan.FromMinutes(2);
 
     private const int BatchesInFlight = 4;
     private const int MaxIdempotencyKeyLength = 200;
 
-    public async Task<MailerOutcome> SendAsync(ScopePath scope, MessageSource source, IReadOnlyList<NotificationEmail> emails, CancellationToken cancellationToken)
+    public Task<MailerOutcome> SendAsync(ScopePath scope, MessageSource source, IReadOnlyList<NotificationEmail> emails, CancellationToken cancellationToken) =>
+        SendAsync(scope, source, emails.ToAsyncEnumerable(), cancellationToken);
+
+    /// <summary>Takes the emails as they are rendered: batches are composed and stored on the
+    /// thread pool while the next one is rendered, so a fan-out never holds every email at once.</summary>
+    public async Task<MailerOutcome> SendAsync(ScopePath scope, MessageSource source, IAsyncEnumerable<NotificationEmail> emails, CancellationToken cancellationToken)
     {
         var (effective, problem) = await settings.GetSendingAsync(scope, cancellationToken).ConfigureAwait(false);
         if (effective is null)
@@ -54,18 +74,24 @@ public sealed class NotificationMailer(
             return new MailerOutcome(0, 0, problem);
         }
 
+        var pacing = new Pacing(handoff);
         var stored = 0;
         var duplicates = 0;
         var inFlight = new Queue<Task<IReadOnlyList<EnqueueResult>>>();
-        foreach (var chunk in emails.Chunk(BatchSize))
+        var batch = new List<NotificationEmail>(BatchSize);
+        await foreach (var email in emails.WithCancellation(cancellationToken).ConfigureAwait(false))
         {
-            var now = time.GetUtcNow();
-            var messages = chunk.Select(email => Compose(effective, scope, source, email, now)).ToArray();
-            inFlight.Enqueue(writer.EnqueueAsync(messages, cancellationToken));
-            if (inFlight.Count >= BatchesInFlight)
+            batch.Add(email);
+            if (batch.Count == BatchSize)
             {
-                Count(await inFlight.Dequeue().ConfigureAwait(false));
+                await StartAsync(batch).ConfigureAwait(false);
+                batch = new List<NotificationEmail>(BatchSize);
             }
+        }
+
+        if (batch.Count > 0)
+        {
+            await StartAsync(batch).ConfigureAwait(false);
         }
 
         while (inFlight.Count > 0)
@@ -75,11 +101,66 @@ public sealed class NotificationMailer(
 
         return new MailerOutcome(stored, duplicates, null);
 
+        async Task StartAsync(List<NotificationEmail> emails)
+        {
+            inFlight.Enqueue(Task.Run(() => StoreAsync(effective, scope, source, emails, pacing, cancellationToken), cancellationToken));
+            if (inFlight.Count >= BatchesInFlight)
+            {
+                Count(await inFlight.Dequeue().ConfigureAwait(false));
+            }
+        }
+
         void Count(IReadOnlyList<EnqueueResult> results)
         {
             var repeated = results.Count(r => r.Duplicate);
             duplicates += repeated;
             stored += results.Count - repeated;
+        }
+    }
+
+    /// <summary>One batch: composed, then written in parts as the worker has room (each part is
+    /// queued for the writer before room for the next is waited for: room is freed only by sending
+    /// what was stored).</summary>
+    private async Task<IReadOnlyList<EnqueueResult>> StoreAsync(
+        EffectiveOutgoingSettings effective, ScopePath scope, MessageSource source, List<NotificationEmail> emails, Pacing pacing, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var messages = emails.Select(email => Compose(effective, scope, source, email, now)).ToArray();
+        var writes = new List<Task<IReadOnlyList<EnqueueResult>>>();
+        for (var offset = 0; offset < messages.Length;)
+        {
+            var rest = new ArraySegment<NewMessage>(messages, offset, messages.Length - offset);
+            var leased = await pacing.LeaseWhenRoomAsync(rest, cancellationToken).ConfigureAwait(false);
+            IReadOnlyList<NewMessage> part = leased.Count > 0 ? leased : rest;
+            writes.Add(writer.EnqueueAsync(part, cancellationToken));
+            offset += part.Count;
+        }
+
+        return (await Task.WhenAll(writes).ConfigureAwait(false)).SelectMany(r => r).ToArray();
+    }
+
+    /// <summary>Whether one send still waits for the worker's room: for <see cref="PacedFor"/> at
+    /// most, and not after a wait for room ran out of <see cref="Patience"/>.</summary>
+    private sealed class Pacing(DeliveryHandoff handoff)
+    {
+        // Real time, as the waits themselves.
+        private readonly long _started = Stopwatch.GetTimestamp();
+        private volatile bool _givenUp;
+
+        public async Task<IReadOnlyList<NewMessage>> LeaseWhenRoomAsync(IReadOnlyList<NewMessage> messages, CancellationToken cancellationToken)
+        {
+            if (_givenUp)
+            {
+                return [];
+            }
+
+            var leased = await handoff.LeaseWhenRoomAsync(messages, Patience, cancellationToken).ConfigureAwait(false);
+            if (leased.Count == 0 || Stopwatch.GetElapsedTime(_started) >= PacedFor)
+            {
+                _givenUp = true;
+            }
+
+            return leased;
         }
     }
 

@@ -13,11 +13,44 @@ public sealed class DeliveryHandoff
     private DeliveryWorker? _worker;
 
     /// <summary>The messages as they are to be stored: leased to this node when its worker takes
-    /// them, unchanged otherwise (no worker running, no room, a connection left to other nodes).</summary>
+    /// them, unchanged otherwise (no worker running, no room, a connection left to other nodes).
+    /// A message leased already (<see cref="LeaseWhenRoomAsync"/>) keeps its lease.</summary>
     public NewMessage[] Lease(IEnumerable<NewMessage> messages)
     {
         var worker = Volatile.Read(ref _worker);
-        return messages.Select(m => worker?.TryLease(m) ?? m).ToArray();
+        return messages.Select(m => m.Lease is not null ? m : worker?.TryLease(m) ?? m).ToArray();
+    }
+
+    /// <summary>
+    /// For one who stores many messages at once (a notification fan-out): waits up to
+    /// <paramref name="patience"/> until this node's worker has room, and leases to it as many of
+    /// <paramref name="messages"/>, from the first, as it has room for. Stored so, they go
+    /// straight to the worker; stored faster than it sends, they would wait unleased, to be
+    /// claimed, read back and parsed again. Empty when no worker runs here, none of its room
+    /// came in time, or the first message's connection is left to other nodes. Each message
+    /// returned holds room until it is handed to the outbox writer, which delivers or abandons it.
+    /// </summary>
+    public async Task<IReadOnlyList<NewMessage>> LeaseWhenRoomAsync(IReadOnlyList<NewMessage> messages, TimeSpan patience, CancellationToken cancellationToken)
+    {
+        var worker = Volatile.Read(ref _worker);
+        if (worker is null || messages.Count == 0 || !worker.Accepts(messages[0]))
+        {
+            return [];
+        }
+
+        var room = await worker.ReserveAsync(messages.Count, patience, cancellationToken).ConfigureAwait(false);
+        var leased = new List<NewMessage>(room);
+        while (leased.Count < room && worker.Accepts(messages[leased.Count]))
+        {
+            leased.Add(worker.Leased(messages[leased.Count]));
+        }
+
+        for (var unused = room - leased.Count; unused > 0; unused--)
+        {
+            worker.GiveBack();
+        }
+
+        return leased;
     }
 
     /// <summary>After the commit: the leased messages go to the worker. A duplicate was not

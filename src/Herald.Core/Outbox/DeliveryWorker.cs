@@ -155,16 +155,37 @@ public sealed partial class DeliveryWorker(
 
     /// <summary>For <see cref="DeliveryHandoff"/>: the message leased to this node when there is
     /// room for it here and this node may use its connection; null otherwise.</summary>
-    internal NewMessage? TryLease(NewMessage message)
+    internal NewMessage? TryLease(NewMessage message) =>
+        Accepts(message) && _capacity!.Wait(0, CancellationToken.None) ? Leased(message) : null;
+
+    /// <summary>For <see cref="DeliveryHandoff"/>: whether this worker sends such a message once
+    /// it has room (it runs, and this node may use the message's connection).</summary>
+    internal bool Accepts(NewMessage message) =>
+        _allowed is { } allowed && _capacity is not null
+        && (allowed.Value is not { } connections || message.ConnectionName is not { } name || connections.Contains(name));
+
+    /// <summary>For <see cref="DeliveryHandoff"/>: the message leased to this node, in room
+    /// reserved for it with <see cref="ReserveAsync"/>.</summary>
+    internal NewMessage Leased(NewMessage message) =>
+        message with { Lease = new MessageLease(node.Name, time.GetUtcNow() + options.Value.Lease) };
+
+    /// <summary>For <see cref="DeliveryHandoff"/>: room for up to <paramref name="most"/> messages,
+    /// waiting up to <paramref name="patience"/> for the first slot and taking what else is free
+    /// then; 0 when none came in time. Each slot is filled (<see cref="Take"/>) or given back.</summary>
+    internal async Task<int> ReserveAsync(int most, TimeSpan patience, CancellationToken cancellationToken)
     {
-        if (_allowed is not { } allowed || _capacity is not { } capacity
-            || (allowed.Value is { } connections && message.ConnectionName is { } name && !connections.Contains(name))
-            || !capacity.Wait(0, CancellationToken.None))
+        if (_capacity is not { } capacity || most <= 0 || !await capacity.WaitAsync(patience, cancellationToken).ConfigureAwait(false))
         {
-            return null;
+            return 0;
         }
 
-        return message with { Lease = new MessageLease(node.Name, time.GetUtcNow() + options.Value.Lease) };
+        var reserved = 1;
+        while (reserved < most && capacity.Wait(0, CancellationToken.None))
+        {
+            reserved++;
+        }
+
+        return reserved;
     }
 
     /// <summary>For <see cref="DeliveryHandoff"/>: a message stored leased to this node, to send

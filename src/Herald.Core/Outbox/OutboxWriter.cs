@@ -29,7 +29,14 @@ public sealed class OutboxWriter : IAsyncDisposable
     public async Task<IReadOnlyList<EnqueueResult>> EnqueueAsync(IReadOnlyList<NewMessage> messages, CancellationToken cancellationToken)
     {
         var pending = new Pending(messages, new TaskCompletionSource<IReadOnlyList<EnqueueResult>>(TaskCreationOptions.RunContinuationsAsynchronously));
-        await _queue.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+        if (cancellationToken.IsCancellationRequested || !_queue.Writer.TryWrite(pending))
+        {
+            // Not queued, so nothing is stored: room leased for these messages is given back.
+            _handoff.Abandon(messages);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new ChannelClosedException("The outbox writer has stopped; nothing was stored.");
+        }
+
         return await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 

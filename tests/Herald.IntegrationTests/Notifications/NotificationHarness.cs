@@ -82,12 +82,13 @@ internal sealed class NotificationHarness : IAsyncDisposable
     public (NotificationEngine Engine, NotificationMatcher Matcher, NotificationFanOut FanOut) Node(string name, TimeSpan? lease = null)
     {
         var outboxOptions = Options.Create(new OutboxOptions());
-        var writer = new OutboxWriter(new SqlOutboxStore(Db.Database), new OutboxSignal(), new DeliveryHandoff(), outboxOptions);
+        var handoff = new DeliveryHandoff();
+        var writer = new OutboxWriter(new SqlOutboxStore(Db.Database), new OutboxSignal(), handoff, outboxOptions);
         _writers.Add(writer);
-        var mailer = new NotificationMailer(new OutgoingSettingsCache(Settings, Time), writer, Options.Create(new DeliveryOptions()), Time);
+        var mailer = new NotificationMailer(new OutgoingSettingsCache(Settings, Time), writer, handoff, Options.Create(new DeliveryOptions()), Time);
         var matcher = new NotificationMatcher(Subscriptions, Time);
         var fanOut = new NotificationFanOut(
-            Directory, matcher, new SubscriptionRecipients(Subscriptions), Subscriptions, new FakeTemplates(), new FakeUnsubscribeLinks(), Digests, new MailerNotificationSender(mailer));
+            Directory, matcher, new SubscriptionRecipients(Subscriptions), Subscriptions, new FakeTemplates(), new FakeUnsubscribeLinks(), Digests, mailer);
         var options = Options.Create(new NotificationOptions { Lease = lease ?? TimeSpan.FromMinutes(5), RetryDelay = TimeSpan.FromSeconds(30) });
         var signal = new NotificationSignal();
         _signals.Add(signal);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Herald.Notifications.Matching;
 using Herald.Outbox;
 using Herald.Settings;
@@ -22,10 +23,8 @@ public sealed class NotificationFanOut(
     INotificationTemplates templates,
     IUnsubscribeLinks links,
     IDigestInbox digests,
-    INotificationSender sender)
+    NotificationMailer mailer)
 {
-    private const int BatchesInFlight = 4;
-
     public async Task<FanOutResult> RunAsync(NotificationEvent notificationEvent, CancellationToken cancellationToken)
     {
         var view = await directory.CurrentAsync(cancellationToken).ConfigureAwait(false);
@@ -121,50 +120,25 @@ public sealed class NotificationFanOut(
         }
     }
 
-    /// <summary>Renders and writes in batches, so a 100,000-member fan-out never holds every
-    /// rendered email at once. Up to <see cref="BatchesInFlight"/> batches are composed and stored
-    /// on the thread pool while the next one is rendered here, so both cores work and the outbox's
-    /// group commit gets several batches per fsync. A batch the scope cannot send stops the run.</summary>
+    /// <summary>Renders each email as the mailer takes it, so a 100,000-member fan-out never holds
+    /// every rendered email at once.</summary>
     private async Task<FanOutResult> SendAsync(
         NotificationEvent notificationEvent, IReadOnlyList<Planned> emails, MessageSource source, NotificationRequester? requester, CancellationToken cancellationToken)
     {
-        var stored = 0;
-        var duplicates = 0;
-        string? problem = null;
-        var inFlight = new Queue<Task<MailerOutcome>>();
-        foreach (var chunk in emails.Chunk(NotificationMailer.BatchSize))
+        var outcome = await mailer.SendAsync(notificationEvent.Scope, source, RenderAsync(notificationEvent, emails, requester, cancellationToken), cancellationToken).ConfigureAwait(false);
+        return new FanOutResult(emails.Count, outcome.Stored, outcome.Duplicates, 0, outcome.Problem);
+    }
+
+    private async IAsyncEnumerable<NotificationEmail> RenderAsync(
+        NotificationEvent notificationEvent, IReadOnlyList<Planned> emails, NotificationRequester? requester, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        foreach (var planned in emails)
         {
-            var batch = new List<NotificationEmail>(chunk.Length);
-            foreach (var planned in chunk)
-            {
-                var unsubscribe = await links.CreateAsync(planned.Origin, cancellationToken).ConfigureAwait(false);
-                var content = await templates.RenderEventAsync(notificationEvent, planned.Recipient, planned.SourceName, unsubscribe, cancellationToken).ConfigureAwait(false);
-                // Idempotency: one key per (event, address), so a fan-out run again sends nothing twice.
-                var key = $"event:{notificationEvent.Id}:{planned.Recipient.Address.Value.ToLowerInvariant()}";
-                batch.Add(new NotificationEmail(planned.Recipient, content, unsubscribe, key, requester));
-            }
-
-            inFlight.Enqueue(Task.Run(() => sender.SendAsync(notificationEvent.Scope, source, batch, cancellationToken), cancellationToken));
-            if (inFlight.Count >= BatchesInFlight && !await CountAsync(inFlight.Dequeue()).ConfigureAwait(false))
-            {
-                break;
-            }
-        }
-
-        while (inFlight.Count > 0)
-        {
-            await CountAsync(inFlight.Dequeue()).ConfigureAwait(false);
-        }
-
-        return new FanOutResult(emails.Count, stored, duplicates, 0, problem);
-
-        async Task<bool> CountAsync(Task<MailerOutcome> send)
-        {
-            var outcome = await send.ConfigureAwait(false);
-            stored += outcome.Stored;
-            duplicates += outcome.Duplicates;
-            problem ??= outcome.Problem;
-            return problem is null;
+            var unsubscribe = await links.CreateAsync(planned.Origin, cancellationToken).ConfigureAwait(false);
+            var content = await templates.RenderEventAsync(notificationEvent, planned.Recipient, planned.SourceName, unsubscribe, cancellationToken).ConfigureAwait(false);
+            // Idempotency: one key per (event, address), so a fan-out run again sends nothing twice.
+            var key = $"event:{notificationEvent.Id}:{planned.Recipient.Address.Value.ToLowerInvariant()}";
+            yield return new NotificationEmail(planned.Recipient, content, unsubscribe, key, requester);
         }
     }
 
