@@ -61,6 +61,14 @@ public sealed class SqlNotificationEventStore(HeraldDatabase database) : INotifi
         return rows.OrderBy(r => r.ReceivedAt).Select(r => r.ToEvent()).ToArray();
     }
 
+    public async Task<IReadOnlyList<string>> RenewAsync(string node, IReadOnlyList<string> ids, DateTimeOffset until, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return (await connection.QueryAsync<string>(
+            $"UPDATE notification_events SET lease_until = @until WHERE lease_owner = @node AND state = 'pending' AND {database.IsAnyOf("id", "ids")} RETURNING id",
+            new { node, until = until.ToUnixTimeMilliseconds(), ids = ids.ToArray() }).ConfigureAwait(false)).ToArray();
+    }
+
     public async Task<bool> CompleteAsync(string id, string node, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);

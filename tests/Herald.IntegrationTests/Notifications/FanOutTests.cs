@@ -194,6 +194,53 @@ public sealed class FanOutTests
         Assert.Equal("done", await PendingStateAsync(h, "e1"));
     }
 
+    [Fact]
+    public async Task A_fan_out_that_outlasts_its_lease_keeps_its_events_from_other_nodes()
+    {
+        await using var h = await NotificationHarness.StartAsync();
+        h.Directory.AddUser("u1");
+        h.Directory.Grant("/", Principal.User("u1"), AccessLevel.View);
+        await h.Subscriptions.SaveAsync(h.Subscription("s", "user:u1"), Ct);
+        await h.Events.AddAsync([NotificationHarness.Event("e1", EventTypes.ItemChanged, "/hr", "/x"), NotificationHarness.Event("e2", EventTypes.ItemChanged, "/hr", "/y")], Ct);
+        var slow = new GatedTemplates();
+        var (busy, _, _) = h.Node("node-a", lease: TimeSpan.FromMinutes(1), templates: slow);
+        var (other, _, _) = h.Node("node-b", lease: TimeSpan.FromMinutes(1));
+
+        // node-a claims both events and is held in e1's fan-out for three leases.
+        var running = busy.RunOnceAsync(Ct);
+        await slow.Entered.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        for (var step = 0; step < 9; step++)
+        {
+            h.Time.Advance(TimeSpan.FromSeconds(20));
+            await LeaseRenewedAsync(h, h.Time.GetUtcNow() + TimeSpan.FromMinutes(1), "e1", "e2");
+            Assert.Equal(0, await other.RunOnceAsync(Ct));
+        }
+
+        slow.Open();
+        Assert.Equal(2, await running);
+
+        Assert.Equal(["done", "done"], [await PendingStateAsync(h, "e1"), await PendingStateAsync(h, "e2")]);
+        Assert.Equal(2, (await h.OutboxAsync()).Count);
+    }
+
+    /// <summary>Waits until the renewal that the last advance of the clock set off is stored.</summary>
+    private static async Task LeaseRenewedAsync(NotificationHarness h, DateTimeOffset until, params string[] ids)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            await using var connection = await h.Db.Database.OpenAsync(Ct);
+            var leases = (await connection.QueryAsync<long>("SELECT lease_until FROM notification_events WHERE id IN @ids", new { ids })).ToArray();
+            if (leases.All(l => l == until.ToUnixTimeMilliseconds()))
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"The leases of {string.Join(", ", ids)} were not renewed to {until:O}: {string.Join(", ", leases)}");
+            await Task.Delay(20, Ct);
+        }
+    }
+
     internal static EventFilter Filter(string[]? types = null, string[]? prefixes = null) => new(types ?? [], prefixes ?? [], [], []);
 
     internal static NotificationRule Rule(string id, string scope, EmailAddress[] addresses, Principal[] recipients, string[]? types = null) =>

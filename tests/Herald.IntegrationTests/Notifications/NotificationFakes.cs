@@ -86,6 +86,31 @@ internal sealed class FakeTemplates : INotificationTemplates
         throw new NotSupportedException("Digests are rendered by the digest scheduler.");
 }
 
+/// <summary>Templates whose first render waits until the test opens the gate: a fan-out that takes
+/// as long as the test wants.</summary>
+internal sealed class GatedTemplates : INotificationTemplates
+{
+    private readonly FakeTemplates _templates = new();
+    private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task Entered => _entered.Task;
+
+    public void Open() => _gate.TrySetResult();
+
+    public async ValueTask<RenderedNotification> RenderEventAsync(
+        NotificationEvent notificationEvent, NotificationRecipient recipient, string sourceName, Uri unsubscribe, CancellationToken cancellationToken)
+    {
+        _entered.TrySetResult();
+        await _gate.Task.WaitAsync(cancellationToken);
+        return await _templates.RenderEventAsync(notificationEvent, recipient, sourceName, unsubscribe, cancellationToken);
+    }
+
+    public ValueTask<RenderedNotification> RenderDigestAsync(
+        Subscription subscription, IReadOnlyList<NotificationEvent> events, DigestWindow window, NotificationRecipient recipient, Uri unsubscribe, CancellationToken cancellationToken) =>
+        _templates.RenderDigestAsync(subscription, events, window, recipient, unsubscribe, cancellationToken);
+}
+
 /// <summary>Links that spell out their origin, so a test can see which source an email names.</summary>
 internal sealed class FakeUnsubscribeLinks : IUnsubscribeLinks
 {

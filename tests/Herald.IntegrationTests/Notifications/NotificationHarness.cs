@@ -79,7 +79,8 @@ internal sealed class NotificationHarness : IAsyncDisposable
             TestContext.Current.CancellationToken);
 
     /// <summary>A node's engine: its own matcher, mailer and outbox writer, on the shared database.</summary>
-    public (NotificationEngine Engine, NotificationMatcher Matcher, NotificationFanOut FanOut) Node(string name, TimeSpan? lease = null)
+    public (NotificationEngine Engine, NotificationMatcher Matcher, NotificationFanOut FanOut) Node(
+        string name, TimeSpan? lease = null, INotificationTemplates? templates = null)
     {
         var outboxOptions = Options.Create(new OutboxOptions());
         var handoff = new DeliveryHandoff();
@@ -88,7 +89,7 @@ internal sealed class NotificationHarness : IAsyncDisposable
         var mailer = new NotificationMailer(new OutgoingSettingsCache(Settings, Time), writer, handoff, Options.Create(new DeliveryOptions()), Time);
         var matcher = new NotificationMatcher(Subscriptions, Time);
         var fanOut = new NotificationFanOut(
-            Directory, matcher, new SubscriptionRecipients(Subscriptions), Subscriptions, new FakeTemplates(), new FakeUnsubscribeLinks(), Digests, mailer);
+            Directory, matcher, new SubscriptionRecipients(Subscriptions), Subscriptions, templates ?? new FakeTemplates(), new FakeUnsubscribeLinks(), Digests, mailer);
         var options = Options.Create(new NotificationOptions { Lease = lease ?? TimeSpan.FromMinutes(5), RetryDelay = TimeSpan.FromSeconds(30) });
         var signal = new NotificationSignal();
         _signals.Add(signal);

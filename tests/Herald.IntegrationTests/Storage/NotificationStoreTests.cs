@@ -58,6 +58,24 @@ public sealed class NotificationStoreTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_node_renews_only_the_leases_it_still_holds_and_a_renewed_event_is_not_taken_over(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var store = new SqlNotificationEventStore(db.Database);
+        await store.AddAsync([NotificationHarness.Event("e1", EventTypes.ItemChanged, "/", "/a"), NotificationHarness.Event("e2", EventTypes.ItemChanged, "/", "/a")], Ct);
+        await store.ClaimAsync("a", 1, Now, TimeSpan.FromMinutes(1), Ct);
+        await store.ClaimAsync("b", 1, Now, TimeSpan.FromMinutes(1), Ct);
+
+        var renewed = await store.RenewAsync("a", ["e1", "e2"], Now.AddMinutes(3), Ct);
+
+        Assert.Equal(["e1"], renewed);
+        // At +2 min e2's lease (node b's, not renewed by a) has run out; e1's has not.
+        Assert.Equal(["e2"], (await store.ClaimAsync("c", 10, Now.AddMinutes(2), TimeSpan.FromMinutes(1), Ct)).Select(e => e.Id));
+        Assert.True(await store.CompleteAsync("e1", "a", Now.AddMinutes(2), Ct));
+        Assert.Empty(await store.RenewAsync("a", ["e1"], Now.AddMinutes(4), Ct)); // done: nothing to hold
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
     public async Task Subscriptions_and_rules_round_trip_and_list_by_owner_and_scope(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);

@@ -11,6 +11,11 @@ public interface INotificationEventStore
     /// leased to <paramref name="node"/> until now + <paramref name="lease"/>.</summary>
     Task<IReadOnlyList<NotificationEvent>> ClaimAsync(string node, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken);
 
+    /// <summary>Extends to <paramref name="until"/> the leases <paramref name="node"/> still holds
+    /// among <paramref name="ids"/> (pending events it claimed); returns those ids. A lease another
+    /// node has taken over is not extended.</summary>
+    Task<IReadOnlyList<string>> RenewAsync(string node, IReadOnlyList<string> ids, DateTimeOffset until, CancellationToken cancellationToken);
+
     /// <summary>Marks the event done; false when this node no longer holds it (its lease ran out
     /// and another node took it).</summary>
     Task<bool> CompleteAsync(string id, string node, DateTimeOffset now, CancellationToken cancellationToken);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Herald.Notifications.Events;
 using Herald.Notifications.Matching;
 using Herald.Outbox;
@@ -77,12 +78,68 @@ public sealed partial class NotificationEngine(
         var settings = options.Value;
         await matcher.RefreshIfDueAsync(settings.IndexRefreshInterval, cancellationToken).ConfigureAwait(false);
         var claimed = await events.ClaimAsync(node.Name, settings.ClaimBatch, time.GetUtcNow(), settings.Lease, cancellationToken).ConfigureAwait(false);
-        foreach (var notificationEvent in claimed)
+        if (claimed.Count == 0)
         {
-            await ProcessAsync(notificationEvent, cancellationToken).ConfigureAwait(false);
+            return 0;
+        }
+
+        var held = new ConcurrentDictionary<string, bool>(claimed.Select(e => KeyValuePair.Create(e.Id, true)), StringComparer.Ordinal);
+        using var processed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var renewing = RenewWhileHeldAsync(held, processed.Token);
+        try
+        {
+            foreach (var notificationEvent in claimed)
+            {
+                await ProcessAsync(notificationEvent, cancellationToken).ConfigureAwait(false);
+                held.TryRemove(notificationEvent.Id, out _);
+            }
+        }
+        finally
+        {
+            await processed.CancelAsync().ConfigureAwait(false);
+            await renewing.ConfigureAwait(false);
         }
 
         return claimed.Count;
+    }
+
+    /// <summary>
+    /// Keeps the leases of the claimed events that are not done yet, every third of a lease: a
+    /// large fan-out (paced to this node's delivery) can outlast one lease, and so can the wait of
+    /// the events claimed with it. Only a node that died (or lost the database) lets its events
+    /// go to another, which would fan them out again (sending nothing twice, but doing all the
+    /// work twice).
+    /// </summary>
+    private async Task RenewWhileHeldAsync(ConcurrentDictionary<string, bool> held, CancellationToken processed)
+    {
+        var lease = options.Value.Lease;
+        while (true)
+        {
+            try
+            {
+                await Task.Delay(lease / 3, time, processed).ConfigureAwait(false);
+                var ids = held.Keys.ToArray();
+                if (ids.Length == 0)
+                {
+                    continue;
+                }
+
+                var renewed = await events.RenewAsync(node.Name, ids, time.GetUtcNow() + lease, processed).ConfigureAwait(false);
+                foreach (var lost in ids.Except(renewed, StringComparer.Ordinal))
+                {
+                    // Taken over: the fan-out here still finishes (the outbox stores each email once).
+                    held.TryRemove(lost, out _);
+                }
+            }
+            catch (OperationCanceledException) when (processed.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is System.Data.Common.DbException or IOException or TimeoutException or InvalidOperationException)
+            {
+                LogRenewFailed(log, held.Count, ex);
+            }
+        }
     }
 
     private async Task ProcessAsync(NotificationEvent notificationEvent, CancellationToken cancellationToken)
@@ -110,6 +167,9 @@ public sealed partial class NotificationEngine(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Claiming or fanning out notification events failed; trying again")]
     private static partial void LogCycleFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Renewing the leases of {Count} notification event(s) failed; trying again")]
+    private static partial void LogRenewFailed(ILogger logger, int count, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Event {EventId} stays pending: scope {Scope} cannot send ({Problem}); trying again later")]
     private static partial void LogCannotSend(ILogger logger, string eventId, string scope, string problem);
