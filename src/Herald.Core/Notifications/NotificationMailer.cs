@@ -40,9 +40,8 @@ public sealed record MailerOutcome(int Stored, int Duplicates, string? Problem);
 /// message submitted through the API does) instead of waiting unleased to be claimed, read back
 /// and parsed again. Pacing is given up for the rest of a send when the worker frees no room for
 /// <see cref="Patience"/> (the SMTP server is failing) or once the send has been paced for
-/// <see cref="PacedFor"/> (it is slow: the rest of the event's fan-out, and the events after it,
-/// should not wait for it; an event's lease is 5 minutes): the notifications are then stored as
-/// fast as they are composed, and the claims deliver them.
+/// <see cref="PacedFor"/> (it is slow: the events after this one should not wait for it): the
+/// notifications are then stored as fast as they are composed, and the claims deliver them.
 /// </remarks>
 public sealed class NotificationMailer(
     OutgoingSettingsCache settings,
