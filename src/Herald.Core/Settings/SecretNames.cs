@@ -1,6 +1,8 @@
 namespace Herald.Settings;
 
-/// <summary>Names that bind each sealed secret to its place (the cipher's associated data).</summary>
+/// <summary>Names that bind each sealed secret to its place (the cipher's associated data). The
+/// secrets table holds more than connections' secrets (the console's key ring too): code removes
+/// a secret by its exact name, never by listing the table for rows it does not recognise.</summary>
 public static class SecretNames
 {
     public const string ConsoleKeyPrefix = "console-key/";

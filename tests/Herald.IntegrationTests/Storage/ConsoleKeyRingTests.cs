@@ -99,6 +99,26 @@ public sealed class ConsoleKeyRingTests
         Assert.Empty(await ConsoleKeyRowsAsync(db.Database));
     }
 
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task An_element_that_cannot_be_opened_is_left_out_and_the_rest_of_the_ring_still_reads(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        await using var a = await Node.StartAsync(db.Database, Passphrase);
+        var payload = a.Protector.Protect("signed in on node a");
+        await using (var connection = await db.Database.OpenAsync(Ct))
+        {
+            await connection.ExecuteAsync(
+                "INSERT INTO secrets (name, ciphertext, updated_at) VALUES ('console-key/key-00000000-0000-0000-0000-000000000001', @garbage, 0)",
+                new { garbage = RandomNumberGenerator.GetBytes(200) });
+        }
+
+        await using var b = await Node.StartAsync(db.OpenAnother(), Passphrase, ownsDatabase: true);
+
+        Assert.Equal("signed in on node a", b.Protector.Unprotect(payload));
+        Assert.Single(b.Ring.GetAllElements());
+    }
+
     private static async Task<IReadOnlyList<(string Name, byte[] Ciphertext)>> ConsoleKeyRowsAsync(HeraldDatabase database)
     {
         await using var connection = await database.OpenAsync(Ct);
