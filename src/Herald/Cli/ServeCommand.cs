@@ -107,12 +107,19 @@ internal static partial class ServeCommand
         if (key.Key is null)
         {
             LogNoCredentialKey(log);
-            LogConsoleKeysOnDisk(log, consoleKeyDirectory);
         }
         else
         {
             LogCredentialKey(log, vault.Passphrase.Origin);
+        }
+
+        if (consoleKeysInDatabase)
+        {
             LogConsoleKeysInDatabase(log);
+        }
+        else
+        {
+            LogConsoleKeysOnDisk(log, consoleKeyDirectory);
         }
 
         app.MapHeraldApi(async token =>
@@ -179,7 +186,7 @@ internal static partial class ServeCommand
     [LoggerMessage(Level = LogLevel.Information, Message = "Console sign-in keys are kept in the database, sealed with the credential key: a session or form from one node is good on every node of the database")]
     private static partial void LogConsoleKeysInDatabase(ILogger logger);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Console sign-in keys are kept in {Directory}, unencrypted and for this node only, because it has no credential key: a session signed in here is not recognised by another node")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Console sign-in keys are kept in {Directory}, unencrypted and for this node only, because it had no credential key when it started: a session signed in here is not recognised by another node")]
     private static partial void LogConsoleKeysOnDisk(ILogger logger, string directory);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Herald is listening on {Urls} (console: /, health: /healthz, API: /api/v1, OpenAPI: /openapi/v1.json)")]
