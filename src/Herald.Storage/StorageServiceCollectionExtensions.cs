@@ -27,6 +27,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton(database);
         services.AddSingleton<ISettingsStore, SqlSettingsStore>();
         services.AddSingleton<ICredentialKeyStore, SqlCredentialKeyStore>();
+        services.AddSingleton<IConsoleKeyStore, SqlConsoleKeyStore>();
         services.AddSingleton<IOutboxStore, SqlOutboxStore>();
         services.AddSingleton<IApiKeyStore, SqlApiKeyStore>();
         services.AddSingleton<IRelayStore, SqlRelayStore>();

@@ -1,9 +1,17 @@
 namespace Herald.Settings;
 
-/// <summary>Names that bind each sealed secret to its place (the cipher's associated data).</summary>
+/// <summary>Names that bind each sealed secret to its place (the cipher's associated data). The
+/// secrets table holds more than connections' secrets (the console's key ring too): code removes
+/// a secret by its exact name, never by listing the table for rows it does not recognise.</summary>
 public static class SecretNames
 {
+    public const string ConsoleKeyPrefix = "console-key/";
+
     public static string ConnectionPassword(string connection) => $"smtp-connection/{connection}/password";
 
     public static string ConnectionClientCertificate(string connection) => $"smtp-connection/{connection}/client-certificate";
+
+    /// <summary>An element of the console's key ring (a Data Protection key or revocation), by the
+    /// name Data Protection gives it, e.g. <c>key-{guid}</c>.</summary>
+    public static string ConsoleKey(string element) => $"{ConsoleKeyPrefix}{element}";
 }

@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -55,6 +57,27 @@ public static class ConsoleExtensions
         });
         services.AddSingleton<SetupLink>();
         services.AddSingleton<Notifications.SubscriptionEditor>();
+        return services;
+    }
+
+    /// <summary>
+    /// What signs the console's cookies and anti-forgery tokens: Data Protection under one
+    /// application name (so that nodes installed in different directories read each other's
+    /// payloads), with its key ring in the database, shared by every node and sealed with the
+    /// credential key (<see cref="ConsoleKeyRing"/>); or, on a node without a credential key,
+    /// in <paramref name="directory"/>, which only this node reads.
+    /// </summary>
+    public static IServiceCollection AddConsoleKeyRing(this IServiceCollection services, bool inDatabase, string directory)
+    {
+        var protection = services.AddDataProtection().SetApplicationName("Herald");
+        if (!inDatabase)
+        {
+            protection.PersistKeysToFileSystem(new DirectoryInfo(directory));
+            return services;
+        }
+
+        services.AddSingleton<ConsoleKeyRing>();
+        services.AddOptions<KeyManagementOptions>().Configure<ConsoleKeyRing>((options, ring) => options.XmlRepository = ring);
         return services;
     }
 

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Dapper;
-using Microsoft.AspNetCore.DataProtection;
 using Herald.Access;
 using Herald.Credentials;
 using Herald.Listeners;
@@ -76,8 +75,21 @@ internal static partial class ServeCommand
         builder.Services.AddSingleton(provider => ActivatorUtilities.CreateInstance<RelayListenerHost>(provider, dataDirectory));
         builder.Services.AddHostedService(provider => provider.GetRequiredService<RelayListenerHost>());
         builder.Services.AddHeraldWeb();
-        // Console cookies and anti-forgery tokens survive a restart: their keys live with the data.
-        builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDirectory, "console-keys")));
+        // Console cookies and anti-forgery tokens survive a restart and are good on every node:
+        // their keys live in the database, sealed with the credential key. A node with a
+        // passphrase serves only if it opens the database's key (checked below), so the
+        // passphrase being there decides it. Without one, they stay with this node's data.
+        var consoleKeysInDatabase = NodePassphrase.ForNode(dataDirectory, console.Environment).Read() is not null;
+        var consoleKeyDirectory = Path.Combine(dataDirectory, "console-keys");
+        builder.Services.AddConsoleKeyRing(consoleKeysInDatabase, consoleKeyDirectory);
+        if (consoleKeysInDatabase)
+        {
+            // Data Protection warns that a key "may be persisted to storage in unencrypted form"
+            // when it has no XML encryptor of its own; ConsoleKeyRing seals every element whole,
+            // so the warning would be false. Its errors still show.
+            builder.Logging.AddFilter("Microsoft.AspNetCore.DataProtection.KeyManagement.XmlKeyManager", LogLevel.Error);
+        }
+
         await using var app = builder.Build();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Herald");
 
@@ -99,6 +111,15 @@ internal static partial class ServeCommand
         else
         {
             LogCredentialKey(log, vault.Passphrase.Origin);
+        }
+
+        if (consoleKeysInDatabase)
+        {
+            LogConsoleKeysInDatabase(log);
+        }
+        else
+        {
+            LogConsoleKeysOnDisk(log, consoleKeyDirectory);
         }
 
         app.MapHeraldApi(async token =>
@@ -161,6 +182,12 @@ internal static partial class ServeCommand
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No credential key is set: SMTP passwords and client certificates cannot be stored until one is (HERALD_CREDENTIAL_KEY or 'herald key set')")]
     private static partial void LogNoCredentialKey(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Console sign-in keys are kept in the database, sealed with the credential key: a session or form from one node is good on every node of the database")]
+    private static partial void LogConsoleKeysInDatabase(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Console sign-in keys are kept in {Directory}, unencrypted and for this node only, because it had no credential key when it started: a session signed in here is not recognised by another node")]
+    private static partial void LogConsoleKeysOnDisk(ILogger logger, string directory);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Herald is listening on {Urls} (console: /, health: /healthz, API: /api/v1, OpenAPI: /openapi/v1.json)")]
     private static partial void LogListening(ILogger logger, ICollection<string> urls);

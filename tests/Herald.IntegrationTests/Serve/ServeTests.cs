@@ -1,4 +1,5 @@
 using System.Net;
+using Dapper;
 using Herald.IntegrationTests.Fixtures;
 using Herald.Testing;
 
@@ -25,6 +26,40 @@ public sealed class ServeTests : IDisposable
         Assert.Contains(serve.BaseAddress.ToString().TrimEnd('/'), log, StringComparison.Ordinal);
         Assert.Contains("Credential key from the HERALD_CREDENTIAL_KEY environment variable matches the database", log, StringComparison.Ordinal);
         Assert.DoesNotContain("serve test passphrase", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task With_a_credential_key_the_console_keys_are_sealed_in_the_database_not_in_the_data_directory()
+    {
+        await using var serve = await HeraldServer.StartAsync(_herald.DataDirectory, new Dictionary<string, string> { ["HERALD_CREDENTIAL_KEY"] = "serve test passphrase" });
+        using var http = serve.Client();
+
+        // The sign-in form carries an anti-forgery token: the first one makes the key ring's first key.
+        using var signIn = await http.GetAsync(new Uri("signin", UriKind.Relative), TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.OK, signIn.StatusCode);
+        Assert.False(Directory.Exists(Path.Combine(_herald.DataDirectory, "console-keys")));
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_herald.DataDirectory, "herald.db")}"))
+        {
+            var names = (await connection.QueryAsync<string>("SELECT name FROM secrets")).ToArray();
+            Assert.StartsWith("console-key/key-", Assert.Single(names), StringComparison.Ordinal);
+        }
+
+        Assert.Contains("Console sign-in keys are kept in the database, sealed with the credential key", serve.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("unencrypted form", serve.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Without_a_credential_key_the_console_keys_stay_in_the_data_directory_and_serve_says_so()
+    {
+        await using var serve = await HeraldServer.StartAsync(_herald.DataDirectory);
+        using var http = serve.Client();
+
+        using var signIn = await http.GetAsync(new Uri("signin", UriKind.Relative), TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.OK, signIn.StatusCode);
+        Assert.Single(Directory.GetFiles(Path.Combine(_herald.DataDirectory, "console-keys"), "key-*.xml"));
+        Assert.Contains($"Console sign-in keys are kept in {Path.Combine(_herald.DataDirectory, "console-keys")}, unencrypted and for this node only", serve.Output, StringComparison.Ordinal);
     }
 
     [Fact]
