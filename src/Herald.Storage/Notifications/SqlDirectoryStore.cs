@@ -149,10 +149,18 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
         return await ListAccessAsync(connection, scopes).ConfigureAwait(false);
     }
 
-    public async Task<bool> GrantAsync(AccessEntry entry, CancellationToken cancellationToken)
+    public async Task<(bool Created, IReadOnlyList<SettingsError> Errors)> GrantAsync(AccessEntry entry, DirectoryCheck check, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(entry);
+        ArgumentNullException.ThrowIfNull(check);
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var write = await database.BeginSerializedWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var errors = check(await ReadGraphAsync(connection, write.Transaction, [entry.Principal]).ConfigureAwait(false));
+        if (errors.Count > 0)
+        {
+            return (false, errors);
+        }
+
         var parameters = new
         {
             scope = entry.Scope.Value,
@@ -172,7 +180,7 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
 
         await connection.ExecuteAsync(BumpRevision, transaction: write.Transaction).ConfigureAwait(false);
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return updated == 0;
+        return (updated == 0, []);
     }
 
     public async Task<bool> RevokeAsync(ScopePath scope, Principal principal, CancellationToken cancellationToken)

@@ -120,7 +120,8 @@ internal sealed class InMemoryDirectoryStore : IDirectoryStore
 
     public Task<IReadOnlyList<AccessEntry>> ListAccessAsync(IReadOnlyCollection<ScopePath>? scopes, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task<bool> GrantAsync(AccessEntry entry, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task<(bool Created, IReadOnlyList<SettingsError> Errors)> GrantAsync(AccessEntry entry, DirectoryCheck check, CancellationToken cancellationToken) =>
+        throw new NotSupportedException();
 
     public Task<bool> RevokeAsync(ScopePath scope, Principal principal, CancellationToken cancellationToken) => throw new NotSupportedException();
 

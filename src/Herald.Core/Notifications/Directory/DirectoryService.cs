@@ -247,8 +247,17 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
             return (null, false, errors);
         }
 
+        // The principal is looked up again inside the write: a removal on another node in
+        // between must not leave an entry for someone who no longer exists. (A scope removed in
+        // between takes its entries with it: access_entries references scopes.)
         var entry = new AccessEntry(path, who, granted);
-        var created = await store.GrantAsync(entry, cancellationToken).ConfigureAwait(false);
+        var (created, refused) = await store.GrantAsync(
+            entry, graph => graph.Existing.Contains(who) ? [] : [new("principal", Missing(who))], cancellationToken).ConfigureAwait(false);
+        if (refused.Count > 0)
+        {
+            return (null, false, refused);
+        }
+
         cache.Invalidate();
         return (entry, created, []);
     }

@@ -13,7 +13,7 @@ public sealed record DirectorySnapshot(
 /// <summary>What a group save or an import is checked against, read inside its write transaction,
 /// after every earlier directory write has committed and before any later one starts: which of
 /// the principals the write names exist (a saved group's new members; an import's users, groups
-/// and members), and every group-in-group membership as stored.</summary>
+/// and members; a grant's principal), and every group-in-group membership as stored.</summary>
 public sealed record DirectoryGraph(IReadOnlySet<Principal> Existing, IReadOnlyList<(string GroupId, string MemberGroupId)> Nested);
 
 /// <summary>A check run inside a directory write: the problems found, by field; none lets the write land.</summary>
@@ -70,8 +70,10 @@ public interface IDirectoryStore
     /// <summary>The access entries of these scopes (all scopes when null), by scope, then principal.</summary>
     Task<IReadOnlyList<AccessEntry>> ListAccessAsync(IReadOnlyCollection<ScopePath>? scopes, CancellationToken cancellationToken);
 
-    /// <summary>Adds the entry or changes its level; true when new.</summary>
-    Task<bool> GrantAsync(AccessEntry entry, CancellationToken cancellationToken);
+    /// <summary>Adds the entry or changes its level (Created when new) when <paramref name="check"/>,
+    /// given the graph read inside the write (whether the principal exists), finds nothing wrong;
+    /// its problems otherwise, and nothing is written.</summary>
+    Task<(bool Created, IReadOnlyList<SettingsError> Errors)> GrantAsync(AccessEntry entry, DirectoryCheck check, CancellationToken cancellationToken);
 
     Task<bool> RevokeAsync(ScopePath scope, Principal principal, CancellationToken cancellationToken);
 
