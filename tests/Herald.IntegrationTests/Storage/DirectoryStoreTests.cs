@@ -337,7 +337,7 @@ public sealed class DirectoryStoreTests
                 () => service.ImportAsync(DirectoryImport.FromCsv($"kind,id,name,members\ngroup,a{i},A{i},group:b{i}\n"), Ct),
                 () => other.Service.SetGroupAsync(new GroupUpdate($"b{i}") { Members = [$"group:a{i}"] }, Ct));
 
-            Assert.True(import.Errors.Count == 0 != (save.Errors.Count == 0), $"Round {i}: import {string.Join("; ", import.Errors)}, save {string.Join("; ", save.Errors)}.");
+            Assert.True((import.Errors.Count == 0) != (save.Errors.Count == 0), $"Round {i}: import {string.Join("; ", import.Errors)}, save {string.Join("; ", save.Errors)}.");
             var refused = import.Errors.Count > 0 ? import.Errors : save.Errors;
             Assert.Equal(import.Errors.Count > 0 ? "line 2.members" : "members", Assert.Single(refused).Field);
             Assert.Contains("would make a cycle", refused[0].Message, StringComparison.Ordinal);
