@@ -9,7 +9,10 @@ namespace Herald.Storage.Notifications;
 
 /// <summary>The directory on either engine: <c>directory_users</c>, <c>directory_groups</c>,
 /// <c>group_members</c>, <c>access_entries</c>, and <c>directory_revision</c>, which every write
-/// bumps inside its own transaction.</summary>
+/// bumps inside its own transaction. Every write is a serialized write
+/// (<see cref="HeraldDatabase.BeginSerializedWriteAsync"/>: SQLite's single writer, PostgreSQL's
+/// advisory write lock), so that what a checked write reads inside it stays true until it commits,
+/// whichever node wrote before.</summary>
 public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
 {
     // SQLite allows 32,766 parameters in a statement; lookups of a big group's members go in slices.
@@ -98,15 +101,37 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
         return (await ListGroupsAsync(connection, id).ConfigureAwait(false)).SingleOrDefault();
     }
 
-    public async Task<bool> SaveGroupAsync(DirectoryGroup group, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<GroupSave> SaveGroupAsync(DirectoryGroup group, DateTimeOffset now, DirectoryCheck? checkMembers, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(group);
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var write = await database.BeginSerializedWriteAsync(connection, cancellationToken).ConfigureAwait(false);
         var existed = await ExistsAsync(connection, write.Transaction, "directory_groups", group.Id).ConfigureAwait(false);
-        await WriteGroupsAsync(connection, write.Transaction, [group], now).ConfigureAwait(false);
+        DirectoryGroup saved;
+        if (checkMembers is not null)
+        {
+            // Read after taking the write lock: no other directory write runs until this one ends.
+            var errors = checkMembers(await ReadGraphAsync(connection, write.Transaction, group.Members).ConfigureAwait(false));
+            if (errors.Count > 0)
+            {
+                return new GroupSave(null, false, errors);
+            }
+
+            await WriteGroupsAsync(connection, write.Transaction, [group], now).ConfigureAwait(false);
+            saved = group;
+        }
+        else
+        {
+            await connection.ExecuteAsync(UpsertGroup, GroupRow.From(group, now), write.Transaction).ConfigureAwait(false);
+            var members = await connection.QueryAsync<MemberRow>(
+                "SELECT group_id, member_kind, member_id FROM group_members WHERE group_id = @Id ORDER BY member_kind DESC, member_id",
+                new { group.Id }, write.Transaction).ConfigureAwait(false);
+            saved = group with { Members = members.Select(m => m.ToPrincipal()).ToArray() };
+        }
+
         await connection.ExecuteAsync(BumpRevision, transaction: write.Transaction).ConfigureAwait(false);
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return !existed;
+        return new GroupSave(saved, !existed, []);
     }
 
     public Task<bool> RemoveGroupAsync(string id, CancellationToken cancellationToken) =>
@@ -114,26 +139,8 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
 
     public async Task<IReadOnlySet<Principal>> FindExistingAsync(IReadOnlyCollection<Principal> principals, CancellationToken cancellationToken)
     {
-        var found = new HashSet<Principal>();
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var (kind, table) in new[] { (PrincipalKind.User, "directory_users"), (PrincipalKind.Group, "directory_groups") })
-        {
-            foreach (var slice in principals.Where(p => p.Kind == kind).Select(p => p.Id).Distinct(StringComparer.Ordinal).Chunk(Slice))
-            {
-                var ids = await connection.QueryAsync<string>($"SELECT id FROM {table} WHERE {database.IsAnyOf("id", "ids")}", new { ids = slice }).ConfigureAwait(false);
-                found.UnionWith(ids.Select(id => new Principal(kind, id)));
-            }
-        }
-
-        return found;
-    }
-
-    public async Task<IReadOnlyList<(string GroupId, string MemberGroupId)>> ListNestedGroupsAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        var rows = await connection.QueryAsync<(string, string)>(
-            "SELECT group_id, member_id FROM group_members WHERE member_kind = 'group' ORDER BY group_id, member_id").ConfigureAwait(false);
-        return rows.ToArray();
+        return await FindExistingAsync(connection, null, principals).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<AccessEntry>> ListAccessAsync(IReadOnlyCollection<ScopePath>? scopes, CancellationToken cancellationToken)
@@ -142,10 +149,18 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
         return await ListAccessAsync(connection, scopes).ConfigureAwait(false);
     }
 
-    public async Task<bool> GrantAsync(AccessEntry entry, CancellationToken cancellationToken)
+    public async Task<(bool Created, IReadOnlyList<SettingsError> Errors)> GrantAsync(AccessEntry entry, DirectoryCheck check, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(entry);
+        ArgumentNullException.ThrowIfNull(check);
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var write = await database.BeginSerializedWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var errors = check(await ReadGraphAsync(connection, write.Transaction, [entry.Principal]).ConfigureAwait(false));
+        if (errors.Count > 0)
+        {
+            return (false, errors);
+        }
+
         var parameters = new
         {
             scope = entry.Scope.Value,
@@ -165,13 +180,13 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
 
         await connection.ExecuteAsync(BumpRevision, transaction: write.Transaction).ConfigureAwait(false);
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return updated == 0;
+        return (updated == 0, []);
     }
 
     public async Task<bool> RevokeAsync(ScopePath scope, Principal principal, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginSerializedWriteAsync(connection, cancellationToken).ConfigureAwait(false);
         var removed = await connection.ExecuteAsync(
             "DELETE FROM access_entries WHERE scope_path = @scope AND principal_kind = @kind AND principal_id = @id",
             new { scope = scope.Value, kind = KindName(principal.Kind), id = principal.Id }, write.Transaction).ConfigureAwait(false);
@@ -184,10 +199,24 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
         return removed > 0;
     }
 
-    public async Task ImportAsync(IReadOnlyList<DirectoryUser> users, IReadOnlyList<DirectoryGroup> groups, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<SettingsError>> ImportAsync(
+        IReadOnlyList<DirectoryUser> users, IReadOnlyList<DirectoryGroup> groups, DateTimeOffset now, DirectoryCheck check, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(users);
+        ArgumentNullException.ThrowIfNull(groups);
+        ArgumentNullException.ThrowIfNull(check);
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var write = await database.BeginSerializedWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var named = groups.SelectMany(g => g.Members)
+            .Concat(users.Select(u => Principal.User(u.Id)))
+            .Concat(groups.Select(g => Principal.Group(g.Id)))
+            .ToHashSet();
+        var errors = check(await ReadGraphAsync(connection, write.Transaction, named).ConfigureAwait(false));
+        if (errors.Count > 0)
+        {
+            return errors;
+        }
+
         if (users.Count > 0)
         {
             await database.ExecuteEachAsync(connection, write.Transaction, UpsertUser, users.Select(u => UserRow.From(u, now))).ConfigureAwait(false);
@@ -197,6 +226,32 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
         await connection.ExecuteAsync(BumpRevision, transaction: write.Transaction).ConfigureAwait(false);
         // Checkpoint: the whole import becomes visible at once, with one new revision, or not at all.
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return [];
+    }
+
+    /// <summary>What a checked write is checked against, read inside its transaction.</summary>
+    private async Task<DirectoryGraph> ReadGraphAsync(DbConnection connection, DbTransaction transaction, IReadOnlyCollection<Principal> named)
+    {
+        var existing = await FindExistingAsync(connection, transaction, named).ConfigureAwait(false);
+        var nested = await connection.QueryAsync<(string, string)>(
+            "SELECT group_id, member_id FROM group_members WHERE member_kind = 'group' ORDER BY group_id, member_id", transaction: transaction).ConfigureAwait(false);
+        return new DirectoryGraph(existing, nested.ToArray());
+    }
+
+    private async Task<IReadOnlySet<Principal>> FindExistingAsync(DbConnection connection, DbTransaction? transaction, IReadOnlyCollection<Principal> principals)
+    {
+        var found = new HashSet<Principal>();
+        foreach (var (kind, table) in new[] { (PrincipalKind.User, "directory_users"), (PrincipalKind.Group, "directory_groups") })
+        {
+            foreach (var slice in principals.Where(p => p.Kind == kind).Select(p => p.Id).Distinct(StringComparer.Ordinal).Chunk(Slice))
+            {
+                var ids = await connection.QueryAsync<string>(
+                    $"SELECT id FROM {table} WHERE {database.IsAnyOf("id", "ids")}", new { ids = slice }, transaction).ConfigureAwait(false);
+                found.UnionWith(ids.Select(id => new Principal(kind, id)));
+            }
+        }
+
+        return found;
     }
 
     private async Task WriteGroupsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<DirectoryGroup> groups, DateTimeOffset now)
@@ -219,7 +274,9 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
     private async Task<bool> RemoveAsync(string table, string kind, string id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        // Serialized like the checked saves: a save that found this user or group cannot store it
+        // as a member after this removal, nor can this removal land between its check and its write.
+        await using var write = await database.BeginSerializedWriteAsync(connection, cancellationToken).ConfigureAwait(false);
         var parameters = new { id, kind };
         // A group's own members go with it (ON DELETE CASCADE); its place in other groups and its
         // access entries name it only by id, so they are removed here.
@@ -248,7 +305,7 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
         var groups = await connection.QueryAsync<GroupRow>($"SELECT * FROM directory_groups{where} ORDER BY id", new { id }).ConfigureAwait(false);
         var members = (await connection.QueryAsync<MemberRow>(
                 $"SELECT group_id, member_kind, member_id FROM group_members{memberWhere} ORDER BY group_id, member_kind DESC, member_id", new { id }).ConfigureAwait(false))
-            .ToLookup(m => m.GroupId, m => new Principal(m.MemberKind == "user" ? PrincipalKind.User : PrincipalKind.Group, m.MemberId), StringComparer.Ordinal);
+            .ToLookup(m => m.GroupId, m => m.ToPrincipal(), StringComparer.Ordinal);
         return groups.Select(g => g.ToGroup(members[g.Id].ToArray())).ToArray();
     }
 
@@ -302,6 +359,8 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
         public string GroupId { get; set; } = "";
         public string MemberKind { get; set; } = "";
         public string MemberId { get; set; } = "";
+
+        public Principal ToPrincipal() => new(MemberKind == "user" ? PrincipalKind.User : PrincipalKind.Group, MemberId);
     }
 
     private sealed class AccessRow

@@ -1,6 +1,7 @@
 using Herald.Notifications;
 using Herald.Scopes;
 using Herald.Settings;
+using Herald.Storage.Database;
 using Herald.Storage.Notifications;
 using Herald.Storage.Settings;
 using Microsoft.Extensions.Time.Testing;
@@ -238,6 +239,209 @@ public sealed class DirectoryStoreTests
         if (second is IAsyncDisposable disposable)
         {
             await disposable.DisposeAsync();
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task Two_nodes_nesting_two_groups_in_each_other_at_once_store_one_membership_and_refuse_the_other_naming_the_cycle(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var (service, store, _, _) = await ServicesAsync(db);
+        await using var other = OpenOtherNode(db);
+        const int Rounds = 20;
+        for (var i = 0; i < Rounds; i++)
+        {
+            await MustAsync(service.SetGroupAsync(new GroupUpdate($"a{i}") { Name = $"A{i}" }, Ct));
+            await MustAsync(service.SetGroupAsync(new GroupUpdate($"b{i}") { Name = $"B{i}" }, Ct));
+        }
+
+        for (var i = 0; i < Rounds; i++)
+        {
+            var (first, second) = await RaceAsync(
+                () => service.SetGroupAsync(new GroupUpdate($"a{i}") { Members = [$"group:b{i}"] }, Ct),
+                () => other.Service.SetGroupAsync(new GroupUpdate($"b{i}") { Members = [$"group:a{i}"] }, Ct));
+
+            var refused = Assert.Single(new[] { first.Errors, second.Errors }, e => e.Count > 0);
+            Assert.Single(new[] { first.Saved, second.Saved }, s => s is not null);
+            Assert.Equal("members", Assert.Single(refused).Field);
+            Assert.Contains("would make a cycle", refused[0].Message, StringComparison.Ordinal);
+        }
+
+        var groups = (await store.ListGroupsAsync(Ct)).ToDictionary(g => g.Id);
+        for (var i = 0; i < Rounds; i++)
+        {
+            var aHoldsB = groups[$"a{i}"].Members.Contains(Principal.Group($"b{i}"));
+            var bHoldsA = groups[$"b{i}"].Members.Contains(Principal.Group($"a{i}"));
+            Assert.True(aHoldsB != bHoldsA, $"Round {i}: a{i} holds b{i}: {aHoldsB}, b{i} holds a{i}: {bHoldsA}.");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_group_saved_naming_a_user_that_another_node_removes_at_once_never_keeps_a_member_that_does_not_exist(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var (service, store, _, _) = await ServicesAsync(db);
+        await using var other = OpenOtherNode(db);
+        const int Rounds = 20;
+        await AddUsersAsync(service, [.. Enumerable.Range(0, Rounds).Select(i => $"u{i}")]);
+        await AddUsersAsync(service, "keeper");
+        await MustAsync(service.SetGroupAsync(new GroupUpdate("team") { Name = "Team" }, Ct));
+
+        var refusals = 0;
+        IReadOnlyList<Principal> membersBefore = [];
+        for (var i = 0; i < Rounds; i++)
+        {
+            var (save, removed) = await RaceAsync(
+                () => service.SetGroupAsync(new GroupUpdate("team") { Members = ["user:keeper", $"user:u{i}"] }, Ct),
+                () => other.Service.RemoveUserAsync($"u{i}", Ct));
+
+            Assert.True(removed);
+            if (save.Errors.Count > 0)
+            {
+                refusals++;
+                var missing = Assert.Single(save.Errors);
+                Assert.Equal(("members[1]", $"User 'u{i}' does not exist."), (missing.Field, missing.Message));
+            }
+
+            // Saved before the removal: the removal took u{i} out again; refused: as it was.
+            var users = (await store.ListUsersAsync(Ct)).Select(u => u.Id).ToHashSet();
+            var team = await store.FindGroupAsync("team", Ct);
+            Assert.DoesNotContain(users, u => u == $"u{i}");
+            Assert.Equal(save.Errors.Count > 0 ? membersBefore : [Principal.User("keeper")], team!.Members);
+            Assert.All(team.Members, m => Assert.Contains(m.Id, users));
+            membersBefore = team.Members;
+        }
+
+        TestContext.Current.TestOutputHelper?.WriteLine($"{refusals} of {Rounds} saves came after the removal and were refused.");
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task An_import_and_another_nodes_group_save_nesting_two_groups_in_each_other_at_once_never_store_a_cycle(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var (service, store, _, _) = await ServicesAsync(db);
+        await using var other = OpenOtherNode(db);
+        const int Rounds = 20;
+        for (var i = 0; i < Rounds; i++)
+        {
+            await MustAsync(service.SetGroupAsync(new GroupUpdate($"a{i}") { Name = $"A{i}" }, Ct));
+            await MustAsync(service.SetGroupAsync(new GroupUpdate($"b{i}") { Name = $"B{i}" }, Ct));
+        }
+
+        for (var i = 0; i < Rounds; i++)
+        {
+            var (import, save) = await RaceAsync(
+                () => service.ImportAsync(DirectoryImport.FromCsv($"kind,id,name,members\ngroup,a{i},A{i},group:b{i}\n"), Ct),
+                () => other.Service.SetGroupAsync(new GroupUpdate($"b{i}") { Members = [$"group:a{i}"] }, Ct));
+
+            Assert.True((import.Errors.Count == 0) != (save.Errors.Count == 0), $"Round {i}: import {string.Join("; ", import.Errors)}, save {string.Join("; ", save.Errors)}.");
+            var refused = import.Errors.Count > 0 ? import.Errors : save.Errors;
+            Assert.Equal(import.Errors.Count > 0 ? "line 2.members" : "members", Assert.Single(refused).Field);
+            Assert.Contains("would make a cycle", refused[0].Message, StringComparison.Ordinal);
+        }
+
+        var groups = (await store.ListGroupsAsync(Ct)).ToDictionary(g => g.Id);
+        for (var i = 0; i < Rounds; i++)
+        {
+            var aHoldsB = groups[$"a{i}"].Members.Contains(Principal.Group($"b{i}"));
+            var bHoldsA = groups[$"b{i}"].Members.Contains(Principal.Group($"a{i}"));
+            Assert.True(aHoldsB != bHoldsA, $"Round {i}: a{i} holds b{i}: {aHoldsB}, b{i} holds a{i}: {bHoldsA}.");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task Access_granted_to_a_user_that_another_node_removes_at_once_never_stays_for_a_user_that_does_not_exist(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var (service, store, _, _) = await ServicesAsync(db);
+        await using var other = OpenOtherNode(db);
+        const int Rounds = 20;
+        await AddUsersAsync(service, [.. Enumerable.Range(0, Rounds).Select(i => $"u{i}")]);
+
+        for (var i = 0; i < Rounds; i++)
+        {
+            var (grant, removed) = await RaceAsync(
+                () => service.GrantAsync("/hr", $"user:u{i}", "view", Ct),
+                () => other.Service.RemoveUserAsync($"u{i}", Ct));
+
+            Assert.True(removed);
+            if (grant.Errors.Count > 0)
+            {
+                var missing = Assert.Single(grant.Errors);
+                Assert.Equal(("principal", $"User 'u{i}' does not exist."), (missing.Field, missing.Message));
+            }
+
+            Assert.Empty(await store.ListAccessAsync(null, Ct));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_group_save_that_names_no_members_keeps_the_stored_ones_and_replies_with_them(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var (service, store, _, _) = await ServicesAsync(db);
+        await AddUsersAsync(service, "alice", "bob");
+        await MustAsync(service.SetGroupAsync(new GroupUpdate("team") { Name = "Team", Members = ["user:bob", "user:alice"] }, Ct));
+
+        var (saved, created, errors) = await service.SetGroupAsync(new GroupUpdate("team") { Name = "The team" }, Ct);
+
+        Assert.Empty(errors);
+        Assert.False(created);
+        Assert.Equal([Principal.User("alice"), Principal.User("bob")], saved!.Members);
+        var team = await store.FindGroupAsync("team", Ct);
+        Assert.Equal("The team", team!.Name);
+        Assert.Equal([Principal.User("alice"), Principal.User("bob")], team.Members);
+    }
+
+    /// <summary>Starts both calls, each on its own thread, and lets them go at the same moment.</summary>
+    private static async Task<(T1 First, T2 Second)> RaceAsync<T1, T2>(Func<Task<T1>> first, Func<Task<T2>> second)
+    {
+        using var ready = new CountdownEvent(2);
+        var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async Task<T> Run<T>(Func<Task<T>> call)
+        {
+            ready.Signal();
+            await go.Task;
+            return await call();
+        }
+
+        var one = Task.Run(() => Run(first));
+        var two = Task.Run(() => Run(second));
+        ready.Wait(Ct);
+        go.SetResult();
+        return (await one, await two);
+    }
+
+    private static OtherNode OpenOtherNode(TestDatabase db)
+    {
+        var database = db.OpenAnother();
+        var time = new FakeTimeProvider(Now);
+        var store = new SqlDirectoryStore(database);
+        var cache = new DirectoryCache(store, time);
+        return new OtherNode(database, cache, new DirectoryService(store, new SqlSettingsStore(database, time), cache, time));
+    }
+
+    /// <summary>A second node on the same data: its own database handle (connection pool) and services.</summary>
+    private sealed class OtherNode(HeraldDatabase database, DirectoryCache cache, DirectoryService service) : IAsyncDisposable
+    {
+        public DirectoryService Service { get; } = service;
+
+        public async ValueTask DisposeAsync()
+        {
+            cache.Dispose();
+            if (database is IAsyncDisposable disposable)
+            {
+                await disposable.DisposeAsync();
+            }
+            else if (database is IDisposable plain)
+            {
+                plain.Dispose();
+            }
         }
     }
 

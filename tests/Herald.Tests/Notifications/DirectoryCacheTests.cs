@@ -1,5 +1,6 @@
 using Herald.Notifications;
 using Herald.Scopes;
+using Herald.Settings;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Herald.Tests.Notifications;
@@ -110,20 +111,21 @@ internal sealed class InMemoryDirectoryStore : IDirectoryStore
 
     public Task<DirectoryGroup?> FindGroupAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task<bool> SaveGroupAsync(DirectoryGroup group, DateTimeOffset now, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task<GroupSave> SaveGroupAsync(DirectoryGroup group, DateTimeOffset now, DirectoryCheck? checkMembers, CancellationToken cancellationToken) =>
+        throw new NotSupportedException();
 
     public Task<bool> RemoveGroupAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
 
     public Task<IReadOnlySet<Principal>> FindExistingAsync(IReadOnlyCollection<Principal> principals, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task<IReadOnlyList<(string GroupId, string MemberGroupId)>> ListNestedGroupsAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
-
     public Task<IReadOnlyList<AccessEntry>> ListAccessAsync(IReadOnlyCollection<ScopePath>? scopes, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task<bool> GrantAsync(AccessEntry entry, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task<(bool Created, IReadOnlyList<SettingsError> Errors)> GrantAsync(AccessEntry entry, DirectoryCheck check, CancellationToken cancellationToken) =>
+        throw new NotSupportedException();
 
     public Task<bool> RevokeAsync(ScopePath scope, Principal principal, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task ImportAsync(IReadOnlyList<DirectoryUser> users, IReadOnlyList<DirectoryGroup> groups, DateTimeOffset now, CancellationToken cancellationToken) =>
+    public Task<IReadOnlyList<SettingsError>> ImportAsync(
+        IReadOnlyList<DirectoryUser> users, IReadOnlyList<DirectoryGroup> groups, DateTimeOffset now, DirectoryCheck check, CancellationToken cancellationToken) =>
         throw new NotSupportedException();
 }

@@ -107,35 +107,17 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
             return (null, false, errors);
         }
 
-        if (update.Members is not null)
+        // Checked inside the write, which no other directory write overlaps: a concurrent save
+        // cannot close a cycle with this one, nor a removal leave a member that no longer exists.
+        DirectoryCheck? checkMembers = update.Members is null ? null : graph => CheckMembers(group, graph);
+        var (saved, created, refused) = await store.SaveGroupAsync(group, time.GetUtcNow(), checkMembers, cancellationToken).ConfigureAwait(false);
+        if (saved is null)
         {
-            var found = await store.FindExistingAsync(group.Members, cancellationToken).ConfigureAwait(false);
-            for (var i = 0; i < group.Members.Count; i++)
-            {
-                if (!found.Contains(group.Members[i]))
-                {
-                    errors.Add(new($"members[{i}]", Missing(group.Members[i])));
-                }
-            }
-
-            if (errors.Count == 0)
-            {
-                var nested = await store.ListNestedGroupsAsync(cancellationToken).ConfigureAwait(false);
-                if (FindCycle(nested, [group]) is { } cycle)
-                {
-                    errors.Add(new("members", CycleMessage(cycle)));
-                }
-            }
+            return (null, false, refused);
         }
 
-        if (errors.Count > 0)
-        {
-            return (null, false, errors);
-        }
-
-        var created = await store.SaveGroupAsync(group, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
         cache.Invalidate();
-        return (group, created, []);
+        return (saved, created, []);
     }
 
     public async Task<bool> RemoveGroupAsync(string id, CancellationToken cancellationToken)
@@ -194,38 +176,54 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         }
 
         // Members may be anywhere in the import or already stored.
-        var named = groups.SelectMany(g => g.Members)
-            .Concat(users.Select(u => Principal.User(u.Id)))
-            .Concat(groups.Select(g => Principal.Group(g.Id)))
-            .ToHashSet();
-        var stored = await store.FindExistingAsync(named, cancellationToken).ConfigureAwait(false);
-        foreach (var group in groups)
+        List<SettingsError> MissingMembers(IReadOnlySet<Principal> stored)
         {
-            for (var i = 0; i < group.Members.Count; i++)
+            var missing = new List<SettingsError>();
+            foreach (var group in groups)
             {
-                var member = group.Members[i];
-                var imported = member.Kind == PrincipalKind.User ? userPlaces.ContainsKey(member.Id) : groupPlaces.ContainsKey(member.Id);
-                if (!imported && !stored.Contains(member))
+                for (var i = 0; i < group.Members.Count; i++)
                 {
-                    errors.Add(new($"{groupPlaces[group.Id]}.members[{i}]", Missing(member) + " It is neither stored nor in the import."));
+                    var member = group.Members[i];
+                    var imported = member.Kind == PrincipalKind.User ? userPlaces.ContainsKey(member.Id) : groupPlaces.ContainsKey(member.Id);
+                    if (!imported && !stored.Contains(member))
+                    {
+                        missing.Add(new($"{groupPlaces[group.Id]}.members[{i}]", Missing(member) + " It is neither stored nor in the import."));
+                    }
                 }
             }
+
+            return missing;
         }
 
-        if (errors.Count == 0 && groups.Count > 0
-            && FindCycle(await store.ListNestedGroupsAsync(cancellationToken).ConfigureAwait(false), groups) is { } cycle)
-        {
-            errors.Add(new($"{groupPlaces.GetValueOrDefault(cycle[0], "groups")}.members", CycleMessage(cycle)));
-        }
-
-        var usersAdded = users.Count(u => !stored.Contains(Principal.User(u.Id)));
-        var groupsAdded = groups.Count(g => !stored.Contains(Principal.Group(g.Id)));
         if (errors.Count > 0)
         {
+            // Nothing will be written: the members are looked up only to list every problem at once.
+            errors.AddRange(MissingMembers(await store.FindExistingAsync(groups.SelectMany(g => g.Members).ToHashSet(), cancellationToken).ConfigureAwait(false)));
             return new ImportReport(0, 0, 0, 0, errors);
         }
 
-        await store.ImportAsync(users, groups, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        var usersAdded = 0;
+        var groupsAdded = 0;
+        IReadOnlyList<SettingsError> CheckImport(DirectoryGraph graph)
+        {
+            var problems = MissingMembers(graph.Existing);
+            if (problems.Count == 0 && groups.Count > 0 && FindCycle(graph.Nested, groups) is { } cycle)
+            {
+                problems.Add(new($"{groupPlaces.GetValueOrDefault(cycle[0], "groups")}.members", CycleMessage(cycle)));
+            }
+
+            usersAdded = users.Count(u => !graph.Existing.Contains(Principal.User(u.Id)));
+            groupsAdded = groups.Count(g => !graph.Existing.Contains(Principal.Group(g.Id)));
+            return problems;
+        }
+
+        // Checked inside the import's write, which no other directory write overlaps.
+        var refused = await store.ImportAsync(users, groups, time.GetUtcNow(), CheckImport, cancellationToken).ConfigureAwait(false);
+        if (refused.Count > 0)
+        {
+            return new ImportReport(0, 0, 0, 0, refused);
+        }
+
         cache.Invalidate();
         return new ImportReport(usersAdded, users.Count - usersAdded, groupsAdded, groups.Count - groupsAdded, []);
     }
@@ -249,8 +247,17 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
             return (null, false, errors);
         }
 
+        // The principal is looked up again inside the write: a removal on another node in
+        // between must not leave an entry for someone who no longer exists. (A scope removed in
+        // between takes its entries with it: access_entries references scopes.)
         var entry = new AccessEntry(path, who, granted);
-        var created = await store.GrantAsync(entry, cancellationToken).ConfigureAwait(false);
+        var (created, refused) = await store.GrantAsync(
+            entry, graph => graph.Existing.Contains(who) ? [] : [new("principal", Missing(who))], cancellationToken).ConfigureAwait(false);
+        if (refused.Count > 0)
+        {
+            return (null, false, refused);
+        }
+
         cache.Invalidate();
         return (entry, created, []);
     }
@@ -467,6 +474,27 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         }
 
         return null;
+    }
+
+    /// <summary>A group's new members against the directory as the save will find it: each must
+    /// exist, and none may make the group contain itself.</summary>
+    private static List<SettingsError> CheckMembers(DirectoryGroup group, DirectoryGraph graph)
+    {
+        var errors = new List<SettingsError>();
+        for (var i = 0; i < group.Members.Count; i++)
+        {
+            if (!graph.Existing.Contains(group.Members[i]))
+            {
+                errors.Add(new($"members[{i}]", Missing(group.Members[i])));
+            }
+        }
+
+        if (errors.Count == 0 && FindCycle(graph.Nested, [group]) is { } cycle)
+        {
+            errors.Add(new("members", CycleMessage(cycle)));
+        }
+
+        return errors;
     }
 
     private static string CycleMessage(IReadOnlyList<string> cycle) =>
