@@ -250,11 +250,7 @@ public sealed class DirectoryStoreTests
         var (service, store, _, _) = await ServicesAsync(db);
         await using var other = OpenOtherNode(db);
         const int Rounds = 20;
-        for (var i = 0; i < Rounds; i++)
-        {
-            await MustAsync(service.SetGroupAsync(new GroupUpdate($"a{i}") { Name = $"A{i}" }, Ct));
-            await MustAsync(service.SetGroupAsync(new GroupUpdate($"b{i}") { Name = $"B{i}" }, Ct));
-        }
+        await AddGroupPairsAsync(service, Rounds);
 
         for (var i = 0; i < Rounds; i++)
         {
@@ -268,13 +264,7 @@ public sealed class DirectoryStoreTests
             Assert.Contains("would make a cycle", refused[0].Message, StringComparison.Ordinal);
         }
 
-        var groups = (await store.ListGroupsAsync(Ct)).ToDictionary(g => g.Id);
-        for (var i = 0; i < Rounds; i++)
-        {
-            var aHoldsB = groups[$"a{i}"].Members.Contains(Principal.Group($"b{i}"));
-            var bHoldsA = groups[$"b{i}"].Members.Contains(Principal.Group($"a{i}"));
-            Assert.True(aHoldsB != bHoldsA, $"Round {i}: a{i} holds b{i}: {aHoldsB}, b{i} holds a{i}: {bHoldsA}.");
-        }
+        await AssertEachPairNestedOneWayAsync(store, Rounds);
     }
 
     [Theory]
@@ -325,11 +315,7 @@ public sealed class DirectoryStoreTests
         var (service, store, _, _) = await ServicesAsync(db);
         await using var other = OpenOtherNode(db);
         const int Rounds = 20;
-        for (var i = 0; i < Rounds; i++)
-        {
-            await MustAsync(service.SetGroupAsync(new GroupUpdate($"a{i}") { Name = $"A{i}" }, Ct));
-            await MustAsync(service.SetGroupAsync(new GroupUpdate($"b{i}") { Name = $"B{i}" }, Ct));
-        }
+        await AddGroupPairsAsync(service, Rounds);
 
         for (var i = 0; i < Rounds; i++)
         {
@@ -343,13 +329,7 @@ public sealed class DirectoryStoreTests
             Assert.Contains("would make a cycle", refused[0].Message, StringComparison.Ordinal);
         }
 
-        var groups = (await store.ListGroupsAsync(Ct)).ToDictionary(g => g.Id);
-        for (var i = 0; i < Rounds; i++)
-        {
-            var aHoldsB = groups[$"a{i}"].Members.Contains(Principal.Group($"b{i}"));
-            var bHoldsA = groups[$"b{i}"].Members.Contains(Principal.Group($"a{i}"));
-            Assert.True(aHoldsB != bHoldsA, $"Round {i}: a{i} holds b{i}: {aHoldsB}, b{i} holds a{i}: {bHoldsA}.");
-        }
+        await AssertEachPairNestedOneWayAsync(store, Rounds);
     }
 
     [Theory]
@@ -396,6 +376,28 @@ public sealed class DirectoryStoreTests
         var team = await store.FindGroupAsync("team", Ct);
         Assert.Equal("The team", team!.Name);
         Assert.Equal([Principal.User("alice"), Principal.User("bob")], team.Members);
+    }
+
+    /// <summary>Groups a0…, b0… without members: the pairs the cycle races nest in each other.</summary>
+    private static async Task AddGroupPairsAsync(DirectoryService service, int pairs)
+    {
+        for (var i = 0; i < pairs; i++)
+        {
+            await MustAsync(service.SetGroupAsync(new GroupUpdate($"a{i}") { Name = $"A{i}" }, Ct));
+            await MustAsync(service.SetGroupAsync(new GroupUpdate($"b{i}") { Name = $"B{i}" }, Ct));
+        }
+    }
+
+    /// <summary>After the races: in each pair exactly one group holds the other, never both (a cycle).</summary>
+    private static async Task AssertEachPairNestedOneWayAsync(SqlDirectoryStore store, int pairs)
+    {
+        var groups = (await store.ListGroupsAsync(Ct)).ToDictionary(g => g.Id);
+        for (var i = 0; i < pairs; i++)
+        {
+            var aHoldsB = groups[$"a{i}"].Members.Contains(Principal.Group($"b{i}"));
+            var bHoldsA = groups[$"b{i}"].Members.Contains(Principal.Group($"a{i}"));
+            Assert.True(aHoldsB != bHoldsA, $"Round {i}: a{i} holds b{i}: {aHoldsB}, b{i} holds a{i}: {bHoldsA}.");
+        }
     }
 
     /// <summary>Starts both calls, each on its own thread, and lets them go at the same moment.</summary>
