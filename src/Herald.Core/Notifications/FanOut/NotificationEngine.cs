@@ -9,26 +9,7 @@ using Microsoft.Extensions.Options;
 namespace Herald.Notifications.FanOut;
 
 /// <summary>Wakes the engine when an event is stored on this node, instead of waiting for the next poll.</summary>
-public sealed class NotificationSignal : IDisposable
-{
-    private readonly SemaphoreSlim _semaphore = new(0, 1);
-
-    public void Notify()
-    {
-        try
-        {
-            _semaphore.Release();
-        }
-        catch (SemaphoreFullException)
-        {
-            // Already signalled; one wake-up is enough.
-        }
-    }
-
-    public Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) => _semaphore.WaitAsync(timeout, cancellationToken);
-
-    public void Dispose() => _semaphore.Dispose();
-}
+public sealed class NotificationSignal : WakeSignal;
 
 /// <summary>
 /// Claims pending events with a lease, matches and fans each out, and marks it done. A node that
