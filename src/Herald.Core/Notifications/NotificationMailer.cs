@@ -179,23 +179,8 @@ public sealed class NotificationMailer(
                 new("Auto-Submitted", "auto-generated"),
             ],
         };
-        var id = Guid.CreateVersion7(now).ToString("N");
-        var mime = MessageComposer.Compose(effective, content, now, id);
-        return new NewMessage(
-            id,
-            scope,
-            source,
-            effective.FromAddress.Value!.Value,
-            effective.ConnectionName.Value,
-            mime.MessageId!,
-            MessageComposer.ToBytes(mime),
-            [email.Recipient.Address.Value],
-            IdempotencyKey(email.IdempotencyKey),
-            now,
-            now + deliveryOptions.Value.MaximumAge)
-        {
-            Content = mime,
-        };
+        return NewMessage.Compose(
+            effective, content, scope, source, [email.Recipient.Address.Value], IdempotencyKey(email.IdempotencyKey), now, deliveryOptions.Value.MaximumAge);
     }
 
     /// <summary>The key as given when it fits the outbox's column, else its SHA-256 (event ids and

@@ -1,3 +1,4 @@
+using Herald.Delivery;
 using Herald.Scopes;
 using Herald.Settings;
 using MimeKit;
@@ -70,6 +71,39 @@ public sealed record NewMessage(
 
     /// <summary>Stored already leased to a node, which then delivers it without claiming it.</summary>
     public MessageLease? Lease { get; init; }
+
+    /// <summary>The content composed in the scope's effective settings (its From, envelope sender,
+    /// connection and charset; a Message-ID made from the new id), as it is to be stored, and kept
+    /// parsed in <see cref="Content"/>.</summary>
+    public static NewMessage Compose(
+        EffectiveOutgoingSettings effective,
+        MessageContent content,
+        ScopePath scope,
+        MessageSource source,
+        IReadOnlyList<string> recipients,
+        string? idempotencyKey,
+        DateTimeOffset now,
+        TimeSpan maximumAge)
+    {
+        ArgumentNullException.ThrowIfNull(effective);
+        var id = Guid.CreateVersion7(now).ToString("N");
+        var mime = MessageComposer.Compose(effective, content, now, id);
+        return new NewMessage(
+            id,
+            scope,
+            source,
+            effective.FromAddress.Value!.Value,
+            effective.ConnectionName.Value,
+            mime.MessageId!,
+            MessageComposer.ToBytes(mime),
+            recipients,
+            idempotencyKey,
+            now,
+            now + maximumAge)
+        {
+            Content = mime,
+        };
+    }
 }
 
 /// <summary>Who holds a message's lease, and until when.</summary>

@@ -190,30 +190,15 @@ public sealed partial class SubmissionService(
             Attachments = attachments,
             Headers = headers,
         };
-        var id = Guid.CreateVersion7(now).ToString("N");
-        var mime = MessageComposer.Compose(effective, content, now, id);
-        var bytes = MessageComposer.ToBytes(mime);
-        if (bytes.Length > outboxOptions.Value.MaxMessageBytes)
+        var message = NewMessage.Compose(
+            effective, content, scope, source, recipients, string.IsNullOrWhiteSpace(request.IdempotencyKey) ? null : request.IdempotencyKey, now, deliveryOptions.Value.MaximumAge);
+        if (message.Mime.Length > outboxOptions.Value.MaxMessageBytes)
         {
-            problems.Add(("attachments", $"The message is {bytes.Length} bytes; the limit is {outboxOptions.Value.MaxMessageBytes}."));
+            problems.Add(("attachments", $"The message is {message.Mime.Length} bytes; the limit is {outboxOptions.Value.MaxMessageBytes}."));
             return null;
         }
 
-        return new NewMessage(
-            id,
-            scope,
-            source,
-            effective.FromAddress.Value!.Value,
-            effective.ConnectionName.Value,
-            mime.MessageId!,
-            bytes,
-            recipients,
-            string.IsNullOrWhiteSpace(request.IdempotencyKey) ? null : request.IdempotencyKey,
-            now,
-            now + deliveryOptions.Value.MaximumAge)
-        {
-            Content = mime,
-        };
+        return message;
     }
 
     private static List<EmailAddress> Addresses(IReadOnlyList<string>? texts, string field, List<(string, string)> problems)
