@@ -9,11 +9,36 @@ namespace Herald.Web;
 /// any other status with a sentence.</summary>
 internal static class ApiResults
 {
-    public static ValidationProblem Invalid(IReadOnlyList<SettingsError> errors, string title) =>
+    public static ValidationProblem Invalid(IReadOnlyList<FieldError> errors, string title) =>
         TypedResults.ValidationProblem(errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()), title: title);
 
     public static NotFound<ProblemDetails> NotFound(string detail) =>
         TypedResults.NotFound(new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not found", Detail = detail });
 
     public static ProblemHttpResult Problem(int status, string title, string detail) => TypedResults.Problem(statusCode: status, title: title, detail: detail);
+
+    /// <summary>A use case's refusal as RFC 9457 problem details: 403, 404, 409, or 422 with the
+    /// problem of each field under <c>errors</c>. The detail is Core's sentence, word for word.</summary>
+    public static ProblemHttpResult Refused(Refusal refusal)
+    {
+        var (status, title) = refusal.Kind switch
+        {
+            RefusalKind.NotAllowed => (StatusCodes.Status403Forbidden, "Forbidden"),
+            RefusalKind.NotFound => (StatusCodes.Status404NotFound, "Not found"),
+            RefusalKind.Conflict => (StatusCodes.Status409Conflict, "Conflict"),
+            _ => (StatusCodes.Status422UnprocessableEntity, "Unprocessable content"),
+        };
+        if (refusal.Errors.Count == 0)
+        {
+            return TypedResults.Problem(statusCode: status, title: title, detail: refusal.Sentence);
+        }
+
+        return TypedResults.Problem(new HttpValidationProblemDetails(
+            refusal.Errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()))
+        {
+            Status = status,
+            Title = title,
+            Detail = refusal.Sentence,
+        });
+    }
 }

@@ -62,9 +62,9 @@ public sealed partial class AdministratorService(IAdministratorStore store, ISet
 
     /// <summary>Adds an administrator, or says what is wrong with each field; with
     /// <paramref name="onlyIfFirst"/>, only while no administrator exists yet.</summary>
-    public async Task<IReadOnlyList<SettingsError>> CreateAsync(string? name, string? scope, string? password, bool onlyIfFirst, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<FieldError>> CreateAsync(string? name, string? scope, string? password, bool onlyIfFirst, CancellationToken cancellationToken)
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         if (name is null || !NamePattern().IsMatch(name))
         {
             errors.Add(new("name", "A name is 1 to 64 characters: letters, digits, '.', '_', '-' or '@'."));
@@ -94,9 +94,9 @@ public sealed partial class AdministratorService(IAdministratorStore store, ISet
         return created ? [] : [new("name", onlyIfFirst ? "An administrator exists already: sign in instead." : $"An administrator named '{name}' exists already.")];
     }
 
-    public async Task<IReadOnlyList<SettingsError>> ResetPasswordAsync(string name, string? password, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<FieldError>> ResetPasswordAsync(string name, string? password, CancellationToken cancellationToken)
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         CheckPassword(password, errors);
         if (errors.Count > 0)
         {
@@ -141,7 +141,7 @@ public sealed partial class AdministratorService(IAdministratorStore store, ISet
         return new AdministratorSignIn.Success(account.Administrator with { FailedAttempts = 0, LockedUntil = null });
     }
 
-    private static void CheckPassword(string? password, List<SettingsError> errors)
+    private static void CheckPassword(string? password, List<FieldError> errors)
     {
         if (password is null || password.Length < MinPasswordLength || password.Length > RelayPasswords.MaxLength || password.Any(char.IsControl))
         {

@@ -46,7 +46,7 @@ public sealed partial class RelaySettingsService(IRelayStore store, ISettingsSto
     public static readonly RelayListenerSettings DefaultListener = new(
         "127.0.0.1:2525", ScopePath.Root, RelayAccessMode.OnlyList, ["127.0.0.0/8", "::1"], RelayAuthMode.None, [], [], AuthWithoutTls: false);
 
-    public async Task<(RelayListenerSettings? Saved, IReadOnlyList<SettingsError> Errors)> SetListenerAsync(RelayListenerUpdate update, CancellationToken cancellationToken)
+    public async Task<(RelayListenerSettings? Saved, IReadOnlyList<FieldError> Errors)> SetListenerAsync(RelayListenerUpdate update, CancellationToken cancellationToken)
     {
         if (!RelayAddresses.TryParseEndpoint(update.Listen, out var endpoint, out var listenError))
         {
@@ -55,7 +55,7 @@ public sealed partial class RelaySettingsService(IRelayStore store, ISettingsSto
 
         var listen = RelayAddresses.Format(endpoint);
         var existing = (await store.ListListenersAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(l => l.Listen == listen);
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var listener = Apply(existing ?? DefaultListener with { Listen = listen, Entries = [] }, update, errors);
         if (errors.Count == 0 && !await settings.ScopeExistsAsync(listener.Scope, cancellationToken).ConfigureAwait(false))
         {
@@ -87,9 +87,9 @@ public sealed partial class RelaySettingsService(IRelayStore store, ISettingsSto
 
     /// <summary>Adds an account or sets its password and scope; the password is hashed here and
     /// never kept or returned.</summary>
-    public async Task<(bool Created, IReadOnlyList<SettingsError> Errors)> SetAccountAsync(string? scope, string? userName, string? password, CancellationToken cancellationToken)
+    public async Task<(bool Created, IReadOnlyList<FieldError> Errors)> SetAccountAsync(string? scope, string? userName, string? password, CancellationToken cancellationToken)
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         if (!ScopePath.TryParse(scope, out var path, out var scopeError))
         {
             errors.Add(new("scope", scopeError));
@@ -128,7 +128,7 @@ public sealed partial class RelaySettingsService(IRelayStore store, ISettingsSto
     }
 
     /// <summary>The listener after the update, with every problem found by field (pure: nothing is read or saved).</summary>
-    public static RelayListenerSettings Apply(RelayListenerSettings listener, RelayListenerUpdate update, List<SettingsError> errors)
+    public static RelayListenerSettings Apply(RelayListenerSettings listener, RelayListenerUpdate update, List<FieldError> errors)
     {
         var result = listener;
         if (update.Scope is not null)
@@ -212,7 +212,7 @@ public sealed partial class RelaySettingsService(IRelayStore store, ISettingsSto
 
     private delegate string? Normalizer(string text, out string? error);
 
-    private static string[] List(IReadOnlyList<string> texts, string field, List<SettingsError> errors, Normalizer normalize)
+    private static string[] List(IReadOnlyList<string> texts, string field, List<FieldError> errors, Normalizer normalize)
     {
         var result = new List<string>();
         for (var i = 0; i < texts.Count; i++)

@@ -15,14 +15,14 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
     public const string RootConnectionName = "default";
 
     /// <summary>Saves the update, or returns every problem found and saves nothing.</summary>
-    public async Task<IReadOnlyList<SettingsError>> ApplyAsync(OutgoingSettingsUpdate update, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<FieldError>> ApplyAsync(OutgoingSettingsUpdate update, CancellationToken cancellationToken)
     {
         if (!await store.ScopeExistsAsync(update.Scope, cancellationToken).ConfigureAwait(false))
         {
             return [ScopeMissing(update.Scope)];
         }
 
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var chain = await store.GetOutgoingChainAsync(update.Scope, cancellationToken).ConfigureAwait(false);
         var own = chain.FirstOrDefault(s => s.Scope == update.Scope) ?? new ScopeOutgoingSettings(update.Scope);
         var settings = ApplyScopeFields(own, update, errors);
@@ -64,7 +64,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
     /// <summary>The console's connection editor: one SMTP connection validated as <see cref="ApplyAsync"/>
     /// would (secrets sealed), without saving it and without changing which connection any scope
     /// uses; <paramref name="isNew"/> refuses a name that is taken, otherwise the name must exist.</summary>
-    public async Task<(SmtpConnection? Connection, IReadOnlyList<SettingsError> Errors)> PrepareConnectionAsync(
+    public async Task<(SmtpConnection? Connection, IReadOnlyList<FieldError> Errors)> PrepareConnectionAsync(
         string? name, bool isNew, OutgoingSettingsUpdate update, CancellationToken cancellationToken)
     {
         name = name?.Trim().ToLowerInvariant() ?? "";
@@ -79,13 +79,13 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
             return (null, [new("connection", isNew ? $"An SMTP connection named '{name}' exists already." : $"SMTP connection '{name}' does not exist.")]);
         }
 
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var connection = await ApplyConnectionFieldsAsync(existing, name, update, errors, cancellationToken).ConfigureAwait(false);
         return errors.Count > 0 ? (null, errors) : (connection, []);
     }
 
     /// <summary>Saves one connection prepared by <see cref="PrepareConnectionAsync"/>, or returns its problems and saves nothing.</summary>
-    public async Task<IReadOnlyList<SettingsError>> SaveConnectionAsync(string? name, bool isNew, OutgoingSettingsUpdate update, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<FieldError>> SaveConnectionAsync(string? name, bool isNew, OutgoingSettingsUpdate update, CancellationToken cancellationToken)
     {
         var (connection, errors) = await PrepareConnectionAsync(name, isNew, update, cancellationToken).ConfigureAwait(false);
         if (connection is null)
@@ -100,7 +100,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
 
     /// <summary>Makes a scope inherit the named fields again (<c>enabled</c>, <c>connection</c>,
     /// <c>from</c>, <c>fromName</c>, <c>replyTo</c>, <c>charset</c>, <c>impersonation</c>), keeping its other settings.</summary>
-    public async Task<SettingsError?> RevertAsync(ScopePath scope, IReadOnlyCollection<string> fields, CancellationToken cancellationToken)
+    public async Task<FieldError?> RevertAsync(ScopePath scope, IReadOnlyCollection<string> fields, CancellationToken cancellationToken)
     {
         if (!await store.ScopeExistsAsync(scope, cancellationToken).ConfigureAwait(false))
         {
@@ -129,7 +129,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
     }
 
     /// <summary>Removes a scope's own settings so that it inherits again; false if it had none.</summary>
-    public async Task<(bool Removed, SettingsError? Error)> ResetAsync(ScopePath scope, CancellationToken cancellationToken)
+    public async Task<(bool Removed, FieldError? Error)> ResetAsync(ScopePath scope, CancellationToken cancellationToken)
     {
         if (!await store.ScopeExistsAsync(scope, cancellationToken).ConfigureAwait(false))
         {
@@ -157,10 +157,10 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
     public static string DefaultConnectionName(ScopePath scope) =>
         scope.IsRoot ? RootConnectionName : scope.Value[1..].Replace('/', '.');
 
-    public static SettingsError ScopeMissing(ScopePath scope) =>
+    public static FieldError ScopeMissing(ScopePath scope) =>
         new("scope", $"Scope '{scope}' does not exist: add it first ('herald scope add {scope}').");
 
-    private static ScopeOutgoingSettings ApplyScopeFields(ScopeOutgoingSettings own, OutgoingSettingsUpdate update, List<SettingsError> errors)
+    private static ScopeOutgoingSettings ApplyScopeFields(ScopeOutgoingSettings own, OutgoingSettingsUpdate update, List<FieldError> errors)
     {
         var result = own;
         if (update.Enabled is { } enabled)
@@ -217,7 +217,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
         return result;
     }
 
-    private static EmailAddress? Address(string text, string field, string label, List<SettingsError> errors)
+    private static EmailAddress? Address(string text, string field, string label, List<FieldError> errors)
     {
         if (EmailAddress.TryParse(text, out var address, out var error))
         {
@@ -229,7 +229,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
     }
 
     private async Task<SmtpConnection> ApplyConnectionFieldsAsync(
-        SmtpConnection? existing, string name, OutgoingSettingsUpdate update, List<SettingsError> errors, CancellationToken cancellationToken)
+        SmtpConnection? existing, string name, OutgoingSettingsUpdate update, List<FieldError> errors, CancellationToken cancellationToken)
     {
         var connection = existing ?? new SmtpConnection { Name = name, Host = "" };
 
@@ -289,7 +289,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
         return connection;
     }
 
-    private static SmtpConnection ApplyLimits(SmtpConnection connection, OutgoingSettingsUpdate update, List<SettingsError> errors)
+    private static SmtpConnection ApplyLimits(SmtpConnection connection, OutgoingSettingsUpdate update, List<FieldError> errors)
     {
         TimeSpan? Timeout(TimeSpan? value, string field, string label)
         {
@@ -353,7 +353,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
     }
 
     private async Task<SmtpConnection> ApplySecretsAsync(
-        SmtpConnection connection, OutgoingSettingsUpdate update, List<SettingsError> errors, CancellationToken cancellationToken)
+        SmtpConnection connection, OutgoingSettingsUpdate update, List<FieldError> errors, CancellationToken cancellationToken)
     {
         // The key is unlocked only when a secret is actually being stored.
         async Task<CredentialKey?> KeyAsync(string field)

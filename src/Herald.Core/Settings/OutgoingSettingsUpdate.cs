@@ -101,6 +101,3 @@ public abstract record ClientCertificateChange
 
     public sealed record Replace(X509Certificate2 Certificate) : ClientCertificateChange;
 }
-
-/// <summary>A problem with one field, in a sentence an administrator can act on.</summary>
-public sealed record SettingsError(string Field, string Message);

@@ -149,7 +149,7 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
         return await ListAccessAsync(connection, scopes).ConfigureAwait(false);
     }
 
-    public async Task<(bool Created, IReadOnlyList<SettingsError> Errors)> GrantAsync(AccessEntry entry, DirectoryCheck check, CancellationToken cancellationToken)
+    public async Task<(bool Created, IReadOnlyList<FieldError> Errors)> GrantAsync(AccessEntry entry, DirectoryCheck check, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(check);
@@ -199,7 +199,7 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
         return removed > 0;
     }
 
-    public async Task<IReadOnlyList<SettingsError>> ImportAsync(
+    public async Task<IReadOnlyList<FieldError>> ImportAsync(
         IReadOnlyList<DirectoryUser> users, IReadOnlyList<DirectoryGroup> groups, DateTimeOffset now, DirectoryCheck check, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(users);

@@ -1,4 +1,5 @@
 using System.Net;
+using Herald.Access;
 using Herald.Scopes;
 using Herald.Settings;
 using Microsoft.AspNetCore.Html;
@@ -17,6 +18,9 @@ public abstract class ConsolePage : PageModel
     private ConsoleUser? _admin;
 
     public ConsoleUser Admin => _admin ??= ConsoleUser.From(User);
+
+    /// <summary>The caller every use case is given: the signed-in administrator.</summary>
+    public Caller Caller => new Caller.ConsoleAdministrator(Admin.Name, Admin.Scope);
 
     [TempData]
     public string? Notice { get; set; }
@@ -43,7 +47,28 @@ public abstract class ConsolePage : PageModel
     protected ContentResult RefuseDirectoryChange() =>
         Refuse("Users and groups are shared by every scope: only administrators of / add, change, import or remove them.");
 
-    protected void AddErrors(IEnumerable<SettingsError> errors)
+    /// <summary>
+    /// A use case's refusal as the console shows it: a 403 page that says why, a 404, or (for
+    /// invalid or clashing input) each sentence next to its field on the page that was posted,
+    /// which <paramref name="redisplay"/> renders again.
+    /// </summary>
+    protected IActionResult Refused(Refusal refusal, Func<IActionResult> redisplay)
+    {
+        ArgumentNullException.ThrowIfNull(refusal);
+        ArgumentNullException.ThrowIfNull(redisplay);
+        switch (refusal.Kind)
+        {
+            case RefusalKind.NotAllowed:
+                return Refuse(refusal.Sentence);
+            case RefusalKind.NotFound:
+                return NotFound();
+            default:
+                AddErrors(refusal.Errors.Count > 0 ? refusal.Errors : [new FieldError("", refusal.Sentence)]);
+                return redisplay();
+        }
+    }
+
+    protected void AddErrors(IEnumerable<FieldError> errors)
     {
         foreach (var error in errors)
         {

@@ -33,7 +33,7 @@ public static class EventsApi
     private static async Task<Results<Accepted<EventsAccepted>, ValidationProblem, ProblemHttpResult>> PostAsync(
         HttpContext context, JsonElement body, INotificationEventStore store, ISettingsStore settings, NotificationSignal signal, TimeProvider time)
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         JsonElement list = default;
         var batch = body.ValueKind == JsonValueKind.Object && body.TryGetProperty("events", out list);
         var items = new List<(JsonElement Element, string Prefix)>();
@@ -43,7 +43,7 @@ public static class EventsApi
         }
         else if (list.ValueKind != JsonValueKind.Array || list.GetArrayLength() is 0 or > EventLimits.MaxBatch)
         {
-            return Invalid([new SettingsError("events", $"events is a list of 1 to {EventLimits.MaxBatch} events.")], "The events are not valid; nothing was stored.");
+            return Invalid([new FieldError("events", $"events is a list of 1 to {EventLimits.MaxBatch} events.")], "The events are not valid; nothing was stored.");
         }
         else
         {
@@ -61,13 +61,13 @@ public static class EventsApi
             }
             catch (JsonException ex)
             {
-                errors.Add(new SettingsError(prefix + FieldOf(ex), $"Not a valid value: {ex.Message}"));
+                errors.Add(new FieldError(prefix + FieldOf(ex), $"Not a valid value: {ex.Message}"));
                 continue;
             }
 
             if (submission is null)
             {
-                errors.Add(new SettingsError(prefix.TrimEnd('.') is { Length: > 0 } p ? p : "event", "An event is a JSON object."));
+                errors.Add(new FieldError(prefix.TrimEnd('.') is { Length: > 0 } p ? p : "event", "An event is a JSON object."));
                 continue;
             }
 
@@ -93,7 +93,7 @@ public static class EventsApi
             if (!await settings.ScopeExistsAsync(scope, context.RequestAborted).ConfigureAwait(false))
             {
                 var index = events.FindIndex(e => e.Scope == scope);
-                return Invalid([new SettingsError(batch ? $"events[{index}].scope" : "scope", $"Scope {scope} does not exist (create it with 'herald scope add {scope}').")],
+                return Invalid([new FieldError(batch ? $"events[{index}].scope" : "scope", $"Scope {scope} does not exist (create it with 'herald scope add {scope}').")],
                     "The events are not valid; nothing was stored.");
             }
         }

@@ -51,7 +51,7 @@ public static class RulesApi
         {
             if (!ScopePath.TryParse(scope, out var path, out var error))
             {
-                return Invalid([new SettingsError("scope", error)], "The filter is not valid.");
+                return Invalid([new FieldError("scope", error)], "The filter is not valid.");
             }
 
             filter = path;
@@ -101,11 +101,11 @@ public static class RulesApi
     private static async Task<(NotificationRule? Saved, ValidationProblem? Invalid, ProblemHttpResult? Refusal)> SaveAsync(
         HttpContext context, string id, RuleRequest request, NotificationRule? existing, SubscriptionService service, NotificationMatcher matcher, TimeProvider time)
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var now = time.GetUtcNow();
         if (request.Id is not null && request.Id != id)
         {
-            errors.Add(new SettingsError("id", "The id in the body differs from the one in the path."));
+            errors.Add(new FieldError("id", "The id in the body differs from the one in the path."));
         }
 
         SubscriptionRequests.CheckId(id, errors);
@@ -122,7 +122,7 @@ public static class RulesApi
 
         if (await service.SaveRuleAsync(rule, context.RequestAborted).ConfigureAwait(false) is { } refused)
         {
-            return (null, Invalid([new SettingsError(refused.Field, refused.Message)], InvalidTitle), null);
+            return (null, Invalid([new FieldError(refused.Field, refused.Message)], InvalidTitle), null);
         }
 
         await matcher.RefreshAsync(context.RequestAborted).ConfigureAwait(false);

@@ -54,7 +54,7 @@ public static class SubscriptionsApi
 
     private static async Task<Results<Ok<SubscriptionView[]>, ValidationProblem>> ListAsync(HttpContext context, string? owner, string? scope, ISubscriptionRegistry store)
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         Principal? ownerFilter = null;
         if (owner is not null)
         {
@@ -64,7 +64,7 @@ public static class SubscriptionsApi
             }
             else
             {
-                errors.Add(new SettingsError("owner", error));
+                errors.Add(new FieldError("owner", error));
             }
         }
 
@@ -77,7 +77,7 @@ public static class SubscriptionsApi
             }
             else
             {
-                errors.Add(new SettingsError("scope", error));
+                errors.Add(new FieldError("scope", error));
             }
         }
 
@@ -130,11 +130,11 @@ public static class SubscriptionsApi
     private static async Task<(Subscription? Saved, ValidationProblem? Invalid, ProblemHttpResult? Refusal)> SaveAsync(
         HttpContext context, string id, SubscriptionRequest request, Subscription? existing, SubscriptionService service, NotificationMatcher matcher, TimeProvider time)
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var now = time.GetUtcNow();
         if (request.Id is not null && id != request.Id)
         {
-            errors.Add(new SettingsError("id", "The id in the body differs from the one in the path."));
+            errors.Add(new FieldError("id", "The id in the body differs from the one in the path."));
         }
 
         SubscriptionRequests.CheckId(id, errors);
@@ -153,7 +153,7 @@ public static class SubscriptionsApi
         {
             return refused.OwnerCannotView
                 ? (null, null, Problem(StatusCodes.Status403Forbidden, "The owner may not see this scope", refused.Message))
-                : (null, Invalid([new SettingsError(refused.Field, refused.Message)], InvalidTitle), null);
+                : (null, Invalid([new FieldError(refused.Field, refused.Message)], InvalidTitle), null);
         }
 
         await matcher.RefreshAsync(context.RequestAborted).ConfigureAwait(false);
@@ -190,7 +190,7 @@ public static class SubscriptionsApi
         var view = await directory.CurrentAsync(context.RequestAborted).ConfigureAwait(false);
         if (!view.MembersOf(subscription.Owner.Id).Any(m => m.Id == userId))
         {
-            return Invalid([new SettingsError("userId", $"'{userId}' is not a member of {subscription.Owner}, so there is nothing to opt out of.")], "Nothing was changed.");
+            return Invalid([new FieldError("userId", $"'{userId}' is not a member of {subscription.Owner}, so there is nothing to opt out of.")], "Nothing was changed.");
         }
 
         await store.AddOptOutAsync(new NotificationOrigin(NotificationSourceKind.Subscription, id, userId), time.GetUtcNow(), context.RequestAborted).ConfigureAwait(false);
@@ -226,7 +226,7 @@ public static class SubscriptionsApi
 
         if (subscription.Owner.Kind != PrincipalKind.Group)
         {
-            return (null, Invalid([new SettingsError("id", $"Subscription '{id}' is {subscription.Owner}'s own: disable or remove it instead of opting out.")], "Nothing was changed."));
+            return (null, Invalid([new FieldError("id", $"Subscription '{id}' is {subscription.Owner}'s own: disable or remove it instead of opting out.")], "Nothing was changed."));
         }
 
         return (subscription, null);

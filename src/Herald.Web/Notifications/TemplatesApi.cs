@@ -159,13 +159,13 @@ public static class TemplatesApi
             ? (path, Invalid([new("scope", error)]), null)
             : (path, null, context.Refuse(path, ApiKeyRole.Admin));
 
-    private static HttpValidationProblemDetails Problem(IReadOnlyList<SettingsError> errors, int status) =>
+    private static HttpValidationProblemDetails Problem(IReadOnlyList<FieldError> errors, int status) =>
         new(errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()))
         {
             Status = status,
             Title = "The template is not valid; nothing was saved.",
         };
 
-    private static ValidationProblem Invalid(IReadOnlyList<SettingsError> errors) =>
+    private static ValidationProblem Invalid(IReadOnlyList<FieldError> errors) =>
         ApiResults.Invalid(errors, "The request is not valid; nothing was saved.");
 }

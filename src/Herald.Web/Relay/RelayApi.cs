@@ -163,7 +163,7 @@ public static class RelayApi
         return TypedResults.NoContent();
     }
 
-    private static ValidationProblem Invalid(IReadOnlyList<SettingsError> errors) =>
+    private static ValidationProblem Invalid(IReadOnlyList<FieldError> errors) =>
         ApiResults.Invalid(errors, "The relay settings are not valid; nothing was saved.");
 
     private static NotFound<ProblemDetails> NotFound(string detail) => ApiResults.NotFound(detail);

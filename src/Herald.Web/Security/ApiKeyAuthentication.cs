@@ -53,6 +53,9 @@ public static class CallerExtensions
     public static ApiKey ApiKey(this HttpContext context) =>
         context.Items[typeof(ApiKey)] as ApiKey ?? throw new InvalidOperationException("The endpoint is not behind API key authentication.");
 
+    /// <summary>The caller every use case is given: this request's API key.</summary>
+    public static Caller Caller(this HttpContext context) => new Caller.Key(context.ApiKey());
+
     /// <summary>403 unless the caller's key may act on the scope in that role.</summary>
     public static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult? Refuse(this HttpContext context, ScopePath scope, ApiKeyRole needed)
     {

@@ -90,7 +90,7 @@ internal static class AdminCommands
         return command;
     }
 
-    private static int Fail(CliConsole console, IReadOnlyList<SettingsError> errors)
+    private static int Fail(CliConsole console, IReadOnlyList<FieldError> errors)
     {
         foreach (var error in errors.Skip(1))
         {

@@ -14,6 +14,18 @@ internal sealed record CliConsole(TextReader In, TextWriter Out, TextWriter Erro
         return 1;
     }
 
+    /// <summary>A use case's refusal as the CLI says it: each field's problem on its own line
+    /// (named as the API names it), then the sentence; the exit code for a failure.</summary>
+    public int Fail(Refusal refusal)
+    {
+        foreach (var error in refusal.Errors.Where(e => e.Message != refusal.Sentence))
+        {
+            Error.WriteLine(error.Field.Length == 0 ? $"herald: {error.Message}" : $"herald: {error.Field}: {error.Message}");
+        }
+
+        return Fail(refusal.Sentence);
+    }
+
     /// <summary>Reads a secret from standard input: one line, without echo when typed at a terminal.</summary>
     public string? ReadSecret(string prompt)
     {

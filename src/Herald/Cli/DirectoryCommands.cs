@@ -318,7 +318,7 @@ internal static class DirectoryCommands
         $"{g.Id,-24} {g.Name,-30} alias {g.Alias?.Value ?? "(none)"}  delivery {GroupDeliveryNames.Values.NameOf(g.Delivery)}  {g.Members.Count} members";
 
     /// <summary>Every problem on its own line, the last one saying that nothing changed.</summary>
-    private static int Refused(CliConsole console, IReadOnlyList<SettingsError> errors)
+    private static int Refused(CliConsole console, IReadOnlyList<FieldError> errors)
     {
         foreach (var error in errors.SkipLast(1))
         {

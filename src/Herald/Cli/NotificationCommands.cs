@@ -39,7 +39,7 @@ internal static class NotificationCommands
         var command = new Command("add", "Subscribe a user or a group.") { id, Scope, owner, Name, Types, Paths, Kinds, Where, frequency, at, day, ExcludeActor };
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var errors = new List<SettingsError>();
+            var errors = new List<FieldError>();
             var store = node.GetRequiredService<ISubscriptionRegistry>();
             var now = node.GetRequiredService<TimeProvider>().GetUtcNow();
             var subscriptionId = parse.GetValue(id) ?? $"sub-{Guid.CreateVersion7(now):N}";
@@ -110,7 +110,7 @@ internal static class NotificationCommands
         var command = new Command("add", "Add or replace a notification rule.") { id, Scope, Name, Types, Paths, Kinds, Where, to, ExcludeActor };
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var errors = new List<SettingsError>();
+            var errors = new List<FieldError>();
             var store = node.GetRequiredService<ISubscriptionRegistry>();
             var now = node.GetRequiredService<TimeProvider>().GetUtcNow();
             var ruleId = parse.GetValue(id) ?? $"rule-{Guid.CreateVersion7(now):N}";
@@ -212,7 +212,7 @@ internal static class NotificationCommands
     }
 
     /// <summary>'FIELD OPERATOR VALUE[,VALUE…]', e.g. 'pipeline.branch in main,release'.</summary>
-    private static List<ConditionRequest> Conditions(string[]? written, List<SettingsError> errors)
+    private static List<ConditionRequest> Conditions(string[]? written, List<FieldError> errors)
     {
         var conditions = new List<ConditionRequest>();
         foreach (var (text, i) in (written ?? []).Select((t, i) => (t, i)))
@@ -220,7 +220,7 @@ internal static class NotificationCommands
             var parts = text.Split(' ', 3, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             if (parts.Length != 3)
             {
-                errors.Add(new SettingsError($"--where[{i}]", $"'{text}' is not FIELD OPERATOR VALUE (e.g. 'status equals approved', 'branch in main,release')."));
+                errors.Add(new FieldError($"--where[{i}]", $"'{text}' is not FIELD OPERATOR VALUE (e.g. 'status equals approved', 'branch in main,release')."));
                 continue;
             }
 
@@ -230,7 +230,7 @@ internal static class NotificationCommands
         return conditions;
     }
 
-    private static int Invalid(CliConsole console, List<SettingsError> errors)
+    private static int Invalid(CliConsole console, List<FieldError> errors)
     {
         foreach (var error in errors.SkipLast(1))
         {

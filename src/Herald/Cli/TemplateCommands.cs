@@ -219,7 +219,7 @@ internal static class TemplateCommands
         _ => "default",
     };
 
-    private static int Errors(CliConsole console, IReadOnlyList<SettingsError> errors)
+    private static int Errors(CliConsole console, IReadOnlyList<FieldError> errors)
     {
         foreach (var error in errors.SkipLast(1))
         {

@@ -455,7 +455,7 @@ public sealed class DirectoryStoreTests
         }
     }
 
-    private static async Task MustAsync<T>(Task<(T Saved, bool Created, IReadOnlyList<SettingsError> Errors)> call)
+    private static async Task MustAsync<T>(Task<(T Saved, bool Created, IReadOnlyList<FieldError> Errors)> call)
     {
         var (_, _, errors) = await call;
         Assert.True(errors.Count == 0, string.Join("; ", errors));

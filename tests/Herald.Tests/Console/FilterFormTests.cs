@@ -12,7 +12,7 @@ public sealed class FilterFormTests
     [Fact]
     public void Conditions_are_read_one_per_line_and_in_splits_its_values_on_commas()
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var form = new FilterForm { Conditions = "status in failed, cancelled\r\nbranch equals release 2.1\n\n" };
 
         var conditions = form.ConditionRequests(errors);
@@ -27,7 +27,7 @@ public sealed class FilterFormTests
     [Fact]
     public void A_condition_line_without_a_value_is_an_error_on_conditions_naming_the_line()
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
 
         var conditions = new FilterForm { Conditions = "status in failed\nbranch" }.ConditionRequests(errors);
 
@@ -51,7 +51,7 @@ public sealed class FilterFormTests
             Day = "friday",
             ExcludeActor = true,
         };
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
 
         var request = form.ToSubscription("s1", "/hr", "user:tom", "Policies", errors);
         var now = DateTimeOffset.Parse("2026-11-23T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
@@ -74,7 +74,7 @@ public sealed class FilterFormTests
     [Fact]
     public void An_immediate_subscription_sends_no_time_so_a_stale_time_field_cannot_refuse_it()
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
 
         var request = new FilterForm { Frequency = "immediate", At = "not a time", Day = "someday" }.ToSubscription(null, "/", "user:a", null, errors);
 

@@ -120,12 +120,12 @@ internal sealed class InMemoryDirectoryStore : IDirectoryStore
 
     public Task<IReadOnlyList<AccessEntry>> ListAccessAsync(IReadOnlyCollection<ScopePath>? scopes, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task<(bool Created, IReadOnlyList<SettingsError> Errors)> GrantAsync(AccessEntry entry, DirectoryCheck check, CancellationToken cancellationToken) =>
+    public Task<(bool Created, IReadOnlyList<FieldError> Errors)> GrantAsync(AccessEntry entry, DirectoryCheck check, CancellationToken cancellationToken) =>
         throw new NotSupportedException();
 
     public Task<bool> RevokeAsync(ScopePath scope, Principal principal, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task<IReadOnlyList<SettingsError>> ImportAsync(
+    public Task<IReadOnlyList<FieldError>> ImportAsync(
         IReadOnlyList<DirectoryUser> users, IReadOnlyList<DirectoryGroup> groups, DateTimeOffset now, DirectoryCheck check, CancellationToken cancellationToken) =>
         throw new NotSupportedException();
 }

@@ -21,7 +21,7 @@ public sealed class DirectoryValidationTests
     [MemberData(nameof(BadUsers))]
     public void A_bad_user_field_is_named_with_the_problem(UserUpdate update, string field, string message)
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
 
         Assert.Null(DirectoryService.ApplyUser(null, update, "", errors));
 
@@ -33,7 +33,7 @@ public sealed class DirectoryValidationTests
     [Fact]
     public void A_new_user_gets_utc_and_english_and_a_language_tag_is_written_in_its_usual_case()
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
 
         var plain = DirectoryService.ApplyUser(null, new UserUpdate("alice") { Name = " Alice ", Email = "alice@example.org" }, "", errors);
         var swiss = DirectoryService.ApplyUser(plain, new UserUpdate("alice") { TimeZone = "Europe/Zurich", Language = "DE-ch" }, "", errors);
@@ -48,7 +48,7 @@ public sealed class DirectoryValidationTests
     [Fact]
     public void A_group_delivering_to_its_alias_needs_one_and_bad_members_are_named_by_position()
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
 
         DirectoryService.ApplyGroup(null, new GroupUpdate("team") { Name = "Team", Delivery = "both" }, "", errors);
         DirectoryService.ApplyGroup(null, new GroupUpdate("team") { Name = "Team", Delivery = "everyone" }, "", errors);

@@ -12,7 +12,7 @@ public sealed class RelaySettingsTests
     [Fact]
     public void Every_bad_field_is_named_and_the_listener_is_unchanged()
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var update = new RelayListenerUpdate("127.0.0.1:2525")
         {
             Scope = "hr",
@@ -32,7 +32,7 @@ public sealed class RelaySettingsTests
     [Fact]
     public void Fields_left_out_keep_their_values_and_lists_given_replace_the_stored_ones()
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var updated = RelaySettingsService.Apply(Stored, new RelayListenerUpdate("127.0.0.1:2525")
         {
             Auth = "required",
@@ -52,7 +52,7 @@ public sealed class RelaySettingsTests
     [Fact]
     public void Changing_the_access_mode_without_a_new_list_is_refused_so_allowed_clients_do_not_become_refused_ones()
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
 
         RelaySettingsService.Apply(Stored, new RelayListenerUpdate("127.0.0.1:2525") { Access = "all-except" }, errors);
 

@@ -20,7 +20,7 @@ namespace Herald.Notifications;
 public sealed record DirectoryImport(
     IReadOnlyList<(string Where, UserUpdate User)> Users,
     IReadOnlyList<(string Where, GroupUpdate Group)> Groups,
-    IReadOnlyList<SettingsError> Errors)
+    IReadOnlyList<FieldError> Errors)
 {
     public static readonly IReadOnlyList<string> CsvColumns = ["kind", "id", "name", "email", "time_zone", "language", "members", "alias", "delivery"];
 
@@ -79,7 +79,7 @@ public sealed record DirectoryImport(
         }
 
         var header = records[0].Fields.Select(h => h.Trim().ToLowerInvariant()).ToArray();
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         foreach (var unknown in header.Where(h => !CsvColumns.Contains(h)))
         {
             errors.Add(new($"line {records[0].Line}", $"Unknown column '{unknown}': the columns are {string.Join(',', CsvColumns)}."));

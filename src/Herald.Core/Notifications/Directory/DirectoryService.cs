@@ -43,7 +43,7 @@ public sealed record EffectiveAccess(Principal Principal, AccessLevel Level, Sco
 }
 
 /// <summary>What an import did (or, with errors, would have done: nothing is saved then).</summary>
-public sealed record ImportReport(int UsersAdded, int UsersChanged, int GroupsAdded, int GroupsChanged, IReadOnlyList<SettingsError> Errors);
+public sealed record ImportReport(int UsersAdded, int UsersChanged, int GroupsAdded, int GroupsChanged, IReadOnlyList<FieldError> Errors);
 
 /// <summary>
 /// The one place where the directory and the access lists change (CLI, API, import). Every field
@@ -63,7 +63,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
 
     public const int MaxImportItems = 250_000;
 
-    public async Task<(DirectoryUser? Saved, bool Created, IReadOnlyList<SettingsError> Errors)> SetUserAsync(UserUpdate update, CancellationToken cancellationToken)
+    public async Task<(DirectoryUser? Saved, bool Created, IReadOnlyList<FieldError> Errors)> SetUserAsync(UserUpdate update, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(update);
         if (!DirectoryIds.TryCheck(update.Id, out var idError))
@@ -72,7 +72,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         }
 
         var existing = await store.FindUserAsync(update.Id!, cancellationToken).ConfigureAwait(false);
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var user = ApplyUser(existing, update, "", errors);
         if (user is null)
         {
@@ -91,7 +91,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         return removed;
     }
 
-    public async Task<(DirectoryGroup? Saved, bool Created, IReadOnlyList<SettingsError> Errors)> SetGroupAsync(GroupUpdate update, CancellationToken cancellationToken)
+    public async Task<(DirectoryGroup? Saved, bool Created, IReadOnlyList<FieldError> Errors)> SetGroupAsync(GroupUpdate update, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(update);
         if (!DirectoryIds.TryCheck(update.Id, out var idError))
@@ -100,7 +100,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         }
 
         var existing = await store.FindGroupAsync(update.Id!, cancellationToken).ConfigureAwait(false);
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var group = ApplyGroup(existing, update, "", errors);
         if (group is null)
         {
@@ -132,7 +132,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
     public async Task<ImportReport> ImportAsync(DirectoryImport import, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(import);
-        var errors = new List<SettingsError>(import.Errors);
+        var errors = new List<FieldError>(import.Errors);
         if (import.Users.Count + import.Groups.Count > MaxImportItems)
         {
             errors.Add(new("import", $"An import holds at most {MaxImportItems:N0} users and groups; this one has {import.Users.Count + import.Groups.Count:N0}."));
@@ -176,9 +176,9 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         }
 
         // Members may be anywhere in the import or already stored.
-        List<SettingsError> MissingMembers(IReadOnlySet<Principal> stored)
+        List<FieldError> MissingMembers(IReadOnlySet<Principal> stored)
         {
-            var missing = new List<SettingsError>();
+            var missing = new List<FieldError>();
             foreach (var group in groups)
             {
                 for (var i = 0; i < group.Members.Count; i++)
@@ -204,7 +204,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
 
         var usersAdded = 0;
         var groupsAdded = 0;
-        IReadOnlyList<SettingsError> CheckImport(DirectoryGraph graph)
+        IReadOnlyList<FieldError> CheckImport(DirectoryGraph graph)
         {
             var problems = MissingMembers(graph.Existing);
             if (problems.Count == 0 && groups.Count > 0 && FindCycle(graph.Nested, groups) is { } cycle)
@@ -230,10 +230,10 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
 
     /// <summary>Grants a user or group a level on a scope (and so on every scope below it); a
     /// second grant to the same principal on the same scope changes its level.</summary>
-    public async Task<(AccessEntry? Saved, bool Created, IReadOnlyList<SettingsError> Errors)> GrantAsync(
+    public async Task<(AccessEntry? Saved, bool Created, IReadOnlyList<FieldError> Errors)> GrantAsync(
         string? scope, string? principal, string? level, CancellationToken cancellationToken)
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var (path, who) = ParseTarget(scope, principal, errors);
         // Every problem at once, in the fields' order: an unknown principal along with a bad level.
         await CheckTargetExistsAsync(path, who, errors, cancellationToken).ConfigureAwait(false);
@@ -262,9 +262,9 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         return (entry, created, []);
     }
 
-    public async Task<(bool Removed, IReadOnlyList<SettingsError> Errors)> RevokeAsync(string? scope, string? principal, CancellationToken cancellationToken)
+    public async Task<(bool Removed, IReadOnlyList<FieldError> Errors)> RevokeAsync(string? scope, string? principal, CancellationToken cancellationToken)
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var (path, who) = ParseTarget(scope, principal, errors);
         if (errors.Count > 0)
         {
@@ -301,7 +301,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
     }
 
     /// <summary>The user after the update, with every problem found by field (pure).</summary>
-    public static DirectoryUser? ApplyUser(DirectoryUser? existing, UserUpdate update, string prefix, List<SettingsError> errors)
+    public static DirectoryUser? ApplyUser(DirectoryUser? existing, UserUpdate update, string prefix, List<FieldError> errors)
     {
         ArgumentNullException.ThrowIfNull(update);
         ArgumentNullException.ThrowIfNull(errors);
@@ -342,7 +342,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
 
     /// <summary>The group after the update, with every problem found by field (pure: whether the
     /// members exist is checked by the caller).</summary>
-    public static DirectoryGroup? ApplyGroup(DirectoryGroup? existing, GroupUpdate update, string prefix, List<SettingsError> errors)
+    public static DirectoryGroup? ApplyGroup(DirectoryGroup? existing, GroupUpdate update, string prefix, List<FieldError> errors)
     {
         ArgumentNullException.ThrowIfNull(update);
         ArgumentNullException.ThrowIfNull(errors);
@@ -478,9 +478,9 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
 
     /// <summary>A group's new members against the directory as the save will find it: each must
     /// exist, and none may make the group contain itself.</summary>
-    private static List<SettingsError> CheckMembers(DirectoryGroup group, DirectoryGraph graph)
+    private static List<FieldError> CheckMembers(DirectoryGroup group, DirectoryGraph graph)
     {
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         for (var i = 0; i < group.Members.Count; i++)
         {
             if (!graph.Existing.Contains(group.Members[i]))
@@ -503,7 +503,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
     private static string Missing(Principal member) =>
         $"{(member.Kind == PrincipalKind.User ? "User" : "Group")} '{member.Id}' does not exist.";
 
-    private static (ScopePath Scope, Principal Principal) ParseTarget(string? scope, string? principal, List<SettingsError> errors)
+    private static (ScopePath Scope, Principal Principal) ParseTarget(string? scope, string? principal, List<FieldError> errors)
     {
         if (!ScopePath.TryParse(scope, out var path, out var scopeError))
         {
@@ -518,7 +518,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         return (path, who);
     }
 
-    private async Task CheckTargetExistsAsync(ScopePath scope, Principal principal, List<SettingsError> errors, CancellationToken cancellationToken)
+    private async Task CheckTargetExistsAsync(ScopePath scope, Principal principal, List<FieldError> errors, CancellationToken cancellationToken)
     {
         // A field that did not parse is already reported (and its value is the default).
         if (!errors.Any(e => e.Field == "scope") && !await settings.ScopeExistsAsync(scope, cancellationToken).ConfigureAwait(false))
@@ -532,7 +532,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         }
     }
 
-    private static string? CheckName(string? text, string field, List<SettingsError> errors)
+    private static string? CheckName(string? text, string field, List<FieldError> errors)
     {
         var name = text?.Trim();
         if (string.IsNullOrEmpty(name) || name.Length > MaxNameLength || name.Any(char.IsControl))
@@ -545,7 +545,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
     }
 
     /// <summary>An IANA time zone the machine knows (Europe/Berlin), as its canonical id.</summary>
-    private static string? CheckTimeZone(string text, string field, List<SettingsError> errors)
+    private static string? CheckTimeZone(string text, string field, List<FieldError> errors)
     {
         if (text.Length <= 64 && TimeZoneInfo.TryFindSystemTimeZoneById(text, out var zone) && zone.HasIanaId)
         {
@@ -557,7 +557,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
     }
 
     /// <summary>A BCP 47 language tag (en, de-CH, zh-Hant-TW), in its conventional case.</summary>
-    private static string? CheckLanguage(string text, string field, List<SettingsError> errors)
+    private static string? CheckLanguage(string text, string field, List<FieldError> errors)
     {
         if (text.Length > 35 || !LanguageTag().IsMatch(text))
         {

@@ -17,11 +17,11 @@ public sealed record DirectorySnapshot(
 public sealed record DirectoryGraph(IReadOnlySet<Principal> Existing, IReadOnlyList<(string GroupId, string MemberGroupId)> Nested);
 
 /// <summary>A check run inside a directory write: the problems found, by field; none lets the write land.</summary>
-public delegate IReadOnlyList<SettingsError> DirectoryCheck(DirectoryGraph graph);
+public delegate IReadOnlyList<FieldError> DirectoryCheck(DirectoryGraph graph);
 
 /// <summary>A group save: the group as stored when it landed (its members as they are at commit
 /// when the save kept them), or nothing stored and the problems the check found.</summary>
-public sealed record GroupSave(DirectoryGroup? Saved, bool Created, IReadOnlyList<SettingsError> Errors);
+public sealed record GroupSave(DirectoryGroup? Saved, bool Created, IReadOnlyList<FieldError> Errors);
 
 /// <summary>
 /// Users, groups (with their members) and the scopes' access lists. Every write bumps the
@@ -73,7 +73,7 @@ public interface IDirectoryStore
     /// <summary>Adds the entry or changes its level (Created when new) when <paramref name="check"/>,
     /// given the graph read inside the write (whether the principal exists), finds nothing wrong;
     /// its problems otherwise, and nothing is written.</summary>
-    Task<(bool Created, IReadOnlyList<SettingsError> Errors)> GrantAsync(AccessEntry entry, DirectoryCheck check, CancellationToken cancellationToken);
+    Task<(bool Created, IReadOnlyList<FieldError> Errors)> GrantAsync(AccessEntry entry, DirectoryCheck check, CancellationToken cancellationToken);
 
     Task<bool> RevokeAsync(ScopePath scope, Principal principal, CancellationToken cancellationToken);
 
@@ -81,6 +81,6 @@ public interface IDirectoryStore
     /// transaction with one new revision, when <paramref name="check"/>, given the graph read inside
     /// that transaction, finds nothing wrong; its problems otherwise, and nothing is written. A
     /// failure leaves the directory as it was.</summary>
-    Task<IReadOnlyList<SettingsError>> ImportAsync(
+    Task<IReadOnlyList<FieldError>> ImportAsync(
         IReadOnlyList<DirectoryUser> users, IReadOnlyList<DirectoryGroup> groups, DateTimeOffset now, DirectoryCheck check, CancellationToken cancellationToken);
 }

@@ -29,10 +29,10 @@ public static class EventValidation
 {
     /// <summary>Checks one event; errors name their field under <paramref name="prefix"/>
     /// (<c>""</c> for a single event, <c>events[3].</c> in a batch).</summary>
-    public static NotificationEvent? Check(EventSubmission e, string prefix, DateTimeOffset now, List<SettingsError> errors)
+    public static NotificationEvent? Check(EventSubmission e, string prefix, DateTimeOffset now, List<FieldError> errors)
     {
         var before = errors.Count;
-        void Fail(string field, string message) => errors.Add(new SettingsError(prefix + field, message));
+        void Fail(string field, string message) => errors.Add(new FieldError(prefix + field, message));
 
         if (string.IsNullOrEmpty(e.Id) || e.Id.Length > EventLimits.MaxIdLength || e.Id.Any(char.IsControl))
         {

@@ -29,13 +29,13 @@ public static class SubscriptionRequests
     public const int MaxNameLength = 200;
     public const int MaxRecipients = 1000;
 
-    public static Subscription? Check(SubscriptionRequest r, string id, DateTimeOffset createdAt, DateTimeOffset now, List<SettingsError> errors)
+    public static Subscription? Check(SubscriptionRequest r, string id, DateTimeOffset createdAt, DateTimeOffset now, List<FieldError> errors)
     {
         var scope = Scope(r.Scope, errors);
         Principal owner = default;
         if (!Principal.TryParse(r.Owner, out owner, out var ownerError))
         {
-            errors.Add(new SettingsError("owner", ownerError));
+            errors.Add(new FieldError("owner", ownerError));
         }
 
         var name = Name(r.Name, id, errors);
@@ -46,7 +46,7 @@ public static class SubscriptionRequests
             : new Subscription(id, scope, owner, name, filter, schedule!, r.ExcludeActor ?? false, r.Enabled ?? true, createdAt, now);
     }
 
-    public static NotificationRule? Check(RuleRequest r, string id, DateTimeOffset createdAt, DateTimeOffset now, List<SettingsError> errors)
+    public static NotificationRule? Check(RuleRequest r, string id, DateTimeOffset createdAt, DateTimeOffset now, List<FieldError> errors)
     {
         var scope = Scope(r.Scope, errors);
         var name = Name(r.Name, id, errors);
@@ -56,7 +56,7 @@ public static class SubscriptionRequests
         var recipients = r.Recipients ?? [];
         if (recipients.Count is 0 or > MaxRecipients)
         {
-            errors.Add(new SettingsError("recipients", $"A rule needs 1 to {MaxRecipients} recipients: addresses, user:<id> or group:<id>."));
+            errors.Add(new FieldError("recipients", $"A rule needs 1 to {MaxRecipients} recipients: addresses, user:<id> or group:<id>."));
         }
 
         for (var i = 0; i < Math.Min(recipients.Count, MaxRecipients); i++)
@@ -70,7 +70,7 @@ public static class SubscriptionRequests
                 }
                 else
                 {
-                    errors.Add(new SettingsError($"recipients[{i}]", error));
+                    errors.Add(new FieldError($"recipients[{i}]", error));
                 }
             }
             else if (EmailAddress.TryParse(text, out var address, out var addressError))
@@ -79,7 +79,7 @@ public static class SubscriptionRequests
             }
             else
             {
-                errors.Add(new SettingsError($"recipients[{i}]", $"'{text}' is neither an email address nor user:<id> or group:<id> ({addressError})"));
+                errors.Add(new FieldError($"recipients[{i}]", $"'{text}' is neither an email address nor user:<id> or group:<id> ({addressError})"));
             }
         }
 
@@ -88,39 +88,39 @@ public static class SubscriptionRequests
             : new NotificationRule(id, scope, name, filter, addresses.Distinct().ToArray(), principals.Distinct().ToArray(), r.ExcludeActor ?? false, r.Enabled ?? true, createdAt, now);
     }
 
-    public static bool CheckId(string? id, List<SettingsError> errors)
+    public static bool CheckId(string? id, List<FieldError> errors)
     {
         if (!DirectoryIds.TryCheck(id, out var error))
         {
-            errors.Add(new SettingsError("id", error));
+            errors.Add(new FieldError("id", error));
             return false;
         }
 
         return true;
     }
 
-    private static ScopePath Scope(string? text, List<SettingsError> errors)
+    private static ScopePath Scope(string? text, List<FieldError> errors)
     {
         if (!ScopePath.TryParse(text, out var scope, out var error))
         {
-            errors.Add(new SettingsError("scope", error));
+            errors.Add(new FieldError("scope", error));
         }
 
         return scope;
     }
 
-    private static string Name(string? name, string id, List<SettingsError> errors)
+    private static string Name(string? name, string id, List<FieldError> errors)
     {
         if (name is { Length: > MaxNameLength } || (name is not null && name.Any(char.IsControl)))
         {
-            errors.Add(new SettingsError("name", $"The name is at most {MaxNameLength} characters, without control characters."));
+            errors.Add(new FieldError("name", $"The name is at most {MaxNameLength} characters, without control characters."));
         }
 
         return string.IsNullOrWhiteSpace(name) ? id : name.Trim();
     }
 
     private static EventFilter Filter(
-        IReadOnlyList<string>? types, IReadOnlyList<string>? prefixes, IReadOnlyList<string>? kinds, IReadOnlyList<ConditionRequest>? conditions, List<SettingsError> errors)
+        IReadOnlyList<string>? types, IReadOnlyList<string>? prefixes, IReadOnlyList<string>? kinds, IReadOnlyList<ConditionRequest>? conditions, List<FieldError> errors)
     {
         types ??= [];
         prefixes ??= [];
@@ -131,7 +131,7 @@ public static class SubscriptionRequests
         CheckList("changeKinds", kinds, k => EventLimits.EventType().IsMatch(k) && !k.Contains('.', StringComparison.Ordinal), "is not a change kind (e.g. added, changed, deleted, failed)", errors);
         if (conditions.Count > MaxConditions)
         {
-            errors.Add(new SettingsError("conditions", $"At most {MaxConditions} conditions."));
+            errors.Add(new FieldError("conditions", $"At most {MaxConditions} conditions."));
         }
 
         var checkedConditions = new List<EventCondition>();
@@ -141,13 +141,13 @@ public static class SubscriptionRequests
             var field = $"conditions[{i}]";
             if (c?.Field is null || c.Field.Length is 0 or > 200 || c.Field.Split('.').Any(part => part.Length == 0))
             {
-                errors.Add(new SettingsError($"{field}.field", "A condition names a field of the event's data: a dotted path such as status or pipeline.branch."));
+                errors.Add(new FieldError($"{field}.field", "A condition names a field of the event's data: a dotted path such as status or pipeline.branch."));
                 continue;
             }
 
             if (!ConditionOperatorNames.Values.TryParse(c.Operator, out var operatorError, out var op))
             {
-                errors.Add(new SettingsError($"{field}.operator", operatorError));
+                errors.Add(new FieldError($"{field}.operator", operatorError));
                 continue;
             }
 
@@ -155,7 +155,7 @@ public static class SubscriptionRequests
             var wanted = op == ConditionOperator.In ? $"1 to {MaxValues} values" : "exactly one value";
             if (values.Count == 0 || values.Count > (op == ConditionOperator.In ? MaxValues : 1) || values.Any(v => v is null || v.Length > 1000))
             {
-                errors.Add(new SettingsError($"{field}.values", $"'{c.Operator}' takes {wanted} of at most 1000 characters."));
+                errors.Add(new FieldError($"{field}.values", $"'{c.Operator}' takes {wanted} of at most 1000 characters."));
                 continue;
             }
 
@@ -169,11 +169,11 @@ public static class SubscriptionRequests
             checkedConditions);
     }
 
-    private static void CheckList(string field, IReadOnlyList<string> items, Func<string, bool> valid, string problem, List<SettingsError> errors)
+    private static void CheckList(string field, IReadOnlyList<string> items, Func<string, bool> valid, string problem, List<FieldError> errors)
     {
         if (items.Count > MaxListItems)
         {
-            errors.Add(new SettingsError(field, $"At most {MaxListItems} items."));
+            errors.Add(new FieldError(field, $"At most {MaxListItems} items."));
             return;
         }
 
@@ -181,16 +181,16 @@ public static class SubscriptionRequests
         {
             if (items[i] is null || !valid(items[i]))
             {
-                errors.Add(new SettingsError($"{field}[{i}]", $"'{items[i]}' {problem}."));
+                errors.Add(new FieldError($"{field}[{i}]", $"'{items[i]}' {problem}."));
             }
         }
     }
 
-    private static NotificationSchedule? Schedule(string? frequencyText, string? at, string? day, List<SettingsError> errors)
+    private static NotificationSchedule? Schedule(string? frequencyText, string? at, string? day, List<FieldError> errors)
     {
         if (!NotificationFrequencyNames.Values.TryParse(frequencyText ?? "immediate", out var frequencyError, out var frequency))
         {
-            errors.Add(new SettingsError("frequency", frequencyError));
+            errors.Add(new FieldError("frequency", frequencyError));
             return null;
         }
 
@@ -201,14 +201,14 @@ public static class SubscriptionRequests
 
         if (!TimeOnly.TryParseExact(at, "HH:mm", CultureInfo.InvariantCulture, DateTimeStyles.None, out var time))
         {
-            errors.Add(new SettingsError("at", $"A {frequencyText} summary needs the time it is sent, as HH:mm in the owner's time zone (e.g. 08:00); '{at}' is not one."));
+            errors.Add(new FieldError("at", $"A {frequencyText} summary needs the time it is sent, as HH:mm in the owner's time zone (e.g. 08:00); '{at}' is not one."));
             return null;
         }
 
         var weekday = DayOfWeek.Monday;
         if (frequency == NotificationFrequency.Weekly && (day is null || !Enum.TryParse(day, ignoreCase: true, out weekday) || int.TryParse(day, out _)))
         {
-            errors.Add(new SettingsError("day", $"A weekly summary needs the day it is sent: monday … sunday; '{day}' is not one."));
+            errors.Add(new FieldError("day", $"A weekly summary needs the day it is sent: monday … sunday; '{day}' is not one."));
             return null;
         }
 

@@ -70,7 +70,7 @@ public sealed partial class TemplateService(
     }
 
     /// <summary>Checks and saves the scope's own template for the type; on any error nothing is saved.</summary>
-    public async Task<(NotificationTemplate? Saved, IReadOnlyList<SettingsError> Errors)> SaveAsync(
+    public async Task<(NotificationTemplate? Saved, IReadOnlyList<FieldError> Errors)> SaveAsync(
         ScopePath scope, string? type, TemplateSources sources, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sources);
@@ -106,10 +106,10 @@ public sealed partial class TemplateService(
 
     /// <summary>Every problem of the sources, per field (subject, text, html): syntax with line
     /// and column, unknown filters, and failures rendering a sample.</summary>
-    public async Task<IReadOnlyList<SettingsError>> CheckAsync(string type, TemplateSources sources)
+    public async Task<IReadOnlyList<FieldError>> CheckAsync(string type, TemplateSources sources)
     {
         ArgumentNullException.ThrowIfNull(sources);
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         Check("subject", sources.Subject, required: true, MaxSubjectSourceLength);
         Check("text", sources.Text, required: true, MaxBodySourceLength);
         Check("html", sources.Html, required: false, MaxBodySourceLength);
@@ -165,7 +165,7 @@ public sealed partial class TemplateService(
 
     /// <summary>The rendered subject, text and HTML of the type in the scope: with the given
     /// (unsaved) sources, or the effective ones; for a sample event, with the given values over it.</summary>
-    public async Task<(RenderedNotification? Rendered, IReadOnlyList<SettingsError> Errors)> PreviewAsync(
+    public async Task<(RenderedNotification? Rendered, IReadOnlyList<FieldError> Errors)> PreviewAsync(
         ScopePath scope, string? type, TemplateSources? sources, PreviewEvent? overrides, CancellationToken cancellationToken)
     {
         if (!TryCheckType(type, out var typeError))

@@ -47,7 +47,7 @@ public sealed class IndexModel(ISubscriptionRegistry registry, SubscriptionEdito
 
         (NewName, NewScope) = (name ?? "", scope ?? "");
         Filter = FilterForm.Read(Request.Form);
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var request = Filter.ToSubscription(null, NewScope, Principal.User(me.Id).ToString(), NewName, errors);
         var (saved, saveErrors) = errors.Count > 0 ? (null, errors) : await editor.SaveAsync(request, null, HttpContext.RequestAborted);
         if (saved is null)
@@ -75,7 +75,7 @@ public sealed class IndexModel(ISubscriptionRegistry registry, SubscriptionEdito
         }
 
         var form = FilterForm.From(mine.Filter, mine.Schedule, mine.ExcludeActor, mine.Enabled) with { Frequency = frequency ?? "", At = at ?? "", Day = day ?? "" };
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var (saved, saveErrors) = await editor.SaveAsync(form.ToSubscription(mine.Id, mine.Scope.Value, mine.Owner.ToString(), mine.Name, errors), mine, HttpContext.RequestAborted);
         if (saved is null)
         {

@@ -78,7 +78,7 @@ public sealed record FilterForm
     }
 
     /// <summary>The conditions as requests; a line that is not "field operator value" is an error on <c>conditions</c>.</summary>
-    public IReadOnlyList<ConditionRequest> ConditionRequests(List<SettingsError> errors)
+    public IReadOnlyList<ConditionRequest> ConditionRequests(List<FieldError> errors)
     {
         ArgumentNullException.ThrowIfNull(errors);
         var lines = Conditions.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -88,7 +88,7 @@ public sealed record FilterForm
             var parts = lines[i].Split(' ', 3, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             if (parts.Length < 3)
             {
-                errors.Add(new SettingsError("conditions", $"Line {i + 1}, '{lines[i]}': write the data field, an operator (equals, not-equals, in, contains) and the value, e.g. status in failed, cancelled."));
+                errors.Add(new FieldError("conditions", $"Line {i + 1}, '{lines[i]}': write the data field, an operator (equals, not-equals, in, contains) and the value, e.g. status in failed, cancelled."));
                 continue;
             }
 
@@ -99,11 +99,11 @@ public sealed record FilterForm
         return result;
     }
 
-    public SubscriptionRequest ToSubscription(string? id, string? scope, string? owner, string? name, List<SettingsError> errors) =>
+    public SubscriptionRequest ToSubscription(string? id, string? scope, string? owner, string? name, List<FieldError> errors) =>
         new(id, scope, owner, name, AllTypes.ToArray(), Lines(PathPrefixes), Split(ChangeKinds), ConditionRequests(errors),
             Frequency, Frequency == "immediate" ? null : At, Frequency == "weekly" ? Day : null, ExcludeActor, Enabled);
 
-    public RuleRequest ToRule(string? id, string? scope, string? name, IReadOnlyList<string> recipients, List<SettingsError> errors) =>
+    public RuleRequest ToRule(string? id, string? scope, string? name, IReadOnlyList<string> recipients, List<FieldError> errors) =>
         new(id, scope, name, AllTypes.ToArray(), Lines(PathPrefixes), Split(ChangeKinds), ConditionRequests(errors), recipients, ExcludeActor, Enabled);
 
     /// <summary>"item.changed, item.added under /Shared Documents; when status in failed".</summary>

@@ -14,10 +14,10 @@ namespace Herald.Web.Console.Notifications;
 /// </summary>
 public sealed class SubscriptionEditor(ISubscriptionRegistry store, SubscriptionService service, IDirectory directory, NotificationMatcher matcher, TimeProvider time)
 {
-    public async Task<(Subscription? Saved, IReadOnlyList<SettingsError> Errors)> SaveAsync(SubscriptionRequest request, Subscription? existing, CancellationToken cancellationToken)
+    public async Task<(Subscription? Saved, IReadOnlyList<FieldError> Errors)> SaveAsync(SubscriptionRequest request, Subscription? existing, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var now = time.GetUtcNow();
         var id = existing?.Id ?? request.Id ?? $"sub-{Guid.CreateVersion7(now):N}";
         if (!SubscriptionRequests.CheckId(id, errors))
@@ -27,7 +27,7 @@ public sealed class SubscriptionEditor(ISubscriptionRegistry store, Subscription
 
         if (existing is null && await store.FindAsync(id, cancellationToken).ConfigureAwait(false) is not null)
         {
-            return (null, [new SettingsError("id", $"Subscription '{id}' exists already: pick another id, or edit that one.")]);
+            return (null, [new FieldError("id", $"Subscription '{id}' exists already: pick another id, or edit that one.")]);
         }
 
         var subscription = SubscriptionRequests.Check(request with { Id = id }, id, existing?.CreatedAt ?? now, now, errors);
@@ -38,17 +38,17 @@ public sealed class SubscriptionEditor(ISubscriptionRegistry store, Subscription
 
         if (await service.SaveAsync(subscription, cancellationToken).ConfigureAwait(false) is { } refused)
         {
-            return (null, [new SettingsError(refused.Field, refused.OwnerCannotView ? refused.Message + " Grant View on the Access page first." : refused.Message)]);
+            return (null, [new FieldError(refused.Field, refused.OwnerCannotView ? refused.Message + " Grant View on the Access page first." : refused.Message)]);
         }
 
         await matcher.RefreshAsync(cancellationToken).ConfigureAwait(false);
         return (subscription, []);
     }
 
-    public async Task<(NotificationRule? Saved, IReadOnlyList<SettingsError> Errors)> SaveRuleAsync(RuleRequest request, NotificationRule? existing, CancellationToken cancellationToken)
+    public async Task<(NotificationRule? Saved, IReadOnlyList<FieldError> Errors)> SaveRuleAsync(RuleRequest request, NotificationRule? existing, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var now = time.GetUtcNow();
         var id = existing?.Id ?? request.Id ?? $"rule-{Guid.CreateVersion7(now):N}";
         if (!SubscriptionRequests.CheckId(id, errors))
@@ -58,7 +58,7 @@ public sealed class SubscriptionEditor(ISubscriptionRegistry store, Subscription
 
         if (existing is null && await store.FindRuleAsync(id, cancellationToken).ConfigureAwait(false) is not null)
         {
-            return (null, [new SettingsError("id", $"Rule '{id}' exists already: pick another id, or edit that one.")]);
+            return (null, [new FieldError("id", $"Rule '{id}' exists already: pick another id, or edit that one.")]);
         }
 
         var rule = SubscriptionRequests.Check(request with { Id = id }, id, existing?.CreatedAt ?? now, now, errors);
@@ -73,7 +73,7 @@ public sealed class SubscriptionEditor(ISubscriptionRegistry store, Subscription
         {
             if (principal.Kind == PrincipalKind.User ? view.FindUser(principal.Id) is null : view.FindGroup(principal.Id) is null)
             {
-                errors.Add(new SettingsError("recipients", $"There is no {principal} in the directory."));
+                errors.Add(new FieldError("recipients", $"There is no {principal} in the directory."));
             }
         }
 
@@ -84,7 +84,7 @@ public sealed class SubscriptionEditor(ISubscriptionRegistry store, Subscription
 
         if (await service.SaveRuleAsync(rule, cancellationToken).ConfigureAwait(false) is { } refused)
         {
-            return (null, [new SettingsError(refused.Field, refused.Message)]);
+            return (null, [new FieldError(refused.Field, refused.Message)]);
         }
 
         await matcher.RefreshAsync(cancellationToken).ConfigureAwait(false);

@@ -84,7 +84,7 @@ public sealed class EditModel(ISubscriptionRegistry registry, SubscriptionEditor
         (Id, Name, Scope, Addresses) = (Existing?.Id ?? id?.Trim() ?? "", name ?? "", scope ?? "", addresses ?? "");
         Chosen = (recipients ?? []).Concat(FilterForm.Split(recipientList)).ToHashSet(StringComparer.Ordinal);
         Filter = FilterForm.Read(Request.Form);
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var all = FilterForm.Split(Addresses).Concat(Chosen).ToArray();
         var request = Filter.ToRule(Id.Length == 0 ? null : Id, Scope, Name, all, errors);
         var (saved, saveErrors) = errors.Count > 0 ? (null, errors) : await editor.SaveRuleAsync(request, Existing, HttpContext.RequestAborted);

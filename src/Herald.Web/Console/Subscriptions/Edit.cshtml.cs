@@ -76,7 +76,7 @@ public sealed class EditModel(ISubscriptionRegistry registry, SubscriptionEditor
 
         (Id, Name, Scope, Owner) = (Existing?.Id ?? id?.Trim() ?? "", name ?? "", scope ?? "", owner ?? "");
         Filter = FilterForm.Read(Request.Form);
-        var errors = new List<SettingsError>();
+        var errors = new List<FieldError>();
         var request = Filter.ToSubscription(Id.Length == 0 ? null : Id, Scope, Owner, Name, errors);
         var (saved, saveErrors) = errors.Count > 0 ? (null, errors) : await editor.SaveAsync(request, Existing, HttpContext.RequestAborted);
         if (saved is null)

@@ -13,7 +13,7 @@ namespace Herald.Web.Console.Users;
 [RequestFormLimits(MultipartBodyLengthLimit = DirectoryApi.MaxImportBytes + 64 * 1024, ValueCountLimit = 20)]
 public sealed class ImportModel(DirectoryService service) : ConsolePage
 {
-    public IReadOnlyList<SettingsError> Problems { get; private set; } = [];
+    public IReadOnlyList<FieldError> Problems { get; private set; } = [];
 
     public string? FileName { get; private set; }
 

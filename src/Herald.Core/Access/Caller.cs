@@ -1,0 +1,69 @@
+using Herald.Scopes;
+
+namespace Herald.Access;
+
+/// <summary>
+/// Who asks for an operation. Every use case in Core is given the caller and decides there, once,
+/// for every door: the API passes the request's API key, the console its signed-in administrator,
+/// the CLI the local operator. The doors only translate; none of them decides who may.
+/// </summary>
+public abstract record Caller
+{
+    /// <summary>The operator running <c>herald</c> on the node's own data directory: whoever can
+    /// read that directory (and the credential key beside it) holds everything already.</summary>
+    public static readonly Caller Operator = new LocalOperator();
+
+    /// <summary>How a refusal names the caller, e.g. "This API key (administrator of /hr)".</summary>
+    public abstract string Description { get; }
+
+    /// <summary>Whether the caller administers <paramref name="scope"/>: it is the caller's scope or below it.</summary>
+    public abstract bool Administers(ScopePath scope);
+
+    /// <summary>Whether the caller may submit mail and events into <paramref name="scope"/>
+    /// (administrators may send too).</summary>
+    public abstract bool MaySendInto(ScopePath scope);
+
+    /// <summary>Administrators of <c>/</c>: the farm's own settings (relay endpoints, connections
+    /// owned by <c>/</c>, the global directory) are theirs alone.</summary>
+    public bool AdministersRoot => Administers(ScopePath.Root);
+
+    /// <summary>Null when the caller administers <paramref name="scope"/>; otherwise the refusal,
+    /// naming the caller and <paramref name="what"/> ("change SMTP connection 'default'").</summary>
+    public Refusal? RefuseUnlessAdministers(ScopePath scope, string what) =>
+        Administers(scope) ? null : Refusal.NotAllowed($"{Description} may not {what}: it is not an administrator of {scope}.");
+
+    /// <summary>Null when the caller may send into <paramref name="scope"/>; otherwise the refusal.</summary>
+    public Refusal? RefuseUnlessMaySendInto(ScopePath scope) =>
+        MaySendInto(scope) ? null : Refusal.NotAllowed($"{Description} may not send into scope {scope}.");
+
+    /// <summary>A program calling the HTTP API with an API key.</summary>
+    public sealed record Key(ApiKey ApiKey) : Caller
+    {
+        public override string Description =>
+            $"This API key ({(ApiKey.Role == ApiKeyRole.Admin ? "administrator" : "sender")} of {ApiKey.Scope})";
+
+        public override bool Administers(ScopePath scope) => ApiKey.Allows(scope, ApiKeyRole.Admin);
+
+        public override bool MaySendInto(ScopePath scope) => ApiKey.Allows(scope, ApiKeyRole.Sender);
+    }
+
+    /// <summary>An administrator signed in to the web console.</summary>
+    public sealed record ConsoleAdministrator(string Name, ScopePath Scope) : Caller
+    {
+        public override string Description => $"Administrator {Name} (of {Scope})";
+
+        public override bool Administers(ScopePath scope) => scope.IsSameOrDescendantOf(Scope);
+
+        public override bool MaySendInto(ScopePath scope) => Administers(scope);
+    }
+
+    /// <summary>See <see cref="Operator"/>.</summary>
+    public sealed record LocalOperator : Caller
+    {
+        public override string Description => "The local operator";
+
+        public override bool Administers(ScopePath scope) => true;
+
+        public override bool MaySendInto(ScopePath scope) => true;
+    }
+}
