@@ -65,6 +65,7 @@ internal static partial class ServeCommand
         builder.Services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(node);
         builder.Services.AddOptions<RelayOptions>().BindConfiguration(RelayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<SignInOptions>().BindConfiguration(SignInOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         // Links in notifications point at the first --urls entry unless Notifications:PublicBaseUrl says otherwise.
         builder.Services.Configure<NotificationOptions>(o => o.PublicBaseUrl = PublicBaseUrl(urls));
         builder.Services.AddOptions<NotificationOptions>().BindConfiguration(NotificationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -160,7 +161,7 @@ internal static partial class ServeCommand
     /// (or after 'herald admin create'); it goes to the log, which only the operator reads.</summary>
     private static async Task OfferConsoleSetupAsync(WebApplication app, ILogger log, CancellationToken cancellationToken)
     {
-        if ((await app.Services.GetRequiredService<AdministratorService>().ListAsync(cancellationToken)).Count > 0)
+        if (await app.Services.GetRequiredService<AdministratorService>().AnyAsync(cancellationToken))
         {
             return;
         }
