@@ -12,6 +12,7 @@ using Herald.Relay;
 using Herald.Storage.Database;
 using Herald.Web;
 using Herald.Web.Console;
+using Microsoft.Extensions.Options;
 
 namespace Herald.Cli;
 
@@ -129,7 +130,16 @@ internal static partial class ServeCommand
             return await connection.ExecuteScalarAsync<long>("SELECT 1") == 1;
         });
 
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (OptionsValidationException ex)
+        {
+            // A setting out of range (HERALD_Section__Name) stops serve with the sentence that names it.
+            return console.Fail($"A setting is not valid: {string.Join(" ", ex.Failures)}");
+        }
+
         LogListening(log, app.Urls);
         await OfferConsoleSetupAsync(app, log, cancellationToken);
         await app.WaitForShutdownAsync(cancellationToken);
