@@ -33,10 +33,7 @@ public sealed class ConsoleStoreTests
         var (service, store, time) = await ServicesAsync(db);
         Assert.False((await service.CreateAsync(Caller.Operator, "alice", "/hr", "correct horse battery", Ct)).Refused);
 
-        for (var i = 1; i <= AdministratorService.MaxFailures; i++)
-        {
-            Assert.Equal(Invalid, await service.SignInAsync("alice", "wrong password", Client, Ct));
-        }
+        await LockAsync(service, "alice");
 
         Assert.Equal(Invalid, await service.SignInAsync("alice", "correct horse battery", Client, Ct));
         var locked = (await store.FindAsync("alice", Ct))!;
@@ -81,10 +78,7 @@ public sealed class ConsoleStoreTests
         await using var db = await TestDatabases.CreateAsync(engine);
         var (service, store, _) = await ServicesAsync(db);
         Assert.True(await store.CreateAsync(new Administrator("alice", ScopePath.Root, Now, 0, null, "stamp"), RelayPasswords.Hash("correct horse battery", 1000), Ct));
-        for (var i = 0; i < AdministratorService.MaxFailures; i++)
-        {
-            await service.SignInAsync("alice", "wrong password", Client, Ct);
-        }
+        await LockAsync(service, "alice");
 
         var locked = await service.SignInAsync("alice", "correct horse battery", Client, Ct);
         var unknown = await service.SignInAsync("nobody", "correct horse battery", Client, Ct);
@@ -100,10 +94,7 @@ public sealed class ConsoleStoreTests
         await using var db = await TestDatabases.CreateAsync(engine);
         var (service, store, _) = await ServicesAsync(db);
         var created = (await service.CreateAsync(Caller.Operator, "alice", "/", "correct horse battery", Ct)).Value!;
-        for (var i = 0; i < AdministratorService.MaxFailures; i++)
-        {
-            await service.SignInAsync("alice", "wrong password", Client, Ct);
-        }
+        await LockAsync(service, "alice");
 
         Assert.Null(await service.ResetPasswordAsync(Caller.Operator, "alice", "a new long password", Ct));
 
@@ -197,6 +188,15 @@ public sealed class ConsoleStoreTests
         await settings.AddScopeAsync(ScopePath.Parse("/hr"), Ct);
         var store = new SqlAdministratorStore(db.Database);
         return (new AdministratorService(store, settings, new PasswordChecks(Options.Create(options ?? new SignInOptions())), time), store, time);
+    }
+
+    /// <summary>Five wrong passwords in a row, each answered as invalid.</summary>
+    private static async Task LockAsync(AdministratorService service, string name)
+    {
+        for (var i = 0; i < AdministratorService.MaxFailures; i++)
+        {
+            Assert.Equal(Invalid, await service.SignInAsync(name, $"wrong password {i}", Client, Ct));
+        }
     }
 
     private static async Task<string> PasswordHashAsync(TestDatabase db, string name)
