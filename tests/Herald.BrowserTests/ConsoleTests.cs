@@ -48,8 +48,13 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
         await page.GetByLabel("User name", ConsoleFixture.Exact).FillAsync("mailer");
         await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync("s3cret-upstream-password");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save connection" }).ClickAsync();
+        // Security 'none' would send the password in the clear: refused until the administrator says so.
+        await Assertions.Expect(page.Locator("#security-error")).ToContainTextAsync("could send the password of /:sink-test unencrypted");
+        await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync("s3cret-upstream-password");
+        await page.GetByRole(AriaRole.Checkbox, new() { Name = "Allow the password over an unencrypted connection" }).CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save connection" }).ClickAsync();
 
-        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Saved SMTP connection sink-test");
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Saved SMTP connection /:sink-test");
         await Assertions.Expect(page.GetByRole(AriaRole.Row, new() { Name = "sink-test" })).ToContainTextAsync("password set");
         await ConsoleFixture.ScreenshotAsync(page, "connections");
 
@@ -89,14 +94,14 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
         var page = await fixture.SignedInPageAsync();
         await CreateConnectionAsync(page, "outbound");
         await page.GotoAsync("/settings");
-        await page.GetByLabel("SMTP connection", ConsoleFixture.Exact).SelectOptionAsync("outbound");
+        await page.GetByLabel("SMTP connection", ConsoleFixture.Exact).SelectOptionAsync("/:outbound");
         await page.GetByLabel("From address", ConsoleFixture.Exact).FillAsync("alerts@example.org");
         await page.GetByLabel("From display name", ConsoleFixture.Exact).FillAsync("Example Alerts");
         await page.GetByLabel("Character set", ConsoleFixture.Exact).SelectOptionAsync("iso-8859-1");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save settings" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Saved the outgoing email settings of /.");
         var root = (await fixture.CliAsync("smtp", "show", "--scope", "/"));
-        Assert.Matches(ConsoleFixture.SettingLine("connection", "outbound", "set here"), root);
+        Assert.Matches(ConsoleFixture.SettingLine("connection", "/:outbound", "set here"), root);
         Assert.Matches(ConsoleFixture.SettingLine("from", "alerts@example.org", "set here"), root);
         Assert.Matches(ConsoleFixture.SettingLine("charset", "iso-8859-1", "set here"), root);
         Assert.Matches(ConsoleFixture.SettingLine("reply-to", "(none)", "default"), root);
@@ -117,7 +122,7 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
         await Assertions.Expect(page.Locator("#connection-origin")).ToHaveTextAsync("inherited from /");
         var hr = (await fixture.CliAsync("smtp", "show", "--scope", "/hr"));
         Assert.Matches(ConsoleFixture.SettingLine("from", "hr@example.org", "set here"), hr);
-        Assert.Matches(ConsoleFixture.SettingLine("connection", "outbound", "inherited from /"), hr);
+        Assert.Matches(ConsoleFixture.SettingLine("connection", "/:outbound", "inherited from /"), hr);
         Assert.Matches(ConsoleFixture.SettingLine("from name", "Example Alerts", "inherited from /"), hr);
         await ConsoleFixture.ScreenshotAsync(page, "settings-child");
 
@@ -206,7 +211,7 @@ public sealed partial class ConsoleTests(ConsoleFixture fixture)
         await page.GetByLabel("Server", ConsoleFixture.Exact).FillAsync("smtp.example.org");
         await page.GetByLabel("Port", ConsoleFixture.Exact).FillAsync("587");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save connection" }).ClickAsync();
-        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync($"Saved SMTP connection {name}");
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync($"Saved SMTP connection /:{name}");
     }
 
     /// <summary>A self-signed RSA certificate with its key whose Extended Key Usage names only

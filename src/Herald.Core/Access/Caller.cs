@@ -19,6 +19,11 @@ public abstract record Caller
     /// <summary>Whether the caller administers <paramref name="scope"/>: it is the caller's scope or below it.</summary>
     public abstract bool Administers(ScopePath scope);
 
+    /// <summary>Whether the caller administers at least one scope of the subtree rooted at
+    /// <paramref name="subtree"/>: it may then see what that subtree's scopes use from above
+    /// (a connection owned by <c>/</c>, say), though not change it.</summary>
+    public abstract bool AdministersAnyScopeIn(ScopePath subtree);
+
     /// <summary>Whether the caller may submit mail and events into <paramref name="scope"/>
     /// (administrators may send too).</summary>
     public abstract bool MaySendInto(ScopePath scope);
@@ -44,6 +49,9 @@ public abstract record Caller
 
         public override bool Administers(ScopePath scope) => ApiKey.Allows(scope, ApiKeyRole.Admin);
 
+        public override bool AdministersAnyScopeIn(ScopePath subtree) =>
+            Administers(subtree) || (ApiKey.Role == ApiKeyRole.Admin && ApiKey.RevokedAt is null && ApiKey.Scope.IsSameOrDescendantOf(subtree));
+
         public override bool MaySendInto(ScopePath scope) => ApiKey.Allows(scope, ApiKeyRole.Sender);
     }
 
@@ -54,6 +62,8 @@ public abstract record Caller
 
         public override bool Administers(ScopePath scope) => scope.IsSameOrDescendantOf(Scope);
 
+        public override bool AdministersAnyScopeIn(ScopePath subtree) => Administers(subtree) || Scope.IsSameOrDescendantOf(subtree);
+
         public override bool MaySendInto(ScopePath scope) => Administers(scope);
     }
 
@@ -63,6 +73,8 @@ public abstract record Caller
         public override string Description => "The local operator";
 
         public override bool Administers(ScopePath scope) => true;
+
+        public override bool AdministersAnyScopeIn(ScopePath subtree) => true;
 
         public override bool MaySendInto(ScopePath scope) => true;
     }

@@ -34,6 +34,11 @@ public sealed class OpenedConnection : IDisposable
     public static async Task<(OpenedConnection? Connection, string? Problem)> OpenAsync(
         SmtpConnection settings, CredentialVault vault, CancellationToken cancellationToken)
     {
+        if (!settings.Authentication.IsAnonymous && settings.Authentication.Password is null)
+        {
+            return (null, $"SMTP connection {settings.Qualified} needs a password: it authenticates as '{settings.Authentication.UserName}' but has no password stored (a password is dropped when the connection's server, port or security changes); give it again. Nothing was sent.");
+        }
+
         if (settings.Authentication.Password is null && settings.ClientCertificate is null)
         {
             return (new OpenedConnection(settings, null, null), null);
@@ -48,9 +53,9 @@ public sealed class OpenedConnection : IDisposable
         string? password = null;
         if (settings.Authentication.Password is { } sealedPassword)
         {
-            if (!key.TryOpen(sealedPassword, SecretNames.ConnectionPassword(settings.Name), out var bytes))
+            if (!key.TryOpen(sealedPassword, SecretNames.ConnectionPassword(settings.Id), out var bytes))
             {
-                return (null, Unreadable(SecretNames.ConnectionPassword(settings.Name)));
+                return (null, Unreadable(SecretNames.ConnectionPassword(settings.Id)));
             }
 
             password = Encoding.UTF8.GetString(bytes);
@@ -59,9 +64,9 @@ public sealed class OpenedConnection : IDisposable
         X509Certificate2? certificate = null;
         if (settings.ClientCertificate is { } stored)
         {
-            if (!key.TryOpen(stored.Pkcs12, SecretNames.ConnectionClientCertificate(settings.Name), out var pkcs12))
+            if (!key.TryOpen(stored.Pkcs12, SecretNames.ConnectionClientCertificate(settings.Id), out var pkcs12))
             {
-                return (null, Unreadable(SecretNames.ConnectionClientCertificate(settings.Name)));
+                return (null, Unreadable(SecretNames.ConnectionClientCertificate(settings.Id)));
             }
 
             certificate = X509CertificateLoader.LoadPkcs12(pkcs12, null);

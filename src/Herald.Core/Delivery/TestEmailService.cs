@@ -1,63 +1,98 @@
+using Herald.Access;
 using Herald.Credentials;
 using Herald.Scopes;
 using Herald.Settings;
 
 namespace Herald.Delivery;
 
-/// <summary>Sends a test message now, through a scope's effective settings, and reports the
-/// SMTP conversation's outcome — the "Test email" of every seed product.</summary>
-public sealed class TestEmailService(ISettingsStore store, CredentialVault vault, IDeliveryClient client, TimeProvider time)
+/// <summary>Sends a test message now and reports the SMTP conversation's outcome — the "Test
+/// email" of every seed product — through a scope's settings, or through a connection as it is
+/// being edited, before anything is saved. Administrators only: a test goes out for real.</summary>
+public sealed class TestEmailService(OutgoingSettingsCache cache, OutgoingSettingsService settings, CredentialVault vault, IDeliveryClient client, TimeProvider time)
 {
-    public async Task<TestEmailOutcome> SendAsync(
-        ScopePath scope, IReadOnlyList<EmailAddress> to, string subject, string body, CancellationToken cancellationToken)
+    /// <summary>Subjects longer than this are cut; a test needs no more.</summary>
+    public const int MaxSubjectLength = 200;
+
+    /// <summary>Bodies longer than this are cut.</summary>
+    public const int MaxBodyLength = 10_000;
+
+    /// <summary>A test through the scope's effective settings, as its mail would go.</summary>
+    public async Task<Result<TestEmailOutcome>> SendAsync(
+        Caller caller, ScopePath scope, IReadOnlyList<EmailAddress> to, string subject, string body, CancellationToken cancellationToken)
     {
-        if (!await store.ScopeExistsAsync(scope, cancellationToken).ConfigureAwait(false))
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(to);
+        if (caller.RefuseUnlessAdministers(scope, $"send a test email from scope {scope}") is { } refusal)
         {
-            return TestEmailOutcome.Refused(OutgoingSettingsService.ScopeMissing(scope).Message);
+            return refusal;
         }
 
-        var chain = await store.GetOutgoingChainAsync(scope, cancellationToken).ConfigureAwait(false);
-        var settings = EffectiveOutgoingSettings.Resolve(scope, chain);
-        if (!settings.Enabled.Value)
+        if (await settings.GetEffectiveAsync(scope, cancellationToken).ConfigureAwait(false) is null)
         {
-            return TestEmailOutcome.Refused($"Outgoing email is disabled for scope {scope} (set at {settings.Enabled.DefinedAt}); nothing was sent.");
+            return Refusal.NotFound(OutgoingSettingsService.ScopeMissing(scope).Message);
         }
 
-        if (settings.ConnectionName.Value is not { } connectionName
-            || await store.GetConnectionAsync(connectionName, cancellationToken).ConfigureAwait(false) is not { } connection)
+        if (to.Count is 0 or > 10)
         {
-            return TestEmailOutcome.Refused($"No SMTP server is configured for scope {scope} or its parents: set one with 'herald smtp set --server …'.");
+            return Refusal.Invalid("to", "A test email goes to 1 to 10 addresses.");
         }
 
-        if (settings.FromAddress.Value is not { } from)
+        // Read afresh: a test right after a change on another node must see it.
+        cache.Invalidate();
+        var (route, problem) = await cache.GetRouteAsync(scope, cancellationToken).ConfigureAwait(false);
+        if (route is null)
         {
-            return TestEmailOutcome.Refused($"No From address is configured for scope {scope} or its parents: set one with 'herald smtp set --from …'.");
+            return TestEmailOutcome.Refused($"{problem} Nothing was sent.");
         }
 
-        var (opened, problem) = await OpenedConnection.OpenAsync(connection, vault, cancellationToken).ConfigureAwait(false);
+        var (opened, openProblem) = await OpenedConnection.OpenAsync(route.Connection, vault, cancellationToken).ConfigureAwait(false);
         if (opened is null)
         {
-            return TestEmailOutcome.Refused(problem!) with { Settings = settings, Connection = connection };
+            return TestEmailOutcome.Refused(openProblem!) with { Settings = route.Settings, Connection = route.Connection };
         }
 
         using (opened)
         {
-            var message = MessageComposer.Compose(settings, to, subject, body, time.GetUtcNow());
-            var request = new DeliveryRequest(opened, message, from.Value, to.Select(a => a.Value).ToArray());
+            var message = MessageComposer.Compose(route.Settings, to, Limit(subject, MaxSubjectLength), Limit(body, MaxBodyLength), time.GetUtcNow());
+            var request = new DeliveryRequest(opened, message, route.Settings.FromAddress.Value!.Value, to.Select(a => a.Value).ToArray());
             var result = await client.SendAsync(request, cancellationToken).ConfigureAwait(false);
-            return new TestEmailOutcome(null, settings, connection, result);
+            return new TestEmailOutcome(null, route.Settings, route.Connection, result);
         }
     }
 
-    /// <summary>The console's connection test: sends through a connection as it is being edited
-    /// (its secrets as typed, or as stored when left blank), before anything is saved.</summary>
-    public async Task<DeliveryResult> SendThroughAsync(
-        OpenedConnection connection, EmailAddress from, IReadOnlyList<EmailAddress> to, string subject, string body, CancellationToken cancellationToken)
+    /// <summary>
+    /// A test through a connection as it is being edited (the console's Test button): its secrets
+    /// as typed, or as stored when left blank; nothing is saved. The caller must be allowed to
+    /// save the same change (<see cref="OutgoingSettingsService.PrepareConnectionAsync"/>).
+    /// </summary>
+    public async Task<Result<TestEmailOutcome>> SendThroughAsync(
+        Caller caller, ConnectionSave save, EmailAddress from, IReadOnlyList<EmailAddress> to, string subject, string body, CancellationToken cancellationToken)
     {
-        var settings = EffectiveOutgoingSettings.Resolve(ScopePath.Root, [new ScopeOutgoingSettings(ScopePath.Root) { FromAddress = from, ConnectionName = connection.Settings.Name }]);
-        var message = MessageComposer.Compose(settings, to, subject, body, time.GetUtcNow());
-        return await client.SendAsync(new DeliveryRequest(connection, message, from.Value, to.Select(a => a.Value).ToArray()), cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(from);
+        ArgumentNullException.ThrowIfNull(to);
+        var prepared = await settings.PrepareConnectionAsync(caller, save, cancellationToken).ConfigureAwait(false);
+        if (prepared.Refusal is { } refusal)
+        {
+            return refusal;
+        }
+
+        var connection = prepared.Value.Connection;
+        var (opened, problem) = await OpenedConnection.OpenAsync(connection, vault, cancellationToken).ConfigureAwait(false);
+        if (opened is null)
+        {
+            return TestEmailOutcome.Refused(problem!) with { Connection = connection };
+        }
+
+        using (opened)
+        {
+            var effective = EffectiveOutgoingSettings.Resolve(save.Owner, [new ScopeOutgoingSettings(save.Owner) { FromAddress = from, ConnectionId = connection.Id }]);
+            var message = MessageComposer.Compose(effective, to, Limit(subject, MaxSubjectLength), Limit(body, MaxBodyLength), time.GetUtcNow());
+            var result = await client.SendAsync(new DeliveryRequest(opened, message, from.Value, to.Select(a => a.Value).ToArray()), cancellationToken).ConfigureAwait(false);
+            return new TestEmailOutcome(null, effective, connection, result);
+        }
     }
+
+    private static string Limit(string? text, int length) => text is null ? "" : text.Length <= length ? text : text[..length];
 }
 
 /// <summary>Either a reason nothing was attempted, or the delivery result.</summary>

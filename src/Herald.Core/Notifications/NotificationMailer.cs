@@ -67,11 +67,13 @@ public sealed class NotificationMailer(
     /// thread pool while the next one is rendered, so a fan-out never holds every email at once.</summary>
     public async Task<MailerOutcome> SendAsync(ScopePath scope, MessageSource source, IAsyncEnumerable<NotificationEmail> emails, CancellationToken cancellationToken)
     {
-        var (effective, problem) = await settings.GetSendingAsync(scope, cancellationToken).ConfigureAwait(false);
-        if (effective is null)
+        var (route, problem) = await settings.GetRouteAsync(scope, cancellationToken).ConfigureAwait(false);
+        if (route is null)
         {
             return new MailerOutcome(0, 0, problem);
         }
+
+        var effective = route.Settings;
 
         var pacing = new Pacing(handoff);
         var stored = 0;

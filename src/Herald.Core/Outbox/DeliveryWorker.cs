@@ -381,7 +381,7 @@ public sealed partial class DeliveryWorker(
             new DeliveryRequest(connection, mime, message.EnvelopeSender, message.Recipients.Select(r => r.Address).ToArray()),
             cancellationToken).ConfigureAwait(false);
 
-        var name = connection.Settings.Name;
+        var name = connection.Settings.Id;
         if (result.FailedAt is DeliveryStage.Authenticate or DeliveryStage.Tls)
         {
             health.ReportFailure(name, result.Failure!, now);
@@ -439,29 +439,17 @@ public sealed partial class DeliveryWorker(
     /// same); or why the scope cannot send now (which defers, never drops).</summary>
     private async Task<(OpenedConnection? Connection, string? Problem)> ConnectionForAsync(ScopePath scope, CancellationToken cancellationToken)
     {
-        if (await settings.GetEffectiveAsync(scope, cancellationToken).ConfigureAwait(false) is not { } effective)
+        var (route, unroutable) = await settings.GetRouteAsync(scope, cancellationToken).ConfigureAwait(false);
+        if (route is null)
         {
-            return (null, $"Scope {scope} no longer exists; the message waits.");
+            return (null, $"{unroutable} The message waits.");
         }
 
-        if (!effective.Enabled.Value)
-        {
-            return (null, $"Outgoing email is disabled for scope {scope}; the message waits.");
-        }
-
-        if (effective.ConnectionName.Value is not { } name)
-        {
-            return (null, $"No SMTP server is configured for scope {scope}; the message waits.");
-        }
-
-        if (await settings.GetConnectionAsync(name, cancellationToken).ConfigureAwait(false) is not { } smtp)
-        {
-            return (null, $"SMTP connection '{name}' does not exist; the message waits.");
-        }
-
+        var smtp = route.Connection;
+        var name = smtp.Id;
         if (!node.MayUse(smtp))
         {
-            return (null, $"SMTP connection '{name}' is reserved for nodes tagged {string.Join(", ", smtp.NodeTags)}; node {node.Name} is not.");
+            return (null, $"SMTP connection {smtp.Qualified} is reserved for nodes tagged {string.Join(", ", smtp.NodeTags)}; node {node.Name} is not.");
         }
 
         await _opening.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -475,6 +463,8 @@ public sealed partial class DeliveryWorker(
             var (fresh, problem) = await OpenedConnection.OpenAsync(smtp, vault, cancellationToken).ConfigureAwait(false);
             if (fresh is null)
             {
+                // A configuration problem (no password, an unreadable secret): shown on the console like a refused login.
+                health.ReportFailure(name, problem!, time.GetUtcNow());
                 return (null, problem);
             }
 
@@ -498,7 +488,7 @@ public sealed partial class DeliveryWorker(
             ReportLeftToOthers(all.Where(c => !node.MayUse(c)));
         }
 
-        return all.All(node.MayUse) ? null : all.Where(node.MayUse).Select(c => c.Name).ToArray();
+        return all.All(node.MayUse) ? null : all.Where(node.MayUse).Select(c => c.Id).ToArray();
     }
 
     /// <summary>Says which connections this node leaves to other nodes, once and again whenever
@@ -507,7 +497,7 @@ public sealed partial class DeliveryWorker(
     /// finds out why.</summary>
     private void ReportLeftToOthers(IEnumerable<SmtpConnection> reserved)
     {
-        var described = string.Join("; ", reserved.Select(c => $"'{c.Name}' (reserved for nodes tagged {string.Join(", ", c.NodeTags)})"));
+        var described = string.Join("; ", reserved.Select(c => $"{c.Qualified} (reserved for nodes tagged {string.Join(", ", c.NodeTags)})"));
         if (described == _leftToOthers)
         {
             return;

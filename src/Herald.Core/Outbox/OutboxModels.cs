@@ -93,7 +93,7 @@ public sealed record NewMessage(
             scope,
             source,
             effective.FromAddress.Value!.Value,
-            effective.ConnectionName.Value,
+            effective.ConnectionId.Value,
             mime.MessageId!,
             MessageComposer.ToBytes(mime),
             recipients,

@@ -126,7 +126,8 @@ public sealed partial class SubmissionService(
 
         if (!effectiveByScope.TryGetValue(scope, out var resolved))
         {
-            resolved = await settings.GetSendingAsync(scope, cancellationToken).ConfigureAwait(false);
+            var (route, unroutable) = await settings.GetRouteAsync(scope, cancellationToken).ConfigureAwait(false);
+            resolved = (route?.Settings, unroutable);
             effectiveByScope[scope] = resolved;
         }
 

@@ -179,7 +179,7 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
             ? envelope.Sender
             : effective.FromAddress.Value!.Value;
         var newMessage = new NewMessage(
-            id, listener.Scope, MessageSource.Relay, envelopeSender, effective.ConnectionName.Value, messageId, mime,
+            id, listener.Scope, MessageSource.Relay, envelopeSender, effective.ConnectionId.Value, messageId, mime,
             envelope.Recipients, IdempotencyKey: null, now, now + services.Delivery.MaximumAge);
         try
         {
@@ -248,7 +248,7 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
     private long MaxMessageBytes((EffectiveOutgoingSettings? Settings, SmtpReply? Problem) resolved)
     {
         long limit = services.Outbox.MaxMessageBytes;
-        if (resolved.Settings?.ConnectionName.Value is { } connection && services.UpstreamLimits.Get(connection) is { } upstream)
+        if (resolved.Settings?.ConnectionId.Value is { } connection && services.UpstreamLimits.Get(connection) is { } upstream)
         {
             limit = Math.Min(limit, upstream);
         }
@@ -262,22 +262,14 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
     private async ValueTask<(EffectiveOutgoingSettings? Settings, SmtpReply? Problem)> EffectiveAsync(RelayListenerSettings listener, CancellationToken cancellationToken)
     {
         // A scope that cannot send is an administrator's problem to fix: 451, so clients keep the message.
-        var effective = await services.Outgoing.GetEffectiveAsync(listener.Scope, cancellationToken).ConfigureAwait(false);
-        string? problem = effective switch
+        var (route, problem) = await services.Outgoing.GetRouteAsync(listener.Scope, cancellationToken).ConfigureAwait(false);
+        if (route is not null)
         {
-            null => $"scope {listener.Scope} does not exist",
-            { Enabled.Value: false } => $"outgoing email is disabled for scope {listener.Scope}",
-            { ConnectionName.Value: null } => $"no SMTP server is configured for scope {listener.Scope}",
-            { FromAddress.Value: null } => $"no From address is configured for scope {listener.Scope}",
-            _ => null,
-        };
-        if (problem is null)
-        {
-            return (effective, null);
+            return (route.Settings, null);
         }
 
-        LogNotConfigured(services.Logger, listen, problem);
-        return (null, new SmtpReply(451, "4.3.5", $"The relay cannot send now: {problem}."));
+        LogNotConfigured(services.Logger, listen, problem!);
+        return (null, new SmtpReply(451, "4.3.5", $"The relay cannot send now: {problem!.TrimEnd('.')}."));
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Relay {Listen} refused client {Address}: {Reason}")]

@@ -14,9 +14,11 @@ public static class ClientCertificates
     private const string EcOid = "1.2.840.10045.2.1";
     private const string DsaOid = "1.2.840.10040.4.1";
 
+    /// <summary>The largest certificate file or upload read (a certificate, its chain and key).</summary>
+    public const int MaxBytes = 64 * 1024;
+
     /// <summary>Loads a PEM file holding the certificate and its private key, or a PKCS#12 file
-    /// without a password. The key algorithm is checked before the key is read, so a DSA
-    /// certificate is named as such.</summary>
+    /// without a password.</summary>
     public static bool TryLoad(string path, [NotNullWhen(true)] out X509Certificate2? certificate, [NotNullWhen(false)] out string? error)
     {
         certificate = null;
@@ -26,9 +28,30 @@ public static class ClientCertificates
             return false;
         }
 
+        if (new FileInfo(path).Length > MaxBytes)
+        {
+            error = $"Client certificate file '{path}' is larger than {MaxBytes / 1024} KiB; give a PEM or PKCS#12 file with one certificate and its key.";
+            return false;
+        }
+
+        return TryLoad(File.ReadAllBytes(path), $"file '{path}'", out certificate, out error);
+    }
+
+    /// <summary>Loads PEM text holding the certificate and its private key, or PKCS#12 bytes
+    /// without a password, read from <paramref name="source"/> (named in the error). The key
+    /// algorithm is checked before the key is read, so a DSA certificate is named as such.</summary>
+    public static bool TryLoad(byte[] bytes, string source, [NotNullWhen(true)] out X509Certificate2? certificate, [NotNullWhen(false)] out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        certificate = null;
+        if (bytes.Length > MaxBytes)
+        {
+            error = $"The client certificate ({source}) is larger than {MaxBytes / 1024} KiB; give a PEM or PKCS#12 file with one certificate and its key.";
+            return false;
+        }
+
         try
         {
-            var bytes = File.ReadAllBytes(path);
             var text = System.Text.Encoding.ASCII.GetString(bytes);
             if (!text.Contains("-----BEGIN", StringComparison.Ordinal))
             {
@@ -52,7 +75,7 @@ public static class ClientCertificates
         }
         catch (CryptographicException ex)
         {
-            error = $"Client certificate file '{path}' could not be read: {ex.Message.TrimEnd('.')}. Give a PEM file with the certificate and its private key, or a PKCS#12 file without a password.";
+            error = $"The client certificate ({source}) could not be read: {ex.Message.TrimEnd('.')}. Give a PEM file with the certificate and its private key, or a PKCS#12 file without a password.";
             return false;
         }
     }

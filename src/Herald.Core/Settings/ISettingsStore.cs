@@ -18,7 +18,11 @@ public interface ISettingsStore
     /// <summary>The scope's own settings and its ancestors', nearest first (scopes that set nothing are left out).</summary>
     Task<IReadOnlyList<ScopeOutgoingSettings>> GetOutgoingChainAsync(ScopePath scope, CancellationToken cancellationToken);
 
-    Task<SmtpConnection?> GetConnectionAsync(string name, CancellationToken cancellationToken);
+    /// <summary>Every scope's own settings (scopes that set nothing are left out).</summary>
+    Task<IReadOnlyList<ScopeOutgoingSettings>> ListOutgoingAsync(CancellationToken cancellationToken);
+
+    /// <summary>The connection with that <see cref="SmtpConnection.Id"/>, or null.</summary>
+    Task<SmtpConnection?> GetConnectionAsync(string id, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<SmtpConnection>> ListConnectionsAsync(CancellationToken cancellationToken);
 
@@ -28,7 +32,11 @@ public interface ISettingsStore
     /// <summary>Adds or replaces one connection (and its secrets) without touching any scope's settings.</summary>
     Task SaveConnectionAsync(SmtpConnection connection, CancellationToken cancellationToken);
 
+    /// <summary>Deletes a connection and its secrets unless a scope's own settings name it, in one
+    /// transaction; returns the scopes that use it (nothing was deleted then), or none.</summary>
+    Task<IReadOnlyList<ScopePath>> DeleteConnectionAsync(string id, CancellationToken cancellationToken);
+
     /// <summary>Deletes a scope's own settings so that it inherits everything again, and the
-    /// connection named <paramref name="ownConnection"/> if no other scope uses it.</summary>
+    /// connection with id <paramref name="ownConnection"/> if no other scope uses it.</summary>
     Task<bool> DeleteOutgoingAsync(ScopePath scope, string? ownConnection, CancellationToken cancellationToken);
 }

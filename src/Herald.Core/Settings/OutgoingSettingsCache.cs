@@ -37,40 +37,61 @@ public sealed class OutgoingSettingsCache(ISettingsStore store, TimeProvider tim
         return effective;
     }
 
-    /// <summary>The scope's effective settings when it can send (it exists, is enabled, and has a
-    /// connection and a From address, its own or inherited); otherwise the sentence that says why not.</summary>
-    public async ValueTask<(EffectiveOutgoingSettings? Settings, string? Problem)> GetSendingAsync(ScopePath scope, CancellationToken cancellationToken)
+    /// <summary>
+    /// The one answer to "can this scope send?", for API submissions, the relay, notifications,
+    /// digests, test emails and delivery: the scope exists and is enabled, and has a From address
+    /// and an SMTP connection (its own or inherited) that exists and belongs to the scope or a
+    /// scope above it. Otherwise the sentence that says why not.
+    /// </summary>
+    public async ValueTask<(SendingRoute? Route, string? Problem)> GetRouteAsync(ScopePath scope, CancellationToken cancellationToken)
     {
         if (await GetEffectiveAsync(scope, cancellationToken).ConfigureAwait(false) is not { } effective)
         {
-            return (null, $"Scope '{scope}' does not exist.");
+            return (null, $"Scope {scope} does not exist.");
         }
 
         if (!effective.Enabled.Value)
         {
-            return (null, $"Outgoing email is disabled for scope {scope}.");
+            return (null, $"Outgoing email is disabled for scope {scope} (set at {effective.Enabled.DefinedAt}).");
         }
 
-        if (effective.ConnectionName.Value is null)
+        if (effective.ConnectionId.Value is not { } id)
         {
-            return (null, $"No SMTP server is configured for scope {scope} or its parents.");
+            return (null, $"No SMTP connection is configured for scope {scope} or the scopes above it.");
+        }
+
+        if (await GetConnectionAsync(id, cancellationToken).ConfigureAwait(false) is not { } connection)
+        {
+            return (null, $"The SMTP connection that scope {scope} uses (set at {effective.ConnectionId.DefinedAt}) no longer exists.");
+        }
+
+        if (!scope.IsSameOrDescendantOf(connection.Owner))
+        {
+            return (null, $"SMTP connection {connection.Qualified} belongs to {connection.Owner}, which is not {scope} or a scope above it.");
         }
 
         return effective.FromAddress.Value is null
-            ? (null, $"No From address is configured for scope {scope} or its parents.")
-            : (effective, null);
+            ? (null, $"No From address is configured for scope {scope} or the scopes above it.")
+            : (new SendingRoute(effective, connection), null);
     }
 
-    public async ValueTask<SmtpConnection?> GetConnectionAsync(string name, CancellationToken cancellationToken)
+    /// <summary>The connection with that <see cref="SmtpConnection.Id"/>, or null.</summary>
+    public async ValueTask<SmtpConnection?> GetConnectionAsync(string id, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        if (_connections.TryGetValue(name, out var cached) && cached.Until > now)
+        if (_connections.TryGetValue(id, out var cached) && cached.Until > now)
         {
             return cached.Connection;
         }
 
-        var connection = await store.GetConnectionAsync(name, cancellationToken).ConfigureAwait(false);
-        _connections[name] = (now + Lifetime, connection);
+        var connection = await store.GetConnectionAsync(id, cancellationToken).ConfigureAwait(false);
+        // Ids that do not exist are not remembered: nothing outside decides which are looked up,
+        // but a missing one costs a query, not memory.
+        if (connection is not null)
+        {
+            _connections[id] = (now + Lifetime, connection);
+        }
+
         return connection;
     }
 
@@ -97,3 +118,6 @@ public sealed class OutgoingSettingsCache(ISettingsStore store, TimeProvider tim
 
     private sealed record ConnectionList(DateTimeOffset Until, IReadOnlyList<SmtpConnection> Connections);
 }
+
+/// <summary>How a scope that can send sends: its effective settings and its connection.</summary>
+public sealed record SendingRoute(EffectiveOutgoingSettings Settings, SmtpConnection Connection);

@@ -1,110 +1,129 @@
 using System.Security.Cryptography.X509Certificates;
-using System.Text.RegularExpressions;
+using Herald.Access;
 using Herald.Credentials;
 using Herald.Scopes;
 
 namespace Herald.Settings;
 
-/// <summary>
-/// The one place where outgoing email settings change, for the CLI, the API and the console:
-/// every field is validated, secrets are sealed, and the scope's settings and its connection are
-/// saved together — or, on any error, nothing is saved.
-/// </summary>
-public sealed partial class OutgoingSettingsService(ISettingsStore store, OutgoingSettingsCache cache, CredentialVault vault, TimeProvider time)
-{
-    public const string RootConnectionName = "default";
+/// <summary>A scope's effective outgoing settings and the connection they name, as administrators see them.</summary>
+public sealed record OutgoingSettingsView(EffectiveOutgoingSettings Effective, SmtpConnection? Connection);
 
-    /// <summary>Saves the update, or returns every problem found and saves nothing.</summary>
-    public async Task<IReadOnlyList<FieldError>> ApplyAsync(OutgoingSettingsUpdate update, CancellationToken cancellationToken)
+/// <summary>A connection as a caller sees it: which scopes' own settings use it, and whether this
+/// caller may change it (administers its owner) or only use it (it belongs to a scope above).</summary>
+public sealed record ConnectionListing(SmtpConnection Connection, IReadOnlyList<ScopePath> UsedBy, bool Editable);
+
+/// <summary>What a save did, with anything the administrator should know that is not an error
+/// (a stored password dropped because the server changed).</summary>
+public sealed record SettingsSaved(IReadOnlyList<string> Notes);
+
+/// <summary>One connection change as the connection editor and the connections API state it:
+/// the connection <paramref name="Name"/> owned by <paramref name="Owner"/>, which must be new
+/// (<paramref name="IsNew"/> true), must exist (false), or either (null).</summary>
+public sealed record ConnectionSave(ScopePath Owner, string? Name, bool? IsNew, ConnectionUpdate Change);
+
+/// <summary>
+/// The use cases of outgoing email settings and SMTP connections, for the API, the console and the
+/// CLI alike. Each is given the caller and decides there who may (administrators of a scope change
+/// its settings; administrators of a connection's owner, or an ancestor, change the connection;
+/// a scope uses connections of its own or of the scopes above it), what is valid (every field,
+/// named as the request names it), what changes (settings and connection in one transaction,
+/// secrets sealed, nothing at all on any refusal) and that the settings cache forgets it.
+/// </summary>
+public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettingsCache cache, CredentialVault vault, TimeProvider time)
+{
+    private const string InvalidSummary = "The settings are not valid. Nothing was saved.";
+
+    // ---------------------------------------------------------------- a scope's settings
+
+    /// <summary>A scope's effective settings, each with where it comes from, and its connection.</summary>
+    public async Task<Result<OutgoingSettingsView>> GetAsync(Caller caller, ScopePath scope, CancellationToken cancellationToken)
     {
-        if (!await store.ScopeExistsAsync(update.Scope, cancellationToken).ConfigureAwait(false))
+        ArgumentNullException.ThrowIfNull(caller);
+        if (caller.RefuseUnlessAdministers(scope, $"read the outgoing email settings of {scope}") is { } refusal)
         {
-            return [ScopeMissing(update.Scope)];
+            return refusal;
+        }
+
+        if (await GetEffectiveAsync(scope, cancellationToken).ConfigureAwait(false) is not { } effective)
+        {
+            return Refusal.NotFound(ScopeMissing(scope).Message);
+        }
+
+        var connection = effective.ConnectionId.Value is { } id ? await store.GetConnectionAsync(id, cancellationToken).ConfigureAwait(false) : null;
+        return new OutgoingSettingsView(effective, connection);
+    }
+
+    /// <summary>Saves the update, or refuses it and saves nothing.</summary>
+    public async Task<Result<SettingsSaved>> ApplyAsync(Caller caller, OutgoingSettingsUpdate update, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(update);
+        var scope = update.Scope;
+        if (caller.RefuseUnlessAdministers(scope, $"change the outgoing email settings of {scope}") is { } refusal)
+        {
+            return refusal;
+        }
+
+        if (!await store.ScopeExistsAsync(scope, cancellationToken).ConfigureAwait(false))
+        {
+            return Refusal.Invalid([ScopeMissing(scope)], InvalidSummary);
         }
 
         var errors = new List<FieldError>();
-        var chain = await store.GetOutgoingChainAsync(update.Scope, cancellationToken).ConfigureAwait(false);
-        var own = chain.FirstOrDefault(s => s.Scope == update.Scope) ?? new ScopeOutgoingSettings(update.Scope);
+        var notes = new List<string>();
+        var chain = await store.GetOutgoingChainAsync(scope, cancellationToken).ConfigureAwait(false);
+        var own = chain.FirstOrDefault(s => s.Scope == scope) ?? new ScopeOutgoingSettings(scope);
         var settings = ApplyScopeFields(own, update, errors);
 
-        SmtpConnection? connection = null;
-        if (update.ChangesConnection || update.ConnectionName is not null)
+        SmtpConnection? changed = null;
+        if (update.Connection is not null || !update.ConnectionChange.IsEmpty)
         {
-            var name = update.ConnectionName?.Trim().ToLowerInvariant() ?? own.ConnectionName ?? DefaultConnectionName(update.Scope);
-            if (!ConnectionNamePattern().IsMatch(name))
+            var target = await TargetConnectionAsync(update, own, errors, cancellationToken).ConfigureAwait(false);
+            if (target is { } found)
             {
-                errors.Add(new("connection", $"'{name}' is not a valid connection name: use letters, digits, '-', '_' or '.', at most 64 characters."));
-            }
-            else
-            {
-                var existing = await store.GetConnectionAsync(name, cancellationToken).ConfigureAwait(false);
-                if (existing is null && !update.ChangesConnection)
+                if (!update.ConnectionChange.IsEmpty)
                 {
-                    errors.Add(new("connection", $"SMTP connection '{name}' does not exist."));
-                }
-                else
-                {
-                    connection = await ApplyConnectionFieldsAsync(existing, name, update, errors, cancellationToken).ConfigureAwait(false);
+                    if (caller.RefuseUnlessAdministers(found.Owner, $"change SMTP connection {ConnectionReference.Qualified(found.Owner, found.Name)}, which belongs to {found.Owner}") is { } notOwner)
+                    {
+                        return notOwner;
+                    }
+
+                    changed = await ApplyConnectionFieldsAsync(found.Existing, found.Owner, found.Name, update.ConnectionChange, errors, notes, cancellationToken).ConfigureAwait(false);
                 }
 
-                settings = settings with { ConnectionName = name };
+                settings = settings with { ConnectionId = found.Existing?.Id ?? changed?.Id };
             }
         }
 
         if (errors.Count > 0)
         {
-            return errors;
+            return Refusal.Invalid(errors, InvalidSummary);
         }
 
-        await store.SaveOutgoingAsync(settings, connection, cancellationToken).ConfigureAwait(false);
+        await store.SaveOutgoingAsync(settings, changed, cancellationToken).ConfigureAwait(false);
         cache.Invalidate();
-        return [];
-    }
-
-    /// <summary>The console's connection editor: one SMTP connection validated as <see cref="ApplyAsync"/>
-    /// would (secrets sealed), without saving it and without changing which connection any scope
-    /// uses; <paramref name="isNew"/> refuses a name that is taken, otherwise the name must exist.</summary>
-    public async Task<(SmtpConnection? Connection, IReadOnlyList<FieldError> Errors)> PrepareConnectionAsync(
-        string? name, bool isNew, OutgoingSettingsUpdate update, CancellationToken cancellationToken)
-    {
-        name = name?.Trim().ToLowerInvariant() ?? "";
-        if (!ConnectionNamePattern().IsMatch(name))
-        {
-            return (null, [new("connection", $"'{name}' is not a valid connection name: use letters, digits, '-', '_' or '.', at most 64 characters.")]);
-        }
-
-        var existing = await store.GetConnectionAsync(name, cancellationToken).ConfigureAwait(false);
-        if (isNew != (existing is null))
-        {
-            return (null, [new("connection", isNew ? $"An SMTP connection named '{name}' exists already." : $"SMTP connection '{name}' does not exist.")]);
-        }
-
-        var errors = new List<FieldError>();
-        var connection = await ApplyConnectionFieldsAsync(existing, name, update, errors, cancellationToken).ConfigureAwait(false);
-        return errors.Count > 0 ? (null, errors) : (connection, []);
-    }
-
-    /// <summary>Saves one connection prepared by <see cref="PrepareConnectionAsync"/>, or returns its problems and saves nothing.</summary>
-    public async Task<IReadOnlyList<FieldError>> SaveConnectionAsync(string? name, bool isNew, OutgoingSettingsUpdate update, CancellationToken cancellationToken)
-    {
-        var (connection, errors) = await PrepareConnectionAsync(name, isNew, update, cancellationToken).ConfigureAwait(false);
-        if (connection is null)
-        {
-            return errors;
-        }
-
-        await store.SaveConnectionAsync(connection, cancellationToken).ConfigureAwait(false);
-        cache.Invalidate();
-        return [];
+        return new SettingsSaved(notes);
     }
 
     /// <summary>Makes a scope inherit the named fields again (<c>enabled</c>, <c>connection</c>,
     /// <c>from</c>, <c>fromName</c>, <c>replyTo</c>, <c>charset</c>, <c>impersonation</c>), keeping its other settings.</summary>
-    public async Task<FieldError?> RevertAsync(ScopePath scope, IReadOnlyCollection<string> fields, CancellationToken cancellationToken)
+    public async Task<Refusal?> RevertAsync(Caller caller, ScopePath scope, IReadOnlyCollection<string> fields, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(fields);
+        if (caller.RefuseUnlessAdministers(scope, $"change the outgoing email settings of {scope}") is { } refusal)
+        {
+            return refusal;
+        }
+
         if (!await store.ScopeExistsAsync(scope, cancellationToken).ConfigureAwait(false))
         {
-            return ScopeMissing(scope);
+            return Refusal.NotFound(ScopeMissing(scope).Message);
+        }
+
+        if (fields.FirstOrDefault(f => !RevertibleFields.Contains(f, StringComparer.Ordinal)) is { } unknown)
+        {
+            return Refusal.Invalid("field", $"'{unknown}' is not a setting that can be inherited: use {string.Join(", ", RevertibleFields)}.");
         }
 
         var chain = await store.GetOutgoingChainAsync(scope, cancellationToken).ConfigureAwait(false);
@@ -116,7 +135,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
         var reverted = own with
         {
             Enabled = fields.Contains("enabled") ? null : own.Enabled,
-            ConnectionName = fields.Contains("connection") ? null : own.ConnectionName,
+            ConnectionId = fields.Contains("connection") ? null : own.ConnectionId,
             FromAddress = fields.Contains("from") ? null : own.FromAddress,
             FromName = fields.Contains("fromName") ? null : own.FromName,
             ReplyTo = fields.Contains("replyTo") ? null : own.ReplyTo,
@@ -128,19 +147,153 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
         return null;
     }
 
-    /// <summary>Removes a scope's own settings so that it inherits again; false if it had none.</summary>
-    public async Task<(bool Removed, FieldError? Error)> ResetAsync(ScopePath scope, CancellationToken cancellationToken)
+    /// <summary>The fields <see cref="RevertAsync"/> takes.</summary>
+    public static readonly IReadOnlyList<string> RevertibleFields = ["enabled", "connection", "from", "fromName", "replyTo", "charset", "impersonation"];
+
+    /// <summary>Removes a scope's own settings so that it inherits again (and the connection those
+    /// settings used when the scope owns it and nothing else uses it); false if it had none.</summary>
+    public async Task<Result<bool>> ResetAsync(Caller caller, ScopePath scope, CancellationToken cancellationToken)
     {
-        if (!await store.ScopeExistsAsync(scope, cancellationToken).ConfigureAwait(false))
+        ArgumentNullException.ThrowIfNull(caller);
+        if (caller.RefuseUnlessAdministers(scope, $"change the outgoing email settings of {scope}") is { } refusal)
         {
-            return (false, ScopeMissing(scope));
+            return refusal;
         }
 
-        var removed = await store.DeleteOutgoingAsync(scope, DefaultConnectionName(scope), cancellationToken).ConfigureAwait(false);
+        if (!await store.ScopeExistsAsync(scope, cancellationToken).ConfigureAwait(false))
+        {
+            return Refusal.NotFound(ScopeMissing(scope).Message);
+        }
+
+        var own = (await store.GetOutgoingChainAsync(scope, cancellationToken).ConfigureAwait(false)).FirstOrDefault(s => s.Scope == scope);
+        var ownConnection = own?.ConnectionId is { } id && await store.GetConnectionAsync(id, cancellationToken).ConfigureAwait(false) is { } used && used.Owner == scope
+            ? id
+            : null;
+        var removed = await store.DeleteOutgoingAsync(scope, ownConnection, cancellationToken).ConfigureAwait(false);
         cache.Invalidate();
-        return (removed, null);
+        return removed;
     }
 
+    // ---------------------------------------------------------------- connections
+
+    /// <summary>The connections the caller may see: those of the scopes it administers (which it
+    /// may change) and those of the scopes above them (which its scopes may use).</summary>
+    public async Task<Result<IReadOnlyList<ConnectionListing>>> ListConnectionsAsync(Caller caller, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var all = await store.ListConnectionsAsync(cancellationToken).ConfigureAwait(false);
+        var usedBy = await UsedByAsync(cancellationToken).ConfigureAwait(false);
+        return all
+            .Where(c => caller.AdministersAnyScopeIn(c.Owner))
+            .OrderBy(c => c.Owner.Value, StringComparer.Ordinal).ThenBy(c => c.Name, StringComparer.Ordinal)
+            .Select(c => new ConnectionListing(c, usedBy.TryGetValue(c.Id, out var scopes) ? scopes : [], caller.Administers(c.Owner)))
+            .ToArray();
+    }
+
+    /// <summary>One connection; a connection the caller may not see answers as one that does not exist.</summary>
+    public async Task<Result<ConnectionListing>> GetConnectionAsync(Caller caller, ScopePath owner, string? name, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        if (!ConnectionReference.TryNormalizeName(name, out var normalized, out var error))
+        {
+            return Refusal.Invalid("name", error);
+        }
+
+        var connection = await FindAsync(owner, normalized, cancellationToken).ConfigureAwait(false);
+        if (connection is null || !caller.AdministersAnyScopeIn(owner))
+        {
+            return Refusal.NotFound(ConnectionMissing(owner, normalized));
+        }
+
+        var usedBy = await UsedByAsync(cancellationToken).ConfigureAwait(false);
+        return new ConnectionListing(connection, usedBy.TryGetValue(connection.Id, out var scopes) ? scopes : [], caller.Administers(owner));
+    }
+
+    /// <summary>The connection as <see cref="SaveConnectionAsync"/> would store it (secrets sealed),
+    /// without storing it and without changing which connection any scope uses: for a Test before saving.</summary>
+    public async Task<Result<(SmtpConnection Connection, IReadOnlyList<string> Notes)>> PrepareConnectionAsync(
+        Caller caller, ConnectionSave save, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(save);
+        var owner = save.Owner;
+        if (caller.RefuseUnlessAdministers(owner, $"change the SMTP connections of {owner}") is { } refusal)
+        {
+            return refusal;
+        }
+
+        if (!await store.ScopeExistsAsync(owner, cancellationToken).ConfigureAwait(false))
+        {
+            return Refusal.NotFound(ScopeMissing(owner).Message);
+        }
+
+        if (!ConnectionReference.TryNormalizeName(save.Name, out var name, out var nameError))
+        {
+            return Refusal.Invalid("name", nameError);
+        }
+
+        var existing = await FindAsync(owner, name, cancellationToken).ConfigureAwait(false);
+        if (save.IsNew == true && existing is not null)
+        {
+            return Refusal.Conflict(new FieldError("name", $"An SMTP connection named '{name}' belongs to {owner} already."));
+        }
+
+        if (save.IsNew == false && existing is null)
+        {
+            return Refusal.NotFound(ConnectionMissing(owner, name));
+        }
+
+        var errors = new List<FieldError>();
+        var notes = new List<string>();
+        var connection = await ApplyConnectionFieldsAsync(existing, owner, name, save.Change, errors, notes, cancellationToken).ConfigureAwait(false);
+        return errors.Count > 0 ? Refusal.Invalid(errors, InvalidSummary) : (connection, notes);
+    }
+
+    /// <summary>Adds or changes one connection (never which connection a scope uses).</summary>
+    public async Task<Result<(SmtpConnection Connection, IReadOnlyList<string> Notes)>> SaveConnectionAsync(
+        Caller caller, ConnectionSave save, CancellationToken cancellationToken)
+    {
+        var prepared = await PrepareConnectionAsync(caller, save, cancellationToken).ConfigureAwait(false);
+        if (prepared.Refusal is not null)
+        {
+            return prepared;
+        }
+
+        await store.SaveConnectionAsync(prepared.Value.Connection, cancellationToken).ConfigureAwait(false);
+        cache.Invalidate();
+        return prepared;
+    }
+
+    /// <summary>Deletes a connection that no scope uses; otherwise says which scopes use it.</summary>
+    public async Task<Refusal?> DeleteConnectionAsync(Caller caller, ScopePath owner, string? name, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        if (!ConnectionReference.TryNormalizeName(name, out var normalized, out var error))
+        {
+            return Refusal.Invalid("name", error);
+        }
+
+        if (caller.RefuseUnlessAdministers(owner, $"delete the SMTP connections of {owner}") is { } refusal)
+        {
+            return refusal;
+        }
+
+        if (await FindAsync(owner, normalized, cancellationToken).ConfigureAwait(false) is not { } connection)
+        {
+            return Refusal.NotFound(ConnectionMissing(owner, normalized));
+        }
+
+        var usedBy = await store.DeleteConnectionAsync(connection.Id, cancellationToken).ConfigureAwait(false);
+        cache.Invalidate();
+        return usedBy.Count == 0
+            ? null
+            : Refusal.Conflict($"SMTP connection {connection.Qualified} is used by {string.Join(", ", usedBy)}: choose another connection there first; nothing was deleted.");
+    }
+
+    // ---------------------------------------------------------------- reading for other services
+
+    /// <summary>The scope's effective settings, or null when the scope does not exist. For
+    /// services that have decided already that their caller may read them.</summary>
     public async Task<EffectiveOutgoingSettings?> GetEffectiveAsync(ScopePath scope, CancellationToken cancellationToken)
     {
         if (!await store.ScopeExistsAsync(scope, cancellationToken).ConfigureAwait(false))
@@ -152,13 +305,97 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
         return EffectiveOutgoingSettings.Resolve(scope, chain);
     }
 
-    /// <summary>A scope's own connection is named after it: <c>default</c> for <c>/</c>,
-    /// <c>hr.payroll</c> for <c>/hr/payroll</c>.</summary>
-    public static string DefaultConnectionName(ScopePath scope) =>
-        scope.IsRoot ? RootConnectionName : scope.Value[1..].Replace('/', '.');
-
     public static FieldError ScopeMissing(ScopePath scope) =>
         new("scope", $"Scope '{scope}' does not exist: add it first ('herald scope add {scope}').");
+
+    private static string ConnectionMissing(ScopePath owner, string name) =>
+        $"No SMTP connection named '{name}' belongs to {owner}.";
+
+    // ---------------------------------------------------------------- the rules
+
+    private sealed record Target(ScopePath Owner, string Name, SmtpConnection? Existing);
+
+    /// <summary>
+    /// Which connection an update of a scope's settings uses and changes: the one it names (the
+    /// nearest of that name owned by the scope or above, or exactly the one a qualified name
+    /// gives); else, for a change of connection fields, the one the scope's own settings name;
+    /// else the scope's own <c>default</c>, created by the change. Null with errors when the name
+    /// is wrong or names a connection the scope may not use.
+    /// </summary>
+    private async Task<Target?> TargetConnectionAsync(OutgoingSettingsUpdate update, ScopeOutgoingSettings own, List<FieldError> errors, CancellationToken cancellationToken)
+    {
+        var scope = update.Scope;
+        var creates = !update.ConnectionChange.IsEmpty;
+        if (update.Connection is { } text)
+        {
+            if (!ConnectionReference.TryParse(text, out var reference, out var error))
+            {
+                errors.Add(new("connection", error));
+                return null;
+            }
+
+            if (reference.Owner is { } owner)
+            {
+                if (!scope.IsSameOrDescendantOf(owner))
+                {
+                    errors.Add(new("connection",
+                        $"SMTP connection {reference} belongs to {owner}, which is not {scope} or a scope above it: a scope uses only its own connections and those of the scopes above it."));
+                    return null;
+                }
+
+                var exact = await FindAsync(owner, reference.Name, cancellationToken).ConfigureAwait(false);
+                if (exact is null && !creates)
+                {
+                    errors.Add(new("connection", ConnectionMissing(owner, reference.Name)));
+                    return null;
+                }
+
+                return new Target(owner, reference.Name, exact);
+            }
+
+            foreach (var candidate in scope.SelfAndAncestors())
+            {
+                if (await FindAsync(candidate, reference.Name, cancellationToken).ConfigureAwait(false) is { } nearest)
+                {
+                    return new Target(candidate, reference.Name, nearest);
+                }
+            }
+
+            if (!creates)
+            {
+                errors.Add(new("connection", $"No SMTP connection named '{reference.Name}' belongs to {scope} or a scope above it."));
+                return null;
+            }
+
+            return new Target(scope, reference.Name, null);
+        }
+
+        if (own.ConnectionId is { } id && await store.GetConnectionAsync(id, cancellationToken).ConfigureAwait(false) is { } current)
+        {
+            return new Target(current.Owner, current.Name, current);
+        }
+
+        var scopeDefault = await FindAsync(scope, ConnectionReference.DefaultName, cancellationToken).ConfigureAwait(false);
+        return new Target(scope, ConnectionReference.DefaultName, scopeDefault);
+    }
+
+    private async Task<SmtpConnection?> FindAsync(ScopePath owner, string name, CancellationToken cancellationToken) =>
+        (await store.ListConnectionsAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(c => c.Owner == owner && c.Name == name);
+
+    /// <summary>Each connection's id and the scopes whose own settings name it.</summary>
+    private async Task<Dictionary<string, IReadOnlyList<ScopePath>>> UsedByAsync(CancellationToken cancellationToken)
+    {
+        var usedBy = new Dictionary<string, List<ScopePath>>(StringComparer.Ordinal);
+        foreach (var settings in await store.ListOutgoingAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (settings.ConnectionId is { } id)
+            {
+                (usedBy.TryGetValue(id, out var list) ? list : usedBy[id] = []).Add(settings.Scope);
+            }
+        }
+
+        return usedBy.ToDictionary(p => p.Key, p => (IReadOnlyList<ScopePath>)p.Value, StringComparer.Ordinal);
+    }
 
     private static ScopeOutgoingSettings ApplyScopeFields(ScopeOutgoingSettings own, OutgoingSettingsUpdate update, List<FieldError> errors)
     {
@@ -229,16 +466,16 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
     }
 
     private async Task<SmtpConnection> ApplyConnectionFieldsAsync(
-        SmtpConnection? existing, string name, OutgoingSettingsUpdate update, List<FieldError> errors, CancellationToken cancellationToken)
+        SmtpConnection? existing, ScopePath owner, string name, ConnectionUpdate update, List<FieldError> errors, List<string> notes, CancellationToken cancellationToken)
     {
-        var connection = existing ?? new SmtpConnection { Name = name, Host = "" };
+        var connection = existing ?? new SmtpConnection { Id = ConnectionReference.Qualified(owner, name), Owner = owner, Name = name, Host = "" };
 
         if (update.Host is { } host)
         {
             host = host.Trim();
-            if (Uri.CheckHostName(host) == UriHostNameType.Unknown)
+            if (host.Length > 253 || Uri.CheckHostName(host) == UriHostNameType.Unknown)
             {
-                errors.Add(new("server", $"'{host}' is not a valid server name or IP address."));
+                errors.Add(new("server", $"'{Shorten(host)}' is not a valid server name or IP address."));
             }
             else
             {
@@ -247,7 +484,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
         }
         else if (existing is null)
         {
-            errors.Add(new("server", $"SMTP connection '{name}' is new: give its server."));
+            errors.Add(new("server", $"SMTP connection {connection.Qualified} is new: give its server."));
         }
 
         if (update.Port is { } port)
@@ -281,15 +518,68 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
             connection = connection with { Trust = trust };
         }
 
+        if (update.AllowPlaintextAuth is { } allowPlaintext)
+        {
+            connection = connection with { AllowPlaintextAuth = allowPlaintext };
+        }
+
+        // A stored secret goes only where it was entered for: a new server, port or weaker
+        // security drops it unless the same change brings a new one.
+        if (existing is not null && MovesAwayFrom(existing, connection))
+        {
+            var newPassword = update.Authentication is AuthenticationChange.ToSasl { Password: not null };
+            if (!newPassword && connection.Authentication.Password is not null)
+            {
+                connection = connection with { Authentication = connection.Authentication with { Password = null } };
+                notes.Add($"The stored password of {connection.Qualified} was dropped because {Move(existing, connection)}: give the password again to authenticate there.");
+            }
+
+            if (update.ClientCertificate is not ClientCertificateChange.Replace && connection.ClientCertificate is not null)
+            {
+                connection = connection with { ClientCertificate = null };
+                notes.Add($"The client certificate of {connection.Qualified} was dropped because {Move(existing, connection)}: upload it again to use it there.");
+            }
+        }
+
         if (update.ClientCertificate is not null || update.Authentication is not null)
         {
             connection = await ApplySecretsAsync(connection, update, errors, cancellationToken).ConfigureAwait(false);
         }
 
+        if (!connection.Authentication.IsAnonymous && connection.MaySendPasswordInClear && !connection.AllowPlaintextAuth)
+        {
+            errors.Add(new("security",
+                $"Security {SmtpSecurityNames.Values.NameOf(connection.Security)} could send the password of {connection.Qualified} unencrypted"
+                + (connection.Security == SmtpSecurity.StartTlsWhenAvailable ? " (a man in the middle can remove STARTTLS)" : "")
+                + ": use starttls-required or implicit-tls, or set allow-plaintext-auth for a smart host on this machine or a trusted link."));
+        }
+
+        if (connection.ClientCertificate is not null && connection.Security == SmtpSecurity.None)
+        {
+            errors.Add(new("clientCertificate", $"A client certificate needs TLS: choose starttls-required, starttls-when-available or implicit-tls for {connection.Qualified}."));
+        }
+
         return connection;
     }
 
-    private static SmtpConnection ApplyLimits(SmtpConnection connection, OutgoingSettingsUpdate update, List<FieldError> errors)
+    /// <summary>Whether the change takes the connection somewhere its secrets were not entered for.</summary>
+    private static bool MovesAwayFrom(SmtpConnection before, SmtpConnection after) =>
+        !string.Equals(before.Host, after.Host, StringComparison.OrdinalIgnoreCase) || before.Port != after.Port || Strength(after.Security) < Strength(before.Security);
+
+    private static string Move(SmtpConnection before, SmtpConnection after) =>
+        Strength(after.Security) < Strength(before.Security) && string.Equals(before.Host, after.Host, StringComparison.OrdinalIgnoreCase) && before.Port == after.Port
+            ? $"its security was lowered from {SmtpSecurityNames.Values.NameOf(before.Security)} to {SmtpSecurityNames.Values.NameOf(after.Security)}"
+            : $"its server changed from {before.Host}:{before.Port} to {after.Host}:{after.Port}";
+
+    /// <summary>How much a security setting protects: required TLS (either way) over opportunistic over none.</summary>
+    private static int Strength(SmtpSecurity security) => security switch
+    {
+        SmtpSecurity.None => 0,
+        SmtpSecurity.StartTlsWhenAvailable => 1,
+        _ => 2,
+    };
+
+    private static SmtpConnection ApplyLimits(SmtpConnection connection, ConnectionUpdate update, List<FieldError> errors)
     {
         TimeSpan? Timeout(TimeSpan? value, string field, string label)
         {
@@ -326,22 +616,28 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
 
         if (update.RateLimitPerMinute is { } rate)
         {
-            if (rate >= 0)
+            if (rate is >= 0 and <= 1_000_000)
             {
                 connection = connection with { RateLimitPerMinute = rate == 0 ? null : rate };
             }
             else
             {
-                errors.Add(new("rateLimitPerMinute", "The rate limit must be a number of messages per minute, or 0 for none."));
+                errors.Add(new("rateLimitPerMinute", "The rate limit must be a number of messages per minute up to 1,000,000, or 0 for none."));
             }
         }
 
         if (update.NodeTags is { } tags)
         {
-            var normalized = tags.Select(t => t.Trim().ToLowerInvariant()).Where(t => t.Length > 0).Distinct().ToArray();
-            if (normalized.FirstOrDefault(t => !ConnectionNamePattern().IsMatch(t)) is { } bad)
+            if (tags.Count > 32)
             {
-                errors.Add(new("nodeTags", $"Node tag '{bad}' is not valid: use letters, digits, '-', '_' or '.'."));
+                errors.Add(new("nodeTags", "A connection has at most 32 node tags."));
+                return connection;
+            }
+
+            var normalized = tags.Select(t => t.Trim().ToLowerInvariant()).Where(t => t.Length > 0).Distinct().ToArray();
+            if (normalized.FirstOrDefault(t => !ConnectionReference.TryNormalizeName(t, out _, out _)) is { } bad)
+            {
+                errors.Add(new("nodeTags", $"Node tag '{Shorten(bad)}' is not valid: use letters, digits, '-', '_' or '.'."));
             }
             else
             {
@@ -353,7 +649,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
     }
 
     private async Task<SmtpConnection> ApplySecretsAsync(
-        SmtpConnection connection, OutgoingSettingsUpdate update, List<FieldError> errors, CancellationToken cancellationToken)
+        SmtpConnection connection, ConnectionUpdate update, List<FieldError> errors, CancellationToken cancellationToken)
     {
         // The key is unlocked only when a secret is actually being stored.
         async Task<CredentialKey?> KeyAsync(string field)
@@ -379,7 +675,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
                 }
                 else if (await KeyAsync("clientCertificate").ConfigureAwait(false) is { } key)
                 {
-                    var sealedPkcs12 = key.Seal(certificate.Export(X509ContentType.Pkcs12), SecretNames.ConnectionClientCertificate(connection.Name));
+                    var sealedPkcs12 = key.Seal(certificate.Export(X509ContentType.Pkcs12), SecretNames.ConnectionClientCertificate(connection.Id));
                     connection = connection with
                     {
                         ClientCertificate = new StoredClientCertificate(
@@ -399,9 +695,9 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
             case AuthenticationChange.ToSasl sasl:
                 var current = connection.Authentication;
                 var userName = sasl.UserName?.Trim() ?? current.UserName;
-                if (string.IsNullOrEmpty(userName) || userName.Any(char.IsControl))
+                if (string.IsNullOrEmpty(userName) || userName.Length > 256 || userName.Any(char.IsControl))
                 {
-                    errors.Add(new("username", "Authentication needs a user name."));
+                    errors.Add(new("username", "Authentication needs a user name of at most 256 characters on one line."));
                     break;
                 }
 
@@ -409,7 +705,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
                 if (sasl.Mechanisms is { } requested)
                 {
                     var normalized = new List<string>();
-                    foreach (var mechanism in requested)
+                    foreach (var mechanism in requested.Take(16))
                     {
                         if (SaslMechanisms.TryNormalize(mechanism, out var known))
                         {
@@ -417,7 +713,7 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
                         }
                         else
                         {
-                            errors.Add(new("auth", $"Unknown SASL mechanism '{mechanism}': use {string.Join(", ", SaslMechanisms.Known)}."));
+                            errors.Add(new("auth", $"Unknown SASL mechanism '{Shorten(mechanism)}': use {string.Join(", ", SaslMechanisms.Known)}."));
                         }
                     }
 
@@ -428,11 +724,17 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
                 var password = current.Password;
                 if (sasl.Password is { } plaintext)
                 {
+                    if (plaintext.Length is 0 or > 4096)
+                    {
+                        errors.Add(new("password", "A password is 1 to 4,096 characters."));
+                        break;
+                    }
+
                     password = await KeyAsync("password").ConfigureAwait(false) is { } key
-                        ? key.Seal(plaintext, SecretNames.ConnectionPassword(connection.Name))
+                        ? key.Seal(plaintext, SecretNames.ConnectionPassword(connection.Id))
                         : null;
                 }
-                else if (password is null)
+                else if (password is null && current.IsAnonymous)
                 {
                     errors.Add(new("password", "Authentication needs a password."));
                 }
@@ -444,6 +746,5 @@ public sealed partial class OutgoingSettingsService(ISettingsStore store, Outgoi
         return connection;
     }
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,63}$")]
-    private static partial Regex ConnectionNamePattern();
+    private static string Shorten(string text) => text.Length <= 80 ? text : text[..80] + "…";
 }

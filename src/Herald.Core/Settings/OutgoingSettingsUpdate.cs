@@ -4,15 +4,13 @@ using Herald.Scopes;
 namespace Herald.Settings;
 
 /// <summary>
-/// A change to a scope's outgoing email settings, as an administrator states it: every null
-/// field keeps what is stored. Values arrive as written (strings) so that validation can name
-/// the field that is wrong.
+/// A change to one SMTP connection, as an administrator states it: every null field keeps what is
+/// stored (or the default, for a new connection). Values arrive as written so that validation can
+/// name the field that is wrong.
 /// </summary>
-public sealed record OutgoingSettingsUpdate(ScopePath Scope)
+public sealed record ConnectionUpdate
 {
-    /// <summary>The SMTP connection the scope uses and the connection fields below change.
-    /// Null: the connection the scope already names, or a new one named after the scope.</summary>
-    public string? ConnectionName { get; init; }
+    public static readonly ConnectionUpdate None = new();
 
     public string? Host { get; init; }
 
@@ -37,6 +35,26 @@ public sealed record OutgoingSettingsUpdate(ScopePath Scope)
 
     public IReadOnlyList<string>? NodeTags { get; init; }
 
+    /// <summary>See <see cref="SmtpConnection.AllowPlaintextAuth"/>.</summary>
+    public bool? AllowPlaintextAuth { get; init; }
+
+    public bool IsEmpty => this == None;
+}
+
+/// <summary>
+/// A change to a scope's outgoing email settings (the SharePoint form), as an administrator states
+/// it: every null field keeps what is stored. <see cref="ConnectionChange"/> changes the
+/// connection the scope uses in the same step, as the form and <c>herald smtp set</c> do.
+/// </summary>
+public sealed record OutgoingSettingsUpdate(ScopePath Scope)
+{
+    /// <summary>The SMTP connection the scope is to use, as a <see cref="ConnectionReference"/>
+    /// (<c>smarthost</c> or <c>/hr:smarthost</c>). Null: the one the scope's own settings name;
+    /// with <see cref="ConnectionChange"/> and none named, the scope's own <c>default</c>.</summary>
+    public string? Connection { get; init; }
+
+    public ConnectionUpdate ConnectionChange { get; init; } = ConnectionUpdate.None;
+
     public bool? Enabled { get; init; }
 
     public string? FromAddress { get; init; }
@@ -48,12 +66,6 @@ public sealed record OutgoingSettingsUpdate(ScopePath Scope)
     public string? Charset { get; init; }
 
     public string? Impersonation { get; init; }
-
-    public bool ChangesConnection =>
-        Host is not null || Port is not null || Security is not null || Authentication is not null
-        || ClientCertificate is not null || Trust is not null || ConnectTimeout is not null
-        || CommandTimeout is not null || ConnectionLimit is not null || RateLimitPerMinute is not null
-        || NodeTags is not null;
 }
 
 /// <summary>Anonymous removes any stored credentials; SASL changes only what it names.</summary>

@@ -22,7 +22,8 @@ public sealed record ScopeOutgoingSettings(ScopePath Scope)
 {
     public bool? Enabled { get; init; }
 
-    public string? ConnectionName { get; init; }
+    /// <summary>The <see cref="SmtpConnection.Id"/> of the connection the scope uses.</summary>
+    public string? ConnectionId { get; init; }
 
     public EmailAddress? FromAddress { get; init; }
 
@@ -47,7 +48,7 @@ public sealed record Setting<T>(T Value, ScopePath? DefinedAt)
 public sealed record EffectiveOutgoingSettings(
     ScopePath Scope,
     Setting<bool> Enabled,
-    Setting<string?> ConnectionName,
+    Setting<string?> ConnectionId,
     Setting<EmailAddress?> FromAddress,
     Setting<string?> FromName,
     Setting<EmailAddress?> ReplyTo,
@@ -62,7 +63,7 @@ public sealed record EffectiveOutgoingSettings(
         return new EffectiveOutgoingSettings(
             scope,
             PickValue(chain, s => s.Enabled, true),
-            PickReference(chain, s => s.ConnectionName),
+            PickReference(chain, s => s.ConnectionId),
             PickReference(chain, s => s.FromAddress),
             PickReference(chain, s => s.FromName),
             PickReference(chain, s => s.ReplyTo),

@@ -16,16 +16,36 @@ public static class ServerTrusts
             return false;
         }
 
+        if (new FileInfo(path).Length > ClientCertificates.MaxBytes)
+        {
+            error = $"CA certificate file '{path}' is larger than {ClientCertificates.MaxBytes / 1024} KiB.";
+            return false;
+        }
+
+        return TryPinCa(File.ReadAllText(path), $"file '{path}'", out trust, out error);
+    }
+
+    /// <summary>Pins the CA certificate in <paramref name="pem"/>, read from <paramref name="source"/>.</summary>
+    public static bool TryPinCa(string pem, string source, [NotNullWhen(true)] out ServerTrust? trust, [NotNullWhen(false)] out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(pem);
+        trust = null;
+        if (pem.Length > ClientCertificates.MaxBytes)
+        {
+            error = $"The CA certificate ({source}) is larger than {ClientCertificates.MaxBytes / 1024} KiB.";
+            return false;
+        }
+
         try
         {
-            using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(path));
+            using var ca = X509Certificate2.CreateFromPem(pem);
             trust = new ServerTrust(ServerTrustMode.PinnedCa, CaPem: ca.ExportCertificatePem());
             error = null;
             return true;
         }
         catch (CryptographicException ex)
         {
-            error = $"CA certificate file '{path}' is not a PEM certificate: {ex.Message.TrimEnd('.')}.";
+            error = $"The CA certificate ({source}) is not a PEM certificate: {ex.Message.TrimEnd('.')}.";
             return false;
         }
     }

@@ -1,14 +1,32 @@
 using Herald.Credentials;
+using Herald.Scopes;
 
 namespace Herald.Settings;
 
-/// <summary>A named way to reach a smart host (Harness's "SMTP connection"). Secrets are held
-/// only as ciphertext sealed with the application credential key.</summary>
+/// <summary>
+/// A named way to reach a smart host (Harness's "SMTP connection"), owned by a scope:
+/// administrators of the owner (or an ancestor) change it, and the owner and the scopes below it
+/// may use it. Secrets are held only as ciphertext sealed with the application credential key and
+/// bound to <see cref="Id"/>.
+/// </summary>
 public sealed record SmtpConnection
 {
     public const int DefaultPort = 25;
 
+    /// <summary>The stored identity, never shown as a name and never changed: other rows (scope
+    /// settings, queued messages) and the sealed secrets' associated data refer to it. A
+    /// connection made before owners existed keeps its old name here (e.g. <c>default</c>); a
+    /// new one gets <see cref="ConnectionReference.Qualified"/> of its owner and name.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>The scope the connection belongs to.</summary>
+    public required ScopePath Owner { get; init; }
+
+    /// <summary>The connection's name within its owner (<see cref="ConnectionName"/> rules).</summary>
     public required string Name { get; init; }
+
+    /// <summary>How people and programs write it: <c>/hr:smarthost</c>.</summary>
+    public string Qualified => ConnectionReference.Qualified(Owner, Name);
 
     public required string Host { get; init; }
 
@@ -35,6 +53,15 @@ public sealed record SmtpConnection
 
     /// <summary>Only nodes carrying one of these tags may use the connection; empty means any node.</summary>
     public IReadOnlyList<string> NodeTags { get; init; } = [];
+
+    /// <summary>The administrator said that the password may cross an unencrypted channel
+    /// (security <c>none</c>, or <c>starttls-when-available</c> when the server offers no
+    /// STARTTLS): only for a smart host on the same machine or a trusted link.</summary>
+    public bool AllowPlaintextAuth { get; init; }
+
+    /// <summary>Whether this connection can send a password only over an encrypted channel,
+    /// or might send it in the clear.</summary>
+    public bool MaySendPasswordInClear => Security is SmtpSecurity.None or SmtpSecurity.StartTlsWhenAvailable;
 }
 
 /// <summary>Anonymous, or SASL with a user name, a sealed password and an optional allow-list of

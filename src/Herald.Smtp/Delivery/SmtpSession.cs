@@ -62,6 +62,16 @@ internal sealed class SmtpSession : IDisposable
             if (!settings.Authentication.IsAnonymous)
             {
                 stage = DeliveryStage.Authenticate;
+                if (!client.IsSecure && !settings.AllowPlaintextAuth)
+                {
+                    // starttls-when-available against a server that offered no STARTTLS (or had it
+                    // stripped on the way): the password is never sent in the clear unless allowed.
+                    client.Dispose();
+                    return (null, new SessionFailure(RecipientOutcome.TransientFailure, DeliveryStage.Tls,
+                        $"{settings.Host}:{settings.Port} offered no STARTTLS, and SMTP connection {settings.Qualified} never sends its password unencrypted; nothing was sent. Use starttls-required, or set allow-plaintext-auth for a smart host on this machine.",
+                        ConfigurationError: true));
+                }
+
                 if (AuthenticationProblem(client, settings.Authentication) is { } problem)
                 {
                     client.Dispose();

@@ -8,13 +8,13 @@ namespace Herald.Storage.Settings;
 internal sealed class ConnectionRow
 {
     public const string Upsert = """
-        INSERT INTO smtp_connections (name, host, port, security, username, mechanisms, client_cert_subject,
+        INSERT INTO smtp_connections (name, owner_scope, short_name, allow_plaintext_auth, host, port, security, username, mechanisms, client_cert_subject,
             client_cert_thumbprint, client_cert_not_after, trust_mode, trust_ca_pem, trust_thumbprint,
             connect_timeout_ms, command_timeout_ms, connection_limit, rate_limit_per_minute, node_tags, updated_at)
-        VALUES (@Name, @Host, @Port, @Security, @Username, @Mechanisms, @ClientCertSubject,
+        VALUES (@Name, @OwnerScope, @ShortName, @AllowPlaintextAuth, @Host, @Port, @Security, @Username, @Mechanisms, @ClientCertSubject,
             @ClientCertThumbprint, @ClientCertNotAfter, @TrustMode, @TrustCaPem, @TrustThumbprint,
             @ConnectTimeoutMs, @CommandTimeoutMs, @ConnectionLimit, @RateLimitPerMinute, @NodeTags, @UpdatedAt)
-        ON CONFLICT (name) DO UPDATE SET host = excluded.host, port = excluded.port, security = excluded.security,
+        ON CONFLICT (name) DO UPDATE SET allow_plaintext_auth = excluded.allow_plaintext_auth, host = excluded.host, port = excluded.port, security = excluded.security,
             username = excluded.username, mechanisms = excluded.mechanisms, client_cert_subject = excluded.client_cert_subject,
             client_cert_thumbprint = excluded.client_cert_thumbprint, client_cert_not_after = excluded.client_cert_not_after,
             trust_mode = excluded.trust_mode, trust_ca_pem = excluded.trust_ca_pem, trust_thumbprint = excluded.trust_thumbprint,
@@ -23,7 +23,12 @@ internal sealed class ConnectionRow
             node_tags = excluded.node_tags, updated_at = excluded.updated_at
         """;
 
+    /// <summary>The stored identity (<see cref="SmtpConnection.Id"/>).</summary>
     public string Name { get; set; } = "";
+    public string OwnerScope { get; set; } = "/";
+    /// <summary>Null on a row written by a node of the release before owners: its name then.</summary>
+    public string? ShortName { get; set; }
+    public long AllowPlaintextAuth { get; set; }
     public string Host { get; set; } = "";
     public long Port { get; set; }
     public string Security { get; set; } = "";
@@ -44,7 +49,10 @@ internal sealed class ConnectionRow
 
     public static ConnectionRow From(SmtpConnection c, long now) => new()
     {
-        Name = c.Name,
+        Name = c.Id,
+        OwnerScope = c.Owner.Value,
+        ShortName = c.Name,
+        AllowPlaintextAuth = c.AllowPlaintextAuth ? 1 : 0,
         Host = c.Host,
         Port = c.Port,
         Security = SmtpSecurityNames.Values.NameOf(c.Security),
@@ -66,7 +74,10 @@ internal sealed class ConnectionRow
 
     public SmtpConnection ToConnection(EncryptedSecret? password, EncryptedSecret? clientCertificate) => new()
     {
-        Name = Name,
+        Id = Name,
+        Owner = Scopes.ScopePath.Parse(OwnerScope),
+        Name = ShortName ?? Name,
+        AllowPlaintextAuth = AllowPlaintextAuth != 0,
         Host = Host,
         Port = (int)Port,
         Security = SmtpSecurityNames.Values.Parse(Security),
@@ -112,7 +123,7 @@ internal sealed class OutgoingRow
     {
         ScopePath = s.Scope.Value,
         Enabled = s.Enabled is { } enabled ? (enabled ? 1 : 0) : null,
-        ConnectionName = s.ConnectionName,
+        ConnectionName = s.ConnectionId,
         FromAddress = s.FromAddress?.Value,
         FromName = s.FromName,
         ReplyTo = s.ReplyTo?.Value,
@@ -124,7 +135,7 @@ internal sealed class OutgoingRow
     public ScopeOutgoingSettings ToSettings() => new(Scopes.ScopePath.Parse(ScopePath))
     {
         Enabled = Enabled is { } enabled ? enabled != 0 : null,
-        ConnectionName = ConnectionName,
+        ConnectionId = ConnectionName,
         FromAddress = FromAddress is null ? null : EmailAddress.Parse(FromAddress),
         FromName = FromName,
         ReplyTo = ReplyTo is null ? null : EmailAddress.Parse(ReplyTo),

@@ -61,7 +61,16 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
             return false;
         }
 
+        // Its own settings go with it (ON DELETE CASCADE), and so do the connections it owns: only
+        // the scope and the scopes below it (there are none) could use them.
+        var owned = (await connection.QueryAsync<string>(
+            "SELECT name FROM smtp_connections WHERE owner_scope = @path", new { path = scope.Value }, transaction).ConfigureAwait(false)).ToArray();
         var removed = await connection.ExecuteAsync("DELETE FROM scopes WHERE path = @path", new { path = scope.Value }, transaction).ConfigureAwait(false);
+        foreach (var id in owned)
+        {
+            await DeleteConnectionRowAsync(connection, transaction, id).ConfigureAwait(false);
+        }
+
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return removed > 0;
     }
@@ -80,18 +89,25 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
         return rows.Select(r => r.ToSettings()).OrderByDescending(s => s.Scope.Value.Length).ToArray();
     }
 
-    public async Task<SmtpConnection?> GetConnectionAsync(string name, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ScopeOutgoingSettings>> ListOutgoingAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await connection.QueryAsync<OutgoingRow>("SELECT * FROM outgoing_settings ORDER BY scope_path").ConfigureAwait(false);
+        return rows.Select(r => r.ToSettings()).ToArray();
+    }
+
+    public async Task<SmtpConnection?> GetConnectionAsync(string id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var row = await connection.QuerySingleOrDefaultAsync<ConnectionRow>(
-            "SELECT * FROM smtp_connections WHERE name = @name", new { name }).ConfigureAwait(false);
+            "SELECT * FROM smtp_connections WHERE name = @id", new { id }).ConfigureAwait(false);
         return row is null ? null : await WithSecretsAsync(connection, row).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<SmtpConnection>> ListConnectionsAsync(CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        var rows = await connection.QueryAsync<ConnectionRow>("SELECT * FROM smtp_connections ORDER BY name").ConfigureAwait(false);
+        var rows = await connection.QueryAsync<ConnectionRow>("SELECT * FROM smtp_connections ORDER BY owner_scope, short_name").ConfigureAwait(false);
         var result = new List<SmtpConnection>();
         foreach (var row in rows)
         {
@@ -110,8 +126,8 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
         if (connection is not null)
         {
             await db.ExecuteAsync(ConnectionRow.Upsert, ConnectionRow.From(connection, now), transaction).ConfigureAwait(false);
-            await SaveSecretAsync(db, transaction, SecretNames.ConnectionPassword(connection.Name), connection.Authentication.Password, now).ConfigureAwait(false);
-            await SaveSecretAsync(db, transaction, SecretNames.ConnectionClientCertificate(connection.Name), connection.ClientCertificate?.Pkcs12, now).ConfigureAwait(false);
+            await SaveSecretAsync(db, transaction, SecretNames.ConnectionPassword(connection.Id), connection.Authentication.Password, now).ConfigureAwait(false);
+            await SaveSecretAsync(db, transaction, SecretNames.ConnectionClientCertificate(connection.Id), connection.ClientCertificate?.Pkcs12, now).ConfigureAwait(false);
         }
 
         await db.ExecuteAsync(OutgoingRow.Upsert, OutgoingRow.From(settings, now), transaction).ConfigureAwait(false);
@@ -125,9 +141,26 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
         var transaction = write.Transaction;
         var now = Now();
         await db.ExecuteAsync(ConnectionRow.Upsert, ConnectionRow.From(connection, now), transaction).ConfigureAwait(false);
-        await SaveSecretAsync(db, transaction, SecretNames.ConnectionPassword(connection.Name), connection.Authentication.Password, now).ConfigureAwait(false);
-        await SaveSecretAsync(db, transaction, SecretNames.ConnectionClientCertificate(connection.Name), connection.ClientCertificate?.Pkcs12, now).ConfigureAwait(false);
+        await SaveSecretAsync(db, transaction, SecretNames.ConnectionPassword(connection.Id), connection.Authentication.Password, now).ConfigureAwait(false);
+        await SaveSecretAsync(db, transaction, SecretNames.ConnectionClientCertificate(connection.Id), connection.ClientCertificate?.Pkcs12, now).ConfigureAwait(false);
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<ScopePath>> DeleteConnectionAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginSerializedWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var transaction = write.Transaction;
+        var usedBy = (await connection.QueryAsync<string>(
+            "SELECT scope_path FROM outgoing_settings WHERE connection_name = @id ORDER BY scope_path", new { id }, transaction).ConfigureAwait(false))
+            .Select(ScopePath.Parse).ToArray();
+        if (usedBy.Length == 0)
+        {
+            await DeleteConnectionRowAsync(connection, transaction, id).ConfigureAwait(false);
+        }
+
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return usedBy;
     }
 
     public async Task<bool> DeleteOutgoingAsync(ScopePath scope, string? ownConnection, CancellationToken cancellationToken)
@@ -143,16 +176,20 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
                 "SELECT COUNT(*) FROM outgoing_settings WHERE connection_name = @name", new { name = ownConnection }, transaction).ConfigureAwait(false);
             if (users == 0)
             {
-                await connection.ExecuteAsync(
-                    "DELETE FROM secrets WHERE name IN (@password, @certificate); DELETE FROM smtp_connections WHERE name = @name;",
-                    new { name = ownConnection, password = SecretNames.ConnectionPassword(ownConnection), certificate = SecretNames.ConnectionClientCertificate(ownConnection) },
-                    transaction).ConfigureAwait(false);
+                await DeleteConnectionRowAsync(connection, transaction, ownConnection).ConfigureAwait(false);
             }
         }
 
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return removed > 0;
     }
+
+    /// <summary>A connection's row and its secrets, by their exact names (the secrets table holds more than connections' secrets).</summary>
+    private static Task<int> DeleteConnectionRowAsync(DbConnection connection, DbTransaction transaction, string id) =>
+        connection.ExecuteAsync(
+            "DELETE FROM secrets WHERE name IN (@password, @certificate); DELETE FROM smtp_connections WHERE name = @id;",
+            new { id, password = SecretNames.ConnectionPassword(id), certificate = SecretNames.ConnectionClientCertificate(id) },
+            transaction);
 
     private static async Task<bool> ScopeExistsAsync(DbConnection connection, DbTransaction? transaction, ScopePath scope) =>
         await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM scopes WHERE path = @path", new { path = scope.Value }, transaction).ConfigureAwait(false) > 0;

@@ -2,6 +2,7 @@ using Herald.Delivery;
 using Herald.Scopes;
 using Herald.Settings;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace Herald.Web.Console;
 
@@ -76,21 +77,18 @@ public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStor
             }
         }
 
-        var errors = await service.ApplyAsync(update, HttpContext.RequestAborted);
-        if (errors.Count > 0)
+        var saved = await service.ApplyAsync(Caller, update, HttpContext.RequestAborted);
+        if (saved.Refusal is { } refusal)
         {
-            AddErrors(errors);
-            Response.StatusCode = 400;
-            return Page();
+            return Refused(refusal, Redisplay);
         }
 
-        if (revert.Count > 0 && await service.RevertAsync(Scope, revert, HttpContext.RequestAborted) is { } error)
+        if (revert.Count > 0 && await service.RevertAsync(Caller, Scope, revert, HttpContext.RequestAborted) is { } revertRefusal)
         {
-            AddErrors([error]);
-            return Page();
+            return Refused(revertRefusal, Redisplay);
         }
 
-        Notice = $"Saved the outgoing email settings of {Scope}.";
+        Notice = string.Join(" ", new[] { $"Saved the outgoing email settings of {Scope}." }.Concat(saved.Value!.Notes));
         return Redirect($"/settings?scope={Uri.EscapeDataString(Scope.Value)}");
     }
 
@@ -101,12 +99,12 @@ public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStor
             return refused;
         }
 
-        if (field is null || !Fields.Contains(field))
+        field ??= "";
+        if (await service.RevertAsync(Caller, Scope, [field], HttpContext.RequestAborted) is { } refusal)
         {
-            return BadRequest();
+            return Refused(refusal, Redisplay);
         }
 
-        await service.RevertAsync(Scope, [field], HttpContext.RequestAborted);
         Notice = Scope.IsRoot ? $"{Label(field)} is back to its default." : $"{Label(field)} of {Scope} is inherited again.";
         return Redirect($"/settings?scope={Uri.EscapeDataString(Scope.Value)}");
     }
@@ -153,15 +151,21 @@ public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStor
             return Page();
         }
 
-        var outcome = await tester.SendAsync(Scope, [address], Limit(subject, 200), Limit(body, 10_000), HttpContext.RequestAborted);
-        Test = new TestView(outcome.Problem, outcome.Result, outcome.Connection is { } c ? $"{c.Name} ({c.Host}:{c.Port})" : null);
+        var outcome = await tester.SendAsync(Caller, Scope, [address], subject ?? "", body ?? "", HttpContext.RequestAborted);
+        if (outcome.Refusal is { } refusal)
+        {
+            return Refused(refusal, Page);
+        }
+
+        var result = outcome.Value!;
+        Test = new TestView(result.Problem, result.Result, result.Connection is { } c ? $"{c.Qualified} ({c.Host}:{c.Port})" : null);
         return Page();
     }
 
     public ScopePath? DefinedAt(string field) => field switch
     {
         "enabled" => Effective.Enabled.DefinedAt,
-        "connection" => Effective.ConnectionName.DefinedAt,
+        "connection" => Effective.ConnectionId.DefinedAt,
         "from" => Effective.FromAddress.DefinedAt,
         "fromName" => Effective.FromName.DefinedAt,
         "replyTo" => Effective.ReplyTo.DefinedAt,
@@ -182,12 +186,16 @@ public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStor
 
     public int Depth(ScopePath scope) => scope.IsRoot ? 0 : scope.Value.Count(ch => ch == '/');
 
-    private static string Limit(string? text, int length) => text is null ? "" : text.Length <= length ? text : text[..length];
+    private PageResult Redisplay()
+    {
+        Response.StatusCode = 400;
+        return Page();
+    }
 
     private static OutgoingSettingsUpdate With(OutgoingSettingsUpdate update, string field, string value) => field switch
     {
         "enabled" => update with { Enabled = value == "true" },
-        "connection" => update with { ConnectionName = value },
+        "connection" => update with { Connection = value },
         "from" => update with { FromAddress = value },
         "fromName" => update with { FromName = value },
         "replyTo" => update with { ReplyTo = value },
@@ -195,7 +203,7 @@ public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStor
         _ => update with { Impersonation = value },
     };
 
-    /// <summary>Reads the scope and its settings; a 403 when the administrator may not see it.</summary>
+    /// <summary>Reads the scope and its settings; the refusal (a 403, a 404) when the administrator may not see them.</summary>
     private async Task<IActionResult?> LoadAsync(string? scope)
     {
         if (!ScopePath.TryParse(scope ?? Admin.Scope.Value, out var path, out _))
@@ -203,24 +211,21 @@ public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStor
             path = Admin.Scope;
         }
 
-        if (!Admin.Administers(path))
-        {
-            return RefuseScope(path);
-        }
-
         Scope = path;
-        var effective = await service.GetEffectiveAsync(path, HttpContext.RequestAborted);
-        if (effective is null)
+        var view = await service.GetAsync(Caller, path, HttpContext.RequestAborted);
+        if (view.Refusal is { } refusal)
         {
-            return NotFound();
+            return Refused(refusal, Page);
         }
 
+        var effective = view.Value!.Effective;
         Effective = effective;
-        Scopes = (await store.ListScopesAsync(HttpContext.RequestAborted)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
-        Connections = await store.ListConnectionsAsync(HttpContext.RequestAborted);
-        Connection = effective.ConnectionName.Value is { } name ? Connections.FirstOrDefault(c => c.Name == name) : null;
+        Connection = view.Value.Connection;
+        Scopes = (await store.ListScopesAsync(HttpContext.RequestAborted)).Where(Caller.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
+        var usable = await service.ListConnectionsAsync(Caller, HttpContext.RequestAborted);
+        Connections = (usable.Value ?? []).Select(l => l.Connection).Where(c => path.IsSameOrDescendantOf(c.Owner)).ToArray();
         Values["enabled"] = effective.Enabled.Value ? "true" : "false";
-        Values["connection"] = effective.ConnectionName.Value ?? "";
+        Values["connection"] = Connection?.Qualified ?? "";
         Values["from"] = effective.FromAddress.Value?.Value ?? "";
         Values["fromName"] = effective.FromName.Value ?? "";
         Values["replyTo"] = effective.ReplyTo.Value?.Value ?? "";

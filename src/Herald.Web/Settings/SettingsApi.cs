@@ -1,4 +1,4 @@
-using Herald.Access;
+using Herald.Delivery;
 using Herald.Scopes;
 using Herald.Settings;
 using Herald.Web.Security;
@@ -9,128 +9,351 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Herald.Web.Settings;
 
-/// <summary><c>/api/v1/settings/outgoing</c>: a scope's outgoing email settings (administrators).</summary>
+/// <summary>
+/// <c>/api/v1/settings/outgoing</c> (a scope's outgoing email settings, the SharePoint form),
+/// <c>/api/v1/connections</c> (SMTP connections, each owned by a scope) and the test email. The
+/// handlers translate JSON to <see cref="OutgoingSettingsService"/>'s use cases and back; every
+/// decision (who may, what is valid) is the service's.
+/// </summary>
 public static class SettingsApi
 {
     public static RouteGroupBuilder MapSettingsApi(this RouteGroupBuilder api)
     {
         var settings = api.MapGroup("/settings").WithTags("Settings");
         settings.MapGet("/outgoing", GetAsync).WithSummary("Effective outgoing email settings of a scope; secrets only as 'set'.");
-        settings.MapPut("/outgoing", PutAsync).WithSummary("Change a scope's outgoing email settings; fields left out keep their values.");
+        settings.MapPut("/outgoing", PutAsync).WithSummary("Change a scope's outgoing email settings (and its connection); fields left out keep their values.");
+        settings.MapPost("/test-email", TestAsync).WithSummary("Send a test email through a scope's settings now and report the SMTP outcome.");
+
+        var connections = api.MapGroup("/connections").WithTags("Settings");
+        connections.MapGet("/", ListConnectionsAsync).WithSummary("SMTP connections of the scopes this key administers and of the scopes above them.");
+        connections.MapGet("/{name}", GetConnectionAsync).WithSummary("One SMTP connection, owned by ?scope= (default /); secrets only as 'set'.");
+        connections.MapPut("/{name}", PutConnectionAsync).WithSummary("Add or change the SMTP connection {name} owned by ?scope=; fields left out keep their values.");
+        connections.MapDelete("/{name}", DeleteConnectionAsync).WithSummary("Delete an SMTP connection that no scope uses.");
         return api;
     }
 
-    /// <summary>The fields of <c>herald smtp set</c>; null keeps the stored value. The password is write-only.</summary>
-    public sealed record OutgoingSettingsRequest(
-        string? Connection, string? Server, int? Port, string? Security, string? Auth, string? Username, string? Password,
-        bool? Enabled, string? From, string? FromName, string? ReplyTo, string? Charset, string? Impersonation,
-        int? ConnectionLimit, int? RateLimitPerMinute, IReadOnlyList<string>? NodeTags)
+    /// <summary>The fields of an SMTP connection; null keeps the stored value. Secrets are write-only.</summary>
+    public record ConnectionRequest
     {
-        public override string ToString() => $"OutgoingSettingsRequest for {Server}, password {(Password is null ? "unchanged" : "given")}";
+        public string? Server { get; init; }
+        public int? Port { get; init; }
+        public string? Security { get; init; }
+
+        /// <summary><c>anonymous</c> (removes stored credentials), <c>any</c>, or mechanisms separated by commas.</summary>
+        public string? Auth { get; init; }
+        public string? Username { get; init; }
+        public string? Password { get; init; }
+
+        /// <summary>PEM text with the certificate and its private key, base64 of a PKCS#12 file
+        /// without a password, or <c>none</c> to remove it.</summary>
+        public string? ClientCertificate { get; init; }
+
+        /// <summary>PEM of the CA that must issue the server's certificate, or <c>system</c>.</summary>
+        public string? TrustCa { get; init; }
+
+        /// <summary>SHA-256 thumbprint of the one server certificate to accept.</summary>
+        public string? TrustThumbprint { get; init; }
+        public int? ConnectTimeoutSeconds { get; init; }
+        public int? CommandTimeoutSeconds { get; init; }
+        public int? ConnectionLimit { get; init; }
+        public int? RateLimitPerMinute { get; init; }
+        public IReadOnlyList<string>? NodeTags { get; init; }
+        public bool? AllowPlaintextAuth { get; init; }
+
+        // The password and the key never appear in a log line or exception message.
+        public override string ToString() =>
+            $"{GetType().Name} for {Server}, password {(Password is null ? "unchanged" : "given")}, client certificate {(ClientCertificate is null ? "unchanged" : "given")}";
     }
+
+    /// <summary>A scope's settings and, in the same step, the connection it uses (named by
+    /// <see cref="Connection"/>: <c>smarthost</c> or <c>/hr:smarthost</c>).</summary>
+    public sealed record OutgoingSettingsRequest : ConnectionRequest
+    {
+        public string? Connection { get; init; }
+        public bool? Enabled { get; init; }
+        public string? From { get; init; }
+        public string? FromName { get; init; }
+        public string? ReplyTo { get; init; }
+        public string? Charset { get; init; }
+        public string? Impersonation { get; init; }
+    }
+
+    public sealed record TestEmailRequest(IReadOnlyList<string>? To, string? Subject, string? Body);
 
     public sealed record SettingView(object? Value, string? DefinedAt);
 
+    public sealed record ClientCertificateView(string Subject, string Thumbprint, DateTimeOffset NotAfter);
+
     public sealed record ConnectionView(
-        string Name, string Host, int Port, string Security, string Authentication, string? Username, bool PasswordSet,
-        string? ClientCertificate, string Trust, int ConnectionLimit, int? RateLimitPerMinute, IReadOnlyList<string> NodeTags);
-
-    public sealed record OutgoingSettingsView(string Scope, IReadOnlyDictionary<string, SettingView> Settings, ConnectionView? Connection);
-
-    private static async Task<Results<Ok<OutgoingSettingsView>, ValidationProblem, ProblemHttpResult>> GetAsync(
-        HttpContext context, string? scope, OutgoingSettingsService service, ISettingsStore store)
+        string Name, string Owner, string Qualified, string Host, int Port, string Security, string Authentication, string? Username, bool PasswordSet,
+        ClientCertificateView? ClientCertificate, string Trust, string? TrustThumbprint, int ConnectTimeoutSeconds, int CommandTimeoutSeconds,
+        int ConnectionLimit, int? RateLimitPerMinute, IReadOnlyList<string> NodeTags, bool AllowPlaintextAuth,
+        IReadOnlyList<string>? UsedBy = null, bool? Editable = null)
     {
-        if (!ScopePath.TryParse(scope ?? "/", out var target, out var error))
-        {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["scope"] = [error] });
-        }
-
-        if (context.Refuse(target, ApiKeyRole.Admin) is { } refusal)
-        {
-            return refusal;
-        }
-
-        var effective = await service.GetEffectiveAsync(target, context.RequestAborted).ConfigureAwait(false);
-        if (effective is null)
-        {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["scope"] = [$"Scope '{target}' does not exist."] });
-        }
-
-        return TypedResults.Ok(await ViewAsync(effective, store, context.RequestAborted).ConfigureAwait(false));
+        public static ConnectionView From(SmtpConnection c, ConnectionListing? listing = null) => new(
+            c.Name, c.Owner.Value, c.Qualified, c.Host, c.Port, SmtpSecurityNames.Values.NameOf(c.Security),
+            c.Authentication.IsAnonymous ? "anonymous" : c.Authentication.Mechanisms.Count == 0 ? "any" : string.Join(",", c.Authentication.Mechanisms),
+            c.Authentication.UserName, c.Authentication.Password is not null,
+            c.ClientCertificate is { } cert ? new ClientCertificateView(cert.Subject, cert.Thumbprint, cert.NotAfter) : null,
+            ServerTrust.ModeNames.NameOf(c.Trust.Mode), c.Trust.Thumbprint, (int)c.ConnectTimeout.TotalSeconds, (int)c.CommandTimeout.TotalSeconds,
+            c.ConnectionLimit, c.RateLimitPerMinute, c.NodeTags, c.AllowPlaintextAuth,
+            listing?.UsedBy.Select(s => s.Value).ToArray(), listing?.Editable);
     }
 
-    private static async Task<Results<Ok<OutgoingSettingsView>, ValidationProblem, ProblemHttpResult>> PutAsync(
-        HttpContext context, string? scope, OutgoingSettingsRequest request, OutgoingSettingsService service, ISettingsStore store)
+    public sealed record OutgoingSettingsView(string Scope, IReadOnlyDictionary<string, SettingView> Settings, ConnectionView? Connection, IReadOnlyList<string>? Notes = null);
+
+    public sealed record SavedConnectionView(ConnectionView Connection, IReadOnlyList<string> Notes);
+
+    public sealed record TestEmailView(bool Sent, string? Problem, string? Connection, string? FailedAt, IReadOnlyList<TestRecipientView> Recipients, string? Transcript);
+
+    public sealed record TestRecipientView(string Address, string Outcome, string Detail);
+
+    private static async Task<Results<Ok<OutgoingSettingsView>, ProblemHttpResult>> GetAsync(
+        HttpContext context, string? scope, OutgoingSettingsService service)
     {
         if (!ScopePath.TryParse(scope ?? "/", out var target, out var error))
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["scope"] = [error] });
+            return ApiResults.Refused(Refusal.Invalid("scope", error));
         }
 
-        if (context.Refuse(target, ApiKeyRole.Admin) is { } refusal)
+        var view = await service.GetAsync(context.Caller(), target, context.RequestAborted).ConfigureAwait(false);
+        return view.Refusal is { } refusal ? ApiResults.Refused(refusal) : TypedResults.Ok(View(view.Value!));
+    }
+
+    private static async Task<Results<Ok<OutgoingSettingsView>, ProblemHttpResult>> PutAsync(
+        HttpContext context, string? scope, OutgoingSettingsRequest request, OutgoingSettingsService service)
+    {
+        if (!ScopePath.TryParse(scope ?? "/", out var target, out var error))
         {
-            return refusal;
+            return ApiResults.Refused(Refusal.Invalid("scope", error));
         }
 
-        var authentication = AuthenticationChange.FromWords(request.Auth, request.Username, request.Password, out var authError);
-        if (authError is not null)
+        var errors = new List<FieldError>();
+        var update = new OutgoingSettingsUpdate(target)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["auth"] = [authError] });
-        }
-
-        var errors = await service.ApplyAsync(new OutgoingSettingsUpdate(target)
-        {
-            ConnectionName = request.Connection,
-            Host = request.Server,
-            Port = request.Port,
-            Security = request.Security,
-            Authentication = authentication,
+            Connection = request.Connection,
+            ConnectionChange = ConnectionChange(request, errors),
             Enabled = request.Enabled,
             FromAddress = request.From,
             FromName = request.FromName,
             ReplyTo = request.ReplyTo,
             Charset = request.Charset,
             Impersonation = request.Impersonation,
+        };
+        if (errors.Count > 0)
+        {
+            return ApiResults.Refused(Refusal.Invalid(errors, "The settings are not valid. Nothing was saved."));
+        }
+
+        var caller = context.Caller();
+        var saved = await service.ApplyAsync(caller, update, context.RequestAborted).ConfigureAwait(false);
+        if (saved.Refusal is { } refusal)
+        {
+            return ApiResults.Refused(refusal);
+        }
+
+        var view = await service.GetAsync(caller, target, context.RequestAborted).ConfigureAwait(false);
+        return TypedResults.Ok(View(view.Value!) with { Notes = saved.Value!.Notes });
+    }
+
+    private static async Task<Results<Ok<TestEmailView>, ProblemHttpResult>> TestAsync(
+        HttpContext context, string? scope, TestEmailRequest request, TestEmailService tester)
+    {
+        if (!ScopePath.TryParse(scope ?? "/", out var target, out var error))
+        {
+            return ApiResults.Refused(Refusal.Invalid("scope", error));
+        }
+
+        var to = new List<EmailAddress>();
+        foreach (var (text, i) in (request.To ?? []).Take(11).Select((t, i) => (t, i)))
+        {
+            if (!EmailAddress.TryParse(text, out var address, out var addressError))
+            {
+                return ApiResults.Refused(Refusal.Invalid($"to[{i}]", addressError));
+            }
+
+            to.Add(address);
+        }
+
+        var outcome = await tester.SendAsync(context.Caller(), target, to, request.Subject ?? "Herald test email", request.Body ?? "This is a test email sent by Herald.", context.RequestAborted).ConfigureAwait(false);
+        if (outcome.Refusal is { } refusal)
+        {
+            return ApiResults.Refused(refusal);
+        }
+
+        var o = outcome.Value!;
+        return TypedResults.Ok(new TestEmailView(
+            o.Result?.AllSent == true,
+            o.Problem ?? o.Result?.Failure,
+            o.Connection?.Qualified,
+            o.Result?.FailedAt?.ToString(),
+            o.Result?.Recipients.Select(r => new TestRecipientView(r.Address, r.Outcome.ToString(), r.Reply?.ToString() ?? r.Detail)).ToArray() ?? [],
+            o.Result?.Transcript));
+    }
+
+    private static async Task<Results<Ok<ConnectionView[]>, ProblemHttpResult>> ListConnectionsAsync(HttpContext context, OutgoingSettingsService service)
+    {
+        var listed = await service.ListConnectionsAsync(context.Caller(), context.RequestAborted).ConfigureAwait(false);
+        return listed.Refusal is { } refusal
+            ? ApiResults.Refused(refusal)
+            : TypedResults.Ok(listed.Value!.Select(l => ConnectionView.From(l.Connection, l)).ToArray());
+    }
+
+    private static async Task<Results<Ok<ConnectionView>, ProblemHttpResult>> GetConnectionAsync(
+        HttpContext context, string name, string? scope, OutgoingSettingsService service)
+    {
+        if (!ScopePath.TryParse(scope ?? "/", out var owner, out var error))
+        {
+            return ApiResults.Refused(Refusal.Invalid("scope", error));
+        }
+
+        var found = await service.GetConnectionAsync(context.Caller(), owner, name, context.RequestAborted).ConfigureAwait(false);
+        return found.Refusal is { } refusal ? ApiResults.Refused(refusal) : TypedResults.Ok(ConnectionView.From(found.Value!.Connection, found.Value));
+    }
+
+    private static async Task<Results<Ok<SavedConnectionView>, ProblemHttpResult>> PutConnectionAsync(
+        HttpContext context, string name, string? scope, ConnectionRequest request, OutgoingSettingsService service)
+    {
+        if (!ScopePath.TryParse(scope ?? "/", out var owner, out var error))
+        {
+            return ApiResults.Refused(Refusal.Invalid("scope", error));
+        }
+
+        var errors = new List<FieldError>();
+        var change = ConnectionChange(request, errors);
+        if (errors.Count > 0)
+        {
+            return ApiResults.Refused(Refusal.Invalid(errors, "The connection is not valid. Nothing was saved."));
+        }
+
+        var saved = await service.SaveConnectionAsync(context.Caller(), new ConnectionSave(owner, name, IsNew: null, change), context.RequestAborted).ConfigureAwait(false);
+        return saved.Refusal is { } refusal
+            ? ApiResults.Refused(refusal)
+            : TypedResults.Ok(new SavedConnectionView(ConnectionView.From(saved.Value.Connection), saved.Value.Notes));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteConnectionAsync(
+        HttpContext context, string name, string? scope, OutgoingSettingsService service)
+    {
+        if (!ScopePath.TryParse(scope ?? "/", out var owner, out var error))
+        {
+            return ApiResults.Refused(Refusal.Invalid("scope", error));
+        }
+
+        var refusal = await service.DeleteConnectionAsync(context.Caller(), owner, name, context.RequestAborted).ConfigureAwait(false);
+        return refusal is null ? TypedResults.NoContent() : ApiResults.Refused(refusal);
+    }
+
+    /// <summary>The request's connection fields as a change; what cannot even be read (a certificate
+    /// that is not PEM or PKCS#12) is named in <paramref name="errors"/>.</summary>
+    private static ConnectionUpdate ConnectionChange(ConnectionRequest request, List<FieldError> errors)
+    {
+        var authentication = AuthenticationChange.FromWords(request.Auth, request.Username, request.Password, out var authError);
+        if (authError is not null)
+        {
+            errors.Add(new("auth", authError));
+        }
+
+        ClientCertificateChange? certificate = null;
+        if (request.ClientCertificate is { } text)
+        {
+            certificate = ClientCertificateFrom(text, errors);
+        }
+
+        ServerTrust? trust = null;
+        if (request.TrustCa is not null && request.TrustThumbprint is not null)
+        {
+            errors.Add(new("trustCa", "Give either trustCa or trustThumbprint, not both."));
+        }
+        else if (string.Equals(request.TrustCa?.Trim(), "system", StringComparison.OrdinalIgnoreCase))
+        {
+            trust = ServerTrust.System;
+        }
+        else if (request.TrustCa is { } pem)
+        {
+            trust = ServerTrusts.TryPinCa(pem, "trustCa", out var pinned, out var trustError) ? pinned : null;
+            if (trustError is not null)
+            {
+                errors.Add(new("trustCa", trustError));
+            }
+        }
+        else if (request.TrustThumbprint is { } thumbprint)
+        {
+            trust = ServerTrusts.TryPinThumbprint(thumbprint, out var pinned, out var trustError) ? pinned : null;
+            if (trustError is not null)
+            {
+                errors.Add(new("trustThumbprint", trustError));
+            }
+        }
+
+        return new ConnectionUpdate
+        {
+            Host = request.Server,
+            Port = request.Port,
+            Security = request.Security,
+            Authentication = authentication,
+            ClientCertificate = certificate,
+            Trust = trust,
+            ConnectTimeout = request.ConnectTimeoutSeconds is { } connect ? TimeSpan.FromSeconds(connect) : null,
+            CommandTimeout = request.CommandTimeoutSeconds is { } command ? TimeSpan.FromSeconds(command) : null,
             ConnectionLimit = request.ConnectionLimit,
             RateLimitPerMinute = request.RateLimitPerMinute,
             NodeTags = request.NodeTags,
-        }, context.RequestAborted).ConfigureAwait(false);
-        if (errors.Count > 0)
-        {
-            return TypedResults.ValidationProblem(errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()),
-                title: "The settings are not valid; nothing was saved.");
-        }
-
-        var effective = await service.GetEffectiveAsync(target, context.RequestAborted).ConfigureAwait(false);
-        return TypedResults.Ok(await ViewAsync(effective!, store, context.RequestAborted).ConfigureAwait(false));
+            AllowPlaintextAuth = request.AllowPlaintextAuth,
+        };
     }
 
-    private static async Task<OutgoingSettingsView> ViewAsync(EffectiveOutgoingSettings effective, ISettingsStore store, CancellationToken cancellationToken)
+    private static ClientCertificateChange? ClientCertificateFrom(string text, List<FieldError> errors)
     {
-        static SettingView View<T>(Setting<T> setting, Func<T, object?>? shape = null) =>
+        if (string.Equals(text.Trim(), "none", StringComparison.OrdinalIgnoreCase))
+        {
+            return new ClientCertificateChange.Remove();
+        }
+
+        byte[] bytes;
+        if (text.Contains("-----BEGIN", StringComparison.Ordinal))
+        {
+            bytes = System.Text.Encoding.ASCII.GetBytes(text);
+        }
+        else
+        {
+            try
+            {
+                bytes = Convert.FromBase64String(text.Trim());
+            }
+            catch (FormatException)
+            {
+                errors.Add(new("clientCertificate", "The client certificate is neither PEM text nor base64 of a PKCS#12 file (nor 'none')."));
+                return null;
+            }
+        }
+
+        if (!ClientCertificates.TryLoad(bytes, "clientCertificate", out var certificate, out var error))
+        {
+            errors.Add(new("clientCertificate", error));
+            return null;
+        }
+
+        return new ClientCertificateChange.Replace(certificate);
+    }
+
+    private static OutgoingSettingsView View(Herald.Settings.OutgoingSettingsView view)
+    {
+        var effective = view.Effective;
+        static SettingView Of<T>(Setting<T> setting, Func<T, object?>? shape = null) =>
             new(shape is null ? setting.Value : shape(setting.Value), setting.DefinedAt?.Value);
 
         var settings = new Dictionary<string, SettingView>
         {
-            ["enabled"] = View(effective.Enabled),
-            ["connection"] = View(effective.ConnectionName),
-            ["from"] = View(effective.FromAddress, a => a?.Value),
-            ["fromName"] = View(effective.FromName),
-            ["replyTo"] = View(effective.ReplyTo, a => a?.Value),
-            ["charset"] = View(effective.Charset),
-            ["impersonation"] = View(effective.Impersonation, ImpersonationPolicyNames.Values.NameOf),
+            ["enabled"] = Of(effective.Enabled),
+            ["connection"] = new(view.Connection?.Qualified ?? effective.ConnectionId.Value, effective.ConnectionId.DefinedAt?.Value),
+            ["from"] = Of(effective.FromAddress, a => a?.Value),
+            ["fromName"] = Of(effective.FromName),
+            ["replyTo"] = Of(effective.ReplyTo, a => a?.Value),
+            ["charset"] = Of(effective.Charset),
+            ["impersonation"] = Of(effective.Impersonation, ImpersonationPolicyNames.Values.NameOf),
         };
 
-        ConnectionView? connection = null;
-        if (effective.ConnectionName.Value is { } name && await store.GetConnectionAsync(name, cancellationToken).ConfigureAwait(false) is { } smtp)
-        {
-            connection = new ConnectionView(
-                smtp.Name, smtp.Host, smtp.Port, SmtpSecurityNames.Values.NameOf(smtp.Security),
-                smtp.Authentication.IsAnonymous ? "anonymous" : smtp.Authentication.Mechanisms.Count == 0 ? "any" : string.Join(",", smtp.Authentication.Mechanisms),
-                smtp.Authentication.UserName, smtp.Authentication.Password is not null, smtp.ClientCertificate?.Subject,
-                ServerTrust.ModeNames.NameOf(smtp.Trust.Mode), smtp.ConnectionLimit, smtp.RateLimitPerMinute, smtp.NodeTags);
-        }
-
-        return new OutgoingSettingsView(effective.Scope.Value, settings, connection);
+        return new OutgoingSettingsView(effective.Scope.Value, settings, view.Connection is { } c ? ConnectionView.From(c) : null);
     }
 }

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using System.Globalization;
+using Herald.Access;
 using Herald.Scopes;
 using Herald.Settings;
 using Microsoft.Extensions.DependencyInjection;
@@ -7,13 +7,18 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Herald.Cli;
 
 /// <summary><c>herald smtp set|show|reset</c>: a scope's outgoing email settings and its SMTP
-/// connection, in the spirit of TFSConfig ConfigureMail. A flag left out keeps the stored value.</summary>
+/// connection, in the spirit of TFSConfig ConfigureMail; <c>herald smtp connection
+/// list|show|set|remove</c>: the connections themselves, each owned by a scope. A flag left out
+/// keeps the stored value. The verbs translate flags; <see cref="OutgoingSettingsService"/> decides.</summary>
 internal static class SmtpCommands
 {
     private static readonly Option<string> Scope = new("--scope") { Description = "Scope path (default /).", DefaultValueFactory = _ => "/" };
 
     public static Command Create(CliConsole console) =>
-        new("smtp", "Outgoing email settings per scope.") { CreateSet(console), CreateShow(console), CreateReset(console) };
+        new("smtp", "Outgoing email settings per scope, and SMTP connections.")
+        {
+            CreateSet(console), CreateShow(console), CreateReset(console), ConnectionCommands.Create(console),
+        };
 
     public static string Describe(SmtpAuthentication authentication) => authentication.IsAnonymous
         ? "anonymous"
@@ -21,21 +26,8 @@ internal static class SmtpCommands
 
     private static Command CreateSet(CliConsole console)
     {
-        var connection = new Option<string?>("--connection") { Description = "Named SMTP connection the scope uses (default: the scope's own)." };
-        var server = new Option<string?>("--server") { Description = "Smart host name or IP address." };
-        var port = new Option<string?>("--port") { Description = "Port (25 when not given)." };
-        var security = new Option<string?>("--security") { Description = "none | starttls-when-available | starttls-required | implicit-tls." };
-        var auth = new Option<string?>("--auth") { Description = "anonymous (removes stored credentials), any, or SASL mechanisms: plain, login, cram-md5, scram-sha-256, ntlm, gssapi, xoauth2 (comma-separated)." };
-        var username = new Option<string?>("--username") { Description = "SASL user name." };
-        var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the SASL password (or XOAUTH2 token) from standard input." };
-        var clientCert = new Option<string?>("--client-cert") { Description = "Client certificate: PEM file with certificate and key, or PKCS#12 file; 'none' removes it." };
-        var trustCa = new Option<string?>("--trust-ca") { Description = "Trust only server certificates issued by this CA (PEM file); 'system' returns to the system store." };
-        var trustThumbprint = new Option<string?>("--trust-thumbprint") { Description = "Trust only the server certificate with this SHA-256 thumbprint." };
-        var connectTimeout = new Option<string?>("--connect-timeout") { Description = "Seconds to wait for a connection." };
-        var commandTimeout = new Option<string?>("--command-timeout") { Description = "Seconds to wait for each SMTP reply." };
-        var connectionLimit = new Option<string?>("--connection-limit") { Description = "Most simultaneous connections." };
-        var rateLimit = new Option<string?>("--rate-limit") { Description = "Most messages per minute (0: no limit)." };
-        var nodeTags = new Option<string?>("--node-tags") { Description = "Comma-separated tags of the nodes that may use this connection ('' for any)." };
+        var connection = new Option<string?>("--connection") { Description = "SMTP connection the scope uses: NAME (the nearest owned by the scope or above) or /SCOPE:NAME. With connection flags and none named: the one the scope uses, or its own 'default'." };
+        var fields = new ConnectionFlags();
         var enabled = new Option<string?>("--enabled") { Description = "true or false: whether the scope sends email at all." };
         var from = new Option<string?>("--from") { Description = "From address." };
         var fromName = new Option<string?>("--from-name") { Description = "From display name." };
@@ -43,50 +35,24 @@ internal static class SmtpCommands
         var charset = new Option<string?>("--charset") { Description = "Character set of subjects and bodies (utf-8, iso-8859-1, shift_jis, iso-2022-jp, gb2312…)." };
         var impersonation = new Option<string?>("--impersonation") { Description = "never | allowed: may a notification carry a user's address in From." };
 
-        var command = new Command("set", "Change a scope's outgoing email settings; flags left out keep their stored values.")
+        var command = new Command("set", "Change a scope's outgoing email settings (and the connection it uses); flags left out keep their stored values.")
         {
-            Scope, connection, server, port, security, auth, username, passwordStdin, clientCert, trustCa, trustThumbprint,
-            connectTimeout, commandTimeout, connectionLimit, rateLimit, nodeTags, enabled, from, fromName, replyTo, charset, impersonation,
+            Scope, connection, enabled, from, fromName, replyTo, charset, impersonation,
         };
+        fields.AddTo(command);
 
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var errors = new List<string>();
             if (!ScopePath.TryParse(parse.GetValue(Scope), out var scope, out var scopeError))
             {
                 return console.Fail(scopeError);
             }
 
-            int? Number(Option<string?> option, string what)
-            {
-                var text = parse.GetValue(option);
-                if (text is null)
-                {
-                    return null;
-                }
-
-                if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
-                {
-                    return value;
-                }
-
-                errors.Add($"{what} '{text}' is not a whole number.");
-                return null;
-            }
-
-            TimeSpan? Seconds(Option<string?> option, string what) => Number(option, what) is { } s ? TimeSpan.FromSeconds(s) : null;
-
+            var errors = new List<string>();
             var update = new OutgoingSettingsUpdate(scope)
             {
-                ConnectionName = parse.GetValue(connection),
-                Host = parse.GetValue(server),
-                Port = Number(port, "Port"),
-                Security = parse.GetValue(security),
-                ConnectTimeout = Seconds(connectTimeout, "Connect timeout"),
-                CommandTimeout = Seconds(commandTimeout, "Command timeout"),
-                ConnectionLimit = Number(connectionLimit, "Connection limit"),
-                RateLimitPerMinute = Number(rateLimit, "Rate limit"),
-                NodeTags = parse.GetValue(nodeTags)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                Connection = parse.GetValue(connection),
+                ConnectionChange = fields.Read(parse, console, errors),
                 FromAddress = parse.GetValue(from),
                 FromName = parse.GetValue(fromName),
                 ReplyTo = parse.GetValue(replyTo),
@@ -106,34 +72,41 @@ internal static class SmtpCommands
                 }
             }
 
-            update = update with { Authentication = AuthenticationChangeFrom(parse.GetValue(auth), parse.GetValue(username), parse.GetValue(passwordStdin), console, errors) };
-            update = update with { Trust = TrustFrom(parse.GetValue(trustCa), parse.GetValue(trustThumbprint), errors) };
-            update = update with { ClientCertificate = ClientCertificateFrom(parse.GetValue(clientCert), errors) };
-
-            if (errors.Count == 0)
-            {
-                var rejected = await node.GetRequiredService<OutgoingSettingsService>().ApplyAsync(update, ct);
-                errors.AddRange(rejected.Select(e => e.Message));
-            }
-
             if (errors.Count > 0)
             {
-                foreach (var error in errors.SkipLast(1))
-                {
-                    console.Error.WriteLine($"herald: {error}");
-                }
+                return FailAll(console, errors);
+            }
 
-                return console.Fail(errors[^1] + " Nothing was saved.");
+            var saved = await node.GetRequiredService<OutgoingSettingsService>().ApplyAsync(Caller.Operator, update, ct);
+            if (saved.Refusal is { } refusal)
+            {
+                return console.Fail(refusal);
             }
 
             console.Out.WriteLine($"Saved outgoing email settings for scope {scope}.");
+            foreach (var note in saved.Value!.Notes)
+            {
+                console.Out.WriteLine(note);
+            }
+
             return 0;
         });
 
         return command;
     }
 
-    private static AuthenticationChange? AuthenticationChangeFrom(string? auth, string? username, bool passwordFromStdin, CliConsole console, List<string> errors)
+    /// <summary>Every problem on its own line, the last one saying that nothing was saved.</summary>
+    internal static int FailAll(CliConsole console, IReadOnlyList<string> errors)
+    {
+        foreach (var error in errors.SkipLast(1))
+        {
+            console.Error.WriteLine($"herald: {error}");
+        }
+
+        return console.Fail(errors[^1] + " Nothing was saved.");
+    }
+
+    internal static AuthenticationChange? AuthenticationChangeFrom(string? auth, string? username, bool passwordFromStdin, CliConsole console, List<string> errors)
     {
         string? password = null;
         if (passwordFromStdin)
@@ -155,7 +128,7 @@ internal static class SmtpCommands
         return change;
     }
 
-    private static ServerTrust? TrustFrom(string? caFile, string? thumbprint, List<string> errors)
+    internal static ServerTrust? TrustFrom(string? caFile, string? thumbprint, List<string> errors)
     {
         if (caFile is not null && thumbprint is not null)
         {
@@ -190,7 +163,7 @@ internal static class SmtpCommands
         return null;
     }
 
-    private static ClientCertificateChange? ClientCertificateFrom(string? path, List<string> errors)
+    internal static ClientCertificateChange? ClientCertificateFrom(string? path, List<string> errors)
     {
         if (path is null)
         {
@@ -221,42 +194,25 @@ internal static class SmtpCommands
                 return console.Fail(scopeError);
             }
 
-            var effective = await node.GetRequiredService<OutgoingSettingsService>().GetEffectiveAsync(scope, ct);
-            if (effective is null)
+            var shown = await node.GetRequiredService<OutgoingSettingsService>().GetAsync(Caller.Operator, scope, ct);
+            if (shown.Refusal is { } refusal)
             {
-                return console.Fail(OutgoingSettingsService.ScopeMissing(scope).Message);
+                return console.Fail(refusal);
             }
 
+            var effective = shown.Value!.Effective;
             var output = console.Out;
             output.WriteLine($"Outgoing email settings for scope {scope}");
             Line(output, "enabled", effective.Enabled.Value ? "yes" : "no", effective.Enabled, scope);
-            Line(output, "connection", effective.ConnectionName.Value ?? "(none)", effective.ConnectionName, scope);
+            Line(output, "connection", shown.Value.Connection?.Qualified ?? effective.ConnectionId.Value ?? "(none)", effective.ConnectionId, scope);
             Line(output, "from", effective.FromAddress.Value?.Value ?? "(none)", effective.FromAddress, scope);
             Line(output, "from name", effective.FromName.Value ?? "(none)", effective.FromName, scope);
             Line(output, "reply-to", effective.ReplyTo.Value?.Value ?? "(none)", effective.ReplyTo, scope);
             Line(output, "charset", effective.Charset.Value, effective.Charset, scope);
             Line(output, "impersonation", ImpersonationPolicyNames.Values.NameOf(effective.Impersonation.Value), effective.Impersonation, scope);
-
-            if (effective.ConnectionName.Value is { } name
-                && await node.GetRequiredService<ISettingsStore>().GetConnectionAsync(name, ct) is { } smtp)
+            if (shown.Value.Connection is { } smtp)
             {
-                output.WriteLine($"SMTP connection '{smtp.Name}'");
-                Pair(output, "server", $"{smtp.Host}:{smtp.Port}");
-                Pair(output, "security", SmtpSecurityNames.Values.NameOf(smtp.Security));
-                Pair(output, "authentication", Describe(smtp.Authentication));
-                Pair(output, "client certificate", smtp.ClientCertificate is { } cert
-                    ? $"{cert.Subject} (SHA-256 {cert.Thumbprint}, valid until {cert.NotAfter:yyyy-MM-dd})"
-                    : "(none)");
-                Pair(output, "server trust", smtp.Trust.Mode switch
-                {
-                    ServerTrustMode.PinnedCa => "pinned CA " + CaSubject(smtp.Trust.CaPem!),
-                    ServerTrustMode.PinnedThumbprint => "pinned certificate SHA-256 " + smtp.Trust.Thumbprint,
-                    _ => "system certificate store",
-                });
-                Pair(output, "timeouts", $"connect {smtp.ConnectTimeout.TotalSeconds:0} s, command {smtp.CommandTimeout.TotalSeconds:0} s");
-                Pair(output, "connection limit", smtp.ConnectionLimit.ToString(CultureInfo.InvariantCulture));
-                Pair(output, "rate limit", smtp.RateLimitPerMinute is { } rate ? $"{rate} messages/minute" : "none");
-                Pair(output, "node tags", smtp.NodeTags.Count == 0 ? "any node" : string.Join(", ", smtp.NodeTags));
+                ConnectionCommands.Describe(output, smtp);
             }
 
             return 0;
@@ -275,13 +231,13 @@ internal static class SmtpCommands
                 return console.Fail(scopeError);
             }
 
-            var (removed, error) = await node.GetRequiredService<OutgoingSettingsService>().ResetAsync(scope, ct);
-            if (error is not null)
+            var reset = await node.GetRequiredService<OutgoingSettingsService>().ResetAsync(Caller.Operator, scope, ct);
+            if (reset.Refusal is { } refusal)
             {
-                return console.Fail(error.Message);
+                return console.Fail(refusal);
             }
 
-            console.Out.WriteLine(removed
+            console.Out.WriteLine(reset.Value
                 ? $"Removed the outgoing email settings of scope {scope}; it now inherits from its parent."
                 : $"Scope {scope} had no settings of its own.");
             return 0;
@@ -296,11 +252,4 @@ internal static class SmtpCommands
         output.WriteLine($"  {label,-19}{value}  ({origin})");
     }
 
-    private static void Pair(TextWriter output, string label, string value) => output.WriteLine($"  {label,-19}{value}");
-
-    private static string CaSubject(string pem)
-    {
-        using var ca = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(pem);
-        return ca.Subject;
-    }
 }

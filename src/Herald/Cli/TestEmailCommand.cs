@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Herald.Access;
 using Herald.Delivery;
 using Herald.Scopes;
 using Herald.Settings;
@@ -38,8 +39,14 @@ internal static class TestEmailCommand
                 recipients.Add(address);
             }
 
-            var outcome = await node.GetRequiredService<TestEmailService>()
-                .SendAsync(scope, recipients, parse.GetValue(subject)!, parse.GetValue(body)!, ct);
+            var tested = await node.GetRequiredService<TestEmailService>()
+                .SendAsync(Caller.Operator, scope, recipients, parse.GetValue(subject)!, parse.GetValue(body)!, ct);
+            if (tested.Refusal is { } refusal)
+            {
+                return console.Fail(refusal);
+            }
+
+            var outcome = tested.Value!;
             if (outcome.Problem is { } problem)
             {
                 return console.Fail(problem);
@@ -47,7 +54,7 @@ internal static class TestEmailCommand
 
             var result = outcome.Result!;
             var connection = outcome.Connection!;
-            console.Out.WriteLine($"Test email for scope {scope} through '{connection.Name}' ({connection.Host}:{connection.Port}, {SmtpSecurityNames.Values.NameOf(connection.Security)}, {SmtpCommands.Describe(connection.Authentication)}):");
+            console.Out.WriteLine($"Test email for scope {scope} through {connection.Qualified} ({connection.Host}:{connection.Port}, {SmtpSecurityNames.Values.NameOf(connection.Security)}, {SmtpCommands.Describe(connection.Authentication)}):");
             foreach (var recipient in result.Recipients)
             {
                 var verdict = recipient.Outcome switch

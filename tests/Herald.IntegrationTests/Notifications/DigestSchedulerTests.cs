@@ -134,8 +134,8 @@ public sealed class DigestSchedulerTests
     private static async Task<InMemorySubscriptionStore> PrepareAsync(HeraldDatabase database, TimeProvider time)
     {
         await new Herald.Storage.Settings.SqlSettingsStore(database, time).SaveOutgoingAsync(
-            new ScopeOutgoingSettings(ScopePath.Root) { Enabled = true, ConnectionName = "default", FromAddress = EmailAddress.Parse("alerts@example.org") },
-            new SmtpConnection { Name = "default", Host = "127.0.0.1", Port = 2525 },
+            new ScopeOutgoingSettings(ScopePath.Root) { Enabled = true, ConnectionId = "default", FromAddress = EmailAddress.Parse("alerts@example.org") },
+            new SmtpConnection { Id = "default", Owner = ScopePath.Root, Name = "default", Host = "127.0.0.1", Port = 2525 },
             Ct);
         var subscription = new Subscription(
             "daily", ScopePath.Root, Principal.User("alice"), "Shared Documents", EventFilter.Everything,

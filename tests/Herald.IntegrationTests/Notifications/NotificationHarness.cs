@@ -74,8 +74,8 @@ internal sealed class NotificationHarness : IAsyncDisposable
 
     public Task ConfigureSendingAsync(ImpersonationPolicy impersonation = ImpersonationPolicy.ConfiguredSenderOnly) =>
         Settings.SaveOutgoingAsync(
-            new ScopeOutgoingSettings(ScopePath.Root) { ConnectionName = "default", FromAddress = EmailAddress.Parse("herald@example.org"), Impersonation = impersonation },
-            new SmtpConnection { Name = "default", Host = "127.0.0.1", Security = SmtpSecurity.None },
+            new ScopeOutgoingSettings(ScopePath.Root) { ConnectionId = "default", FromAddress = EmailAddress.Parse("herald@example.org"), Impersonation = impersonation },
+            new SmtpConnection { Id = "default", Owner = ScopePath.Root, Name = "default", Host = "127.0.0.1", Security = SmtpSecurity.None },
             TestContext.Current.CancellationToken);
 
     /// <summary>A node's engine: its own matcher, mailer and outbox writer, on the shared database.</summary>

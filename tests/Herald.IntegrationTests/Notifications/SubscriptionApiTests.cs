@@ -130,8 +130,8 @@ public sealed class SubscriptionApiTests
             await settings.AddScopeAsync(ScopePath.Parse("/hr"), Ct);
             await settings.AddScopeAsync(ScopePath.Parse("/finance"), Ct);
             await settings.SaveOutgoingAsync(
-                new ScopeOutgoingSettings(ScopePath.Root) { ConnectionName = "default", FromAddress = EmailAddress.Parse("herald@example.org") },
-                new SmtpConnection { Name = "default", Host = "127.0.0.1", Port = 9, Security = SmtpSecurity.None },
+                new ScopeOutgoingSettings(ScopePath.Root) { ConnectionId = "default", FromAddress = EmailAddress.Parse("herald@example.org") },
+                new SmtpConnection { Id = "default", Owner = ScopePath.Root, Name = "default", Host = "127.0.0.1", Port = 9, Security = SmtpSecurity.None },
                 Ct);
             app.MapHeraldApi(_ => Task.FromResult(true));
             await app.StartAsync(Ct);

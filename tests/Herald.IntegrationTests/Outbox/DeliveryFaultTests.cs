@@ -205,7 +205,7 @@ public sealed class DeliveryFaultTests(PostfixFixture postfix)
             Assert.Contains($"The server refused authentication as '{postfix.SaslUser}'", a.Reply, StringComparison.Ordinal);
             Assert.Contains("535", a.Reply, StringComparison.Ordinal);
         });
-        Assert.Contains("herald_connection_failing{connection=\"default\"} 1", await MetricsAsync(http));
+        Assert.Contains("herald_connection_failing{connection=\"/:default\"} 1", await MetricsAsync(http));
         Assert.Empty(postfix.Delivered(to));
 
         var fixedPassword = await node.Cli.RunWithInputAsync(postfix.SaslPassword + "\n", "smtp", "set", "--password-stdin");
@@ -236,7 +236,7 @@ public sealed class DeliveryFaultTests(PostfixFixture postfix)
             Assert.Equal("deferred", a.Outcome);
             Assert.Contains("does not offer STARTTLS and this connection requires it", a.Reply, StringComparison.Ordinal);
         });
-        Assert.Contains("herald_connection_failing{connection=\"default\"} 1", await MetricsAsync(http));
+        Assert.Contains("herald_connection_failing{connection=\"/:default\"} 1", await MetricsAsync(http));
         Assert.Empty(sink.Received());
         var conversation = sink.Output;
         Assert.True(conversation.Contains("ehlo", StringComparison.OrdinalIgnoreCase), conversation);

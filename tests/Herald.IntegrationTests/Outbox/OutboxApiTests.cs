@@ -108,7 +108,7 @@ public sealed class OutboxApiTests : IAsyncLifetime
         Assert.Equal("for hr", Assert.Single(listed.EnumerateArray()).GetProperty("subject").GetString());
         using var finance = await hrAdmin.PutAsJsonAsync("api/v1/settings/outgoing?scope=/finance", new { from = "x@example.org" }, ct);
         Assert.Equal(HttpStatusCode.Forbidden, finance.StatusCode);
-        using var own = await hrAdmin.PutAsJsonAsync("api/v1/settings/outgoing?scope=/hr", new { from = "hr@example.org", server = "smtp.hr.example.org", port = 587, username = "hr-mailer", password = "never-returned" }, ct);
+        using var own = await hrAdmin.PutAsJsonAsync("api/v1/settings/outgoing?scope=/hr", new { from = "hr@example.org", server = "smtp.hr.example.org", port = 587, security = "starttls-required", username = "hr-mailer", password = "never-returned" }, ct);
         var body = await own.Content.ReadAsStringAsync(ct);
         Assert.True(own.StatusCode == HttpStatusCode.OK, body);
         Assert.Contains("\"from\":{\"value\":\"hr@example.org\",\"definedAt\":\"/hr\"}", body, StringComparison.Ordinal);

@@ -222,8 +222,8 @@ public sealed class RelayGateTests
             await settings.AddScopeAsync(ScopePath.Parse("/hr"), Ct);
             await settings.AddScopeAsync(ScopePath.Parse("/hr/payroll"), Ct);
             await settings.SaveOutgoingAsync(
-                new ScopeOutgoingSettings(ScopePath.Root) { ConnectionName = "default", FromAddress = EmailAddress.Parse("herald@example.org"), Impersonation = impersonation },
-                new SmtpConnection { Name = "default", Host = "127.0.0.1", Security = SmtpSecurity.None },
+                new ScopeOutgoingSettings(ScopePath.Root) { ConnectionId = "default", FromAddress = EmailAddress.Parse("herald@example.org"), Impersonation = impersonation },
+                new SmtpConnection { Id = "default", Owner = ScopePath.Root, Name = "default", Host = "127.0.0.1", Security = SmtpSecurity.None },
                 Ct);
             var outboxOptions = Options.Create(new OutboxOptions { MinimumFreeDiskBytes = minimumFreeDiskBytes, MaxMessageBytes = maxMessageBytes });
             var outbox = new HeldOutbox(new SqlOutboxStore(db.Database), holdCommits);

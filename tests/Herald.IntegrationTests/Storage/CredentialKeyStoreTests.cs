@@ -128,8 +128,8 @@ public sealed class CredentialKeyStoreTests
     {
         var settings = Store(db);
         await settings.AddScopeAsync(Scope("/hr"), Ct);
-        await settings.SaveOutgoingAsync(new ScopeOutgoingSettings(ScopePath.Root) { ConnectionName = "default" }, FullConnection("default"), Ct);
-        await settings.SaveOutgoingAsync(new ScopeOutgoingSettings(Scope("/hr")) { ConnectionName = "hr" }, FullConnection("hr"), Ct);
+        await settings.SaveOutgoingAsync(new ScopeOutgoingSettings(ScopePath.Root) { ConnectionId = "default" }, FullConnection("default"), Ct);
+        await settings.SaveOutgoingAsync(new ScopeOutgoingSettings(Scope("/hr")) { ConnectionId = "hr" }, FullConnection("hr"), Ct);
     }
 
     /// <summary>Every row of <c>secrets</c>, as the database holds it.</summary>

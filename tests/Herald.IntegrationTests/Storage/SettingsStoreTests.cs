@@ -129,7 +129,7 @@ public sealed class SettingsStoreTests
         var settings = new ScopeOutgoingSettings(ScopePath.Root)
         {
             Enabled = true,
-            ConnectionName = "default",
+            ConnectionId = "default",
             FromAddress = EmailAddress.Parse("alerts@example.org"),
             FromName = "Alerts – Ærøskøbing",
             ReplyTo = EmailAddress.Parse("helpdesk@example.org"),
@@ -160,10 +160,10 @@ public sealed class SettingsStoreTests
     {
         await using var db = await TestDatabases.CreateAsync(engine);
         var store = Store(db);
-        var settings = new ScopeOutgoingSettings(ScopePath.Root) { ConnectionName = "default" };
+        var settings = new ScopeOutgoingSettings(ScopePath.Root) { ConnectionId = "default" };
         await store.SaveOutgoingAsync(settings, FullConnection("default"), Ct);
 
-        var anonymous = new SmtpConnection { Name = "default", Host = "smtp2.example.org", Port = 2525 };
+        var anonymous = new SmtpConnection { Id = "default", Owner = ScopePath.Root, Name = "default", Host = "smtp2.example.org", Port = 2525 };
         await store.SaveOutgoingAsync(settings with { FromName = "Second" }, anonymous, Ct);
 
         var stored = await store.GetConnectionAsync("default", Ct);
@@ -205,8 +205,8 @@ public sealed class SettingsStoreTests
         await using var db = await TestDatabases.CreateAsync(engine);
         var store = Store(db);
         await store.AddScopeAsync(Scope("/hr"), Ct);
-        await store.SaveOutgoingAsync(new ScopeOutgoingSettings(ScopePath.Root) { ConnectionName = "default" }, FullConnection("default"), Ct);
-        await store.SaveOutgoingAsync(new ScopeOutgoingSettings(Scope("/hr")) { ConnectionName = "hr" }, FullConnection("hr"), Ct);
+        await store.SaveOutgoingAsync(new ScopeOutgoingSettings(ScopePath.Root) { ConnectionId = "default" }, FullConnection("default"), Ct);
+        await store.SaveOutgoingAsync(new ScopeOutgoingSettings(Scope("/hr")) { ConnectionId = "hr" }, FullConnection("hr"), Ct);
 
         Assert.True(await store.DeleteOutgoingAsync(Scope("/hr"), "hr", Ct));
 
@@ -229,8 +229,8 @@ public sealed class SettingsStoreTests
         var store = Store(db);
         await store.AddScopeAsync(Scope("/hr"), Ct);
         await store.AddScopeAsync(Scope("/finance"), Ct);
-        await store.SaveOutgoingAsync(new ScopeOutgoingSettings(Scope("/hr")) { ConnectionName = "hr" }, FullConnection("hr"), Ct);
-        await store.SaveOutgoingAsync(new ScopeOutgoingSettings(Scope("/finance")) { ConnectionName = "hr" }, null, Ct);
+        await store.SaveOutgoingAsync(new ScopeOutgoingSettings(Scope("/hr")) { ConnectionId = "hr" }, FullConnection("hr"), Ct);
+        await store.SaveOutgoingAsync(new ScopeOutgoingSettings(Scope("/finance")) { ConnectionId = "hr" }, null, Ct);
 
         Assert.True(await store.DeleteOutgoingAsync(Scope("/hr"), "hr", Ct));
 
@@ -249,6 +249,8 @@ public sealed class SettingsStoreTests
     /// <summary>A connection with every field set, and secrets that tell connections apart.</summary>
     internal static SmtpConnection FullConnection(string name) => new()
     {
+        Id = name,
+        Owner = ScopePath.Root,
         Name = name,
         Host = "smtp.example.org",
         Port = 587,

@@ -38,7 +38,7 @@ public sealed class KeyCommandTests : IDisposable
     public async Task Key_rotate_keeps_secrets_usable_under_the_new_key_only()
     {
         await _herald.RunWithInputAsync("first passphrase for the farm\n", "key", "set");
-        await _herald.RunWithInputAsync("s3cret\n", "smtp", "set", "--server", "smtp.example.org", "--username", "alice", "--password-stdin");
+        await _herald.RunWithInputAsync("s3cret\n", "smtp", "set", "--server", "smtp.example.org", "--security", "starttls-required", "--username", "alice", "--password-stdin");
 
         var rotate = await _herald.RunWithInputAsync("second passphrase for the farm\n", "key", "rotate");
 

@@ -100,14 +100,71 @@ public sealed class SmtpCommandTests : IDisposable
     {
         await ConfigureRootAsync();
 
-        Assert.Equal(0, (await _herald.RunAsync("smtp", "set", "--port", "2525", "--from", "alerts@example.org")).ExitCode);
+        Assert.Equal(0, (await _herald.RunAsync("smtp", "set", "--connection-limit", "2", "--from", "alerts@example.org")).ExitCode);
         var kept = await ShowAsync();
-        Assert.Contains("server             smtp.example.org:2525", kept, StringComparison.Ordinal);
+        Assert.Contains("connection limit   2", kept, StringComparison.Ordinal);
         Assert.Contains("as alice, password set", kept, StringComparison.Ordinal);
 
         Assert.Equal(0, (await _herald.RunAsync("smtp", "set", "--auth", "anonymous")).ExitCode);
         Assert.Contains("authentication     anonymous", await ShowAsync(), StringComparison.Ordinal);
         Assert.Equal(0, await CountSecretsAsync());
+    }
+
+    [Theory]
+    [InlineData("--server", "smtp.attacker.example", "its server changed from smtp.example.org:587 to smtp.attacker.example:587")]
+    [InlineData("--port", "2525", "its server changed from smtp.example.org:587 to smtp.example.org:2525")]
+    [InlineData("--security", "implicit-tls", null)]
+    public async Task A_stored_password_goes_only_to_the_server_it_was_entered_for(string flag, string value, string? dropped)
+    {
+        await ConfigureRootAsync();
+
+        var moved = await _herald.RunAsync("smtp", "set", flag, value);
+
+        Assert.True(moved.ExitCode == 0, moved.ToString());
+        var show = await ShowAsync();
+        if (dropped is null)
+        {
+            // Stronger security (required TLS either way) is no move: the password stays.
+            Assert.Contains("as alice, password set", show, StringComparison.Ordinal);
+            Assert.Equal(1, await CountSecretsAsync());
+        }
+        else
+        {
+            Assert.Contains($"The stored password of /:default was dropped because {dropped}", moved.Output, StringComparison.Ordinal);
+            Assert.Contains("as alice, password not set", show, StringComparison.Ordinal);
+            Assert.Equal(0, await CountSecretsAsync());
+        }
+    }
+
+    [Fact]
+    public async Task A_new_server_keeps_a_password_given_with_it()
+    {
+        await ConfigureRootAsync();
+
+        var moved = await _herald.RunWithInputAsync("an0ther-secret\n", "smtp", "set", "--server", "smtp2.example.org", "--password-stdin");
+
+        Assert.True(moved.ExitCode == 0, moved.ToString());
+        Assert.DoesNotContain("dropped", moved.Output, StringComparison.Ordinal);
+        Assert.Contains("as alice, password set", await ShowAsync(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("none")]
+    [InlineData("starttls-when-available")]
+    public async Task A_password_is_never_configured_for_an_unencrypted_channel_unless_allowed(string security)
+    {
+        await ConfigureRootAsync();
+        var before = await ShowAsync();
+
+        var refused = await _herald.RunAsync("smtp", "set", "--security", security);
+
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains($"Security {security} could send the password of /:default unencrypted", refused.Error, StringComparison.Ordinal);
+        Assert.Equal(before, await ShowAsync());
+
+        var allowed = await _herald.RunWithInputAsync(Password + "\n", "smtp", "set", "--security", security, "--allow-plaintext-auth", "true", "--password-stdin");
+        Assert.True(allowed.ExitCode == 0, allowed.ToString());
+        Assert.Contains($"security           {security} (password allowed unencrypted)", await ShowAsync(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -120,7 +177,7 @@ public sealed class SmtpCommandTests : IDisposable
         var child = await ShowAsync("/hr");
         Assert.Contains("from               hr@example.org  (set here)", child, StringComparison.Ordinal);
         Assert.Contains("charset            iso-8859-1  (set here)", child, StringComparison.Ordinal);
-        Assert.Contains("connection         default  (inherited from /)", child, StringComparison.Ordinal);
+        Assert.Contains("connection         /:default  (inherited from /)", child, StringComparison.Ordinal);
         Assert.Contains("reply-to           help@example.org  (inherited from /)", child, StringComparison.Ordinal);
 
         Assert.Equal(0, (await _herald.RunAsync("smtp", "reset", "--scope", "/hr")).ExitCode);
@@ -139,7 +196,7 @@ public sealed class SmtpCommandTests : IDisposable
 
         Assert.Equal(0, set.ExitCode);
         var show = await ShowAsync("/finance");
-        Assert.Contains("SMTP connection 'finance'", show, StringComparison.Ordinal);
+        Assert.Contains("SMTP connection /finance:default", show, StringComparison.Ordinal);
         Assert.Contains("mail.finance.example.org:465", show, StringComparison.Ordinal);
         Assert.Contains("authentication     anonymous", show, StringComparison.Ordinal);
         Assert.Contains("smtp.example.org:587", await ShowAsync("/"), StringComparison.Ordinal);

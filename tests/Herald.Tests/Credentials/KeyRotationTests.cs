@@ -1,3 +1,4 @@
+using Herald.Access;
 using Herald.Credentials;
 using Herald.Settings;
 using Herald.Storage.Credentials;
@@ -29,25 +30,29 @@ public sealed class KeyRotationTests : IDisposable
         var node = new NodePassphrase("old passphrase 123", Path.Combine(_directory, "unused.key"));
         using var vault = new CredentialVault(_keys, node);
         var service = new OutgoingSettingsService(_settings, new OutgoingSettingsCache(_settings, TimeProvider.System), vault, TimeProvider.System);
-        Assert.Empty(await service.ApplyAsync(new(Herald.Scopes.ScopePath.Root)
+        Assert.Null((await service.ApplyAsync(Caller.Operator, new(Herald.Scopes.ScopePath.Root)
         {
-            Host = "smtp.example.org",
             FromAddress = "herald@example.org",
-            Authentication = new AuthenticationChange.ToSasl("alice", "s3cret-pass", ["PLAIN"]),
-        }, ct));
-        var before = (await _settings.GetConnectionAsync("default", ct))!.Authentication.Password!;
+            ConnectionChange = new ConnectionUpdate
+            {
+                Host = "smtp.example.org",
+                Security = "starttls-required",
+                Authentication = new AuthenticationChange.ToSasl("alice", "s3cret-pass", ["PLAIN"]),
+            },
+        }, ct)).Refusal);
+        var before = (await _settings.GetConnectionAsync("/:default", ct))!.Authentication.Password!;
 
         var (succeeded, message) = await new CredentialKeyAdministration(_keys, node).RotateAsync(vault, "new passphrase 456", ct);
 
         Assert.True(succeeded, message);
         Assert.Contains("1 secret", message, StringComparison.Ordinal);
-        var after = (await _settings.GetConnectionAsync("default", ct))!.Authentication.Password!;
+        var after = (await _settings.GetConnectionAsync("/:default", ct))!.Authentication.Password!;
         Assert.NotEqual(before, after);
         var stored = (await _keys.GetKeyParametersAsync(ct))!;
         Assert.Null(CredentialKey.Unlock("old passphrase 123", stored));
         using var fresh = CredentialKey.Unlock("new passphrase 456", stored);
         Assert.NotNull(fresh);
-        Assert.True(fresh.TryOpen(after, SecretNames.ConnectionPassword("default"), out var plaintext));
+        Assert.True(fresh.TryOpen(after, SecretNames.ConnectionPassword("/:default"), out var plaintext));
         Assert.Equal("s3cret-pass", System.Text.Encoding.UTF8.GetString(plaintext));
     }
 
@@ -58,10 +63,14 @@ public sealed class KeyRotationTests : IDisposable
         var node = new NodePassphrase("old passphrase 123", Path.Combine(_directory, "unused.key"));
         using var vault = new CredentialVault(_keys, node);
         var service = new OutgoingSettingsService(_settings, new OutgoingSettingsCache(_settings, TimeProvider.System), vault, TimeProvider.System);
-        await service.ApplyAsync(new(Herald.Scopes.ScopePath.Root)
+        await service.ApplyAsync(Caller.Operator, new(Herald.Scopes.ScopePath.Root)
         {
-            Host = "smtp.example.org",
-            Authentication = new AuthenticationChange.ToSasl("alice", "s3cret-pass", null),
+            ConnectionChange = new ConnectionUpdate
+            {
+                Host = "smtp.example.org",
+                Security = "starttls-required",
+                Authentication = new AuthenticationChange.ToSasl("alice", "s3cret-pass", null),
+            },
         }, ct);
         await using (var connection = await _database.OpenAsync(ct))
         {
@@ -72,7 +81,7 @@ public sealed class KeyRotationTests : IDisposable
         var (succeeded, message) = await new CredentialKeyAdministration(_keys, node).RotateAsync(vault, "new passphrase 456", ct);
 
         Assert.False(succeeded);
-        Assert.Contains("smtp-connection/default/password", message, StringComparison.Ordinal);
+        Assert.Contains("smtp-connection//:default/password", message, StringComparison.Ordinal);
         Assert.Equal(paramsBefore.CheckValue, (await _keys.GetKeyParametersAsync(ct))!.CheckValue);
     }
 

@@ -71,7 +71,7 @@ public sealed class ValuesTests
     {
         var root = new ScopeOutgoingSettings(ScopePath.Root)
         {
-            ConnectionName = "default",
+            ConnectionId = "default",
             FromAddress = EmailAddress.Parse("herald@example.org"),
             Charset = "iso-8859-1",
         };
@@ -81,8 +81,8 @@ public sealed class ValuesTests
 
         Assert.Equal("hr@example.org", effective.FromAddress.Value!.Value);
         Assert.Equal(ScopePath.Parse("/hr"), effective.FromAddress.DefinedAt);
-        Assert.Equal("default", effective.ConnectionName.Value);
-        Assert.Equal(ScopePath.Root, effective.ConnectionName.DefinedAt);
+        Assert.Equal("default", effective.ConnectionId.Value);
+        Assert.Equal(ScopePath.Root, effective.ConnectionId.DefinedAt);
         Assert.Equal("iso-8859-1", effective.Charset.Value);
         Assert.Null(effective.ReplyTo.Value);
         Assert.True(effective.Enabled.Value);

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography.X509Certificates;
-using Herald.Credentials;
 using Herald.Delivery;
+using Herald.Scopes;
 using Herald.Settings;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -12,6 +12,7 @@ namespace Herald.Web.Console.Connections;
 /// <summary>The form an SMTP connection is edited with; every field arrives as typed.</summary>
 public sealed class ConnectionForm
 {
+    public string? Owner { get; set; }
     public string? Name { get; set; }
     public string? Server { get; set; }
     public string? Port { get; set; }
@@ -25,6 +26,7 @@ public sealed class ConnectionForm
     public string? ConnectionLimit { get; set; }
     public string? RateLimitPerMinute { get; set; }
     public string? NodeTags { get; set; }
+    public bool AllowPlaintextAuth { get; set; }
     public string? TestFrom { get; set; }
     public string? TestTo { get; set; }
     public string? TestSubject { get; set; }
@@ -33,80 +35,104 @@ public sealed class ConnectionForm
     public override string ToString() => $"ConnectionForm {Name}, password {(string.IsNullOrEmpty(Password) ? "unchanged" : "given")}";
 }
 
-/// <summary>Add or edit an SMTP connection (the Harness wizard), and Test it as typed before
-/// saving. The password is write-only: the form says whether one is set, never what it is.</summary>
-public sealed class EditModel(OutgoingSettingsService service, ISettingsStore store, CredentialVault vault, TestEmailService tester, TimeProvider time) : ConsolePage
+/// <summary>Add or edit an SMTP connection (the Harness wizard) owned by a scope, Test it as typed
+/// before saving, or delete it. The password is write-only: the form says whether one is set,
+/// never what it is. Who may do which is <see cref="OutgoingSettingsService"/>'s to decide.</summary>
+public sealed class EditModel(OutgoingSettingsService service, ISettingsStore store, TestEmailService tester, TimeProvider time) : ConsolePage
 {
-    private const int MaxCertificateBytes = 64 * 1024;
-
     public bool IsNew { get; private set; } = true;
 
+    /// <summary>The scope the connection belongs to.</summary>
+    public ScopePath Owner { get; private set; } = ScopePath.Root;
+
+    /// <summary>The scopes a new connection may belong to: those this administrator administers.</summary>
+    public IReadOnlyList<ScopePath> Owners { get; private set; } = [];
+
     public SmtpConnection? Stored { get; private set; }
+
+    public IReadOnlyList<ScopePath> UsedBy { get; private set; } = [];
 
     public ConnectionForm Form { get; private set; } = new();
 
     public TestView? Test { get; private set; }
 
-    public async Task<IActionResult> OnGetAsync(string? name)
+    public async Task<IActionResult> OnGetAsync(string? scope, string? name)
     {
-        if (!Admin.IsGlobal)
-        {
-            return RefuseConnections();
-        }
-
+        Owner = ParseOwner(scope);
         if (name is not null)
         {
-            Stored = await store.GetConnectionAsync(name, HttpContext.RequestAborted);
-            if (Stored is null)
+            var found = await service.GetConnectionAsync(Caller, Owner, name, HttpContext.RequestAborted);
+            if (found.Refusal is { } refusal)
             {
-                return NotFound();
+                return Refused(refusal, Page);
             }
 
+            if (!found.Value!.Editable)
+            {
+                return Refuse($"SMTP connection {found.Value.Connection.Qualified} belongs to {Owner}: only its administrators change it.");
+            }
+
+            Stored = found.Value.Connection;
+            UsedBy = found.Value.UsedBy;
             IsNew = false;
             Form = FormOf(Stored);
         }
         else
         {
-            Form = new ConnectionForm { Port = "587", Security = "starttls-required", Auth = "anonymous", ConnectionLimit = "4" };
+            if (!Caller.Administers(Owner))
+            {
+                Owner = Admin.Scope;
+            }
+
+            // The same defaults as the CLI and the API: port 25, STARTTLS when available.
+            Form = new ConnectionForm { Port = SmtpConnection.DefaultPort.ToString(CultureInfo.InvariantCulture), Security = "starttls-when-available", Auth = "anonymous", ConnectionLimit = "4" };
         }
 
+        await LoadOwnersAsync();
         Form.TestFrom = await DefaultFromAsync();
         Form.TestSubject = "Herald test email";
         Form.TestBody = "This is a test email sent by Herald to check an SMTP connection.";
         return Page();
     }
 
-    public async Task<IActionResult> OnPostSaveAsync([FromForm] ConnectionForm form, [FromQuery] string? name)
+    public async Task<IActionResult> OnPostSaveAsync([FromForm] ConnectionForm form, [FromQuery] string? scope, [FromQuery] string? name)
     {
-        if (!Admin.IsGlobal)
+        if (await ReadAsync(form, scope, name) is not { } save)
         {
-            return RefuseConnections();
+            return await InvalidAsync();
         }
 
-        if (await ReadAsync(form, name) is not { } update)
+        var saved = await service.SaveConnectionAsync(Caller, save, HttpContext.RequestAborted);
+        if (saved.Refusal is { } refusal)
         {
-            return Invalid();
+            await LoadOwnersAsync();
+            return Refused(refusal, Redisplay);
         }
 
-        var errors = await service.SaveConnectionAsync(Form.Name, IsNew, update, HttpContext.RequestAborted);
-        if (errors.Count > 0)
-        {
-            AddErrors(errors);
-            return Invalid();
-        }
-
-        Notice = $"Saved SMTP connection {Form.Name!.Trim().ToLowerInvariant()}.";
+        var connection = saved.Value.Connection;
+        Notice = string.Join(" ", new[] { $"Saved SMTP connection {connection.Qualified}." }.Concat(saved.Value.Notes));
         return Redirect("/connections");
     }
 
-    public async Task<IActionResult> OnPostTestAsync([FromForm] ConnectionForm form, [FromQuery] string? name)
+    public async Task<IActionResult> OnPostDeleteAsync([FromQuery] string? scope, [FromQuery] string? name)
     {
-        if (!Admin.IsGlobal)
+        Owner = ParseOwner(scope);
+        var refusal = await service.DeleteConnectionAsync(Caller, Owner, name, HttpContext.RequestAborted);
+        if (refusal is not null)
         {
-            return RefuseConnections();
+            Notice = refusal.Sentence;
+            return refusal.Kind is RefusalKind.Conflict
+                ? Redirect($"/connections/edit?scope={Uri.EscapeDataString(Owner.Value)}&name={Uri.EscapeDataString(name ?? "")}")
+                : Refused(refusal, () => Redirect("/connections"));
         }
 
-        var update = await ReadAsync(form, name);
+        Notice = $"Deleted SMTP connection {ConnectionReference.Qualified(Owner, name!.Trim().ToLowerInvariant())}.";
+        return Redirect("/connections");
+    }
+
+    public async Task<IActionResult> OnPostTestAsync([FromForm] ConnectionForm form, [FromQuery] string? scope, [FromQuery] string? name)
+    {
+        var save = await ReadAsync(form, scope, name);
         if (!EmailAddress.TryParse(form.TestFrom, out var from, out var fromError))
         {
             ModelState.AddModelError("testFrom", $"From: {fromError}");
@@ -117,53 +143,57 @@ public sealed class EditModel(OutgoingSettingsService service, ISettingsStore st
             ModelState.AddModelError("testTo", $"To: {toError}");
         }
 
-        if (update is null || from is null || to is null || ModelState.ErrorCount > 0)
+        if (save is null || from is null || to is null || ModelState.ErrorCount > 0)
         {
-            return Invalid();
+            return await InvalidAsync();
         }
 
-        var (connection, errors) = await service.PrepareConnectionAsync(Form.Name, IsNew, update, HttpContext.RequestAborted);
-        if (connection is null)
+        // Secrets typed in the form are used as typed; those left blank are the stored ones.
+        var outcome = await tester.SendThroughAsync(Caller, save, from, [to], form.TestSubject ?? "", form.TestBody ?? "", HttpContext.RequestAborted);
+        if (outcome.Refusal is { } refusal)
         {
-            AddErrors(errors);
-            return Invalid();
+            await LoadOwnersAsync();
+            return Refused(refusal, Redisplay);
         }
 
-        // Secrets typed in the form were sealed by the preparation; those left blank are the stored ones.
-        var (opened, problem) = await OpenedConnection.OpenAsync(connection, vault, HttpContext.RequestAborted);
-        if (opened is null)
-        {
-            Test = new TestView(problem, null, null);
-            return Page();
-        }
-
-        using (opened)
-        {
-            var result = await tester.SendThroughAsync(opened, from, [to], Limit(form.TestSubject, 200), Limit(form.TestBody, 10_000), HttpContext.RequestAborted);
-            Test = new TestView(null, result, $"{connection.Host}:{connection.Port}");
-        }
-
+        var result = outcome.Value!;
+        Test = new TestView(result.Problem, result.Result, result.Connection is { } c ? $"{c.Qualified} ({c.Host}:{c.Port})" : null);
+        await LoadOwnersAsync();
         return Page();
     }
 
-    private PageResult Invalid()
+    private async Task<PageResult> InvalidAsync()
+    {
+        await LoadOwnersAsync();
+        return Redisplay();
+    }
+
+    /// <summary>The form again, with the problems next to their fields.</summary>
+    private PageResult Redisplay()
     {
         Response.StatusCode = 400;
         return Page();
     }
 
-    private ContentResult RefuseConnections() =>
-        Refuse("SMTP connections are shared by every scope: only administrators of / manage them.");
+    private async Task LoadOwnersAsync() =>
+        Owners = (await store.ListScopesAsync(HttpContext.RequestAborted)).Where(Caller.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
 
-    /// <summary>The form as an update; null (with field errors) when a number does not parse or the certificate is refused.</summary>
-    private async Task<OutgoingSettingsUpdate?> ReadAsync(ConnectionForm form, string? name)
+    private ScopePath ParseOwner(string? scope) => ScopePath.TryParse(scope ?? "/", out var owner, out _) ? owner : Admin.Scope;
+
+    /// <summary>The form as a connection change; null (with field errors) when a number does not parse or the certificate cannot be read.</summary>
+    private async Task<ConnectionSave?> ReadAsync(ConnectionForm form, string? scope, string? name)
     {
         Form = form;
-        if (name is not null)
+        // An existing connection is named by the query; a new one by the form (its owner and name).
+        var isNew = name is null;
+        IsNew = isNew;
+        Owner = ParseOwner(isNew ? form.Owner ?? scope : scope);
+        if (!isNew)
         {
-            Stored = await store.GetConnectionAsync(name, HttpContext.RequestAborted);
-            IsNew = Stored is null;
             Form.Name = name;
+            var found = await service.GetConnectionAsync(Caller, Owner, name, HttpContext.RequestAborted);
+            Stored = found.Value?.Connection;
+            UsedBy = found.Value?.UsedBy ?? [];
         }
 
         int? Number(string? text, string field, string label, int? empty)
@@ -197,7 +227,7 @@ public sealed class EditModel(OutgoingSettingsService service, ISettingsStore st
         }
 
         var anonymous = string.Equals(form.Auth, "anonymous", StringComparison.Ordinal);
-        return new OutgoingSettingsUpdate(Herald.Scopes.ScopePath.Root)
+        return new ConnectionSave(Owner, Form.Name, isNew, new ConnectionUpdate
         {
             Host = form.Server?.Trim() ?? "",
             Port = port,
@@ -209,55 +239,43 @@ public sealed class EditModel(OutgoingSettingsService service, ISettingsStore st
             ConnectionLimit = limit,
             RateLimitPerMinute = rate,
             NodeTags = (form.NodeTags ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-        };
+            AllowPlaintextAuth = form.AllowPlaintextAuth,
+        });
     }
 
     /// <summary>PEM with the key, or PKCS#12 without a password, checked by the product's rules
     /// (private key, RSA or ECDSA, digitalSignature, clientAuth, not expired); the reason otherwise.</summary>
     private async Task<X509Certificate2?> LoadCertificateAsync(IFormFile upload)
     {
-        if (upload.Length > MaxCertificateBytes)
+        if (upload.Length > ClientCertificates.MaxBytes)
         {
-            ModelState.AddModelError("clientCertificate", $"The certificate file is larger than {MaxCertificateBytes / 1024} KiB; give a PEM or PKCS#12 file with one certificate and its key.");
+            ModelState.AddModelError("clientCertificate", $"The certificate file is larger than {ClientCertificates.MaxBytes / 1024} KiB; give a PEM or PKCS#12 file with one certificate and its key.");
             return null;
         }
 
-        var path = Path.GetTempFileName();
-        try
+        using var buffer = new MemoryStream();
+        await upload.CopyToAsync(buffer, HttpContext.RequestAborted);
+        if (!ClientCertificates.TryLoad(buffer.ToArray(), $"'{Path.GetFileName(upload.FileName)}'", out var certificate, out var error))
         {
-            await using (var file = System.IO.File.Create(path))
-            {
-                await upload.CopyToAsync(file, HttpContext.RequestAborted);
-            }
-
-            if (!ClientCertificates.TryLoad(path, out var certificate, out var error))
-            {
-                ModelState.AddModelError("clientCertificate", error.Replace($"'{path}'", $"'{upload.FileName}'", StringComparison.Ordinal));
-                return null;
-            }
-
-            if (ClientCertificates.Check(certificate, time.GetUtcNow()) is { } problem)
-            {
-                certificate.Dispose();
-                ModelState.AddModelError("clientCertificate", problem);
-                return null;
-            }
-
-            return certificate;
+            ModelState.AddModelError("clientCertificate", error);
+            return null;
         }
-        finally
+
+        if (ClientCertificates.Check(certificate, time.GetUtcNow()) is { } problem)
         {
-            System.IO.File.Delete(path);
+            certificate.Dispose();
+            ModelState.AddModelError("clientCertificate", problem);
+            return null;
         }
+
+        return certificate;
     }
 
     private async Task<string> DefaultFromAsync()
     {
-        var root = await service.GetEffectiveAsync(Herald.Scopes.ScopePath.Root, HttpContext.RequestAborted);
-        return root?.FromAddress.Value?.Value ?? "";
+        var effective = await service.GetEffectiveAsync(Owner, HttpContext.RequestAborted);
+        return effective?.FromAddress.Value?.Value ?? "";
     }
-
-    private static string Limit(string? text, int length) => text is null ? "" : text.Length <= length ? text : text[..length];
 
     private static ConnectionForm FormOf(SmtpConnection c) => new()
     {
@@ -271,5 +289,6 @@ public sealed class EditModel(OutgoingSettingsService service, ISettingsStore st
         ConnectionLimit = c.ConnectionLimit.ToString(CultureInfo.InvariantCulture),
         RateLimitPerMinute = c.RateLimitPerMinute?.ToString(CultureInfo.InvariantCulture) ?? "",
         NodeTags = string.Join(", ", c.NodeTags),
+        AllowPlaintextAuth = c.AllowPlaintextAuth,
     };
 }

@@ -4,32 +4,24 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace Herald.Web.Console.Connections;
 
-/// <summary>Every SMTP connection with where it is used and whether it works (administrators of <c>/</c>).</summary>
-public sealed class IndexModel(ISettingsStore store, ConnectionHealth health) : ConsolePage
+/// <summary>The SMTP connections this administrator may see: those of the scopes they administer
+/// (which they change) and those of the scopes above (which their scopes may use), with where
+/// each is used and whether it works.</summary>
+public sealed class IndexModel(OutgoingSettingsService service, ConnectionHealth health) : ConsolePage
 {
-    public IReadOnlyList<SmtpConnection> Connections { get; private set; } = [];
-
-    public Dictionary<string, List<string>> UsedBy { get; } = new(StringComparer.Ordinal);
+    public IReadOnlyList<ConnectionListing> Connections { get; private set; } = [];
 
     public IReadOnlyDictionary<string, ConnectionStatus> Failing => health.Failing;
 
     public async Task<IActionResult> OnGetAsync()
     {
-        if (!Admin.IsGlobal)
+        var listed = await service.ListConnectionsAsync(Caller, HttpContext.RequestAborted);
+        if (listed.Refusal is { } refusal)
         {
-            return Refuse("SMTP connections are shared by every scope: only administrators of / manage them.");
+            return Refused(refusal, Page);
         }
 
-        Connections = await store.ListConnectionsAsync(HttpContext.RequestAborted);
-        foreach (var scope in await store.ListScopesAsync(HttpContext.RequestAborted))
-        {
-            var own = (await store.GetOutgoingChainAsync(scope, HttpContext.RequestAborted)).FirstOrDefault(s => s.Scope == scope);
-            if (own?.ConnectionName is { } name)
-            {
-                (UsedBy.TryGetValue(name, out var list) ? list : UsedBy[name] = []).Add(scope.Value);
-            }
-        }
-
+        Connections = listed.Value!;
         return Page();
     }
 }
