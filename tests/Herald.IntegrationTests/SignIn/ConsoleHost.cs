@@ -40,6 +40,8 @@ internal sealed partial class ConsoleHost : IAsyncDisposable
 
     public TestDatabase Database { get; }
 
+    public IServiceProvider Services => _app.Services;
+
     public Uri BaseAddress { get; }
 
     /// <summary><c>herald</c> verbs on this host's database. Not disposed: it would delete the data
@@ -103,15 +105,21 @@ internal sealed partial class ConsoleHost : IAsyncDisposable
         return new HttpClient(handler) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
     }
 
-    /// <summary>Fills in and posts the sign-in form, as a browser does: the page's anti-forgery token with the typed fields.</summary>
-    public static async Task<HttpResponseMessage> SignInAsync(HttpClient browser, string name, string password)
+    /// <summary>Fills in and posts the sign-in form.</summary>
+    public static Task<HttpResponseMessage> SignInAsync(HttpClient browser, string name, string password) =>
+        PostFormAsync(browser, "signin", ("name", name), ("password", password), ("returnUrl", "/"));
+
+    /// <summary>Opens <paramref name="page"/> and posts its form back, as a browser does: the page's
+    /// anti-forgery token with the typed fields.</summary>
+    public static async Task<HttpResponseMessage> PostFormAsync(HttpClient browser, string page, params (string Name, string Value)[] fields)
     {
-        var page = await browser.GetStringAsync(new Uri("signin", UriKind.Relative), Ct);
-        var token = AntiforgeryToken().Match(page);
-        Assert.True(token.Success, "The sign-in page has no anti-forgery token:\n" + page);
+        var uri = new Uri(page, UriKind.Relative);
+        var html = await browser.GetStringAsync(uri, Ct);
+        var token = AntiforgeryToken().Match(html);
+        Assert.True(token.Success, $"{page} has no anti-forgery token:\n{html}");
         using var form = new FormUrlEncodedContent(
-            [new("__RequestVerificationToken", WebUtility.HtmlDecode(token.Groups[1].Value)), new("name", name), new("password", password), new("returnUrl", "/")]);
-        return await browser.PostAsync(new Uri("signin", UriKind.Relative), form, Ct);
+            [new("__RequestVerificationToken", WebUtility.HtmlDecode(token.Groups[1].Value)), .. fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value))]);
+        return await browser.PostAsync(uri, form, Ct);
     }
 
     /// <summary>The response's body with its anti-forgery token (new on every page) blanked out.</summary>

@@ -3,6 +3,8 @@ using System.Text.Encodings.Web;
 using Dapper;
 using Herald.Access;
 using Herald.IntegrationTests.Storage;
+using Herald.Web.Console;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.IntegrationTests.SignIn;
 
@@ -58,6 +60,28 @@ public sealed class ConsoleSignInTests
         using var other = await bob.GetAsync(new Uri("/", UriKind.Relative), Ct);
         Assert.Equal(HttpStatusCode.OK, other.StatusCode);
         Assert.Contains("<span class=\"who-name\">bob</span>", await other.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_set_up_link_signs_the_first_administrator_in_with_a_session_that_a_password_reset_ends()
+    {
+        await using var database = await TestDatabases.CreateAsync(TestDatabases.Sqlite);
+        await using var host = await ConsoleHost.StartAsync(database);
+        var token = host.Services.GetRequiredService<SetupLink>().Issue();
+        using var browser = host.Browser();
+
+        using var created = await ConsoleHost.PostFormAsync(
+            browser, $"setup?token={Uri.EscapeDataString(token)}", ("token", token), ("name", "first"), ("password", AlicePassword), ("confirm", AlicePassword));
+
+        Assert.Equal(HttpStatusCode.Redirect, created.StatusCode);
+        using (var dashboard = await browser.GetAsync(new Uri("/", UriKind.Relative), Ct))
+        {
+            Assert.Contains("<span class=\"who-name\">first</span>", await dashboard.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, (await host.Cli.RunWithInputAsync("a new password for first\n", "admin", "reset-password", "--name", "first")).ExitCode);
+        using var after = await browser.GetAsync(new Uri("/", UriKind.Relative), Ct);
+        Assert.Equal("/signin", after.Headers.Location?.AbsolutePath);
     }
 
     [Fact]
