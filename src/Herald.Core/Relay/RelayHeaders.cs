@@ -152,7 +152,10 @@ public static class RelayHeaders
         }
 
         var headers = new HeaderList { new Header(encoding, name, new MailboxAddress(display, address.Value).ToString()) };
-        headers.WriteTo(new FormatOptions { NewLineFormat = NewLineFormat.Dos }, output);
+        using var field = new MemoryStream();
+        headers.WriteTo(new FormatOptions { NewLineFormat = NewLineFormat.Dos }, field);
+        // A header list is written as a whole section: the empty line that ends it is left out.
+        output.Write(field.GetBuffer().AsSpan(0, (int)field.Length - 2));
     }
 
     private static EmailAddress? Address(MailboxAddress? mailbox) =>

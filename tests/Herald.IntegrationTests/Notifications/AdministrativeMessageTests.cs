@@ -35,8 +35,8 @@ public sealed class AdministrativeMessageTests
         Assert.Null(mime.Sender);
         Assert.Equal("hr-desk@example.org", Assert.Single(mime.ReplyTo.Mailboxes).Address);
         Assert.Equal("herald@example.org", sent.EnvelopeSender);
-        Assert.EndsWith("\n\nRequested by User dana <dana@example.com>\n", mime.TextBody.ReplaceLineEndings("\n"), StringComparison.Ordinal);
-        Assert.Contains("<p>Requested by User dana &lt;dana@example.com&gt;</p></body>", mime.HtmlBody, StringComparison.Ordinal);
+        Assert.EndsWith("\n\nRequested by User dana <dana@example.com>\n", (mime.TextBody ?? "").ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Contains("<p>Requested by User dana &lt;dana@example.com&gt;</p></body>", mime.HtmlBody ?? "", StringComparison.Ordinal);
     }
 
     [Fact]
