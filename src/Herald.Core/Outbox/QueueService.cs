@@ -141,7 +141,7 @@ public sealed class QueueService(IOutboxStore outbox, OutboxSignal signal, IOpti
     }
 
     private static Refusal Missing(string? id) =>
-        Refusal.NotFound(id is { Length: > 0 and <= MaxIdLength } && id.All(char.IsAsciiLetterOrDigit)
+        Refusal.NotFound(id is { Length: > 0 and <= MaxIdLength } && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')
             ? $"No message '{id}' in the scopes you may see."
             : "No such message in the scopes you may see.");
 }
