@@ -35,6 +35,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<DeliveryHandoff>();
         services.AddSingleton<OutboxWriter>();
         services.AddSingleton<SubmissionService>();
+        services.AddSingleton<QueueService>();
         services.AddSingleton<ConnectionHealth>();
         services.AddSingleton<DeliveryMetrics>();
         services.AddSingleton<UpstreamSizeLimits>();

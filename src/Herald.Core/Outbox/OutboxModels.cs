@@ -72,6 +72,17 @@ public sealed record NewMessage(
     /// <summary>Stored already leased to a node, which then delivers it without claiming it.</summary>
     public MessageLease? Lease { get; init; }
 
+    /// <summary>The subject as a person reads it (decoded), stored beside the MIME so that lists
+    /// of messages never read MIME bodies; at most <see cref="MaxSubjectLength"/> characters.</summary>
+    public string? Subject
+    {
+        get;
+        init => field = value is { Length: > MaxSubjectLength } ? value[..MaxSubjectLength] : value;
+    }
+
+    /// <summary>The longest subject kept for lists (a header line's limit, RFC 5322 §2.1.1).</summary>
+    public const int MaxSubjectLength = 998;
+
     /// <summary>The content composed in the scope's effective settings (its From, envelope sender,
     /// connection and charset; a Message-ID made from the new id), as it is to be stored, and kept
     /// parsed in <see cref="Content"/>.</summary>
@@ -86,13 +97,14 @@ public sealed record NewMessage(
         TimeSpan maximumAge)
     {
         ArgumentNullException.ThrowIfNull(effective);
+        ArgumentNullException.ThrowIfNull(content);
         var id = Guid.CreateVersion7(now).ToString("N");
         var mime = MessageComposer.Compose(effective, content, now, id);
         return new NewMessage(
             id,
             scope,
             source,
-            effective.FromAddress.Value!.Value,
+            SenderIdentity.Decide(effective, content.Requested).EnvelopeSender.Value,
             effective.ConnectionId.Value,
             mime.MessageId!,
             MessageComposer.ToBytes(mime),
@@ -102,6 +114,7 @@ public sealed record NewMessage(
             now + maximumAge)
         {
             Content = mime,
+            Subject = content.Subject,
         };
     }
 }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Net.Sockets;
 using System.Text;
 using Herald.Access;
@@ -76,25 +75,29 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
     public async ValueTask<RelayAuthentication> AuthenticateAsync(RelaySessionInfo session, string userName, string password, CancellationToken cancellationToken)
     {
         var listener = await ListenerAsync(cancellationToken).ConfigureAwait(false);
+        // The name as every door normalises it; a name that cannot be one is checked as unknown
+        // (PasswordChecks hashes against a decoy then, so the time taken tells nothing).
+        RelayUserName? name = RelayUserName.TryParse(userName, out var parsed, out _) ? parsed : null;
         var check = await services.Passwords.CheckAsync<RelayAccount>(
             session.Client.Address,
             password,
-            async token => await services.RelaySettings.GetAccountAsync(userName, token).ConfigureAwait(false) is { } found ? (found, found.PasswordHash) : null,
+            async token => name is { } known && await services.RelaySettings.GetAccountAsync(known, token).ConfigureAwait(false) is { } found ? (found, found.PasswordHash) : null,
             cancellationToken).ConfigureAwait(false);
-        var loggedName = userName.Length > 128 ? userName[..128] : userName;
+        var loggedName = LogText.Untrusted(userName);
+        var loggedHelo = LogText.Untrusted(session.HeloName);
         switch (check.Outcome)
         {
             case PasswordCheckOutcome.AddressLimited:
-                LogAuthenticationFailed(services.Logger, session.Client.Address, listen, loggedName, "too many failed authentications from this address lately; nothing was checked");
+                LogAuthenticationFailed(services.Logger, session.Client.Address, listen, loggedName, loggedHelo, "too many failed authentications from this address lately; nothing was checked");
                 return RelayAuthentication.Later(AuthAddressLimited);
             case PasswordCheckOutcome.Busy:
-                LogAuthenticationFailed(services.Logger, session.Client.Address, listen, loggedName, "too many password checks waiting on this node; nothing was checked");
+                LogAuthenticationFailed(services.Logger, session.Client.Address, listen, loggedName, loggedHelo, "too many password checks waiting on this node; nothing was checked");
                 return RelayAuthentication.Later(AuthBusy);
             case PasswordCheckOutcome.Matched when listener is not null && check.Account!.MayUse(listener):
-                return RelayAuthentication.As(check.Account.UserName);
+                return RelayAuthentication.As(check.Account.UserName.Value);
         }
 
-        LogAuthenticationFailed(services.Logger, session.Client.Address, listen, loggedName,
+        LogAuthenticationFailed(services.Logger, session.Client.Address, listen, loggedName, loggedHelo,
             check.Account is not { } account ? "unknown user or wrong password" : listener is null ? "listener no longer configured" : $"the account's scope {account.Scope} does not cover this listener's scope {listener.Scope}");
         return RelayAuthentication.Invalid;
     }
@@ -136,6 +139,13 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
             return NotConfigured;
         }
 
+        if (session.AuthenticatedAs is null && listener.OpenRelayProblem() is { } openRelay)
+        {
+            // Stored before open relays were refused at configuration: it relays nothing until fixed.
+            LogOpenRelay(services.Logger, listen, openRelay.Message);
+            return new SmtpReply(550, "5.7.1", $"<{recipient}>: relay not permitted: this listener is configured as an open relay; an administrator must restrict it.");
+        }
+
         return listener.RecipientDomains.Count > 0 && !InDomains(recipient, listener.RecipientDomains)
             ? new SmtpReply(550, "5.7.1", $"<{recipient}>: relay not permitted.")
             : null;
@@ -157,11 +167,15 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
         var effective = resolved.Settings!;
         var now = services.Time.GetUtcNow();
         var id = Guid.CreateVersion7(now).ToString("N");
-        var (messageId, addedMessageId) = MessageIdOf(message, id, services.HostName);
-        var prefix = Encoding.UTF8.GetBytes(ReceivedHeader(session, envelope, id, now, services.HostName) + (addedMessageId ? $"Message-ID: <{messageId}>\r\n" : ""));
-        var mime = new byte[prefix.Length + message.Length];
-        prefix.CopyTo(mime, 0);
-        message.Span.CopyTo(mime.AsSpan(prefix.Length));
+        // Only the header section is rewritten (impersonation, a Message-ID when there is none);
+        // the body is copied as the client sent it.
+        var headerLength = RelayHeaders.HeaderSectionLength(message.Span);
+        var headers = RelayHeaders.Rewrite(message.Span[..headerLength], effective, id, services.HostName);
+        var received = Encoding.UTF8.GetBytes(ReceivedHeader(session, envelope, id, now, services.HostName));
+        var mime = new byte[received.Length + headers.Headers.Length + (message.Length - headerLength)];
+        received.CopyTo(mime, 0);
+        headers.Headers.CopyTo(mime, received.Length);
+        message.Span[headerLength..].CopyTo(mime.AsSpan(received.Length + headers.Headers.Length));
 
         if (mime.Length > MaxMessageBytes(resolved))
         {
@@ -173,14 +187,14 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
             return DiskFull;
         }
 
-        // The envelope sender follows the scope's impersonation policy; the client's From header
-        // is kept as it wrote it.
-        var envelopeSender = effective.Impersonation.Value == ImpersonationPolicy.AllowUserFrom
-            ? envelope.Sender
-            : effective.FromAddress.Value!.Value;
+        // The envelope sender is the scope's own address under either impersonation policy
+        // (SenderIdentity.Decide), so bounces and SPF concern the configured domain.
         var newMessage = new NewMessage(
-            id, listener.Scope, MessageSource.Relay, envelopeSender, effective.ConnectionId.Value, messageId, mime,
-            envelope.Recipients, IdempotencyKey: null, now, now + services.Delivery.MaximumAge);
+            id, listener.Scope, MessageSource.Relay, headers.Identity.EnvelopeSender.Value, effective.ConnectionId.Value, headers.MessageId, mime,
+            envelope.Recipients, IdempotencyKey: null, now, now + services.Delivery.MaximumAge)
+        {
+            Subject = headers.Subject ?? "",
+        };
         try
         {
             // Checkpoint: the row is durable (group commit) before 250 is sent.
@@ -214,29 +228,6 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
         }
 
         return header.Append($"; {DateUtils.FormatDate(now)}\r\n").ToString();
-    }
-
-    /// <summary>The message's own Message-ID, or a new one to add (and true) when it has none.</summary>
-    public static (string MessageId, bool Added) MessageIdOf(ReadOnlyMemory<byte> message, string id, string hostName)
-    {
-        try
-        {
-            // Read in place: only the header section is parsed, so the body is never copied.
-            using var stream = MemoryMarshal.TryGetArray(message, out var segment)
-                ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
-                : new MemoryStream(message.ToArray(), writable: false);
-            var headers = HeaderList.Load(stream);
-            if (headers[HeaderId.MessageId] is { } value && MimeUtils.ParseMessageId(value) is { Length: > 0 } parsed)
-            {
-                return (parsed, false);
-            }
-        }
-        catch (FormatException)
-        {
-            // Not a header section MimeKit can read: the message gets a Message-ID of its own.
-        }
-
-        return ($"{id}@{hostName}", true);
     }
 
     private static string? Sanitize(string? text) =>
@@ -275,11 +266,14 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
     [LoggerMessage(Level = LogLevel.Warning, Message = "Relay {Listen} refused client {Address}: {Reason}")]
     private static partial void LogRefused(ILogger logger, System.Net.IPAddress address, string listen, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Relay {Listen}: authentication as {UserName} from {Address} failed: {Reason}")]
-    private static partial void LogAuthenticationFailed(ILogger logger, System.Net.IPAddress address, string listen, string userName, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Relay {Listen}: authentication as {UserName} from {Address} (EHLO {HeloName}) failed: {Reason}")]
+    private static partial void LogAuthenticationFailed(ILogger logger, System.Net.IPAddress address, string listen, string userName, string heloName, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Relay {Listen}: message {Id} from {Address} stored for {Recipients} recipient(s), {Bytes} bytes")]
     private static partial void LogAccepted(ILogger logger, string id, System.Net.IPAddress address, string listen, int recipients, int bytes);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Relay {Listen} refuses every recipient: {Problem}")]
+    private static partial void LogOpenRelay(ILogger logger, string listen, string problem);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Relay {Listen}: a message from {Address} could not be stored; the client was told to retry (451)")]
     private static partial void LogStoreFailed(ILogger logger, Exception exception, System.Net.IPAddress address, string listen);

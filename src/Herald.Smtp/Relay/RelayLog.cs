@@ -3,7 +3,8 @@ using Microsoft.Extensions.Logging;
 
 namespace Herald.Relay;
 
-/// <summary>The relay listener's log lines. AUTH secrets never reach them: only the user name.</summary>
+/// <summary>The relay listener's log lines. AUTH secrets never reach them: only the user name.
+/// What a client typed (user names, EHLO names, addresses) goes through <see cref="LogText.Untrusted"/>.</summary>
 internal static partial class RelayLog
 {
     [LoggerMessage(Level = LogLevel.Information, Message = "Relay listener on {Endpoint} started")]

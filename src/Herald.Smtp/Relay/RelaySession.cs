@@ -318,7 +318,7 @@ internal sealed class RelaySession : IAsyncDisposable
     public async ValueTask<bool> AuthFailedAsync(string userName, CancellationToken cancellationToken)
     {
         _authFailures++;
-        RelayLog.AuthenticationFailed(_logger, Client.Address, userName, _authFailures);
+        RelayLog.AuthenticationFailed(_logger, Client.Address, LogText.Untrusted(userName), _authFailures);
         await Task.Delay(Options.AuthFailureDelay * _authFailures, _time, cancellationToken).ConfigureAwait(false);
         if (_authFailures >= Options.MaxAuthFailures)
         {
@@ -378,8 +378,14 @@ internal sealed class RelaySession : IAsyncDisposable
 
     public void MessageRefused(SmtpReply reply) => RelayLog.MessageRefused(_logger, Client.Address, reply);
 
-    public void MessageAnswered(RelayEnvelope envelope, int size, SmtpReply reply) =>
-        RelayLog.MessageAnswered(_logger, Client.Address, envelope.Sender, envelope.Recipients.Count, size, reply);
+    public void MessageAnswered(RelayEnvelope envelope, int size, SmtpReply reply)
+    {
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            var sender = LogText.Untrusted(envelope.Sender);
+            RelayLog.MessageAnswered(_logger, Client.Address, sender, envelope.Recipients.Count, size, reply);
+        }
+    }
 
     /// <summary>A deadline for one step, linked to the session's end (server shutdown).</summary>
     public Deadline StartTimeout(TimeSpan timeout) => new(timeout, _time, _sessionToken);

@@ -72,9 +72,15 @@ internal sealed class NotificationHarness : IAsyncDisposable
         return harness;
     }
 
-    public Task ConfigureSendingAsync(ImpersonationPolicy impersonation = ImpersonationPolicy.ConfiguredSenderOnly) =>
+    public Task ConfigureSendingAsync(ImpersonationPolicy impersonation = ImpersonationPolicy.ConfiguredSenderOnly, string? replyTo = null) =>
         Settings.SaveOutgoingAsync(
-            new ScopeOutgoingSettings(ScopePath.Root) { ConnectionId = "default", FromAddress = EmailAddress.Parse("herald@example.org"), Impersonation = impersonation },
+            new ScopeOutgoingSettings(ScopePath.Root)
+            {
+                ConnectionId = "default",
+                FromAddress = EmailAddress.Parse("herald@example.org"),
+                ReplyTo = replyTo is null ? null : EmailAddress.Parse(replyTo),
+                Impersonation = impersonation,
+            },
             new SmtpConnection { Id = "default", Owner = ScopePath.Root, Name = "default", Host = "127.0.0.1", Security = SmtpSecurity.None },
             TestContext.Current.CancellationToken);
 

@@ -521,6 +521,29 @@ public sealed class OutboxStoreTests
 
     [Theory]
     [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task Listing_and_showing_messages_never_read_the_mime_column_and_older_rows_show_no_subject(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var store = new SqlOutboxStore(db.Database);
+        var big = Message("big", created: Now) with { Mime = [.. Mime("big"), .. new byte[5 * 1024 * 1024]] };
+        await store.EnqueueAsync([big, Message("old", created: Now + OneMs)], Ct);
+        await using (var raw = await db.Database.OpenAsync(Ct))
+        {
+            // As a message queued before subjects were stored; then the bodies are made unreachable:
+            // a list or a show that still selected them would fail.
+            await raw.ExecuteAsync("UPDATE messages SET subject = NULL WHERE id = 'old'");
+            await raw.ExecuteAsync("ALTER TABLE messages RENAME COLUMN mime TO mime_out_of_reach");
+        }
+
+        var listed = await store.ListAsync(new MessageFilter(ScopePath.Root), Ct);
+        var shown = await store.GetAsync("big", Ct);
+
+        Assert.Equal([("old", (string?)null), ("big", "Subject of big")], listed.Select(m => (m.Id, m.Subject)));
+        Assert.Equal(("Subject of big", big.Mime.Length), (shown!.Message.Subject, shown.SizeBytes));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
     public async Task Counts_for_metrics_give_every_recipient_state_in_use(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
@@ -575,7 +598,10 @@ public sealed class OutboxStoreTests
     {
         var at = created ?? Now;
         return new NewMessage(
-            id, Scope(scope), MessageSource.Api, "alerts@example.org", connection, $"<{id}@herald.example.org>", Mime(id), to ?? ["a@example.org"], key, at, at + MaximumAge);
+            id, Scope(scope), MessageSource.Api, "alerts@example.org", connection, $"<{id}@herald.example.org>", Mime(id), to ?? ["a@example.org"], key, at, at + MaximumAge)
+        {
+            Subject = $"Subject of {id}",
+        };
     }
 
     /// <summary>Final MIME bytes: CRLF headers and a binary body with every byte value, NUL included.</summary>
