@@ -61,6 +61,10 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<NotificationSignal>();
         services.AddSingleton<NotificationMatcher>();
         services.AddSingleton<Herald.Notifications.Subscriptions.SubscriptionService>();
+        services.AddSingleton<Herald.Notifications.Subscriptions.RuleService>();
+        services.AddSingleton<Herald.Notifications.Subscriptions.MyAlertsService>();
+        services.AddSingleton<Herald.Notifications.Events.EventService>();
+        services.AddSingleton<Herald.Scopes.ScopeService>();
         services.AddSingleton<SubscriptionRecipients>();
         services.AddSingleton<ISubscriptionRecipients>(provider => provider.GetRequiredService<SubscriptionRecipients>());
         services.AddSingleton<NotificationFanOut>();

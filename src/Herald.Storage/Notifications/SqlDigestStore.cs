@@ -24,10 +24,10 @@ public sealed class SqlDigestStore(HeraldDatabase database) : IDigestStore
             connection,
             write.Transaction,
             """
-            INSERT INTO digest_items (subscription_id, event_id, received_at) VALUES (@SubscriptionId, @EventId, @ReceivedAt)
-            ON CONFLICT (subscription_id, event_id) DO NOTHING
+            INSERT INTO digest_events (subscription_id, event_scope, event_id, received_at) VALUES (@SubscriptionId, @EventScope, @EventId, @ReceivedAt)
+            ON CONFLICT (subscription_id, event_scope, event_id) DO NOTHING
             """,
-            entries.Select(e => (object)new { e.SubscriptionId, e.EventId, ReceivedAt = e.ReceivedAt.ToUnixTimeMilliseconds() })).ConfigureAwait(false);
+            entries.Select(e => (object)new { e.SubscriptionId, EventScope = e.Event.Scope.Value, EventId = e.Event.Id, ReceivedAt = e.ReceivedAt.ToUnixTimeMilliseconds() })).ConfigureAwait(false);
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -47,9 +47,9 @@ public sealed class SqlDigestStore(HeraldDatabase database) : IDigestStore
         var rows = await connection.QueryAsync<EventRow>(
             """
             SELECT e.id, e.type, e.scope_path, e.resource_path, e.actor, e.title, e.link, e.data, e.occurred_at, e.received_at
-            FROM digest_items d JOIN notification_events e ON e.id = d.event_id
+            FROM digest_events d JOIN notification_events e ON e.scope_path = d.event_scope AND e.id = d.event_id
             WHERE d.subscription_id = @subscriptionId AND d.received_at >= @start AND d.received_at < @end
-            ORDER BY d.received_at, e.id
+            ORDER BY d.received_at, e.scope_path, e.id
             LIMIT @limit
             """,
             new { subscriptionId, start = windowStart.ToUnixTimeMilliseconds(), end = windowEnd.ToUnixTimeMilliseconds(), limit }).ConfigureAwait(false);
@@ -82,7 +82,7 @@ public sealed class SqlDigestStore(HeraldDatabase database) : IDigestStore
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var items = await connection.ExecuteAsync(
-            "DELETE FROM digest_items WHERE received_at < @before", new { before = itemsBefore.ToUnixTimeMilliseconds() }).ConfigureAwait(false);
+            "DELETE FROM digest_events WHERE received_at < @before", new { before = itemsBefore.ToUnixTimeMilliseconds() }).ConfigureAwait(false);
         var runs = await connection.ExecuteAsync(
             "DELETE FROM digest_runs WHERE window_end < @before", new { before = runsBefore.ToUnixTimeMilliseconds() }).ConfigureAwait(false);
         return items + runs;

@@ -1,3 +1,4 @@
+using Herald.Access;
 using Herald.Notifications;
 using Herald.Notifications.Templates;
 using Herald.Notifications.Unsubscribe;
@@ -28,30 +29,30 @@ public sealed class NotificationTemplateStoreTests
         var templates = new NotificationTemplates(store, new TemplateCompiler(), time, NullLogger<NotificationTemplates>.Instance);
         var service = new TemplateService(store, settings, templates, new TemplateCompiler(), time);
 
-        var (saved, errors) = await service.SaveAsync(ScopePath.Parse("/hr"), "item.changed", new("HR: {{ event.title }}", "Text ü {{ event.actor }}", "<p>{{ event.title }}</p>"), Ct);
-        Assert.Empty(errors);
-        await service.SaveAsync(ScopePath.Parse("/hr"), "item.changed", new("HR 2: {{ event.title }}", "Text 2", " "), Ct);
-        await service.SaveAsync(ScopePath.Root, "digest", new("{{ digest.count }}", "d", null), Ct);
-        var (_, bad) = await service.SaveAsync(ScopePath.Parse("/hr"), "item.added", new("{{ event.title", "t", null), Ct);
-        var (_, missingScope) = await service.SaveAsync(ScopePath.Parse("/nowhere"), "item.added", new("s", "t", null), Ct);
+        var saved = await service.SaveAsync(Caller.Operator, "/hr", "item.changed", new("HR: {{ event.title }}", "Text ü {{ event.actor }}", "<p>{{ event.title }}</p>"), Ct);
+        Assert.Null(saved.Refusal);
+        await service.SaveAsync(Caller.Operator, "/hr", "item.changed", new("HR 2: {{ event.title }}", "Text 2", " "), Ct);
+        await service.SaveAsync(Caller.Operator, "/", "digest", new("{{ digest.count }}", "d", null), Ct);
+        var bad = await service.SaveAsync(Caller.Operator, "/hr", "item.added", new("{{ event.title", "t", null), Ct);
+        var missingScope = await service.SaveAsync(Caller.Operator, "/nowhere", "item.added", new("s", "t", null), Ct);
 
         var stored = await store.ListAsync([ScopePath.Parse("/hr"), ScopePath.Root], Ct);
         Assert.Equal([("/", "digest"), ("/hr", "item.changed")], stored.Select(t => (t.Scope.Value, t.EventType)));
         Assert.Equal(new TemplateSources("HR 2: {{ event.title }}", "Text 2", null), stored[1].Sources);
         Assert.Equal(Now, stored[1].UpdatedAt);
-        Assert.Equal(saved!.Scope, stored[1].Scope);
-        Assert.Equal("subject", Assert.Single(bad).Field);
-        Assert.Equal("scope", Assert.Single(missingScope).Field);
+        Assert.Equal(saved.Value!.Scope, stored[1].Scope);
+        Assert.Equal("subject", Assert.Single(bad.Refusal!.Errors).Field);
+        Assert.Equal("scope", Assert.Single(missingScope.Refusal!.Errors).Field);
 
-        var effective = await service.ListEffectiveAsync(ScopePath.Parse("/hr"), Ct);
+        var effective = (await service.ListAsync(Caller.Operator, "/hr", Ct)).Value!;
         Assert.Equal(EventTypes.BuiltIn.Count + 1, effective.Count);
         Assert.Equal(TemplateOrigin.Own, effective.Single(e => e.EventType == "item.changed").Origin);
         Assert.Equal(TemplateOrigin.Inherited, effective.Single(e => e.EventType == "digest").Origin);
         Assert.Equal(TemplateOrigin.Default, effective.Single(e => e.EventType == "item.added").Origin);
 
-        Assert.True(await service.RemoveAsync(ScopePath.Parse("/hr"), "item.changed", Ct));
-        Assert.False(await service.RemoveAsync(ScopePath.Parse("/hr"), "item.changed", Ct));
-        Assert.Equal(TemplateOrigin.Default, (await service.GetEffectiveAsync(ScopePath.Parse("/hr"), "item.changed", Ct)).Origin);
+        Assert.Null(await service.RevertAsync(Caller.Operator, "/hr", "item.changed", Ct));
+        Assert.Equal(RefusalKind.NotFound, (await service.RevertAsync(Caller.Operator, "/hr", "item.changed", Ct))?.Kind);
+        Assert.Equal(TemplateOrigin.Default, (await service.ShowAsync(Caller.Operator, "/hr", "item.changed", Ct)).Value!.Origin);
     }
 
     [Theory]

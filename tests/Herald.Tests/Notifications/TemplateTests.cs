@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Herald.Access;
 using Herald.Notifications;
 using Herald.Notifications.Templates;
 using Herald.Scopes;
@@ -106,11 +107,11 @@ public sealed class TemplateTests
         var own = await templates.RenderEventAsync(Event(EventTypes.ItemChanged, Payroll, data: """{"version":"3.1"}"""), Alice, "x", Unsubscribe, Ct);
         Assert.Equal("Payroll: 3.1", own.Subject);
 
-        var listed = await service.GetEffectiveAsync(Payroll, EventTypes.ItemChanged, Ct);
+        var listed = (await service.ShowAsync(Caller.Operator, Payroll.Value, EventTypes.ItemChanged, Ct)).Value!;
         Assert.Equal((TemplateOrigin.Own, Payroll), (listed.Origin, listed.DefinedAt));
-        var fromHr = await service.GetEffectiveAsync(ScopePath.Parse("/hr/benefits"), EventTypes.ItemChanged, Ct);
+        var fromHr = (await service.ShowAsync(Caller.Operator, "/hr/benefits", EventTypes.ItemChanged, Ct)).Value!;
         Assert.Equal((TemplateOrigin.Inherited, Hr), (fromHr.Origin, fromHr.DefinedAt));
-        var fallback = await service.GetEffectiveAsync(Payroll, EventTypes.QuotaExceeded, Ct);
+        var fallback = (await service.ShowAsync(Caller.Operator, Payroll.Value, EventTypes.QuotaExceeded, Ct)).Value!;
         Assert.Equal(TemplateOrigin.Default, fallback.Origin);
     }
 
@@ -209,14 +210,14 @@ public sealed class TemplateTests
     {
         var (_, service, _, _) = Create();
 
-        var (rendered, errors) = await service.PreviewAsync(Hr, "item.changed", new("{{ event.title }} by {{ event.actor }}", "{{ event.data.version }}", null),
+        var preview = await service.PreviewAsync(Caller.Operator, Hr.Value, "item.changed", new("{{ event.title }} by {{ event.actor }}", "{{ event.data.version }}", null),
             new PreviewEvent(null, "Budget.xlsx", null, null, null, null, null), Ct);
-        var (_, bad) = await service.PreviewAsync(Hr, "Item Changed!", null, null, Ct);
+        var bad = await service.PreviewAsync(Caller.Operator, Hr.Value, "Item Changed!", null, null, Ct);
 
-        Assert.Empty(errors);
-        Assert.Equal("Budget.xlsx by jordan.smith@example.org", rendered!.Subject);
-        Assert.Equal("3.0", rendered.Text);
-        Assert.Equal("type", Assert.Single(bad).Field);
+        Assert.Null(preview.Refusal);
+        Assert.Equal("Budget.xlsx by jordan.smith@example.org", preview.Value!.Subject);
+        Assert.Equal("3.0", preview.Value.Text);
+        Assert.Equal("type", Assert.Single(bad.Refusal!.Errors).Field);
     }
 
     internal sealed class ListLogger : ILogger<NotificationTemplates>

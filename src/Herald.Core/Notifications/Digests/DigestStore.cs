@@ -3,7 +3,7 @@ namespace Herald.Notifications.Digests;
 /// <summary>One digest window done for one recipient: its end names it.</summary>
 public sealed record DigestRun(string SubscriptionId, string Recipient, DateTimeOffset WindowEnd, string Node, DateTimeOffset CreatedAt);
 
-/// <summary>The <c>digest_items</c> and <c>digest_runs</c> tables.</summary>
+/// <summary>The <c>digest_events</c> and <c>digest_runs</c> tables.</summary>
 public interface IDigestStore : IDigestInbox
 {
     /// <summary>Per recipient of the subscription, the end of the latest window done.</summary>

@@ -64,7 +64,7 @@ public sealed partial class NotificationEngine(
             return 0;
         }
 
-        var held = new ConcurrentDictionary<string, bool>(claimed.Select(e => KeyValuePair.Create(e.Id, true)), StringComparer.Ordinal);
+        var held = new ConcurrentDictionary<EventKey, bool>(claimed.Select(e => KeyValuePair.Create(e.Key, true)));
         using var processed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var renewing = RenewWhileHeldAsync(held, processed.Token);
         try
@@ -72,7 +72,7 @@ public sealed partial class NotificationEngine(
             foreach (var notificationEvent in claimed)
             {
                 await ProcessAsync(notificationEvent, cancellationToken).ConfigureAwait(false);
-                held.TryRemove(notificationEvent.Id, out _);
+                held.TryRemove(notificationEvent.Key, out _);
             }
         }
         finally
@@ -91,7 +91,7 @@ public sealed partial class NotificationEngine(
     /// go to another, which would fan them out again (sending nothing twice, but doing all the
     /// work twice).
     /// </summary>
-    private async Task RenewWhileHeldAsync(ConcurrentDictionary<string, bool> held, CancellationToken processed)
+    private async Task RenewWhileHeldAsync(ConcurrentDictionary<EventKey, bool> held, CancellationToken processed)
     {
         var lease = options.Value.Lease;
         while (true)
@@ -106,7 +106,7 @@ public sealed partial class NotificationEngine(
                 }
 
                 var renewed = await events.RenewAsync(node.Name, ids, time.GetUtcNow() + lease, processed).ConfigureAwait(false);
-                foreach (var lost in ids.Except(renewed, StringComparer.Ordinal))
+                foreach (var lost in ids.Except(renewed))
                 {
                     // Taken over: the fan-out here still finishes (the outbox stores each email once).
                     held.TryRemove(lost, out _);
@@ -131,11 +131,11 @@ public sealed partial class NotificationEngine(
             // The scope cannot send now (no settings, sending disabled): the event stays pending and
             // is tried again later, so nothing is lost while an administrator fixes the settings.
             LogCannotSend(log, notificationEvent.Id, notificationEvent.Scope.Value, result.Problem);
-            await events.ReleaseAsync(notificationEvent.Id, node.Name, time.GetUtcNow() + options.Value.RetryDelay, cancellationToken).ConfigureAwait(false);
+            await events.ReleaseAsync(notificationEvent.Key, node.Name, time.GetUtcNow() + options.Value.RetryDelay, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        if (!await events.CompleteAsync(notificationEvent.Id, node.Name, time.GetUtcNow(), cancellationToken).ConfigureAwait(false))
+        if (!await events.CompleteAsync(notificationEvent.Key, node.Name, time.GetUtcNow(), cancellationToken).ConfigureAwait(false))
         {
             LogLeaseLost(log, notificationEvent.Id);
         }

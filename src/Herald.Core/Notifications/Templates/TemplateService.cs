@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Fluid;
+using Herald.Access;
 using Herald.Scopes;
 using Herald.Settings;
 
@@ -33,7 +34,8 @@ public sealed record EffectiveTemplate(string EventType, TemplateSources Sources
 public sealed record PreviewEvent(string? Id, string? Title, string? ResourcePath, string? Actor, string? Link, JsonElement? Data, DateTimeOffset? Time);
 
 /// <summary>
-/// The one place where templates change (API and CLI). A template is checked when saved: each of
+/// The one place where templates are read and changed (API and CLI), given the caller:
+/// administrators of a scope (or an ancestor) only. A template is checked when saved: each of
 /// subject, text and HTML must parse, use only known filters and render against a sample event
 /// (a sample digest for <c>digest</c>); any error is reported per field and nothing is saved.
 /// </summary>
@@ -41,12 +43,33 @@ public sealed partial class TemplateService(
     INotificationTemplateStore store, ISettingsStore settings, NotificationTemplates templates, TemplateCompiler compiler, TimeProvider time)
 {
     public const int MaxSubjectSourceLength = 2_000;
+    private const string NotValid = "The template is not valid; nothing was saved.";
     public const int MaxBodySourceLength = 200_000;
     private const int MaxTypeLength = 100;
 
-    /// <summary>The types listed for a scope: every built-in one and the digest, then any custom
-    /// type that has a template on the scope or above.</summary>
-    public async Task<IReadOnlyList<EffectiveTemplate>> ListEffectiveAsync(ScopePath scope, CancellationToken cancellationToken)
+    /// <summary>The template that applies to each type in the scope: every built-in one and the
+    /// digest, then any custom type that has a template on the scope or above.</summary>
+    public async Task<Result<IReadOnlyList<EffectiveTemplate>>> ListAsync(Caller caller, string? scope, CancellationToken cancellationToken)
+    {
+        var (path, refusal) = Administered(caller, scope);
+        return refusal ?? Result.Of(await ListEffectiveAsync(path, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>The template that applies to one type in the scope, and where it comes from.</summary>
+    public async Task<Result<EffectiveTemplate>> ShowAsync(Caller caller, string? scope, string? type, CancellationToken cancellationToken)
+    {
+        var (path, refusal) = Administered(caller, scope);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+
+        return TryCheckType(type, out var typeError)
+            ? await GetEffectiveAsync(path, type, cancellationToken).ConfigureAwait(false)
+            : Refusal.Invalid("type", typeError);
+    }
+
+    private async Task<IReadOnlyList<EffectiveTemplate>> ListEffectiveAsync(ScopePath scope, CancellationToken cancellationToken)
     {
         var (_, chain) = await templates.EffectiveAsync(scope, DefaultTemplates.Digest, cancellationToken).ConfigureAwait(false);
         var types = EventTypes.BuiltIn.Append(DefaultTemplates.Digest)
@@ -61,7 +84,7 @@ public sealed partial class TemplateService(
         return result;
     }
 
-    public async Task<EffectiveTemplate> GetEffectiveAsync(ScopePath scope, string type, CancellationToken cancellationToken)
+    private async Task<EffectiveTemplate> GetEffectiveAsync(ScopePath scope, string type, CancellationToken cancellationToken)
     {
         var (stored, _) = await templates.EffectiveAsync(scope, type, cancellationToken).ConfigureAwait(false);
         return stored is null
@@ -70,38 +93,58 @@ public sealed partial class TemplateService(
     }
 
     /// <summary>Checks and saves the scope's own template for the type; on any error nothing is saved.</summary>
-    public async Task<(NotificationTemplate? Saved, IReadOnlyList<FieldError> Errors)> SaveAsync(
-        ScopePath scope, string? type, TemplateSources sources, CancellationToken cancellationToken)
+    public async Task<Result<NotificationTemplate>> SaveAsync(Caller caller, string? scope, string? type, TemplateSources sources, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sources);
+        var (path, refusal) = Administered(caller, scope);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+
         if (!TryCheckType(type, out var typeError))
         {
-            return (null, [new("type", typeError)]);
+            return Refusal.Invalid("type", typeError);
         }
 
         var errors = await CheckAsync(type, sources).ConfigureAwait(false);
-        if (errors.Count == 0 && !await settings.ScopeExistsAsync(scope, cancellationToken).ConfigureAwait(false))
+        if (errors.Count == 0 && !await settings.ScopeExistsAsync(path, cancellationToken).ConfigureAwait(false))
         {
-            errors = [OutgoingSettingsService.ScopeMissing(scope)];
+            errors = [ScopeService.Missing(path)];
         }
 
         if (errors.Count > 0)
         {
-            return (null, errors);
+            return Refusal.Invalid(errors, NotValid);
         }
 
-        var saved = new NotificationTemplate(scope, type, sources with { Html = string.IsNullOrWhiteSpace(sources.Html) ? null : sources.Html }, time.GetUtcNow());
+        var saved = new NotificationTemplate(path, type, sources with { Html = string.IsNullOrWhiteSpace(sources.Html) ? null : sources.Html }, time.GetUtcNow());
         await store.SaveAsync(saved, cancellationToken).ConfigureAwait(false);
         templates.Invalidate();
-        return (saved, []);
+        return saved;
     }
 
     /// <summary>Removes the scope's own template: the inherited one (or the default) applies again.</summary>
-    public async Task<bool> RemoveAsync(ScopePath scope, string type, CancellationToken cancellationToken)
+    public async Task<Refusal?> RevertAsync(Caller caller, string? scope, string? type, CancellationToken cancellationToken)
     {
-        var removed = await store.RemoveAsync(scope, type, cancellationToken).ConfigureAwait(false);
+        var (path, refusal) = Administered(caller, scope);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+
+        if (!TryCheckType(type, out var typeError))
+        {
+            return Refusal.Invalid("type", typeError);
+        }
+
+        if (!await store.RemoveAsync(path, type, cancellationToken).ConfigureAwait(false))
+        {
+            return Refusal.NotFound($"Scope {path} has no template of its own for '{type}'.");
+        }
+
         templates.Invalidate();
-        return removed;
+        return null;
     }
 
     /// <summary>Every problem of the sources, per field (subject, text, html): syntax with line
@@ -165,28 +208,46 @@ public sealed partial class TemplateService(
 
     /// <summary>The rendered subject, text and HTML of the type in the scope: with the given
     /// (unsaved) sources, or the effective ones; for a sample event, with the given values over it.</summary>
-    public async Task<(RenderedNotification? Rendered, IReadOnlyList<FieldError> Errors)> PreviewAsync(
-        ScopePath scope, string? type, TemplateSources? sources, PreviewEvent? overrides, CancellationToken cancellationToken)
+    public async Task<Result<RenderedNotification>> PreviewAsync(
+        Caller caller, string? scope, string? type, TemplateSources? sources, PreviewEvent? overrides, CancellationToken cancellationToken)
     {
+        var (path, refusal) = Administered(caller, scope);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+
         if (!TryCheckType(type, out var typeError))
         {
-            return (null, [new("type", typeError)]);
+            return Refusal.Invalid("type", typeError);
         }
 
         if (sources is not null && await CheckAsync(type, sources).ConfigureAwait(false) is { Count: > 0 } errors)
         {
-            return (null, errors);
+            return Refusal.Invalid(errors, NotValid);
         }
 
-        sources ??= (await GetEffectiveAsync(scope, type, cancellationToken).ConfigureAwait(false)).Sources;
+        sources ??= (await GetEffectiveAsync(path, type, cancellationToken).ConfigureAwait(false)).Sources;
         try
         {
-            return (await templates.RenderAsync(sources, Sample(type, overrides, scope)).ConfigureAwait(false), []);
+            return await templates.RenderAsync(sources, Sample(type, overrides, path)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is FluidException or InvalidOperationException or FormatException or ArgumentException or InvalidCastException)
         {
-            return (null, [new("event", $"Rendering failed: {ex.Message}")]);
+            return Refusal.Invalid("event", $"Rendering failed: {ex.Message}");
         }
+    }
+
+    /// <summary>The scope (default /) when the caller administers it; why not otherwise.</summary>
+    private static (ScopePath Path, Refusal? Refusal) Administered(Caller caller, string? scope)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        if (!ScopePath.TryParse(scope ?? "/", out var path, out var error))
+        {
+            return (path, Refusal.Invalid("scope", error));
+        }
+
+        return (path, caller.Administers(path) ? null : Refusal.NotAllowed($"{caller.Description} may not manage the templates of scope {path}: it is not an administrator of it."));
     }
 
     /// <summary>An event type (<c>item.changed</c>, <c>build.queued</c>) or <c>digest</c>.</summary>
