@@ -9,7 +9,7 @@ namespace Herald.IntegrationTests.Authorization;
 /// ids and connection names, used by callers of /hr, /hr2 and /hr.x on things of the other
 /// scopes. What a caller may not touch stays byte for byte as it was in the database.
 /// </summary>
-[Collection(MatrixCollection.Name)]
+[Collection(MatrixGroup.Name)]
 public sealed class ApiIsolationProperties(MatrixHost host)
 {
     /// <summary>Names as typed: case, dots, underscores, percent signs, spaces, Unicode, and a

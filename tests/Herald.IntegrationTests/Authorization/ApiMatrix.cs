@@ -12,16 +12,22 @@ internal static class ApiMatrix
 {
     private static readonly Policy ScopeAdministrator = Policy.ScopeAdministrator;
     private static readonly Policy ScopeSender = Policy.ScopeSender;
-    private static readonly Policy ResourceAdministrator = Policy.ResourceAdministrator;
-    private static readonly Policy ResourceSender = Policy.ResourceSender;
+    /// <summary>Messages and subscriptions: read and changed by the senders and administrators of their scope.</summary>
+    private static readonly Policy SendersThing = Policy.Resource(Need.Sender, Need.Sender);
 
-    /// <summary>A connection: its owner's administrators (and those above) change it; the
-    /// administrators of the scopes below, which use it, see it.</summary>
-    private static readonly Policy ConnectionReader = new(Need.BranchAdministrator, Address.Resource, SeenFromBelow: true);
+    /// <summary>Retry and cancel: administrators, of a message its senders may read.</summary>
+    private static readonly Policy MessageAdministration = Policy.Resource(Need.Administrator, Need.Sender);
+
+    /// <summary>Rules, relay listeners and accounts: their scope's administrators alone read and change them.</summary>
+    private static readonly Policy AdministratorsThing = Policy.Resource(Need.Administrator, Need.Administrator);
+
+    /// <summary>A connection: the administrators of its owner (and above) change it; those of the
+    /// scopes below, which use it, read it.</summary>
+    private static readonly Policy ConnectionReader = Policy.Resource(Need.BranchAdministrator, Need.BranchAdministrator);
 
     /// <summary>Relay listeners bind endpoints of every node: only administrators of / create,
-    /// move and remove them.</summary>
-    private static readonly Policy ListenerOwner = new(Need.RootAdministrator, Address.Resource);
+    /// move and remove them; their scope's administrators read them.</summary>
+    private static readonly Policy ListenerOwner = Policy.Resource(Need.RootAdministrator, Need.Administrator);
 
     public static readonly IReadOnlyList<MatrixCase> Cases =
     [
@@ -30,11 +36,11 @@ internal static class ApiMatrix
         new("GET /openapi/{documentName}.json", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("openapi/v1.json") },
         new("GET /console.css", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("console.css") },
         new("GET /console.js", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("console.js") },
-        new("GET /unsubscribe/{token}", new Policy(Need.Anyone, Address.Resource), Effect.Answer)
+        new("GET /unsubscribe/{token}", Policy.Anyone, Effect.Answer)
         {
             Seed = UnsubscribeLinkAsync, Request = c => Get($"unsubscribe/{c.Seeded.Id}"),
         },
-        new("POST /unsubscribe/{token}", new Policy(Need.Anyone, Address.Resource), Effect.Write)
+        new("POST /unsubscribe/{token}", Policy.Anyone, Effect.Write)
         {
             Seed = UnsubscribeLinkAsync, Request = c => Post($"unsubscribe/{c.Seeded.Id}"), Probe = (h, c) => SubscriptionRow(h, c.Seeded.Marker),
         },
@@ -53,13 +59,13 @@ internal static class ApiMatrix
             Request = c => Post("api/v1/messages/batch", new { messages = new[] { new { scope = c.Scope, to = new[] { "rcpt@example.org" }, subject = "S", text = "T", idempotencyKey = c.Marker } } }),
             Probe = (h, c) => MessagesKeyed(h, c.Scope, c.Marker),
         },
-        new("GET /api/v1/messages/{id}", ResourceSender, Effect.Read) { Seed = MessageAsync, Request = c => Get($"api/v1/messages/{c.Seeded.Id}") },
+        new("GET /api/v1/messages/{id}", SendersThing, Effect.Read) { Seed = MessageAsync, Request = c => Get($"api/v1/messages/{c.Seeded.Id}") },
         new("GET /api/v1/messages", ScopeAdministrator, Effect.List) { Seed = MessageAsync, Request = c => Get($"api/v1/messages?scope={Q(c.Scope)}") },
-        new("POST /api/v1/messages/{id}/retry", ResourceAdministrator, Effect.Write)
+        new("POST /api/v1/messages/{id}/retry", MessageAdministration, Effect.Write)
         {
             Seed = MessageAsync, Request = c => Post($"api/v1/messages/{c.Seeded.Id}/retry"), Probe = (h, c) => MessageRow(h, c.Seeded.Id),
         },
-        new("POST /api/v1/messages/{id}/cancel", ResourceAdministrator, Effect.Write)
+        new("POST /api/v1/messages/{id}/cancel", MessageAdministration, Effect.Write)
         {
             Seed = MessageAsync, Request = c => Post($"api/v1/messages/{c.Seeded.Id}/cancel"), Probe = (h, c) => MessageRow(h, c.Seeded.Id),
         },
@@ -98,7 +104,7 @@ internal static class ApiMatrix
 
         // Relay listeners and accounts.
         new("GET /api/v1/relay/listeners", Policy.AnyCaller, Effect.List) { Seed = ListenerAsync, Lists = ScopeAdministrator, Request = _ => Get("api/v1/relay/listeners") },
-        new("PUT /api/v1/relay/listeners/{listen}", ResourceAdministrator, Effect.Write)
+        new("PUT /api/v1/relay/listeners/{listen}", AdministratorsThing, Effect.Write)
         {
             Variant = "change its lists", Seed = ListenerAsync,
             Request = c => Put($"api/v1/relay/listeners/{Uri.EscapeDataString(c.Seeded.Id)}", new { entries = new[] { $"10.{c.Number % 250}.0.0/16" } }),
@@ -116,7 +122,7 @@ internal static class ApiMatrix
             Request = c => Delete($"api/v1/relay/listeners/{Uri.EscapeDataString(c.Seeded.Id)}"), Probe = (h, c) => ListenerRow(h, c.Seeded.Id),
         },
         new("GET /api/v1/relay/accounts", Policy.AnyCaller, Effect.List) { Seed = AccountAsync, Lists = ScopeAdministrator, Request = _ => Get("api/v1/relay/accounts") },
-        new("PUT /api/v1/relay/accounts/{user}", ResourceAdministrator, Effect.Write)
+        new("PUT /api/v1/relay/accounts/{user}", AdministratorsThing, Effect.Write)
         {
             Variant = "change", Seed = AccountAsync,
             Request = c => Put($"api/v1/relay/accounts/{c.Seeded.Id}", new { scope = c.Scope, password = "relay-password-" + c.Marker }),
@@ -128,7 +134,7 @@ internal static class ApiMatrix
             Request = c => Put($"api/v1/relay/accounts/r{c.Marker}", new { scope = c.Scope, password = "relay-password-" + c.Marker }),
             Probe = (h, c) => AccountRow(h, "r" + c.Marker),
         },
-        new("DELETE /api/v1/relay/accounts/{user}", ResourceAdministrator, Effect.Write)
+        new("DELETE /api/v1/relay/accounts/{user}", AdministratorsThing, Effect.Write)
         {
             Change = Change.Removed, Seed = AccountAsync, Request = c => Delete($"api/v1/relay/accounts/{c.Seeded.Id}"), Probe = (h, c) => AccountRow(h, c.Seeded.Id),
         },
@@ -208,22 +214,22 @@ internal static class ApiMatrix
             Request = c => Post("api/v1/subscriptions", new { id = $"sub-new-{c.Number}", scope = c.Scope, owner = "group:everyone", name = "New", eventTypes = new[] { "item.changed" } }),
             Probe = (h, c) => SubscriptionRow(h, $"sub-new-{c.Number}"),
         },
-        new("GET /api/v1/subscriptions/{id}", ResourceSender, Effect.Read) { Seed = SubscriptionAsync, Request = c => Get($"api/v1/subscriptions/{c.Seeded.Id}") },
-        new("PUT /api/v1/subscriptions/{id}", ResourceSender, Effect.Write)
+        new("GET /api/v1/subscriptions/{id}", SendersThing, Effect.Read) { Seed = SubscriptionAsync, Request = c => Get($"api/v1/subscriptions/{c.Seeded.Id}") },
+        new("PUT /api/v1/subscriptions/{id}", SendersThing, Effect.Write)
         {
             Seed = SubscriptionAsync,
             Request = c => Put($"api/v1/subscriptions/{c.Seeded.Id}", new { scope = c.Scope, owner = "group:everyone", name = "Renamed " + c.Marker, eventTypes = new[] { "item.changed" } }),
             Probe = (h, c) => SubscriptionRow(h, c.Seeded.Id),
         },
-        new("DELETE /api/v1/subscriptions/{id}", ResourceSender, Effect.Write)
+        new("DELETE /api/v1/subscriptions/{id}", SendersThing, Effect.Write)
         {
             Change = Change.Removed, Seed = SubscriptionAsync, Request = c => Delete($"api/v1/subscriptions/{c.Seeded.Id}"), Probe = (h, c) => SubscriptionRow(h, c.Seeded.Id),
         },
-        new("PUT /api/v1/subscriptions/{id}/opt-outs/{userId}", ResourceSender, Effect.Write)
+        new("PUT /api/v1/subscriptions/{id}/opt-outs/{userId}", SendersThing, Effect.Write)
         {
             Change = Change.Created, Seed = SubscriptionAsync, Request = c => Put($"api/v1/subscriptions/{c.Seeded.Id}/opt-outs/alice", null), Probe = (h, c) => OptOuts(h, c.Seeded.Id),
         },
-        new("DELETE /api/v1/subscriptions/{id}/opt-outs/{userId}", ResourceSender, Effect.Write)
+        new("DELETE /api/v1/subscriptions/{id}/opt-outs/{userId}", SendersThing, Effect.Write)
         {
             Change = Change.Removed, Seed = OptedOutAsync, Request = c => Delete($"api/v1/subscriptions/{c.Seeded.Id}/opt-outs/alice"), Probe = (h, c) => OptOuts(h, c.Seeded.Id),
         },
@@ -237,18 +243,18 @@ internal static class ApiMatrix
             Request = c => Post("api/v1/rules", new { id = $"rule-new-{c.Number}", scope = c.Scope, name = "New", eventTypes = new[] { "item.changed" }, recipients = new[] { "ops@example.org" } }),
             Probe = (h, c) => RuleRow(h, $"rule-new-{c.Number}"),
         },
-        new("GET /api/v1/rules/{id}", ResourceAdministrator, Effect.Read) { Seed = RuleAsync, Request = c => Get($"api/v1/rules/{c.Seeded.Id}") },
-        new("PUT /api/v1/rules/{id}", ResourceAdministrator, Effect.Write)
+        new("GET /api/v1/rules/{id}", AdministratorsThing, Effect.Read) { Seed = RuleAsync, Request = c => Get($"api/v1/rules/{c.Seeded.Id}") },
+        new("PUT /api/v1/rules/{id}", AdministratorsThing, Effect.Write)
         {
             Seed = RuleAsync,
             Request = c => Put($"api/v1/rules/{c.Seeded.Id}", new { scope = c.Scope, name = "Renamed " + c.Marker, eventTypes = new[] { "item.changed" }, recipients = new[] { "ops@example.org" } }),
             Probe = (h, c) => RuleRow(h, c.Seeded.Id),
         },
-        new("DELETE /api/v1/rules/{id}", ResourceAdministrator, Effect.Write)
+        new("DELETE /api/v1/rules/{id}", AdministratorsThing, Effect.Write)
         {
             Change = Change.Removed, Seed = RuleAsync, Request = c => Delete($"api/v1/rules/{c.Seeded.Id}"), Probe = (h, c) => RuleRow(h, c.Seeded.Id),
         },
-        new("POST /api/v1/rules/{id}/test", ResourceAdministrator, Effect.Write)
+        new("POST /api/v1/rules/{id}/test", AdministratorsThing, Effect.Write)
         {
             Seed = RuleAsync, Request = c => Post($"api/v1/rules/{c.Seeded.Id}/test"), Probe = (h, c) => NotificationMessages(h, c.Scope),
         },

@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Herald.IntegrationTests.Authorization;
 
 [CollectionDefinition(Name)]
-public sealed class MatrixCollection : ICollectionFixture<MatrixHost>
+public sealed class MatrixGroup : ICollectionFixture<MatrixHost>
 {
     public const string Name = "Authorization matrix";
 }
@@ -19,7 +19,7 @@ public sealed class MatrixCollection : ICollectionFixture<MatrixHost>
 /// admin /) against resources of /, /hr, /hr/payroll and /hr2, each cell allowed or refused as the
 /// rules say, and every write checked in the database.
 /// </summary>
-[Collection(MatrixCollection.Name)]
+[Collection(MatrixGroup.Name)]
 public sealed class AuthorizationMatrixTests(MatrixHost host)
 {
     public static TheoryData<string> ApiCases => new(ApiMatrix.Cases.Select(c => c.Name));

@@ -111,29 +111,35 @@ internal static class CellRunner
 {
     public static async Task<IReadOnlyList<CellResult>> RunAsync(MatrixHost host, MatrixCase @case, bool console)
     {
-        var results = new List<CellResult>();
         var callers = console ? MatrixCaller.Console : MatrixCaller.All;
-        foreach (var scope in @case.ScopesRun)
-        {
-            Seeded? current = null;
-            foreach (var caller in callers)
-            {
-                if (@case.SeedFor is not null)
-                {
-                    current = await @case.SeedFor(host, scope, caller);
-                }
-                else if (@case.Seed is not null && current is null)
-                {
-                    current = await @case.Seed(host, scope);
-                }
+        // The scopes' cells touch different things, so they run side by side; each scope's callers in turn.
+        var byScope = await Task.WhenAll(@case.ScopesRun.Select(scope => RunScopeAsync(host, @case, scope, callers, console)));
+        return byScope.SelectMany(r => r).OrderBy(r => IndexOf(callers, r.Caller)).ToArray();
+    }
 
-                var cell = new Cell(caller, scope, current, host.Marker(), host.Next());
-                var (result, consumed) = await RunCellAsync(host, @case, cell, console);
-                results.Add(result);
-                if (consumed)
-                {
-                    current = null;
-                }
+    private static int IndexOf(IReadOnlyList<MatrixCaller> callers, MatrixCaller caller) => callers.Select((c, i) => (c, i)).First(x => x.c == caller).i;
+
+    private static async Task<IReadOnlyList<CellResult>> RunScopeAsync(MatrixHost host, MatrixCase @case, string scope, IReadOnlyList<MatrixCaller> callers, bool console)
+    {
+        var results = new List<CellResult>();
+        Seeded? current = null;
+        foreach (var caller in callers)
+        {
+            if (@case.SeedFor is not null)
+            {
+                current = await @case.SeedFor(host, scope, caller);
+            }
+            else if (@case.Seed is not null && current is null)
+            {
+                current = await @case.Seed(host, scope);
+            }
+
+            var cell = new Cell(caller, scope, current, host.Marker(), host.Next());
+            var (result, consumed) = await RunCellAsync(host, @case, cell, console);
+            results.Add(result);
+            if (consumed)
+            {
+                current = null;
             }
         }
 
@@ -232,7 +238,8 @@ internal static class CellRunner
         401 => Outcome.SignIn,
         403 => Outcome.Forbidden,
         404 => Outcome.NotFound,
-        302 or 303 when console && location is not null && location.Contains("/signin", StringComparison.OrdinalIgnoreCase) => Outcome.SignIn,
+        // The challenge sends the visitor to sign in and back (ReturnUrl); signing out ends on /signin plainly.
+        302 or 303 when console && location is not null && location.Contains("/signin?", StringComparison.OrdinalIgnoreCase) => Outcome.SignIn,
         >= 200 and < 400 => Outcome.Allowed,
         _ => Outcome.Rejected,
     };

@@ -13,12 +13,20 @@ namespace Herald.IntegrationTests.Authorization;
 internal static class ConsoleMatrix
 {
     private static readonly Policy ScopeAdministrator = Policy.ScopeAdministrator;
-    private static readonly Policy ResourceAdministrator = Policy.ResourceAdministrator;
-    private static readonly Policy ConnectionReader = new(Need.BranchAdministrator, Address.Resource, SeenFromBelow: true);
-    private static readonly Policy ConnectionEditor = new(Need.Administrator, Address.Resource, SeenFromBelow: true);
+    /// <summary>Messages, rules, subscriptions, relay listeners and accounts: the console's rows are
+    /// administrators, who read and change those of their scopes.</summary>
+    private static readonly Policy ResourceAdministrator = Policy.Resource(Need.Administrator, Need.Administrator);
+
+    private static readonly Policy ConnectionReader = Policy.Resource(Need.BranchAdministrator, Need.BranchAdministrator);
+
+    /// <summary>The form that changes a connection: its owner's administrators; those below, who read it, are told 403.</summary>
+    private static readonly Policy ConnectionEditor = Policy.Resource(Need.Administrator, Need.BranchAdministrator);
 
     /// <summary>Only the owner of an alert changes it through "My alerts": anyone else is told it does not exist.</summary>
     private static readonly Policy OwnerOnly = new(Need.NoOne, Address.Resource);
+
+    /// <summary>What a rule's or subscription's filter fields say: item.changed, immediately, enabled.</summary>
+    private static readonly (string, string)[] Filter = [("eventTypes", "item.changed"), ("frequency", "immediate"), ("enabled", "true")];
 
     public static readonly IReadOnlyList<MatrixCase> Cases =
     [
@@ -193,7 +201,7 @@ internal static class ConsoleMatrix
             Request = c => Posted("relay/listener?handler=save", ("listen", $"192.0.2.3:{10000 + c.Number}"), ("scope", c.Scope), ("access", "only-list"), ("entries", "127.0.0.0/8"), ("auth", "none")),
             Probe = (h, c) => ListenerRow(h, $"192.0.2.3:{10000 + c.Number}"),
         },
-        new("POST /Relay/Listener?handler=Remove", new Policy(Need.RootAdministrator, Address.Resource), Effect.Write)
+        new("POST /Relay/Listener?handler=Remove", Policy.Resource(Need.RootAdministrator, Need.Administrator), Effect.Write)
         {
             Change = Change.Removed, Seed = ListenerAsync,
             Request = c => Posted($"relay/listener?handler=remove&listen={Uri.EscapeDataString(c.Seeded.Id)}"), Probe = (h, c) => ListenerRow(h, c.Seeded.Id),
@@ -265,9 +273,6 @@ internal static class ConsoleMatrix
             Request = c => Posted("my-alerts?handler=optout", ("id", c.Seeded.Id), ("optOut", "true")), Probe = (h, c) => OptOuts(h, c.Seeded.Id),
         },
     ];
-
-    /// <summary>What a rule's or subscription's filter fields say: item.changed, immediately, enabled.</summary>
-    private static readonly (string, string)[] Filter = [("eventTypes", "item.changed"), ("frequency", "immediate"), ("enabled", "true")];
 
     /// <summary>The settings form as the page shows it for the matrix's scopes, with the From name typed over.</summary>
     private static (string, string)[] SettingsForm(Cell c) =>

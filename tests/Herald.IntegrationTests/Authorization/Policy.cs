@@ -120,9 +120,10 @@ internal enum Outcome
 }
 
 /// <summary>An operation's rule as data: who may, and how it is addressed.</summary>
-/// <param name="SeenFromBelow">Administrators of the scopes below see it too (SMTP connections,
-/// which those scopes use): outside their rights, they are told 403, not 404.</param>
-internal sealed record Policy(Need Need, Address Address = Address.Scope, bool SeenFromBelow = false)
+/// <param name="Sees">For something named by id: who may know it exists (who may read it). A
+/// caller refused who may not even see it is told 404, as if it did not exist; one who may see it,
+/// 403. Null: whoever holds a role in its scope.</param>
+internal sealed record Policy(Need Need, Address Address = Address.Scope, Need? Sees = null)
 {
     public static readonly Policy Anyone = new(Need.Anyone, Address.Farm);
     public static readonly Policy AnyCaller = new(Need.AnyCaller, Address.Farm);
@@ -133,9 +134,8 @@ internal sealed record Policy(Need Need, Address Address = Address.Scope, bool S
 
     public static Policy ScopeSender => new(Need.Sender);
 
-    public static Policy ResourceAdministrator => new(Need.Administrator, Address.Resource);
-
-    public static Policy ResourceSender => new(Need.Sender, Address.Resource);
+    /// <summary>Something named by id that <paramref name="need"/> may act on and <paramref name="sees"/> may read.</summary>
+    public static Policy Resource(Need need, Need sees) => new(need, Address.Resource, sees);
 
     /// <summary>The expected answer for <paramref name="caller"/> on something of <paramref name="scope"/>.</summary>
     public Outcome Expect(MatrixCaller caller, string scope)
@@ -165,9 +165,8 @@ internal sealed record Policy(Need Need, Address Address = Address.Scope, bool S
             return Outcome.Allowed;
         }
 
-        // Something named by id in a scope the caller holds no role in, and cannot see from below:
-        // 404, as if it did not exist.
-        var visible = caller.Holds(scope) || (SeenFromBelow && caller.AdministersOnBranch(scope));
+        // Something named by id that the caller may not even read: 404, as if it did not exist.
+        var visible = Sees is { } sees ? (this with { Need = sees }).Allows(caller, scope) : caller.Holds(scope);
         return Address == Address.Resource && !visible ? Outcome.NotFound : Outcome.Forbidden;
     }
 
@@ -203,6 +202,6 @@ internal sealed record Policy(Need Need, Address Address = Address.Scope, bool S
     {
         Need.Anyone => "",
         Need.NoOne => "404",
-        _ => Address == Address.Resource ? "403; 404 outside the caller's scopes" : "403",
+        _ => Address == Address.Resource ? "403; 404 to whoever may not read it" : "403",
     };
 }

@@ -54,6 +54,17 @@ public sealed class ScopeIsolationProperties
         }, writeLine: Print, iter: 5_000);
 
     [Fact]
+    public void A_connection_name_is_normalised_once_and_a_look_alike_never_becomes_another() =>
+        Names.ConnectionNames.Sample(text =>
+        {
+            if (ConnectionReference.TryNormalizeName(text, out var name, out _))
+            {
+                Assert.True(text.Trim().All(char.IsAscii), $"'{text}' was read as connection name {name}.");
+                Assert.Equal(text.Trim().ToLowerInvariant(), name);
+            }
+        }, writeLine: Print, iter: 5_000);
+
+    [Fact]
     public async Task Connections_of_a_scope_are_changed_and_seen_only_from_its_branch()
     {
         using var cli = new Herald.Testing.HeraldCommandLine();

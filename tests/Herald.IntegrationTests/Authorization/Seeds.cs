@@ -61,9 +61,9 @@ internal static class Seeds
     public static Task<string?> RuleRow(MatrixHost host, string id) =>
         host.QueryAsync("SELECT scope_path, name, event_types, addresses, recipients, enabled FROM notification_rules WHERE id = @id", new { id });
 
-    /// <summary>How many messages a rule's test queued: those of its scope from notifications.</summary>
+    /// <summary>How many messages a rule's test queued: the test messages of its scope.</summary>
     public static Task<string?> NotificationMessages(MatrixHost host, string scope) =>
-        host.QueryAsync("SELECT COUNT(*) AS n FROM messages WHERE scope_path = @scope AND source = 'notification'", new { scope });
+        host.QueryAsync("SELECT COUNT(*) AS n FROM messages WHERE scope_path = @scope AND source = 'test'", new { scope });
 
     /// <summary>A connection owned by the scope; its host name is its marker.</summary>
     public static async Task<Seeded> ConnectionAsync(MatrixHost host, string scope)
@@ -155,7 +155,9 @@ internal static class Seeds
     {
         var marker = host.Marker();
         var id = "group-" + host.Next().ToString(CultureInfo.InvariantCulture);
-        await SendAsync(host, HttpMethod.Put, $"api/v1/groups/{id}", new { name = "Team " + marker, members = new[] { "user:alice" } });
+        // A member of its own, whose id and name carry the marker too: the member lists show it.
+        await SendAsync(host, HttpMethod.Put, $"api/v1/users/u{marker}", new { name = "Member " + marker, email = $"u{marker}@example.org" });
+        await SendAsync(host, HttpMethod.Put, $"api/v1/groups/{id}", new { name = "Team " + marker, members = new[] { $"user:u{marker}" } });
         return new Seeded(id, scope, marker);
     }
 
