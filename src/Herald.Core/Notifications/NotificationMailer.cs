@@ -46,7 +46,7 @@ public sealed record MailerOutcome(int Stored, int Duplicates, string? Problem);
 public sealed class NotificationMailer(
     OutgoingSettingsCache settings,
     OutboxWriter writer,
-    DeliveryHandoff handoff,
+    IDeliveryRoom handoff,
     IOptions<DeliveryOptions> deliveryOptions,
     TimeProvider time)
 {
@@ -140,7 +140,7 @@ public sealed class NotificationMailer(
 
     /// <summary>Whether one send still waits for the worker's room: for <see cref="PacedFor"/> at
     /// most, and not after a wait for room ran out of <see cref="Patience"/>.</summary>
-    private sealed class Pacing(DeliveryHandoff handoff)
+    private sealed class Pacing(IDeliveryRoom handoff)
     {
         // Real time, as the waits themselves.
         private readonly long _started = Stopwatch.GetTimestamp();

@@ -55,7 +55,6 @@ internal static class HeraldCli
             try
             {
                 database = HeraldNode.ResolveDatabase(parse.GetValue(Database), dataDirectory, console);
-                HeraldNode.MaximumAge(console);
             }
             catch (ArgumentException ex)
             {
@@ -63,6 +62,11 @@ internal static class HeraldCli
             }
 
             await using var node = await HeraldNode.OpenAsync(dataDirectory, database, console, cancellationToken);
+            if (HeraldNode.CheckSettings(node) is { } problem)
+            {
+                return console.Fail(problem);
+            }
+
             return await verb(node, parse, cancellationToken);
         });
 }
