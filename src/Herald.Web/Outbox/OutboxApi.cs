@@ -2,6 +2,7 @@ using Herald.Access;
 using Herald.Outbox;
 using Herald.Scopes;
 using Herald.Web.Security;
+using Herald.Work;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -21,7 +22,7 @@ public static class OutboxApi
         messages.MapPost("/batch", SubmitBatchAsync).WithSummary("Submit up to 1,000 messages in one request.");
         messages.MapGet("/{id}", GetAsync).WithSummary("A message with each recipient's state and attempt history.");
         messages.MapGet("/", ListAsync).WithSummary("Messages in the caller's scopes, newest first (administrators).");
-        messages.MapPost("/{id}/retry", RetryAsync).WithSummary("Make deferred and expired recipients due now (administrators).");
+        messages.MapPost("/{id}/retry", RetryAsync).WithSummary("Make deferred, expired and failed (quarantined) recipients due now (administrators).");
         messages.MapPost("/{id}/cancel", CancelAsync).WithSummary("Cancel recipients not yet delivered (administrators).");
         return api;
     }
@@ -135,14 +136,17 @@ public static class OutboxApi
         return TypedResults.Ok(found);
     }
 
-    private static Task<Results<Ok<MessageDetails>, NotFound<ProblemDetails>, ProblemHttpResult>> RetryAsync(
-        HttpContext context, string id, IOutboxStore outbox, IOptions<DeliveryOptions> options, OutboxSignal signal, TimeProvider time) =>
-        AdministerAsync(context, id, outbox, async () =>
+    private static async Task<Results<Ok<MessageDetails>, NotFound<ProblemDetails>, ProblemHttpResult>> RetryAsync(
+        HttpContext context, string id, IOutboxStore outbox, FailedWorkService failed)
+    {
+        var retried = await failed.RetryMessageAsync(context.Caller(), id, context.RequestAborted).ConfigureAwait(false);
+        if (retried.Refusal is { } refusal)
         {
-            var now = time.GetUtcNow();
-            await outbox.RetryAsync(id, now, now + options.Value.MaximumAge, context.RequestAborted).ConfigureAwait(false);
-            signal.Notify();
-        });
+            return refusal.Kind == RefusalKind.NotFound ? NotFound(id) : ApiResults.Refused(refusal);
+        }
+
+        return TypedResults.Ok((await outbox.GetAsync(id, context.RequestAborted).ConfigureAwait(false))!);
+    }
 
     private static Task<Results<Ok<MessageDetails>, NotFound<ProblemDetails>, ProblemHttpResult>> CancelAsync(
         HttpContext context, string id, IOutboxStore outbox, TimeProvider time) =>

@@ -31,6 +31,7 @@ internal static class HeraldCli
             TestEmailCommand.Create(console),
             ApiKeyCommands.Create(console),
             QueueCommands.Create(console),
+            EventCommands.Create(console),
             RelayCommands.Create(console),
             TemplateCommands.Create(console),
             AdminCommands.Create(console),

@@ -1,15 +1,15 @@
 using Herald.Outbox;
+using Herald.Work;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
 
 namespace Herald.Web.Console.Queue;
 
 /// <summary>One message: its recipients, every attempt with the upstream's reply, Retry and Cancel.</summary>
-public sealed class MessageModel(IOutboxStore outbox, IOptions<DeliveryOptions> options, OutboxSignal signal, TimeProvider time) : ConsolePage
+public sealed class MessageModel(IOutboxStore outbox, FailedWorkService failed, TimeProvider time) : ConsolePage
 {
     public MessageDetails Details { get; private set; } = null!;
 
-    public bool CanRetry => Details.Message.Recipients.Any(r => r.State is RecipientState.Deferred or RecipientState.Expired or RecipientState.Queued);
+    public bool CanRetry => Details.Message.Recipients.Any(r => r.State is RecipientState.Deferred or RecipientState.Expired or RecipientState.Queued or RecipientState.Failed);
 
     public bool CanCancel => Details.Message.Recipients.Any(r => r.State.IsPending());
 
@@ -22,10 +22,13 @@ public sealed class MessageModel(IOutboxStore outbox, IOptions<DeliveryOptions> 
             return refused;
         }
 
-        var now = time.GetUtcNow();
-        var changed = await outbox.RetryAsync(Details.Message.Id, now, now + options.Value.MaximumAge, HttpContext.RequestAborted);
-        signal.Notify();
-        Notice = changed > 0 ? $"{changed} recipient(s) will be tried again now." : "No recipient was waiting to be retried.";
+        var retried = await failed.RetryMessageAsync(Caller, Details.Message.Id, HttpContext.RequestAborted);
+        if (retried.Refusal is { } refusal)
+        {
+            return Refused(refusal, Page);
+        }
+
+        Notice = retried.Value > 0 ? $"{retried.Value} recipient(s) will be tried again now." : "No recipient was waiting to be retried.";
         return Redirect($"/queue/message?id={Uri.EscapeDataString(Details.Message.Id)}");
     }
 
