@@ -48,6 +48,7 @@ public sealed class NotificationMailer(
     OutboxWriter writer,
     IDeliveryRoom handoff,
     IOptions<DeliveryOptions> deliveryOptions,
+    IOptions<OutboxOptions> outboxOptions,
     TimeProvider time)
 {
     /// <summary>Messages composed together: a 100,000-member fan-out is 200 batches, with a few in
@@ -165,6 +166,16 @@ public sealed class NotificationMailer(
 
     private NewMessage Compose(EffectiveOutgoingSettings effective, ScopePath scope, MessageSource source, NotificationEmail email, DateTimeOffset now)
     {
+        // A template that writes more than a message may hold (a loop over huge data) makes this
+        // notification fail, before anything is composed or stored: the fan-out counts it
+        // against the event, as any other failure of its own.
+        var rendered = (long)email.Content.Subject.Length + email.Content.Text.Length + (email.Content.Html?.Length ?? 0);
+        if (rendered > outboxOptions.Value.MaxMessageBytes)
+        {
+            throw new InvalidDataException(
+                $"The notification for {email.Recipient.Address} renders {rendered:N0} characters, more than a message may hold ({outboxOptions.Value.MaxMessageBytes:N0} bytes); check the template.");
+        }
+
         var impersonate = email.Requester is not null && effective.Impersonation.Value == ImpersonationPolicy.AllowUserFrom;
         var content = new MessageContent([email.Recipient.Address], email.Content.Subject, email.Content.Text, email.Content.Html)
         {

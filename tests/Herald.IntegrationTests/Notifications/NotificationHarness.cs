@@ -90,7 +90,7 @@ internal sealed class NotificationHarness : IAsyncDisposable
         var handoff = new DeliveryCapacity(Options.Create(new DeliveryOptions()), new NodeIdentity(name, []), Time);
         var writer = new OutboxWriter(new SqlOutboxStore(Db.Database), new OutboxSignal(), handoff, outboxOptions);
         _writers.Add(writer);
-        var mailer = new NotificationMailer(new OutgoingSettingsCache(Settings, Time), writer, handoff, Options.Create(new DeliveryOptions()), Time);
+        var mailer = new NotificationMailer(new OutgoingSettingsCache(Settings, Time), writer, handoff, Options.Create(new DeliveryOptions()), outboxOptions, Time);
         var matcher = new NotificationMatcher(Subscriptions, Time);
         var fanOut = new NotificationFanOut(
             Directory, matcher, new SubscriptionRecipients(Subscriptions), Subscriptions, templates ?? new FakeTemplates(), new FakeUnsubscribeLinks(), Digests, mailer);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Herald.Notifications.Templates;
 using Herald.Outbox;
 using Herald.Work;
@@ -58,7 +59,8 @@ public sealed partial class DigestScheduler(
     private readonly ConcurrentQueue<DueDigest> _due = new();
     private DateTimeOffset _nextCheck = DateTimeOffset.MinValue;
     private DateTimeOffset _lastPurge = DateTimeOffset.MinValue;
-    private int _queued;
+    // Digests queued by the RunOnceAsync call this flow is in (tests run several at once).
+    private readonly AsyncLocal<StrongBox<int>?> _queued = new();
     private WorkLoop<DueDigest>? _loop;
 
     private WorkLoop<DueDigest> Loop => _loop ??= new WorkLoop<DueDigest>(
@@ -78,9 +80,10 @@ public sealed partial class DigestScheduler(
     public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
     {
         _nextCheck = DateTimeOffset.MinValue;
-        var before = Volatile.Read(ref _queued);
+        var queued = new StrongBox<int>();
+        _queued.Value = queued;
         await Loop.RunOnceAsync(cancellationToken).ConfigureAwait(false);
-        return Volatile.Read(ref _queued) - before;
+        return queued.Value;
     }
 
     /// <summary>The outbox key that makes one window's digest for one recipient exactly-once.</summary>
@@ -131,7 +134,10 @@ public sealed partial class DigestScheduler(
 
         // Checkpoint: the digest is durable in the outbox before its run is recorded.
         await digests.RecordRunsAsync([new DigestRun(subscription.Id, recipient.Key, window.End, node.Name, time.GetUtcNow())], cancellationToken).ConfigureAwait(false);
-        Interlocked.Increment(ref _queued);
+        if (_queued.Value is { } queued)
+        {
+            Interlocked.Increment(ref queued.Value);
+        }
     }
 
     Task IWorkItems<DueDigest>.FailAsync(DueDigest item, ItemFailure failure, CancellationToken cancellationToken) =>
