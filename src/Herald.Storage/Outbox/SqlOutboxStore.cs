@@ -322,6 +322,10 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
     public async Task<MessageDetails?> GetAsync(string id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        // The history first: an outcome recorded between the reads then shows in the states read
+        // after it, never as an attempt whose recipient still looks untried.
+        var attempts = await connection.QueryAsync<(long Ordinal, long Attempt, long At, string Node, string Outcome, long? Code, string? Reply)>(
+            "SELECT ordinal, attempt, at, node, outcome, code, reply FROM delivery_attempts WHERE message_id = @id ORDER BY at, ordinal", new { id }).ConfigureAwait(false);
         var summaries = await SummariesAsync(connection, "WHERE m.id = @id", new { id }, 1).ConfigureAwait(false);
         if (summaries is not [var summary])
         {
@@ -330,8 +334,6 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
 
         var extra = await connection.QuerySingleAsync<(string MessageIdHeader, string? ConnectionName, long SizeBytes)>(
             "SELECT message_id_header, connection_name, size_bytes FROM messages WHERE id = @id", new { id }).ConfigureAwait(false);
-        var attempts = await connection.QueryAsync<(long Ordinal, long Attempt, long At, string Node, string Outcome, long? Code, string? Reply)>(
-            "SELECT ordinal, attempt, at, node, outcome, code, reply FROM delivery_attempts WHERE message_id = @id ORDER BY at, ordinal", new { id }).ConfigureAwait(false);
         return new MessageDetails(
             summary,
             extra.MessageIdHeader,
