@@ -27,6 +27,10 @@ public sealed record NotificationEvent(
 
     /// <summary>What names this event among all others: its scope and its id.</summary>
     public EventKey Key => new(Scope, Id);
+
+    /// <summary>How often its fan-out failed for a reason of its own so far (a template that
+    /// throws, a bug), as claimed; see <see cref="Herald.Work.ItemFailure"/>.</summary>
+    public int Failures { get; init; }
 }
 
 /// <summary>An event's name: ids are unique within a scope, not across scopes, so that a producer
@@ -35,6 +39,10 @@ public readonly record struct EventKey(ScopePath Scope, string Id)
 {
     public override string ToString() => $"{Scope} {Id}";
 }
+
+/// <summary>An event whose fan-out is quarantined: it failed <see cref="Failures"/> times for a
+/// reason of its own, the last being <see cref="LastError"/>, and waits for an administrator.</summary>
+public sealed record FailedEvent(EventKey Key, string Type, string Title, DateTimeOffset ReceivedAt, int Failures, string? LastError);
 
 /// <summary>The built-in event types. Any other type a producer sends is a custom type: it is
 /// matched and delivered the same way, with the generic default template.</summary>

@@ -47,8 +47,9 @@ public sealed record MailerOutcome(int Stored, int Duplicates, string? Problem);
 public sealed class NotificationMailer(
     OutgoingSettingsCache settings,
     OutboxWriter writer,
-    DeliveryHandoff handoff,
+    IDeliveryRoom handoff,
     IOptions<DeliveryOptions> deliveryOptions,
+    IOptions<OutboxOptions> outboxOptions,
     TimeProvider time)
 {
     /// <summary>Messages composed together: a 100,000-member fan-out is 200 batches, with a few in
@@ -143,7 +144,7 @@ public sealed class NotificationMailer(
 
     /// <summary>Whether one send still waits for the worker's room: for <see cref="PacedFor"/> at
     /// most, and not after a wait for room ran out of <see cref="Patience"/>.</summary>
-    private sealed class Pacing(DeliveryHandoff handoff)
+    private sealed class Pacing(IDeliveryRoom handoff)
     {
         // Real time, as the waits themselves.
         private readonly long _started = Stopwatch.GetTimestamp();
@@ -168,6 +169,16 @@ public sealed class NotificationMailer(
 
     private NewMessage Compose(EffectiveOutgoingSettings effective, ScopePath scope, MessageSource source, NotificationEmail email, DateTimeOffset now)
     {
+        // A template that writes more than a message may hold (a loop over huge data) makes this
+        // notification fail, before anything is composed or stored: the fan-out counts it
+        // against the event, as any other failure of its own.
+        var rendered = (long)email.Content.Subject.Length + email.Content.Text.Length + (email.Content.Html?.Length ?? 0);
+        if (rendered > outboxOptions.Value.MaxMessageBytes)
+        {
+            throw new InvalidDataException(
+                $"The notification for {email.Recipient.Address} renders {rendered:N0} characters, more than a message may hold ({outboxOptions.Value.MaxMessageBytes:N0} bytes); check the template.");
+        }
+
         var requested = email.Requester is { } requester ? new RequestedIdentity(requester.Address, requester.Name, null) : RequestedIdentity.None;
         var (text, html) = (email.Content.Text, email.Content.Html);
         if (email.Requester is { } asking && SenderIdentity.Decide(effective, requested).From != asking.Address)

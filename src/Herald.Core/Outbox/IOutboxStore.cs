@@ -25,11 +25,15 @@ public interface IOutboxStore
 
     Task<IReadOnlyList<MessageSummary>> ListAsync(MessageFilter filter, CancellationToken cancellationToken);
 
-    /// <summary>Makes deferred and expired recipients due now (an expired one gets a new maximum age).</summary>
+    /// <summary>Makes deferred, expired and failed (quarantined) recipients due now (an expired one
+    /// gets a new maximum age); the message's failures are forgotten, so it gets every try again.</summary>
     Task<int> RetryAsync(string id, DateTimeOffset now, DateTimeOffset newExpiry, CancellationToken cancellationToken);
 
-    /// <summary>Cancels recipients still queued or deferred.</summary>
+    /// <summary>Cancels recipients still queued, deferred or failed.</summary>
     Task<int> CancelAsync(string id, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Quarantined messages of <paramref name="scope"/> and the scopes below it.</summary>
+    Task<long> CountFailedAsync(Scopes.ScopePath scope, CancellationToken cancellationToken);
 
     /// <summary>Recipients per state, for metrics.</summary>
     Task<IReadOnlyDictionary<RecipientState, long>> CountByStateAsync(CancellationToken cancellationToken);

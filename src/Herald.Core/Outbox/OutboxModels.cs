@@ -1,6 +1,7 @@
 using Herald.Delivery;
 using Herald.Scopes;
 using Herald.Settings;
+using Herald.Work;
 using MimeKit;
 
 namespace Herald.Outbox;
@@ -14,6 +15,11 @@ public enum RecipientState
     Bounced,
     Expired,
     Cancelled,
+
+    /// <summary>Quarantined: the message failed for a reason of its own (it cannot be parsed, a
+    /// bug) as many times as <see cref="WorkOptions.MaxAttempts"/> allows; it waits for an
+    /// administrator to retry it.</summary>
+    Failed,
 }
 
 public static class RecipientStateNames
@@ -24,7 +30,8 @@ public static class RecipientStateNames
         (RecipientState.Deferred, "deferred"),
         (RecipientState.Bounced, "bounced"),
         (RecipientState.Expired, "expired"),
-        (RecipientState.Cancelled, "cancelled"));
+        (RecipientState.Cancelled, "cancelled"),
+        (RecipientState.Failed, "failed"));
 
     /// <summary>Still to be delivered: a worker will try again.</summary>
     public static bool IsPending(this RecipientState state) => state is RecipientState.Queued or RecipientState.Deferred;
@@ -66,7 +73,7 @@ public sealed record NewMessage(
     DateTimeOffset ExpiresAt)
 {
     /// <summary>The message as composed, kept in memory so that this node's delivery worker
-    /// need not parse <see cref="Mime"/> again (see <see cref="DeliveryHandoff"/>).</summary>
+    /// need not parse <see cref="Mime"/> again (see <see cref="IDeliveryRoom"/>).</summary>
     public MimeMessage? Content { get; init; }
 
     /// <summary>Stored already leased to a node, which then delivers it without claiming it.</summary>
@@ -141,6 +148,12 @@ public sealed record ClaimedMessage(
     /// <summary>The parsed message when this node composed it and never let it go; otherwise
     /// null, and the worker parses <see cref="Mime"/>.</summary>
     public MimeMessage? Content { get; init; }
+
+    /// <summary>How often it failed for a reason of its own so far (see <see cref="ItemFailure"/>).</summary>
+    public int Failures { get; init; }
+
+    /// <summary>Until when this node holds it, when it was leased at insert rather than claimed.</summary>
+    public DateTimeOffset? LeaseUntil { get; init; }
 }
 
 public sealed record PendingRecipient(int Ordinal, string Address, int Attempts);
@@ -149,13 +162,28 @@ public sealed record PendingRecipient(int Ordinal, string Address, int Attempts)
 public sealed record RecipientUpdate(int Ordinal, RecipientState State, int? Code, string? Reply);
 
 /// <summary>The result of one attempt for a claimed message: every pending recipient's new state
-/// and, if any is still pending, when to try again.</summary>
+/// and, if any is still pending, when to try again. With no recipients the attempt did not reach
+/// the upstream: <see cref="Failure"/> says why when the message itself is at fault (counted, then
+/// quarantined); without it the message is only postponed to <see cref="NextAttemptAt"/> (the
+/// database or the disk failed), and nothing is counted.</summary>
 public sealed record AttemptOutcome(
     string MessageId,
     string Node,
     DateTimeOffset At,
     IReadOnlyList<RecipientUpdate> Recipients,
-    DateTimeOffset NextAttemptAt);
+    DateTimeOffset NextAttemptAt)
+{
+    public ItemFailure? Failure { get; init; }
+
+    public static AttemptOutcome Failed(string messageId, string node, DateTimeOffset at, ItemFailure failure)
+    {
+        ArgumentNullException.ThrowIfNull(failure);
+        return new AttemptOutcome(messageId, node, at, [], failure.RetryAt ?? at) { Failure = failure };
+    }
+
+    public static AttemptOutcome Postponed(string messageId, string node, DateTimeOffset at, DateTimeOffset retryAt) =>
+        new(messageId, node, at, [], retryAt);
+}
 
 public sealed record MessageSummary(
     string Id,
@@ -165,7 +193,16 @@ public sealed record MessageSummary(
     string? Subject,
     DateTimeOffset CreatedAt,
     DateTimeOffset ExpiresAt,
-    IReadOnlyList<RecipientStatus> Recipients);
+    IReadOnlyList<RecipientStatus> Recipients)
+{
+    /// <summary>How often it failed for a reason of its own (not the upstream's) since it was
+    /// stored or last retried by an administrator.</summary>
+    public int Failures { get; init; }
+
+    /// <summary>Why it last failed for a reason of its own; the reason it is quarantined when
+    /// its recipients are <see cref="RecipientState.Failed"/>.</summary>
+    public string? LastError { get; init; }
+}
 
 public sealed record RecipientStatus(int Ordinal, string Address, RecipientState State, int Attempts, int? LastCode, string? LastReply, DateTimeOffset UpdatedAt);
 

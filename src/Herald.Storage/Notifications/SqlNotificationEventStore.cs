@@ -4,6 +4,7 @@ using Herald.Notifications;
 using Herald.Notifications.Events;
 using Herald.Scopes;
 using Herald.Storage.Database;
+using Herald.Work;
 
 namespace Herald.Storage.Notifications;
 
@@ -47,12 +48,12 @@ public sealed class SqlNotificationEventStore(HeraldDatabase database) : INotifi
             ? $"""
                UPDATE notification_events AS e SET lease_owner = @node, lease_until = @until
                FROM ({due} FOR UPDATE SKIP LOCKED) AS due WHERE e.scope_path = due.scope_path AND e.id = due.id
-               RETURNING e.id, e.scope_path, e.type, e.resource_path, e.actor, e.title, e.link, e.data, e.occurred_at, e.received_at
+               RETURNING e.id, e.scope_path, e.type, e.resource_path, e.actor, e.title, e.link, e.data, e.occurred_at, e.received_at, e.failures
                """
             : $"""
                UPDATE notification_events SET lease_owner = @node, lease_until = @until
                WHERE (scope_path, id) IN ({due})
-               RETURNING {EventRow.Columns}
+               RETURNING {EventRow.Columns}, failures
                """;
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
@@ -109,5 +110,64 @@ public sealed class SqlNotificationEventStore(HeraldDatabase database) : INotifi
         var row = await connection.QuerySingleOrDefaultAsync<EventRow>(
             $"SELECT {EventRow.Columns} FROM notification_events WHERE scope_path = @scope AND id = @id", new { scope = key.Scope.Value, id = key.Id }).ConfigureAwait(false);
         return row?.ToEvent();
+    }
+
+    public async Task<bool> FailAsync(EventKey key, string node, ItemFailure failure, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(failure);
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        // Given back like an event whose scope cannot send: claimable again once lease_until has
+        // passed; or quarantined, which no claim takes.
+        return await connection.ExecuteAsync(
+            """
+            UPDATE notification_events SET failures = @failures, last_error = @error, lease_owner = NULL, lease_until = @retryAt,
+                state = CASE WHEN @quarantined = 1 THEN 'failed' ELSE state END
+            WHERE scope_path = @scope AND id = @id AND lease_owner = @node AND state = 'pending'
+            """,
+            new
+            {
+                scope = key.Scope.Value,
+                id = key.Id,
+                node,
+                failures = failure.Failures,
+                error = failure.Reason,
+                retryAt = failure.RetryAt?.ToUnixTimeMilliseconds(),
+                quarantined = failure.Quarantined ? 1 : 0,
+            }).ConfigureAwait(false) > 0;
+    }
+
+    public async Task<IReadOnlyList<FailedEvent>> ListFailedAsync(ScopePath scope, int limit, CancellationToken cancellationToken)
+    {
+        var prefix = scope.IsRoot ? "/" : scope.Value + "/";
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await connection.QueryAsync<(string ScopePath, string Id, string Type, string Title, long ReceivedAt, long Failures, string? LastError)>(
+            $"""
+            SELECT scope_path, id, type, title, received_at, failures, last_error FROM notification_events
+            WHERE state = 'failed' AND (scope_path = @scope OR substr(scope_path, 1, @prefixLength) = @prefix)
+            ORDER BY received_at DESC LIMIT {Math.Clamp(limit, 1, 1000)}
+            """,
+            new { scope = scope.Value, prefix, prefixLength = prefix.Length }).ConfigureAwait(false);
+        return rows.Select(r => new FailedEvent(
+            new EventKey(ScopePath.Parse(r.ScopePath), r.Id), r.Type, r.Title, DateTimeOffset.FromUnixTimeMilliseconds(r.ReceivedAt), (int)r.Failures, r.LastError)).ToArray();
+    }
+
+    public async Task<long> CountFailedAsync(ScopePath scope, CancellationToken cancellationToken)
+    {
+        var prefix = scope.IsRoot ? "/" : scope.Value + "/";
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM notification_events WHERE state = 'failed' AND (scope_path = @scope OR substr(scope_path, 1, @prefixLength) = @prefix)",
+            new { scope = scope.Value, prefix, prefixLength = prefix.Length }).ConfigureAwait(false);
+    }
+
+    public async Task<bool> RetryAsync(EventKey key, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ExecuteAsync(
+            """
+            UPDATE notification_events SET state = 'pending', failures = 0, last_error = NULL, lease_owner = NULL, lease_until = NULL
+            WHERE scope_path = @scope AND id = @id AND state = 'failed'
+            """,
+            new { scope = key.Scope.Value, id = key.Id }).ConfigureAwait(false) > 0;
     }
 }

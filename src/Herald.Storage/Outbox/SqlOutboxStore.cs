@@ -145,12 +145,12 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
             ? $"""
                UPDATE messages AS m SET lease_owner = @node, lease_until = @until, updated_at = @now
                FROM ({due} FOR UPDATE SKIP LOCKED) AS due WHERE m.id = due.id
-               RETURNING m.id, m.scope_path, m.envelope_sender, m.connection_name, m.mime, m.attempts, m.created_at, m.expires_at
+               RETURNING m.id, m.scope_path, m.envelope_sender, m.connection_name, m.mime, m.attempts, m.failures, m.created_at, m.expires_at
                """
             : $"""
                UPDATE messages SET lease_owner = @node, lease_until = @until, updated_at = @now
                WHERE id IN ({due})
-               RETURNING id, scope_path, envelope_sender, connection_name, mime, attempts, created_at, expires_at
+               RETURNING id, scope_path, envelope_sender, connection_name, mime, attempts, failures, created_at, expires_at
                """;
 
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -179,7 +179,10 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
                 (int)r.Attempts,
                 DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt),
                 DateTimeOffset.FromUnixTimeMilliseconds(r.ExpiresAt),
-                recipients[r.Id].Select(p => new PendingRecipient((int)p.Ordinal, p.Address, (int)p.Attempts)).ToArray()))
+                recipients[r.Id].Select(p => new PendingRecipient((int)p.Ordinal, p.Address, (int)p.Attempts)).ToArray())
+            {
+                Failures = (int)r.Failures,
+            })
             .ToArray();
     }
 
@@ -208,6 +211,29 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
             return 0;
         }
 
+        var attempted = current.Where(o => o.Recipients.Count > 0).ToArray();
+        await RecordAttemptsAsync(connection, transaction, attempted).ConfigureAwait(false);
+        await RecordFailuresAsync(connection, transaction, current.Where(o => o.Failure is not null).ToArray()).ConfigureAwait(false);
+        // Postponed (the attempt never began: the database or the disk failed): the lease goes,
+        // nothing is counted.
+        await database.ExecuteEachAsync(
+            connection,
+            transaction,
+            "UPDATE messages SET next_attempt_at = @next, lease_owner = NULL, lease_until = NULL, updated_at = @at WHERE id = @id",
+            current.Where(o => o.Recipients.Count == 0 && o.Failure is null)
+                .Select(o => (object)new { id = o.MessageId, next = o.NextAttemptAt.ToUnixTimeMilliseconds(), at = o.At.ToUnixTimeMilliseconds() })).ConfigureAwait(false);
+
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return current.Length;
+    }
+
+    private async Task RecordAttemptsAsync(DbConnection connection, DbTransaction transaction, AttemptOutcome[] attempted)
+    {
+        if (attempted.Length == 0)
+        {
+            return;
+        }
+
         // Each statement prepared once for the batch (Dapper runs a list through one command).
         await database.ExecuteEachAsync(
             connection,
@@ -216,9 +242,9 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
             UPDATE messages SET attempts = attempts + 1, next_attempt_at = @next, lease_owner = NULL, lease_until = NULL, updated_at = @at
             WHERE id = @id
             """,
-            current.Select(o => (object)new { id = o.MessageId, next = o.NextAttemptAt.ToUnixTimeMilliseconds(), at = o.At.ToUnixTimeMilliseconds() })).ConfigureAwait(false);
+            attempted.Select(o => (object)new { id = o.MessageId, next = o.NextAttemptAt.ToUnixTimeMilliseconds(), at = o.At.ToUnixTimeMilliseconds() })).ConfigureAwait(false);
 
-        var rows = current.SelectMany(o => o.Recipients.Select(r => (object)new
+        var rows = attempted.SelectMany(o => o.Recipients.Select(r => (object)new
         {
             id = o.MessageId,
             r.Ordinal,
@@ -257,16 +283,50 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
                 THEN @pending ELSE @done END
             WHERE {database.IsAnyOf("id", "ids")}
             """,
-            new { ids = current.Select(o => o.MessageId).ToArray(), pending = Pending, done = Done },
+            new { ids = attempted.Select(o => o.MessageId).ToArray(), pending = Pending, done = Done },
             transaction).ConfigureAwait(false);
+    }
 
-        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return current.Length;
+    /// <summary>Attempts that failed for the message's own reason: counted with the reason; a
+    /// message that has failed as often as allowed is quarantined, its pending recipients with it.</summary>
+    private async Task RecordFailuresAsync(DbConnection connection, DbTransaction transaction, AttemptOutcome[] failed)
+    {
+        if (failed.Length == 0)
+        {
+            return;
+        }
+
+        await database.ExecuteEachAsync(
+            connection,
+            transaction,
+            """
+            UPDATE messages SET failures = @failures, last_error = @error, next_attempt_at = @next, lease_owner = NULL, lease_until = NULL, updated_at = @at,
+                state = CASE WHEN @quarantined = 1 THEN 'failed' ELSE state END
+            WHERE id = @id
+            """,
+            failed.Select(o => (object)new
+            {
+                id = o.MessageId,
+                failures = o.Failure!.Failures,
+                error = o.Failure.Reason,
+                next = o.NextAttemptAt.ToUnixTimeMilliseconds(),
+                at = o.At.ToUnixTimeMilliseconds(),
+                quarantined = o.Failure.Quarantined ? 1 : 0,
+            })).ConfigureAwait(false);
+        await database.ExecuteEachAsync(
+            connection,
+            transaction,
+            "UPDATE recipients SET state = 'failed', last_reply = @error, updated_at = @at WHERE message_id = @id AND state IN ('queued', 'deferred')",
+            failed.Where(o => o.Failure!.Quarantined).Select(o => (object)new { id = o.MessageId, error = o.Failure!.Reason, at = o.At.ToUnixTimeMilliseconds() })).ConfigureAwait(false);
     }
 
     public async Task<MessageDetails?> GetAsync(string id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        // The history first: an outcome recorded between the reads then shows in the states read
+        // after it, never as an attempt whose recipient still looks untried.
+        var attempts = await connection.QueryAsync<(long Ordinal, long Attempt, long At, string Node, string Outcome, long? Code, string? Reply)>(
+            "SELECT ordinal, attempt, at, node, outcome, code, reply FROM delivery_attempts WHERE message_id = @id ORDER BY at, ordinal", new { id }).ConfigureAwait(false);
         var summaries = await SummariesAsync(connection, "WHERE m.id = @id", new { id }, 1).ConfigureAwait(false);
         if (summaries is not [var summary])
         {
@@ -275,8 +335,6 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
 
         var extra = await connection.QuerySingleAsync<(string MessageIdHeader, string? ConnectionName, long SizeBytes)>(
             "SELECT message_id_header, connection_name, size_bytes FROM messages WHERE id = @id", new { id }).ConfigureAwait(false);
-        var attempts = await connection.QueryAsync<(long Ordinal, long Attempt, long At, string Node, string Outcome, long? Code, string? Reply)>(
-            "SELECT ordinal, attempt, at, node, outcome, code, reply FROM delivery_attempts WHERE message_id = @id ORDER BY at, ordinal", new { id }).ConfigureAwait(false);
         return new MessageDetails(
             summary,
             extra.MessageIdHeader,
@@ -343,12 +401,16 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         var transaction = write.Transaction;
         var nowMs = now.ToUnixTimeMilliseconds();
         var changed = await connection.ExecuteAsync(
-            "UPDATE recipients SET state = 'queued', updated_at = @now WHERE message_id = @id AND state IN ('deferred', 'expired', 'queued')",
+            "UPDATE recipients SET state = 'queued', updated_at = @now WHERE message_id = @id AND state IN ('deferred', 'expired', 'queued', 'failed')",
             new { id, now = nowMs }, transaction).ConfigureAwait(false);
         if (changed > 0)
         {
             await connection.ExecuteAsync(
-                "UPDATE messages SET state = 'pending', next_attempt_at = @now, expires_at = CASE WHEN expires_at < @expiry THEN @expiry ELSE expires_at END, updated_at = @now WHERE id = @id",
+                """
+                UPDATE messages SET state = 'pending', next_attempt_at = @now, expires_at = CASE WHEN expires_at < @expiry THEN @expiry ELSE expires_at END,
+                    failures = 0, last_error = NULL, updated_at = @now
+                WHERE id = @id
+                """,
                 new { id, now = nowMs, expiry = newExpiry.ToUnixTimeMilliseconds() }, transaction).ConfigureAwait(false);
         }
 
@@ -363,13 +425,22 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         var transaction = write.Transaction;
         var nowMs = now.ToUnixTimeMilliseconds();
         var changed = await connection.ExecuteAsync(
-            "UPDATE recipients SET state = 'cancelled', updated_at = @now WHERE message_id = @id AND state IN ('queued', 'deferred')",
+            "UPDATE recipients SET state = 'cancelled', updated_at = @now WHERE message_id = @id AND state IN ('queued', 'deferred', 'failed')",
             new { id, now = nowMs }, transaction).ConfigureAwait(false);
         await connection.ExecuteAsync(
             "UPDATE messages SET state = 'done', updated_at = @now WHERE id = @id AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = @id AND state IN ('queued', 'deferred'))",
             new { id, now = nowMs }, transaction).ConfigureAwait(false);
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return changed;
+    }
+
+    public async Task<long> CountFailedAsync(ScopePath scope, CancellationToken cancellationToken)
+    {
+        var prefix = scope.IsRoot ? "/" : scope.Value + "/";
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM messages WHERE state = 'failed' AND (scope_path = @scope OR substr(scope_path, 1, @prefixLength) = @prefix)",
+            new { scope = scope.Value, prefix, prefixLength = prefix.Length }).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyDictionary<RecipientState, long>> CountByStateAsync(CancellationToken cancellationToken)
@@ -413,7 +484,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
     {
         // Never the mime column: a list of 1,000 messages must not read 1,000 bodies of up to 25 MiB.
         var messages = (await connection.QueryAsync<SummaryRow>(
-            $"SELECT m.id, m.scope_path, m.source, m.envelope_sender, m.subject, m.created_at, m.expires_at FROM messages m {where} ORDER BY m.created_at DESC LIMIT {limit}",
+            $"SELECT m.id, m.scope_path, m.source, m.envelope_sender, m.subject, m.created_at, m.expires_at, m.failures, m.last_error FROM messages m {where} ORDER BY m.created_at DESC LIMIT {limit}",
             parameters).ConfigureAwait(false)).ToArray();
         if (messages.Length == 0)
         {
@@ -433,7 +504,11 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
                 DateTimeOffset.FromUnixTimeMilliseconds(m.CreatedAt),
                 DateTimeOffset.FromUnixTimeMilliseconds(m.ExpiresAt),
                 recipients[m.Id].Select(r => new RecipientStatus((int)r.Ordinal, r.Address, RecipientStateNames.Values.Parse(r.State), (int)r.Attempts,
-                    (int?)r.LastCode, r.LastReply, DateTimeOffset.FromUnixTimeMilliseconds(r.UpdatedAt))).ToArray()))
+                    (int?)r.LastCode, r.LastReply, DateTimeOffset.FromUnixTimeMilliseconds(r.UpdatedAt))).ToArray())
+            {
+                Failures = (int)m.Failures,
+                LastError = m.LastError,
+            })
             .ToArray();
     }
 
@@ -445,6 +520,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         public string? ConnectionName { get; set; }
         public byte[] Mime { get; set; } = [];
         public long Attempts { get; set; }
+        public long Failures { get; set; }
         public long CreatedAt { get; set; }
         public long ExpiresAt { get; set; }
     }
@@ -458,5 +534,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         public string? Subject { get; set; }
         public long CreatedAt { get; set; }
         public long ExpiresAt { get; set; }
+        public long Failures { get; set; }
+        public string? LastError { get; set; }
     }
 }

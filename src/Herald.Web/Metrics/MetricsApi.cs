@@ -4,6 +4,7 @@ using Herald.Access;
 using Herald.Outbox;
 using Herald.Scopes;
 using Herald.Web.Security;
+using Herald.Work;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -15,7 +16,7 @@ public static class MetricsApi
 {
     public static IEndpointRouteBuilder MapMetricsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/metrics", async (HttpContext context, IOutboxStore outbox, DeliveryMetrics metrics, ConnectionHealth health) =>
+        app.MapGet("/metrics", async (HttpContext context, IOutboxStore outbox, DeliveryMetrics metrics, ConnectionHealth health, FailedWorkService failed) =>
         {
             if (context.Refuse(ScopePath.Root, ApiKeyRole.Admin) is { } refusal)
             {
@@ -52,6 +53,16 @@ public static class MetricsApi
                 text.AppendLine(CultureInfo.InvariantCulture, $"herald_delivery_latency_seconds_bucket{{connection=\"{label}\",le=\"+Inf\"}} {cumulative[^1]}");
                 text.AppendLine(CultureInfo.InvariantCulture, $"herald_delivery_latency_seconds_sum{{connection=\"{label}\"}} {sum}");
                 text.AppendLine(CultureInfo.InvariantCulture, $"herald_delivery_latency_seconds_count{{connection=\"{label}\"}} {cumulative[^1]}");
+            }
+
+            // The key administers / (checked above), so every scope is counted.
+            if ((await failed.CountAsync(context.Caller(), ScopePath.Root, context.RequestAborted).ConfigureAwait(false)).Value is { } quarantined)
+            {
+                text.AppendLine("# HELP herald_failed_items Work quarantined after failing for a reason of its own, waiting for an administrator, by kind.");
+                text.AppendLine("# TYPE herald_failed_items gauge");
+                text.AppendLine(CultureInfo.InvariantCulture, $"herald_failed_items{{kind=\"message\"}} {quarantined.Messages}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"herald_failed_items{{kind=\"event\"}} {quarantined.Events}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"herald_failed_items{{kind=\"digest\"}} {quarantined.Digests}");
             }
 
             text.AppendLine("# HELP herald_connection_failing SMTP connections failing for a configuration reason (authentication, TLS) as seen by this node.");

@@ -19,7 +19,7 @@ public static class OutboxApi
         messages.MapPost("/batch", SubmitBatchAsync).WithSummary("Submit up to 1,000 messages in one request.");
         messages.MapGet("/{id}", GetAsync).WithSummary("A message with each recipient's state and attempt history (senders and administrators of its scope).");
         messages.MapGet("/", ListAsync).WithSummary("Messages of a scope and its subtree (default: the key's), newest first (administrators).");
-        messages.MapPost("/{id}/retry", RetryAsync).WithSummary("Make deferred and expired recipients due now (administrators).");
+        messages.MapPost("/{id}/retry", RetryAsync).WithSummary("Make deferred, expired and failed (quarantined) recipients due now (administrators).");
         messages.MapPost("/{id}/cancel", CancelAsync).WithSummary("Cancel recipients not yet delivered (administrators).");
         return api;
     }

@@ -41,18 +41,17 @@ internal static partial class HeraldHost
         builder.Configuration.AddEnvironmentVariables("HERALD_");
         // One line per request is noise at thousands of messages a second.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Services.AddHeraldNode(dataDirectory, database, console);
-        builder.Services.AddOptions<DeliveryOptions>().BindConfiguration(DeliveryOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton(node);
-        builder.Services.AddOptions<RelayOptions>().BindConfiguration(RelayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<SignInOptions>().BindConfiguration(SignInOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        // Links in notifications point at the first --urls entry unless Notifications:PublicBaseUrl says otherwise.
+        // Links in notifications point at the first --urls entry unless Notifications:PublicBaseUrl
+        // says otherwise: registered before the libraries bind their options, so configuration wins.
         builder.Services.Configure<NotificationOptions>(o => o.PublicBaseUrl = ServeCommand.PublicBaseUrl(urls));
-        builder.Services.AddOptions<NotificationOptions>().BindConfiguration(NotificationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddHostedService<DeliveryWorker>();
-        builder.Services.AddHostedService<NotificationEngine>();
-        builder.Services.AddHostedService<DigestScheduler>();
+        // Each library binds and validates its own options (AddHeraldCore, AddHeraldSmtp), from
+        // the configuration above: a value out of range stops serve with a sentence.
+        builder.Services.AddHeraldNode(dataDirectory, database, console);
+        builder.Services.AddSingleton(node);
+        builder.Services.AddHeraldWorkers();
+        // A background loop that dies (only a fatal runtime error ends one) stops the node, loudly,
+        // instead of leaving it to answer /healthz while it delivers nothing.
+        builder.Services.Configure<HostOptions>(o => o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost);
 
         builder.Services.AddSingleton(provider => ActivatorUtilities.CreateInstance<RelayListenerHost>(provider, dataDirectory));
         builder.Services.AddHostedService(provider => provider.GetRequiredService<RelayListenerHost>());

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Herald.Access;
 using Herald.Outbox;
+using Herald.Scopes;
+using Herald.Work;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Cli;
@@ -12,7 +14,7 @@ internal static class QueueCommands
     public static Command Create(CliConsole console)
     {
         var scope = new Option<string>("--scope") { Description = "Scope (and its children) to list (default /).", DefaultValueFactory = _ => "/" };
-        var state = new Option<string?>("--state") { Description = "Only messages with a recipient in this state: queued, sent, deferred, bounced, expired, cancelled." };
+        var state = new Option<string?>("--state") { Description = "Only messages with a recipient in this state: queued, sent, deferred, bounced, expired, cancelled, failed (quarantined: see 'queue show')." };
         var recipient = new Option<string?>("--recipient") { Description = "Only messages to this address." };
         var limit = new Option<int>("--limit") { Description = $"At most this many, 1 to {QueueService.MaxLimit} (default 50).", DefaultValueFactory = _ => 50 };
         var list = new Command("list", "List messages, newest first.") { scope, state, recipient, limit };
@@ -50,6 +52,11 @@ internal static class QueueCommands
             console.Out.WriteLine($"  scope {message.Scope}, source {MessageSourceNames.Values.NameOf(message.Source)}, from {message.EnvelopeSender}, {details.SizeBytes} bytes, connection {details.ConnectionName ?? "(none)"}");
             console.Out.WriteLine($"  subject {message.Subject ?? "(not recorded)"}");
             console.Out.WriteLine($"  created {message.CreatedAt:u}, expires {message.ExpiresAt:u}");
+            if (message.LastError is { } lastError)
+            {
+                console.Out.WriteLine($"  failed {message.Failures} time(s) for a reason of its own, last: {lastError}");
+            }
+
             foreach (var r in message.Recipients)
             {
                 console.Out.WriteLine($"  {r.Address}: {RecipientStateNames.Values.NameOf(r.State)} after {r.Attempts} attempt(s){(r.LastReply is null ? "" : ": " + r.LastReply)}");
@@ -65,10 +72,11 @@ internal static class QueueCommands
         });
 
         var retryId = new Argument<string>("id") { Description = "Message id." };
-        var retry = new Command("retry", "Make a message's deferred and expired recipients due now.") { retryId };
+        var retry = new Command("retry", "Make a message's deferred, expired and failed recipients due now.") { retryId };
         retry.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var retried = await node.GetRequiredService<QueueService>().RetryAsync(Caller.Operator, parse.GetValue(retryId), ct);
+            var id = parse.GetValue(retryId)!;
+            var retried = await node.GetRequiredService<QueueService>().RetryAsync(Caller.Operator, id, ct);
             if (retried.Refusal is { } refusal)
             {
                 return console.Fail(refusal);
@@ -76,10 +84,10 @@ internal static class QueueCommands
 
             if (retried.Value!.Recipients == 0)
             {
-                return console.Fail($"Message '{parse.GetValue(retryId)}' has no deferred or expired recipient.");
+                return console.Fail($"Message '{id}' has no deferred, expired or failed recipient.");
             }
 
-            console.Out.WriteLine($"{retried.Value.Recipients} recipient(s) of {parse.GetValue(retryId)} will be tried again now.");
+            console.Out.WriteLine($"{retried.Value.Recipients} recipient(s) of {id} will be tried again now.");
             return 0;
         });
 

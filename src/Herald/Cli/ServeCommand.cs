@@ -57,6 +57,13 @@ internal static partial class ServeCommand
         LogListening(log, app.Urls);
         await OfferConsoleSetupAsync(app, log, cancellationToken);
         await app.WaitForShutdownAsync(cancellationToken);
+        // A loop that ended on a fatal runtime error stopped the host: say so with the exit code,
+        // so that a supervisor sees a failure and restarts the node.
+        if (app.Services.GetServices<IHostedService>().OfType<BackgroundService>().FirstOrDefault(s => s.ExecuteTask is { IsFaulted: true }) is { } died)
+        {
+            return console.Fail($"{died.GetType().Name} stopped on a fatal error ({died.ExecuteTask!.Exception!.InnerException?.Message}); herald serve stopped with it.");
+        }
+
         return 0;
     }
 

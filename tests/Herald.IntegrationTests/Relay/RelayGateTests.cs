@@ -270,7 +270,7 @@ public sealed class RelayGateTests
                 Ct);
             var outboxOptions = Options.Create(new OutboxOptions { MinimumFreeDiskBytes = minimumFreeDiskBytes, MaxMessageBytes = maxMessageBytes });
             var outbox = new HeldOutbox(new SqlOutboxStore(db.Database), holdCommits);
-            var writer = new OutboxWriter(outbox, new OutboxSignal(), new DeliveryHandoff(), outboxOptions);
+            var writer = new OutboxWriter(outbox, new OutboxSignal(), new DeliveryCapacity(Options.Create(new DeliveryOptions()), new NodeIdentity("gate", []), TimeProvider.System), outboxOptions);
             var store = new SqlRelayStore(db.Database);
             var listener = new RelayListenerSettings(
                 Listen, ScopePath.Parse(scope), RelayAccessMode.OnlyList, entries ?? ["127.0.0.0/8"], auth, senderDomains ?? [], recipientDomains ?? [], AuthWithoutTls: false);
@@ -348,5 +348,7 @@ public sealed class RelayGateTests
         public Task<int> CancelAsync(string id, DateTimeOffset now, CancellationToken cancellationToken) => inner.CancelAsync(id, now, cancellationToken);
 
         public Task<IReadOnlyDictionary<RecipientState, long>> CountByStateAsync(CancellationToken cancellationToken) => inner.CountByStateAsync(cancellationToken);
+
+        public Task<long> CountFailedAsync(ScopePath scope, CancellationToken cancellationToken) => inner.CountFailedAsync(scope, cancellationToken);
     }
 }

@@ -174,7 +174,7 @@ public sealed class QueueUseCaseTests
             var store = new SqlOutboxStore(db.Database);
             var outboxOptions = Options.Create(new OutboxOptions());
             var signal = new OutboxSignal();
-            var writer = new OutboxWriter(store, signal, new DeliveryHandoff(), outboxOptions);
+            var writer = new OutboxWriter(store, signal, new DeliveryCapacity(Options.Create(new DeliveryOptions()), new NodeIdentity("queue", []), time), outboxOptions);
             var deliveryOptions = Options.Create(new DeliveryOptions());
             var submissions = new SubmissionService(
                 new OutgoingSettingsCache(settings, time), writer, new DiskSpaceGuard(db.DataDirectory, outboxOptions, time), outboxOptions, deliveryOptions, time);

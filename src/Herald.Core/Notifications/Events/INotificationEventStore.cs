@@ -26,4 +26,19 @@ public interface INotificationEventStore
     Task ReleaseAsync(EventKey key, string node, DateTimeOffset retryAt, CancellationToken cancellationToken);
 
     Task<NotificationEvent?> FindAsync(EventKey key, CancellationToken cancellationToken);
+
+    /// <summary>Records a failure of the event's own while <paramref name="node"/> held it: its
+    /// count and reason; pending again from <see cref="Work.ItemFailure.RetryAt"/>, or state
+    /// <c>failed</c> when quarantined. False when the node no longer held it.</summary>
+    Task<bool> FailAsync(EventKey key, string node, Work.ItemFailure failure, CancellationToken cancellationToken);
+
+    /// <summary>Quarantined events of <paramref name="scope"/> and the scopes below it, newest first.</summary>
+    Task<IReadOnlyList<FailedEvent>> ListFailedAsync(Scopes.ScopePath scope, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Quarantined events of <paramref name="scope"/> and the scopes below it.</summary>
+    Task<long> CountFailedAsync(Scopes.ScopePath scope, CancellationToken cancellationToken);
+
+    /// <summary>Makes a quarantined event pending again, due now, with no failure counted; false
+    /// when it is not quarantined (or does not exist).</summary>
+    Task<bool> RetryAsync(EventKey key, CancellationToken cancellationToken);
 }

@@ -9,7 +9,7 @@ public sealed class MessageModel(QueueService queue) : ConsolePage
 {
     public MessageDetails Details { get; private set; } = null!;
 
-    public bool CanRetry => Details.Message.Recipients.Any(r => r.State is RecipientState.Deferred or RecipientState.Expired or RecipientState.Queued);
+    public bool CanRetry => Details.Message.Recipients.Any(r => r.State is RecipientState.Deferred or RecipientState.Expired or RecipientState.Queued or RecipientState.Failed);
 
     public bool CanCancel => Details.Message.Recipients.Any(r => r.State.IsPending());
 

@@ -1,0 +1,108 @@
+using Herald.Delivery;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MimeKit;
+
+namespace Herald.Outbox;
+
+/// <summary>
+/// One attempt for one claimed message: its scope's connection, one SMTP transaction for its
+/// pending recipients through the pool, and each recipient's new state. Delivery problems are
+/// outcomes, never exceptions: a recipient is sent, deferred, bounced or (past the maximum age)
+/// expired. An exception here is the message's own fault (MIME that cannot be parsed, a bug),
+/// which the send loop counts against it.
+/// </summary>
+public sealed partial class DeliveryAttempt(
+    DeliveryConnections connections,
+    IDeliveryPool pool,
+    NodeIdentity node,
+    IOptions<DeliveryOptions> options,
+    DeliveryMetrics metrics,
+    ConnectionHealth health,
+    TimeProvider time,
+    ILogger<DeliveryAttempt> log)
+{
+    public async Task<AttemptOutcome> DeliverAsync(ClaimedMessage message, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var now = time.GetUtcNow();
+        // Past its maximum age a message gets one last attempt; a temporary failure then expires it.
+        var lastChance = now >= message.ExpiresAt;
+        var (connection, problem) = await connections.ForScopeAsync(message.Scope, cancellationToken).ConfigureAwait(false);
+        if (connection is null)
+        {
+            LogCannotSend(log, message.Id, problem!);
+            return Outcome(message, now, lastChance, message.Recipients.Select(r => (r, RecipientOutcome.TransientFailure, (SmtpReplyText?)null, problem!)));
+        }
+
+        var result = await pool.SendAsync(
+            new DeliveryRequest(connection, Content(message, cancellationToken), message.EnvelopeSender, message.Recipients.Select(r => r.Address).ToArray()),
+            cancellationToken).ConfigureAwait(false);
+
+        var name = connection.Settings.Id;
+        if (result.FailedAt is DeliveryStage.Authenticate or DeliveryStage.Tls)
+        {
+            health.ReportFailure(name, result.Failure!, now);
+            LogConnectionFailing(log, name, result.Failure!);
+        }
+        else if (result.FailedAt is null or DeliveryStage.MailFrom or DeliveryStage.RcptTo or DeliveryStage.Data)
+        {
+            health.ReportSuccess(name);
+        }
+
+        var done = time.GetUtcNow();
+        var byAddress = result.Recipients.ToDictionary(r => r.Address, StringComparer.OrdinalIgnoreCase);
+        foreach (var recipient in result.Recipients.Where(r => r.Outcome == RecipientOutcome.Sent))
+        {
+            metrics.Delivered(name, done - message.CreatedAt);
+        }
+
+        return Outcome(message, done, lastChance, message.Recipients.Select(r =>
+        {
+            var own = byAddress[r.Address];
+            return (r, own.Outcome, own.Reply, own.Detail);
+        }), name);
+    }
+
+    /// <summary>The message to send: as this node composed it, else parsed from the stored bytes
+    /// (in memory, so the synchronous parser does the same without an await per block). The one
+    /// place that knows how a claimed message carries its MIME.</summary>
+    private static MimeMessage Content(ClaimedMessage message, CancellationToken cancellationToken)
+    {
+        if (message.Content is { } content)
+        {
+            return content;
+        }
+
+        using var stream = new MemoryStream(message.Mime, writable: false);
+        return MimeMessage.Load(stream, cancellationToken);
+    }
+
+    private AttemptOutcome Outcome(
+        ClaimedMessage message,
+        DateTimeOffset at,
+        bool lastChance,
+        IEnumerable<(PendingRecipient Recipient, RecipientOutcome Outcome, SmtpReplyText? Reply, string Detail)> results,
+        string connection = "(none)")
+    {
+        var updates = results.Select(r =>
+        {
+            var state = r.Outcome switch
+            {
+                RecipientOutcome.Sent => RecipientState.Sent,
+                RecipientOutcome.PermanentFailure => RecipientState.Bounced,
+                _ => lastChance ? RecipientState.Expired : RecipientState.Deferred,
+            };
+            metrics.Recipient(RecipientStateNames.Values.NameOf(state), connection);
+            return new RecipientUpdate(r.Recipient.Ordinal, state, r.Reply?.Code, r.Reply?.ToString() ?? r.Detail);
+        }).ToArray();
+        var next = RetrySchedule.NextAttempt(options.Value, message.Attempts + 1, at, message.ExpiresAt, Random.Shared);
+        return new AttemptOutcome(message.Id, node.Name, at, updates, next);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Message {MessageId} cannot be sent now: {Problem}")]
+    private static partial void LogCannotSend(ILogger logger, string messageId, string problem);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "SMTP connection {Connection} is failing: {Problem}")]
+    private static partial void LogConnectionFailing(ILogger logger, string connection, string problem);
+}
