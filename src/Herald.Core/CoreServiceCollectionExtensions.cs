@@ -42,7 +42,10 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<RelaySettingsCache>();
         services.AddSingleton<RelaySettingsService>();
         services.AddSingleton<RelayGateFactory>();
+        services.AddOptions<NotificationTemplateOptions>();
         services.AddSingleton<TemplateCompiler>();
+        services.AddSingleton<TemplateRenderer>();
+        services.AddSingleton<TemplateChecks>();
         services.AddSingleton<NotificationTemplates>();
         services.AddSingleton<INotificationTemplates>(provider => provider.GetRequiredService<NotificationTemplates>());
         services.AddSingleton<TemplateService>();

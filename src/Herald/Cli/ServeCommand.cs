@@ -7,6 +7,7 @@ using Herald.Notifications;
 using Herald.Notifications.FanOut;
 using Herald.Notifications.Matching;
 using Herald.Notifications.Digests;
+using Herald.Notifications.Templates;
 using Herald.Outbox;
 using Herald.Relay;
 using Herald.Storage.Database;
@@ -68,6 +69,7 @@ internal static partial class ServeCommand
         // Links in notifications point at the first --urls entry unless Notifications:PublicBaseUrl says otherwise.
         builder.Services.Configure<NotificationOptions>(o => o.PublicBaseUrl = PublicBaseUrl(urls));
         builder.Services.AddOptions<NotificationOptions>().BindConfiguration(NotificationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<NotificationTemplateOptions>().BindConfiguration(NotificationTemplateOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddHostedService<DeliveryWorker>();
         builder.Services.AddHostedService<NotificationEngine>();
         builder.Services.AddHostedService<DigestScheduler>();
