@@ -50,6 +50,24 @@ public sealed class TemplateTests
     public static TheoryData<string> BuiltInTypes => [.. EventTypes.BuiltIn];
 
     [Fact]
+    public async Task Built_in_templates_render_within_the_tightest_bounds_the_options_allow()
+    {
+        var harness = new TemplateHarness(new NotificationTemplateOptions { MaxNesting = 10, MaxSteps = 1_000, MaxBodyLength = 16 * 1024 });
+        var subscription = new Subscription("s1", Hr, Principal.User("alice"), "Shared Documents", EventFilter.Everything,
+            new NotificationSchedule(NotificationFrequency.Daily, new TimeOnly(8, 0), DayOfWeek.Monday), false, true, Now, Now);
+        var window = new DigestWindow(Now.AddDays(-1), Now, NotificationFrequency.Daily);
+
+        foreach (var type in EventTypes.BuiltIn.Append("ticket.escalated"))
+        {
+            var rendered = await harness.RenderAsync(Event(type, title: new string('t', 1000)));
+            Assert.Contains(Unsubscribe.AbsoluteUri, rendered.Html, StringComparison.Ordinal);
+        }
+
+        var digest = await harness.Templates.RenderDigestAsync(subscription, [.. Enumerable.Range(0, 10).Select(i => Event(EventTypes.ItemAdded, title: $"Report {i}.docx"))], window, Alice, Unsubscribe, Ct);
+        Assert.Contains("Report 9.docx", digest.Html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Built_in_subjects_differ_by_type_and_a_custom_type_gets_the_generic_default()
     {
         var (templates, _, _, _) = Create();

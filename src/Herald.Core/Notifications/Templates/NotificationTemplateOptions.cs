@@ -29,17 +29,19 @@ public sealed class NotificationTemplateOptions
     public int MaxSubjectLength { get; set; } = 998;
 
     /// <summary>Characters of the text body, and separately of the HTML body; a template that
-    /// writes more fails. Also the longest string a template may build (assign, append, capture).</summary>
-    [Range(1_024, 64 * 1024 * 1024)]
+    /// writes more fails. Also the longest string a template may build (assign, append, capture).
+    /// The lower bound leaves room for the built-in templates.</summary>
+    [Range(16 * 1024, 64 * 1024 * 1024)]
     public int MaxBodyLength { get; set; } = 1024 * 1024;
 
     /// <summary>Statements and loop iterations one render may run, all parts together.</summary>
-    [Range(100, 10_000_000)]
+    [Range(1_000, 10_000_000)]
     public int MaxSteps { get; set; } = 200_000;
 
     /// <summary>How deep blocks, brackets, filters and operators may nest. Checked when a template
-    /// is compiled; the upper bound keeps parsing and rendering far from the end of a thread's stack.</summary>
-    [Range(1, 100)]
+    /// is compiled; the upper bound keeps parsing and rendering far from the end of a thread's
+    /// stack, the lower one leaves room for the built-in templates.</summary>
+    [Range(10, 100)]
     public int MaxNesting { get; set; } = 50;
 
     /// <summary>How long one render (subject, text and HTML together) may take before it gives up.</summary>

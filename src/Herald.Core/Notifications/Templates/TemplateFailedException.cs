@@ -35,7 +35,7 @@ public static class TemplatePartNames
 public sealed class TemplateFailedException : Exception
 {
     public TemplateFailedException()
-        : this(null, "", TemplatePart.Text, "it failed.")
+        : this("A template failed to render.")
     {
     }
 

@@ -34,8 +34,9 @@ public sealed record PreviewEvent(string? Id, string? Title, string? ResourcePat
 
 /// <summary>
 /// The one place where templates change (API and CLI). A template is checked when saved: each of
-/// subject, text and HTML must parse, use only known filters and render against a sample event
-/// (a sample digest for <c>digest</c>); any error is reported per field and nothing is saved.
+/// subject, text and HTML must parse, use only known filters and render within its bounds against
+/// a sample event and the scope's latest events (<see cref="TemplateChecks"/>); any error is
+/// reported per field and nothing is saved.
 /// </summary>
 public sealed partial class TemplateService(
     INotificationTemplateStore store, ISettingsStore settings, NotificationTemplates templates, TemplateChecks checks, TimeProvider time)
