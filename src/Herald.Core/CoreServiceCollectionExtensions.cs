@@ -57,6 +57,8 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<DirectoryCache>();
         services.AddSingleton<IDirectory>(provider => provider.GetRequiredService<DirectoryCache>());
         services.AddSingleton<DirectoryService>();
+        services.AddOptions<SignInOptions>();
+        services.AddSingleton<PasswordChecks>();
         services.AddSingleton<AdministratorService>();
         services.AddSingleton<NotificationSignal>();
         services.AddSingleton<NotificationMatcher>();

@@ -57,8 +57,9 @@ public interface IRelayGate
     /// without TLS (the listener's settings at the time of the call).</summary>
     ValueTask<RelayAuthRules> AuthRulesAsync(RelayClient client, CancellationToken cancellationToken);
 
-    /// <summary>Checks a relay account's password; returns the account name, or null.</summary>
-    ValueTask<string?> AuthenticateAsync(RelaySessionInfo session, string userName, string password, CancellationToken cancellationToken);
+    /// <summary>Checks a relay account's password: the account, a temporary refusal to give
+    /// instead (the client's address guessed too often, the node is busy), or neither.</summary>
+    ValueTask<RelayAuthentication> AuthenticateAsync(RelaySessionInfo session, string userName, string password, CancellationToken cancellationToken);
 
     /// <summary>MAIL FROM: sender domain policy, room on disk (452 when nearly full), and the
     /// declared SIZE against the upstream's limit (552 for a message that will never fit).</summary>
@@ -76,3 +77,14 @@ public interface IRelayGate
 }
 
 public sealed record RelayAuthRules(bool Required, bool AllowedWithoutTls);
+
+/// <summary>What AUTH learned: the <see cref="Account"/> the client is now, or a reply to give
+/// instead of checking (<see cref="TryLater"/>, 454), or neither (invalid credentials: 535).</summary>
+public readonly record struct RelayAuthentication(string? Account, SmtpReply? TryLater)
+{
+    public static RelayAuthentication Invalid => default;
+
+    public static RelayAuthentication As(string account) => new(account, null);
+
+    public static RelayAuthentication Later(SmtpReply reply) => new(null, reply);
+}

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Net.Sockets;
 using System.Text;
+using Herald.Access;
 using Herald.Delivery;
 using Herald.Outbox;
 using Herald.Settings;
@@ -23,13 +24,14 @@ public sealed class RelayGateFactory(
     IOptions<OutboxOptions> outboxOptions,
     IOptions<DeliveryOptions> deliveryOptions,
     ILogger<RelayGate> logger,
-    TimeProvider time)
+    TimeProvider time,
+    PasswordChecks passwords)
 {
     /// <summary>The name this host gives itself in Received headers.</summary>
     public string HostName { get; init; } = System.Net.Dns.GetHostName();
 
     public RelayGate Create(string listen) =>
-        new(listen, new RelayGate.Services(relaySettings, outgoing, writer, disk, upstreamLimits, resolver, outboxOptions.Value, deliveryOptions.Value, logger, time, HostName));
+        new(listen, new RelayGate.Services(relaySettings, outgoing, writer, disk, upstreamLimits, resolver, outboxOptions.Value, deliveryOptions.Value, logger, time, HostName, passwords));
 }
 
 /// <summary>
@@ -41,6 +43,10 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
     private static readonly SmtpReply NotConfigured = new(554, "5.7.1", "This relay listener is no longer configured.");
     private static readonly SmtpReply DiskFull = new(452, "4.3.1", "Insufficient system storage; try again later.");
     private static readonly SmtpReply StorageFailed = new(451, "4.3.0", "The message could not be stored; try again later.");
+
+    // RFC 4954 §6: 454 4.7.0 is AUTH's temporary failure; the client keeps its credentials and tries later.
+    private static readonly SmtpReply AuthAddressLimited = new(454, "4.7.0", "Temporary authentication failure: too many failed authentications from your address; try again later.");
+    private static readonly SmtpReply AuthBusy = new(454, "4.7.0", "Temporary authentication failure: the server is busy; try again later.");
 
     public string Listen => listen;
 
@@ -67,21 +73,30 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
             ? new RelayAuthRules(listener.Auth == RelayAuthMode.Required, listener.AuthWithoutTls)
             : new RelayAuthRules(Required: true, AllowedWithoutTls: false);
 
-    public async ValueTask<string?> AuthenticateAsync(RelaySessionInfo session, string userName, string password, CancellationToken cancellationToken)
+    public async ValueTask<RelayAuthentication> AuthenticateAsync(RelaySessionInfo session, string userName, string password, CancellationToken cancellationToken)
     {
         var listener = await ListenerAsync(cancellationToken).ConfigureAwait(false);
-        var account = await services.RelaySettings.GetAccountAsync(userName, cancellationToken).ConfigureAwait(false);
-        // The hash is always computed (against a decoy for an unknown name): the time taken does
-        // not tell a client which user names exist.
-        var matches = RelayPasswords.Verify(password, account?.PasswordHash);
-        if (matches && listener is not null && account!.MayUse(listener))
+        var check = await services.Passwords.CheckAsync<RelayAccount>(
+            session.Client.Address,
+            password,
+            async token => await services.RelaySettings.GetAccountAsync(userName, token).ConfigureAwait(false) is { } found ? (found, found.PasswordHash) : null,
+            cancellationToken).ConfigureAwait(false);
+        var loggedName = userName.Length > 128 ? userName[..128] : userName;
+        switch (check.Outcome)
         {
-            return account.UserName;
+            case PasswordCheckOutcome.AddressLimited:
+                LogAuthenticationFailed(services.Logger, session.Client.Address, listen, loggedName, "too many failed authentications from this address lately; nothing was checked");
+                return RelayAuthentication.Later(AuthAddressLimited);
+            case PasswordCheckOutcome.Busy:
+                LogAuthenticationFailed(services.Logger, session.Client.Address, listen, loggedName, "too many password checks waiting on this node; nothing was checked");
+                return RelayAuthentication.Later(AuthBusy);
+            case PasswordCheckOutcome.Matched when listener is not null && check.Account!.MayUse(listener):
+                return RelayAuthentication.As(check.Account.UserName);
         }
 
-        LogAuthenticationFailed(services.Logger, session.Client.Address, listen, userName.Length > 128 ? userName[..128] : userName,
-            !matches ? "unknown user or wrong password" : listener is null ? "listener no longer configured" : $"the account's scope {account!.Scope} does not cover this listener's scope {listener.Scope}");
-        return null;
+        LogAuthenticationFailed(services.Logger, session.Client.Address, listen, loggedName,
+            check.Account is not { } account ? "unknown user or wrong password" : listener is null ? "listener no longer configured" : $"the account's scope {account.Scope} does not cover this listener's scope {listener.Scope}");
+        return RelayAuthentication.Invalid;
     }
 
     public async ValueTask<SmtpReply?> CheckSenderAsync(RelaySessionInfo session, string sender, long? declaredSize, CancellationToken cancellationToken)
@@ -284,5 +299,6 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
         DeliveryOptions Delivery,
         ILogger Logger,
         TimeProvider Time,
-        string HostName);
+        string HostName,
+        PasswordChecks Passwords);
 }

@@ -24,6 +24,7 @@ public static class ConsoleExtensions
     public const string Scheme = "Console";
     public const string Policy = "Console";
     public const string ScopeClaim = "herald:scope";
+    public const string SecurityStampClaim = "herald:stamp";
 
     public static IServiceCollection AddHeraldConsole(this IServiceCollection services)
     {
@@ -37,7 +38,9 @@ public static class ConsoleExtensions
             options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             options.ExpireTimeSpan = TimeSpan.FromHours(8);
             options.SlidingExpiration = true;
-            // An administrator removed, or moved to another scope, loses the old session at once.
+            // Checked on every request against the database that every node shares: an
+            // administrator removed, given a new password or moved to another scope loses every
+            // session at once, on every node.
             options.Events.OnValidatePrincipal = ValidateAsync;
         });
         services.AddAuthorizationBuilder().AddPolicy(Policy, policy => policy.AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser());
@@ -98,14 +101,20 @@ public static class ConsoleExtensions
     }
 
     public static ClaimsPrincipal Principal(Administrator administrator) => new(new ClaimsIdentity(
-        [new Claim(ClaimTypes.Name, administrator.Name), new Claim(ScopeClaim, administrator.Scope.Value)], Scheme));
+        [
+            new Claim(ClaimTypes.Name, administrator.Name),
+            new Claim(ScopeClaim, administrator.Scope.Value),
+            new Claim(SecurityStampClaim, administrator.SecurityStamp),
+        ],
+        Scheme));
 
     private static async Task ValidateAsync(CookieValidatePrincipalContext context)
     {
-        var name = context.Principal?.Identity?.Name;
-        var store = context.HttpContext.RequestServices.GetRequiredService<IAdministratorStore>();
-        var found = name is null ? null : await store.FindAsync(name, context.HttpContext.RequestAborted).ConfigureAwait(false);
-        if (found is not { } account || account.Administrator.Scope.Value != context.Principal!.FindFirstValue(ScopeClaim))
+        var principal = context.Principal;
+        var administrators = context.HttpContext.RequestServices.GetRequiredService<AdministratorService>();
+        var current = principal is null ? null : await administrators.ResumeSessionAsync(
+            principal.Identity?.Name, principal.FindFirstValue(ScopeClaim), principal.FindFirstValue(SecurityStampClaim), context.HttpContext.RequestAborted).ConfigureAwait(false);
+        if (current is null)
         {
             context.RejectPrincipal();
             await context.HttpContext.SignOutAsync(Scheme).ConfigureAwait(false);

@@ -43,20 +43,15 @@ public sealed class SetupModel(SetupLink link, AdministratorService administrato
             return Page();
         }
 
-        var errors = await administrators.CreateAsync(name?.Trim(), "/", password, onlyIfFirst: true, HttpContext.RequestAborted);
-        if (errors.Count > 0)
+        var created = await administrators.CreateFirstAsync(name?.Trim(), password, HttpContext.RequestAborted);
+        if (created.Refusal is { } refusal)
         {
-            AddErrors(errors);
+            AddErrors(refusal.Errors);
             return Page();
         }
 
         link.Spend();
-        var created = await administrators.SignInAsync(name!.Trim(), password, HttpContext.RequestAborted);
-        if (created is AdministratorSignIn.Success success)
-        {
-            await HttpContext.SignInAsync(ConsoleExtensions.Scheme, ConsoleExtensions.Principal(success.Administrator));
-        }
-
+        await HttpContext.SignInAsync(ConsoleExtensions.Scheme, ConsoleExtensions.Principal(created.Value!));
         return Redirect("/");
     }
 }

@@ -1,5 +1,7 @@
+using System.Net;
 using Herald.Access;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Herald.Web.Console;
@@ -17,31 +19,31 @@ public sealed class SignInModel(AdministratorService administrators) : ConsolePa
     public async Task OnGetAsync(string? returnUrl)
     {
         ReturnUrl = LocalOrHome(returnUrl);
-        NoAdministrator = (await administrators.ListAsync(HttpContext.RequestAborted)).Count == 0;
+        NoAdministrator = !await administrators.AnyAsync(HttpContext.RequestAborted);
     }
 
     public async Task<IActionResult> OnPostAsync(string? name, string? password, string? returnUrl)
     {
         Name = name;
         ReturnUrl = LocalOrHome(returnUrl);
-        switch (await administrators.SignInAsync(name?.Trim(), password, HttpContext.RequestAborted))
+        var client = HttpContext.Connection.RemoteIpAddress ?? IPAddress.None;
+        switch (await administrators.SignInAsync(name?.Trim(), password, client, HttpContext.RequestAborted))
         {
             case AdministratorSignIn.Success success:
                 await HttpContext.SignInAsync(ConsoleExtensions.Scheme, ConsoleExtensions.Principal(success.Administrator));
                 return LocalRedirect(ReturnUrl);
-            case AdministratorSignIn.LockedOut locked:
-                Problem = $"This account is locked after {AdministratorService.MaxFailures} failed sign-ins, until {locked.Until:HH:mm} UTC. Try again then, or ask an administrator to run 'herald admin reset-password'.";
-                break;
+            case AdministratorSignIn.TryLater later:
+                Problem = later.Sentence;
+                Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                return Page();
+            case AdministratorSignIn.Invalid invalid:
+                Problem = invalid.Sentence;
+                Response.StatusCode = StatusCodes.Status401Unauthorized;
+                return Page();
             default:
-                Problem = "That name and password do not match an administrator.";
-                break;
+                throw new InvalidOperationException("A sign-in ends in success, invalid or try later.");
         }
-
-        Response.StatusCode = StatusCodesFor(Problem);
-        return Page();
     }
-
-    private static int StatusCodesFor(string? problem) => problem is null ? 200 : 401;
 
     private string LocalOrHome(string? url) => url is not null && Url.IsLocalUrl(url) ? url : "/";
 }

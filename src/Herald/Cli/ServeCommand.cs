@@ -13,6 +13,7 @@ using Herald.Relay;
 using Herald.Storage.Database;
 using Herald.Web;
 using Herald.Web.Console;
+using Microsoft.Extensions.Options;
 
 namespace Herald.Cli;
 
@@ -66,6 +67,7 @@ internal static partial class ServeCommand
         builder.Services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(node);
         builder.Services.AddOptions<RelayOptions>().BindConfiguration(RelayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<SignInOptions>().BindConfiguration(SignInOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         // Links in notifications point at the first --urls entry unless Notifications:PublicBaseUrl says otherwise.
         builder.Services.Configure<NotificationOptions>(o => o.PublicBaseUrl = PublicBaseUrl(urls));
         builder.Services.AddOptions<NotificationOptions>().BindConfiguration(NotificationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -130,7 +132,16 @@ internal static partial class ServeCommand
             return await connection.ExecuteScalarAsync<long>("SELECT 1") == 1;
         });
 
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (OptionsValidationException ex)
+        {
+            // A setting out of range (HERALD_Section__Name) stops serve with the sentence that names it.
+            return console.Fail($"A setting is not valid: {string.Join(" ", ex.Failures)}");
+        }
+
         LogListening(log, app.Urls);
         await OfferConsoleSetupAsync(app, log, cancellationToken);
         await app.WaitForShutdownAsync(cancellationToken);
@@ -162,7 +173,7 @@ internal static partial class ServeCommand
     /// (or after 'herald admin create'); it goes to the log, which only the operator reads.</summary>
     private static async Task OfferConsoleSetupAsync(WebApplication app, ILogger log, CancellationToken cancellationToken)
     {
-        if ((await app.Services.GetRequiredService<AdministratorService>().ListAsync(cancellationToken)).Count > 0)
+        if (await app.Services.GetRequiredService<AdministratorService>().AnyAsync(cancellationToken))
         {
             return;
         }

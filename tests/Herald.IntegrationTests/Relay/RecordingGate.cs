@@ -47,10 +47,10 @@ public sealed class RecordingGate : IRelayGate
 
     public ValueTask<RelayAuthRules> AuthRulesAsync(RelayClient client, CancellationToken cancellationToken) => ValueTask.FromResult(Rules);
 
-    public ValueTask<string?> AuthenticateAsync(RelaySessionInfo session, string userName, string password, CancellationToken cancellationToken)
+    public ValueTask<RelayAuthentication> AuthenticateAsync(RelaySessionInfo session, string userName, string password, CancellationToken cancellationToken)
     {
         Authentications.Enqueue(session);
-        return ValueTask.FromResult(Accounts.TryGetValue(userName, out var expected) && expected == password ? userName : null);
+        return ValueTask.FromResult(Accounts.TryGetValue(userName, out var expected) && expected == password ? RelayAuthentication.As(userName) : RelayAuthentication.Invalid);
     }
 
     public ValueTask<SmtpReply?> CheckSenderAsync(RelaySessionInfo session, string sender, long? declaredSize, CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using Dapper;
+using Herald.Access;
 using Herald.Delivery;
 using Herald.IntegrationTests.Storage;
 using Herald.Outbox;
@@ -174,11 +175,11 @@ public sealed class RelayGateTests
         await relay.Store.SaveAccountAsync(new RelayAccount("payroll-app", ScopePath.Parse("/hr/payroll"), RelayPasswords.Hash("s3cret", 1000), Now), Ct);
 
         Assert.Equal(new RelayAuthRules(Required: true, AllowedWithoutTls: false), await relay.Gate.AuthRulesAsync(Client("127.0.0.1"), Ct));
-        Assert.Equal("hr-app", await relay.Gate.AuthenticateAsync(Session(), "hr-app", "s3cret", Ct));
-        Assert.Equal("global-app", await relay.Gate.AuthenticateAsync(Session(), "global-app", "s3cret", Ct));
-        Assert.Null(await relay.Gate.AuthenticateAsync(Session(), "payroll-app", "s3cret", Ct));
-        Assert.Null(await relay.Gate.AuthenticateAsync(Session(), "hr-app", "S3cret", Ct));
-        Assert.Null(await relay.Gate.AuthenticateAsync(Session(), "nobody", "s3cret", Ct));
+        Assert.Equal(RelayAuthentication.As("hr-app"), await relay.Gate.AuthenticateAsync(Session(), "hr-app", "s3cret", Ct));
+        Assert.Equal(RelayAuthentication.As("global-app"), await relay.Gate.AuthenticateAsync(Session(), "global-app", "s3cret", Ct));
+        Assert.Equal(RelayAuthentication.Invalid, await relay.Gate.AuthenticateAsync(Session(), "payroll-app", "s3cret", Ct));
+        Assert.Equal(RelayAuthentication.Invalid, await relay.Gate.AuthenticateAsync(Session(), "hr-app", "S3cret", Ct));
+        Assert.Equal(RelayAuthentication.Invalid, await relay.Gate.AuthenticateAsync(Session(), "nobody", "s3cret", Ct));
     }
 
     private static RelayClient Client(string address) => new(IPAddress.Parse(address), 40000, Listen);
@@ -235,7 +236,7 @@ public sealed class RelayGateTests
             var factory = new RelayGateFactory(
                 new RelaySettingsCache(store, time), new OutgoingSettingsCache(settings, time), writer,
                 new DiskSpaceGuard(db.DataDirectory, outboxOptions, time), limits, new SystemReverseDnsResolver(),
-                outboxOptions, Options.Create(new DeliveryOptions()), NullLogger<RelayGate>.Instance, time)
+                outboxOptions, Options.Create(new DeliveryOptions()), NullLogger<RelayGate>.Instance, time, new PasswordChecks(Options.Create(new SignInOptions())))
             {
                 HostName = "relay.test",
             };

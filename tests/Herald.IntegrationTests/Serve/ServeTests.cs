@@ -77,6 +77,18 @@ public sealed class ServeTests : IDisposable
     }
 
     [Fact]
+    public async Task A_sign_in_limit_out_of_range_stops_serve_with_a_sentence_that_names_it()
+    {
+        await using var serve = HeraldServer.Launch(_herald.DataDirectory, new Dictionary<string, string> { ["HERALD_SignIn__FailuresPerAddress"] = "0" });
+
+        Assert.True(serve.Process.WaitForExit(TimeSpan.FromSeconds(60)), "serve started with a limit of 0 failures");
+
+        Assert.NotEqual(0, serve.Process.ExitCode);
+        Assert.Contains("herald: A setting is not valid: ", serve.Output, StringComparison.Ordinal);
+        Assert.Contains("The field FailuresPerAddress must be between 1 and 10000.", serve.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_openapi_document_describes_the_messages_api()
     {
         await using var serve = await HeraldServer.StartAsync(_herald.DataDirectory);

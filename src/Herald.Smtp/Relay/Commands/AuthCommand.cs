@@ -3,7 +3,8 @@ using System.Text;
 namespace Herald.Relay;
 
 /// <summary>AUTH PLAIN [initial-response] or AUTH LOGIN (RFC 4954, RFC 4616), checked by the gate.
-/// Offered only under TLS unless the listener allows it without; failures are throttled.</summary>
+/// Offered only under TLS unless the listener allows it without; failures are throttled in the
+/// session, and per client address by the gate (454 4.7.0 once an address has failed too often).</summary>
 internal sealed record AuthCommand(string Mechanism, string? InitialResponse) : SmtpCommand
 {
     private static readonly UTF8Encoding StrictUtf8 = new(false, true);
@@ -45,8 +46,15 @@ internal sealed record AuthCommand(string Mechanism, string? InitialResponse) : 
             return CommandOutcome.Refused;
         }
 
-        var account = await session.Gate.AuthenticateAsync(session.Info, credentials.User!, credentials.Password!, cancellationToken).ConfigureAwait(false);
-        if (account is null)
+        // The gate checks the password off this (socket) thread, within the node's bound on hashes at once.
+        var authentication = await session.Gate.AuthenticateAsync(session.Info, credentials.User!, credentials.Password!, cancellationToken).ConfigureAwait(false);
+        if (authentication.TryLater is { } later)
+        {
+            await session.ReplyAsync(later, cancellationToken).ConfigureAwait(false);
+            return CommandOutcome.Refused;
+        }
+
+        if (authentication.Account is not { } account)
         {
             return await session.AuthFailedAsync(credentials.User!, cancellationToken).ConfigureAwait(false) ? CommandOutcome.Refused : CommandOutcome.Close;
         }

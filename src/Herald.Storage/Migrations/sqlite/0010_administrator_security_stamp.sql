@@ -1,0 +1,7 @@
+-- A random value that changes whenever an administrator's password or scope changes. A console
+-- session carries the stamp it was signed in with and ends, on every node, once the stored one
+-- differs (or the administrator is gone). Existing administrators get a stamp of their own, so
+-- sessions signed in before the upgrade (which carry none) end once; a row added by a node of
+-- the previous version during a rolling upgrade gets '' until its next password change.
+ALTER TABLE administrators ADD COLUMN security_stamp TEXT NOT NULL DEFAULT '';
+UPDATE administrators SET security_stamp = lower(hex(randomblob(16)));
