@@ -6,7 +6,38 @@ namespace Herald.Notifications.Templates;
 /// <see cref="TextWriter"/> would queue each of those to the thread pool.</summary>
 internal abstract class SynchronousWriter : TextWriter
 {
+    private const int MaxSpareCapacity = 64 * 1024;
+
+    /// <summary>A builder left by the last writer on this thread: a fan-out renders thousands of
+    /// mails in a row, and growing a new builder for each part doubled what a render allocates.</summary>
+    [ThreadStatic]
+    private static StringBuilder? t_spare;
+
     public override Encoding Encoding => Encoding.Unicode;
+
+    protected StringBuilder Text { get; } = Spare() ?? new StringBuilder(256);
+
+    /// <summary>What was written; the writer is done, and its builder goes to the next one.</summary>
+    public string Collect()
+    {
+        var text = Collected();
+        if (Text.Capacity <= MaxSpareCapacity)
+        {
+            Text.Clear();
+            t_spare = Text;
+        }
+
+        return text;
+    }
+
+    protected virtual string Collected() => Text.ToString();
+
+    private static StringBuilder? Spare()
+    {
+        var spare = t_spare;
+        t_spare = null;
+        return spare;
+    }
 
     public override void Write(string? value)
     {
@@ -50,25 +81,22 @@ internal abstract class SynchronousWriter : TextWriter
 /// </summary>
 internal sealed class BoundedWriter(int limit, string overflow, RenderContext? charged = null) : SynchronousWriter
 {
-    private readonly StringBuilder _text = new();
 
     public override void Write(char value)
     {
         Reserve(1);
-        _text.Append(value);
+        Text.Append(value);
     }
 
     public override void Write(ReadOnlySpan<char> buffer)
     {
         Reserve(buffer.Length);
-        _text.Append(buffer);
+        Text.Append(buffer);
     }
-
-    public override string ToString() => _text.ToString();
 
     private void Reserve(int count)
     {
-        if (_text.Length + (long)count > limit)
+        if (Text.Length + (long)count > limit)
         {
             throw new TemplateLimitException(overflow);
         }
@@ -86,18 +114,17 @@ internal sealed class BoundedWriter(int limit, string overflow, RenderContext? c
 /// </summary>
 internal sealed class SubjectWriter(int limit) : SynchronousWriter
 {
-    private readonly StringBuilder _line = new();
     private bool _space;
 
     public override void Write(char value)
     {
         if (char.IsWhiteSpace(value) || char.IsControl(value))
         {
-            _space = _line.Length > 0;
+            _space = Text.Length > 0;
             return;
         }
 
-        if (_line.Length + (_space ? 1 : 0) >= limit)
+        if (Text.Length + (_space ? 1 : 0) >= limit)
         {
             throw new SubjectComplete();
         }
@@ -105,10 +132,10 @@ internal sealed class SubjectWriter(int limit) : SynchronousWriter
         if (_space)
         {
             _space = false;
-            _line.Append(' ');
+            Text.Append(' ');
         }
 
-        _line.Append(value);
+        Text.Append(value);
     }
 
     public override void Write(ReadOnlySpan<char> buffer)
@@ -119,17 +146,9 @@ internal sealed class SubjectWriter(int limit) : SynchronousWriter
         }
     }
 
-    /// <summary>The line, without a trailing space or half of a character cut at the limit.</summary>
-    public override string ToString()
-    {
-        var end = _line.Length;
-        while (end > 0 && (_line[end - 1] == ' ' || char.IsHighSurrogate(_line[end - 1])))
-        {
-            end--;
-        }
-
-        return _line.ToString(0, end);
-    }
+    /// <summary>The line, without half of a character cut at the limit.</summary>
+    protected override string Collected() =>
+        Text.Length > 0 && char.IsHighSurrogate(Text[^1]) ? Text.ToString(0, Text.Length - 1) : Text.ToString();
 }
 
 /// <summary>The subject's line is full: the render of the subject is done.</summary>

@@ -144,7 +144,7 @@ internal sealed class TemplateGuard(FilterCollection filters, int maxNesting) : 
                 }
             }
 
-            context.SetValue(identifier, new StringValue(captured.ToString(), false));
+            context.SetValue(identifier, new StringValue(captured.Collect(), false));
             return completion;
         }
     }

@@ -51,14 +51,15 @@ public sealed class TemplateRenderer(TemplateCompiler compiler, IOptions<Notific
         await RenderPartAsync(template, TemplatePart.Subject, template.Subject, subject, TemplateCompiler.Text, context).ConfigureAwait(false);
         var text = new BoundedWriter(limits.MaxBodyLength, overflow);
         await RenderPartAsync(template, TemplatePart.Text, template.Text, text, TemplateCompiler.Text, context).ConfigureAwait(false);
-        BoundedWriter? html = null;
-        if (template.Html is not null)
+        var rendered = new RenderedNotification(subject.Collect(), text.Collect(), null);
+        if (template.Html is null)
         {
-            html = new BoundedWriter(limits.MaxBodyLength, overflow);
-            await RenderPartAsync(template, TemplatePart.Html, template.Html, html, TemplateCompiler.Html, context).ConfigureAwait(false);
+            return rendered;
         }
 
-        return new RenderedNotification(subject.ToString(), text.ToString(), html?.ToString());
+        var html = new BoundedWriter(limits.MaxBodyLength, overflow);
+        await RenderPartAsync(template, TemplatePart.Html, template.Html, html, TemplateCompiler.Html, context).ConfigureAwait(false);
+        return rendered with { Html = html.Collect() };
     }
 
     private static async ValueTask RenderPartAsync(
