@@ -54,7 +54,10 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<RelaySettingsCache>();
         services.AddSingleton<RelaySettingsService>();
         services.AddSingleton<RelayGateFactory>();
+        services.AddBoundOptions<NotificationTemplateOptions>(NotificationTemplateOptions.Section);
         services.AddSingleton<TemplateCompiler>();
+        services.AddSingleton<TemplateRenderer>();
+        services.AddSingleton<TemplateChecks>();
         services.AddSingleton<NotificationTemplates>();
         services.AddSingleton<INotificationTemplates>(provider => provider.GetRequiredService<NotificationTemplates>());
         services.AddSingleton<TemplateService>();

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Herald.Access;
 using Herald.Notifications;
 using Herald.Notifications.Templates;
@@ -6,6 +7,7 @@ using Herald.Scopes;
 using Herald.Storage.Notifications;
 using Herald.Storage.Settings;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Herald.IntegrationTests.Storage;
@@ -25,9 +27,7 @@ public sealed class NotificationTemplateStoreTests
         var time = new FakeTimeProvider(Now);
         var settings = new SqlSettingsStore(db.Database, time);
         await settings.AddScopeAsync(ScopePath.Parse("/hr"), Ct);
-        var store = new SqlTemplateStore(db.Database);
-        var templates = new NotificationTemplates(store, new TemplateCompiler(), time, NullLogger<NotificationTemplates>.Instance);
-        var service = new TemplateService(store, settings, templates, new TemplateCompiler(), time);
+        var (store, service) = Templates(db, settings, time);
 
         var saved = await service.SaveAsync(Caller.Operator, "/hr", "item.changed", new("HR: {{ event.title }}", "Text ü {{ event.actor }}", "<p>{{ event.title }}</p>"), Ct);
         Assert.Null(saved.Refusal);
@@ -57,6 +57,46 @@ public sealed class NotificationTemplateStoreTests
 
     [Theory]
     [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task Saving_a_template_renders_the_latest_events_stored_for_its_scope_and_below_and_names_one_that_fails(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var time = new FakeTimeProvider(Now);
+        var settings = new SqlSettingsStore(db.Database, time);
+        foreach (var scope in new[] { "/hr", "/hr/payroll", "/hr2" })
+        {
+            await settings.AddScopeAsync(ScopePath.Parse(scope), Ct);
+        }
+
+        var (store, service) = Templates(db, settings, time);
+        var events = new SqlNotificationEventStore(db.Database);
+        var divides = new TemplateSources("Changed: {{ event.title }}", "{% if event.data.n %}{{ 12 | divided_by: event.data.n }}{% endif %}", null);
+        // n = 0 where the template does not apply: another type, a scope beside /hr that merely starts like it.
+        await events.AddAsync(
+        [
+            Event("hr2-zero", "/hr2", "item.changed", """{"n":0}""", Now.AddMinutes(-3)),
+            Event("other-type", "/hr/payroll", "item.added", """{"n":0}""", Now.AddMinutes(-2)),
+            Event("fine", "/hr/payroll", "item.changed", """{"n":4}""", Now.AddMinutes(-1)),
+        ], Ct);
+
+        var (saved, none) = await service.SaveAsync(ScopePath.Parse("/hr"), "item.changed", divides, Ct);
+        Assert.Empty(none);
+        Assert.NotNull(saved);
+
+        await events.AddAsync([Event("evt-0042", "/hr/payroll", "item.changed", """{"n":0}""", Now)], Ct);
+        var (refused, errors) = await service.SaveAsync(ScopePath.Parse("/hr"), "item.changed", divides with { Subject = "New: {{ event.title }}" }, Ct);
+
+        Assert.Null(refused);
+        var error = Assert.Single(errors);
+        Assert.Equal("text", error.Field);
+        Assert.Equal("Rendering event 'evt-0042' (item.changed in /hr/payroll, received 2031-05-06 07:08 UTC) failed: it divides by zero.", error.Message);
+        Assert.Equal("Changed: {{ event.title }}", Assert.Single(await store.ListAsync([ScopePath.Parse("/hr")], Ct)).Sources.Subject);
+        // A digest template is checked against a digest of the scope's latest events of any type.
+        var (_, digest) = await service.SaveAsync(ScopePath.Parse("/hr"), "digest", new("{{ digest.count }}", "{% for e in digest.events %}{% if e.data.n %}{{ 12 | divided_by: e.data.n }}{% endif %}{% endfor %}", null), Ct);
+        Assert.Equal("Rendering a digest of the latest 3 events of /hr and below failed: it divides by zero.", Assert.Single(digest).Message);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
     public async Task Nodes_racing_to_create_the_signing_key_all_get_the_one_that_was_stored(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
@@ -79,4 +119,19 @@ public sealed class NotificationTemplateStoreTests
             }
         }
     }
+
+    private static (SqlTemplateStore Store, TemplateService Service) Templates(TestDatabase db, SqlSettingsStore settings, TimeProvider time)
+    {
+        var options = Options.Create(new NotificationTemplateOptions());
+        var store = new SqlTemplateStore(db.Database);
+        var compiler = new TemplateCompiler(options);
+        var renderer = new TemplateRenderer(compiler, options, time);
+        var templates = new NotificationTemplates(store, renderer, options, time, NullLogger<NotificationTemplates>.Instance);
+        var checks = new TemplateChecks(compiler, renderer, new SqlRecentEvents(db.Database), options, time);
+        return (store, new TemplateService(store, settings, templates, checks, time));
+    }
+
+    private static NotificationEvent Event(string id, string scope, string type, string data, DateTimeOffset received) => new(
+        id, type, ScopePath.Parse(scope), "/Shared Documents/a.docx", "bob@example.org", "a.docx", null,
+        JsonDocument.Parse(data).RootElement.Clone(), received, received);
 }

@@ -36,11 +36,12 @@ public sealed record PreviewEvent(string? Id, string? Title, string? ResourcePat
 /// <summary>
 /// The one place where templates are read and changed (API and CLI), given the caller:
 /// administrators of a scope (or an ancestor) only. A template is checked when saved: each of
-/// subject, text and HTML must parse, use only known filters and render against a sample event
-/// (a sample digest for <c>digest</c>); any error is reported per field and nothing is saved.
+/// subject, text and HTML must parse, use only known filters and render within its bounds against
+/// a sample event and the scope's latest events (<see cref="TemplateChecks"/>); any error is
+/// reported per field and nothing is saved.
 /// </summary>
 public sealed partial class TemplateService(
-    INotificationTemplateStore store, ISettingsStore settings, NotificationTemplates templates, TemplateCompiler compiler, TimeProvider time)
+    INotificationTemplateStore store, ISettingsStore settings, NotificationTemplates templates, TemplateChecks checks, TimeProvider time)
 {
     public const int MaxSubjectSourceLength = 2_000;
     private const string NotValid = "The template is not valid; nothing was saved.";
@@ -107,7 +108,7 @@ public sealed partial class TemplateService(
             return Refusal.Invalid("type", typeError);
         }
 
-        var errors = await CheckAsync(type, sources).ConfigureAwait(false);
+        var errors = await checks.CheckAsync(path, type, sources, cancellationToken).ConfigureAwait(false);
         if (errors.Count == 0 && !await settings.ScopeExistsAsync(path, cancellationToken).ConfigureAwait(false))
         {
             errors = [ScopeService.Missing(path)];
@@ -147,65 +148,6 @@ public sealed partial class TemplateService(
         return null;
     }
 
-    /// <summary>Every problem of the sources, per field (subject, text, html): syntax with line
-    /// and column, unknown filters, and failures rendering a sample.</summary>
-    public async Task<IReadOnlyList<FieldError>> CheckAsync(string type, TemplateSources sources)
-    {
-        ArgumentNullException.ThrowIfNull(sources);
-        var errors = new List<FieldError>();
-        Check("subject", sources.Subject, required: true, MaxSubjectSourceLength);
-        Check("text", sources.Text, required: true, MaxBodySourceLength);
-        Check("html", sources.Html, required: false, MaxBodySourceLength);
-        if (errors.Count > 0)
-        {
-            return errors;
-        }
-
-        var sample = Sample(type, null);
-        await TryRenderAsync("subject", sources.Subject, TemplateCompiler.Text).ConfigureAwait(false);
-        await TryRenderAsync("text", sources.Text, TemplateCompiler.Text).ConfigureAwait(false);
-        if (!string.IsNullOrWhiteSpace(sources.Html))
-        {
-            await TryRenderAsync("html", sources.Html, TemplateCompiler.Html).ConfigureAwait(false);
-        }
-
-        return errors;
-
-        void Check(string field, string? source, bool required, int maxLength)
-        {
-            if (string.IsNullOrWhiteSpace(source))
-            {
-                if (required)
-                {
-                    errors.Add(new(field, $"A {field} template is required."));
-                }
-            }
-            else if (source.Length > maxLength)
-            {
-                errors.Add(new(field, $"The {field} template is longer than {maxLength:N0} characters."));
-            }
-            else if (!compiler.TryCompile(source, out _, out var error))
-            {
-                errors.Add(new(field, error));
-            }
-        }
-
-        async Task TryRenderAsync(string field, string source, System.Text.Encodings.Web.TextEncoder encoder)
-        {
-            compiler.TryCompile(source, out var template, out _);
-            try
-            {
-                var context = new TemplateContext(compiler.Options);
-                sample(context);
-                await template!.RenderAsync(context, encoder).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is FluidException or InvalidOperationException or FormatException or ArgumentException or InvalidCastException)
-            {
-                errors.Add(new(field, $"Rendering a sample {(type == DefaultTemplates.Digest ? "digest" : "event")} failed: {ex.Message}"));
-            }
-        }
-    }
-
     /// <summary>The rendered subject, text and HTML of the type in the scope: with the given
     /// (unsaved) sources, or the effective ones; for a sample event, with the given values over it.</summary>
     public async Task<Result<RenderedNotification>> PreviewAsync(
@@ -222,20 +164,14 @@ public sealed partial class TemplateService(
             return Refusal.Invalid("type", typeError);
         }
 
-        if (sources is not null && await CheckAsync(type, sources).ConfigureAwait(false) is { Count: > 0 } errors)
+        sources ??= (await GetEffectiveAsync(path, type, cancellationToken).ConfigureAwait(false)).Sources;
+        var (rendered, errors) = await checks.PreviewAsync(path, type, sources, overrides).ConfigureAwait(false);
+        if (rendered is null)
         {
-            return Refusal.Invalid(errors, NotValid);
+            return Refusal.Invalid(errors, "The template or the preview's event is not valid.");
         }
 
-        sources ??= (await GetEffectiveAsync(path, type, cancellationToken).ConfigureAwait(false)).Sources;
-        try
-        {
-            return await templates.RenderAsync(sources, Sample(type, overrides, path)).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is FluidException or InvalidOperationException or FormatException or ArgumentException or InvalidCastException)
-        {
-            return Refusal.Invalid("event", $"Rendering failed: {ex.Message}");
-        }
+        return rendered;
     }
 
     /// <summary>The scope (default /) when the caller administers it; why not otherwise.</summary>
@@ -261,45 +197,6 @@ public sealed partial class TemplateService(
 
         error = null;
         return true;
-    }
-
-    private Action<TemplateContext> Sample(string type, PreviewEvent? overrides, ScopePath? scope = null)
-    {
-        var now = time.GetUtcNow();
-        var recipient = SampleEvents.Recipient;
-        var zone = TemplateModel.ZoneOf(recipient);
-        var unsubscribe = new Uri("https://herald.example.org/unsubscribe/sample");
-        if (type == DefaultTemplates.Digest)
-        {
-            var events = SampleEvents.Digest(scope ?? ScopePath.Root, now);
-            var window = new DigestWindow(now.AddDays(-1), now, NotificationFrequency.Daily);
-            return context =>
-            {
-                TemplateModel.SetDigest(context, "Shared Documents", events, window, zone);
-                NotificationTemplates.Common(context, recipient, zone, "the alert \"Shared Documents\"", unsubscribe);
-            };
-        }
-
-        var sample = SampleEvents.For(type, scope ?? ScopePath.Root, now);
-        if (overrides is not null)
-        {
-            sample = sample with
-            {
-                Id = overrides.Id ?? sample.Id,
-                Title = overrides.Title ?? sample.Title,
-                ResourcePath = overrides.ResourcePath ?? sample.ResourcePath,
-                Actor = overrides.Actor ?? sample.Actor,
-                Link = overrides.Link ?? sample.Link,
-                Data = overrides.Data ?? sample.Data,
-                OccurredAt = overrides.Time ?? sample.OccurredAt,
-            };
-        }
-
-        return context =>
-        {
-            TemplateModel.SetEvent(context, sample, zone);
-            NotificationTemplates.Common(context, recipient, zone, "the alert \"Shared Documents\"", unsubscribe);
-        };
     }
 
     [GeneratedRegex("^[a-z0-9][a-z0-9._-]*$")]
