@@ -18,7 +18,9 @@ public sealed class DeliveryHandoff
     public NewMessage[] Lease(IEnumerable<NewMessage> messages)
     {
         var worker = Volatile.Read(ref _worker);
-        return messages.Select(m => m.Lease is not null ? m : worker?.TryLease(m) ?? m).ToArray();
+        // A message whose bytes are not in memory (a spooled relay transfer) is claimed and read
+        // back from the outbox instead: its spool file is gone once the message is stored.
+        return messages.Select(m => m.Lease is not null || m.Mime.Bytes is null ? m : worker?.TryLease(m) ?? m).ToArray();
     }
 
     /// <summary>

@@ -376,7 +376,8 @@ public sealed partial class DeliveryWorker(
             return Outcome(message, now, lastChance, message.Recipients.Select(r => (r, RecipientOutcome.TransientFailure, (SmtpReplyText?)null, problem!)));
         }
 
-        var mime = message.Content ?? Parse(message.Mime, cancellationToken);
+        using var parsed = message.Content is null ? await message.Mime.ParseAsync(cancellationToken).ConfigureAwait(false) : null;
+        var mime = message.Content ?? parsed!.Message;
         var result = await pool.SendAsync(
             new DeliveryRequest(connection, mime, message.EnvelopeSender, message.Recipients.Select(r => r.Address).ToArray()),
             cancellationToken).ConfigureAwait(false);
@@ -404,13 +405,6 @@ public sealed partial class DeliveryWorker(
             var own = byAddress[r.Address];
             return (r, own.Outcome, own.Reply, own.Detail);
         }), name);
-    }
-
-    // The bytes are in memory: the synchronous parser does the same without an await per block.
-    private static MimeMessage Parse(byte[] bytes, CancellationToken cancellationToken)
-    {
-        using var stream = new MemoryStream(bytes, writable: false);
-        return MimeMessage.Load(stream, cancellationToken);
     }
 
     private AttemptOutcome Outcome(

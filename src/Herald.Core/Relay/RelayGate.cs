@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Net.Sockets;
 using System.Text;
 using Herald.Delivery;
@@ -126,7 +125,7 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
             : null;
     }
 
-    public async ValueTask<SmtpReply> AcceptAsync(RelaySessionInfo session, RelayEnvelope envelope, ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    public async ValueTask<SmtpReply> AcceptAsync(RelaySessionInfo session, RelayEnvelope envelope, MimeData message, CancellationToken cancellationToken)
     {
         if (await ListenerAsync(cancellationToken).ConfigureAwait(false) is not { } listener)
         {
@@ -142,25 +141,25 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
         var effective = resolved.Settings!;
         var now = services.Time.GetUtcNow();
         var id = Guid.CreateVersion7(now).ToString("N");
-        var (messageId, addedMessageId) = MessageIdOf(message, id, services.HostName);
+        var (messageId, addedMessageId) = await MessageIdOfAsync(message, id, services.HostName, cancellationToken).ConfigureAwait(false);
         var prefix = Encoding.UTF8.GetBytes(ReceivedHeader(session, envelope, id, now, services.HostName) + (addedMessageId ? $"Message-ID: <{messageId}>\r\n" : ""));
-        var mime = new byte[prefix.Length + message.Length];
-        prefix.CopyTo(mime, 0);
-        message.Span.CopyTo(mime.AsSpan(prefix.Length));
+        var mime = MimeData.Prefixed(prefix, message);
 
         if (mime.Length > MaxMessageBytes(resolved))
         {
             return new SmtpReply(552, "5.3.4", $"Message size exceeds fixed maximum message size ({MaxMessageBytes(resolved)} bytes).");
         }
 
-        if (!services.Disk.HasRoomFor(mime.LongLength * 2))
+        if (!services.Disk.HasRoomFor(mime.Length * 2))
         {
             return DiskFull;
         }
 
         // The envelope sender follows the scope's impersonation policy; the client's From header
-        // is kept as it wrote it.
-        var envelopeSender = effective.Impersonation.Value == ImpersonationPolicy.AllowUserFrom
+        // is kept as it wrote it. The null sender stays null: it marks a bounce or another
+        // notification that must never be answered (RFC 5321 §4.5.5), and an address put in its
+        // place would invite replies to it, bounce loops included.
+        var envelopeSender = envelope.Sender.Length == 0 || effective.Impersonation.Value == ImpersonationPolicy.AllowUserFrom
             ? envelope.Sender
             : effective.FromAddress.Value!.Value;
         var newMessage = new NewMessage(
@@ -168,8 +167,10 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
             envelope.Recipients, IdempotencyKey: null, now, now + services.Delivery.MaximumAge);
         try
         {
-            // Checkpoint: the row is durable (group commit) before 250 is sent.
-            var stored = await services.Writer.EnqueueAsync([newMessage], cancellationToken).ConfigureAwait(false);
+            // Checkpoint: the row is durable (group commit) before 250 is sent. Not cut short by the
+            // session's end: a spooled message is read from its file while the batch commits, and
+            // the file goes as soon as this returns; the store's own timeouts bound the wait.
+            var stored = await services.Writer.EnqueueAsync([newMessage], CancellationToken.None).ConfigureAwait(false);
             LogAccepted(services.Logger, stored[0].Id, session.Client.Address, listen, envelope.Recipients.Count, mime.Length);
             return new SmtpReply(250, "2.0.0", $"Ok: queued as {stored[0].Id}");
         }
@@ -202,15 +203,14 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
     }
 
     /// <summary>The message's own Message-ID, or a new one to add (and true) when it has none.</summary>
-    public static (string MessageId, bool Added) MessageIdOf(ReadOnlyMemory<byte> message, string id, string hostName)
+    public static async ValueTask<(string MessageId, bool Added)> MessageIdOfAsync(MimeData message, string id, string hostName, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(message);
         try
         {
-            // Read in place: only the header section is parsed, so the body is never copied.
-            using var stream = MemoryMarshal.TryGetArray(message, out var segment)
-                ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
-                : new MemoryStream(message.ToArray(), writable: false);
-            var headers = HeaderList.Load(stream);
+            // Only the header section is read and parsed, wherever the message is.
+            await using var stream = await message.OpenReadAsync(cancellationToken).ConfigureAwait(false);
+            var headers = await HeaderList.LoadAsync(stream, cancellationToken).ConfigureAwait(false);
             if (headers[HeaderId.MessageId] is { } value && MimeUtils.ParseMessageId(value) is { Length: > 0 } parsed)
             {
                 return (parsed, false);
@@ -272,7 +272,7 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
     private static partial void LogAuthenticationFailed(ILogger logger, System.Net.IPAddress address, string listen, string userName, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Relay {Listen}: message {Id} from {Address} stored for {Recipients} recipient(s), {Bytes} bytes")]
-    private static partial void LogAccepted(ILogger logger, string id, System.Net.IPAddress address, string listen, int recipients, int bytes);
+    private static partial void LogAccepted(ILogger logger, string id, System.Net.IPAddress address, string listen, int recipients, long bytes);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Relay {Listen}: a message from {Address} could not be stored; the client was told to retry (451)")]
     private static partial void LogStoreFailed(ILogger logger, Exception exception, System.Net.IPAddress address, string listen);

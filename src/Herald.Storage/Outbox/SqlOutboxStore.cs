@@ -7,11 +7,22 @@ using Herald.Storage.Database;
 namespace Herald.Storage.Outbox;
 
 /// <summary>The outbox on SQLite or PostgreSQL. Only the claim differs: PostgreSQL locks the due
-/// rows with FOR UPDATE SKIP LOCKED so that nodes never wait on each other; SQLite has one writer.</summary>
-public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOutboxStatistics
+/// rows with FOR UPDATE SKIP LOCKED so that nodes never wait on each other; SQLite has one writer.
+/// A large message's MIME is streamed in and out (incremental blob I/O on SQLite, a streamed
+/// parameter and sequential reads on PostgreSQL) and is read only when it is sent, through a
+/// file of <paramref name="spool"/>: neither storing nor claiming it holds it whole in memory.</summary>
+public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) : IOutboxStore, IOutboxStatistics
 {
     private const string Pending = "pending";
     private const string Done = "done";
+
+    /// <summary>Up to this size a claim reads the MIME with the row, as small messages are sent
+    /// at once; a larger one stays in the database until its attempt begins.</summary>
+    private const int ClaimedWithRow = 1024 * 1024;
+
+    /// <summary>What a queue listing reads of each message to show its Subject: the header
+    /// section, never the body of a message that may be 25 MiB.</summary>
+    private const int HeaderBytes = 64 * 1024;
 
     public async Task<IReadOnlyList<EnqueueResult>> EnqueueAsync(IReadOnlyList<NewMessage> messages, CancellationToken cancellationToken)
     {
@@ -50,6 +61,13 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
             fresh = await ResolveRacesAsync(connection, transaction, fresh, results, messages).ConfigureAwait(false);
         }
 
+        // MIME not held in memory (a spooled relay transfer) is streamed into the row just inserted.
+        foreach (var message in fresh.Where(m => m.Mime.Bytes is null))
+        {
+            await using var content = await message.Mime.OpenReadAsync(cancellationToken).ConfigureAwait(false);
+            await database.WriteBlobAsync(connection, transaction, "messages", "mime", message.Id, content, message.Mime.Length, cancellationToken).ConfigureAwait(false);
+        }
+
         await database.ExecuteEachAsync(
             connection,
             transaction,
@@ -62,10 +80,10 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         return results;
     }
 
-    private const string InsertMessage = """
+    private string InsertMessage => $"""
         INSERT INTO messages (id, scope_path, source, envelope_sender, connection_name, message_id_header, mime, size_bytes,
             idempotency_key, state, attempts, next_attempt_at, lease_owner, lease_until, created_at, expires_at, updated_at)
-        VALUES (@Id, @Scope, @Source, @EnvelopeSender, @ConnectionName, @MessageIdHeader, @Mime, @Size,
+        VALUES (@Id, @Scope, @Source, @EnvelopeSender, @ConnectionName, @MessageIdHeader, COALESCE(@Mime, {database.BlobToWrite("@Size")}), @Size,
             @IdempotencyKey, 'pending', 0, @Created, @LeaseOwner, @LeaseUntil, @Created, @Expires, @Created)
         ON CONFLICT DO NOTHING
         """;
@@ -78,7 +96,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         message.EnvelopeSender,
         message.ConnectionName,
         message.MessageIdHeader,
-        message.Mime,
+        Mime = message.Mime.Bytes,
         Size = message.Mime.Length,
         message.IdempotencyKey,
         LeaseOwner = message.Lease?.Node,
@@ -144,12 +162,12 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
             ? $"""
                UPDATE messages AS m SET lease_owner = @node, lease_until = @until, updated_at = @now
                FROM ({due} FOR UPDATE SKIP LOCKED) AS due WHERE m.id = due.id
-               RETURNING m.id, m.scope_path, m.envelope_sender, m.connection_name, m.mime, m.attempts, m.created_at, m.expires_at
+               RETURNING m.id, m.scope_path, m.envelope_sender, m.connection_name, CASE WHEN m.size_bytes <= @inline THEN m.mime END AS mime, m.size_bytes, m.attempts, m.created_at, m.expires_at
                """
             : $"""
                UPDATE messages SET lease_owner = @node, lease_until = @until, updated_at = @now
                WHERE id IN ({due})
-               RETURNING id, scope_path, envelope_sender, connection_name, mime, attempts, created_at, expires_at
+               RETURNING id, scope_path, envelope_sender, connection_name, CASE WHEN size_bytes <= @inline THEN mime END AS mime, size_bytes, attempts, created_at, expires_at
                """;
 
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -157,7 +175,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         var transaction = write.Transaction;
         var rows = (await connection.QueryAsync<ClaimRow>(
             // An array whatever collection the caller gave: Npgsql sends arrays, not any IEnumerable.
-            sql, new { node, until = (now + lease).ToUnixTimeMilliseconds(), now = nowMs, max, connections = connections?.ToArray() }, transaction).ConfigureAwait(false)).ToArray();
+            sql, new { node, until = (now + lease).ToUnixTimeMilliseconds(), now = nowMs, max, connections = connections?.ToArray(), inline = ClaimedWithRow }, transaction).ConfigureAwait(false)).ToArray();
         if (rows.Length == 0)
         {
             return [];
@@ -174,7 +192,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
                 ScopePath.Parse(r.ScopePath),
                 r.EnvelopeSender,
                 r.ConnectionName,
-                r.Mime,
+                r.Mime is { } bytes ? MimeData.FromBytes(bytes) : MimeData.InOutbox(r.SizeBytes, (destination, ct) => database.CopyBlobAsync("messages", "mime", r.Id, destination, ct), spool),
                 (int)r.Attempts,
                 DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt),
                 DateTimeOffset.FromUnixTimeMilliseconds(r.ExpiresAt),
@@ -411,7 +429,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
     private async Task<IReadOnlyList<MessageSummary>> SummariesAsync(DbConnection connection, string where, object parameters, int limit)
     {
         var messages = (await connection.QueryAsync<SummaryRow>(
-            $"SELECT m.id, m.scope_path, m.source, m.envelope_sender, m.mime, m.created_at, m.expires_at FROM messages m {where} ORDER BY m.created_at DESC LIMIT {limit}",
+            $"SELECT m.id, m.scope_path, m.source, m.envelope_sender, substr(m.mime, 1, {HeaderBytes}) AS mime, m.created_at, m.expires_at FROM messages m {where} ORDER BY m.created_at DESC LIMIT {limit}",
             parameters).ConfigureAwait(false)).ToArray();
         if (messages.Length == 0)
         {
@@ -435,10 +453,19 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
             .ToArray();
     }
 
-    private static string? SubjectOf(byte[] mime)
+    /// <summary>The Subject from the start of a message (see <see cref="HeaderBytes"/>); null when
+    /// the message has none, or no header section that can be read.</summary>
+    private static string? SubjectOf(byte[] start)
     {
-        using var stream = new MemoryStream(mime, writable: false);
-        return MimeKit.HeaderList.Load(stream)[MimeKit.HeaderId.Subject];
+        using var stream = new MemoryStream(start, writable: false);
+        try
+        {
+            return MimeKit.HeaderList.Load(stream)[MimeKit.HeaderId.Subject];
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
     }
 
     private sealed class ClaimRow
@@ -447,7 +474,8 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         public string ScopePath { get; set; } = "";
         public string EnvelopeSender { get; set; } = "";
         public string? ConnectionName { get; set; }
-        public byte[] Mime { get; set; } = [];
+        public byte[]? Mime { get; set; }
+        public long SizeBytes { get; set; }
         public long Attempts { get; set; }
         public long CreatedAt { get; set; }
         public long ExpiresAt { get; set; }

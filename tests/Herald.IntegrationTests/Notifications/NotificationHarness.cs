@@ -84,7 +84,7 @@ internal sealed class NotificationHarness : IAsyncDisposable
     {
         var outboxOptions = Options.Create(new OutboxOptions());
         var handoff = new DeliveryHandoff();
-        var writer = new OutboxWriter(new SqlOutboxStore(Db.Database), new OutboxSignal(), handoff, outboxOptions);
+        var writer = new OutboxWriter(new SqlOutboxStore(Db.Database, Db.Spool), new OutboxSignal(), handoff, outboxOptions);
         _writers.Add(writer);
         var mailer = new NotificationMailer(new OutgoingSettingsCache(Settings, Time), writer, handoff, Options.Create(new DeliveryOptions()), Time);
         var matcher = new NotificationMatcher(Subscriptions, Time);

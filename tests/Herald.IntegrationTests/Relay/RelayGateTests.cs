@@ -225,7 +225,7 @@ public sealed class RelayGateTests
                 new SmtpConnection { Name = "default", Host = "127.0.0.1", Security = SmtpSecurity.None },
                 Ct);
             var outboxOptions = Options.Create(new OutboxOptions { MinimumFreeDiskBytes = minimumFreeDiskBytes, MaxMessageBytes = maxMessageBytes });
-            var outbox = new HeldOutbox(new SqlOutboxStore(db.Database), holdCommits);
+            var outbox = new HeldOutbox(new SqlOutboxStore(db.Database, db.Spool), holdCommits);
             var writer = new OutboxWriter(outbox, new OutboxSignal(), new DeliveryHandoff(), outboxOptions);
             var store = new SqlRelayStore(db.Database);
             var listener = new RelayListenerSettings(

@@ -23,7 +23,7 @@ public sealed class OutboxStoreTests
     public async Task An_enqueued_message_reads_back_exactly_with_every_recipient_queued_and_due(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         var message = Message("m1", "/hr/payroll", key: "order-42", connection: "eu", to: ["a@example.org", "b@example.org", "Ærø@example.org"]) with
         {
             Source = MessageSource.Relay,
@@ -63,7 +63,7 @@ public sealed class OutboxStoreTests
         Assert.Empty(await store.ClaimAsync("node-a", null, 10, Now - OneMs, Lease, Ct));
         var claimed = Assert.Single(await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct));
         Assert.Equal("m1", claimed.Id);
-        Assert.Equal(message.Mime, claimed.Mime);
+        Assert.Equal(message.Mime.Bytes, claimed.Mime.Bytes);
         Assert.Equal(Scope("/hr/payroll"), claimed.Scope);
         Assert.Equal("bounces@example.org", claimed.EnvelopeSender);
         Assert.Equal("eu", claimed.ConnectionName);
@@ -81,7 +81,7 @@ public sealed class OutboxStoreTests
     public async Task A_repeated_idempotency_key_returns_the_original_message_and_stores_nothing_new_but_another_scope_is_separate(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         var original = Message("m1", "/hr", key: "order-42", to: ["a@example.org"]);
         await store.EnqueueAsync([original], Ct);
 
@@ -101,7 +101,7 @@ public sealed class OutboxStoreTests
         Assert.Equal(["m1", "m3", "m4", "m5"], await AllMessageIdsAsync(db));
         Assert.Equal(4, await CountAsync(db, "SELECT COUNT(*) FROM recipients"));
         var claimed = await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct);
-        Assert.Equal(original.Mime, claimed.Single(c => c.Id == "m1").Mime);
+        Assert.Equal(original.Mime.Bytes, claimed.Single(c => c.Id == "m1").Mime.Bytes);
     }
 
     [Theory]
@@ -109,7 +109,7 @@ public sealed class OutboxStoreTests
     public async Task A_batch_repeating_a_key_stores_the_first_and_answers_the_repeat_with_its_id(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("old", "/hr", key: "k0")], Ct);
 
         var results = await store.EnqueueAsync(
@@ -140,7 +140,7 @@ public sealed class OutboxStoreTests
     public async Task A_claim_returns_only_due_pending_messages_and_at_most_the_number_asked(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         var setup = Now - TimeSpan.FromHours(1);
         foreach (var (id, outcome) in new[] { ("sent", Sent(0)), ("bounced", Bounced(0)), ("expired", Expired(0)), ("later", Deferred(0)) })
         {
@@ -166,7 +166,7 @@ public sealed class OutboxStoreTests
     public async Task A_claim_limited_to_some_connections_takes_their_messages_and_those_without_a_connection(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("eu", connection: "eu"), Message("us", connection: "us"), Message("none")], Ct);
 
         // Each claim comes after the previous one's leases expired, so it sees all three.
@@ -184,7 +184,7 @@ public sealed class OutboxStoreTests
     public async Task A_leased_message_goes_to_no_other_node_until_the_lease_expires_and_then_to_the_next_claimer(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         var message = Message("m1", to: ["a@example.org", "b@example.org"]);
         await store.EnqueueAsync([message], Ct);
 
@@ -198,7 +198,7 @@ public sealed class OutboxStoreTests
         var takeover = Now + Lease + OneMs;
         var taken = Assert.Single(await store.ClaimAsync("node-b", null, 10, takeover, Lease, Ct));
         Assert.Equal("m1", taken.Id);
-        Assert.Equal(message.Mime, taken.Mime);
+        Assert.Equal(message.Mime.Bytes, taken.Mime.Bytes);
         Assert.Equal(["a@example.org", "b@example.org"], taken.Recipients.Select(r => r.Address));
         Assert.Equal(("node-b", (takeover + Lease).ToUnixTimeMilliseconds()), await LeaseOfAsync(db, "m1"));
         Assert.Empty(await store.ClaimAsync("node-a", null, 10, takeover + TimeSpan.FromMinutes(1), Lease, Ct));
@@ -209,7 +209,7 @@ public sealed class OutboxStoreTests
     public async Task A_message_stored_leased_to_its_node_is_claimed_by_no_one_until_the_lease_runs_out_and_its_node_records_it(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1") with { Lease = new MessageLease("node-a", Now + Lease) }, Message("m2")], Ct);
 
         Assert.Equal(("node-a", (Now + Lease).ToUnixTimeMilliseconds()), await LeaseOfAsync(db, "m1"));
@@ -228,7 +228,7 @@ public sealed class OutboxStoreTests
     public async Task A_node_that_lost_its_lease_cannot_overwrite_the_outcome_of_the_node_that_took_over(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1", to: ["a@example.org", "b@example.org"])], Ct);
         await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct);
         var takeover = Now + Lease + OneMs;
@@ -252,7 +252,7 @@ public sealed class OutboxStoreTests
     public async Task A_node_that_lost_its_lease_cannot_record_while_the_new_owner_delivers(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1")], Ct);
         await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct);
         var takeover = Now + Lease + OneMs;
@@ -277,7 +277,7 @@ public sealed class OutboxStoreTests
     public async Task A_late_outcome_is_recorded_when_no_other_node_took_the_message(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1")], Ct);
         await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct);
 
@@ -293,7 +293,7 @@ public sealed class OutboxStoreTests
     public async Task Recorded_outcomes_read_back_per_recipient_with_the_attempt_history_and_upstream_replies(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1", to: ["a@example.org", "b@example.org", "c@example.org", "d@example.org"])], Ct);
         var first = Now + TimeSpan.FromSeconds(1);
         var retryAt = Now + TimeSpan.FromMinutes(5);
@@ -338,7 +338,7 @@ public sealed class OutboxStoreTests
     public async Task Deferred_recipients_become_due_at_their_next_attempt_time(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1", to: ["a@example.org", "b@example.org"])], Ct);
         var next = Now + TimeSpan.FromMinutes(5);
         await SettleAsync(store, "m1", Now, next, Deferred(0), Sent(1));
@@ -354,10 +354,10 @@ public sealed class OutboxStoreTests
     {
         await using var db = await TestDatabases.CreateAsync(engine);
         var ids = Enumerable.Range(0, 40).Select(i => $"m{i:D2}").ToArray();
-        await new SqlOutboxStore(db.Database).EnqueueAsync(ids.Select(id => Message(id)).ToArray(), Ct);
+        await new SqlOutboxStore(db.Database, db.Spool).EnqueueAsync(ids.Select(id => Message(id)).ToArray(), Ct);
         // Separate HeraldDatabase instances: each node has its own connection pool.
         var databases = Enumerable.Range(0, 6).Select(_ => db.OpenAnother()).ToArray();
-        var nodes = databases.Select(d => new SqlOutboxStore(d)).ToArray();
+        var nodes = databases.Select(d => new SqlOutboxStore(d, db.Spool)).ToArray();
         try
         {
             // Six nodes with three claim loops each ask for 90 messages at once; there are 40.
@@ -401,7 +401,7 @@ public sealed class OutboxStoreTests
     public async Task Cancelling_stops_every_undelivered_recipient_for_good_and_keeps_delivered_ones(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1", to: ["a@example.org", "b@example.org", "c@example.org", "d@example.org"])], Ct);
         await SettleAsync(store, "m1", Now, Now + TimeSpan.FromMinutes(5), Sent(0), Bounced(1), Deferred(2));
         var cancelAt = Now + TimeSpan.FromMinutes(1);
@@ -426,7 +426,7 @@ public sealed class OutboxStoreTests
     public async Task A_cancel_during_delivery_is_not_undone_by_the_attempts_outcome(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1", to: ["a@example.org", "b@example.org", "c@example.org"])], Ct);
         await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct);
         Assert.Equal(3, await store.CancelAsync("m1", Now + TimeSpan.FromSeconds(1), Ct));
@@ -454,7 +454,7 @@ public sealed class OutboxStoreTests
     public async Task Retrying_makes_deferred_and_expired_recipients_due_now_and_never_resends_to_delivered_or_bounced_ones(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("waiting", to: ["a@example.org", "b@example.org"])], Ct);
         await SettleAsync(store, "waiting", Now, Now + TimeSpan.FromHours(1), Sent(0), Deferred(1));
         await store.EnqueueAsync([Message("gaveup", to: ["a@example.org", "b@example.org", "c@example.org"])], Ct);
@@ -487,7 +487,7 @@ public sealed class OutboxStoreTests
     public async Task Listing_filters_by_scope_state_recipient_and_time_newest_first(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         DateTimeOffset At(int seconds) => Now + TimeSpan.FromSeconds(seconds);
         await store.EnqueueAsync([Message("hr", "/hr", created: At(1), to: ["x@example.org", "y@example.org"])], Ct);
         await SettleAsync(store, "hr", At(1), At(600), Sent(0), Deferred(1));
@@ -524,7 +524,7 @@ public sealed class OutboxStoreTests
     public async Task Counts_for_metrics_give_every_recipient_state_in_use(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         Assert.Empty(await store.CountByStateAsync(Ct));
 
         await store.EnqueueAsync([Message("m1", to: ["a@example.org", "b@example.org", "c@example.org", "d@example.org"])], Ct);

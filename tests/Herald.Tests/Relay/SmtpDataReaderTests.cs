@@ -1,6 +1,7 @@
-using System.Buffers;
 using System.Text;
+using Herald.Outbox;
 using Herald.Relay;
+using Herald.Testing;
 
 namespace Herald.Tests.Relay;
 
@@ -9,10 +10,12 @@ public sealed class SmtpDataReaderTests
     private static async Task<(DataOutcome Outcome, string Message, string Following)> ReadAsync(string wire, long maxBytes = 1_000_000)
     {
         var reader = new SmtpReader(new MemoryStream(Encoding.Latin1.GetBytes(wire)));
-        var message = new ArrayBufferWriter<byte>();
+        using var spool = new TemporarySpool();
+        using var message = new DataSink(spool.Spool, 1024 * 1024, declaredSize: null);
         var outcome = await SmtpDataReader.ReadAsync(reader, message, maxBytes, 1000, TestContext.Current.CancellationToken);
         var rest = await reader.ReadLineAsync(1000, TestContext.Current.CancellationToken);
-        return (outcome, Encoding.Latin1.GetString(message.WrittenSpan), rest is { } line ? Encoding.Latin1.GetString(line.Content.Span) : "<end>");
+        var bytes = (await message.CompleteAsync(TestContext.Current.CancellationToken)).Bytes!;
+        return (outcome, Encoding.Latin1.GetString(bytes), rest is { } line ? Encoding.Latin1.GetString(line.Content.Span) : "<end>");
     }
 
     [Fact]
