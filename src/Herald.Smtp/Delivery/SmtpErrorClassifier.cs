@@ -23,17 +23,15 @@ internal sealed record SessionFailure(RecipientOutcome Outcome, DeliveryStage St
 internal static class SmtpErrorClassifier
 {
     /// <param name="exception">What MailKit (or the socket under it) threw.</param>
-    /// <param name="lastCommand">The command the client sent last (<see cref="CommandTracker"/>);
-    /// null before the first, while waiting for the greeting.</param>
-    /// <param name="inTransaction">The failure came after MAIL FROM was sent.</param>
+    /// <param name="progress">How far the conversation had come (<see cref="CommandTracker"/>).</param>
     /// <param name="trustRejection">Why the server's certificate was refused, if it was.</param>
-    public static SessionFailure Classify(Exception exception, string? lastCommand, bool inTransaction, SmtpConnection settings, string? trustRejection)
+    public static SessionFailure Classify(Exception exception, SmtpProgress progress, SmtpConnection settings, string? trustRejection)
     {
         try
         {
-            return Known(exception, lastCommand, inTransaction, settings, trustRejection)
-                ?? new(RecipientOutcome.TransientFailure, StageOf(lastCommand, inTransaction),
-                    $"Unexpected failure talking to {Server(settings)} ({Step(lastCommand, inTransaction)}): {exception.GetType().Name}: {FirstSentence(exception.Message)}.");
+            return Known(exception, progress, settings, trustRejection)
+                ?? new(RecipientOutcome.TransientFailure, progress.Stage,
+                    $"Unexpected failure talking to {Server(settings)} ({progress.Step}): {exception.GetType().Name}: {FirstSentence(exception.Message)}.");
         }
         catch (Exception)
         {
@@ -42,49 +40,52 @@ internal static class SmtpErrorClassifier
         }
     }
 
-    private static SessionFailure? Known(Exception exception, string? lastCommand, bool inTransaction, SmtpConnection settings, string? trustRejection)
+    private static SessionFailure? Known(Exception exception, SmtpProgress progress, SmtpConnection settings, string? trustRejection)
     {
         var server = Server(settings);
-        var stage = StageOf(lastCommand, inTransaction);
+        var (stage, step, inTransaction) = (progress.Stage, progress.Step, progress.InTransaction);
         switch (exception)
         {
             case SslHandshakeException ex:
                 return new(RecipientOutcome.TransientFailure, DeliveryStage.Tls,
                     $"The TLS handshake with {server} failed: {trustRejection ?? FirstSentence(ex.Message)}; nothing was sent.", ConfigurationError: true);
-            case NotSupportedException when !inTransaction && settings.Security == SmtpSecurity.StartTlsRequired && lastCommand is null or "EHLO" or "HELO":
+            case NotSupportedException when !inTransaction && settings.Security == SmtpSecurity.StartTlsRequired && progress.LastCommand is null or "EHLO" or "HELO":
                 return new(RecipientOutcome.TransientFailure, DeliveryStage.Tls,
                     $"{server} does not offer STARTTLS and this connection requires it (starttls-required); nothing was sent.", ConfigurationError: true);
             case AuthenticationException ex:
+                // The sentence, not the bare reply, is what the recipients keep: it names the account.
+                var refusal = AuthenticationReply(ex.Message);
                 return new(RecipientOutcome.TransientFailure, DeliveryStage.Authenticate,
-                    $"The server refused authentication as '{settings.Authentication.UserName}': {FirstSentence(ex.Message)}.", ConfigurationError: true);
+                    $"The server refused authentication as '{settings.Authentication.UserName}': {refusal?.ToString() ?? FirstSentence(ex.Message)}.", ConfigurationError: true);
             case ServiceNotAuthenticatedException ex:
                 return new(RecipientOutcome.TransientFailure, DeliveryStage.Authenticate,
-                    $"{server} requires authentication ({stage}): {FirstSentence(ex.Message)}; set a user name and password for this connection.", ConfigurationError: true);
+                    $"{server} requires authentication ({step}): {FirstSentence(ex.Message)}; set a user name and password for this connection.", ConfigurationError: true);
             case SmtpCommandException ex:
-                return Refused(ex, lastCommand, inTransaction, server);
+                return Refused(ex, progress, server);
             case OperationCanceledException or TimeoutException:
-                var limit = lastCommand is null && !inTransaction ? settings.ConnectTimeout : settings.CommandTimeout;
+                // Connecting (greeting, EHLO and STARTTLS included) has a deadline of its own;
+                // after that, each reply has the command timeout (MailKit's TimeoutException).
+                var limit = exception is OperationCanceledException && !inTransaction ? settings.ConnectTimeout : settings.CommandTimeout;
                 return new(RecipientOutcome.TransientFailure, stage,
-                    $"{server} did not answer within {limit.TotalSeconds:0} s ({Step(lastCommand, inTransaction)}).");
+                    $"{server} did not answer within {limit.TotalSeconds:0} s ({step}).");
             case SmtpProtocolException or IOException or SocketException or ServiceNotConnectedException:
                 var at = trustRejection is not null ? DeliveryStage.Tls : stage;
                 return new(RecipientOutcome.TransientFailure, at,
-                    $"The connection to {server} failed ({Step(lastCommand, inTransaction)}): {FirstSentence(exception.Message)}.");
+                    $"The connection to {server} failed ({step}): {FirstSentence(exception.Message)}.");
             default:
                 return null;
         }
     }
 
     /// <summary>A reply the server gave instead of the one expected.</summary>
-    private static SessionFailure Refused(SmtpCommandException ex, string? lastCommand, bool inTransaction, string server)
+    private static SessionFailure Refused(SmtpCommandException ex, SmtpProgress progress, string server)
     {
         var code = (int)ex.StatusCode;
         var reply = new SmtpReplyText(code, SmtpReplies.EnhancedCodeOf(ex.Message), ex.Message);
-        if (!inTransaction)
+        if (!progress.InTransaction)
         {
-            var stage = StageOf(lastCommand, inTransaction);
-            return new(RecipientOutcome.TransientFailure, stage,
-                $"{server} refused {Step(lastCommand, inTransaction)}: {reply}; nothing was sent.", reply, ConfigurationError: stage == DeliveryStage.Tls);
+            return new(RecipientOutcome.TransientFailure, progress.Stage,
+                $"{server} refused {progress.Step}: {reply}; nothing was sent.", reply, ConfigurationError: progress.Stage == DeliveryStage.Tls);
         }
 
         var (failedAt, step) = ex.ErrorCode switch
@@ -99,26 +100,11 @@ internal static class SmtpErrorClassifier
             failedAt, $"The server replied {reply} ({step}).", reply);
     }
 
-    private static DeliveryStage StageOf(string? lastCommand, bool inTransaction) => lastCommand switch
-    {
-        "STARTTLS" when !inTransaction => DeliveryStage.Tls,
-        "AUTH" when !inTransaction => DeliveryStage.Authenticate,
-        "MAIL" => DeliveryStage.MailFrom,
-        "RCPT" => DeliveryStage.RcptTo,
-        "DATA" or "BDAT" => DeliveryStage.Data,
-        _ when inTransaction => DeliveryStage.MailFrom,
-        _ => DeliveryStage.Connect,
-    };
-
-    /// <summary>The step as an administrator reads it: "the greeting", "EHLO", "STARTTLS", "DATA"…</summary>
-    private static string Step(string? lastCommand, bool inTransaction) => lastCommand switch
-    {
-        null when !inTransaction => "the greeting",
-        null => "MAIL FROM",
-        "MAIL" => "MAIL FROM",
-        "RCPT" => "RCPT TO",
-        _ => lastCommand,
-    };
+    /// <summary>The server's reply in MailKit's wording of a refused AUTH ("535: 5.7.8 …").</summary>
+    private static SmtpReplyText? AuthenticationReply(string message) =>
+        message is [>= '2' and <= '5', >= '0' and <= '9', >= '0' and <= '9', ':', ' ', ..]
+            ? new SmtpReplyText(int.Parse(message[..3], System.Globalization.CultureInfo.InvariantCulture), SmtpReplies.EnhancedCodeOf(message[5..]), message[5..])
+            : null;
 
     private static string Server(SmtpConnection settings) => $"{settings.Host}:{settings.Port}";
 
@@ -136,12 +122,13 @@ internal static class SmtpErrorClassifier
 /// </summary>
 internal sealed class CommandTracker(IProtocolLogger inner) : IProtocolLogger
 {
-    private static readonly string[] Verbs = ["HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT"];
+    // The steps a failure can interrupt; RSET and QUIT only clean up after one.
+    private static readonly string[] Verbs = ["HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "BDAT"];
 
     private bool _inContent;
 
-    /// <summary>The verb of the last command sent; null before the first.</summary>
-    public string? LastCommand { get; private set; }
+    /// <summary>How far the conversation has come.</summary>
+    public SmtpProgress Progress { get; private set; }
 
     public IAuthenticationSecretDetector? AuthenticationSecretDetector
     {
@@ -153,10 +140,14 @@ internal sealed class CommandTracker(IProtocolLogger inner) : IProtocolLogger
     public void BeginTransaction()
     {
         _inContent = false;
-        LastCommand = null;
+        Progress = Progress with { LastCommand = null, InTransaction = true };
     }
 
-    public void LogConnect(Uri uri) => inner.LogConnect(uri);
+    public void LogConnect(Uri uri)
+    {
+        Progress = Progress with { Connected = true };
+        inner.LogConnect(uri);
+    }
 
     public void LogClient(byte[] buffer, int offset, int count)
     {
@@ -168,7 +159,7 @@ internal sealed class CommandTracker(IProtocolLogger inner) : IProtocolLogger
                 var verb = line.Split(' ', 2)[0].ToUpperInvariant();
                 if (Verbs.Contains(verb))
                 {
-                    LastCommand = verb;
+                    Progress = Progress with { LastCommand = verb };
                     _inContent = verb is "DATA" or "BDAT";
                 }
             }
@@ -180,4 +171,33 @@ internal sealed class CommandTracker(IProtocolLogger inner) : IProtocolLogger
     public void LogServer(byte[] buffer, int offset, int count) => inner.LogServer(buffer, offset, count);
 
     public void Dispose() => inner.Dispose();
+}
+
+/// <summary>How far an SMTP conversation had come when it failed.</summary>
+/// <param name="Connected">The connection was made (the greeting is awaited or was received).</param>
+/// <param name="LastCommand">The verb of the last command sent in this phase; null before the first.</param>
+/// <param name="InTransaction">The transaction had begun (MAIL FROM is being or was sent).</param>
+internal readonly record struct SmtpProgress(bool Connected, string? LastCommand, bool InTransaction)
+{
+    /// <summary>Where the delivery stopped, as <see cref="DeliveryResult"/> says it.</summary>
+    public DeliveryStage Stage => LastCommand switch
+    {
+        _ when !Connected => DeliveryStage.Connect,
+        "STARTTLS" when !InTransaction => DeliveryStage.Tls,
+        "AUTH" when !InTransaction => DeliveryStage.Authenticate,
+        "RCPT" => DeliveryStage.RcptTo,
+        "DATA" or "BDAT" => DeliveryStage.Data,
+        _ when InTransaction => DeliveryStage.MailFrom,
+        _ => DeliveryStage.Connect,
+    };
+
+    /// <summary>The step as an administrator reads it: "the greeting", "EHLO", "STARTTLS", "DATA"…</summary>
+    public string Step => LastCommand switch
+    {
+        _ when !Connected => "Connect",
+        null when !InTransaction => "the greeting",
+        null or "MAIL" => "MAIL FROM",
+        "RCPT" => "RCPT TO",
+        _ => LastCommand,
+    };
 }

@@ -74,7 +74,7 @@ internal sealed class SmtpSession : IDisposable
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             client.Dispose();
-            return (null, SmtpErrorClassifier.Classify(ex, commands.LastCommand, inTransaction: false, settings, trust.Rejection));
+            return (null, SmtpErrorClassifier.Classify(ex, commands.Progress, settings, trust.Rejection));
         }
     }
 
@@ -100,7 +100,7 @@ internal sealed class SmtpSession : IDisposable
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            var failure = SmtpErrorClassifier.Classify(ex, _commands.LastCommand, inTransaction: true, _settings, trustRejection: null);
+            var failure = SmtpErrorClassifier.Classify(ex, _commands.Progress, _settings, trustRejection: null);
             return (Results(recipients, r => new RecipientResult(r, failure.Outcome, failure.Reply, failure.Message)), failure);
         }
     }
