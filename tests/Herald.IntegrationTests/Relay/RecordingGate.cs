@@ -31,6 +31,10 @@ public sealed class RecordingGate : IRelayGate
     /// <summary>Given to MAIL instead of 250, when set (e.g. 452 when the disk is nearly full).</summary>
     public SmtpReply? SenderReply { get; set; }
 
+    /// <summary>Given at the end of data instead of storing the message, when set (e.g. 451 when
+    /// the outbox cannot store it).</summary>
+    public SmtpReply? DataReply { get; set; }
+
     public ConcurrentQueue<AcceptedMessage> Accepted { get; } = new();
 
     public ConcurrentQueue<string> SendersChecked { get; } = new();
@@ -76,6 +80,11 @@ public sealed class RecordingGate : IRelayGate
 
     public async ValueTask<SmtpReply> AcceptAsync(RelaySessionInfo session, RelayEnvelope envelope, MimeData message, CancellationToken cancellationToken)
     {
+        if (DataReply is { } refusal)
+        {
+            return refusal;
+        }
+
         await using var stream = await message.OpenReadAsync(cancellationToken);
         var data = new MemoryStream();
         await stream.CopyToAsync(data, cancellationToken);
