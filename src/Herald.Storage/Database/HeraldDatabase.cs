@@ -83,7 +83,7 @@ public abstract class HeraldDatabase
     /// engine writes blobs in place (SQLite), empty where it replaces the value (PostgreSQL).</summary>
     public abstract string BlobToWrite(string lengthParameter);
 
-    /// <summary>Streams <paramref name="content"/> (<paramref name="length"/> bytes) into the blob
+    /// <summary>Streams <paramref name="content"/> (seekable, <paramref name="length"/> bytes) into the blob
     /// column of the row with this id, inserted in this transaction with <see cref="BlobToWrite"/>,
     /// without holding the value whole in memory.</summary>
     public abstract Task WriteBlobAsync(DbConnection connection, DbTransaction transaction, string table, string column, string id, Stream content, long length, CancellationToken cancellationToken);

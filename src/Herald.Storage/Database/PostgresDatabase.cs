@@ -95,12 +95,18 @@ public sealed class PostgresDatabase : HeraldDatabase, IAsyncDisposable, IDispos
 
     public override string BlobToWrite(string lengthParameter) => "''::bytea";
 
-    /// <summary>The value replaced with a streamed parameter: Npgsql sends a seekable stream of
-    /// known length in chunks through its write buffer instead of reading it into memory.</summary>
+    /// <summary>The value replaced with a streamed parameter, sent a buffer at a time.</summary>
     public override async Task WriteBlobAsync(DbConnection connection, DbTransaction transaction, string table, string column, string id, Stream content, long length, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand($"UPDATE {table} SET {column} = @content WHERE id = @id", (NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
-        command.Parameters.Add(new NpgsqlParameter("content", NpgsqlTypes.NpgsqlDbType.Bytea) { Value = content, Size = checked((int)length) });
+        // Seekable, so Npgsql takes its length from it and copies it through its write buffer;
+        // a stream it cannot seek it would read into memory first.
+        if (!content.CanSeek || content.Length - content.Position != length)
+        {
+            throw new ArgumentException($"The content of {table}.{column} for {id} must be a seekable stream of {length} bytes.", nameof(content));
+        }
+
+        command.Parameters.Add(new NpgsqlParameter("content", NpgsqlTypes.NpgsqlDbType.Bytea) { Value = content });
         command.Parameters.Add(new NpgsqlParameter("id", id));
         if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
         {

@@ -3,6 +3,7 @@ using Dapper;
 using Herald.Outbox;
 using Herald.Scopes;
 using Herald.Storage.Outbox;
+using Herald.Testing;
 
 namespace Herald.IntegrationTests.Storage;
 
@@ -542,6 +543,72 @@ public sealed class OutboxStoreTests
                 [RecipientState.Cancelled] = 1,
             },
             await store.CountByStateAsync(Ct));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_spooled_message_is_streamed_in_and_a_large_claimed_message_is_read_back_only_when_it_is_sent(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
+        var body = LargeBody(3 * 1024 * 1024);
+        using var spool = new TemporarySpool();
+        using var file = spool.Spool.Create();
+        await file.AppendAsync(body, Ct);
+        var prefix = Encoding.ASCII.GetBytes("Message-ID: <big@herald.example.org>\r\nSubject: Three megabytes\r\n\r\n");
+        var message = Message("big") with { Mime = MimeData.Prefixed(prefix, MimeData.InSpool(file)) };
+
+        await store.EnqueueAsync([message], Ct);
+        // Stored: the spool file can go; the outbox has its own copy.
+        file.Dispose();
+
+        var details = await store.GetAsync("big", Ct);
+        Assert.Equal((prefix.Length + body.Length, "Three megabytes"), (details?.SizeBytes, details?.Message.Subject));
+        var claimed = Assert.Single(await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct));
+        Assert.Null(claimed.Mime.Bytes);
+        Assert.Equal(prefix.Length + body.Length, claimed.Mime.Length);
+        byte[] expected = [.. prefix, .. body];
+        Assert.Equal(expected, await ReadAllAsync(claimed.Mime));
+        using (var parsed = await claimed.Mime.ParseAsync(Ct))
+        {
+            Assert.Equal("Three megabytes", parsed.Message.Subject);
+            Assert.Single(Directory.GetFiles(db.Spool.Directory));
+        }
+
+        Assert.Empty(Directory.GetFiles(db.Spool.Directory));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_large_message_composed_in_memory_is_stored_whole_and_claimed_without_its_bytes(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
+        byte[] mime = [.. Encoding.ASCII.GetBytes("Subject: Two megabytes\r\n\r\n"), .. LargeBody(2 * 1024 * 1024)];
+        await store.EnqueueAsync([Message("large") with { Mime = mime }, Message("small")], Ct);
+
+        var claimed = (await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct)).ToDictionary(c => c.Id);
+
+        Assert.Null(claimed["large"].Mime.Bytes);
+        Assert.Equal(mime, await ReadAllAsync(claimed["large"].Mime));
+        Assert.Equal(Mime("small"), claimed["small"].Mime.Bytes);
+        Assert.Equal("Two megabytes", (await store.GetAsync("large", Ct))?.Message.Subject);
+    }
+
+    private static byte[] LargeBody(int size)
+    {
+        var random = new Random(7);
+        var body = new byte[size];
+        random.NextBytes(body);
+        return body;
+    }
+
+    private static async Task<byte[]> ReadAllAsync(MimeData mime)
+    {
+        await using var stream = await mime.OpenReadAsync(Ct);
+        var bytes = new MemoryStream();
+        await stream.CopyToAsync(bytes, Ct);
+        return bytes.ToArray();
     }
 
     private const string SentReply = "250 2.0.0 Ok: queued as 4F2A1C";
