@@ -151,6 +151,21 @@ public sealed class RelayGateTests
         Assert.Contains("From: Scanner <scanner@apps.example.com>\r\n", Encoding.ASCII.GetString(mime), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("never")]
+    [InlineData("allowed")]
+    public async Task The_null_sender_is_stored_as_the_null_sender_whatever_the_impersonation_policy(string policy)
+    {
+        await using var relay = await RelayUnderTest.StartAsync(impersonation: ImpersonationPolicyNames.Values.Parse(policy));
+
+        Assert.Null(await relay.Gate.CheckSenderAsync(Session(), "", null, Ct));
+        var reply = await relay.Gate.AcceptAsync(Session(), Envelope() with { Sender = "" }, ClientMime, Ct);
+
+        Assert.Equal((250, "2.0.0"), (reply.Code, reply.EnhancedCode));
+        var (_, envelopeSender, _, _) = await relay.StoredAsync(reply.Text.Split(' ')[^1]);
+        Assert.Equal("", envelopeSender);
+    }
+
     [Fact]
     public async Task A_storage_failure_is_451_4_3_0_never_250()
     {

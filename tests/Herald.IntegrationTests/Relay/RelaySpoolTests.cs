@@ -151,10 +151,10 @@ public sealed class RelaySpoolTests
         Assert.Empty(relay.Gate.Accepted);
     }
 
-    /// <summary>Waits for something the server does on its own time (its session ending).</summary>
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    /// <summary>Waits for something the server does on its own time (a session ending, a delivery).</summary>
+    internal static async Task WaitUntilAsync(Func<bool> condition, string what, int seconds = 30)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (!condition())
         {
             Assert.True(DateTime.UtcNow < deadline, $"Timed out waiting for {what}.");
