@@ -35,8 +35,13 @@ public sealed partial class DeliveryAttempt(
             return Outcome(message, now, lastChance, message.Recipients.Select(r => (r, RecipientOutcome.TransientFailure, (SmtpReplyText?)null, problem!)));
         }
 
+        // As this node composed it, else parsed from the stored bytes wherever they are (memory,
+        // or a spool file the outbox streamed a large message into): only its structure is held,
+        // its content is read from the bytes as it is sent. The one place that knows how a
+        // claimed message carries its MIME.
+        using var parsed = message.Content is null ? await message.Mime.ParseAsync(cancellationToken).ConfigureAwait(false) : null;
         var result = await pool.SendAsync(
-            new DeliveryRequest(connection, Content(message, cancellationToken), message.EnvelopeSender, message.Recipients.Select(r => r.Address).ToArray()),
+            new DeliveryRequest(connection, message.Content ?? parsed!.Message, message.EnvelopeSender, message.Recipients.Select(r => r.Address).ToArray()),
             cancellationToken).ConfigureAwait(false);
 
         var name = connection.Settings.Id;
@@ -62,20 +67,6 @@ public sealed partial class DeliveryAttempt(
             var own = byAddress[r.Address];
             return (r, own.Outcome, own.Reply, own.Detail);
         }), name);
-    }
-
-    /// <summary>The message to send: as this node composed it, else parsed from the stored bytes
-    /// (in memory, so the synchronous parser does the same without an await per block). The one
-    /// place that knows how a claimed message carries its MIME.</summary>
-    private static MimeMessage Content(ClaimedMessage message, CancellationToken cancellationToken)
-    {
-        if (message.Content is { } content)
-        {
-            return content;
-        }
-
-        using var stream = new MemoryStream(message.Mime, writable: false);
-        return MimeMessage.Load(stream, cancellationToken);
     }
 
     private AttemptOutcome Outcome(

@@ -105,9 +105,11 @@ public sealed class DeliveryCapacity(IOptions<DeliveryOptions> options, NodeIden
         Room.Release(stored.Count(m => m.Lease is not null));
     }
 
-    /// <summary>Whether the send loop runs and this node may use the message's connection.</summary>
+    /// <summary>Whether the send loop runs and this node may use the message's connection. A
+    /// message whose bytes are not in memory (a spooled relay transfer) is claimed and read back
+    /// from the outbox instead: its spool file is gone once the message is stored.</summary>
     private bool Accepts(NewMessage message) =>
-        Volatile.Read(ref _intake) is not null && _allowed is { } allowed
+        message.Mime.Bytes is not null && Volatile.Read(ref _intake) is not null && _allowed is { } allowed
         && (allowed.Connections is not { } connections || message.ConnectionName is not { } name || connections.Contains(name));
 
     private NewMessage Leased(NewMessage message) =>

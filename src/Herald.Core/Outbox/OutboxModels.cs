@@ -58,7 +58,10 @@ public static class MessageSourceNames
 }
 
 /// <summary>A message ready to be stored: its MIME bytes are final (CRLF line ends, a stable
-/// Message-ID) so that every attempt, on any node, sends the same message.</summary>
+/// Message-ID) so that every attempt, on any node, sends the same message. They are in memory, or
+/// in a spool file (a large relay transfer) that the outbox streams into the database.</summary>
+/// <param name="EnvelopeSender">MAIL FROM; empty for the null sender &lt;&gt; (a bounce or another
+/// notification that must never be answered, RFC 5321 §4.5.5), which is sent as &lt;&gt;.</param>
 public sealed record NewMessage(
     string Id,
     ScopePath Scope,
@@ -66,7 +69,7 @@ public sealed record NewMessage(
     string EnvelopeSender,
     string? ConnectionName,
     string MessageIdHeader,
-    byte[] Mime,
+    MimeData Mime,
     IReadOnlyList<string> Recipients,
     string? IdempotencyKey,
     DateTimeOffset CreatedAt,
@@ -133,13 +136,14 @@ public sealed record MessageLease(string Node, DateTimeOffset Until);
 /// earlier with the same idempotency key in that scope.</summary>
 public sealed record EnqueueResult(string Id, bool Duplicate);
 
-/// <summary>A message a worker holds the lease on, with the recipients still to deliver.</summary>
+/// <summary>A message a worker holds the lease on, with the recipients still to deliver. A large
+/// message's <see cref="Mime"/> stays in the outbox until it is sent.</summary>
 public sealed record ClaimedMessage(
     string Id,
     ScopePath Scope,
     string EnvelopeSender,
     string? ConnectionName,
-    byte[] Mime,
+    MimeData Mime,
     int Attempts,
     DateTimeOffset CreatedAt,
     DateTimeOffset ExpiresAt,

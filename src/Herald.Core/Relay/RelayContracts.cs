@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Herald.Outbox;
 using Herald.Scopes;
 
 namespace Herald.Relay;
@@ -86,7 +87,8 @@ public sealed record RelayClient(IPAddress Address, int Port, string Listen);
 /// <summary>What a session knows when it asks the gate: who, over what, as whom.</summary>
 public sealed record RelaySessionInfo(RelayClient Client, string? HeloName, bool Tls, string? AuthenticatedAs);
 
-/// <summary>The envelope of one accepted transaction.</summary>
+/// <summary>The envelope of one accepted transaction; <paramref name="Sender"/> is empty for the
+/// null sender <c>MAIL FROM:&lt;&gt;</c>.</summary>
 public sealed record RelayEnvelope(string Sender, IReadOnlyList<string> Recipients, bool EightBitMime, bool SmtpUtf8);
 
 /// <summary>
@@ -120,8 +122,9 @@ public interface IRelayGate
     /// <summary>After end of data: stores the message in the outbox. Checkpoint: the reply is
     /// positive (250) only once the message is durable; any failure is a 4xx, never a lost 250.
     /// The message bytes are the client's MIME after dot-unstuffing, CRLF line ends, without
-    /// the final <c>.</c> line; the gate adds the Received header.</summary>
-    ValueTask<SmtpReply> AcceptAsync(RelaySessionInfo session, RelayEnvelope envelope, ReadOnlyMemory<byte> message, CancellationToken cancellationToken);
+    /// the final <c>.</c> line, in memory or (a large one) in a spool file the session removes
+    /// once this returns; the gate adds the Received header.</summary>
+    ValueTask<SmtpReply> AcceptAsync(RelaySessionInfo session, RelayEnvelope envelope, MimeData message, CancellationToken cancellationToken);
 }
 
 public sealed record RelayAuthRules(bool Required, bool AllowedWithoutTls);

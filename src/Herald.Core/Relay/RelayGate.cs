@@ -43,6 +43,12 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
     private static readonly SmtpReply DiskFull = new(452, "4.3.1", "Insufficient system storage; try again later.");
     private static readonly SmtpReply StorageFailed = new(451, "4.3.0", "The message could not be stored; try again later.");
 
+    /// <summary>The longest header section a relayed message may have: it is read into memory to
+    /// be rewritten, while the body may be spooled.</summary>
+    public const int MaxHeaderSectionBytes = 1024 * 1024;
+
+    private static readonly SmtpReply HeaderSectionTooLong = new(552, "5.3.4", $"The message's header section is longer than {MaxHeaderSectionBytes} bytes.");
+
     // RFC 4954 §6: 454 4.7.0 is AUTH's temporary failure; the client keeps its credentials and tries later.
     private static readonly SmtpReply AuthAddressLimited = new(454, "4.7.0", "Temporary authentication failure: too many failed authentications from your address; try again later.");
     private static readonly SmtpReply AuthBusy = new(454, "4.7.0", "Temporary authentication failure: the server is busy; try again later.");
@@ -151,7 +157,7 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
             : null;
     }
 
-    public async ValueTask<SmtpReply> AcceptAsync(RelaySessionInfo session, RelayEnvelope envelope, ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    public async ValueTask<SmtpReply> AcceptAsync(RelaySessionInfo session, RelayEnvelope envelope, MimeData message, CancellationToken cancellationToken)
     {
         if (await ListenerAsync(cancellationToken).ConfigureAwait(false) is not { } listener)
         {
@@ -167,38 +173,46 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
         var effective = resolved.Settings!;
         var now = services.Time.GetUtcNow();
         var id = Guid.CreateVersion7(now).ToString("N");
-        // Only the header section is rewritten (impersonation, a Message-ID when there is none);
-        // the body is copied as the client sent it.
-        var headerLength = RelayHeaders.HeaderSectionLength(message.Span);
-        var headers = RelayHeaders.Rewrite(message.Span[..headerLength], effective, id, services.HostName);
-        var received = Encoding.UTF8.GetBytes(ReceivedHeader(session, envelope, id, now, services.HostName));
-        var mime = new byte[received.Length + headers.Headers.Length + (message.Length - headerLength)];
-        received.CopyTo(mime, 0);
-        headers.Headers.CopyTo(mime, received.Length);
-        message.Span[headerLength..].CopyTo(mime.AsSpan(received.Length + headers.Headers.Length));
+        // Only the header section is read and rewritten (impersonation, a Message-ID when there is
+        // none), wherever the message is (memory, or a spool file for a large transfer); the body
+        // follows as the client sent it and is never read here.
+        if (await HeaderSectionAsync(message, cancellationToken).ConfigureAwait(false) is not { } section)
+        {
+            return HeaderSectionTooLong;
+        }
+
+        var headers = RelayHeaders.Rewrite(section, effective, id, services.HostName);
+        var prefix = Encoding.UTF8.GetBytes(ReceivedHeader(session, envelope, id, now, services.HostName));
+        var mime = MimeData.Prefixed([.. prefix, .. headers.Headers], message, skip: section.Length);
 
         if (mime.Length > MaxMessageBytes(resolved))
         {
             return new SmtpReply(552, "5.3.4", $"Message size exceeds fixed maximum message size ({MaxMessageBytes(resolved)} bytes).");
         }
 
-        if (!services.Disk.HasRoomFor(mime.LongLength * 2))
+        if (!services.Disk.HasRoomFor(mime.Length * 2))
         {
             return DiskFull;
         }
 
         // The envelope sender is the scope's own address under either impersonation policy
-        // (SenderIdentity.Decide), so bounces and SPF concern the configured domain.
+        // (SenderIdentity.Decide), so bounces and SPF concern the configured domain. The null
+        // sender stays null: it marks a bounce or another notification that must never be
+        // answered (RFC 5321 §4.5.5), and an address put in its place would invite replies to
+        // it, bounce loops included.
+        var envelopeSender = envelope.Sender.Length == 0 ? "" : headers.Identity.EnvelopeSender.Value;
         var newMessage = new NewMessage(
-            id, listener.Scope, MessageSource.Relay, headers.Identity.EnvelopeSender.Value, effective.ConnectionId.Value, headers.MessageId, mime,
+            id, listener.Scope, MessageSource.Relay, envelopeSender, effective.ConnectionId.Value, headers.MessageId, mime,
             envelope.Recipients, IdempotencyKey: null, now, now + services.Delivery.MaximumAge)
         {
             Subject = headers.Subject ?? "",
         };
         try
         {
-            // Checkpoint: the row is durable (group commit) before 250 is sent.
-            var stored = await services.Writer.EnqueueAsync([newMessage], cancellationToken).ConfigureAwait(false);
+            // Checkpoint: the row is durable (group commit) before 250 is sent. Not cut short by the
+            // session's end: a spooled message is read from its file while the batch commits, and
+            // the file goes as soon as this returns; the store's own timeouts bound the wait.
+            var stored = await services.Writer.EnqueueAsync([newMessage], CancellationToken.None).ConfigureAwait(false);
             LogAccepted(services.Logger, stored[0].Id, session.Client.Address, listen, envelope.Recipients.Count, mime.Length);
             return new SmtpReply(250, "2.0.0", $"Ok: queued as {stored[0].Id}");
         }
@@ -228,6 +242,27 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
         }
 
         return header.Append($"; {DateUtils.FormatDate(now)}\r\n").ToString();
+    }
+
+    /// <summary>The message's header section (up to the empty line before the body), read from
+    /// its start; null when it is longer than <see cref="MaxHeaderSectionBytes"/>.</summary>
+    private static async ValueTask<byte[]?> HeaderSectionAsync(MimeData message, CancellationToken cancellationToken)
+    {
+        var most = (int)Math.Min(message.Length, MaxHeaderSectionBytes);
+        byte[] start;
+        if (message.Bytes is { } bytes)
+        {
+            start = bytes.AsSpan(0, most).ToArray();
+        }
+        else
+        {
+            start = new byte[most];
+            await using var stream = await message.OpenReadAsync(cancellationToken).ConfigureAwait(false);
+            await stream.ReadExactlyAsync(start, cancellationToken).ConfigureAwait(false);
+        }
+
+        var length = RelayHeaders.HeaderSectionLength(start);
+        return length == start.Length && start.Length < message.Length ? null : start[..length];
     }
 
     private static string? Sanitize(string? text) =>
@@ -270,7 +305,7 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
     private static partial void LogAuthenticationFailed(ILogger logger, System.Net.IPAddress address, string listen, string userName, string heloName, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Relay {Listen}: message {Id} from {Address} stored for {Recipients} recipient(s), {Bytes} bytes")]
-    private static partial void LogAccepted(ILogger logger, string id, System.Net.IPAddress address, string listen, int recipients, int bytes);
+    private static partial void LogAccepted(ILogger logger, string id, System.Net.IPAddress address, string listen, int recipients, long bytes);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Relay {Listen} refuses every recipient: {Problem}")]
     private static partial void LogOpenRelay(ILogger logger, string listen, string problem);

@@ -32,7 +32,7 @@ internal static partial class RelayLog
     public static partial void MessageRefused(ILogger logger, IPAddress address, SmtpReply reply);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Relay client {Address}: message from <{Sender}> to {Recipients} recipient(s), {Size} bytes: {Reply}")]
-    public static partial void MessageAnswered(ILogger logger, IPAddress address, string sender, int recipients, int size, SmtpReply reply);
+    public static partial void MessageAnswered(ILogger logger, IPAddress address, string sender, int recipients, long size, SmtpReply reply);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Relay client {Address}: {Verb} failed unexpectedly; the client was told to try again")]
     public static partial void CommandFailed(ILogger logger, Exception exception, IPAddress address, SmtpVerb verb);

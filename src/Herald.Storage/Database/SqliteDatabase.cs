@@ -82,6 +82,30 @@ public sealed class SqliteDatabase : HeraldDatabase, IDisposable
         }
     }
 
+    public override string BlobToWrite(string lengthParameter) => $"zeroblob({lengthParameter})";
+
+    /// <summary>Incremental blob I/O (<see cref="SqliteBlob"/>): the zero bytes the row was
+    /// inserted with are overwritten in place, a page at a time.</summary>
+    public override async Task WriteBlobAsync(DbConnection connection, DbTransaction transaction, string table, string column, string id, Stream content, long length, CancellationToken cancellationToken)
+    {
+        var rowid = await RowIdAsync(connection, table, id, transaction, cancellationToken).ConfigureAwait(false);
+        using var blob = new SqliteBlob((SqliteConnection)connection, table, column, rowid);
+        await content.CopyToAsync(blob, cancellationToken).ConfigureAwait(false);
+    }
+
+    public override async Task CopyBlobAsync(string table, string column, string id, Stream destination, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var rowid = await RowIdAsync(connection, table, id, transaction: null, cancellationToken).ConfigureAwait(false);
+        // The open blob handle holds a read transaction: the copy reads one version of the row.
+        using var blob = new SqliteBlob((SqliteConnection)connection, table, column, rowid, readOnly: true);
+        await blob.CopyToAsync(destination, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<long> RowIdAsync(DbConnection connection, string table, string id, DbTransaction? transaction, CancellationToken cancellationToken) =>
+        await connection.ExecuteScalarAsync<long?>(new CommandDefinition($"SELECT rowid FROM {table} WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"No row {id} in {table}.");
+
     public void Dispose() => _writerTurn.Dispose();
 
     /// <summary>Gives the writer's turn back exactly once.</summary>

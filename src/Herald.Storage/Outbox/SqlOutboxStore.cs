@@ -7,11 +7,18 @@ using Herald.Storage.Database;
 namespace Herald.Storage.Outbox;
 
 /// <summary>The outbox on SQLite or PostgreSQL. Only the claim differs: PostgreSQL locks the due
-/// rows with FOR UPDATE SKIP LOCKED so that nodes never wait on each other; SQLite has one writer.</summary>
-public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOutboxStatistics
+/// rows with FOR UPDATE SKIP LOCKED so that nodes never wait on each other; SQLite has one writer.
+/// A large message's MIME is streamed in and out (incremental blob I/O on SQLite, a streamed
+/// parameter and sequential reads on PostgreSQL) and is read only when it is sent, through a
+/// file of <paramref name="spool"/>: neither storing nor claiming it holds it whole in memory.</summary>
+public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) : IOutboxStore, IOutboxStatistics
 {
     private const string Pending = "pending";
     private const string Done = "done";
+
+    /// <summary>Up to this size a claim reads the MIME with the row, as small messages are sent
+    /// at once; a larger one stays in the database until its attempt begins.</summary>
+    private const int ClaimedWithRow = 1024 * 1024;
 
     public async Task<IReadOnlyList<EnqueueResult>> EnqueueAsync(IReadOnlyList<NewMessage> messages, CancellationToken cancellationToken)
     {
@@ -50,6 +57,13 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
             fresh = await ResolveRacesAsync(connection, transaction, fresh, results, messages).ConfigureAwait(false);
         }
 
+        // MIME not held in memory (a spooled relay transfer) is streamed into the row just inserted.
+        foreach (var message in fresh.Where(m => m.Mime.Bytes is null))
+        {
+            await using var content = await message.Mime.OpenReadAsync(cancellationToken).ConfigureAwait(false);
+            await database.WriteBlobAsync(connection, transaction, "messages", "mime", message.Id, content, message.Mime.Length, cancellationToken).ConfigureAwait(false);
+        }
+
         await database.ExecuteEachAsync(
             connection,
             transaction,
@@ -62,10 +76,10 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         return results;
     }
 
-    private const string InsertMessage = """
+    private string InsertMessage => $"""
         INSERT INTO messages (id, scope_path, source, envelope_sender, connection_name, message_id_header, mime, size_bytes, subject,
             idempotency_key, state, attempts, next_attempt_at, lease_owner, lease_until, created_at, expires_at, updated_at)
-        VALUES (@Id, @Scope, @Source, @EnvelopeSender, @ConnectionName, @MessageIdHeader, @Mime, @Size, @Subject,
+        VALUES (@Id, @Scope, @Source, @EnvelopeSender, @ConnectionName, @MessageIdHeader, COALESCE(@Mime, {database.BlobToWrite("@Size")}), @Size, @Subject,
             @IdempotencyKey, 'pending', 0, @Created, @LeaseOwner, @LeaseUntil, @Created, @Expires, @Created)
         ON CONFLICT DO NOTHING
         """;
@@ -78,7 +92,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         message.EnvelopeSender,
         message.ConnectionName,
         message.MessageIdHeader,
-        message.Mime,
+        Mime = message.Mime.Bytes,
         Size = message.Mime.Length,
         message.Subject,
         message.IdempotencyKey,
@@ -145,12 +159,12 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
             ? $"""
                UPDATE messages AS m SET lease_owner = @node, lease_until = @until, updated_at = @now
                FROM ({due} FOR UPDATE SKIP LOCKED) AS due WHERE m.id = due.id
-               RETURNING m.id, m.scope_path, m.envelope_sender, m.connection_name, m.mime, m.attempts, m.failures, m.created_at, m.expires_at
+               RETURNING m.id, m.scope_path, m.envelope_sender, m.connection_name, CASE WHEN m.size_bytes <= @inline THEN m.mime END AS mime, m.size_bytes, m.attempts, m.failures, m.created_at, m.expires_at
                """
             : $"""
                UPDATE messages SET lease_owner = @node, lease_until = @until, updated_at = @now
                WHERE id IN ({due})
-               RETURNING id, scope_path, envelope_sender, connection_name, mime, attempts, failures, created_at, expires_at
+               RETURNING id, scope_path, envelope_sender, connection_name, CASE WHEN size_bytes <= @inline THEN mime END AS mime, size_bytes, attempts, failures, created_at, expires_at
                """;
 
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -158,7 +172,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         var transaction = write.Transaction;
         var rows = (await connection.QueryAsync<ClaimRow>(
             // An array whatever collection the caller gave: Npgsql sends arrays, not any IEnumerable.
-            sql, new { node, until = (now + lease).ToUnixTimeMilliseconds(), now = nowMs, max, connections = connections?.ToArray() }, transaction).ConfigureAwait(false)).ToArray();
+            sql, new { node, until = (now + lease).ToUnixTimeMilliseconds(), now = nowMs, max, connections = connections?.ToArray(), inline = ClaimedWithRow }, transaction).ConfigureAwait(false)).ToArray();
         if (rows.Length == 0)
         {
             return [];
@@ -175,7 +189,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
                 ScopePath.Parse(r.ScopePath),
                 r.EnvelopeSender,
                 r.ConnectionName,
-                r.Mime,
+                r.Mime is { } bytes ? MimeData.FromBytes(bytes) : MimeData.InOutbox(r.SizeBytes, (destination, ct) => database.CopyBlobAsync("messages", "mime", r.Id, destination, ct), spool),
                 (int)r.Attempts,
                 DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt),
                 DateTimeOffset.FromUnixTimeMilliseconds(r.ExpiresAt),
@@ -518,7 +532,8 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         public string ScopePath { get; set; } = "";
         public string EnvelopeSender { get; set; } = "";
         public string? ConnectionName { get; set; }
-        public byte[] Mime { get; set; } = [];
+        public byte[]? Mime { get; set; }
+        public long SizeBytes { get; set; }
         public long Attempts { get; set; }
         public long Failures { get; set; }
         public long CreatedAt { get; set; }

@@ -98,6 +98,13 @@ internal static partial class HeraldHost
         var applied = await database.MigrateAsync(cancellationToken);
         LogDatabase(log, options.DataDirectory, database.Description, applied, options.Node.Name);
 
+        // A node killed mid-transfer left its spool files; nothing refers to them any more.
+        var spool = app.Services.GetRequiredService<MessageSpool>();
+        if (spool.RemoveOrphans() is > 0 and var orphans)
+        {
+            LogSpoolOrphans(log, orphans, spool.Directory);
+        }
+
         // A node whose key differs from the database's would send with garbage credentials: refuse.
         var vault = app.Services.GetRequiredService<CredentialVault>();
         var key = await vault.GetKeyAsync(initializeDatabase: true, cancellationToken);
@@ -145,6 +152,9 @@ internal static partial class HeraldHost
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Data directory {DataDirectory}; database {Database} ({Applied} migration(s) applied now); node {Node}")]
     private static partial void LogDatabase(ILogger logger, string dataDirectory, string database, int applied, string node);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removed {Count} spool file(s) of transfers cut off when this node last stopped, from {Directory}")]
+    private static partial void LogSpoolOrphans(ILogger logger, int count, string directory);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Credential key from {Origin} matches the database")]
     private static partial void LogCredentialKey(ILogger logger, string origin);

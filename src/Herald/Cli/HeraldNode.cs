@@ -34,6 +34,7 @@ internal static class HeraldNode
             .AddHeraldCore(NodePassphrase.ForNode(dataDirectory, console.Environment))
             .AddHeraldStorage(database)
             .AddHeraldSmtp()
+            .AddSingleton(new MessageSpool(Path.Combine(dataDirectory, MessageSpool.DirectoryName)))
             .AddSingleton(provider => new DiskSpaceGuard(
                 database is SqliteDatabase ? dataDirectory : null,
                 provider.GetRequiredService<IOptions<OutboxOptions>>(),

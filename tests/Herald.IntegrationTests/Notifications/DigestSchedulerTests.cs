@@ -215,6 +215,8 @@ public sealed class DigestSchedulerTests
             .AddSingleton<TimeProvider>(time)
             .AddHeraldCore(new Herald.Credentials.NodePassphrase(null, Path.Combine(Path.GetTempPath(), "herald-no-key")))
             .AddHeraldStorage(database)
+            // Digests are composed in memory: nothing is ever spooled here.
+            .AddSingleton(new MessageSpool(Path.Combine(Path.GetTempPath(), "herald-digest-tests-spool")))
             .AddSingleton(new DiskSpaceGuard(null, Microsoft.Extensions.Options.Options.Create(new OutboxOptions()), time))
             .AddSingleton(new NodeIdentity(name, []))
             .AddSingleton<ISubscriptionStore>(store)

@@ -94,7 +94,7 @@ internal sealed class NotificationHarness : IAsyncDisposable
         var outboxOptions = Options.Create(new OutboxOptions());
         // No delivery runs here: the room is never opened, so nothing is leased at insert.
         var handoff = new DeliveryCapacity(Options.Create(new DeliveryOptions()), new NodeIdentity(name, []), Time);
-        var writer = new OutboxWriter(new SqlOutboxStore(Db.Database), new OutboxSignal(), handoff, outboxOptions);
+        var writer = new OutboxWriter(new SqlOutboxStore(Db.Database, Db.Spool), new OutboxSignal(), handoff, outboxOptions);
         _writers.Add(writer);
         var mailer = new NotificationMailer(new OutgoingSettingsCache(Settings, Time), writer, handoff, Options.Create(new DeliveryOptions()), outboxOptions, Time);
         var matcher = new NotificationMatcher(Subscriptions, Time);

@@ -184,6 +184,21 @@ public sealed class RelayGateTests
         Assert.Equal("herald@example.org", envelopeSender);
     }
 
+    [Theory]
+    [InlineData("never")]
+    [InlineData("allowed")]
+    public async Task The_null_sender_is_stored_as_the_null_sender_whatever_the_impersonation_policy(string policy)
+    {
+        await using var relay = await RelayUnderTest.StartAsync(impersonation: ImpersonationPolicyNames.Values.Parse(policy));
+
+        Assert.Null(await relay.Gate.CheckSenderAsync(Session(), "", null, Ct));
+        var reply = await relay.Gate.AcceptAsync(Session(), Envelope() with { Sender = "" }, ClientMime, Ct);
+
+        Assert.Equal((250, "2.0.0"), (reply.Code, reply.EnhancedCode));
+        var (_, envelopeSender, _, _) = await relay.StoredAsync(reply.Text.Split(' ')[^1]);
+        Assert.Equal("", envelopeSender);
+    }
+
     [Fact]
     public async Task A_storage_failure_is_451_4_3_0_never_250()
     {
@@ -269,7 +284,7 @@ public sealed class RelayGateTests
                 new SmtpConnection { Id = "default", Owner = ScopePath.Root, Name = "default", Host = "127.0.0.1", Security = SmtpSecurity.None },
                 Ct);
             var outboxOptions = Options.Create(new OutboxOptions { MinimumFreeDiskBytes = minimumFreeDiskBytes, MaxMessageBytes = maxMessageBytes });
-            var outbox = new HeldOutbox(new SqlOutboxStore(db.Database), holdCommits);
+            var outbox = new HeldOutbox(new SqlOutboxStore(db.Database, db.Spool), holdCommits);
             var writer = new OutboxWriter(outbox, new OutboxSignal(), new DeliveryCapacity(Options.Create(new DeliveryOptions()), new NodeIdentity("gate", []), TimeProvider.System), outboxOptions);
             var store = new SqlRelayStore(db.Database);
             var listener = new RelayListenerSettings(

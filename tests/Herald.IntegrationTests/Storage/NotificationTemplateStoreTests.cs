@@ -78,21 +78,21 @@ public sealed class NotificationTemplateStoreTests
             Event("fine", "/hr/payroll", "item.changed", """{"n":4}""", Now.AddMinutes(-1)),
         ], Ct);
 
-        var (saved, none) = await service.SaveAsync(ScopePath.Parse("/hr"), "item.changed", divides, Ct);
-        Assert.Empty(none);
-        Assert.NotNull(saved);
+        var saved = await service.SaveAsync(Caller.Operator, "/hr", "item.changed", divides, Ct);
+        Assert.Null(saved.Refusal);
+        Assert.NotNull(saved.Value);
 
         await events.AddAsync([Event("evt-0042", "/hr/payroll", "item.changed", """{"n":0}""", Now)], Ct);
-        var (refused, errors) = await service.SaveAsync(ScopePath.Parse("/hr"), "item.changed", divides with { Subject = "New: {{ event.title }}" }, Ct);
+        var refused = await service.SaveAsync(Caller.Operator, "/hr", "item.changed", divides with { Subject = "New: {{ event.title }}" }, Ct);
 
-        Assert.Null(refused);
-        var error = Assert.Single(errors);
+        Assert.Null(refused.Value);
+        var error = Assert.Single(refused.Refusal!.Errors);
         Assert.Equal("text", error.Field);
         Assert.Equal("Rendering event 'evt-0042' (item.changed in /hr/payroll, received 2031-05-06 07:08 UTC) failed: it divides by zero.", error.Message);
         Assert.Equal("Changed: {{ event.title }}", Assert.Single(await store.ListAsync([ScopePath.Parse("/hr")], Ct)).Sources.Subject);
         // A digest template is checked against a digest of the scope's latest events of any type.
-        var (_, digest) = await service.SaveAsync(ScopePath.Parse("/hr"), "digest", new("{{ digest.count }}", "{% for e in digest.events %}{% if e.data.n %}{{ 12 | divided_by: e.data.n }}{% endif %}{% endfor %}", null), Ct);
-        Assert.Equal("Rendering a digest of the latest 3 events of /hr and below failed: it divides by zero.", Assert.Single(digest).Message);
+        var digest = await service.SaveAsync(Caller.Operator, "/hr", "digest", new("{{ digest.count }}", "{% for e in digest.events %}{% if e.data.n %}{{ 12 | divided_by: e.data.n }}{% endif %}{% endfor %}", null), Ct);
+        Assert.Equal("Rendering a digest of the latest 3 events of /hr and below failed: it divides by zero.", Assert.Single(digest.Refusal!.Errors).Message);
     }
 
     [Theory]

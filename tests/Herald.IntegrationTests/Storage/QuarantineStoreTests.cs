@@ -26,7 +26,7 @@ public sealed class QuarantineStoreTests
     public async Task A_message_failure_is_counted_and_postponed_then_quarantined_with_its_pending_recipients_and_a_retry_makes_it_due_with_every_try(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1", "/hr"), Message("other", "/finance")], Ct);
         var claimed = Assert.Single(await store.ClaimAsync("node-a", null, 1, Now, Lease, Ct));
         Assert.Equal(0, claimed.Failures);
@@ -57,7 +57,7 @@ public sealed class QuarantineStoreTests
     public async Task A_postponed_message_lets_its_lease_go_without_counting_anything(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1", "/")], Ct);
         await store.ClaimAsync("node-a", null, 1, Now, Lease, Ct);
 

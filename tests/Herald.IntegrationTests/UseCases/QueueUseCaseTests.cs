@@ -171,7 +171,7 @@ public sealed class QueueUseCaseTests
                 new ScopeOutgoingSettings(ScopePath.Root) { ConnectionId = "default", FromAddress = EmailAddress.Parse("herald@example.org") },
                 new SmtpConnection { Id = "default", Owner = ScopePath.Root, Name = "default", Host = "127.0.0.1", Security = SmtpSecurity.None },
                 Ct);
-            var store = new SqlOutboxStore(db.Database);
+            var store = new SqlOutboxStore(db.Database, db.Spool);
             var outboxOptions = Options.Create(new OutboxOptions());
             var signal = new OutboxSignal();
             var writer = new OutboxWriter(store, signal, new DeliveryCapacity(Options.Create(new DeliveryOptions()), new NodeIdentity("queue", []), time), outboxOptions);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Herald.Access;
 using Herald.Notifications;
 using Herald.Notifications.Templates;
 using Herald.Scopes;
@@ -159,16 +160,16 @@ public sealed class TemplateBoundTests
         var big = JsonDocument.Parse(JsonSerializer.Serialize(new { text = new string('x', 64 * 1024) })).RootElement.Clone();
         var small = JsonDocument.Parse("""{"version":"9.9"}""").RootElement.Clone();
 
-        var (refused, errors) = await harness.Service.PreviewAsync(Hr, EventTypes.ItemChanged, new("{{ event.title }}", "{{ event.data.version }}", null),
+        var refused = await harness.Service.PreviewAsync(Caller.Operator, Hr.Value, EventTypes.ItemChanged, new("{{ event.title }}", "{{ event.data.version }}", null),
             new PreviewEvent(null, new string('t', 1001), null, null, null, big, null), Ct);
-        var (rendered, none) = await harness.Service.PreviewAsync(Hr, EventTypes.ItemChanged, new("{{ event.title }}", "{{ event.data.version }}", null),
+        var rendered = await harness.Service.PreviewAsync(Caller.Operator, Hr.Value, EventTypes.ItemChanged, new("{{ event.title }}", "{{ event.data.version }}", null),
             new PreviewEvent(null, null, null, null, null, small, null), Ct);
 
-        Assert.Null(refused);
-        Assert.Equal(["event.title", "event.data"], errors.Select(e => e.Field));
-        Assert.Equal("event.data is larger than 64 KiB.", errors[1].Message);
-        Assert.Empty(none);
-        Assert.Equal("9.9", rendered!.Text);
+        Assert.Null(refused.Value);
+        Assert.Equal(["event.title", "event.data"], refused.Refusal!.Errors.Select(e => e.Field));
+        Assert.Equal("event.data is larger than 64 KiB.", refused.Refusal.Errors[1].Message);
+        Assert.Null(rendered.Refusal);
+        Assert.Equal("9.9", rendered.Value!.Text);
     }
 
     [Fact]
@@ -199,7 +200,7 @@ public sealed class TemplateBoundTests
         for (var i = 0; i < 100; i++)
         {
             var sources = new TemplateSources($"Preview {i}", new string('x', 10_000), "<p>html</p>");
-            await harness.Service.PreviewAsync(Hr, EventTypes.ItemChanged, sources, null, Ct);
+            await harness.Service.PreviewAsync(Caller.Operator, Hr.Value, EventTypes.ItemChanged, sources, null, Ct);
             await harness.Checks.CheckAsync(Hr, EventTypes.ItemChanged, sources, Ct);
         }
 

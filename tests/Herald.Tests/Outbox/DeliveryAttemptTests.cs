@@ -55,7 +55,7 @@ public sealed class DeliveryAttemptTests
         var time = Eventually.Clock();
         await using var node = await DeliveryNode.StartAsync(time);
 
-        await Assert.ThrowsAsync<FormatException>(() => Attempt(node).DeliverAsync(Claimed(time.GetUtcNow().AddDays(5), "a@example.org") with { Mime = [] }, Ct));
+        await Assert.ThrowsAsync<FormatException>(() => Attempt(node).DeliverAsync(Claimed(time.GetUtcNow().AddDays(5), "a@example.org") with { Mime = MimeData.FromBytes([]) }, Ct));
         Assert.Empty(node.Pool.Sent);
     }
 

@@ -102,6 +102,6 @@ public sealed class DeliveryCapacityTests
     }
 
     private static NewMessage Message(string id, string? connection = null) =>
-        new(id, ScopePath.Root, MessageSource.Api, "herald@example.org", connection, $"<{id}@example.org>", [], ["a@example.org"], null,
+        new(id, ScopePath.Root, MessageSource.Api, "herald@example.org", connection, $"<{id}@example.org>", MimeData.FromBytes([]), ["a@example.org"], null,
             DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddDays(5));
 }

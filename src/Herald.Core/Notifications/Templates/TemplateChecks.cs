@@ -152,7 +152,7 @@ public sealed class TemplateChecks(
 
         foreach (var (field, value, max) in new[]
         {
-            ("event.id", overrides.Id, EventLimits.MaxIdLength),
+            ("event.id", overrides.Id, Events.EventId.MaxLength),
             ("event.title", overrides.Title, EventLimits.MaxTitleLength),
             ("event.resource_path", overrides.ResourcePath, EventLimits.MaxPathLength),
             ("event.actor", overrides.Actor, EventLimits.MaxActorLength),
