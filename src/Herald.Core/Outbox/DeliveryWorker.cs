@@ -384,7 +384,7 @@ public sealed partial class DeliveryWorker(
         var name = connection.Settings.Id;
         if (result.FailedAt is DeliveryStage.Authenticate or DeliveryStage.Tls)
         {
-            health.ReportFailure(name, result.Failure!, now);
+            health.ReportFailure(name, result.Failure!, configuration: true);
             LogConnectionFailing(log, name, result.Failure!);
         }
         else if (result.FailedAt is null or DeliveryStage.MailFrom or DeliveryStage.RcptTo or DeliveryStage.Data)
@@ -464,7 +464,7 @@ public sealed partial class DeliveryWorker(
             if (fresh is null)
             {
                 // A configuration problem (no password, an unreadable secret): shown on the console like a refused login.
-                health.ReportFailure(name, problem!, time.GetUtcNow());
+                health.ReportFailure(name, problem!, configuration: true);
                 return (null, problem);
             }
 
