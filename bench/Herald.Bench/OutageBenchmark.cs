@@ -58,7 +58,7 @@ internal sealed record OutageFigures(
     public string Format()
     {
         var text = new StringBuilder();
-        void Line(string label, string value) => text.AppendLine(CultureInfo.InvariantCulture, $"{label,-44}{value}");
+        void Line(string label, string value) => text.AppendLine(CultureInfo.InvariantCulture, $"{label,-50}{value}");
         Line("engine", Engine);
         Line("fresh run (upstream up, like run A)", FreshPerSecond is { } fresh ? $"{fresh:#,0} msgs/s" : "not run");
         Line("messages submitted while the upstream was down", $"{Count(Submitted.MessagesAccepted)} accepted, {Count(Submitted.MessagesFailed)} refused");

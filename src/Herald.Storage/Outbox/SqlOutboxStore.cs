@@ -375,6 +375,39 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         return renewed;
     }
 
+    public async Task<int> ResumeAsync(string connection, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var db = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginWriteAsync(db, Durability.WithNextCommit, cancellationToken).ConfigureAwait(false);
+        // A range of messages_due_by_connection: the connection's messages not yet due, however
+        // many of its messages are due already.
+        var resumed = await db.ExecuteAsync(
+            "UPDATE messages SET next_attempt_at = @now WHERE state = 'pending' AND connection_name = @connection AND next_attempt_at > @now",
+            new { connection, now = now.ToUnixTimeMilliseconds() }, write.Transaction).ConfigureAwait(false);
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return resumed;
+    }
+
+    public async Task<IReadOnlyDictionary<string, long>> CountWaitingAsync(IReadOnlyCollection<string> connections, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connections);
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (connections.Count == 0)
+        {
+            return counts;
+        }
+
+        await using var db = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var connection in connections)
+        {
+            // Counted in messages_due_by_connection, not the table.
+            counts[connection] = await db.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM messages WHERE state = 'pending' AND connection_name = @connection", new { connection }).ConfigureAwait(false);
+        }
+
+        return counts;
+    }
+
     public async Task<int> RetryAsync(string id, DateTimeOffset now, DateTimeOffset newExpiry, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);

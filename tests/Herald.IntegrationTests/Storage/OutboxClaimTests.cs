@@ -124,6 +124,42 @@ public sealed class OutboxClaimTests
         Assert.Null(claimed.ConnectionName);
     }
 
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task When_a_connection_answers_again_its_deferred_messages_are_due_at_once_and_others_keep_their_schedule(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var store = new SqlOutboxStore(db.Database);
+        await store.EnqueueAsync([Message("tried", "back", minutesAgo: 5), Message("other", "elsewhere", minutesAgo: 5), Message("untried", "back", minutesAgo: 1)], Ct);
+        // Two attempts failed before the connection was found down: deferred an hour.
+        var later = Now + TimeSpan.FromHours(1);
+        foreach (var claimed in await store.ClaimAsync("node-a", ["back", "elsewhere"], 2, Now, Lease, Ct))
+        {
+            await store.RecordAsync([new AttemptOutcome(claimed.Id, "node-a", Now, [new RecipientUpdate(0, RecipientState.Deferred, null, "connection refused")], later)], Ct);
+        }
+
+        Assert.Equal(1, await store.ResumeAsync("back", Now, Ct));
+
+        Assert.Equal(["tried", "untried"], (await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct)).Select(m => m.Id).Order(StringComparer.Ordinal));
+        Assert.Equal("other", Assert.Single(await store.ClaimAsync("node-a", null, 10, later, Lease, Ct)).Id);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task The_messages_waiting_for_each_connection_are_counted(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var store = new SqlOutboxStore(db.Database);
+        await store.EnqueueAsync([Message("sent", "down", 3), Message("d1", "down", 2), Message("d2", "down", 1), Message("u1", "up", 1)], Ct);
+        var sent = Assert.Single(await store.ClaimAsync("node-a", ["down"], 1, Now - TimeSpan.FromMinutes(3), Lease, Ct));
+        Assert.Equal("sent", sent.Id);
+        await store.RecordAsync([new AttemptOutcome(sent.Id, "node-a", Now, [new RecipientUpdate(0, RecipientState.Sent, 250, "250 ok")], Now)], Ct);
+
+        var counts = await store.CountWaitingAsync(["down", "up", "unknown"], Ct);
+
+        Assert.Equal(new Dictionary<string, long> { ["down"] = 2, ["up"] = 1, ["unknown"] = 0 }, counts);
+    }
+
     private static NewMessage Message(string id, string? connection, int minutesAgo)
     {
         var at = Now - TimeSpan.FromMinutes(minutesAgo);
