@@ -89,6 +89,7 @@ public static class CoreServiceCollectionExtensions
     public static IServiceCollection AddHeraldWorkers(this IServiceCollection services)
     {
         services.AddHostedService<DeliveryWorker>();
+        services.AddHostedService<ConnectionProbes>();
         services.AddHostedService<NotificationEngine>();
         services.AddHostedService<DigestScheduler>();
         return services;

@@ -45,9 +45,12 @@ public sealed partial class DeliveryAttempt(
             cancellationToken).ConfigureAwait(false);
 
         var name = connection.Settings.Id;
-        if (result.FailedAt is DeliveryStage.Authenticate or DeliveryStage.Tls)
+        if (result.FailedAt is DeliveryStage.Connect or DeliveryStage.Authenticate or DeliveryStage.Tls)
         {
-            health.ReportFailure(name, result.Failure!, now);
+            // Counted by the connection's circuit breaker: after a few in a row its messages wait
+            // for a probe instead of being tried one by one. Refused credentials or TLS are the
+            // configuration's fault and shown at once; a refused connection may be the network's.
+            health.ReportFailure(name, result.Failure!, configuration: result.FailedAt is not DeliveryStage.Connect);
             LogConnectionFailing(log, name, result.Failure!);
         }
         else if (result.FailedAt is null or DeliveryStage.MailFrom or DeliveryStage.RcptTo or DeliveryStage.Data)

@@ -12,7 +12,7 @@ namespace Herald.Outbox;
 /// and which connections this node may use at all (node tags).
 /// </summary>
 public sealed partial class DeliveryConnections(
-    OutgoingSettingsCache settings, CredentialVault vault, NodeIdentity node, ConnectionHealth health, TimeProvider time, ILogger<DeliveryConnections> log) : IDisposable
+    OutgoingSettingsCache settings, CredentialVault vault, NodeIdentity node, ConnectionHealth health, ILogger<DeliveryConnections> log) : IDisposable
 {
     private readonly SemaphoreSlim _opening = new(1, 1);
     private readonly Dictionary<string, OpenedConnection> _opened = new(StringComparer.Ordinal);
@@ -30,12 +30,18 @@ public sealed partial class DeliveryConnections(
         }
 
         var smtp = route.Connection;
-        var name = smtp.Id;
         if (!node.MayUse(smtp))
         {
             return (null, $"SMTP connection {smtp.Qualified} is reserved for nodes tagged {string.Join(", ", smtp.NodeTags)}; node {node.Name} is not.");
         }
 
+        return await OpenAsync(smtp, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The connection with its secrets open, kept while its settings stay the same.</summary>
+    private async Task<(OpenedConnection? Connection, string? Problem)> OpenAsync(SmtpConnection smtp, CancellationToken cancellationToken)
+    {
+        var name = smtp.Id;
         await _opening.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -48,7 +54,7 @@ public sealed partial class DeliveryConnections(
             if (fresh is null)
             {
                 // A configuration problem (no password, an unreadable secret): shown on the console like a refused login.
-                health.ReportFailure(name, problem!, time.GetUtcNow());
+                health.ReportFailure(name, problem!, configuration: true);
                 return (null, problem);
             }
 
@@ -61,7 +67,9 @@ public sealed partial class DeliveryConnections(
         }
     }
 
-    /// <summary>Null when this node may use every connection; otherwise the ones it may use.</summary>
+    /// <summary>Null when this node may send through every connection now; otherwise the ones it
+    /// may: not those reserved for other nodes, and not those that are down (their messages wait
+    /// in the outbox, untried, until a probe finds the connection back).</summary>
     public async Task<IReadOnlyCollection<string>?> AllowedAsync(CancellationToken cancellationToken)
     {
         var all = await settings.ListConnectionsAsync(cancellationToken).ConfigureAwait(false);
@@ -72,7 +80,23 @@ public sealed partial class DeliveryConnections(
             ReportLeftToOthers(all.Where(c => !node.MayUse(c)));
         }
 
-        return all.All(node.MayUse) ? null : all.Where(node.MayUse).Select(c => c.Id).ToArray();
+        var down = health.Down;
+        return down.Count == 0 && all.All(node.MayUse)
+            ? null
+            : all.Where(c => node.MayUse(c) && !down.Contains(c.Id)).Select(c => c.Id).ToArray();
+    }
+
+    /// <summary>The connection stored as <paramref name="id"/> with its secrets open, for a probe;
+    /// or why it cannot be used by this node (removed, reserved for other nodes, a secret missing).</summary>
+    public async Task<(OpenedConnection? Connection, string? Problem)> ByIdAsync(string id, CancellationToken cancellationToken)
+    {
+        var all = await settings.ListConnectionsAsync(cancellationToken).ConfigureAwait(false);
+        if (all.FirstOrDefault(c => c.Id == id) is not { } smtp || !node.MayUse(smtp))
+        {
+            return (null, $"SMTP connection {id} is no longer one this node sends through.");
+        }
+
+        return await OpenAsync(smtp, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Says which connections this node leaves to other nodes, once and again whenever

@@ -21,6 +21,14 @@ public interface IOutboxStore
     /// lease was lost (it expired and another node took the message) is ignored; returns how many were recorded.</summary>
     Task<int> RecordAsync(IReadOnlyList<AttemptOutcome> outcomes, CancellationToken cancellationToken);
 
+    /// <summary>A connection that was down answers again: its waiting messages that were deferred
+    /// to later (by attempts made before it was found down) are due now, so that its whole backlog
+    /// drains at once. Returns how many were brought forward.</summary>
+    Task<int> ResumeAsync(string connection, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>How many messages wait to be sent through each of <paramref name="connections"/>.</summary>
+    Task<IReadOnlyDictionary<string, long>> CountWaitingAsync(IReadOnlyCollection<string> connections, CancellationToken cancellationToken);
+
     Task<MessageDetails?> GetAsync(string id, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<MessageSummary>> ListAsync(MessageFilter filter, CancellationToken cancellationToken);

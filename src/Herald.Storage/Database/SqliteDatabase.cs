@@ -54,9 +54,13 @@ public sealed class SqliteDatabase : HeraldDatabase, IDisposable
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         // journal_mode persists in the file; synchronous and busy_timeout belong to the SQLite
         // handle, which the pool keeps open and hands out again: set them once per handle.
+        // No memory map: each pooled handle mapped its own 256 MiB of the file, and every page
+        // read through a mapping counts in the node's resident memory once per handle, so a
+        // backlog of a million messages (a database of gigabytes) made the node's RSS grow by
+        // gigabytes. Pages are read into each handle's bounded cache instead (cache_size).
         if (!_prepared.TryGetValue(connection.Handle!, out _))
         {
-            await connection.ExecuteAsync("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000; PRAGMA mmap_size = 268435456;").ConfigureAwait(false);
+            await connection.ExecuteAsync("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000; PRAGMA mmap_size = 0;").ConfigureAwait(false);
             _prepared.AddOrUpdate(connection.Handle!, this);
         }
 

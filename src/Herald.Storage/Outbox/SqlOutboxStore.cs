@@ -148,17 +148,12 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
         string node, IReadOnlyCollection<string>? connections, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken)
     {
         var nowMs = now.ToUnixTimeMilliseconds();
-        var filter = connections is null ? "" : $"AND (connection_name IS NULL OR {database.IsAnyOf("connection_name", "connections")})";
-        var due = $"""
-            SELECT id FROM messages
-            WHERE state = 'pending' AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until < @now) {filter}
-            ORDER BY next_attempt_at LIMIT @max
-            """;
+        var due = DueQuery(connections);
         // at-least-once: a lease that expires (its node died) makes the message claimable again.
         var sql = database.Engine == "postgres"
             ? $"""
                UPDATE messages AS m SET lease_owner = @node, lease_until = @until, updated_at = @now
-               FROM ({due} FOR UPDATE SKIP LOCKED) AS due WHERE m.id = due.id
+               FROM ({due}) AS due WHERE m.id = due.id
                RETURNING m.id, m.scope_path, m.envelope_sender, m.connection_name, CASE WHEN m.size_bytes <= @inline THEN m.mime END AS mime, m.size_bytes, m.attempts, m.failures, m.created_at, m.expires_at
                """
             : $"""
@@ -166,13 +161,17 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
                WHERE id IN ({due})
                RETURNING id, scope_path, envelope_sender, connection_name, CASE WHEN size_bytes <= @inline THEN mime END AS mime, size_bytes, attempts, failures, created_at, expires_at
                """;
+        var parameters = new DynamicParameters(new { node, until = (now + lease).ToUnixTimeMilliseconds(), now = nowMs, max, inline = ClaimedWithRow });
+        foreach (var (name, i) in (connections ?? []).Select((name, i) => (name, i)))
+        {
+            parameters.Add(ConnectionParameter(i), name);
+        }
 
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var write = await database.BeginWriteAsync(connection, Durability.WithNextCommit, cancellationToken).ConfigureAwait(false);
         var transaction = write.Transaction;
         var rows = (await connection.QueryAsync<ClaimRow>(
-            // An array whatever collection the caller gave: Npgsql sends arrays, not any IEnumerable.
-            sql, new { node, until = (now + lease).ToUnixTimeMilliseconds(), now = nowMs, max, connections = connections?.ToArray(), inline = ClaimedWithRow }, transaction).ConfigureAwait(false)).ToArray();
+            sql, parameters, transaction).ConfigureAwait(false)).ToArray();
         if (rows.Length == 0)
         {
             return [];
@@ -199,6 +198,47 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
             })
             .ToArray();
     }
+
+    /// <summary>
+    /// The ids of up to @max due messages, oldest due first, that are not leased: of every
+    /// connection when <paramref name="connections"/> is null, otherwise of those connections and
+    /// of messages stored for none (the node-tag filter, and connections that are down, whose
+    /// backlog is left alone). On PostgreSQL the rows are locked, skipping those another node holds.
+    /// </summary>
+    /// <remarks>
+    /// Each form reads an index in the order it returns rows and stops after @max, however many
+    /// messages are queued: without a filter the due index (<c>messages_due</c>); with one, a range
+    /// of <c>messages_due_by_connection</c> per connection, merged. A filter over the due index
+    /// instead would walk past every due message of the connections it leaves out — a whole
+    /// backlog, on every claim, while its connection is down.
+    /// </remarks>
+    internal string DueQuery(IReadOnlyCollection<string>? connections)
+    {
+        var lockRows = database.Engine == "postgres" ? " FOR UPDATE SKIP LOCKED" : "";
+        const string Available = "state = 'pending' AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until < @now)";
+        if (connections is null)
+        {
+            return $"SELECT id FROM messages WHERE {Available} ORDER BY next_attempt_at LIMIT @max{lockRows}";
+        }
+
+        if (connections.Count > MaxConnectionsMerged)
+        {
+            // Correct, but sorts every due message of those connections: for farms with hundreds of them.
+            return $"""
+                SELECT id FROM messages WHERE {Available} AND (connection_name IS NULL OR connection_name IN ({string.Join(", ", connections.Select((_, i) => "@" + ConnectionParameter(i)))}))
+                ORDER BY next_attempt_at LIMIT @max{lockRows}
+                """;
+        }
+
+        var ranges = connections.Select((_, i) => $"connection_name = @{ConnectionParameter(i)}").Prepend("connection_name IS NULL")
+            .Select((condition, i) => $"SELECT id, next_attempt_at FROM (SELECT id, next_attempt_at FROM messages WHERE {Available} AND {condition} ORDER BY next_attempt_at LIMIT @max{lockRows}) AS r{i}");
+        return $"SELECT id FROM ({string.Join(" UNION ALL ", ranges)}) AS merged ORDER BY next_attempt_at LIMIT @max";
+    }
+
+    // SQLite allows 500 terms in one compound SELECT; far fewer keeps each claim small.
+    private const int MaxConnectionsMerged = 100;
+
+    private static string ConnectionParameter(int index) => "c" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public async Task<int> RecordAsync(IReadOnlyList<AttemptOutcome> outcomes, CancellationToken cancellationToken)
     {
@@ -406,6 +446,39 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
             new { node, until = until.ToUnixTimeMilliseconds(), ids = ids.ToArray() }, write.Transaction).ConfigureAwait(false)).ToArray();
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return renewed;
+    }
+
+    public async Task<int> ResumeAsync(string connection, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var db = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginWriteAsync(db, Durability.WithNextCommit, cancellationToken).ConfigureAwait(false);
+        // A range of messages_due_by_connection: the connection's messages not yet due, however
+        // many of its messages are due already.
+        var resumed = await db.ExecuteAsync(
+            "UPDATE messages SET next_attempt_at = @now WHERE state = 'pending' AND connection_name = @connection AND next_attempt_at > @now",
+            new { connection, now = now.ToUnixTimeMilliseconds() }, write.Transaction).ConfigureAwait(false);
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return resumed;
+    }
+
+    public async Task<IReadOnlyDictionary<string, long>> CountWaitingAsync(IReadOnlyCollection<string> connections, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connections);
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (connections.Count == 0)
+        {
+            return counts;
+        }
+
+        await using var db = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var connection in connections)
+        {
+            // Counted in messages_due_by_connection, not the table.
+            counts[connection] = await db.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM messages WHERE state = 'pending' AND connection_name = @connection", new { connection }).ConfigureAwait(false);
+        }
+
+        return counts;
     }
 
     public async Task<int> RetryAsync(string id, DateTimeOffset now, DateTimeOffset newExpiry, CancellationToken cancellationToken)

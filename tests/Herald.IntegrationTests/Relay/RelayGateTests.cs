@@ -354,6 +354,11 @@ public sealed class RelayGateTests
 
         public Task<int> RecordAsync(IReadOnlyList<AttemptOutcome> outcomes, CancellationToken cancellationToken) => inner.RecordAsync(outcomes, cancellationToken);
 
+        public Task<int> ResumeAsync(string connection, DateTimeOffset now, CancellationToken cancellationToken) => inner.ResumeAsync(connection, now, cancellationToken);
+
+        public Task<IReadOnlyDictionary<string, long>> CountWaitingAsync(IReadOnlyCollection<string> connections, CancellationToken cancellationToken) =>
+            inner.CountWaitingAsync(connections, cancellationToken);
+
         public Task<MessageDetails?> GetAsync(string id, CancellationToken cancellationToken) => inner.GetAsync(id, cancellationToken);
 
         public Task<IReadOnlyList<MessageSummary>> ListAsync(MessageFilter filter, CancellationToken cancellationToken) => inner.ListAsync(filter, cancellationToken);

@@ -31,6 +31,13 @@ internal sealed class RecordingPool : IDeliveryPool
         Sent.Enqueue(request);
         return result;
     }
+
+    /// <summary>Probes answer as a transaction would fail or not: a probe gets as far as <see cref="Reply"/>'s stage.</summary>
+    public async Task<DeliveryResult> ProbeAsync(OpenedConnection connection, CancellationToken cancellationToken)
+    {
+        var result = await Reply(new DeliveryRequest(connection, new MimeKit.MimeMessage(), "probe@example.org", []));
+        return result.FailedAt is DeliveryStage.Connect or DeliveryStage.Tls or DeliveryStage.Authenticate ? new DeliveryResult([], result.FailedAt, result.Failure, "") : new DeliveryResult([], null, null, "");
+    }
 }
 
 /// <summary>One node's delivery on a real SQLite database (scope / sending through connection

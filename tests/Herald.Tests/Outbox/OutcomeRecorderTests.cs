@@ -104,6 +104,10 @@ public sealed class OutcomeRecorderTests
 
         public Task<IReadOnlyList<ClaimedMessage>> ClaimAsync(string node, IReadOnlyCollection<string>? connections, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken) => throw new NotSupportedException();
 
+        public Task<int> ResumeAsync(string connection, DateTimeOffset now, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<IReadOnlyDictionary<string, long>> CountWaitingAsync(IReadOnlyCollection<string> connections, CancellationToken cancellationToken) => throw new NotSupportedException();
+
         public Task<IReadOnlyList<string>> RenewAsync(string node, IReadOnlyList<string> ids, DateTimeOffset until, CancellationToken cancellationToken) => throw new NotSupportedException();
 
         public Task<MessageDetails?> GetAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
