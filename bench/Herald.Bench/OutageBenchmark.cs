@@ -7,6 +7,7 @@ using Herald.Bench.Metrics;
 using Herald.Bench.Node;
 using Herald.Bench.Processes;
 using Herald.Bench.Upstream;
+using Herald.Testing;
 
 namespace Herald.Bench;
 

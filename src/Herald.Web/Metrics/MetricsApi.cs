@@ -65,11 +65,18 @@ public static class MetricsApi
                 text.AppendLine(CultureInfo.InvariantCulture, $"herald_failed_items{{kind=\"digest\"}} {quarantined.Digests}");
             }
 
-            text.AppendLine("# HELP herald_connection_failing SMTP connections failing for a configuration reason (authentication, TLS) as seen by this node.");
+            text.AppendLine("# HELP herald_connection_failing SMTP connections failing as seen by this node: down, or refusing for a configuration reason (authentication, TLS).");
             text.AppendLine("# TYPE herald_connection_failing gauge");
             foreach (var connection in health.Failing.Keys.Order(StringComparer.Ordinal))
             {
                 text.AppendLine(CultureInfo.InvariantCulture, $"herald_connection_failing{{connection=\"{Escape(connection)}\"}} 1");
+            }
+
+            text.AppendLine("# HELP herald_connection_down SMTP connections down as seen by this node: their messages wait, untried, while a probe tests the connection at growing intervals.");
+            text.AppendLine("# TYPE herald_connection_down gauge");
+            foreach (var connection in health.Down.Order(StringComparer.Ordinal))
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"herald_connection_down{{connection=\"{Escape(connection)}\"}} 1");
             }
 
             return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");

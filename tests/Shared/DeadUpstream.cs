@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Herald.Bench.Upstream;
+namespace Herald.Testing;
 
 /// <summary>
 /// The upstream while it is down: a listener on the sink's port that counts every TCP connection
@@ -9,7 +9,7 @@ namespace Herald.Bench.Upstream;
 /// died behind its address does. From Herald's side it is a connection that fails at the first
 /// stage (no greeting); from the benchmark's, every connection attempt is counted.
 /// </summary>
-internal sealed class DeadUpstream : IDisposable
+public sealed class DeadUpstream : IDisposable
 {
     private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
