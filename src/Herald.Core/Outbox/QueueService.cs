@@ -52,12 +52,10 @@ public sealed class QueueService(IOutboxStore outbox, OutboxSignal signal, IOpti
         {
             errors.Add(new("scope", scopeError));
         }
-        else if (!caller.Administers(scope))
+        else if (caller.RefuseUnlessAdministers(scope, $"list the messages of {scope}") is { } refusal)
         {
-            // A scope the caller sends into is theirs to know of; any other answers as missing.
-            return caller.MaySendInto(scope)
-                ? caller.RefuseUnlessAdministers(scope, $"list the messages of {scope}")!
-                : Refusal.NotFound($"No scope {scope} among the scopes you may see.");
+            // A scope is named by the caller: refused as every door refuses a scope it does not hold.
+            return refusal;
         }
 
         RecipientState? state = null;

@@ -122,7 +122,9 @@ public sealed class RelaySettingsService(IRelayStore store, ISettingsStore setti
         var existing = inForce.FirstOrDefault(v => v.Listener.Listen == listen && caller.Administers(v.Listener.Scope));
         if (existing is null)
         {
-            if (isNew == false)
+            // One in force of a scope the caller does not administer answers as a missing one
+            // to whoever could not add it either.
+            if (isNew == false || (!ManagesEndpoints(caller) && inForce.Any(v => v.Listener.Listen == listen)))
             {
                 return ListenerMissing(listen);
             }
@@ -233,15 +235,17 @@ public sealed class RelaySettingsService(IRelayStore store, ISettingsStore setti
             return Refusal.Invalid(errors, InvalidAccount);
         }
 
-        if (caller.RefuseUnlessAdministers(path, $"add relay accounts to {path}") is { } refusal)
-        {
-            return refusal;
-        }
-
+        // An account of a scope the caller does not administer is, to the caller, not there: it
+        // can be neither changed nor moved nor told apart from one that does not exist.
         var existing = errors.Count == 0 ? await store.FindAccountAsync(name, cancellationToken).ConfigureAwait(false) : null;
         if (existing is not null && !caller.Administers(existing.Scope))
         {
-            return Refusal.Conflict(new FieldError("user", $"A relay account named '{name}' exists in a scope you do not administer: choose another name."));
+            return Refusal.NotFound($"No relay account '{name}' in the scopes you administer; choose another name for a new one.");
+        }
+
+        if (caller.RefuseUnlessAdministers(path, $"add relay accounts to {path}") is { } refusal)
+        {
+            return refusal;
         }
 
         if (errors.Count == 0 && !await settings.ScopeExistsAsync(path, cancellationToken).ConfigureAwait(false))
@@ -382,6 +386,14 @@ public sealed class RelaySettingsService(IRelayStore store, ISettingsStore setti
         return [.. result];
     }
 
+    /// <summary>Why the caller may not add a relay listener (the console asks before it offers
+    /// the form); null when it may.</summary>
+    public static Refusal? RefuseUnlessMayAddListeners(Caller caller)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        return RefuseUnlessManagesEndpoints(caller, "add a relay listener");
+    }
+
     private static Refusal? RefuseUnlessManagesEndpoints(Caller caller, string what) =>
         ManagesEndpoints(caller)
             ? null
@@ -395,10 +407,11 @@ public sealed class RelaySettingsService(IRelayStore store, ISettingsStore setti
     private async Task<RelayListenerView?> FindVisibleAsync(Caller caller, string listen, CancellationToken cancellationToken) =>
         (await InForceAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(v => v.Listener.Listen == listen && caller.Administers(v.Listener.Scope));
 
+    /// <summary>The same sentence whatever was asked for: a refusal repeats nothing of what it refuses.</summary>
     private static Refusal ListenerMissing(string? listen) =>
-        Refusal.NotFound(RelayAddresses.TryParseEndpoint(listen, out var endpoint, out _)
-            ? $"No relay listener on {RelayAddresses.Format(endpoint)} in the scopes you administer."
-            : "No such relay listener in the scopes you administer.");
+        Refusal.NotFound(RelayAddresses.TryParseEndpoint(listen, out _, out _)
+            ? "No such relay listener in the scopes you administer."
+            : "That is not a relay listener's address (host:port), nor one in the scopes you administer.");
 
     /// <summary>Whether two endpoints cannot both be bound: the same port in the same address
     /// family, on the same address or with either on every address (0.0.0.0, [::]).</summary>

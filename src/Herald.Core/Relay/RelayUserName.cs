@@ -33,6 +33,11 @@ public readonly partial record struct RelayUserName
         return true;
     }
 
+    /// <summary>A name as the store holds it, taken as it is: one saved before these rules (or
+    /// written there by other means) still lists, authenticates and shows, instead of failing
+    /// every read of the relay's accounts.</summary>
+    public static RelayUserName FromStored(string value) => new(value ?? throw new ArgumentNullException(nameof(value)));
+
     public static RelayUserName Parse(string text) =>
         TryParse(text, out var name, out var error) ? name : throw new FormatException(error);
 

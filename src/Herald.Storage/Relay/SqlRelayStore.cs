@@ -129,6 +129,6 @@ public sealed class SqlRelayStore(HeraldDatabase database) : IRelayStore
         public long CreatedAt { get; set; }
 
         public RelayAccount ToAccount() =>
-            new(RelayUserName.Parse(UserName), Scopes.ScopePath.Parse(ScopePath), PasswordHash, DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt));
+            new(RelayUserName.FromStored(UserName), Scopes.ScopePath.Parse(ScopePath), PasswordHash, DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt));
     }
 }

@@ -44,7 +44,10 @@ internal static class HeraldNode
     public static async Task<ServiceProvider> OpenAsync(string dataDirectory, HeraldDatabase database, CliConsole console, CancellationToken cancellationToken)
     {
         // Logging goes nowhere in a verb (its output is its sentences), but services may log.
-        var services = new ServiceCollection().AddLogging().AddSingleton<IConfiguration>(Settings(console)).AddHeraldNode(dataDirectory, database, console);
+        var services = new ServiceCollection().AddLogging().AddSingleton<IConfiguration>(Settings(console)).AddHeraldNode(dataDirectory, database, console)
+            // A verb delivers nothing itself (what it queues, such as a rule's test notifications,
+            // waits for a serving node); it has a name of its own for what it writes.
+            .AddSingleton(new NodeIdentity($"{Environment.MachineName} (herald cli)", []));
         var provider = services.BuildServiceProvider();
         await database.MigrateAsync(cancellationToken);
         return provider;

@@ -104,6 +104,10 @@ internal static class ApiMatrix
 
         // Relay listeners and accounts.
         new("GET /api/v1/relay/listeners", Policy.AnyCaller, Effect.List) { Seed = ListenerAsync, Lists = ScopeAdministrator, Request = _ => Get("api/v1/relay/listeners") },
+        new("GET /api/v1/relay/listeners/{listen}", AdministratorsThing, Effect.Read)
+        {
+            Seed = ListenerAsync, Request = c => Get($"api/v1/relay/listeners/{Uri.EscapeDataString(c.Seeded.Id)}"),
+        },
         new("PUT /api/v1/relay/listeners/{listen}", AdministratorsThing, Effect.Write)
         {
             Variant = "change its lists", Seed = ListenerAsync,
@@ -200,6 +204,17 @@ internal static class ApiMatrix
             Change = Change.Created,
             Request = c => Post("api/v1/events", new { id = "ev-" + c.Marker, type = "pipeline.failed", scope = c.Scope, resourcePath = "/builds/1", title = "Build" }),
             Probe = (h, c) => EventRow(h, "ev-" + c.Marker, c.Scope),
+        },
+
+        new("GET /api/v1/events", ScopeAdministrator, Effect.Read)
+        {
+            Variant = "failed", Seed = FailedEventAsync, Request = c => Get($"api/v1/events?state=failed&scope={Q(c.Scope)}"),
+        },
+        new("POST /api/v1/events/{id}/retry", MessageAdministration, Effect.Write)
+        {
+            Seed = FailedEventAsync,
+            Request = c => Post($"api/v1/events/{Uri.EscapeDataString(c.Seeded.Id)}/retry?scope={Q(c.Scope)}"),
+            Probe = (h, c) => FailedEventRow(h, c.Seeded.Id, c.Scope),
         },
 
         // Subscriptions: managed by the applications holding a sender or administrator key of their scope.

@@ -105,6 +105,25 @@ internal static class ConsoleMatrix
             Seed = MessageAsync, Request = c => Posted($"queue/message?handler=cancel&id={c.Seeded.Id}"), Probe = (h, c) => MessageRow(h, c.Seeded.Id),
         },
 
+        // Failed work: the signed-in administrator's own scope and below, retried one item at a time.
+        new("GET /Queue/Failed", Policy.AnyAdministrator, Effect.Answer) { Global = true, Request = _ => Get("queue/failed") },
+        new("POST /Queue/Failed?handler=RetryEvent", ResourceAdministrator, Effect.Write)
+        {
+            Seed = FailedEventAsync,
+            Request = c => Posted("queue/failed?handler=retryevent", ("scope", c.Scope), ("id", c.Seeded.Id)),
+            Probe = (h, c) => FailedEventRow(h, c.Seeded.Id, c.Scope),
+        },
+        new("POST /Queue/Failed?handler=RetryMessage", ResourceAdministrator, Effect.Write)
+        {
+            Seed = MessageAsync, Request = c => Posted("queue/failed?handler=retrymessage", ("id", c.Seeded.Id)), Probe = (h, c) => MessageRow(h, c.Seeded.Id),
+        },
+        new("POST /Queue/Failed?handler=RetryDigest", ResourceAdministrator, Effect.Write)
+        {
+            Seed = FailedDigestAsync,
+            Request = c => Posted("queue/failed?handler=retrydigest", ("subscription", c.Seeded.Id), ("recipient", "ann@example.org"), ("windowEnd", "86400000")),
+            Probe = (h, c) => FailedDigestRow(h, c.Seeded.Id),
+        },
+
         // Notification rules.
         new("GET /Rules/Index", ScopeAdministrator, Effect.List) { Seed = RuleAsync, Request = c => Get($"rules?scope={Q(c.Scope)}") },
         new("GET /Rules/Edit", ResourceAdministrator, Effect.Read) { Seed = RuleAsync, Request = c => Get($"rules/edit?id={c.Seeded.Id}") },

@@ -137,6 +137,34 @@ internal static class Seeds
     public static Task<string?> AccountRow(MatrixHost host, string user) =>
         host.QueryAsync("SELECT scope_path, password_hash FROM relay_accounts WHERE user_name = @user", new { user });
 
+    /// <summary>An event whose fan-out failed and is quarantined (as after its last try), for retries.</summary>
+    public static async Task<Seeded> FailedEventAsync(MatrixHost host, string scope)
+    {
+        var marker = host.Marker();
+        var id = "failed-" + host.Next().ToString(CultureInfo.InvariantCulture);
+        await SendAsync(host, HttpMethod.Post, "api/v1/events", new { id, type = "pipeline.failed", scope, resourcePath = "/builds/1", title = "Build " + marker });
+        await host.ExecuteAsync(
+            "UPDATE notification_events SET state = 'failed', failures = 5, last_error = 'quarantined by the matrix', lease_owner = NULL, lease_until = NULL WHERE id = @id AND scope_path = @scope",
+            new { id, scope });
+        return new Seeded(id, scope, marker);
+    }
+
+    /// <summary>A subscription whose digest for one recipient and window failed and is quarantined.</summary>
+    public static async Task<Seeded> FailedDigestAsync(MatrixHost host, string scope)
+    {
+        var subscription = await SubscriptionAsync(host, scope);
+        await host.ExecuteAsync(
+            "INSERT INTO digest_runs (subscription_id, recipient, window_end, node, created_at, state, failures, last_error, window_start) VALUES (@id, 'ann@example.org', 86400000, 'matrix', 0, 'failed', 5, 'quarantined by the matrix', 0)",
+            new { id = subscription.Id });
+        return subscription;
+    }
+
+    public static Task<string?> FailedDigestRow(MatrixHost host, string subscription) =>
+        host.QueryAsync("SELECT state, failures, next_attempt_at FROM digest_runs WHERE subscription_id = @subscription", new { subscription });
+
+    public static Task<string?> FailedEventRow(MatrixHost host, string id, string scope) =>
+        host.QueryAsync("SELECT state, failures, last_error FROM notification_events WHERE id = @id AND scope_path = @scope", new { id, scope });
+
     public static Task<string?> EventRow(MatrixHost host, string id, string scope) =>
         host.QueryAsync("SELECT id, scope_path, type FROM notification_events WHERE id = @id AND scope_path = @scope", new { id, scope });
 

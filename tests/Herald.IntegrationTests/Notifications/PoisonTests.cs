@@ -65,10 +65,12 @@ public sealed class PoisonTests(ITestOutputHelper output)
         output.WriteLine(string.Join("\n", failed.Select(f => $"{f.Id}: {f.Failures} tries, {f.LastError}")));
         Assert.Equal(poison.Order(StringComparer.Ordinal), failed.Select(f => f.Id).Order(StringComparer.Ordinal));
         Assert.All(failed, f => Assert.Equal(Tries, f.Failures));
-        Assert.StartsWith("DivideByZeroException: ", failed.Single(f => f.Id == "divide").LastError, StringComparison.Ordinal);
-        Assert.StartsWith("OverflowException: ", failed.Single(f => f.Id == "times").LastError, StringComparison.Ordinal);
-        Assert.StartsWith("OverflowException: ", failed.Single(f => f.Id == "plus").LastError, StringComparison.Ordinal);
-        Assert.False(string.IsNullOrWhiteSpace(failed.Single(f => f.Id == "huge").LastError));
+        // Each reason names the template, the part and what went wrong (TemplateFailedException's sentences).
+        const string Failed = "TemplateFailedException: The item.changed template of scope /hr failed in its text: ";
+        Assert.Equal(Failed + "it divides by zero. Fix or remove the template, then retry.", failed.Single(f => f.Id == "divide").LastError);
+        Assert.StartsWith(Failed + "a number it computes or converts is out of range.", failed.Single(f => f.Id == "times").LastError, StringComparison.Ordinal);
+        Assert.StartsWith(Failed + "a number it computes or converts is out of range.", failed.Single(f => f.Id == "plus").LastError, StringComparison.Ordinal);
+        Assert.StartsWith(Failed + "it builds a value of more than 1,048,576 characters", failed.Single(f => f.Id == "huge").LastError, StringComparison.Ordinal);
         Assert.Equal(3, sink.Received().Count);
 
         // The node is alive, says so, and counts what waits for an administrator.
@@ -123,7 +125,7 @@ public sealed class PoisonTests(ITestOutputHelper output)
         await b.WaitForOutputAsync("The event /hr divide failed", TimeSpan.FromSeconds(60));
         var failed = Assert.Single(await WaitForFailedAsync(adminB, 1));
         Assert.Equal(("divide", Tries), (failed.Id, failed.Failures));
-        Assert.StartsWith("DivideByZeroException: ", failed.LastError, StringComparison.Ordinal);
+        Assert.StartsWith("TemplateFailedException: The item.changed template of scope /hr failed in its text: it divides by zero.", failed.LastError, StringComparison.Ordinal);
 
         // node-b is alive after it: it answers and delivers the next event.
         await MustAsync(await adminB.PostAsJsonAsync("api/v1/events", Event("good-b", new { version = 2 }), Ct), HttpStatusCode.Accepted);

@@ -25,9 +25,10 @@ public sealed class RelaySpoolEndToEndTests : IAsyncDisposable
 
         Assert.StartsWith("250 2.0.0 Ok: queued as ", await client.ReadReplyAsync(), StringComparison.Ordinal);
         var received = Assert.Single(await _sink.WaitForAsync(1, TimeSpan.FromSeconds(60)));
-        // Herald's Received header, then the client's message exactly.
+        // Herald's Received header, the client's header section as the scope's impersonation
+        // policy (never) rewrites it, then the client's body exactly.
         Assert.StartsWith("Received: from client.example ([127.0.0.1])\r\n\tby ", Encoding.ASCII.GetString(received.Data, 0, 64), StringComparison.Ordinal);
-        Assert.Equal(message, received.Data[^message.Length..]);
+        AssertRewrittenHeadersThenSameBody(message, received.Data);
         Assert.Equal(["someone@herald.test"], received.Recipients);
         await RelaySpoolTests.WaitUntilAsync(() => _node.SpoolFiles.Length == 0, "the node's spool to be empty", seconds: 60);
     }
@@ -44,7 +45,20 @@ public sealed class RelaySpoolEndToEndTests : IAsyncDisposable
         Assert.StartsWith("250 2.0.0", await client.ReadReplyAsync(), StringComparison.Ordinal);
         var received = Assert.Single(await _sink.WaitForAsync(1, TimeSpan.FromSeconds(60)));
         Assert.Equal("", received.Sender);
-        Assert.Equal(message, received.Data[^message.Length..]);
+        AssertRewrittenHeadersThenSameBody(message, received.Data);
+    }
+
+    /// <summary>What arrived: the header section with the scope's From (the client's kept as
+    /// X-Original-From), then the client's body byte for byte.</summary>
+    private static void AssertRewrittenHeadersThenSameBody(byte[] sent, byte[] arrived)
+    {
+        var body = sent.AsSpan().IndexOf("\r\n\r\n"u8);
+        Assert.True(body > 0, "The message has a header section.");
+        var bodyLength = sent.Length - body;
+        Assert.Equal(sent[body..], arrived[^bodyLength..]);
+        var headers = Encoding.ASCII.GetString(arrived, 0, arrived.Length - bodyLength);
+        var from = Encoding.ASCII.GetString(sent, 0, body).Split("\r\n").Single(l => l.StartsWith("From: ", StringComparison.Ordinal));
+        Assert.Contains($"\r\nX-Original-{from}\r\nFrom: herald@example.org", headers, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -368,6 +368,8 @@ public sealed class SmtpTranscriptTests
         Port = port,
         Security = security,
         Authentication = userName is null ? SmtpAuthentication.Anonymous : new SmtpAuthentication(userName, [], null),
+        // The scripted server speaks no TLS: these transcripts are about its replies, not about where a password may go.
+        AllowPlaintextAuth = true,
         ConnectTimeout = timeout ?? TimeSpan.FromSeconds(30),
         CommandTimeout = timeout ?? TimeSpan.FromSeconds(30),
     };

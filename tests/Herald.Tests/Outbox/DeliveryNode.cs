@@ -74,6 +74,7 @@ internal sealed class DeliveryNode : IAsyncDisposable
             .AddHeraldStorage(database)
             .AddSingleton<IDeliveryPool, RecordingPool>()
             .AddSingleton(new NodeIdentity("node-a", []))
+            .AddSingleton(new MessageSpool(Path.Combine(directory, MessageSpool.DirectoryName)))
             .Configure<DeliveryOptions>(o =>
             {
                 o.Concurrency = 2;

@@ -109,7 +109,13 @@ public sealed class RuleService(
 
         var now = time.GetUtcNow();
         var existing = await store.FindRuleAsync(id, cancellationToken).ConfigureAwait(false);
-        if (existing is not null && (addOnly || !caller.Administers(existing.Scope)))
+        if (existing is not null && !addOnly && !caller.Administers(existing.Scope))
+        {
+            // A rule of a scope the caller does not administer is, to the caller, not there.
+            return NotFound(id);
+        }
+
+        if (existing is not null && addOnly)
         {
             return Taken(id);
         }

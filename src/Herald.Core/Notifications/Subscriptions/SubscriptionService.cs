@@ -127,7 +127,13 @@ public sealed class SubscriptionService(
 
         var now = time.GetUtcNow();
         var existing = await store.FindAsync(id, cancellationToken).ConfigureAwait(false);
-        if (existing is not null && !MayReplace(existing))
+        if (existing is not null && !addOnly && !MayReplace(existing))
+        {
+            // A subscription the caller may not manage is, to the caller, not there.
+            return NotFound(id);
+        }
+
+        if (existing is not null && addOnly)
         {
             return Taken(id);
         }

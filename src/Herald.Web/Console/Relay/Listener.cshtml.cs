@@ -43,6 +43,11 @@ public sealed class ListenerModel(RelaySettingsService service, ISettingsStore s
         await LoadScopesAsync();
         if (listen is null)
         {
+            if (RelaySettingsService.RefuseUnlessMayAddListeners(Caller) is { } notRoot)
+            {
+                return Refused(notRoot, Page);
+            }
+
             Scope = Admin.Scope.Value;
             return Page();
         }
