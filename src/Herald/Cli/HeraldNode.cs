@@ -35,6 +35,9 @@ internal static class HeraldNode
             .AddHeraldStorage(database)
             .AddHeraldSmtp()
             .AddSingleton(new MessageSpool(Path.Combine(dataDirectory, MessageSpool.DirectoryName)))
+            // A verb delivers nothing itself (what it queues, such as a rule's test notifications,
+            // waits for a serving node); serve registers the node it runs as after this one.
+            .AddSingleton(new NodeIdentity($"{Environment.MachineName} (herald cli)", []))
             .AddSingleton(provider => new DiskSpaceGuard(
                 database is SqliteDatabase ? dataDirectory : null,
                 provider.GetRequiredService<IOptions<OutboxOptions>>(),
@@ -44,10 +47,7 @@ internal static class HeraldNode
     public static async Task<ServiceProvider> OpenAsync(string dataDirectory, HeraldDatabase database, CliConsole console, CancellationToken cancellationToken)
     {
         // Logging goes nowhere in a verb (its output is its sentences), but services may log.
-        var services = new ServiceCollection().AddLogging().AddSingleton<IConfiguration>(Settings(console)).AddHeraldNode(dataDirectory, database, console)
-            // A verb delivers nothing itself (what it queues, such as a rule's test notifications,
-            // waits for a serving node); it has a name of its own for what it writes.
-            .AddSingleton(new NodeIdentity($"{Environment.MachineName} (herald cli)", []));
+        var services = new ServiceCollection().AddLogging().AddSingleton<IConfiguration>(Settings(console)).AddHeraldNode(dataDirectory, database, console);
         var provider = services.BuildServiceProvider();
         await database.MigrateAsync(cancellationToken);
         return provider;

@@ -67,7 +67,7 @@ public sealed class UseCaseCallerTests
     }
 
     [Theory, MemberData(nameof(Callers))]
-    public async Task A_subscription_of_hr_is_replaced_only_by_those_who_manage_hr_and_its_id_is_taken_for_anyone_else(string caller)
+    public async Task A_subscription_of_hr_is_replaced_only_by_those_who_manage_hr_and_not_found_by_anyone_else(string caller)
     {
         await using var node = await NodeAsync();
         var service = node.Get<SubscriptionService>();
@@ -78,7 +78,7 @@ public sealed class UseCaseCallerTests
         var replaced = await service.PutAsync(CallerOf(caller), "hr-alert", Alert(target) with { Name = "Taken over" }, Ct);
 
         var allowed = SendersOfHr.Contains(caller);
-        Assert.Equal(allowed ? null : RefusalKind.Conflict, replaced.Refusal?.Kind);
+        Assert.Equal(allowed ? null : RefusalKind.NotFound, replaced.Refusal?.Kind);
         Assert.Equal(allowed ? (target, "Taken over") : ("/hr", "HR alert"),
             await node.RowAsync<(string, string)>("SELECT scope_path, name FROM subscriptions WHERE id = 'hr-alert'"));
     }

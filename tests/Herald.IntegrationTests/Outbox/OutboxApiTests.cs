@@ -87,7 +87,8 @@ public sealed class OutboxApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Forbidden, batch.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await hrSender.GetAsync(new Uri($"api/v1/messages/{financeMessage}", UriKind.Relative), ct)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await hrSender.GetAsync(new Uri($"api/v1/messages/{hrMessage}", UriKind.Relative), ct)).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await hrSender.GetAsync(new Uri("api/v1/messages?scope=/finance", UriKind.Relative), ct)).StatusCode);
+        // A scope named and not held is refused (403), as every door refuses it.
+        Assert.Equal(HttpStatusCode.Forbidden, (await hrSender.GetAsync(new Uri("api/v1/messages?scope=/finance", UriKind.Relative), ct)).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await hrSender.GetAsync(new Uri("api/v1/messages", UriKind.Relative), ct)).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await hrSender.PostAsync(new Uri($"api/v1/messages/{hrMessage}/cancel", UriKind.Relative), null, ct)).StatusCode);
         using var settings = await hrSender.PutAsJsonAsync("api/v1/settings/outgoing?scope=/hr", new { from = "evil@example.org" }, ct);

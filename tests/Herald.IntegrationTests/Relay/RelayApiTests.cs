@@ -44,8 +44,9 @@ public sealed class RelayApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, saved.StatusCode);
         using var edited = await hrAdmin.PutAsJsonAsync($"api/v1/relay/listeners/{listen}", new { entries = new[] { "10.1.0.0/16" } }, Ct);
         Assert.Equal(HttpStatusCode.OK, edited.StatusCode);
+        // /hr's listener is, to an administrator of /finance, not there.
         using var takeover = await financeAdmin.PutAsJsonAsync($"api/v1/relay/listeners/{listen}", new { scope = "/finance" }, Ct);
-        Assert.Equal(HttpStatusCode.Forbidden, takeover.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, takeover.StatusCode);
         Assert.Empty(JsonDocument.Parse(await financeAdmin.GetStringAsync(new Uri("api/v1/relay/listeners", UriKind.Relative), Ct)).RootElement.EnumerateArray());
         using var hidden = await financeAdmin.GetAsync(new Uri($"api/v1/relay/listeners/{listen}", UriKind.Relative), Ct);
         Assert.Equal(HttpStatusCode.NotFound, hidden.StatusCode);
@@ -72,8 +73,9 @@ public sealed class RelayApiTests : IAsyncLifetime
         using var rootAdmin = _node.Server.Client(await _node.KeyAsync("/", "admin"));
         using var hrAdmin = _node.Server.Client(await _node.KeyAsync("/hr", "admin"));
 
+        // The default belongs to /: to an administrator of /hr it is not there to take.
         using var takeover = await hrAdmin.PutAsJsonAsync("api/v1/relay/listeners/127.0.0.1%3A2525", new { scope = "/hr" }, Ct);
-        Assert.Equal(HttpStatusCode.Forbidden, takeover.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, takeover.StatusCode);
         using var another = await rootAdmin.PutAsJsonAsync(
             $"api/v1/relay/listeners/{Uri.EscapeDataString($"127.0.0.1:{LoopbackPort.Free()}")}", new { scope = "/hr", entries = new[] { "127.0.0.1" } }, Ct);
         Assert.Equal(HttpStatusCode.OK, another.StatusCode);

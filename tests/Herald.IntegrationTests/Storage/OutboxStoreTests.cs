@@ -579,7 +579,8 @@ public sealed class OutboxStoreTests
         using var file = spool.Spool.Create();
         await file.AppendAsync(body, Ct);
         var prefix = Encoding.ASCII.GetBytes("Message-ID: <big@herald.example.org>\r\nSubject: Three megabytes\r\n\r\n");
-        var message = Message("big") with { Mime = MimeData.Prefixed(prefix, MimeData.InSpool(file)) };
+        // The subject is stored beside the MIME by whoever composed or received it, as the relay does.
+        var message = Message("big") with { Mime = MimeData.Prefixed(prefix, MimeData.InSpool(file)), Subject = "Three megabytes" };
 
         await store.EnqueueAsync([message], Ct);
         // Stored: the spool file can go; the outbox has its own copy.
@@ -608,7 +609,7 @@ public sealed class OutboxStoreTests
         await using var db = await TestDatabases.CreateAsync(engine);
         var store = new SqlOutboxStore(db.Database, db.Spool);
         byte[] mime = [.. Encoding.ASCII.GetBytes("Subject: Two megabytes\r\n\r\n"), .. LargeBody(2 * 1024 * 1024)];
-        await store.EnqueueAsync([Message("large") with { Mime = mime }, Message("small")], Ct);
+        await store.EnqueueAsync([Message("large") with { Mime = mime, Subject = "Two megabytes" }, Message("small")], Ct);
 
         var claimed = (await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct)).ToDictionary(c => c.Id);
 

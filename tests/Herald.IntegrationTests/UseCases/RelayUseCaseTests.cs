@@ -121,7 +121,8 @@ public sealed class RelayUseCaseTests
         var listen = RelaySettingsService.DefaultListener.Listen;
 
         await Callers.ExpectAsync(
-            Callers.Expect(NotAllowed, NotAllowed, NotAllowed, NotAllowed, NotAllowed, Done),
+            // To whoever may neither see it nor add listeners, the default is not there.
+            Callers.Expect(NotFound, NotFound, NotFound, NotFound, NotFound, Done),
             async (_, caller) => Callers.Of(await service.SaveListenerAsync(
                 caller, new RelayListenerUpdate(listen) { Scope = caller.AdministersRoot ? null : "/hr", Auth = "required" }, isNew: null, Ct)));
 
@@ -196,7 +197,9 @@ public sealed class RelayUseCaseTests
         }
 
         await Callers.ExpectAsync(
-            Callers.Expect(NotAllowed, NotAllowed, Conflict, NotAllowed, NotAllowed, Done),
+            // An account of a scope the caller does not administer is not there to it; one it
+            // administers cannot go where it does not.
+            Callers.Expect(NotFound, NotAllowed, NotFound, NotFound, NotAllowed, Done),
             async (i, caller) => Callers.Of(await service.SaveAccountAsync(caller, "/hr2", $"move-{i}", "new secret", Ct)));
 
         for (var i = 0; i < Callers.All.Count; i++)
@@ -216,7 +219,7 @@ public sealed class RelayUseCaseTests
         await MustAsync(service.SaveAccountAsync(Caller.Operator, "/hr2", "scanner", "hr2 secret", Ct));
 
         await Callers.ExpectAsync(
-            Callers.Expect(NotAllowed, Conflict, Done, NotAllowed, NotAllowed, Done),
+            Callers.Expect(NotFound, NotFound, Done, NotFound, NotFound, Done),
             async (_, caller) =>
             {
                 // The administrators who may (of /hr2 and of /) are put back after their turn.

@@ -33,7 +33,7 @@ public sealed class RelayCommandTests : IDisposable
 
         Assert.Equal((0, "Removed relay listener 127.0.0.1:2525.\n"), (removed.ExitCode, removed.Output));
         Assert.Equal(1, again.ExitCode);
-        Assert.Contains("No relay listener on 127.0.0.1:2525", again.Error, StringComparison.Ordinal);
+        Assert.Contains("No such relay listener in the scopes you administer.", again.Error, StringComparison.Ordinal);
         var list = (await _herald.RunAsync("relay", "list")).Output;
         Assert.DoesNotContain("127.0.0.1:2525", list, StringComparison.Ordinal);
         Assert.Contains("0.0.0.0:2526", list, StringComparison.Ordinal);
