@@ -28,5 +28,10 @@ dotnet test --solution Herald.slnx "$@" 2>&1 | tee "$log" || status=$?
 # One closing line any reader understands: "N passed, N failed".
 passed=$(grep -E '^\s+succeeded: [0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
 failed=$(grep -E '^\s+failed: [0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
+# The names of the failed tests, last, where a reader of only the end of the output sees them.
+if grep -qE '^failed ' "$log"; then
+  echo "Failed tests:"
+  grep -A3 -E '^failed ' "$log" | grep -vE '^\s+at |^--$' | cut -c1-400
+fi
 echo "${passed} passed, ${failed} failed"
 exit "$status"

@@ -44,9 +44,20 @@ var fanout = new System.CommandLine.Command("fanout", "One event to a group subs
     members,
 };
 
+var kills = new Option<int>("--kills") { Description = "SIGKILLs of herald serve, each followed by a restart.", DefaultValueFactory = _ => 200 };
+var chaosEngine = new Option<string>("--engine") { Description = "sqlite or postgres.", DefaultValueFactory = _ => "sqlite" };
+var apiProducers = new Option<int>("--api-producers") { Description = "Clients submitting through the API at once.", DefaultValueFactory = _ => 8 };
+var relayProducers = new Option<int>("--relay-producers") { Description = "Relay sessions sending at once.", DefaultValueFactory = _ => 2 };
+var maximumUptime = new Option<double>("--max-uptime") { Description = "Longest a node runs between kills, in seconds (each uptime is random from a tenth of it).", DefaultValueFactory = _ => 3.0 };
+var seed = new Option<int>("--seed") { Description = "Seed of the kill moments (printed, so that a run can be repeated).", DefaultValueFactory = _ => Environment.TickCount };
+var chaos = new System.CommandLine.Command("chaos", "API and relay submissions while herald serve is killed (SIGKILL) and restarted at random moments; prints acknowledged, delivered, lost and duplicated.")
+{
+    kills, chaosEngine, apiProducers, relayProducers, maximumUptime, seed,
+};
+
 var root = new RootCommand("Herald end-to-end benchmark: API → outbox → smtp-sink, for SQLite and PostgreSQL; `relay`: SMTP relay against Postfix.")
 {
-    herald, repositoryRoot, workDirectory, keep, engines, messages, concurrency, batch, size, rate, duration, warmup, connectionLimit, stallTimeout, timeLimit, relay, fanout,
+    herald, repositoryRoot, workDirectory, keep, engines, messages, concurrency, batch, size, rate, duration, warmup, connectionLimit, stallTimeout, timeLimit, relay, fanout, chaos,
 };
 
 using var children = new ChildProcesses();
@@ -137,6 +148,24 @@ fanout.SetAction((parse, _) => RunAsync(parse, async (common, limit) =>
     var header = $"Herald fan-out benchmark: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; load average {LoadAverage()}\n"
         + $"One item.changed event, one immediate subscription of a group of {options.Members:#,0} users (View on /), SQLite, smtp-sink -c on 127.0.0.1, herald smtp set --connection-limit {options.ConnectionLimit}.";
     return (header + "\n\n" + figures.Format() + "\n", figures.Delivered is null ? ["the sink never counted every member's mail"] : []);
+}));
+
+chaos.SetAction((parse, _) => RunAsync(parse, async (common, limit) =>
+{
+    var engine = parse.GetValue(chaosEngine)!;
+    if (engine is not ("sqlite" or "postgres"))
+    {
+        throw new ArgumentException("--engine takes sqlite or postgres.");
+    }
+
+    var longest = TimeSpan.FromSeconds(Math.Max(0.2, parse.GetValue(maximumUptime)));
+    var options = new ChaosOptions(common.HeraldDll, common.RepositoryRoot, common.WorkDirectory, engine, Math.Max(0, parse.GetValue(kills)),
+        Math.Max(0, parse.GetValue(apiProducers)), Math.Max(0, parse.GetValue(relayProducers)), longest / 10, longest, common.ConnectionLimit, common.StallTimeout, parse.GetValue(seed));
+    var figures = await new ChaosBenchmark(options, children, common.Http, Console.Error).RunAsync(limit.Token);
+    var header = $"Herald chaos benchmark: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; load average {LoadAverage()}\n"
+        + $"{options.ApiProducers} API producers (Idempotency-Key per message, retried with it until 202) and {options.RelayProducers} relay sessions (message sent again until 250);"
+        + $" herald serve killed with SIGKILL after a random {options.MinimumUptime.TotalSeconds:0.0}–{options.MaximumUptime.TotalSeconds:0.0} s up, {options.Kills} times (seed {options.Seed}); smtp-sink -d, matched by X-Chaos-Id.";
+    return (header + "\n\n" + figures.Format() + "\n", figures.Lost > 0 ? [$"{figures.Lost} acknowledged message(s) were never delivered"] : []);
 }));
 
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -99,7 +99,9 @@ internal sealed class HeraldNode(
         throw new TimeoutException($"herald serve did not answer /healthz within 90 s; see {logFile}:\n{Tail(logFile)}");
     }
 
-    public void Dispose()
+    /// <summary>SIGKILL, as a crash or a pulled plug would end it: nothing is flushed or closed.
+    /// <see cref="StartAsync"/> starts it again on the same data.</summary>
+    public void Kill()
     {
         if (_serve is not null)
         {
@@ -107,6 +109,8 @@ internal sealed class HeraldNode(
             _serve = null;
         }
     }
+
+    public void Dispose() => Kill();
 
     /// <summary>Runs an administrator verb (<c>herald VERB …</c>) on this node's data; fails unless it exits 0.</summary>
     public async Task<string> RunVerbAsync(string[] verb, CancellationToken cancellationToken)

@@ -220,7 +220,7 @@ public sealed partial class FarmTests(ITestOutputHelper output) : IDisposable
         var waiting = JsonDocument.Parse(await http.GetStringAsync(new Uri($"api/v1/messages/{tagged}", UriKind.Relative), ct)).RootElement;
         output.WriteLine($"with only node-plain running: {waiting}");
         Assert.Equal("queued", Assert.Single(OutboxNode.Recipients(waiting)).GetProperty("state").GetString());
-        Assert.Equal("eu-relay", waiting.GetProperty("connectionName").GetString());
+        Assert.Equal("/eu:eu-relay", waiting.GetProperty("connectionName").GetString());
         Assert.Empty(waiting.GetProperty("attempts").EnumerateArray());
         Assert.Equal([MessageIdOf(await DetailsOfAsync(http, control))], CrashTests.CopiesByMessageId(sink).Keys);
         var reason = await WaitForOutputAsync(plain, "eu-relay");
