@@ -38,6 +38,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<ConnectionHealth>();
         services.AddSingleton<DeliveryMetrics>();
         services.AddSingleton<UpstreamSizeLimits>();
+        services.AddSingleton<AccessTokens>();
         services.TryAddSingleton<IReverseDnsResolver, SystemReverseDnsResolver>();
         services.AddSingleton<RelaySettingsCache>();
         services.AddSingleton<RelaySettingsService>();

@@ -17,7 +17,7 @@ internal sealed record SessionFailure(RecipientOutcome Outcome, DeliveryStage St
 /// one or more transactions. Every MailKit error is mapped here to a value: command errors by
 /// their reply code, protocol and I/O errors as transient.
 /// </summary>
-internal sealed class SmtpSession : IDisposable
+internal sealed partial class SmtpSession : IDisposable
 {
     private readonly RecipientRecordingSmtpClient _client;
     private readonly SmtpConnection _settings;
@@ -37,7 +37,7 @@ internal sealed class SmtpSession : IDisposable
     public DateTimeOffset LastUsed { get; set; }
 
     public static async Task<(SmtpSession? Session, SessionFailure? Failure)> OpenAsync(
-        OpenedConnection connection, IProtocolLogger logger, CancellationToken cancellationToken)
+        OpenedConnection connection, AccessTokens tokens, IProtocolLogger logger, CancellationToken cancellationToken)
     {
         var settings = connection.Settings;
         var client = new RecipientRecordingSmtpClient(logger);
@@ -78,7 +78,11 @@ internal sealed class SmtpSession : IDisposable
                     return (null, new SessionFailure(RecipientOutcome.TransientFailure, stage, problem, ConfigurationError: true));
                 }
 
-                await client.AuthenticateAsync(new NetworkCredential(settings.Authentication.UserName, connection.Password), cancellationToken).ConfigureAwait(false);
+                if (await AuthenticateAsync(client, connection, tokens, cancellationToken).ConfigureAwait(false) is { } refused)
+                {
+                    client.Dispose();
+                    return (null, refused);
+                }
             }
 
             return (new SmtpSession(client, settings), null);

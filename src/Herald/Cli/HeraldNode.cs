@@ -30,6 +30,7 @@ internal static class HeraldNode
             .AddHeraldCore(NodePassphrase.ForNode(dataDirectory, console.Environment))
             .AddHeraldStorage(database)
             .AddHeraldSmtp()
+            .AddHeraldOAuth()
             .AddSingleton(provider => new DiskSpaceGuard(
                 database is SqliteDatabase ? dataDirectory : null,
                 provider.GetRequiredService<IOptions<OutboxOptions>>(),
