@@ -51,7 +51,7 @@ public sealed partial class AccessTokens(IOAuthTokenProvider provider, ISettings
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
     /// <summary>A valid access token for the connection, or the sentence saying why there is none.</summary>
-    public async Task<(string? Token, OAuthFailure? Failure)> GetAsync(OpenedConnection connection, CancellationToken cancellationToken)
+    public async Task<(OAuthToken? Token, OAuthFailure? Failure)> GetAsync(OpenedConnection connection, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
         var settings = connection.Settings.Authentication.OAuth ?? throw new InvalidOperationException($"{connection.Settings.Qualified} does not use OAuth.");
@@ -70,7 +70,7 @@ public sealed partial class AccessTokens(IOAuthTokenProvider provider, ISettings
             var now = time.GetUtcNow();
             if (entry.Token is { } cached && now < entry.RenewAt)
             {
-                return (cached.AccessToken, null);
+                return (cached, null);
             }
 
             var secrets = connection.OAuth ?? new OAuthSecrets(null, null, null, null);
@@ -100,7 +100,7 @@ public sealed partial class AccessTokens(IOAuthTokenProvider provider, ISettings
                 await SaveRefreshTokenAsync(connection.Settings, rotated, cancellationToken).ConfigureAwait(false);
             }
 
-            return (token.AccessToken, null);
+            return (token, null);
         }
         finally
         {
@@ -116,6 +116,25 @@ public sealed partial class AccessTokens(IOAuthTokenProvider provider, ISettings
         if (_entries.TryGetValue(connection.Settings.Id, out var entry) && entry.Token?.AccessToken == token)
         {
             entry.Token = null;
+        }
+    }
+
+    /// <summary>For <c>herald smtp show</c> and the console: a token for the stored connection
+    /// (from this node's cache when it has one), so that the administrator sees whose it is and
+    /// when it expires, or the sentence saying why there is none. Never the token itself.</summary>
+    public async Task<(DateTimeOffset? ExpiresOn, string? Account, string? Problem)> ProbeAsync(SmtpConnection settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var (opened, problem) = await OpenedConnection.OpenAsync(settings, vault, cancellationToken).ConfigureAwait(false);
+        if (opened is null)
+        {
+            return (null, null, problem);
+        }
+
+        using (opened)
+        {
+            var (token, failure) = await GetAsync(opened, cancellationToken).ConfigureAwait(false);
+            return (token?.ExpiresOn, token?.Account, failure?.Sentence);
         }
     }
 

@@ -33,8 +33,8 @@ internal sealed partial class SmtpSession
         var userName = settings.Authentication.UserName!;
         for (var attempt = 0; ; attempt++)
         {
-            var (token, failure) = await tokens.GetAsync(connection, cancellationToken).ConfigureAwait(false);
-            if (token is null)
+            var (issued, failure) = await tokens.GetAsync(connection, cancellationToken).ConfigureAwait(false);
+            if (issued?.AccessToken is not { } token)
             {
                 return new SessionFailure(RecipientOutcome.TransientFailure, DeliveryStage.Authenticate, failure!.Sentence, ConfigurationError: true);
             }
