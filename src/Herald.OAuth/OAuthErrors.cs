@@ -36,7 +36,7 @@ public static partial class OAuthErrors
             (_, "invalid_client") => "the client id or secret was refused, or the client is disabled: check the client id, give a new client secret, or enable the client at the authorization server.",
             (_, "unauthorized_client") => request.Settings.Provider == OAuthProvider.Google
                 ? "the service account is not allowed domain-wide delegation for https://mail.google.com/: in the Google Admin console add its client id under Security → API controls → Domain-wide delegation with that scope."
-                : "the client is not allowed to use this grant: allow it the client-credentials (or refresh-token) grant at the authorization server.",
+                : "the client is disabled or not allowed this grant: enable the client and allow it the client-credentials (or refresh-token) grant at the authorization server.",
             (_, "invalid_grant") when request.Settings.Grant == OAuthGrant.RefreshToken => "the refresh token is expired, revoked or was used on another node: sign in again.",
             (_, "invalid_grant") when request.Settings.Provider == OAuthProvider.Google => "Google refused to act as the mailbox: check that the user name is an existing Workspace user and the service account's key is current.",
             (_, "invalid_scope") => "the scope was refused: check the scope the client may ask for.",
