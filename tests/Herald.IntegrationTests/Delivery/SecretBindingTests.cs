@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using Herald.IntegrationTests.Fixtures;
 using Herald.IntegrationTests.Outbox;
 using Herald.Testing;
@@ -41,10 +42,16 @@ public sealed class SecretBindingTests(PostfixFixture original) : IAsyncDisposab
         await OutboxNode.WaitForAsync(http, first, s => s == "sent");
         await original.WaitForMessageAsync(before);
 
-        // The administrator of / points the connection at another server and gives no password.
-        var moved = await _cli.RunAsync("smtp", "set", "--port", $"{other.StartTlsAuthPort}", "--trust-ca", other.Pki("ca.pem"));
-        Assert.True(moved.ExitCode == 0, moved.ToString());
-        Assert.Contains("The stored password of /:default was dropped because its server changed", moved.Output, StringComparison.Ordinal);
+        // The administrator of / points the connection at another server and gives no password,
+        // through the API of the node that sends (its settings cache sees the change at once; a
+        // change by the CLI reaches a running node within OutgoingSettingsCache.Lifetime).
+        using var moved = await http.PutAsJsonAsync(
+            new Uri("api/v1/connections/default?scope=%2F", UriKind.Relative),
+            new { port = other.StartTlsAuthPort, trustCa = await File.ReadAllTextAsync(other.Pki("ca.pem"), Ct) },
+            Ct);
+        var movedBody = await moved.Content.ReadAsStringAsync(Ct);
+        Assert.True(moved.IsSuccessStatusCode, movedBody);
+        Assert.Contains("The stored password of /:default was dropped because its server changed", movedBody, StringComparison.Ordinal);
 
         var after = PostfixFixture.NewRecipient("after");
         var second = await OutboxNode.SendAsync(http, new { scope = "/", to = new[] { after }, subject = "After the move", text = "x" });
