@@ -36,11 +36,15 @@ public sealed class AuthorizationServer : IAsyncDisposable
     private int _tokenRequests;
     private int _introspections;
 
-    private AuthorizationServer(WebApplication app, Uri baseAddress)
+    private AuthorizationServer(WebApplication app, Uri baseAddress, X509Certificate2? tls)
     {
         _app = app;
         BaseAddress = baseAddress;
+        Tls = tls;
     }
+
+    /// <summary>The server's certificate when it runs over HTTPS, for clients to trust.</summary>
+    public X509Certificate2? Tls { get; }
 
     public Uri BaseAddress { get; }
 
@@ -113,7 +117,7 @@ public sealed class AuthorizationServer : IAsyncDisposable
             });
 
         var app = builder.Build();
-        var server = new AuthorizationServer(app, baseAddress);
+        var server = new AuthorizationServer(app, baseAddress, tls);
         app.Use(async (context, next) =>
         {
             if (context.Request.Path.StartsWithSegments("/connect/token", StringComparison.Ordinal))

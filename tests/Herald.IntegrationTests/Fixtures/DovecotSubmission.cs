@@ -43,6 +43,13 @@ public sealed class DovecotSubmission : IDisposable
             default_internal_user = {Environment.UserName}
             default_internal_group = {await IdAsync("-gn")}
             """;
+        var trust = "";
+        if (tokens.Tls is { } tls)
+        {
+            await File.WriteAllTextAsync(Path.Combine(directory, "authorization-server.pem"), tls.ExportCertificatePem());
+            trust = $"tls_ca_cert_file = {directory}/authorization-server.pem";
+        }
+
         await File.WriteAllTextAsync(Path.Combine(directory, "oauth2.conf.ext"), $"""
             introspection_mode = post
             introspection_url = {tokens.IntrospectionEndpoint}
@@ -52,6 +59,7 @@ public sealed class DovecotSubmission : IDisposable
             username_attribute = email
             active_attribute = active
             active_value = true
+            {trust}
 
             """);
         await File.WriteAllTextAsync(dovecot._config, $"""

@@ -1,0 +1,160 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Herald.Access;
+using Herald.Credentials;
+using Herald.Delivery;
+using Herald.IntegrationTests.Fixtures;
+using Herald.IntegrationTests.Storage;
+using Herald.OAuth;
+using Herald.Outbox;
+using Herald.Scopes;
+using Herald.Settings;
+using Herald.Smtp;
+using Herald.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using MimeKit;
+
+namespace Herald.IntegrationTests.OAuth;
+
+/// <summary>
+/// The Microsoft provider end to end: MSAL (app-only client credentials, a client secret) pointed
+/// at the test's authorization server through its generic OpenID Connect authority support, over
+/// HTTPS as MSAL requires, and the token it gets presented to Dovecot, which relays the mail.
+/// Entra ID itself is not reachable from a test; everything after MSAL's discovery is the same code.
+/// </summary>
+public sealed class MicrosoftProviderTests : IAsyncLifetime
+{
+    private const string Mailbox = "sharepoint@contoso.example";
+
+    private X509Certificate2 _tls = null!;
+    private AuthorizationServer _tokens = null!;
+    private SmtpSink _sink = null!;
+    private DovecotSubmission _dovecot = null!;
+    private TestDatabase _database = null!;
+    private ServiceProvider _node = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        _tls = LoopbackCertificate();
+        _tokens = await AuthorizationServer.StartAsync(tls: _tls);
+        await _tokens.AddClientAsync("sharepoint-farm", "farm-client-secret", Mailbox);
+        _sink = SmtpSink.Start();
+        _dovecot = await DovecotSubmission.StartAsync(_tokens, _sink.Port);
+        _database = await TestDatabases.CreateAsync(TestDatabases.Sqlite);
+        // The node trusts the test server's certificate and nothing else.
+        var trusting = new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, presented, _, _) => presented is not null && presented.GetCertHashString() == _tls.GetCertHashString(),
+            },
+        };
+        _node = new ServiceCollection()
+            .AddLogging()
+            .AddMetrics()
+            .AddSingleton(new OAuthHttp(trusting))
+            .AddHeraldCore(new NodePassphrase("microsoft provider passphrase", Path.Combine(_database.DataDirectory, "credential.key")))
+            .AddHeraldStorage(_database.Database)
+            .AddHeraldSmtp()
+            .AddHeraldOAuth()
+            .BuildServiceProvider();
+    }
+
+    [Fact]
+    public async Task Msal_app_only_token_from_an_oidc_authority_delivers_through_dovecot()
+    {
+        var saved = await _node.GetRequiredService<OutgoingSettingsService>().SaveConnectionAsync(Caller.Operator, new ConnectionSave(ScopePath.Root, "m365", true, new ConnectionUpdate
+        {
+            Host = "127.0.0.1",
+            Port = _dovecot.Port,
+            Security = "none",
+            AllowPlaintextAuth = true,
+            Authentication = new AuthenticationChange.ToOAuth(Mailbox, new OAuthChange
+            {
+                Provider = "microsoft",
+                Tenant = "contoso.onmicrosoft.com",
+                Authority = _tokens.Issuer,
+                ClientId = "sharepoint-farm",
+                ClientSecret = "farm-client-secret",
+            }),
+        }), Ct);
+        Assert.True(saved.Refusal is null, saved.Refusal?.ToString());
+        Assert.Equal("https://outlook.office365.com/.default", saved.Value.Connection.Authentication.OAuth!.EffectiveScope);
+
+        var result = await SendAsync(saved.Value.Connection, "Workflow task assigned");
+
+        Assert.True(result.FailedAt is null, result.Failure);
+        Assert.Equal("Workflow task assigned", Assert.Single(_sink.Received()).ToMimeMessage().Subject);
+        Assert.Equal(1, _tokens.Introspections);
+    }
+
+    [Fact]
+    public async Task A_wrong_client_secret_defers_with_msals_error()
+    {
+        var saved = await _node.GetRequiredService<OutgoingSettingsService>().SaveConnectionAsync(Caller.Operator, new ConnectionSave(ScopePath.Root, "m365", true, new ConnectionUpdate
+        {
+            Host = "127.0.0.1",
+            Port = _dovecot.Port,
+            Security = "none",
+            AllowPlaintextAuth = true,
+            Authentication = new AuthenticationChange.ToOAuth(Mailbox, new OAuthChange
+            {
+                Provider = "microsoft",
+                Tenant = "contoso.onmicrosoft.com",
+                Authority = _tokens.Issuer,
+                ClientId = "sharepoint-farm",
+                ClientSecret = "an expired secret",
+            }),
+        }), Ct);
+        Assert.True(saved.Refusal is null, saved.Refusal?.ToString());
+
+        var result = await SendAsync(saved.Value.Connection, "Never sent");
+
+        Assert.Equal(DeliveryStage.Authenticate, result.FailedAt);
+        var recipient = Assert.Single(result.Recipients);
+        Assert.Equal(RecipientOutcome.TransientFailure, recipient.Outcome);
+        Assert.Contains("Microsoft Entra ID gave SMTP connection /:m365 no token (invalid_client", recipient.Detail, StringComparison.Ordinal);
+        Assert.Empty(_sink.Received());
+    }
+
+    private async Task<DeliveryResult> SendAsync(SmtpConnection connection, string subject)
+    {
+        var stored = await _node.GetRequiredService<ISettingsStore>().GetConnectionAsync(connection.Id, Ct);
+        var (opened, problem) = await OpenedConnection.OpenAsync(stored!, _node.GetRequiredService<CredentialVault>(), Ct);
+        Assert.True(opened is not null, problem);
+        using (opened)
+        {
+            var message = new MimeMessage { Subject = subject };
+            message.From.Add(MailboxAddress.Parse(Mailbox));
+            message.To.Add(MailboxAddress.Parse("someone@example.net"));
+            message.Body = new TextPart("plain") { Text = "x" };
+            return await _node.GetRequiredService<IDeliveryPool>().SendAsync(new DeliveryRequest(opened, message, Mailbox, ["someone@example.net"]), Ct);
+        }
+    }
+
+    /// <summary>A self-signed certificate for 127.0.0.1, as a private authorization server might have.</summary>
+    private static X509Certificate2 LoopbackCertificate()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _node.DisposeAsync();
+        await _database.DisposeAsync();
+        _dovecot.Dispose();
+        _sink.Dispose();
+        await _tokens.DisposeAsync();
+        _tls.Dispose();
+    }
+}
