@@ -39,6 +39,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<DeliveryMetrics>();
         services.AddSingleton<UpstreamSizeLimits>();
         services.AddSingleton<AccessTokens>();
+        services.AddSingleton<OAuthSignInService>();
         services.TryAddSingleton<IReverseDnsResolver, SystemReverseDnsResolver>();
         services.AddSingleton<RelaySettingsCache>();
         services.AddSingleton<RelaySettingsService>();

@@ -13,6 +13,7 @@ public static class OAuthServiceCollectionExtensions
     {
         services.TryAddSingleton<OAuthHttp>(_ => new OAuthHttp());
         services.TryAddSingleton<IOAuthTokenProvider, OAuthTokenProviders>();
+        services.TryAddSingleton<Herald.Settings.IOAuthSignIn, OAuthSignIn>();
         return services;
     }
 }
