@@ -43,12 +43,13 @@ public sealed class OpenedConnection : IDisposable
 
     /// <summary>Opens the connection's secrets with the vault's key; the problem otherwise.</summary>
     public static async Task<(OpenedConnection? Connection, string? Problem)> OpenAsync(
-        SmtpConnection settings, CredentialVault vault, CancellationToken cancellationToken)
+        SmtpConnection settings, CredentialVault vault, CancellationToken cancellationToken, bool forSignIn = false)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(vault);
         var oauth = settings.Authentication.OAuth;
-        if (oauth?.Missing(settings.Qualified) is { } missing)
+        // A sign-in is how a missing refresh token is obtained: it needs only the client's secrets.
+        if (!forSignIn && oauth?.Missing(settings.Qualified) is { } missing)
         {
             return (null, $"{missing} Nothing was sent.");
         }

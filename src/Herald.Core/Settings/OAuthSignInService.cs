@@ -60,7 +60,7 @@ public sealed class OAuthSignInService(OutgoingSettingsService settings, IOAuthS
         }
 
         var connection = found.Value!;
-        var (opened, problem) = await OpenedConnection.OpenAsync(connection, vault, cancellationToken).ConfigureAwait(false);
+        var (opened, problem) = await OpenedConnection.OpenAsync(connection, vault, cancellationToken, forSignIn: true).ConfigureAwait(false);
         if (opened is null)
         {
             return Refusal.Conflict(problem!);

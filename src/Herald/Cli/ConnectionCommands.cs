@@ -117,7 +117,7 @@ internal sealed class ConnectionFlags
             _oauthProvider, _oauthGrant, _tenant, _authority, _clientId, _clientSecretStdin, _oauthClientCert, _serviceAccountKey,
             _tokenEndpoint, _authorizationEndpoint, _deviceEndpoint, _oauthScope, _refreshTokenStdin,
         ];
-        if (!named.Any(option => parse.GetResult(option) is not null))
+        if (!named.Any(option => parse.GetResult(option) is { Implicit: false }))
         {
             return null;
         }
