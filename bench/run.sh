@@ -32,6 +32,16 @@
 # (--members), on a fresh SQLite node, timed from the POST until smtp-sink counted one mail per
 # member. Needs smtp-sink (package postfix).
 #   bench/run.sh fanout [--members 100000]
+#
+# outage: one node (SQLite, or --engine postgres with a private cluster). After a warm-up, a fresh
+# run with the upstream up (--fresh 20000 messages, as run A) gives the rate to compare with;
+# then the upstream goes down (a listener on smtp-sink's port counts every connection and closes
+# it) while --messages (1,000,000) are posted through the API; the node rests --rest (60) s with
+# the backlog; then smtp-sink comes back on the same port and the run waits for every message.
+# Prints the acceptance rate during the outage, herald serve's peak and resting RSS (from
+# /proc/PID/status), its CPU at rest, connections to the dead upstream per minute, and the drain
+# time and rate (and its share of the fresh rate). Needs smtp-sink (package postfix).
+#   bench/run.sh outage [--messages 1000000] [--engine sqlite|postgres]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

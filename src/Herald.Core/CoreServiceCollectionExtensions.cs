@@ -9,15 +9,21 @@ using Herald.Relay;
 using Herald.Notifications.FanOut;
 using Herald.Notifications.Matching;
 using Herald.Settings;
+using Herald.Notifications.Digests;
+using Herald.Work;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Herald;
 
 public static class CoreServiceCollectionExtensions
 {
-    /// <summary>The domain services. The host supplies this node's passphrase source, a
-    /// storage engine and a delivery client.</summary>
+    /// <summary>The domain services, with their options bound from the host's configuration
+    /// (<c>Delivery</c>, <c>Outbox</c>, <c>Notifications</c>, <c>Work</c>; none registered: the
+    /// defaults) and validated, at start-up for <c>herald serve</c> and before a CLI verb runs.
+    /// The host supplies this node's passphrase source, a storage engine and a delivery client.</summary>
     public static IServiceCollection AddHeraldCore(this IServiceCollection services, NodePassphrase passphrase)
     {
         Charsets.EnsureRegistered();
@@ -29,12 +35,18 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<OutgoingSettingsService>();
         services.AddSingleton<TestEmailService>();
         services.AddSingleton<ApiKeyService>();
-        services.AddOptions<DeliveryOptions>();
-        services.AddOptions<OutboxOptions>();
+        services.AddBoundOptions<DeliveryOptions>(DeliveryOptions.Section);
+        services.AddBoundOptions<OutboxOptions>(OutboxOptions.Section);
+        services.AddBoundOptions<NotificationOptions>(NotificationOptions.Section);
+        services.AddBoundOptions<WorkOptions>(WorkOptions.Section);
         services.AddSingleton<OutboxSignal>();
-        services.AddSingleton<DeliveryHandoff>();
+        services.AddSingleton<DeliveryCapacity>();
+        services.AddSingleton<IDeliveryRoom>(provider => provider.GetRequiredService<DeliveryCapacity>());
+        services.AddSingleton<DeliveryConnections>();
+        services.AddSingleton<DeliveryAttempt>();
         services.AddSingleton<OutboxWriter>();
         services.AddSingleton<SubmissionService>();
+        services.AddSingleton<QueueService>();
         services.AddSingleton<ConnectionHealth>();
         services.AddSingleton<DeliveryMetrics>();
         services.AddSingleton<UpstreamSizeLimits>();
@@ -44,11 +56,13 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<RelaySettingsCache>();
         services.AddSingleton<RelaySettingsService>();
         services.AddSingleton<RelayGateFactory>();
+        services.AddBoundOptions<NotificationTemplateOptions>(NotificationTemplateOptions.Section);
         services.AddSingleton<TemplateCompiler>();
+        services.AddSingleton<TemplateRenderer>();
+        services.AddSingleton<TemplateChecks>();
         services.AddSingleton<NotificationTemplates>();
         services.AddSingleton<INotificationTemplates>(provider => provider.GetRequiredService<NotificationTemplates>());
         services.AddSingleton<TemplateService>();
-        services.AddOptions<NotificationOptions>();
         services.AddSingleton<UnsubscribeLinks>();
         services.AddSingleton<IUnsubscribeLinks>(provider => provider.GetRequiredService<UnsubscribeLinks>());
         services.AddSingleton<UnsubscribeService>();
@@ -56,15 +70,42 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<DirectoryCache>();
         services.AddSingleton<IDirectory>(provider => provider.GetRequiredService<DirectoryCache>());
         services.AddSingleton<DirectoryService>();
-        services.AddOptions<SignInOptions>();
+        services.AddBoundOptions<SignInOptions>(SignInOptions.Section);
         services.AddSingleton<PasswordChecks>();
         services.AddSingleton<AdministratorService>();
         services.AddSingleton<NotificationSignal>();
         services.AddSingleton<NotificationMatcher>();
         services.AddSingleton<Herald.Notifications.Subscriptions.SubscriptionService>();
+        services.AddSingleton<Herald.Notifications.Subscriptions.RuleService>();
+        services.AddSingleton<Herald.Notifications.Subscriptions.MyAlertsService>();
+        services.AddSingleton<Herald.Notifications.Events.EventService>();
+        services.AddSingleton<Herald.Scopes.ScopeService>();
         services.AddSingleton<SubscriptionRecipients>();
         services.AddSingleton<ISubscriptionRecipients>(provider => provider.GetRequiredService<SubscriptionRecipients>());
         services.AddSingleton<NotificationFanOut>();
+        services.AddSingleton<FailedWorkService>();
+        return services;
+    }
+
+    /// <summary>The node's background loops: delivery, notification fan-out, digests.</summary>
+    public static IServiceCollection AddHeraldWorkers(this IServiceCollection services)
+    {
+        services.AddHostedService<DeliveryWorker>();
+        services.AddHostedService<ConnectionProbes>();
+        services.AddHostedService<NotificationEngine>();
+        services.AddHostedService<DigestScheduler>();
+        return services;
+    }
+
+    /// <summary>Options of <paramref name="section"/>, bound from the registered configuration if
+    /// there is one, validated by their annotations (and <see cref="System.ComponentModel.DataAnnotations.IValidatableObject"/>)
+    /// when the host starts.</summary>
+    public static IServiceCollection AddBoundOptions<T>(this IServiceCollection services, string section)
+        where T : class
+    {
+        services.AddOptions<T>().ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IConfigureOptions<T>>(provider => new ConfigureNamedOptions<T>(
+            Options.DefaultName, options => provider.GetService<IConfiguration>()?.GetSection(section).Bind(options)));
         return services;
     }
 }

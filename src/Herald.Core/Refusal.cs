@@ -22,6 +22,10 @@ public enum RefusalKind
     /// <summary>The input is right but clashes with what is stored, such as a name in use or a
     /// connection still used by a scope (API 409).</summary>
     Conflict,
+
+    /// <summary>Right and allowed, but Herald cannot do it now (the outbox's disk nearly full, its
+    /// database unreachable); the same request may succeed later (API 503).</summary>
+    Unavailable,
 }
 
 /// <summary>
@@ -37,6 +41,8 @@ public sealed record Refusal(RefusalKind Kind, string Sentence, IReadOnlyList<Fi
     public static Refusal Conflict(string sentence) => new(RefusalKind.Conflict, sentence, []);
 
     public static Refusal Conflict(FieldError error) => new(RefusalKind.Conflict, error.Message, [error]);
+
+    public static Refusal Unavailable(string sentence) => new(RefusalKind.Unavailable, sentence, []);
 
     /// <summary>Invalid input: <paramref name="summary"/> heads the list, e.g. "The settings are not
     /// valid; nothing was saved."</summary>

@@ -1,12 +1,15 @@
 using Herald.Delivery;
+using Herald.Relay;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Smtp;
 
 public static class SmtpServiceCollectionExtensions
 {
+    /// <summary>The delivery client and its pool, and the relay's options (section <c>Relay</c>), bound and validated.</summary>
     public static IServiceCollection AddHeraldSmtp(this IServiceCollection services) =>
         services
+            .AddBoundOptions<RelayOptions>(RelayOptions.Section)
             .AddSingleton<IDeliveryClient, MailKitDeliveryClient>()
             .AddSingleton<IDeliveryPool, SmtpConnectionPool>();
 }

@@ -32,6 +32,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IApiKeyStore, SqlApiKeyStore>();
         services.AddSingleton<IRelayStore, SqlRelayStore>();
         services.AddSingleton<INotificationTemplateStore, SqlTemplateStore>();
+        services.AddSingleton<IRecentEvents, SqlRecentEvents>();
         services.AddSingleton<ISigningKeyStore, SqlSigningKeyStore>();
         services.AddSingleton<SqlDigestStore>();
         services.AddSingleton<IDigestStore>(provider => provider.GetRequiredService<SqlDigestStore>());

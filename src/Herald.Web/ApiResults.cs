@@ -26,6 +26,7 @@ internal static class ApiResults
             RefusalKind.NotAllowed => (StatusCodes.Status403Forbidden, "Forbidden"),
             RefusalKind.NotFound => (StatusCodes.Status404NotFound, "Not found"),
             RefusalKind.Conflict => (StatusCodes.Status409Conflict, "Conflict"),
+            RefusalKind.Unavailable => (StatusCodes.Status503ServiceUnavailable, "Service unavailable"),
             _ => (StatusCodes.Status422UnprocessableEntity, "Unprocessable content"),
         };
         if (refusal.Errors.Count == 0)

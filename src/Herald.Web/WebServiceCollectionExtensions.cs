@@ -50,6 +50,7 @@ public static class WebServiceCollectionExtensions
         api.MapAccessApi();
         app.MapHeraldConsole();
         api.MapEventsApi();
+        api.MapFailedEventsApi();
         api.MapSubscriptionsApi();
         api.MapRulesApi();
         return app;

@@ -123,7 +123,7 @@ public sealed class DirectoryTests(ConsoleFixture fixture)
         await Assertions.Expect(problems.Nth(0)).ToContainTextAsync("email");
         await Assertions.Expect(problems.Nth(1)).ToContainTextAsync("Mars/Olympus");
         await Assertions.Expect(problems.Nth(2)).ToContainTextAsync("'nobody' does not exist");
-        await Assertions.Expect(page.Locator("#file-error")).ToContainTextAsync("nothing was imported");
+        await Assertions.Expect(page.Locator("#file-error")).ToContainTextAsync("nothing was saved");
         await ConsoleFixture.ScreenshotAsync(page, "import-problems");
         Assert.DoesNotContain("gus", await fixture.CliAsync("user", "list"), StringComparison.Ordinal);
 

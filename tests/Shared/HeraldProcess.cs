@@ -31,7 +31,10 @@ internal sealed class HeraldCommandLine : IDisposable
         var console = new CliConsole(
             new StringReader(standardInput ?? ""), output, error,
             name => Environment.TryGetValue(name, out var value) ? value : null,
-            InteractiveInput: false);
+            InteractiveInput: false)
+        {
+            Variables = () => Environment,
+        };
         var exit = await HeraldCli.RunAsync(["--data-dir", DataDirectory, .. args], console, TestContext.Current.CancellationToken);
         return new CliResult(exit, output.ToString(), error.ToString());
     }

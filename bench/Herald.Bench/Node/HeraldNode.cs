@@ -28,6 +28,10 @@ internal sealed class HeraldNode(
 
     public Uri? BaseAddress { get; private set; }
 
+    /// <summary>The process id of the running <c>herald serve</c> (dotnet runs herald.dll in
+    /// its own process, so this is the node itself).</summary>
+    public int ProcessId => _serve?.Id ?? throw new InvalidOperationException("herald serve is not running.");
+
     /// <summary><c>herald smtp set</c>: the global scope sends to the sink, unencrypted, anonymously.</summary>
     public async Task ConfigureSmtpAsync(int sinkPort, int connectionLimit, CancellationToken cancellationToken) =>
         await RunVerbAsync(

@@ -28,6 +28,14 @@ public abstract record Caller
     /// (administrators may send too).</summary>
     public abstract bool MaySendInto(ScopePath scope);
 
+    /// <summary>Whether the caller administers a scope at all (its own and those below it): who
+    /// may read the directory of users and groups, which every scope shares.</summary>
+    public abstract bool IsAdministrator { get; }
+
+    /// <summary>The name of the person behind the caller, for what is theirs as a person (their
+    /// own alerts); null for a program or the local operator.</summary>
+    public virtual string? PersonName => null;
+
     /// <summary>Administrators of <c>/</c>: the farm's own settings (relay endpoints, connections
     /// owned by <c>/</c>, the global directory) are theirs alone.</summary>
     public bool AdministersRoot => Administers(ScopePath.Root);
@@ -53,6 +61,8 @@ public abstract record Caller
             Administers(subtree) || (ApiKey.Role == ApiKeyRole.Admin && ApiKey.RevokedAt is null && ApiKey.Scope.IsSameOrDescendantOf(subtree));
 
         public override bool MaySendInto(ScopePath scope) => ApiKey.Allows(scope, ApiKeyRole.Sender);
+
+        public override bool IsAdministrator => ApiKey is { Role: ApiKeyRole.Admin, RevokedAt: null };
     }
 
     /// <summary>An administrator signed in to the web console.</summary>
@@ -65,6 +75,10 @@ public abstract record Caller
         public override bool AdministersAnyScopeIn(ScopePath subtree) => Administers(subtree) || Scope.IsSameOrDescendantOf(subtree);
 
         public override bool MaySendInto(ScopePath scope) => Administers(scope);
+
+        public override bool IsAdministrator => true;
+
+        public override string? PersonName => Name;
     }
 
     /// <summary>See <see cref="Operator"/>.</summary>
@@ -77,5 +91,7 @@ public abstract record Caller
         public override bool AdministersAnyScopeIn(ScopePath subtree) => true;
 
         public override bool MaySendInto(ScopePath scope) => true;
+
+        public override bool IsAdministrator => true;
     }
 }

@@ -5,4 +5,8 @@ namespace Herald.Delivery;
 public interface IDeliveryPool
 {
     Task<DeliveryResult> SendAsync(DeliveryRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Tests a connection without sending anything: connect, TLS and authentication.
+    /// The result has no recipients; <see cref="DeliveryResult.FailedAt"/> is null when it works.</summary>
+    Task<DeliveryResult> ProbeAsync(OpenedConnection connection, CancellationToken cancellationToken);
 }

@@ -19,31 +19,30 @@ public static class MessageComposer
         DateTimeOffset now) =>
         Compose(settings, new MessageContent(to.ToArray(), subject, textBody, null), now, Guid.CreateVersion7(now).ToString("N"));
 
-    /// <summary>Builds the message: From is the configured address unless the content carries
-    /// another one (allowed by the scope's impersonation policy), in which case the configured
-    /// address becomes the Sender; text and HTML become multipart/alternative; attachments
-    /// multipart/mixed. The Message-ID is <c>&lt;id@domain of the configured From&gt;</c>, so
-    /// that an outbox message and what reached a mailbox can be matched.</summary>
+    /// <summary>Builds the message: From, Sender and Reply-To as the scope's impersonation policy
+    /// decides (<see cref="SenderIdentity.Decide"/>); text and HTML become multipart/alternative;
+    /// attachments multipart/mixed. The Message-ID is <c>&lt;id@domain of the configured From&gt;</c>,
+    /// so that an outbox message and what reached a mailbox can be matched.</summary>
     public static MimeMessage Compose(EffectiveOutgoingSettings settings, MessageContent content, DateTimeOffset now, string id)
     {
-        var configured = settings.FromAddress.Value
-            ?? throw new InvalidOperationException($"Scope {settings.Scope} has no From address; callers check this first.");
-        var fromName = content.FromName ?? (content.From is null ? settings.FromName.Value : null);
-        var encoding = EncodingFor(settings.Charset.Value, content.Subject, content.Text ?? "", content.Html ?? "", fromName ?? "");
+        ArgumentNullException.ThrowIfNull(content);
+        var identity = SenderIdentity.Decide(settings, content.Requested);
+        var encoding = EncodingFor(settings.Charset.Value, content.Subject, content.Text ?? "", content.Html ?? "", identity.FromName ?? "", identity.SenderName ?? "");
 
         // Date and Message-ID given up front: MimeMessage() would otherwise make its own, from
         // the host name, for every message.
-        var domain = configured.Value[(configured.Value.LastIndexOf('@') + 1)..];
+        var configured = identity.EnvelopeSender.Value;
+        var domain = configured[(configured.LastIndexOf('@') + 1)..];
         var message = new MimeMessage(
             new Header(HeaderId.Date, DateUtils.FormatDate(now)),
             new Header(HeaderId.MessageId, $"<{id}@{(Ascii.IsValid(domain) ? domain : Idn.GetAscii(domain))}>"));
-        message.From.Add(new MailboxAddress(encoding, fromName, (content.From ?? configured).Value));
-        if (content.From is not null && content.From != configured)
+        message.From.Add(new MailboxAddress(encoding, identity.FromName, identity.From.Value));
+        if (identity.Sender is { } sender)
         {
-            message.Sender = new MailboxAddress(encoding, settings.FromName.Value, configured.Value);
+            message.Sender = new MailboxAddress(encoding, identity.SenderName, sender.Value);
         }
 
-        if ((content.ReplyTo ?? settings.ReplyTo.Value) is { } replyTo)
+        if (identity.ReplyTo is { } replyTo)
         {
             message.ReplyTo.Add(new MailboxAddress(encoding, null, replyTo.Value));
         }

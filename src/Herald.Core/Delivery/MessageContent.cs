@@ -8,12 +8,9 @@ public sealed record MessageContent(IReadOnlyList<EmailAddress> To, string Subje
 {
     public IReadOnlyList<EmailAddress> Cc { get; init; } = [];
 
-    /// <summary>A From other than the configured one; only when the scope allows impersonation.</summary>
-    public EmailAddress? From { get; init; }
-
-    public string? FromName { get; init; }
-
-    public EmailAddress? ReplyTo { get; init; }
+    /// <summary>The From, display name and Reply-To the producer asked for; the scope's
+    /// impersonation policy decides what is used (<see cref="SenderIdentity.Decide"/>).</summary>
+    public RequestedIdentity Requested { get; init; } = RequestedIdentity.None;
 
     public IReadOnlyList<MessageAttachment> Attachments { get; init; } = [];
 

@@ -48,7 +48,7 @@ public readonly record struct Principal(PrincipalKind Kind, string Id)
         var id = colon > 0 ? text![(colon + 1)..] : "";
         if (kind is not ("user" or "group") || !DirectoryIds.TryCheck(id, out error))
         {
-            error = $"'{text}' is not a principal: write user:<id> or group:<id>.";
+            error = $"'{DirectoryIds.Printable(text)}' is not a principal: write user:<id> or group:<id>.";
             return false;
         }
 
@@ -58,8 +58,10 @@ public readonly record struct Principal(PrincipalKind Kind, string Id)
     }
 }
 
-/// <summary>Ids of users, groups, subscriptions and rules: 1 to 100 characters of letters,
-/// digits and <c>. _ - @</c>, chosen by whoever creates them (often the id in their own system).</summary>
+/// <summary>Ids of users, groups, subscriptions and rules: 1 to 100 characters of ASCII letters,
+/// digits and <c>. _ - @</c>, chosen by whoever creates them (often the id in their own system).
+/// An id is one exact name everywhere: compared ordinally (case counts: <c>Alice</c> is not
+/// <c>alice</c>), never trimmed, case-folded or matched with wildcards; anything else is refused.</summary>
 public static class DirectoryIds
 {
     public const int MaxLength = 100;
@@ -68,13 +70,19 @@ public static class DirectoryIds
     {
         if (string.IsNullOrEmpty(id) || id.Length > MaxLength || !id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '@'))
         {
-            error = $"'{id}' is not a valid id: use 1 to {MaxLength} letters, digits, '.', '_', '-' or '@'.";
+            error = $"'{Printable(id)}' is not a valid id: use 1 to {MaxLength} letters, digits, '.', '_', '-' or '@' (ids are compared exactly: case counts, and white space is refused, never trimmed).";
             return false;
         }
 
         error = null;
         return true;
     }
+
+    /// <summary>Text a caller gave, safe to quote in a sentence on any door (a terminal too):
+    /// control and formatting characters as '?', at most 100 characters.</summary>
+    public static string Printable(string? text) =>
+        text is null ? "" : new string([.. text.Take(MaxLength).Select(c => char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format ? '?' : c)])
+            + (text.Length > MaxLength ? "…" : "");
 }
 
 /// <summary>What an access-list entry grants on a scope and every scope below it; each level

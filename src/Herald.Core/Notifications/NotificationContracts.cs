@@ -50,4 +50,4 @@ public interface IDigestInbox
     Task AddAsync(IReadOnlyList<DigestEntry> entries, CancellationToken cancellationToken);
 }
 
-public sealed record DigestEntry(string SubscriptionId, string EventId, DateTimeOffset ReceivedAt);
+public sealed record DigestEntry(string SubscriptionId, EventKey Event, DateTimeOffset ReceivedAt);

@@ -16,7 +16,8 @@ namespace Herald.Notifications;
 /// nodes, sends nothing twice.</param>
 /// <param name="Requester">For an access request: the person asking. They appear in From when the
 /// scope's impersonation policy allows it (the configured address is then the Sender and the
-/// envelope sender), otherwise in Reply-To.</param>
+/// envelope sender); otherwise the message keeps the scope's From and Reply-To and its body names
+/// the requester (<see cref="SenderIdentity.Decide"/>).</param>
 public sealed record NotificationEmail(
     NotificationRecipient Recipient,
     RenderedNotification Content,
@@ -46,8 +47,9 @@ public sealed record MailerOutcome(int Stored, int Duplicates, string? Problem);
 public sealed class NotificationMailer(
     OutgoingSettingsCache settings,
     OutboxWriter writer,
-    DeliveryHandoff handoff,
+    IDeliveryRoom handoff,
     IOptions<DeliveryOptions> deliveryOptions,
+    IOptions<OutboxOptions> outboxOptions,
     TimeProvider time)
 {
     /// <summary>Messages composed together: a 100,000-member fan-out is 200 batches, with a few in
@@ -142,7 +144,7 @@ public sealed class NotificationMailer(
 
     /// <summary>Whether one send still waits for the worker's room: for <see cref="PacedFor"/> at
     /// most, and not after a wait for room ran out of <see cref="Patience"/>.</summary>
-    private sealed class Pacing(DeliveryHandoff handoff)
+    private sealed class Pacing(IDeliveryRoom handoff)
     {
         // Real time, as the waits themselves.
         private readonly long _started = Stopwatch.GetTimestamp();
@@ -167,12 +169,28 @@ public sealed class NotificationMailer(
 
     private NewMessage Compose(EffectiveOutgoingSettings effective, ScopePath scope, MessageSource source, NotificationEmail email, DateTimeOffset now)
     {
-        var impersonate = email.Requester is not null && effective.Impersonation.Value == ImpersonationPolicy.AllowUserFrom;
-        var content = new MessageContent([email.Recipient.Address], email.Content.Subject, email.Content.Text, email.Content.Html)
+        // A template that writes more than a message may hold (a loop over huge data) makes this
+        // notification fail, before anything is composed or stored: the fan-out counts it
+        // against the event, as any other failure of its own.
+        var rendered = (long)email.Content.Subject.Length + email.Content.Text.Length + (email.Content.Html?.Length ?? 0);
+        if (rendered > outboxOptions.Value.MaxMessageBytes)
         {
-            From = impersonate ? email.Requester!.Address : null,
-            FromName = impersonate ? email.Requester!.Name : null,
-            ReplyTo = email.Requester is { } requester && !impersonate ? requester.Address : null,
+            throw new InvalidDataException(
+                $"The notification for {email.Recipient.Address} renders {rendered:N0} characters, more than a message may hold ({outboxOptions.Value.MaxMessageBytes:N0} bytes); check the template.");
+        }
+
+        var requested = email.Requester is { } requester ? new RequestedIdentity(requester.Address, requester.Name, null) : RequestedIdentity.None;
+        var (text, html) = (email.Content.Text, email.Content.Html);
+        if (email.Requester is { } asking && SenderIdentity.Decide(effective, requested).From != asking.Address)
+        {
+            // The requester is not in From (impersonation 'never'): the body names them, with the
+            // address to answer, whatever the scope's template says.
+            (text, html) = NameRequester(asking, text, html);
+        }
+
+        var content = new MessageContent([email.Recipient.Address], email.Content.Subject, text, html)
+        {
+            Requested = requested,
             Headers =
             [
                 // RFC 8058 one-click unsubscribe; RFC 3834: no auto-replies to this message.
@@ -183,6 +201,22 @@ public sealed class NotificationMailer(
         };
         return NewMessage.Compose(
             effective, content, scope, source, [email.Recipient.Address.Value], IdempotencyKey(email.IdempotencyKey), now, deliveryOptions.Value.MaximumAge);
+    }
+
+    /// <summary>"Requested by Dana Scully &lt;dana@example.com&gt;" after the text, and before the end
+    /// of the HTML body (HTML-encoded).</summary>
+    private static (string Text, string? Html) NameRequester(NotificationRequester requester, string text, string? html)
+    {
+        var who = requester.Name is { Length: > 0 } name ? $"{name} <{requester.Address.Value}>" : requester.Address.Value;
+        var line = $"Requested by {who}";
+        if (html is not null)
+        {
+            var paragraph = $"<p>{System.Net.WebUtility.HtmlEncode(line)}</p>";
+            var end = html.LastIndexOf("</body>", StringComparison.OrdinalIgnoreCase);
+            html = end < 0 ? html + paragraph : html.Insert(end, paragraph);
+        }
+
+        return (text.TrimEnd() + "\n\n" + line + "\n", html);
     }
 
     /// <summary>The key as given when it fits the outbox's column, else its SHA-256 (event ids and

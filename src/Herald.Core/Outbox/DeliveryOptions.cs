@@ -45,6 +45,23 @@ public sealed class DeliveryOptions
 
     /// <summary>An idle pooled SMTP connection is closed after this long.</summary>
     public TimeSpan IdleConnectionTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Failures to connect, start TLS or authenticate in a row after which a connection is
+    /// down: its messages wait in the outbox, untried, while probes test it.</summary>
+    [Range(1, 1000)]
+    public int FailuresBeforeDown { get; set; } = 3;
+
+    /// <summary>The probe schedule when none is configured: a short outage ends within seconds,
+    /// and a long one costs two connections a minute.</summary>
+    public static readonly IReadOnlyList<TimeSpan> DefaultProbeIntervals =
+    [
+        TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(30),
+    ];
+
+    /// <summary>Wait before the first probe of a connection that is down, then after each failed
+    /// probe; the last repeats. Empty means <see cref="DefaultProbeIntervals"/> (see
+    /// <see cref="RetryDelays"/> for why the default is not assigned here).</summary>
+    public TimeSpan[] ProbeIntervals { get; set; } = [];
 }
 
 /// <summary>How submissions are accepted; configuration section <c>Outbox</c>.</summary>

@@ -21,15 +21,27 @@ public interface IOutboxStore
     /// lease was lost (it expired and another node took the message) is ignored; returns how many were recorded.</summary>
     Task<int> RecordAsync(IReadOnlyList<AttemptOutcome> outcomes, CancellationToken cancellationToken);
 
+    /// <summary>A connection that was down answers again: its waiting messages that were deferred
+    /// to later (by attempts made before it was found down) are due now, so that its whole backlog
+    /// drains at once. Returns how many were brought forward.</summary>
+    Task<int> ResumeAsync(string connection, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>How many messages wait to be sent through each of <paramref name="connections"/>.</summary>
+    Task<IReadOnlyDictionary<string, long>> CountWaitingAsync(IReadOnlyCollection<string> connections, CancellationToken cancellationToken);
+
     Task<MessageDetails?> GetAsync(string id, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<MessageSummary>> ListAsync(MessageFilter filter, CancellationToken cancellationToken);
 
-    /// <summary>Makes deferred and expired recipients due now (an expired one gets a new maximum age).</summary>
+    /// <summary>Makes deferred, expired and failed (quarantined) recipients due now (an expired one
+    /// gets a new maximum age); the message's failures are forgotten, so it gets every try again.</summary>
     Task<int> RetryAsync(string id, DateTimeOffset now, DateTimeOffset newExpiry, CancellationToken cancellationToken);
 
-    /// <summary>Cancels recipients still queued or deferred.</summary>
+    /// <summary>Cancels recipients still queued, deferred or failed.</summary>
     Task<int> CancelAsync(string id, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Quarantined messages of <paramref name="scope"/> and the scopes below it.</summary>
+    Task<long> CountFailedAsync(Scopes.ScopePath scope, CancellationToken cancellationToken);
 
     /// <summary>Recipients per state, for metrics.</summary>
     Task<IReadOnlyDictionary<RecipientState, long>> CountByStateAsync(CancellationToken cancellationToken);

@@ -1,6 +1,7 @@
 using Herald.Delivery;
 using Herald.Scopes;
 using Herald.Settings;
+using Herald.Work;
 using MimeKit;
 
 namespace Herald.Outbox;
@@ -14,6 +15,11 @@ public enum RecipientState
     Bounced,
     Expired,
     Cancelled,
+
+    /// <summary>Quarantined: the message failed for a reason of its own (it cannot be parsed, a
+    /// bug) as many times as <see cref="WorkOptions.MaxAttempts"/> allows; it waits for an
+    /// administrator to retry it.</summary>
+    Failed,
 }
 
 public static class RecipientStateNames
@@ -24,7 +30,8 @@ public static class RecipientStateNames
         (RecipientState.Deferred, "deferred"),
         (RecipientState.Bounced, "bounced"),
         (RecipientState.Expired, "expired"),
-        (RecipientState.Cancelled, "cancelled"));
+        (RecipientState.Cancelled, "cancelled"),
+        (RecipientState.Failed, "failed"));
 
     /// <summary>Still to be delivered: a worker will try again.</summary>
     public static bool IsPending(this RecipientState state) => state is RecipientState.Queued or RecipientState.Deferred;
@@ -51,7 +58,10 @@ public static class MessageSourceNames
 }
 
 /// <summary>A message ready to be stored: its MIME bytes are final (CRLF line ends, a stable
-/// Message-ID) so that every attempt, on any node, sends the same message.</summary>
+/// Message-ID) so that every attempt, on any node, sends the same message. They are in memory, or
+/// in a spool file (a large relay transfer) that the outbox streams into the database.</summary>
+/// <param name="EnvelopeSender">MAIL FROM; empty for the null sender &lt;&gt; (a bounce or another
+/// notification that must never be answered, RFC 5321 §4.5.5), which is sent as &lt;&gt;.</param>
 public sealed record NewMessage(
     string Id,
     ScopePath Scope,
@@ -59,18 +69,29 @@ public sealed record NewMessage(
     string EnvelopeSender,
     string? ConnectionName,
     string MessageIdHeader,
-    byte[] Mime,
+    MimeData Mime,
     IReadOnlyList<string> Recipients,
     string? IdempotencyKey,
     DateTimeOffset CreatedAt,
     DateTimeOffset ExpiresAt)
 {
     /// <summary>The message as composed, kept in memory so that this node's delivery worker
-    /// need not parse <see cref="Mime"/> again (see <see cref="DeliveryHandoff"/>).</summary>
+    /// need not parse <see cref="Mime"/> again (see <see cref="IDeliveryRoom"/>).</summary>
     public MimeMessage? Content { get; init; }
 
     /// <summary>Stored already leased to a node, which then delivers it without claiming it.</summary>
     public MessageLease? Lease { get; init; }
+
+    /// <summary>The subject as a person reads it (decoded), stored beside the MIME so that lists
+    /// of messages never read MIME bodies; at most <see cref="MaxSubjectLength"/> characters.</summary>
+    public string? Subject
+    {
+        get;
+        init => field = value is { Length: > MaxSubjectLength } ? value[..MaxSubjectLength] : value;
+    }
+
+    /// <summary>The longest subject kept for lists (a header line's limit, RFC 5322 §2.1.1).</summary>
+    public const int MaxSubjectLength = 998;
 
     /// <summary>The content composed in the scope's effective settings (its From, envelope sender,
     /// connection and charset; a Message-ID made from the new id), as it is to be stored, and kept
@@ -86,13 +107,14 @@ public sealed record NewMessage(
         TimeSpan maximumAge)
     {
         ArgumentNullException.ThrowIfNull(effective);
+        ArgumentNullException.ThrowIfNull(content);
         var id = Guid.CreateVersion7(now).ToString("N");
         var mime = MessageComposer.Compose(effective, content, now, id);
         return new NewMessage(
             id,
             scope,
             source,
-            effective.FromAddress.Value!.Value,
+            SenderIdentity.Decide(effective, content.Requested).EnvelopeSender.Value,
             effective.ConnectionId.Value,
             mime.MessageId!,
             MessageComposer.ToBytes(mime),
@@ -102,6 +124,7 @@ public sealed record NewMessage(
             now + maximumAge)
         {
             Content = mime,
+            Subject = content.Subject,
         };
     }
 }
@@ -113,13 +136,14 @@ public sealed record MessageLease(string Node, DateTimeOffset Until);
 /// earlier with the same idempotency key in that scope.</summary>
 public sealed record EnqueueResult(string Id, bool Duplicate);
 
-/// <summary>A message a worker holds the lease on, with the recipients still to deliver.</summary>
+/// <summary>A message a worker holds the lease on, with the recipients still to deliver. A large
+/// message's <see cref="Mime"/> stays in the outbox until it is sent.</summary>
 public sealed record ClaimedMessage(
     string Id,
     ScopePath Scope,
     string EnvelopeSender,
     string? ConnectionName,
-    byte[] Mime,
+    MimeData Mime,
     int Attempts,
     DateTimeOffset CreatedAt,
     DateTimeOffset ExpiresAt,
@@ -128,6 +152,12 @@ public sealed record ClaimedMessage(
     /// <summary>The parsed message when this node composed it and never let it go; otherwise
     /// null, and the worker parses <see cref="Mime"/>.</summary>
     public MimeMessage? Content { get; init; }
+
+    /// <summary>How often it failed for a reason of its own so far (see <see cref="ItemFailure"/>).</summary>
+    public int Failures { get; init; }
+
+    /// <summary>Until when this node holds it, when it was leased at insert rather than claimed.</summary>
+    public DateTimeOffset? LeaseUntil { get; init; }
 }
 
 public sealed record PendingRecipient(int Ordinal, string Address, int Attempts);
@@ -136,13 +166,28 @@ public sealed record PendingRecipient(int Ordinal, string Address, int Attempts)
 public sealed record RecipientUpdate(int Ordinal, RecipientState State, int? Code, string? Reply);
 
 /// <summary>The result of one attempt for a claimed message: every pending recipient's new state
-/// and, if any is still pending, when to try again.</summary>
+/// and, if any is still pending, when to try again. With no recipients the attempt did not reach
+/// the upstream: <see cref="Failure"/> says why when the message itself is at fault (counted, then
+/// quarantined); without it the message is only postponed to <see cref="NextAttemptAt"/> (the
+/// database or the disk failed), and nothing is counted.</summary>
 public sealed record AttemptOutcome(
     string MessageId,
     string Node,
     DateTimeOffset At,
     IReadOnlyList<RecipientUpdate> Recipients,
-    DateTimeOffset NextAttemptAt);
+    DateTimeOffset NextAttemptAt)
+{
+    public ItemFailure? Failure { get; init; }
+
+    public static AttemptOutcome Failed(string messageId, string node, DateTimeOffset at, ItemFailure failure)
+    {
+        ArgumentNullException.ThrowIfNull(failure);
+        return new AttemptOutcome(messageId, node, at, [], failure.RetryAt ?? at) { Failure = failure };
+    }
+
+    public static AttemptOutcome Postponed(string messageId, string node, DateTimeOffset at, DateTimeOffset retryAt) =>
+        new(messageId, node, at, [], retryAt);
+}
 
 public sealed record MessageSummary(
     string Id,
@@ -152,7 +197,16 @@ public sealed record MessageSummary(
     string? Subject,
     DateTimeOffset CreatedAt,
     DateTimeOffset ExpiresAt,
-    IReadOnlyList<RecipientStatus> Recipients);
+    IReadOnlyList<RecipientStatus> Recipients)
+{
+    /// <summary>How often it failed for a reason of its own (not the upstream's) since it was
+    /// stored or last retried by an administrator.</summary>
+    public int Failures { get; init; }
+
+    /// <summary>Why it last failed for a reason of its own; the reason it is quarantined when
+    /// its recipients are <see cref="RecipientState.Failed"/>.</summary>
+    public string? LastError { get; init; }
+}
 
 public sealed record RecipientStatus(int Ordinal, string Address, RecipientState State, int Attempts, int? LastCode, string? LastReply, DateTimeOffset UpdatedAt);
 

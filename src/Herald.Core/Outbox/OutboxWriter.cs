@@ -12,15 +12,15 @@ public sealed class OutboxWriter : IAsyncDisposable
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly IOutboxStore _store;
     private readonly OutboxSignal _signal;
-    private readonly DeliveryHandoff _handoff;
+    private readonly IDeliveryRoom _room;
     private readonly int _maxBatch;
     private readonly Task _loop;
 
-    public OutboxWriter(IOutboxStore store, OutboxSignal signal, DeliveryHandoff handoff, IOptions<OutboxOptions> options)
+    public OutboxWriter(IOutboxStore store, OutboxSignal signal, IDeliveryRoom room, IOptions<OutboxOptions> options)
     {
         _store = store;
         _signal = signal;
-        _handoff = handoff;
+        _room = room;
         _maxBatch = options.Value.MaxCommitBatch;
         _loop = Task.Run(WriteLoopAsync);
     }
@@ -32,7 +32,7 @@ public sealed class OutboxWriter : IAsyncDisposable
         if (cancellationToken.IsCancellationRequested || !_queue.Writer.TryWrite(pending))
         {
             // Not queued, so nothing is stored: room leased for these messages is given back.
-            _handoff.Abandon(messages);
+            _room.Abandon(messages);
             cancellationToken.ThrowIfCancellationRequested();
             throw new ChannelClosedException("The outbox writer has stopped; nothing was stored.");
         }
@@ -59,12 +59,12 @@ public sealed class OutboxWriter : IAsyncDisposable
                 count += pending.Messages.Count;
             }
 
-            var messages = _handoff.Lease(batch.SelectMany(p => p.Messages));
+            var messages = _room.Lease(batch.SelectMany(p => p.Messages));
             try
             {
                 // Checkpoint: the rows are durable when this returns; only then is anyone told.
                 var results = await _store.EnqueueAsync(messages, CancellationToken.None).ConfigureAwait(false);
-                _handoff.Deliver(messages, results);
+                _room.Deliver(messages, results);
                 var offset = 0;
                 foreach (var pending in batch)
                 {
@@ -80,7 +80,7 @@ public sealed class OutboxWriter : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                _handoff.Abandon(messages);
+                _room.Abandon(messages);
                 foreach (var pending in batch)
                 {
                     pending.Completion.TrySetException(ex);

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Herald.Access;
 using Herald.Delivery;
 using Herald.Scopes;
 using Herald.Settings;
@@ -39,19 +40,8 @@ public sealed record SubmitRequest
 
 public sealed record AttachmentRequest(string? FileName, string? ContentType, string? Content);
 
-/// <summary>Accepted (with the stored ids), or why not.</summary>
-public abstract record SubmitOutcome
-{
-    public sealed record Accepted(IReadOnlyList<EnqueueResult> Messages) : SubmitOutcome;
-
-    /// <summary>Problems by field (<c>to[1]</c>, <c>messages[3].subject</c>).</summary>
-    public sealed record Invalid(IReadOnlyDictionary<string, string[]> Errors) : SubmitOutcome;
-
-    public sealed record InsufficientStorage(string Reason) : SubmitOutcome;
-}
-
-/// <summary>Turns submissions into outbox messages: validates, composes the final MIME in the
-/// scope's settings, and hands them to the group-commit writer.</summary>
+/// <summary>The use case "submit messages" (API): who may, validation, composition in the scope's
+/// settings, and the group-commit writer. A batch is stored whole or not at all.</summary>
 public sealed partial class SubmissionService(
     OutgoingSettingsCache settings,
     OutboxWriter writer,
@@ -70,27 +60,43 @@ public sealed partial class SubmissionService(
         "Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "Received", "Return-Path",
     };
 
-    public async Task<SubmitOutcome> SubmitAsync(IReadOnlyList<SubmitRequest> requests, MessageSource source, bool batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores the messages once each is valid and the caller may send into each one's scope (its
+    /// senders and administrators): the ids, with <see cref="EnqueueResult.Duplicate"/> for an
+    /// idempotency key seen before in that scope. Refused: <see cref="RefusalKind.NotAllowed"/>
+    /// for a scope the caller may not send into (checked before anything else),
+    /// <see cref="RefusalKind.Invalid"/> by field (<c>to[1]</c>, <c>messages[3].subject</c>; a
+    /// From, display name or Reply-To under impersonation 'never' included), or
+    /// <see cref="RefusalKind.Unavailable"/> when the outbox's disk is nearly full or its database
+    /// cannot be reached. Nothing is stored when it refuses.
+    /// </summary>
+    public async Task<Result<IReadOnlyList<EnqueueResult>>> SubmitAsync(Caller caller, IReadOnlyList<SubmitRequest> requests, bool batch, CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>();
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(requests);
         if (requests.Count is 0 or > MaxBatch)
         {
-            return new SubmitOutcome.Invalid(new Dictionary<string, string[]> { ["messages"] = [$"A batch holds 1 to {MaxBatch} messages."] });
+            return Refusal.Invalid("messages", $"A batch holds 1 to {MaxBatch} messages.");
         }
 
+        foreach (var request in requests)
+        {
+            if (ScopePath.TryParse(request.Scope, out var scope, out _) && caller.RefuseUnlessMaySendInto(scope) is { } refusal)
+            {
+                return refusal with { Sentence = refusal.Sentence + " Nothing was accepted." };
+            }
+        }
+
+        var errors = new List<FieldError>();
         var now = time.GetUtcNow();
         var messages = new List<NewMessage>(requests.Count);
         var effectiveByScope = new Dictionary<ScopePath, (EffectiveOutgoingSettings? Settings, string? Problem)>();
         for (var index = 0; index < requests.Count; index++)
         {
             var prefix = batch ? $"messages[{index}]." : "";
-            var problems = new List<(string Field, string Message)>();
-            var message = await BuildAsync(requests[index], source, now, effectiveByScope, problems, cancellationToken).ConfigureAwait(false);
-            foreach (var group in problems.GroupBy(p => p.Field))
-            {
-                errors[prefix + group.Key] = group.Select(p => p.Message).ToArray();
-            }
-
+            var problems = new List<FieldError>();
+            var message = await BuildAsync(requests[index], now, effectiveByScope, problems, cancellationToken).ConfigureAwait(false);
+            errors.AddRange(problems.Select(p => p with { Field = prefix + p.Field }));
             if (message is not null)
             {
                 messages.Add(message);
@@ -99,28 +105,34 @@ public sealed partial class SubmissionService(
 
         if (errors.Count > 0)
         {
-            return new SubmitOutcome.Invalid(errors);
+            return Refusal.Invalid(errors, "The message is not valid; nothing was accepted.");
         }
 
         if (!disk.HasRoomFor(messages.Sum(m => (long)m.Mime.Length) * 2))
         {
-            return new SubmitOutcome.InsufficientStorage("The outbox's disk is nearly full; nothing was accepted. Try again later.");
+            return Refusal.Unavailable("The outbox's disk is nearly full; nothing was accepted. Try again later.");
         }
 
-        return new SubmitOutcome.Accepted(await writer.EnqueueAsync(messages, cancellationToken).ConfigureAwait(false));
+        try
+        {
+            return (await writer.EnqueueAsync(messages, cancellationToken).ConfigureAwait(false)).ToArray();
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or IOException or TimeoutException)
+        {
+            return Refusal.Unavailable("The outbox could not store the message; nothing was accepted. Try again.");
+        }
     }
 
     private async Task<NewMessage?> BuildAsync(
         SubmitRequest request,
-        MessageSource source,
         DateTimeOffset now,
         Dictionary<ScopePath, (EffectiveOutgoingSettings? Settings, string? Problem)> effectiveByScope,
-        List<(string, string)> problems,
+        List<FieldError> problems,
         CancellationToken cancellationToken)
     {
         if (!ScopePath.TryParse(request.Scope, out var scope, out var scopeError))
         {
-            problems.Add(("scope", scopeError));
+            problems.Add(new("scope", scopeError));
             return null;
         }
 
@@ -133,7 +145,7 @@ public sealed partial class SubmissionService(
 
         if (resolved.Problem is { } problem)
         {
-            problems.Add(("scope", problem));
+            problems.Add(new("scope", problem));
             return null;
         }
 
@@ -144,11 +156,11 @@ public sealed partial class SubmissionService(
         var recipients = to.Concat(cc).Concat(bcc).Select(a => a.Value).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
         if (recipients.Length == 0 && problems.Count == 0)
         {
-            problems.Add(("to", "At least one recipient (to, cc or bcc) is required."));
+            problems.Add(new("to", "At least one recipient (to, cc or bcc) is required."));
         }
         else if (recipients.Length > MaxRecipients)
         {
-            problems.Add(("to", $"A message may have at most {MaxRecipients} recipients."));
+            problems.Add(new("to", $"A message may have at most {MaxRecipients} recipients."));
         }
 
         var subject = request.Subject ?? "";
@@ -160,21 +172,19 @@ public sealed partial class SubmissionService(
 
         if (request.Text is null && request.Html is null)
         {
-            problems.Add(("text", "A message needs a text or an html body."));
+            problems.Add(new("text", "A message needs a text or an html body."));
         }
 
+        // Impersonation 'never': whatever is asked, the scope's From and Reply-To are used, so
+        // asking is refused rather than silently ignored.
+        problems.AddRange(SenderIdentity.Refuse(effective, request.From is not null, request.FromName is not null, request.ReplyTo is not null));
         var from = OptionalAddress(request.From, "from", problems);
-        if (from is not null && from != effective.FromAddress.Value && effective.Impersonation.Value != ImpersonationPolicy.AllowUserFrom)
-        {
-            problems.Add(("from", $"Scope {scope} sends only as {effective.FromAddress.Value} (impersonation policy 'never'); leave 'from' out or ask an administrator to allow it."));
-        }
-
         var replyTo = OptionalAddress(request.ReplyTo, "replyTo", problems);
         var headers = Headers(request.Headers, problems);
         var attachments = Attachments(request.Attachments, problems);
         if (request.IdempotencyKey is { Length: > 200 })
         {
-            problems.Add(("idempotencyKey", "An idempotency key is at most 200 characters."));
+            problems.Add(new("idempotencyKey", "An idempotency key is at most 200 characters."));
         }
 
         if (problems.Count > 0)
@@ -185,24 +195,22 @@ public sealed partial class SubmissionService(
         var content = new MessageContent(to, subject, request.Text, request.Html)
         {
             Cc = cc,
-            From = from,
-            FromName = request.FromName,
-            ReplyTo = replyTo,
+            Requested = new RequestedIdentity(from, request.FromName, replyTo),
             Attachments = attachments,
             Headers = headers,
         };
         var message = NewMessage.Compose(
-            effective, content, scope, source, recipients, string.IsNullOrWhiteSpace(request.IdempotencyKey) ? null : request.IdempotencyKey, now, deliveryOptions.Value.MaximumAge);
+            effective, content, scope, MessageSource.Api, recipients, string.IsNullOrWhiteSpace(request.IdempotencyKey) ? null : request.IdempotencyKey, now, deliveryOptions.Value.MaximumAge);
         if (message.Mime.Length > outboxOptions.Value.MaxMessageBytes)
         {
-            problems.Add(("attachments", $"The message is {message.Mime.Length} bytes; the limit is {outboxOptions.Value.MaxMessageBytes}."));
+            problems.Add(new("attachments", $"The message is {message.Mime.Length} bytes; the limit is {outboxOptions.Value.MaxMessageBytes}."));
             return null;
         }
 
         return message;
     }
 
-    private static List<EmailAddress> Addresses(IReadOnlyList<string>? texts, string field, List<(string, string)> problems)
+    private static List<EmailAddress> Addresses(IReadOnlyList<string>? texts, string field, List<FieldError> problems)
     {
         var result = new List<EmailAddress>();
         for (var i = 0; i < (texts?.Count ?? 0); i++)
@@ -213,14 +221,14 @@ public sealed partial class SubmissionService(
             }
             else
             {
-                problems.Add(($"{field}[{i}]", error));
+                problems.Add(new($"{field}[{i}]", error));
             }
         }
 
         return result;
     }
 
-    private static EmailAddress? OptionalAddress(string? text, string field, List<(string, string)> problems)
+    private static EmailAddress? OptionalAddress(string? text, string field, List<FieldError> problems)
     {
         if (text is null)
         {
@@ -232,23 +240,23 @@ public sealed partial class SubmissionService(
             return address;
         }
 
-        problems.Add((field, error));
+        problems.Add(new(field, error));
         return null;
     }
 
-    private static void SingleLine(string value, string field, List<(string, string)> problems)
+    private static void SingleLine(string value, string field, List<FieldError> problems)
     {
         if (value.Contains('\r', StringComparison.Ordinal) || value.Contains('\n', StringComparison.Ordinal))
         {
-            problems.Add((field, "Contains a line break (CR or LF), which would start a new header; it is refused."));
+            problems.Add(new(field, "Contains a line break (CR or LF), which would start a new header; it is refused."));
         }
         else if (value.Length > 998)
         {
-            problems.Add((field, "Is longer than 998 characters."));
+            problems.Add(new(field, "Is longer than 998 characters."));
         }
     }
 
-    private static List<KeyValuePair<string, string>> Headers(IReadOnlyDictionary<string, string>? headers, List<(string, string)> problems)
+    private static List<KeyValuePair<string, string>> Headers(IReadOnlyDictionary<string, string>? headers, List<FieldError> problems)
     {
         var result = new List<KeyValuePair<string, string>>();
         foreach (var (name, value) in headers ?? new Dictionary<string, string>())
@@ -256,11 +264,11 @@ public sealed partial class SubmissionService(
             var field = $"headers[{name}]";
             if (!HeaderName().IsMatch(name))
             {
-                problems.Add((field, "A header name is 1 to 76 printable ASCII characters without spaces or ':'."));
+                problems.Add(new(field, "A header name is 1 to 76 printable ASCII characters without spaces or ':'."));
             }
             else if (ReservedHeaders.Contains(name))
             {
-                problems.Add((field, $"'{name}' is set by Herald from the message's fields and cannot be given as a custom header."));
+                problems.Add(new(field, $"'{name}' is set by Herald from the message's fields and cannot be given as a custom header."));
             }
             else
             {
@@ -272,7 +280,7 @@ public sealed partial class SubmissionService(
         return result;
     }
 
-    private static List<MessageAttachment> Attachments(IReadOnlyList<AttachmentRequest>? attachments, List<(string, string)> problems)
+    private static List<MessageAttachment> Attachments(IReadOnlyList<AttachmentRequest>? attachments, List<FieldError> problems)
     {
         var result = new List<MessageAttachment>();
         for (var i = 0; i < (attachments?.Count ?? 0); i++)
@@ -281,7 +289,7 @@ public sealed partial class SubmissionService(
             var field = $"attachments[{i}]";
             if (string.IsNullOrWhiteSpace(attachment.FileName))
             {
-                problems.Add((field + ".fileName", "An attachment needs a file name."));
+                problems.Add(new(field + ".fileName", "An attachment needs a file name."));
                 continue;
             }
 
@@ -289,7 +297,7 @@ public sealed partial class SubmissionService(
             var contentType = attachment.ContentType ?? "application/octet-stream";
             if (!MimeKit.ContentType.TryParse(contentType, out _) || contentType.Any(char.IsControl))
             {
-                problems.Add((field + ".contentType", $"'{contentType}' is not a MIME content type."));
+                problems.Add(new(field + ".contentType", $"'{contentType}' is not a MIME content type."));
                 continue;
             }
 
@@ -299,7 +307,7 @@ public sealed partial class SubmissionService(
             }
             catch (FormatException)
             {
-                problems.Add((field + ".content", "The content must be base64."));
+                problems.Add(new(field + ".content", "The content must be base64."));
             }
         }
 

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Net.Sockets;
 using System.Text;
 using Herald.Access;
@@ -44,6 +43,12 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
     private static readonly SmtpReply DiskFull = new(452, "4.3.1", "Insufficient system storage; try again later.");
     private static readonly SmtpReply StorageFailed = new(451, "4.3.0", "The message could not be stored; try again later.");
 
+    /// <summary>The longest header section a relayed message may have: it is read into memory to
+    /// be rewritten, while the body may be spooled.</summary>
+    public const int MaxHeaderSectionBytes = 1024 * 1024;
+
+    private static readonly SmtpReply HeaderSectionTooLong = new(552, "5.3.4", $"The message's header section is longer than {MaxHeaderSectionBytes} bytes.");
+
     // RFC 4954 §6: 454 4.7.0 is AUTH's temporary failure; the client keeps its credentials and tries later.
     private static readonly SmtpReply AuthAddressLimited = new(454, "4.7.0", "Temporary authentication failure: too many failed authentications from your address; try again later.");
     private static readonly SmtpReply AuthBusy = new(454, "4.7.0", "Temporary authentication failure: the server is busy; try again later.");
@@ -76,25 +81,29 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
     public async ValueTask<RelayAuthentication> AuthenticateAsync(RelaySessionInfo session, string userName, string password, CancellationToken cancellationToken)
     {
         var listener = await ListenerAsync(cancellationToken).ConfigureAwait(false);
+        // The name as every door normalises it; a name that cannot be one is checked as unknown
+        // (PasswordChecks hashes against a decoy then, so the time taken tells nothing).
+        RelayUserName? name = RelayUserName.TryParse(userName, out var parsed, out _) ? parsed : null;
         var check = await services.Passwords.CheckAsync<RelayAccount>(
             session.Client.Address,
             password,
-            async token => await services.RelaySettings.GetAccountAsync(userName, token).ConfigureAwait(false) is { } found ? (found, found.PasswordHash) : null,
+            async token => name is { } known && await services.RelaySettings.GetAccountAsync(known, token).ConfigureAwait(false) is { } found ? (found, found.PasswordHash) : null,
             cancellationToken).ConfigureAwait(false);
-        var loggedName = userName.Length > 128 ? userName[..128] : userName;
+        var loggedName = LogText.Untrusted(userName);
+        var loggedHelo = LogText.Untrusted(session.HeloName);
         switch (check.Outcome)
         {
             case PasswordCheckOutcome.AddressLimited:
-                LogAuthenticationFailed(services.Logger, session.Client.Address, listen, loggedName, "too many failed authentications from this address lately; nothing was checked");
+                LogAuthenticationFailed(services.Logger, session.Client.Address, listen, loggedName, loggedHelo, "too many failed authentications from this address lately; nothing was checked");
                 return RelayAuthentication.Later(AuthAddressLimited);
             case PasswordCheckOutcome.Busy:
-                LogAuthenticationFailed(services.Logger, session.Client.Address, listen, loggedName, "too many password checks waiting on this node; nothing was checked");
+                LogAuthenticationFailed(services.Logger, session.Client.Address, listen, loggedName, loggedHelo, "too many password checks waiting on this node; nothing was checked");
                 return RelayAuthentication.Later(AuthBusy);
             case PasswordCheckOutcome.Matched when listener is not null && check.Account!.MayUse(listener):
-                return RelayAuthentication.As(check.Account.UserName);
+                return RelayAuthentication.As(check.Account.UserName.Value);
         }
 
-        LogAuthenticationFailed(services.Logger, session.Client.Address, listen, loggedName,
+        LogAuthenticationFailed(services.Logger, session.Client.Address, listen, loggedName, loggedHelo,
             check.Account is not { } account ? "unknown user or wrong password" : listener is null ? "listener no longer configured" : $"the account's scope {account.Scope} does not cover this listener's scope {listener.Scope}");
         return RelayAuthentication.Invalid;
     }
@@ -136,12 +145,19 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
             return NotConfigured;
         }
 
+        if (session.AuthenticatedAs is null && listener.OpenRelayProblem() is { } openRelay)
+        {
+            // Stored before open relays were refused at configuration: it relays nothing until fixed.
+            LogOpenRelay(services.Logger, listen, openRelay.Message);
+            return new SmtpReply(550, "5.7.1", $"<{recipient}>: relay not permitted: this listener is configured as an open relay; an administrator must restrict it.");
+        }
+
         return listener.RecipientDomains.Count > 0 && !InDomains(recipient, listener.RecipientDomains)
             ? new SmtpReply(550, "5.7.1", $"<{recipient}>: relay not permitted.")
             : null;
     }
 
-    public async ValueTask<SmtpReply> AcceptAsync(RelaySessionInfo session, RelayEnvelope envelope, ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    public async ValueTask<SmtpReply> AcceptAsync(RelaySessionInfo session, RelayEnvelope envelope, MimeData message, CancellationToken cancellationToken)
     {
         if (await ListenerAsync(cancellationToken).ConfigureAwait(false) is not { } listener)
         {
@@ -157,34 +173,46 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
         var effective = resolved.Settings!;
         var now = services.Time.GetUtcNow();
         var id = Guid.CreateVersion7(now).ToString("N");
-        var (messageId, addedMessageId) = MessageIdOf(message, id, services.HostName);
-        var prefix = Encoding.UTF8.GetBytes(ReceivedHeader(session, envelope, id, now, services.HostName) + (addedMessageId ? $"Message-ID: <{messageId}>\r\n" : ""));
-        var mime = new byte[prefix.Length + message.Length];
-        prefix.CopyTo(mime, 0);
-        message.Span.CopyTo(mime.AsSpan(prefix.Length));
+        // Only the header section is read and rewritten (impersonation, a Message-ID when there is
+        // none), wherever the message is (memory, or a spool file for a large transfer); the body
+        // follows as the client sent it and is never read here.
+        if (await HeaderSectionAsync(message, cancellationToken).ConfigureAwait(false) is not { } section)
+        {
+            return HeaderSectionTooLong;
+        }
+
+        var headers = RelayHeaders.Rewrite(section, effective, id, services.HostName);
+        var prefix = Encoding.UTF8.GetBytes(ReceivedHeader(session, envelope, id, now, services.HostName));
+        var mime = MimeData.Prefixed([.. prefix, .. headers.Headers], message, skip: section.Length);
 
         if (mime.Length > MaxMessageBytes(resolved))
         {
             return new SmtpReply(552, "5.3.4", $"Message size exceeds fixed maximum message size ({MaxMessageBytes(resolved)} bytes).");
         }
 
-        if (!services.Disk.HasRoomFor(mime.LongLength * 2))
+        if (!services.Disk.HasRoomFor(mime.Length * 2))
         {
             return DiskFull;
         }
 
-        // The envelope sender follows the scope's impersonation policy; the client's From header
-        // is kept as it wrote it.
-        var envelopeSender = effective.Impersonation.Value == ImpersonationPolicy.AllowUserFrom
-            ? envelope.Sender
-            : effective.FromAddress.Value!.Value;
+        // The envelope sender is the scope's own address under either impersonation policy
+        // (SenderIdentity.Decide), so bounces and SPF concern the configured domain. The null
+        // sender stays null: it marks a bounce or another notification that must never be
+        // answered (RFC 5321 §4.5.5), and an address put in its place would invite replies to
+        // it, bounce loops included.
+        var envelopeSender = envelope.Sender.Length == 0 ? "" : headers.Identity.EnvelopeSender.Value;
         var newMessage = new NewMessage(
-            id, listener.Scope, MessageSource.Relay, envelopeSender, effective.ConnectionId.Value, messageId, mime,
-            envelope.Recipients, IdempotencyKey: null, now, now + services.Delivery.MaximumAge);
+            id, listener.Scope, MessageSource.Relay, envelopeSender, effective.ConnectionId.Value, headers.MessageId, mime,
+            envelope.Recipients, IdempotencyKey: null, now, now + services.Delivery.MaximumAge)
+        {
+            Subject = headers.Subject ?? "",
+        };
         try
         {
-            // Checkpoint: the row is durable (group commit) before 250 is sent.
-            var stored = await services.Writer.EnqueueAsync([newMessage], cancellationToken).ConfigureAwait(false);
+            // Checkpoint: the row is durable (group commit) before 250 is sent. Not cut short by the
+            // session's end: a spooled message is read from its file while the batch commits, and
+            // the file goes as soon as this returns; the store's own timeouts bound the wait.
+            var stored = await services.Writer.EnqueueAsync([newMessage], CancellationToken.None).ConfigureAwait(false);
             LogAccepted(services.Logger, stored[0].Id, session.Client.Address, listen, envelope.Recipients.Count, mime.Length);
             return new SmtpReply(250, "2.0.0", $"Ok: queued as {stored[0].Id}");
         }
@@ -216,27 +244,25 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
         return header.Append($"; {DateUtils.FormatDate(now)}\r\n").ToString();
     }
 
-    /// <summary>The message's own Message-ID, or a new one to add (and true) when it has none.</summary>
-    public static (string MessageId, bool Added) MessageIdOf(ReadOnlyMemory<byte> message, string id, string hostName)
+    /// <summary>The message's header section (up to the empty line before the body), read from
+    /// its start; null when it is longer than <see cref="MaxHeaderSectionBytes"/>.</summary>
+    private static async ValueTask<byte[]?> HeaderSectionAsync(MimeData message, CancellationToken cancellationToken)
     {
-        try
+        var most = (int)Math.Min(message.Length, MaxHeaderSectionBytes);
+        byte[] start;
+        if (message.Bytes is { } bytes)
         {
-            // Read in place: only the header section is parsed, so the body is never copied.
-            using var stream = MemoryMarshal.TryGetArray(message, out var segment)
-                ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
-                : new MemoryStream(message.ToArray(), writable: false);
-            var headers = HeaderList.Load(stream);
-            if (headers[HeaderId.MessageId] is { } value && MimeUtils.ParseMessageId(value) is { Length: > 0 } parsed)
-            {
-                return (parsed, false);
-            }
+            start = bytes.AsSpan(0, most).ToArray();
         }
-        catch (FormatException)
+        else
         {
-            // Not a header section MimeKit can read: the message gets a Message-ID of its own.
+            start = new byte[most];
+            await using var stream = await message.OpenReadAsync(cancellationToken).ConfigureAwait(false);
+            await stream.ReadExactlyAsync(start, cancellationToken).ConfigureAwait(false);
         }
 
-        return ($"{id}@{hostName}", true);
+        var length = RelayHeaders.HeaderSectionLength(start);
+        return length == start.Length && start.Length < message.Length ? null : start[..length];
     }
 
     private static string? Sanitize(string? text) =>
@@ -275,11 +301,14 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
     [LoggerMessage(Level = LogLevel.Warning, Message = "Relay {Listen} refused client {Address}: {Reason}")]
     private static partial void LogRefused(ILogger logger, System.Net.IPAddress address, string listen, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Relay {Listen}: authentication as {UserName} from {Address} failed: {Reason}")]
-    private static partial void LogAuthenticationFailed(ILogger logger, System.Net.IPAddress address, string listen, string userName, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Relay {Listen}: authentication as {UserName} from {Address} (EHLO {HeloName}) failed: {Reason}")]
+    private static partial void LogAuthenticationFailed(ILogger logger, System.Net.IPAddress address, string listen, string userName, string heloName, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Relay {Listen}: message {Id} from {Address} stored for {Recipients} recipient(s), {Bytes} bytes")]
-    private static partial void LogAccepted(ILogger logger, string id, System.Net.IPAddress address, string listen, int recipients, int bytes);
+    private static partial void LogAccepted(ILogger logger, string id, System.Net.IPAddress address, string listen, int recipients, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Relay {Listen} refuses every recipient: {Problem}")]
+    private static partial void LogOpenRelay(ILogger logger, string listen, string problem);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Relay {Listen}: a message from {Address} could not be stored; the client was told to retry (451)")]
     private static partial void LogStoreFailed(ILogger logger, Exception exception, System.Net.IPAddress address, string listen);

@@ -50,7 +50,7 @@ public readonly partial record struct ScopePath
             return false;
         }
 
-        var normalized = text.Trim().ToLowerInvariant();
+        var normalized = AsciiCase.Lower(text.Trim());
         if (normalized.Length > 1 && normalized.EndsWith('/'))
         {
             normalized = normalized.TrimEnd('/');

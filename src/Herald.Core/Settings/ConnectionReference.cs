@@ -53,7 +53,7 @@ public readonly partial record struct ConnectionReference(ScopePath? Owner, stri
     /// starting with a letter or digit, compared in lower case.</summary>
     public static bool TryNormalizeName(string? text, [NotNullWhen(true)] out string? name, [NotNullWhen(false)] out string? error)
     {
-        name = text?.Trim().ToLowerInvariant();
+        name = text is null ? null : AsciiCase.Lower(text.Trim());
         if (name is not null && NamePattern().IsMatch(name))
         {
             error = null;

@@ -7,7 +7,7 @@ namespace Herald.Delivery;
 /// One-shot delivery through MailKit for test emails: a fresh connection, one transaction, and
 /// the SMTP transcript (the protocol logger redacts AUTH secrets, MailKit's secret detector).
 /// </summary>
-public sealed class MailKitDeliveryClient(AccessTokens tokens) : IDeliveryClient
+public sealed class MailKitDeliveryClient(AccessTokens? tokens = null) : IDeliveryClient
 {
     public async Task<DeliveryResult> SendAsync(DeliveryRequest request, CancellationToken cancellationToken)
     {

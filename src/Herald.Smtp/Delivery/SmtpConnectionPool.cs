@@ -19,10 +19,7 @@ public sealed class SmtpConnectionPool(IOptions<DeliveryOptions> options, TimePr
     public async Task<DeliveryResult> SendAsync(DeliveryRequest request, CancellationToken cancellationToken)
     {
         var connection = request.Connection;
-        var lane = _lanes.AddOrUpdate(
-            connection.Settings.Name,
-            _ => new Lane(connection),
-            (_, existing) => existing.Fingerprint == connection.Fingerprint ? existing : Replace(existing, connection));
+        var lane = LaneOf(connection);
         await lane.Slots.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -43,7 +40,7 @@ public sealed class SmtpConnectionPool(IOptions<DeliveryOptions> options, TimePr
                     }
 
                     // The relay refuses at MAIL time what this server would refuse anyway.
-                    sizeLimits.Report(connection.Settings.Name, opened.MaxSize);
+                    sizeLimits.Report(connection.Settings.Id, opened.MaxSize);
                     session = opened;
                 }
 
@@ -72,6 +69,35 @@ public sealed class SmtpConnectionPool(IOptions<DeliveryOptions> options, TimePr
         }
     }
 
+    /// <summary>
+    /// Opens one session (connect, TLS, authentication) to test a connection that is down, within
+    /// its connection limit. A session that opens is kept as an idle one, so that the first message
+    /// after the outage goes out on it; a failure says at which stage and why.
+    /// </summary>
+    public async Task<DeliveryResult> ProbeAsync(OpenedConnection connection, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var lane = LaneOf(connection);
+        await lane.Slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var (opened, failure) = await SmtpSession.OpenAsync(connection, tokens, new NullProtocolLogger(), cancellationToken).ConfigureAwait(false);
+            if (opened is null)
+            {
+                return new DeliveryResult([], failure!.Stage, failure.Message, "");
+            }
+
+            sizeLimits.Report(connection.Settings.Id, opened.MaxSize);
+            opened.LastUsed = time.GetUtcNow();
+            lane.ReturnIdle(opened);
+            return new DeliveryResult([], null, null, "");
+        }
+        finally
+        {
+            lane.Slots.Release();
+        }
+    }
+
     /// <summary>Whether the last attempt through a connection failed for a configuration reason
     /// (authentication, TLS), and why.</summary>
     public static bool IsConfigurationFailure(DeliveryResult result) =>
@@ -84,6 +110,13 @@ public sealed class SmtpConnectionPool(IOptions<DeliveryOptions> options, TimePr
             await lane.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>The lane of the connection's current settings (a changed connection gets a new one).
+    /// By the connection's stored identity: two scopes may each own a connection of the same name.</summary>
+    private Lane LaneOf(OpenedConnection connection) => _lanes.AddOrUpdate(
+        connection.Settings.Id,
+        _ => new Lane(connection),
+        (_, existing) => existing.Fingerprint == connection.Fingerprint ? existing : Replace(existing, connection));
 
     private static DeliveryResult Failed(DeliveryRequest request, SessionFailure failure) => new(
         request.Recipients.Select(r => new RecipientResult(r, failure.Outcome, failure.Reply, failure.Message)).ToArray(),

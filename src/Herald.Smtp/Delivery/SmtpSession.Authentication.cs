@@ -14,7 +14,7 @@ namespace Herald.Delivery;
 internal sealed partial class SmtpSession
 {
     private static async Task<SessionFailure?> AuthenticateAsync(
-        SmtpClient client, OpenedConnection connection, AccessTokens tokens, CancellationToken cancellationToken)
+        SmtpClient client, OpenedConnection connection, AccessTokens? tokens, CancellationToken cancellationToken)
     {
         var settings = connection.Settings;
         if (settings.Authentication.OAuth is null)
@@ -28,6 +28,13 @@ internal sealed partial class SmtpSession
             {
                 return Refused(settings, ex);
             }
+        }
+
+        if (tokens is null)
+        {
+            // A client built without the node's token source (a protocol test) cannot use OAuth.
+            return new SessionFailure(RecipientOutcome.TransientFailure, DeliveryStage.Authenticate,
+                $"SMTP connection {settings.Qualified} uses OAuth 2.0, and this sender has no token source; nothing was sent.", ConfigurationError: true);
         }
 
         var userName = settings.Authentication.UserName!;

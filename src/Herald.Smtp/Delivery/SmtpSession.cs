@@ -8,23 +8,22 @@ using MimeKit;
 
 namespace Herald.Delivery;
 
-/// <summary>Why a session could not do its work: the stage, the outcome it means for every
-/// recipient involved, and the sentence (with the server's reply when there was one).</summary>
-internal sealed record SessionFailure(RecipientOutcome Outcome, DeliveryStage Stage, string Message, SmtpReplyText? Reply = null, bool ConfigurationError = false);
-
 /// <summary>
 /// One SMTP connection to a smart host, opened (connected, TLS, authenticated) once and used for
-/// one or more transactions. Every MailKit error is mapped here to a value: command errors by
-/// their reply code, protocol and I/O errors as transient.
+/// one or more transactions. Nothing it does throws for what the server or the network does:
+/// every failure becomes a value (<see cref="SmtpErrorClassifier"/>), and a refused recipient
+/// gets its own result while the others go on.
 /// </summary>
 internal sealed partial class SmtpSession : IDisposable
 {
     private readonly RecipientRecordingSmtpClient _client;
+    private readonly CommandTracker _commands;
     private readonly SmtpConnection _settings;
 
-    private SmtpSession(RecipientRecordingSmtpClient client, SmtpConnection settings)
+    private SmtpSession(RecipientRecordingSmtpClient client, CommandTracker commands, SmtpConnection settings)
     {
         _client = client;
+        _commands = commands;
         _settings = settings;
     }
 
@@ -37,10 +36,11 @@ internal sealed partial class SmtpSession : IDisposable
     public DateTimeOffset LastUsed { get; set; }
 
     public static async Task<(SmtpSession? Session, SessionFailure? Failure)> OpenAsync(
-        OpenedConnection connection, AccessTokens tokens, IProtocolLogger logger, CancellationToken cancellationToken)
+        OpenedConnection connection, AccessTokens? tokens, IProtocolLogger logger, CancellationToken cancellationToken)
     {
         var settings = connection.Settings;
-        var client = new RecipientRecordingSmtpClient(logger);
+        var commands = new CommandTracker(logger);
+        var client = new RecipientRecordingSmtpClient(commands);
         var trust = new ServerCertificateCheck(settings.Trust);
         client.ServerCertificateValidationCallback = trust.Validate;
         client.CheckCertificateRevocation = settings.Trust.Mode == ServerTrustMode.System;
@@ -50,7 +50,6 @@ internal sealed partial class SmtpSession : IDisposable
             client.ClientCertificates = [certificate];
         }
 
-        var stage = DeliveryStage.Connect;
         try
         {
             using (var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
@@ -61,7 +60,6 @@ internal sealed partial class SmtpSession : IDisposable
 
             if (!settings.Authentication.IsAnonymous)
             {
-                stage = DeliveryStage.Authenticate;
                 if (!client.IsSecure && !settings.AllowPlaintextAuth)
                 {
                     // starttls-when-available against a server that offered no STARTTLS (or had it
@@ -75,7 +73,7 @@ internal sealed partial class SmtpSession : IDisposable
                 if (AuthenticationProblem(client, settings.Authentication) is { } problem)
                 {
                     client.Dispose();
-                    return (null, new SessionFailure(RecipientOutcome.TransientFailure, stage, problem, ConfigurationError: true));
+                    return (null, new SessionFailure(RecipientOutcome.TransientFailure, DeliveryStage.Authenticate, problem, ConfigurationError: true));
                 }
 
                 if (await AuthenticateAsync(client, connection, tokens, cancellationToken).ConfigureAwait(false) is { } refused)
@@ -85,42 +83,45 @@ internal sealed partial class SmtpSession : IDisposable
                 }
             }
 
-            return (new SmtpSession(client, settings), null);
+            return (new SmtpSession(client, commands, settings), null);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             client.Dispose();
-            return (null, Classify(ex, stage, settings, trust.Rejection));
+            return (null, SmtpErrorClassifier.Classify(ex, commands.Progress, settings, trust.Rejection));
         }
     }
 
-    /// <summary>One transaction: results for every recipient, or the failure that stopped it.</summary>
+    /// <summary>One transaction: results for every recipient, or the failure that stopped it.
+    /// An empty <paramref name="envelopeSender"/> is the null sender, sent as <c>MAIL FROM:&lt;&gt;</c>.</summary>
     public async Task<(IReadOnlyList<RecipientResult> Results, SessionFailure? Failure)> SendAsync(
         MimeMessage message, string envelopeSender, IReadOnlyList<string> recipients, CancellationToken cancellationToken)
     {
         _client.Results.Clear();
+        _commands.BeginTransaction();
         try
         {
+            var sender = envelopeSender.Length == 0 ? new MailboxAddress(string.Empty, string.Empty) : MailboxAddress.Parse(envelopeSender);
             var response = await _client.SendAsync(
-                message, MailboxAddress.Parse(envelopeSender), recipients.Select(r => MailboxAddress.Parse(r)), cancellationToken).ConfigureAwait(false);
+                message, sender, recipients.Select(r => MailboxAddress.Parse(r)), cancellationToken).ConfigureAwait(false);
             var accepted = new SmtpReplyText(250, SmtpReplies.EnhancedCodeOf(response), response);
-            return (recipients.Select(r => _client.Results.TryGetValue(r, out var refused)
-                ? refused
-                : new RecipientResult(r, RecipientOutcome.Sent, accepted, $"accepted: {accepted}")).ToArray(), null);
+            return (Results(recipients, r => new RecipientResult(r, RecipientOutcome.Sent, accepted, $"accepted: {accepted}")), null);
         }
         catch (NoRecipientsAcceptedException)
         {
-            return (recipients.Select(r => _client.Results[r]).ToArray(), null);
+            var none = new SessionFailure(RecipientOutcome.PermanentFailure, DeliveryStage.RcptTo, "The server accepted none of the recipients.");
+            return (Results(recipients, r => new RecipientResult(r, none.Outcome, null, none.Message)), null);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            var failure = Classify(ex, DeliveryStage.MailFrom, _settings, null);
-            // Recipients already refused keep their own replies; the rest share the failure.
-            return (recipients.Select(r => _client.Results.TryGetValue(r, out var refused)
-                ? refused
-                : new RecipientResult(r, failure.Outcome, failure.Reply, failure.Message)).ToArray(), failure);
+            var failure = SmtpErrorClassifier.Classify(ex, _commands.Progress, _settings, trustRejection: null);
+            return (Results(recipients, r => new RecipientResult(r, failure.Outcome, failure.Reply, failure.Message)), failure);
         }
     }
+
+    /// <summary>Recipients the server refused keep their own replies; the rest get <paramref name="others"/>.</summary>
+    private RecipientResult[] Results(IReadOnlyList<string> recipients, Func<string, RecipientResult> others) =>
+        recipients.Select(r => _client.Results.TryGetValue(r, out var refused) ? refused : others(r)).ToArray();
 
     public async Task CloseAsync(CancellationToken cancellationToken)
     {
@@ -140,42 +141,6 @@ internal sealed partial class SmtpSession : IDisposable
     }
 
     public void Dispose() => _client.Dispose();
-
-    private static SessionFailure Classify(Exception exception, DeliveryStage stage, SmtpConnection settings, string? trustRejection)
-    {
-        var server = $"{settings.Host}:{settings.Port}";
-        switch (exception)
-        {
-            case SslHandshakeException ex:
-                return new(RecipientOutcome.TransientFailure, DeliveryStage.Tls,
-                    $"The TLS handshake with {server} failed: {trustRejection ?? FirstSentence(ex.Message)}; nothing was sent.", ConfigurationError: true);
-            case NotSupportedException when stage == DeliveryStage.Connect && settings.Security == SmtpSecurity.StartTlsRequired:
-                return new(RecipientOutcome.TransientFailure, DeliveryStage.Tls,
-                    $"{server} does not offer STARTTLS and this connection requires it (starttls-required); nothing was sent.", ConfigurationError: true);
-            case MailKit.Security.AuthenticationException ex:
-                return new(RecipientOutcome.TransientFailure, DeliveryStage.Authenticate,
-                    $"The server refused authentication as '{settings.Authentication.UserName}': {ex.Message}", ConfigurationError: true);
-            case SmtpCommandException ex:
-                var reply = new SmtpReplyText((int)ex.StatusCode, SmtpReplies.EnhancedCodeOf(ex.Message), ex.Message);
-                var failedAt = ex.ErrorCode switch
-                {
-                    SmtpErrorCode.SenderNotAccepted => DeliveryStage.MailFrom,
-                    SmtpErrorCode.RecipientNotAccepted => DeliveryStage.RcptTo,
-                    SmtpErrorCode.MessageNotAccepted => DeliveryStage.Data,
-                    _ => stage,
-                };
-                return new((int)ex.StatusCode >= 500 ? RecipientOutcome.PermanentFailure : RecipientOutcome.TransientFailure,
-                    failedAt, $"The server replied {reply} ({failedAt}).", reply);
-            case OperationCanceledException or TimeoutException:
-                var limit = stage == DeliveryStage.Connect ? settings.ConnectTimeout : settings.CommandTimeout;
-                return new(RecipientOutcome.TransientFailure, stage, $"{server} did not answer within {limit.TotalSeconds:0} s ({stage}).");
-            case SmtpProtocolException or IOException or SocketException or ServiceNotConnectedException:
-                var at = trustRejection is not null ? DeliveryStage.Tls : stage;
-                return new(RecipientOutcome.TransientFailure, at, $"The connection to {server} failed ({at}): {FirstSentence(exception.Message)}.");
-            default:
-                throw new InvalidOperationException($"Unexpected failure talking to {server}.", exception);
-        }
-    }
 
     private static SecureSocketOptions SocketOptions(SmtpSecurity security) => security switch
     {
@@ -204,8 +169,6 @@ internal sealed partial class SmtpSession : IDisposable
             : "no authentication at all" + (client.IsSecure ? "" : " on an unencrypted connection");
         return $"The server offers {offered}; nothing was sent.";
     }
-
-    private static string FirstSentence(string message) => message.Split('\n')[0].Trim().TrimEnd('.');
 
     private sealed class NoRecipientsAcceptedException : Exception;
 

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Herald.Outbox;
 using Herald.Relay;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -19,6 +20,7 @@ public sealed partial class RelayListenerHost(
     RelaySettingsCache settings,
     RelayGateFactory gates,
     IOptions<RelayOptions> options,
+    MessageSpool spool,
     string dataDirectory,
     ILoggerFactory loggers,
     TimeProvider time) : BackgroundService
@@ -151,7 +153,7 @@ public sealed partial class RelayListenerHost(
             return;
         }
 
-        var server = new RelayServer(endpoint, gates.Create(listener.Listen), options.Value, _certificate!, loggers.CreateLogger<RelayServer>(), time);
+        var server = new RelayServer(endpoint, gates.Create(listener.Listen), options.Value, spool, _certificate!, loggers.CreateLogger<RelayServer>(), time);
         try
         {
             await server.StartAsync(cancellationToken).ConfigureAwait(false);

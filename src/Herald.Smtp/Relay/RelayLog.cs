@@ -3,7 +3,8 @@ using Microsoft.Extensions.Logging;
 
 namespace Herald.Relay;
 
-/// <summary>The relay listener's log lines. AUTH secrets never reach them: only the user name.</summary>
+/// <summary>The relay listener's log lines. AUTH secrets never reach them: only the user name.
+/// What a client typed (user names, EHLO names, addresses) goes through <see cref="LogText.Untrusted"/>.</summary>
 internal static partial class RelayLog
 {
     [LoggerMessage(Level = LogLevel.Information, Message = "Relay listener on {Endpoint} started")]
@@ -31,7 +32,7 @@ internal static partial class RelayLog
     public static partial void MessageRefused(ILogger logger, IPAddress address, SmtpReply reply);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Relay client {Address}: message from <{Sender}> to {Recipients} recipient(s), {Size} bytes: {Reply}")]
-    public static partial void MessageAnswered(ILogger logger, IPAddress address, string sender, int recipients, int size, SmtpReply reply);
+    public static partial void MessageAnswered(ILogger logger, IPAddress address, string sender, int recipients, long size, SmtpReply reply);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Relay client {Address}: {Verb} failed unexpectedly; the client was told to try again")]
     public static partial void CommandFailed(ILogger logger, Exception exception, IPAddress address, SmtpVerb verb);

@@ -24,6 +24,13 @@ public sealed class RelayOptions
     [Range(1024, long.MaxValue)]
     public long MaxMessageBytes { get; set; } = 25L * 1024 * 1024;
 
+    /// <summary>DATA up to this many octets is held in memory; a larger message (or one whose
+    /// MAIL FROM declared a larger SIZE) goes to a spool file in the data directory as it
+    /// arrives, and from there into the outbox, so that concurrent large transfers cost disk, not
+    /// memory. 0 spools every message.</summary>
+    [Range(0, 64 * 1024 * 1024)]
+    public int SpoolThresholdBytes { get; set; } = 1024 * 1024;
+
     /// <summary>Recipients per transaction; RFC 5321 §4.5.3.1.8 requires at least 100 to be accepted.</summary>
     [Range(1, 100_000)]
     public int MaxRecipients { get; set; } = 100;

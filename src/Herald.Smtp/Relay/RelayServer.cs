@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
+using Herald.Outbox;
 using Microsoft.Extensions.Logging;
 
 namespace Herald.Relay;
@@ -18,6 +19,7 @@ public sealed class RelayServer : IAsyncDisposable
     private readonly IPEndPoint _endpoint;
     private readonly IRelayGate _gate;
     private readonly RelayOptions _options;
+    private readonly MessageSpool _spool;
     private readonly SslStreamCertificateContext _certificate;
     private readonly ILogger<RelayServer> _logger;
     private readonly TimeProvider _time;
@@ -31,17 +33,19 @@ public sealed class RelayServer : IAsyncDisposable
     private int _open;
     private string _listen = "";
 
-    public RelayServer(IPEndPoint endpoint, IRelayGate gate, RelayOptions options, X509Certificate2 certificate, ILogger<RelayServer> logger, TimeProvider time)
+    public RelayServer(IPEndPoint endpoint, IRelayGate gate, RelayOptions options, MessageSpool spool, X509Certificate2 certificate, ILogger<RelayServer> logger, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         ArgumentNullException.ThrowIfNull(gate);
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(spool);
         ArgumentNullException.ThrowIfNull(certificate);
         ArgumentNullException.ThrowIfNull(logger);
         ArgumentNullException.ThrowIfNull(time);
         _endpoint = endpoint;
         _gate = gate;
         _options = options;
+        _spool = spool;
         _certificate = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
         _logger = logger;
         _time = time;
@@ -166,7 +170,7 @@ public sealed class RelayServer : IAsyncDisposable
         await Task.Yield();
         try
         {
-            await using var session = new RelaySession(socket, client, _gate, _options, _hostName, _certificate, _logger, _time, _stopping.Token);
+            await using var session = new RelaySession(socket, client, _gate, _options, _spool, _hostName, _certificate, _logger, _time, _stopping.Token);
             await session.RunAsync().ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

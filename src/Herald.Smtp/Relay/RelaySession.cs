@@ -1,8 +1,8 @@
-using System.Buffers;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Text;
+using Herald.Outbox;
 using Microsoft.Extensions.Logging;
 
 namespace Herald.Relay;
@@ -37,7 +37,7 @@ internal sealed class RelaySession : IAsyncDisposable
     private int _errors;
     private int _authFailures;
 
-    public RelaySession(Socket socket, RelayClient client, IRelayGate gate, RelayOptions options, string hostName,
+    public RelaySession(Socket socket, RelayClient client, IRelayGate gate, RelayOptions options, MessageSpool spool, string hostName,
         SslStreamCertificateContext certificate, ILogger logger, TimeProvider time, CancellationToken sessionToken)
     {
         _socket = socket;
@@ -51,6 +51,7 @@ internal sealed class RelaySession : IAsyncDisposable
         Client = client;
         Gate = gate;
         Options = options;
+        Spool = spool;
         HostName = hostName;
     }
 
@@ -59,6 +60,9 @@ internal sealed class RelaySession : IAsyncDisposable
     public IRelayGate Gate { get; }
 
     public RelayOptions Options { get; }
+
+    /// <summary>Where DATA above <see cref="RelayOptions.SpoolThresholdBytes"/> goes.</summary>
+    public MessageSpool Spool { get; }
 
     public string HostName { get; }
 
@@ -318,7 +322,7 @@ internal sealed class RelaySession : IAsyncDisposable
     public async ValueTask<bool> AuthFailedAsync(string userName, CancellationToken cancellationToken)
     {
         _authFailures++;
-        RelayLog.AuthenticationFailed(_logger, Client.Address, userName, _authFailures);
+        RelayLog.AuthenticationFailed(_logger, Client.Address, LogText.Untrusted(userName), _authFailures);
         await Task.Delay(Options.AuthFailureDelay * _authFailures, _time, cancellationToken).ConfigureAwait(false);
         if (_authFailures >= Options.MaxAuthFailures)
         {
@@ -370,7 +374,7 @@ internal sealed class RelaySession : IAsyncDisposable
     }
 
     /// <summary>Reads the message after 354 within the data timeout.</summary>
-    public async ValueTask<DataOutcome> ReadDataAsync(IBufferWriter<byte> message)
+    public async ValueTask<DataOutcome> ReadDataAsync(DataSink message)
     {
         using var deadline = StartTimeout(Options.DataTimeout);
         return await SmtpDataReader.ReadAsync(_reader, message, Options.MaxMessageBytes, Options.MaxTextLineLength, deadline.Token).ConfigureAwait(false);
@@ -378,8 +382,14 @@ internal sealed class RelaySession : IAsyncDisposable
 
     public void MessageRefused(SmtpReply reply) => RelayLog.MessageRefused(_logger, Client.Address, reply);
 
-    public void MessageAnswered(RelayEnvelope envelope, int size, SmtpReply reply) =>
-        RelayLog.MessageAnswered(_logger, Client.Address, envelope.Sender, envelope.Recipients.Count, size, reply);
+    public void MessageAnswered(RelayEnvelope envelope, long size, SmtpReply reply)
+    {
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            var sender = LogText.Untrusted(envelope.Sender);
+            RelayLog.MessageAnswered(_logger, Client.Address, sender, envelope.Recipients.Count, size, reply);
+        }
+    }
 
     /// <summary>A deadline for one step, linked to the session's end (server shutdown).</summary>
     public Deadline StartTimeout(TimeSpan timeout) => new(timeout, _time, _sessionToken);

@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Herald.Relay;
 
 /// <summary>How a DATA transfer ended.</summary>
@@ -31,11 +29,11 @@ internal enum DataOutcome
 /// </summary>
 internal static class SmtpDataReader
 {
-    private static readonly byte[] Crlf = "\r\n"u8.ToArray();
+    private const int Crlf = 2;
 
     /// <summary>Reads one message into <paramref name="message"/>: dot-unstuffed, CR LF line ends,
-    /// without the final "." line.</summary>
-    public static async ValueTask<DataOutcome> ReadAsync(SmtpReader reader, IBufferWriter<byte> message, long maxBytes, int maxLineLength, CancellationToken cancellationToken)
+    /// without the final "." line. Nothing more is written once the message is refused.</summary>
+    public static async ValueTask<DataOutcome> ReadAsync(SmtpReader reader, DataSink message, long maxBytes, int maxLineLength, CancellationToken cancellationToken)
     {
         var outcome = DataOutcome.Complete;
         var size = 0L;
@@ -47,8 +45,8 @@ internal static class SmtpDataReader
                 return DataOutcome.Disconnected;
             }
 
-            var content = line.Content.Span;
-            if (previousEndedWithCrlf && line.IsStrict && content is [(byte)'.'])
+            var content = line.Content;
+            if (previousEndedWithCrlf && line.IsStrict && content.Span is [(byte)'.'])
             {
                 return outcome;
             }
@@ -63,13 +61,13 @@ internal static class SmtpDataReader
             }
 
             previousEndedWithCrlf = line.EndsWithCrlf;
-            if (content is [(byte)'.', _, ..])
+            if (content.Span is [(byte)'.', _, ..])
             {
                 // Dot-stuffing (RFC 5321 §4.5.2): the client doubled a leading dot.
                 content = content[1..];
             }
 
-            size += content.Length + Crlf.Length;
+            size += content.Length + Crlf;
             if (size > maxBytes && outcome == DataOutcome.Complete)
             {
                 outcome = DataOutcome.TooLarge;
@@ -77,8 +75,7 @@ internal static class SmtpDataReader
 
             if (outcome == DataOutcome.Complete)
             {
-                message.Write(content);
-                message.Write(Crlf);
+                await message.WriteLineAsync(content, cancellationToken).ConfigureAwait(false);
             }
         }
     }

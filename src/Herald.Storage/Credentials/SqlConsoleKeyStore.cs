@@ -11,8 +11,8 @@ public sealed class SqlConsoleKeyStore(HeraldDatabase database, TimeProvider tim
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var rows = await connection.QueryAsync<(string Name, byte[] Ciphertext)>(
-            "SELECT name, ciphertext FROM secrets WHERE name LIKE @prefix ORDER BY name",
-            new { prefix = SecretNames.ConsoleKeyPrefix + "%" }).ConfigureAwait(false);
+            "SELECT name, ciphertext FROM secrets WHERE name >= @prefix AND name < @after ORDER BY name",
+            new { prefix = SecretNames.ConsoleKeyPrefix, after = TextRange.After(SecretNames.ConsoleKeyPrefix) }).ConfigureAwait(false);
         return [.. rows.Select(r => (r.Name, new EncryptedSecret(r.Ciphertext)))];
     }
 

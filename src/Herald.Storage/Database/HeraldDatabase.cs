@@ -78,6 +78,21 @@ public abstract class HeraldDatabase
     /// commit; nothing where the engine has a single writer.</summary>
     public virtual string LockRows => "";
 
+    /// <summary>SQL for the value of a blob column that <see cref="WriteBlobAsync"/> fills in
+    /// later in the same transaction: <paramref name="lengthParameter"/> zero bytes where the
+    /// engine writes blobs in place (SQLite), empty where it replaces the value (PostgreSQL).</summary>
+    public abstract string BlobToWrite(string lengthParameter);
+
+    /// <summary>Streams <paramref name="content"/> (seekable, <paramref name="length"/> bytes) into the blob
+    /// column of the row with this id, inserted in this transaction with <see cref="BlobToWrite"/>,
+    /// without holding the value whole in memory.</summary>
+    public abstract Task WriteBlobAsync(DbConnection connection, DbTransaction transaction, string table, string column, string id, Stream content, long length, CancellationToken cancellationToken);
+
+    /// <summary>Streams the blob column of the row with this id into <paramref name="destination"/>,
+    /// without holding the value whole in memory.</summary>
+    /// <exception cref="InvalidOperationException">The row does not exist.</exception>
+    public abstract Task CopyBlobAsync(string table, string column, string id, Stream destination, CancellationToken cancellationToken);
+
     /// <summary>A write transaction. It takes the write lock up front (Microsoft.Data.Sqlite
     /// begins IMMEDIATE by default), so that two writers never deadlock upgrading read locks; the
     /// outbox's row-level writes need nothing more, on any engine.</summary>

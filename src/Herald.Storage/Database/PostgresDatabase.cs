@@ -93,6 +93,44 @@ public sealed class PostgresDatabase : HeraldDatabase, IAsyncDisposable, IDispos
         }
     }
 
+    public override string BlobToWrite(string lengthParameter) => "''::bytea";
+
+    /// <summary>The value replaced with a streamed parameter, sent a buffer at a time.</summary>
+    public override async Task WriteBlobAsync(DbConnection connection, DbTransaction transaction, string table, string column, string id, Stream content, long length, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"UPDATE {table} SET {column} = @content WHERE id = @id", (NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
+        // Seekable, so Npgsql takes its length from it and copies it through its write buffer;
+        // a stream it cannot seek it would read into memory first.
+        if (!content.CanSeek || content.Length - content.Position != length)
+        {
+            throw new ArgumentException($"The content of {table}.{column} for {id} must be a seekable stream of {length} bytes.", nameof(content));
+        }
+
+        command.Parameters.Add(new NpgsqlParameter("content", NpgsqlTypes.NpgsqlDbType.Bytea) { Value = content });
+        command.Parameters.Add(new NpgsqlParameter("id", id));
+        if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
+        {
+            throw new InvalidOperationException($"No row {id} in {table}.");
+        }
+    }
+
+    /// <summary>Sequential access: the column is read from the socket as it is copied, never
+    /// buffered whole.</summary>
+    public override async Task CopyBlobAsync(string table, string column, string id, Stream destination, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand($"SELECT {column} FROM {table} WHERE id = @id", connection);
+        command.Parameters.Add(new NpgsqlParameter("id", id));
+        await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException($"No row {id} in {table}.");
+        }
+
+        await using var stream = await reader.GetStreamAsync(0, cancellationToken).ConfigureAwait(false);
+        await stream.CopyToAsync(destination, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Like SQLite's single writer, for the stores' read-check-write steps: the
     /// transaction first takes a database-wide advisory lock, so that it sees no concurrent
     /// serialized writer, on any node. The lock is released at commit or rollback. The outbox

@@ -54,9 +54,13 @@ public sealed class SqliteDatabase : HeraldDatabase, IDisposable
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         // journal_mode persists in the file; synchronous and busy_timeout belong to the SQLite
         // handle, which the pool keeps open and hands out again: set them once per handle.
+        // No memory map: each pooled handle mapped its own 256 MiB of the file, and every page
+        // read through a mapping counts in the node's resident memory once per handle, so a
+        // backlog of a million messages (a database of gigabytes) made the node's RSS grow by
+        // gigabytes. Pages are read into each handle's bounded cache instead (cache_size).
         if (!_prepared.TryGetValue(connection.Handle!, out _))
         {
-            await connection.ExecuteAsync("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000; PRAGMA mmap_size = 268435456;").ConfigureAwait(false);
+            await connection.ExecuteAsync("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000; PRAGMA mmap_size = 0;").ConfigureAwait(false);
             _prepared.AddOrUpdate(connection.Handle!, this);
         }
 
@@ -81,6 +85,30 @@ public sealed class SqliteDatabase : HeraldDatabase, IDisposable
             throw;
         }
     }
+
+    public override string BlobToWrite(string lengthParameter) => $"zeroblob({lengthParameter})";
+
+    /// <summary>Incremental blob I/O (<see cref="SqliteBlob"/>): the zero bytes the row was
+    /// inserted with are overwritten in place, a page at a time.</summary>
+    public override async Task WriteBlobAsync(DbConnection connection, DbTransaction transaction, string table, string column, string id, Stream content, long length, CancellationToken cancellationToken)
+    {
+        var rowid = await RowIdAsync(connection, table, id, transaction, cancellationToken).ConfigureAwait(false);
+        using var blob = new SqliteBlob((SqliteConnection)connection, table, column, rowid);
+        await content.CopyToAsync(blob, cancellationToken).ConfigureAwait(false);
+    }
+
+    public override async Task CopyBlobAsync(string table, string column, string id, Stream destination, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var rowid = await RowIdAsync(connection, table, id, transaction: null, cancellationToken).ConfigureAwait(false);
+        // The open blob handle holds a read transaction: the copy reads one version of the row.
+        using var blob = new SqliteBlob((SqliteConnection)connection, table, column, rowid, readOnly: true);
+        await blob.CopyToAsync(destination, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<long> RowIdAsync(DbConnection connection, string table, string id, DbTransaction? transaction, CancellationToken cancellationToken) =>
+        await connection.ExecuteScalarAsync<long?>(new CommandDefinition($"SELECT rowid FROM {table} WHERE id = @id", new { id }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"No row {id} in {table}.");
 
     public void Dispose() => _writerTurn.Dispose();
 

@@ -21,6 +21,9 @@ internal sealed class EventRow
     public long OccurredAt { get; set; }
     public long ReceivedAt { get; set; }
 
+    /// <summary>Read by the claim only (other queries leave it 0).</summary>
+    public long Failures { get; set; }
+
     public static EventRow From(NotificationEvent e) => new()
     {
         Id = e.Id,
@@ -37,7 +40,10 @@ internal sealed class EventRow
 
     public NotificationEvent ToEvent() => new(
         Id, Type, Scopes.ScopePath.Parse(ScopePath), ResourcePath, Actor, Title, Link,
-        ParseData(Data), DateTimeOffset.FromUnixTimeMilliseconds(OccurredAt), DateTimeOffset.FromUnixTimeMilliseconds(ReceivedAt));
+        ParseData(Data), DateTimeOffset.FromUnixTimeMilliseconds(OccurredAt), DateTimeOffset.FromUnixTimeMilliseconds(ReceivedAt))
+    {
+        Failures = (int)Failures,
+    };
 
     private static JsonElement? ParseData(string? data)
     {

@@ -34,54 +34,50 @@ public sealed class SqlSubscriptionStore(HeraldDatabase database) : ISubscriptio
     public async Task<IReadOnlyList<Subscription>> ListAsync(Principal? owner, ScopePath? scope, CancellationToken cancellationToken)
     {
         var sql = "SELECT * FROM subscriptions WHERE 1 = 1";
-        if (owner is not null)
+        var parameters = new DynamicParameters();
+        if (owner is { } o)
         {
             sql += " AND owner_kind = @kind AND owner_id = @ownerId";
+            parameters.AddDynamicParams(new { kind = KindName(o.Kind), ownerId = o.Id });
         }
 
-        if (scope is { IsRoot: false })
+        if (scope is { IsRoot: false } subtree)
         {
-            sql += " AND (scope_path = @scope OR scope_path LIKE @below)";
+            sql += " AND " + TextRange.SameOrBelow("scope_path");
+            parameters.AddDynamicParams(Subtree(subtree));
         }
 
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        var rows = await connection.QueryAsync<SubscriptionRow>(
-            sql + " ORDER BY scope_path, id",
-            new { kind = owner is { } o ? KindName(o.Kind) : null, ownerId = owner?.Id, scope = scope?.Value, below = scope?.Value + "/%" }).ConfigureAwait(false);
+        var rows = await connection.QueryAsync<SubscriptionRow>(sql + " ORDER BY scope_path, id", parameters).ConfigureAwait(false);
         return rows.Select(r => r.ToSubscription()).ToArray();
     }
 
-    public async Task<bool> SaveAsync(Subscription subscription, CancellationToken cancellationToken)
+    public async Task<bool> SaveAsync(Subscription subscription, CancellationToken cancellationToken) =>
+        await SaveAsync(subscription, _ => true, cancellationToken).ConfigureAwait(false) == SaveOutcome.Created;
+
+    public async Task<SaveOutcome> SaveAsync(Subscription subscription, Func<ScopePath, bool> mayReplace, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var write = await database.BeginSerializedWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(subscription);
+        ArgumentNullException.ThrowIfNull(mayReplace);
         var row = SubscriptionRow.From(subscription);
-        var updated = await connection.ExecuteAsync(
+        return await SaveCheckedAsync("subscriptions", SubscriptionKind, subscription.Id, mayReplace, row,
             """
             UPDATE subscriptions SET scope_path = @ScopePath, owner_kind = @OwnerKind, owner_id = @OwnerId, name = @Name, event_types = @EventTypes,
                 path_prefixes = @PathPrefixes, change_kinds = @ChangeKinds, conditions = @Conditions, frequency = @Frequency, digest_at = @DigestAt,
                 digest_day = @DigestDay, exclude_actor = @ExcludeActor, enabled = @Enabled, updated_at = @UpdatedAt
             WHERE id = @Id
-            """, row, write.Transaction).ConfigureAwait(false);
-        if (updated == 0)
-        {
-            await connection.ExecuteAsync(
-                """
-                INSERT INTO subscriptions (id, scope_path, owner_kind, owner_id, name, event_types, path_prefixes, change_kinds, conditions,
-                    frequency, digest_at, digest_day, exclude_actor, enabled, created_at, updated_at)
-                VALUES (@Id, @ScopePath, @OwnerKind, @OwnerId, @Name, @EventTypes, @PathPrefixes, @ChangeKinds, @Conditions,
-                    @Frequency, @DigestAt, @DigestDay, @ExcludeActor, @Enabled, @CreatedAt, @UpdatedAt)
-                """, row, write.Transaction).ConfigureAwait(false);
-        }
-
-        // Saved again after a removal: other nodes must not drop it on the stale removal.
-        await ForgetRemovalAsync(connection, write.Transaction, SubscriptionKind, subscription.Id).ConfigureAwait(false);
-        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return updated == 0;
+            """,
+            """
+            INSERT INTO subscriptions (id, scope_path, owner_kind, owner_id, name, event_types, path_prefixes, change_kinds, conditions,
+                frequency, digest_at, digest_day, exclude_actor, enabled, created_at, updated_at)
+            VALUES (@Id, @ScopePath, @OwnerKind, @OwnerId, @Name, @EventTypes, @PathPrefixes, @ChangeKinds, @Conditions,
+                @Frequency, @DigestAt, @DigestDay, @ExcludeActor, @Enabled, @CreatedAt, @UpdatedAt)
+            """,
+            cancellationToken).ConfigureAwait(false);
     }
 
-    public Task<bool> RemoveAsync(string id, DateTimeOffset now, CancellationToken cancellationToken) =>
-        RemoveAsync("subscriptions", SubscriptionKind, id, now, cancellationToken);
+    public Task<bool> RemoveAsync(string id, ScopePath scope, DateTimeOffset now, CancellationToken cancellationToken) =>
+        RemoveAsync("subscriptions", SubscriptionKind, id, scope, now, cancellationToken);
 
     public async Task<NotificationRule?> FindRuleAsync(string id, CancellationToken cancellationToken)
     {
@@ -92,43 +88,38 @@ public sealed class SqlSubscriptionStore(HeraldDatabase database) : ISubscriptio
 
     public async Task<IReadOnlyList<NotificationRule>> ListRulesAsync(ScopePath? scope, CancellationToken cancellationToken)
     {
-        var filter = scope is { IsRoot: false } ? " WHERE scope_path = @scope OR scope_path LIKE @below" : "";
+        var subtree = scope is { IsRoot: false } path ? Subtree(path) : null;
+        var filter = subtree is null ? "" : " WHERE " + TextRange.SameOrBelow("scope_path");
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        var rows = await connection.QueryAsync<RuleRow>(
-            $"SELECT * FROM notification_rules{filter} ORDER BY scope_path, id", new { scope = scope?.Value, below = scope?.Value + "/%" }).ConfigureAwait(false);
+        var rows = await connection.QueryAsync<RuleRow>($"SELECT * FROM notification_rules{filter} ORDER BY scope_path, id", subtree).ConfigureAwait(false);
         return rows.Select(r => r.ToRule()).ToArray();
     }
 
-    public async Task<bool> SaveRuleAsync(NotificationRule rule, CancellationToken cancellationToken)
+    public async Task<bool> SaveRuleAsync(NotificationRule rule, CancellationToken cancellationToken) =>
+        await SaveRuleAsync(rule, _ => true, cancellationToken).ConfigureAwait(false) == SaveOutcome.Created;
+
+    public async Task<SaveOutcome> SaveRuleAsync(NotificationRule rule, Func<ScopePath, bool> mayReplace, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var write = await database.BeginSerializedWriteAsync(connection, cancellationToken).ConfigureAwait(false);
-        var row = RuleRow.From(rule);
-        var updated = await connection.ExecuteAsync(
+        ArgumentNullException.ThrowIfNull(rule);
+        ArgumentNullException.ThrowIfNull(mayReplace);
+        return await SaveCheckedAsync("notification_rules", RuleKind, rule.Id, mayReplace, RuleRow.From(rule),
             """
             UPDATE notification_rules SET scope_path = @ScopePath, name = @Name, event_types = @EventTypes, path_prefixes = @PathPrefixes,
                 change_kinds = @ChangeKinds, conditions = @Conditions, addresses = @Addresses, recipients = @Recipients,
                 exclude_actor = @ExcludeActor, enabled = @Enabled, updated_at = @UpdatedAt
             WHERE id = @Id
-            """, row, write.Transaction).ConfigureAwait(false);
-        if (updated == 0)
-        {
-            await connection.ExecuteAsync(
-                """
-                INSERT INTO notification_rules (id, scope_path, name, event_types, path_prefixes, change_kinds, conditions, addresses, recipients,
-                    exclude_actor, enabled, created_at, updated_at)
-                VALUES (@Id, @ScopePath, @Name, @EventTypes, @PathPrefixes, @ChangeKinds, @Conditions, @Addresses, @Recipients,
-                    @ExcludeActor, @Enabled, @CreatedAt, @UpdatedAt)
-                """, row, write.Transaction).ConfigureAwait(false);
-        }
-
-        await ForgetRemovalAsync(connection, write.Transaction, RuleKind, rule.Id).ConfigureAwait(false);
-        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return updated == 0;
+            """,
+            """
+            INSERT INTO notification_rules (id, scope_path, name, event_types, path_prefixes, change_kinds, conditions, addresses, recipients,
+                exclude_actor, enabled, created_at, updated_at)
+            VALUES (@Id, @ScopePath, @Name, @EventTypes, @PathPrefixes, @ChangeKinds, @Conditions, @Addresses, @Recipients,
+                @ExcludeActor, @Enabled, @CreatedAt, @UpdatedAt)
+            """,
+            cancellationToken).ConfigureAwait(false);
     }
 
-    public Task<bool> RemoveRuleAsync(string id, DateTimeOffset now, CancellationToken cancellationToken) =>
-        RemoveAsync("notification_rules", RuleKind, id, now, cancellationToken);
+    public Task<bool> RemoveRuleAsync(string id, ScopePath scope, DateTimeOffset now, CancellationToken cancellationToken) =>
+        RemoveAsync("notification_rules", RuleKind, id, scope, now, cancellationToken);
 
     public async Task<bool> DisableAsync(string subscriptionId, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -163,7 +154,9 @@ public sealed class SqlSubscriptionStore(HeraldDatabase database) : ISubscriptio
         var recipients = await connection.QueryAsync<string>(
             "SELECT recipient FROM notification_opt_outs WHERE source_kind = @kind AND source_id = @sourceId",
             new { kind = SourceKindName(kind), sourceId }).ConfigureAwait(false);
-        return recipients.ToHashSet(StringComparer.OrdinalIgnoreCase);
+        // Exact: a recipient is a user id (case-sensitive, as everywhere) or an address, which
+        // NotificationRecipient.Key writes in lower case.
+        return recipients.ToHashSet(StringComparer.Ordinal);
     }
 
     public async Task<SubscriptionChanges> ChangesSinceAsync(DateTimeOffset since, CancellationToken cancellationToken)
@@ -184,11 +177,33 @@ public sealed class SqlSubscriptionStore(HeraldDatabase database) : ISubscriptio
             latest == long.MinValue ? since : DateTimeOffset.FromUnixTimeMilliseconds(latest));
     }
 
-    private async Task<bool> RemoveAsync(string table, string kind, string id, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>Inserts the row when its id is free, or updates it when <paramref name="mayReplace"/>
+    /// allows replacing the stored one (given its scope); in a serialized write, so that the check
+    /// and the write see the same row.</summary>
+    private async Task<SaveOutcome> SaveCheckedAsync(
+        string table, string kind, string id, Func<ScopePath, bool> mayReplace, object row, string update, string insert, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var write = await database.BeginSerializedWriteAsync(connection, cancellationToken).ConfigureAwait(false);
-        var removed = await connection.ExecuteAsync($"DELETE FROM {table} WHERE id = @id", new { id }, write.Transaction).ConfigureAwait(false) > 0;
+        var stored = await connection.QuerySingleOrDefaultAsync<string>($"SELECT scope_path FROM {table} WHERE id = @id", new { id }, write.Transaction).ConfigureAwait(false);
+        if (stored is not null && !mayReplace(ScopePath.Parse(stored)))
+        {
+            return SaveOutcome.Taken;
+        }
+
+        await connection.ExecuteAsync(stored is null ? insert : update, row, write.Transaction).ConfigureAwait(false);
+        // Saved again after a removal: other nodes must not drop it on the stale removal.
+        await ForgetRemovalAsync(connection, write.Transaction, kind, id).ConfigureAwait(false);
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return stored is null ? SaveOutcome.Created : SaveOutcome.Replaced;
+    }
+
+    private async Task<bool> RemoveAsync(string table, string kind, string id, ScopePath scope, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginSerializedWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var removed = await connection.ExecuteAsync(
+            $"DELETE FROM {table} WHERE id = @id AND scope_path = @scope", new { id, scope = scope.Value }, write.Transaction).ConfigureAwait(false) > 0;
         if (removed)
         {
             await connection.ExecuteAsync(
@@ -207,6 +222,12 @@ public sealed class SqlSubscriptionStore(HeraldDatabase database) : ISubscriptio
 
     private static Task<int> ForgetRemovalAsync(DbConnection connection, DbTransaction transaction, string kind, string id) =>
         connection.ExecuteAsync("DELETE FROM notification_removals WHERE kind = @kind AND id = @id", new { kind, id }, transaction);
+
+    private static object Subtree(ScopePath scope)
+    {
+        var (path, below, beyond) = TextRange.Subtree(scope);
+        return new { scope = path, below, beyond };
+    }
 
     private static string KindName(PrincipalKind kind) => kind == PrincipalKind.User ? "user" : "group";
 

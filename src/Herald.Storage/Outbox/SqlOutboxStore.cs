@@ -7,11 +7,18 @@ using Herald.Storage.Database;
 namespace Herald.Storage.Outbox;
 
 /// <summary>The outbox on SQLite or PostgreSQL. Only the claim differs: PostgreSQL locks the due
-/// rows with FOR UPDATE SKIP LOCKED so that nodes never wait on each other; SQLite has one writer.</summary>
-public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOutboxStatistics
+/// rows with FOR UPDATE SKIP LOCKED so that nodes never wait on each other; SQLite has one writer.
+/// A large message's MIME is streamed in and out (incremental blob I/O on SQLite, a streamed
+/// parameter and sequential reads on PostgreSQL) and is read only when it is sent, through a
+/// file of <paramref name="spool"/>: neither storing nor claiming it holds it whole in memory.</summary>
+public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) : IOutboxStore, IOutboxStatistics
 {
     private const string Pending = "pending";
     private const string Done = "done";
+
+    /// <summary>Up to this size a claim reads the MIME with the row, as small messages are sent
+    /// at once; a larger one stays in the database until its attempt begins.</summary>
+    private const int ClaimedWithRow = 1024 * 1024;
 
     public async Task<IReadOnlyList<EnqueueResult>> EnqueueAsync(IReadOnlyList<NewMessage> messages, CancellationToken cancellationToken)
     {
@@ -50,6 +57,13 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
             fresh = await ResolveRacesAsync(connection, transaction, fresh, results, messages).ConfigureAwait(false);
         }
 
+        // MIME not held in memory (a spooled relay transfer) is streamed into the row just inserted.
+        foreach (var message in fresh.Where(m => m.Mime.Bytes is null))
+        {
+            await using var content = await message.Mime.OpenReadAsync(cancellationToken).ConfigureAwait(false);
+            await database.WriteBlobAsync(connection, transaction, "messages", "mime", message.Id, content, message.Mime.Length, cancellationToken).ConfigureAwait(false);
+        }
+
         await database.ExecuteEachAsync(
             connection,
             transaction,
@@ -62,10 +76,10 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         return results;
     }
 
-    private const string InsertMessage = """
-        INSERT INTO messages (id, scope_path, source, envelope_sender, connection_name, message_id_header, mime, size_bytes,
+    private string InsertMessage => $"""
+        INSERT INTO messages (id, scope_path, source, envelope_sender, connection_name, message_id_header, mime, size_bytes, subject,
             idempotency_key, state, attempts, next_attempt_at, lease_owner, lease_until, created_at, expires_at, updated_at)
-        VALUES (@Id, @Scope, @Source, @EnvelopeSender, @ConnectionName, @MessageIdHeader, @Mime, @Size,
+        VALUES (@Id, @Scope, @Source, @EnvelopeSender, @ConnectionName, @MessageIdHeader, COALESCE(@Mime, {database.BlobToWrite("@Size")}), @Size, @Subject,
             @IdempotencyKey, 'pending', 0, @Created, @LeaseOwner, @LeaseUntil, @Created, @Expires, @Created)
         ON CONFLICT DO NOTHING
         """;
@@ -78,8 +92,9 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         message.EnvelopeSender,
         message.ConnectionName,
         message.MessageIdHeader,
-        message.Mime,
+        Mime = message.Mime.Bytes,
         Size = message.Mime.Length,
+        message.Subject,
         message.IdempotencyKey,
         LeaseOwner = message.Lease?.Node,
         LeaseUntil = message.Lease?.Until.ToUnixTimeMilliseconds(),
@@ -133,31 +148,30 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         string node, IReadOnlyCollection<string>? connections, int max, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken)
     {
         var nowMs = now.ToUnixTimeMilliseconds();
-        var filter = connections is null ? "" : $"AND (connection_name IS NULL OR {database.IsAnyOf("connection_name", "connections")})";
-        var due = $"""
-            SELECT id FROM messages
-            WHERE state = 'pending' AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until < @now) {filter}
-            ORDER BY next_attempt_at LIMIT @max
-            """;
+        var due = DueQuery(connections);
         // at-least-once: a lease that expires (its node died) makes the message claimable again.
         var sql = database.Engine == "postgres"
             ? $"""
                UPDATE messages AS m SET lease_owner = @node, lease_until = @until, updated_at = @now
-               FROM ({due} FOR UPDATE SKIP LOCKED) AS due WHERE m.id = due.id
-               RETURNING m.id, m.scope_path, m.envelope_sender, m.connection_name, m.mime, m.attempts, m.created_at, m.expires_at
+               FROM ({due}) AS due WHERE m.id = due.id
+               RETURNING m.id, m.scope_path, m.envelope_sender, m.connection_name, CASE WHEN m.size_bytes <= @inline THEN m.mime END AS mime, m.size_bytes, m.attempts, m.failures, m.created_at, m.expires_at
                """
             : $"""
                UPDATE messages SET lease_owner = @node, lease_until = @until, updated_at = @now
                WHERE id IN ({due})
-               RETURNING id, scope_path, envelope_sender, connection_name, mime, attempts, created_at, expires_at
+               RETURNING id, scope_path, envelope_sender, connection_name, CASE WHEN size_bytes <= @inline THEN mime END AS mime, size_bytes, attempts, failures, created_at, expires_at
                """;
+        var parameters = new DynamicParameters(new { node, until = (now + lease).ToUnixTimeMilliseconds(), now = nowMs, max, inline = ClaimedWithRow });
+        foreach (var (name, i) in (connections ?? []).Select((name, i) => (name, i)))
+        {
+            parameters.Add(ConnectionParameter(i), name);
+        }
 
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var write = await database.BeginWriteAsync(connection, Durability.WithNextCommit, cancellationToken).ConfigureAwait(false);
         var transaction = write.Transaction;
         var rows = (await connection.QueryAsync<ClaimRow>(
-            // An array whatever collection the caller gave: Npgsql sends arrays, not any IEnumerable.
-            sql, new { node, until = (now + lease).ToUnixTimeMilliseconds(), now = nowMs, max, connections = connections?.ToArray() }, transaction).ConfigureAwait(false)).ToArray();
+            sql, parameters, transaction).ConfigureAwait(false)).ToArray();
         if (rows.Length == 0)
         {
             return [];
@@ -174,13 +188,57 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
                 ScopePath.Parse(r.ScopePath),
                 r.EnvelopeSender,
                 r.ConnectionName,
-                r.Mime,
+                r.Mime is { } bytes ? MimeData.FromBytes(bytes) : MimeData.InOutbox(r.SizeBytes, (destination, ct) => database.CopyBlobAsync("messages", "mime", r.Id, destination, ct), spool),
                 (int)r.Attempts,
                 DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt),
                 DateTimeOffset.FromUnixTimeMilliseconds(r.ExpiresAt),
-                recipients[r.Id].Select(p => new PendingRecipient((int)p.Ordinal, p.Address, (int)p.Attempts)).ToArray()))
+                recipients[r.Id].Select(p => new PendingRecipient((int)p.Ordinal, p.Address, (int)p.Attempts)).ToArray())
+            {
+                Failures = (int)r.Failures,
+            })
             .ToArray();
     }
+
+    /// <summary>
+    /// The ids of up to @max due messages, oldest due first, that are not leased: of every
+    /// connection when <paramref name="connections"/> is null, otherwise of those connections and
+    /// of messages stored for none (the node-tag filter, and connections that are down, whose
+    /// backlog is left alone). On PostgreSQL the rows are locked, skipping those another node holds.
+    /// </summary>
+    /// <remarks>
+    /// Each form reads an index in the order it returns rows and stops after @max, however many
+    /// messages are queued: without a filter the due index (<c>messages_due</c>); with one, a range
+    /// of <c>messages_due_by_connection</c> per connection, merged. A filter over the due index
+    /// instead would walk past every due message of the connections it leaves out — a whole
+    /// backlog, on every claim, while its connection is down.
+    /// </remarks>
+    internal string DueQuery(IReadOnlyCollection<string>? connections)
+    {
+        var lockRows = database.Engine == "postgres" ? " FOR UPDATE SKIP LOCKED" : "";
+        const string Available = "state = 'pending' AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until < @now)";
+        if (connections is null)
+        {
+            return $"SELECT id FROM messages WHERE {Available} ORDER BY next_attempt_at LIMIT @max{lockRows}";
+        }
+
+        if (connections.Count > MaxConnectionsMerged)
+        {
+            // Correct, but sorts every due message of those connections: for farms with hundreds of them.
+            return $"""
+                SELECT id FROM messages WHERE {Available} AND (connection_name IS NULL OR connection_name IN ({string.Join(", ", connections.Select((_, i) => "@" + ConnectionParameter(i)))}))
+                ORDER BY next_attempt_at LIMIT @max{lockRows}
+                """;
+        }
+
+        var ranges = connections.Select((_, i) => $"connection_name = @{ConnectionParameter(i)}").Prepend("connection_name IS NULL")
+            .Select((condition, i) => $"SELECT id, next_attempt_at FROM (SELECT id, next_attempt_at FROM messages WHERE {Available} AND {condition} ORDER BY next_attempt_at LIMIT @max{lockRows}) AS r{i}");
+        return $"SELECT id FROM ({string.Join(" UNION ALL ", ranges)}) AS merged ORDER BY next_attempt_at LIMIT @max";
+    }
+
+    // SQLite allows 500 terms in one compound SELECT; far fewer keeps each claim small.
+    private const int MaxConnectionsMerged = 100;
+
+    private static string ConnectionParameter(int index) => "c" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public async Task<int> RecordAsync(IReadOnlyList<AttemptOutcome> outcomes, CancellationToken cancellationToken)
     {
@@ -207,6 +265,29 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
             return 0;
         }
 
+        var attempted = current.Where(o => o.Recipients.Count > 0).ToArray();
+        await RecordAttemptsAsync(connection, transaction, attempted).ConfigureAwait(false);
+        await RecordFailuresAsync(connection, transaction, current.Where(o => o.Failure is not null).ToArray()).ConfigureAwait(false);
+        // Postponed (the attempt never began: the database or the disk failed): the lease goes,
+        // nothing is counted.
+        await database.ExecuteEachAsync(
+            connection,
+            transaction,
+            "UPDATE messages SET next_attempt_at = @next, lease_owner = NULL, lease_until = NULL, updated_at = @at WHERE id = @id",
+            current.Where(o => o.Recipients.Count == 0 && o.Failure is null)
+                .Select(o => (object)new { id = o.MessageId, next = o.NextAttemptAt.ToUnixTimeMilliseconds(), at = o.At.ToUnixTimeMilliseconds() })).ConfigureAwait(false);
+
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return current.Length;
+    }
+
+    private async Task RecordAttemptsAsync(DbConnection connection, DbTransaction transaction, AttemptOutcome[] attempted)
+    {
+        if (attempted.Length == 0)
+        {
+            return;
+        }
+
         // Each statement prepared once for the batch (Dapper runs a list through one command).
         await database.ExecuteEachAsync(
             connection,
@@ -215,9 +296,9 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
             UPDATE messages SET attempts = attempts + 1, next_attempt_at = @next, lease_owner = NULL, lease_until = NULL, updated_at = @at
             WHERE id = @id
             """,
-            current.Select(o => (object)new { id = o.MessageId, next = o.NextAttemptAt.ToUnixTimeMilliseconds(), at = o.At.ToUnixTimeMilliseconds() })).ConfigureAwait(false);
+            attempted.Select(o => (object)new { id = o.MessageId, next = o.NextAttemptAt.ToUnixTimeMilliseconds(), at = o.At.ToUnixTimeMilliseconds() })).ConfigureAwait(false);
 
-        var rows = current.SelectMany(o => o.Recipients.Select(r => (object)new
+        var rows = attempted.SelectMany(o => o.Recipients.Select(r => (object)new
         {
             id = o.MessageId,
             r.Ordinal,
@@ -256,16 +337,50 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
                 THEN @pending ELSE @done END
             WHERE {database.IsAnyOf("id", "ids")}
             """,
-            new { ids = current.Select(o => o.MessageId).ToArray(), pending = Pending, done = Done },
+            new { ids = attempted.Select(o => o.MessageId).ToArray(), pending = Pending, done = Done },
             transaction).ConfigureAwait(false);
+    }
 
-        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return current.Length;
+    /// <summary>Attempts that failed for the message's own reason: counted with the reason; a
+    /// message that has failed as often as allowed is quarantined, its pending recipients with it.</summary>
+    private async Task RecordFailuresAsync(DbConnection connection, DbTransaction transaction, AttemptOutcome[] failed)
+    {
+        if (failed.Length == 0)
+        {
+            return;
+        }
+
+        await database.ExecuteEachAsync(
+            connection,
+            transaction,
+            """
+            UPDATE messages SET failures = @failures, last_error = @error, next_attempt_at = @next, lease_owner = NULL, lease_until = NULL, updated_at = @at,
+                state = CASE WHEN @quarantined = 1 THEN 'failed' ELSE state END
+            WHERE id = @id
+            """,
+            failed.Select(o => (object)new
+            {
+                id = o.MessageId,
+                failures = o.Failure!.Failures,
+                error = o.Failure.Reason,
+                next = o.NextAttemptAt.ToUnixTimeMilliseconds(),
+                at = o.At.ToUnixTimeMilliseconds(),
+                quarantined = o.Failure.Quarantined ? 1 : 0,
+            })).ConfigureAwait(false);
+        await database.ExecuteEachAsync(
+            connection,
+            transaction,
+            "UPDATE recipients SET state = 'failed', last_reply = @error, updated_at = @at WHERE message_id = @id AND state IN ('queued', 'deferred')",
+            failed.Where(o => o.Failure!.Quarantined).Select(o => (object)new { id = o.MessageId, error = o.Failure!.Reason, at = o.At.ToUnixTimeMilliseconds() })).ConfigureAwait(false);
     }
 
     public async Task<MessageDetails?> GetAsync(string id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        // The history first: an outcome recorded between the reads then shows in the states read
+        // after it, never as an attempt whose recipient still looks untried.
+        var attempts = await connection.QueryAsync<(long Ordinal, long Attempt, long At, string Node, string Outcome, long? Code, string? Reply)>(
+            "SELECT ordinal, attempt, at, node, outcome, code, reply FROM delivery_attempts WHERE message_id = @id ORDER BY at, ordinal", new { id }).ConfigureAwait(false);
         var summaries = await SummariesAsync(connection, "WHERE m.id = @id", new { id }, 1).ConfigureAwait(false);
         if (summaries is not [var summary])
         {
@@ -274,8 +389,6 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
 
         var extra = await connection.QuerySingleAsync<(string MessageIdHeader, string? ConnectionName, long SizeBytes)>(
             "SELECT message_id_header, connection_name, size_bytes FROM messages WHERE id = @id", new { id }).ConfigureAwait(false);
-        var attempts = await connection.QueryAsync<(long Ordinal, long Attempt, long At, string Node, string Outcome, long? Code, string? Reply)>(
-            "SELECT ordinal, attempt, at, node, outcome, code, reply FROM delivery_attempts WHERE message_id = @id ORDER BY at, ordinal", new { id }).ConfigureAwait(false);
         return new MessageDetails(
             summary,
             extra.MessageIdHeader,
@@ -335,6 +448,39 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         return renewed;
     }
 
+    public async Task<int> ResumeAsync(string connection, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var db = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginWriteAsync(db, Durability.WithNextCommit, cancellationToken).ConfigureAwait(false);
+        // A range of messages_due_by_connection: the connection's messages not yet due, however
+        // many of its messages are due already.
+        var resumed = await db.ExecuteAsync(
+            "UPDATE messages SET next_attempt_at = @now WHERE state = 'pending' AND connection_name = @connection AND next_attempt_at > @now",
+            new { connection, now = now.ToUnixTimeMilliseconds() }, write.Transaction).ConfigureAwait(false);
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return resumed;
+    }
+
+    public async Task<IReadOnlyDictionary<string, long>> CountWaitingAsync(IReadOnlyCollection<string> connections, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connections);
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (connections.Count == 0)
+        {
+            return counts;
+        }
+
+        await using var db = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var connection in connections)
+        {
+            // Counted in messages_due_by_connection, not the table.
+            counts[connection] = await db.ExecuteScalarAsync<long>(
+                "SELECT COUNT(*) FROM messages WHERE state = 'pending' AND connection_name = @connection", new { connection }).ConfigureAwait(false);
+        }
+
+        return counts;
+    }
+
     public async Task<int> RetryAsync(string id, DateTimeOffset now, DateTimeOffset newExpiry, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -342,12 +488,16 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         var transaction = write.Transaction;
         var nowMs = now.ToUnixTimeMilliseconds();
         var changed = await connection.ExecuteAsync(
-            "UPDATE recipients SET state = 'queued', updated_at = @now WHERE message_id = @id AND state IN ('deferred', 'expired', 'queued')",
+            "UPDATE recipients SET state = 'queued', updated_at = @now WHERE message_id = @id AND state IN ('deferred', 'expired', 'queued', 'failed')",
             new { id, now = nowMs }, transaction).ConfigureAwait(false);
         if (changed > 0)
         {
             await connection.ExecuteAsync(
-                "UPDATE messages SET state = 'pending', next_attempt_at = @now, expires_at = CASE WHEN expires_at < @expiry THEN @expiry ELSE expires_at END, updated_at = @now WHERE id = @id",
+                """
+                UPDATE messages SET state = 'pending', next_attempt_at = @now, expires_at = CASE WHEN expires_at < @expiry THEN @expiry ELSE expires_at END,
+                    failures = 0, last_error = NULL, updated_at = @now
+                WHERE id = @id
+                """,
                 new { id, now = nowMs, expiry = newExpiry.ToUnixTimeMilliseconds() }, transaction).ConfigureAwait(false);
         }
 
@@ -362,13 +512,22 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         var transaction = write.Transaction;
         var nowMs = now.ToUnixTimeMilliseconds();
         var changed = await connection.ExecuteAsync(
-            "UPDATE recipients SET state = 'cancelled', updated_at = @now WHERE message_id = @id AND state IN ('queued', 'deferred')",
+            "UPDATE recipients SET state = 'cancelled', updated_at = @now WHERE message_id = @id AND state IN ('queued', 'deferred', 'failed')",
             new { id, now = nowMs }, transaction).ConfigureAwait(false);
         await connection.ExecuteAsync(
             "UPDATE messages SET state = 'done', updated_at = @now WHERE id = @id AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = @id AND state IN ('queued', 'deferred'))",
             new { id, now = nowMs }, transaction).ConfigureAwait(false);
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return changed;
+    }
+
+    public async Task<long> CountFailedAsync(ScopePath scope, CancellationToken cancellationToken)
+    {
+        var prefix = scope.IsRoot ? "/" : scope.Value + "/";
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM messages WHERE state = 'failed' AND (scope_path = @scope OR substr(scope_path, 1, @prefixLength) = @prefix)",
+            new { scope = scope.Value, prefix, prefixLength = prefix.Length }).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyDictionary<RecipientState, long>> CountByStateAsync(CancellationToken cancellationToken)
@@ -410,8 +569,9 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
 
     private async Task<IReadOnlyList<MessageSummary>> SummariesAsync(DbConnection connection, string where, object parameters, int limit)
     {
+        // Never the mime column: a list of 1,000 messages must not read 1,000 bodies of up to 25 MiB.
         var messages = (await connection.QueryAsync<SummaryRow>(
-            $"SELECT m.id, m.scope_path, m.source, m.envelope_sender, m.mime, m.created_at, m.expires_at FROM messages m {where} ORDER BY m.created_at DESC LIMIT {limit}",
+            $"SELECT m.id, m.scope_path, m.source, m.envelope_sender, m.subject, m.created_at, m.expires_at, m.failures, m.last_error FROM messages m {where} ORDER BY m.created_at DESC LIMIT {limit}",
             parameters).ConfigureAwait(false)).ToArray();
         if (messages.Length == 0)
         {
@@ -427,18 +587,16 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
                 ScopePath.Parse(m.ScopePath),
                 MessageSourceNames.Values.Parse(m.Source),
                 m.EnvelopeSender,
-                SubjectOf(m.Mime),
+                m.Subject,
                 DateTimeOffset.FromUnixTimeMilliseconds(m.CreatedAt),
                 DateTimeOffset.FromUnixTimeMilliseconds(m.ExpiresAt),
                 recipients[m.Id].Select(r => new RecipientStatus((int)r.Ordinal, r.Address, RecipientStateNames.Values.Parse(r.State), (int)r.Attempts,
-                    (int?)r.LastCode, r.LastReply, DateTimeOffset.FromUnixTimeMilliseconds(r.UpdatedAt))).ToArray()))
+                    (int?)r.LastCode, r.LastReply, DateTimeOffset.FromUnixTimeMilliseconds(r.UpdatedAt))).ToArray())
+            {
+                Failures = (int)m.Failures,
+                LastError = m.LastError,
+            })
             .ToArray();
-    }
-
-    private static string? SubjectOf(byte[] mime)
-    {
-        using var stream = new MemoryStream(mime, writable: false);
-        return MimeKit.HeaderList.Load(stream)[MimeKit.HeaderId.Subject];
     }
 
     private sealed class ClaimRow
@@ -447,8 +605,10 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         public string ScopePath { get; set; } = "";
         public string EnvelopeSender { get; set; } = "";
         public string? ConnectionName { get; set; }
-        public byte[] Mime { get; set; } = [];
+        public byte[]? Mime { get; set; }
+        public long SizeBytes { get; set; }
         public long Attempts { get; set; }
+        public long Failures { get; set; }
         public long CreatedAt { get; set; }
         public long ExpiresAt { get; set; }
     }
@@ -459,8 +619,10 @@ public sealed class SqlOutboxStore(HeraldDatabase database) : IOutboxStore, IOut
         public string ScopePath { get; set; } = "";
         public string Source { get; set; } = "";
         public string EnvelopeSender { get; set; } = "";
-        public byte[] Mime { get; set; } = [];
+        public string? Subject { get; set; }
         public long CreatedAt { get; set; }
         public long ExpiresAt { get; set; }
+        public long Failures { get; set; }
+        public string? LastError { get; set; }
     }
 }

@@ -20,10 +20,25 @@ public sealed class SqlRelayStore(HeraldDatabase database) : IRelayStore
         await connection.ExecuteAsync(ListenerRow.Upsert, ListenerRow.From(listener, now)).ConfigureAwait(false);
     }
 
-    public async Task<bool> RemoveListenerAsync(string listen, CancellationToken cancellationToken)
+    public async Task RemoveListenerAsync(string listen, bool removeDefault, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        return await connection.ExecuteAsync("DELETE FROM relay_listeners WHERE listen = @listen", new { listen }).ConfigureAwait(false) > 0;
+        await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        await connection.ExecuteAsync("DELETE FROM relay_listeners WHERE listen = @listen", new { listen }, write.Transaction).ConfigureAwait(false);
+        if (removeDefault)
+        {
+            await connection.ExecuteAsync(
+                "INSERT INTO relay_default_listener (id, removed_at) VALUES (1, @now) ON CONFLICT (id) DO NOTHING",
+                new { now = now.ToUnixTimeMilliseconds() }, write.Transaction).ConfigureAwait(false);
+        }
+
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<bool> IsDefaultListenerRemovedAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM relay_default_listener").ConfigureAwait(false) > 0;
     }
 
     public async Task<IReadOnlyList<RelayAccount>> ListAccountsAsync(CancellationToken cancellationToken)
@@ -33,11 +48,11 @@ public sealed class SqlRelayStore(HeraldDatabase database) : IRelayStore
         return rows.Select(r => r.ToAccount()).ToArray();
     }
 
-    public async Task<RelayAccount?> FindAccountAsync(string userName, CancellationToken cancellationToken)
+    public async Task<RelayAccount?> FindAccountAsync(RelayUserName userName, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var row = await connection.QuerySingleOrDefaultAsync<AccountRow>(
-            "SELECT * FROM relay_accounts WHERE user_name = @userName", new { userName }).ConfigureAwait(false);
+            "SELECT * FROM relay_accounts WHERE user_name = @userName", new { userName = userName.Value }).ConfigureAwait(false);
         return row?.ToAccount();
     }
 
@@ -45,7 +60,7 @@ public sealed class SqlRelayStore(HeraldDatabase database) : IRelayStore
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var write = await database.BeginSerializedWriteAsync(connection, cancellationToken).ConfigureAwait(false);
-        var parameters = new { account.UserName, scope = account.Scope.Value, hash = account.PasswordHash, created = account.CreatedAt.ToUnixTimeMilliseconds() };
+        var parameters = new { UserName = account.UserName.Value, scope = account.Scope.Value, hash = account.PasswordHash, created = account.CreatedAt.ToUnixTimeMilliseconds() };
         var updated = await connection.ExecuteAsync(
             "UPDATE relay_accounts SET scope_path = @scope, password_hash = @hash WHERE user_name = @UserName", parameters, write.Transaction).ConfigureAwait(false);
         if (updated == 0)
@@ -59,10 +74,10 @@ public sealed class SqlRelayStore(HeraldDatabase database) : IRelayStore
         return updated == 0;
     }
 
-    public async Task<bool> RemoveAccountAsync(string userName, CancellationToken cancellationToken)
+    public async Task<bool> RemoveAccountAsync(RelayUserName userName, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        return await connection.ExecuteAsync("DELETE FROM relay_accounts WHERE user_name = @userName", new { userName }).ConfigureAwait(false) > 0;
+        return await connection.ExecuteAsync("DELETE FROM relay_accounts WHERE user_name = @userName", new { userName = userName.Value }).ConfigureAwait(false) > 0;
     }
 
     /// <summary>A row of <c>relay_listeners</c>: lists one item per line, modes by their written names.</summary>
@@ -114,6 +129,6 @@ public sealed class SqlRelayStore(HeraldDatabase database) : IRelayStore
         public long CreatedAt { get; set; }
 
         public RelayAccount ToAccount() =>
-            new(UserName, Scopes.ScopePath.Parse(ScopePath), PasswordHash, DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt));
+            new(RelayUserName.FromStored(UserName), Scopes.ScopePath.Parse(ScopePath), PasswordHash, DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt));
     }
 }

@@ -216,7 +216,10 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
         return removed > 0;
     }
 
-    /// <summary>A connection's row and its secrets, by their exact names (the secrets table holds more than connections' secrets).</summary>
+    /// <summary>A connection's row and its secrets, by their exact names (the secrets table holds
+    /// more than connections' secrets). Messages still waiting that were stored for it are stored
+    /// for no connection from now on: they leave through whatever their scope uses when they are
+    /// sent, and a claim that names the connections it takes (see the outbox's claim) still finds them.</summary>
     private static async Task DeleteConnectionRowAsync(DbConnection connection, DbTransaction transaction, string id)
     {
         foreach (var name in SecretNames.OfConnection(id))
@@ -224,7 +227,13 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
             await connection.ExecuteAsync("DELETE FROM secrets WHERE name = @name", new { name }, transaction).ConfigureAwait(false);
         }
 
-        await connection.ExecuteAsync("DELETE FROM smtp_connections WHERE name = @id", new { id }, transaction).ConfigureAwait(false);
+        await connection.ExecuteAsync(
+            """
+            DELETE FROM smtp_connections WHERE name = @id;
+            UPDATE messages SET connection_name = NULL WHERE state = 'pending' AND connection_name = @id;
+            """,
+            new { id },
+            transaction).ConfigureAwait(false);
     }
 
     private static async Task<bool> ScopeExistsAsync(DbConnection connection, DbTransaction? transaction, ScopePath scope) =>

@@ -59,7 +59,6 @@ public static class ConsoleExtensions
             o.Cookie.SameSite = SameSiteMode.Strict;
         });
         services.AddSingleton<SetupLink>();
-        services.AddSingleton<Notifications.SubscriptionEditor>();
         return services;
     }
 

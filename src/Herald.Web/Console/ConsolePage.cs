@@ -43,10 +43,6 @@ public abstract class ConsolePage : PageModel
     protected ContentResult RefuseScope(ScopePath scope) =>
         Refuse($"Scope {scope} is outside the scopes you administer ({Admin.Scope} and below).");
 
-    /// <summary>Users and groups are one directory for every scope: only administrators of <c>/</c> change it.</summary>
-    protected ContentResult RefuseDirectoryChange() =>
-        Refuse("Users and groups are shared by every scope: only administrators of / add, change, import or remove them.");
-
     /// <summary>
     /// A use case's refusal as the console shows it: a 403 page that says why, a 404, or (for
     /// invalid or clashing input) each sentence next to its field on the page that was posted,
@@ -64,6 +60,8 @@ public abstract class ConsolePage : PageModel
                 return NotFound();
             default:
                 AddErrors(refusal.Errors.Count > 0 ? refusal.Errors : [new FieldError("", refusal.Sentence)]);
+                // As the API answers: the page is shown again, and nothing was stored.
+                Response.StatusCode = refusal.Kind == RefusalKind.Conflict ? 409 : 422;
                 return redisplay();
         }
     }

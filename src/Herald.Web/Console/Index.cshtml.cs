@@ -2,12 +2,13 @@ using System.Globalization;
 using System.Text;
 using Herald.Outbox;
 using Herald.Settings;
+using Herald.Work;
 
 namespace Herald.Web.Console;
 
 /// <summary>The dashboard: the last 24 hours of delivery in the administrator's scopes, drawn as
 /// a server-rendered SVG chart, the queue's depth and the SMTP connections' health.</summary>
-public sealed class IndexModel(IOutboxStatistics statistics, ISettingsStore settings, ConnectionHealth health, TimeProvider time) : ConsolePage
+public sealed class IndexModel(IOutboxStatistics statistics, ISettingsStore settings, ConnectionHealth health, FailedWorkService failed, TimeProvider time) : ConsolePage
 {
     public const int Hours = 24;
 
@@ -24,6 +25,9 @@ public sealed class IndexModel(IOutboxStatistics statistics, ISettingsStore sett
     public long DeferredNow { get; private set; }
 
     public long QueueDepth => QueuedNow + DeferredNow;
+
+    /// <summary>Quarantined messages, events and digests in the administrator's scopes.</summary>
+    public FailedCounts Failed { get; private set; } = new(0, 0, 0);
 
     public string Chart { get; private set; } = "";
 
@@ -61,6 +65,7 @@ public sealed class IndexModel(IOutboxStatistics statistics, ISettingsStore sett
         QueuedNow = states.GetValueOrDefault(RecipientState.Queued);
         DeferredNow = states.GetValueOrDefault(RecipientState.Deferred);
         Chart = DrawChart(buckets, firstHour);
+        Failed = (await failed.CountAsync(Caller, Admin.Scope, HttpContext.RequestAborted)).Value ?? Failed;
         if (Admin.IsGlobal)
         {
             Connections = await settings.ListConnectionsAsync(HttpContext.RequestAborted);

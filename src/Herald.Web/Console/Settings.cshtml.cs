@@ -9,7 +9,7 @@ namespace Herald.Web.Console;
 /// <summary>A scope's outgoing email settings, the SharePoint form: every value shows where it
 /// comes from ("set here", "inherited from /", "default"); a child scope overrides a value or
 /// reverts it to the inherited one.</summary>
-public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStore store, TestEmailService tester) : ConsolePage
+public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStore store, TestEmailService tester, ScopeService scopes) : ConsolePage
 {
     public static readonly string[] Fields = ["enabled", "connection", "from", "fromName", "replyTo", "charset", "impersonation"];
 
@@ -116,22 +116,14 @@ public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStor
             return refused;
         }
 
-        var text = Scope.IsRoot ? "/" + child?.Trim() : Scope.Value + "/" + child?.Trim();
-        if (!ScopePath.TryParse(text, out var path, out var error) || string.IsNullOrWhiteSpace(child) || child.Contains('/', StringComparison.Ordinal))
+        var added = await scopes.AddChildAsync(Caller, Scope.Value, child, HttpContext.RequestAborted);
+        if (added.Refusal is { } refusal)
         {
-            ModelState.AddModelError("child", error ?? "Give the new scope's name: letters, digits, '-', '_' or '.', without '/'.");
-            Response.StatusCode = 400;
-            return Page();
+            return Refused(refusal, Page);
         }
 
-        if (!await store.AddScopeAsync(path, HttpContext.RequestAborted))
-        {
-            ModelState.AddModelError("child", $"Scope {path} exists already.");
-            Response.StatusCode = 400;
-            return Page();
-        }
-
-        Notice = $"Added scope {path}: it inherits everything from {Scope} until you override a value.";
+        var path = added.Value!.Value;
+        Notice = added.Value.Created ? $"Added scope {path}: it inherits everything from {Scope} until you override a value." : $"Scope {path} exists already.";
         return Redirect($"/settings?scope={Uri.EscapeDataString(path.Value)}");
     }
 

@@ -4,6 +4,7 @@ using Herald.Access;
 using Herald.Outbox;
 using Herald.Scopes;
 using Herald.Web.Security;
+using Herald.Work;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -15,7 +16,7 @@ public static class MetricsApi
 {
     public static IEndpointRouteBuilder MapMetricsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/metrics", async (HttpContext context, IOutboxStore outbox, DeliveryMetrics metrics, ConnectionHealth health) =>
+        app.MapGet("/metrics", async (HttpContext context, IOutboxStore outbox, DeliveryMetrics metrics, ConnectionHealth health, FailedWorkService failed) =>
         {
             if (context.Refuse(ScopePath.Root, ApiKeyRole.Admin) is { } refusal)
             {
@@ -54,11 +55,28 @@ public static class MetricsApi
                 text.AppendLine(CultureInfo.InvariantCulture, $"herald_delivery_latency_seconds_count{{connection=\"{label}\"}} {cumulative[^1]}");
             }
 
-            text.AppendLine("# HELP herald_connection_failing SMTP connections failing for a configuration reason (authentication, TLS) as seen by this node.");
+            // The key administers / (checked above), so every scope is counted.
+            if ((await failed.CountAsync(context.Caller(), ScopePath.Root, context.RequestAborted).ConfigureAwait(false)).Value is { } quarantined)
+            {
+                text.AppendLine("# HELP herald_failed_items Work quarantined after failing for a reason of its own, waiting for an administrator, by kind.");
+                text.AppendLine("# TYPE herald_failed_items gauge");
+                text.AppendLine(CultureInfo.InvariantCulture, $"herald_failed_items{{kind=\"message\"}} {quarantined.Messages}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"herald_failed_items{{kind=\"event\"}} {quarantined.Events}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"herald_failed_items{{kind=\"digest\"}} {quarantined.Digests}");
+            }
+
+            text.AppendLine("# HELP herald_connection_failing SMTP connections failing as seen by this node: down, or refusing for a configuration reason (authentication, TLS).");
             text.AppendLine("# TYPE herald_connection_failing gauge");
             foreach (var connection in health.Failing.Keys.Order(StringComparer.Ordinal))
             {
                 text.AppendLine(CultureInfo.InvariantCulture, $"herald_connection_failing{{connection=\"{Escape(connection)}\"}} 1");
+            }
+
+            text.AppendLine("# HELP herald_connection_down SMTP connections down as seen by this node: their messages wait, untried, while a probe tests the connection at growing intervals.");
+            text.AppendLine("# TYPE herald_connection_down gauge");
+            foreach (var connection in health.Down.Order(StringComparer.Ordinal))
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"herald_connection_down{{connection=\"{Escape(connection)}\"}} 1");
             }
 
             return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");

@@ -1,12 +1,10 @@
-using Herald.Access;
 using Herald.Notifications;
-using Herald.Scopes;
 using Herald.Web.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using static Herald.Web.ApiResults;
 
 namespace Herald.Web.Notifications;
 
@@ -34,73 +32,33 @@ public static class AccessApi
 
     public sealed record AccessView(string Scope, IReadOnlyList<EntryView> Entries, IReadOnlyList<EffectiveView> Effective);
 
-    private static async Task<Results<Ok<AccessView>, ValidationProblem, NotFound<ProblemDetails>, ProblemHttpResult>> GetAsync(
-        HttpContext context, string? scope, DirectoryService service, Herald.Settings.ISettingsStore settings)
+    private static async Task<Results<Ok<AccessView>, ProblemHttpResult>> GetAsync(HttpContext context, string? scope, DirectoryService service)
     {
-        if (!ScopePath.TryParse(scope, out var path, out var error))
+        var found = await service.DescribeAccessAsync(context.Caller(), scope, context.RequestAborted).ConfigureAwait(false);
+        if (found.Refusal is { } refusal)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["scope"] = [error] });
+            return Refused(refusal);
         }
 
-        if (context.Refuse(path, ApiKeyRole.Admin) is { } refusal)
-        {
-            return refusal;
-        }
-
-        if (!await settings.ScopeExistsAsync(path, context.RequestAborted).ConfigureAwait(false))
-        {
-            return ApiResults.NotFound($"Scope '{path}' does not exist.");
-        }
-
-        var access = await service.DescribeAccessAsync(path, context.RequestAborted).ConfigureAwait(false);
+        var access = found.Value!;
         return TypedResults.Ok(new AccessView(
-            path.Value,
+            access.Scope.Value,
             access.Own.Select(EntryView.From).ToArray(),
-            access.Effective.Select(e => new EffectiveView(e.Principal.ToString(), AccessLevelNames.Values.NameOf(e.Level), e.From.Value, e.Inherited(path))).ToArray()));
+            access.Effective.Select(e => new EffectiveView(e.Principal.ToString(), AccessLevelNames.Values.NameOf(e.Level), e.From.Value, e.Inherited(access.Scope))).ToArray()));
     }
 
-    private static async Task<Results<Ok<EntryView>, Created<EntryView>, ValidationProblem, ProblemHttpResult>> PutAsync(
-        HttpContext context, GrantRequest request, DirectoryService service)
+    private static async Task<Results<Ok<EntryView>, Created<EntryView>, ProblemHttpResult>> PutAsync(HttpContext context, GrantRequest request, DirectoryService service)
     {
-        if (!ScopePath.TryParse(request.Scope, out var path, out var error))
+        var granted = await service.GrantAsync(context.Caller(), request.Scope, request.Principal, request.Level, context.RequestAborted).ConfigureAwait(false);
+        if (granted.Refusal is { } refusal)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["scope"] = [error] });
+            return Refused(refusal);
         }
 
-        if (context.Refuse(path, ApiKeyRole.Admin) is { } refusal)
-        {
-            return refusal;
-        }
-
-        var (saved, created, errors) = await service.GrantAsync(request.Scope, request.Principal, request.Level, context.RequestAborted).ConfigureAwait(false);
-        if (saved is null)
-        {
-            return ApiResults.Invalid(errors, "The access entry is not valid; nothing was saved.");
-        }
-
-        var view = EntryView.From(saved);
-        return created ? TypedResults.Created($"/api/v1/access?scope={Uri.EscapeDataString(view.Scope)}", view) : TypedResults.Ok(view);
+        var view = EntryView.From(granted.Value!.Value);
+        return granted.Value.Created ? TypedResults.Created($"/api/v1/access?scope={Uri.EscapeDataString(view.Scope)}", view) : TypedResults.Ok(view);
     }
 
-    private static async Task<Results<NoContent, ValidationProblem, NotFound<ProblemDetails>, ProblemHttpResult>> DeleteAsync(
-        HttpContext context, string? scope, string? principal, DirectoryService service)
-    {
-        if (!ScopePath.TryParse(scope, out var path, out var error))
-        {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["scope"] = [error] });
-        }
-
-        if (context.Refuse(path, ApiKeyRole.Admin) is { } refusal)
-        {
-            return refusal;
-        }
-
-        var (removed, errors) = await service.RevokeAsync(scope, principal, context.RequestAborted).ConfigureAwait(false);
-        if (errors.Count > 0)
-        {
-            return ApiResults.Invalid(errors, "The access entry is not valid.");
-        }
-
-        return removed ? TypedResults.NoContent() : ApiResults.NotFound($"Scope {path} has no entry for '{principal}'.");
-    }
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(HttpContext context, string? scope, string? principal, DirectoryService service) =>
+        await service.RevokeAsync(context.Caller(), scope, principal, context.RequestAborted).ConfigureAwait(false) is { } refusal ? Refused(refusal) : TypedResults.NoContent();
 }

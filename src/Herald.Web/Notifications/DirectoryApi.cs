@@ -1,14 +1,10 @@
 using System.Text;
-using Herald.Access;
 using Herald.Notifications;
-using Herald.Scopes;
-using Herald.Settings;
 using Herald.Web.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 
 using static Herald.Web.ApiResults;
@@ -62,139 +58,82 @@ public static class DirectoryApi
 
     public sealed record ImportResult(int UsersAdded, int UsersChanged, int GroupsAdded, int GroupsChanged);
 
-    private static async Task<Results<Ok<UserView[]>, ProblemHttpResult>> ListUsersAsync(HttpContext context, IDirectoryStore store)
+    private static async Task<Results<Ok<UserView[]>, ProblemHttpResult>> ListUsersAsync(HttpContext context, DirectoryService service)
     {
-        if (RefuseRead(context) is { } refusal)
-        {
-            return refusal;
-        }
-
-        var users = await store.ListUsersAsync(context.RequestAborted).ConfigureAwait(false);
-        return TypedResults.Ok(users.Select(UserView.From).ToArray());
+        var users = await service.ListUsersAsync(context.Caller(), context.RequestAborted).ConfigureAwait(false);
+        return users.Refusal is { } refusal ? Refused(refusal) : TypedResults.Ok(users.Value!.Select(UserView.From).ToArray());
     }
 
-    private static async Task<Results<Ok<UserView>, NotFound<ProblemDetails>, ProblemHttpResult>> GetUserAsync(HttpContext context, string id, IDirectoryStore store)
+    private static async Task<Results<Ok<UserView>, ProblemHttpResult>> GetUserAsync(HttpContext context, string id, DirectoryService service)
     {
-        if (RefuseRead(context) is { } refusal)
-        {
-            return refusal;
-        }
-
-        return await store.FindUserAsync(id, context.RequestAborted).ConfigureAwait(false) is { } user
-            ? TypedResults.Ok(UserView.From(user))
-            : NotFound($"No user '{id}'.");
+        var user = await service.FindUserAsync(context.Caller(), id, context.RequestAborted).ConfigureAwait(false);
+        return user.Refusal is { } refusal ? Refused(refusal) : TypedResults.Ok(UserView.From(user.Value!));
     }
 
-    private static async Task<Results<Ok<UserView>, Created<UserView>, ValidationProblem, ProblemHttpResult>> PutUserAsync(
+    private static async Task<Results<Ok<UserView>, Created<UserView>, ProblemHttpResult>> PutUserAsync(
         HttpContext context, string id, UserRequest request, DirectoryService service)
     {
-        if (context.Refuse(ScopePath.Root, ApiKeyRole.Admin) is { } refusal)
+        var saved = await service.SaveUserAsync(
+            context.Caller(), new UserUpdate(id) { Name = request.Name, Email = request.Email, TimeZone = request.TimeZone, Language = request.Language },
+            SaveMode.AddOrChange, context.RequestAborted).ConfigureAwait(false);
+        if (saved.Refusal is { } refusal)
         {
-            return refusal;
+            return Refused(refusal);
         }
 
-        var (saved, created, errors) = await service.SetUserAsync(
-            new UserUpdate(id) { Name = request.Name, Email = request.Email, TimeZone = request.TimeZone, Language = request.Language },
-            context.RequestAborted).ConfigureAwait(false);
-        if (saved is null)
-        {
-            return Invalid(errors, "The user is not valid; nothing was saved.");
-        }
-
-        return created ? TypedResults.Created($"/api/v1/users/{saved.Id}", UserView.From(saved)) : TypedResults.Ok(UserView.From(saved));
+        var view = UserView.From(saved.Value!.Value);
+        return saved.Value.Created ? TypedResults.Created($"/api/v1/users/{view.Id}", view) : TypedResults.Ok(view);
     }
 
-    private static async Task<Results<NoContent, NotFound<ProblemDetails>, ProblemHttpResult>> DeleteUserAsync(HttpContext context, string id, DirectoryService service)
-    {
-        if (context.Refuse(ScopePath.Root, ApiKeyRole.Admin) is { } refusal)
-        {
-            return refusal;
-        }
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteUserAsync(HttpContext context, string id, DirectoryService service) =>
+        await service.RemoveUserAsync(context.Caller(), id, context.RequestAborted).ConfigureAwait(false) is { } refusal ? Refused(refusal) : TypedResults.NoContent();
 
-        return await service.RemoveUserAsync(id, context.RequestAborted).ConfigureAwait(false) ? TypedResults.NoContent() : NotFound($"No user '{id}'.");
+    private static async Task<Results<Ok<GroupView[]>, ProblemHttpResult>> ListGroupsAsync(HttpContext context, DirectoryService service)
+    {
+        var groups = await service.ListGroupsAsync(context.Caller(), context.RequestAborted).ConfigureAwait(false);
+        return groups.Refusal is { } refusal ? Refused(refusal) : TypedResults.Ok(groups.Value!.Select(GroupView.From).ToArray());
     }
 
-    private static async Task<Results<Ok<GroupView[]>, ProblemHttpResult>> ListGroupsAsync(HttpContext context, IDirectoryStore store)
+    private static async Task<Results<Ok<GroupView>, ProblemHttpResult>> GetGroupAsync(HttpContext context, string id, DirectoryService service)
     {
-        if (RefuseRead(context) is { } refusal)
-        {
-            return refusal;
-        }
-
-        var groups = await store.ListGroupsAsync(context.RequestAborted).ConfigureAwait(false);
-        return TypedResults.Ok(groups.Select(GroupView.From).ToArray());
+        var group = await service.FindGroupAsync(context.Caller(), id, context.RequestAborted).ConfigureAwait(false);
+        return group.Refusal is { } refusal ? Refused(refusal) : TypedResults.Ok(GroupView.From(group.Value!));
     }
 
-    private static async Task<Results<Ok<GroupView>, NotFound<ProblemDetails>, ProblemHttpResult>> GetGroupAsync(HttpContext context, string id, IDirectoryStore store)
+    private static async Task<Results<Ok<MembersView>, ProblemHttpResult>> GetMembersAsync(HttpContext context, string id, bool? expand, DirectoryService service)
     {
-        if (RefuseRead(context) is { } refusal)
-        {
-            return refusal;
-        }
-
-        return await store.FindGroupAsync(id, context.RequestAborted).ConfigureAwait(false) is { } group
-            ? TypedResults.Ok(GroupView.From(group))
-            : NotFound($"No group '{id}'.");
-    }
-
-    private static async Task<Results<Ok<MembersView>, NotFound<ProblemDetails>, ProblemHttpResult>> GetMembersAsync(
-        HttpContext context, string id, bool? expand, IDirectoryStore store, DirectoryCache directory)
-    {
-        if (RefuseRead(context) is { } refusal)
-        {
-            return refusal;
-        }
-
         if (expand == true)
         {
-            // The node's view: current at once after a change made here, within seconds after one elsewhere.
-            var view = await directory.GetViewAsync(context.RequestAborted).ConfigureAwait(false);
-            return view.FindGroup(id) is null
-                ? NotFound($"No group '{id}'.")
-                : TypedResults.Ok(new MembersView(id, true, null, view.MembersOf(id).Select(UserView.From).ToArray()));
+            var users = await service.ExpandGroupAsync(context.Caller(), id, context.RequestAborted).ConfigureAwait(false);
+            return users.Refusal is { } refused ? Refused(refused) : TypedResults.Ok(new MembersView(id, true, null, users.Value!.Select(UserView.From).ToArray()));
         }
 
-        return await store.FindGroupAsync(id, context.RequestAborted).ConfigureAwait(false) is { } group
-            ? TypedResults.Ok(new MembersView(id, false, group.Members.Select(m => m.ToString()).ToArray(), null))
-            : NotFound($"No group '{id}'.");
+        var group = await service.FindGroupAsync(context.Caller(), id, context.RequestAborted).ConfigureAwait(false);
+        return group.Refusal is { } refusal
+            ? Refused(refusal)
+            : TypedResults.Ok(new MembersView(id, false, group.Value!.Members.Select(m => m.ToString()).ToArray(), null));
     }
 
-    private static async Task<Results<Ok<GroupView>, Created<GroupView>, ValidationProblem, ProblemHttpResult>> PutGroupAsync(
+    private static async Task<Results<Ok<GroupView>, Created<GroupView>, ProblemHttpResult>> PutGroupAsync(
         HttpContext context, string id, GroupRequest request, DirectoryService service)
     {
-        if (context.Refuse(ScopePath.Root, ApiKeyRole.Admin) is { } refusal)
+        var saved = await service.SaveGroupAsync(
+            context.Caller(), new GroupUpdate(id) { Name = request.Name, Alias = request.Alias, Delivery = request.Delivery, Members = request.Members },
+            SaveMode.AddOrChange, context.RequestAborted).ConfigureAwait(false);
+        if (saved.Refusal is { } refusal)
         {
-            return refusal;
+            return Refused(refusal);
         }
 
-        var (saved, created, errors) = await service.SetGroupAsync(
-            new GroupUpdate(id) { Name = request.Name, Alias = request.Alias, Delivery = request.Delivery, Members = request.Members },
-            context.RequestAborted).ConfigureAwait(false);
-        if (saved is null)
-        {
-            return Invalid(errors, "The group is not valid; nothing was saved.");
-        }
-
-        return created ? TypedResults.Created($"/api/v1/groups/{saved.Id}", GroupView.From(saved)) : TypedResults.Ok(GroupView.From(saved));
+        var view = GroupView.From(saved.Value!.Value);
+        return saved.Value.Created ? TypedResults.Created($"/api/v1/groups/{view.Id}", view) : TypedResults.Ok(view);
     }
 
-    private static async Task<Results<NoContent, NotFound<ProblemDetails>, ProblemHttpResult>> DeleteGroupAsync(HttpContext context, string id, DirectoryService service)
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteGroupAsync(HttpContext context, string id, DirectoryService service) =>
+        await service.RemoveGroupAsync(context.Caller(), id, context.RequestAborted).ConfigureAwait(false) is { } refusal ? Refused(refusal) : TypedResults.NoContent();
+
+    private static async Task<Results<Ok<ImportResult>, ProblemHttpResult>> ImportAsync(HttpContext context, DirectoryService service)
     {
-        if (context.Refuse(ScopePath.Root, ApiKeyRole.Admin) is { } refusal)
-        {
-            return refusal;
-        }
-
-        return await service.RemoveGroupAsync(id, context.RequestAborted).ConfigureAwait(false) ? TypedResults.NoContent() : NotFound($"No group '{id}'.");
-    }
-
-    private static async Task<Results<Ok<ImportResult>, ValidationProblem, ProblemHttpResult>> ImportAsync(HttpContext context, DirectoryService service)
-    {
-        if (context.Refuse(ScopePath.Root, ApiKeyRole.Admin) is { } refusal)
-        {
-            return refusal;
-        }
-
         var mediaType = context.Request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
         if (mediaType is not ("application/json" or "text/csv"))
         {
@@ -202,17 +141,15 @@ public static class DirectoryApi
                 detail: "Send the import as application/json or text/csv.");
         }
 
-        if (await ReadBodyAsync(context).ConfigureAwait(false) is not { } text)
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Import too large",
-                detail: $"An import is at most {MaxImportBytes / (1024 * 1024)} MiB; split it into several imports.");
-        }
+        async Task<DirectoryImport> ReadAsync(CancellationToken cancellationToken) =>
+            await ReadBodyAsync(context).ConfigureAwait(false) is not { } text ? DirectoryImport.TooLarge(MaxImportBytes)
+            : mediaType == "text/csv" ? DirectoryImport.FromCsv(text)
+            : DirectoryImport.FromJson(text);
 
-        var import = mediaType == "text/csv" ? DirectoryImport.FromCsv(text) : DirectoryImport.FromJson(text);
-        var report = await service.ImportAsync(import, context.RequestAborted).ConfigureAwait(false);
-        return report.Errors.Count > 0
-            ? Invalid(report.Errors, "The import has errors; nothing was saved.")
-            : TypedResults.Ok(new ImportResult(report.UsersAdded, report.UsersChanged, report.GroupsAdded, report.GroupsChanged));
+        var report = await service.ImportAsync(context.Caller(), ReadAsync, context.RequestAborted).ConfigureAwait(false);
+        return report.Refusal is { } refusal
+            ? Refused(refusal)
+            : TypedResults.Ok(new ImportResult(report.Value!.UsersAdded, report.Value.UsersChanged, report.Value.GroupsAdded, report.Value.GroupsChanged));
     }
 
     /// <summary>The body as UTF-8 text, or null when it is larger than <see cref="MaxImportBytes"/>.</summary>
@@ -244,11 +181,4 @@ public static class DirectoryApi
 
         return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
-
-    /// <summary>The directory is read by any administrator key: a scope's administrator picks
-    /// users and groups from it for access lists, rules and subscriptions.</summary>
-    private static ProblemHttpResult? RefuseRead(HttpContext context) =>
-        context.ApiKey() is { Role: ApiKeyRole.Admin, RevokedAt: null }
-            ? null
-            : TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: "Reading the directory takes an administrator API key.");
 }

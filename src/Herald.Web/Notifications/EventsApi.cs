@@ -1,9 +1,5 @@
 using System.Text.Json;
-using Herald.Access;
 using Herald.Notifications.Events;
-using Herald.Notifications.FanOut;
-using Herald.Scopes;
-using Herald.Settings;
 using Herald.Web.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -22,85 +18,49 @@ public static class EventsApi
     public static RouteGroupBuilder MapEventsApi(this RouteGroupBuilder api)
     {
         api.MapPost("/events", PostAsync).WithTags("Notifications")
-            .WithSummary("Post one event or { events: [...] } (at most 1,000); a repeated id is ignored and reported as a duplicate.");
+            .WithSummary("Post one event or { events: [...] } (at most 1,000); an id already stored in the event's scope is ignored and reported as a duplicate.");
         return api;
     }
 
-    public sealed record EventAccepted(string Id, bool Duplicate);
+    /// <summary>An event as stored, named by its id and scope; a duplicate is an id already stored in that scope.</summary>
+    public sealed record EventAccepted(string Id, string Scope, bool Duplicate);
 
     public sealed record EventsAccepted(IReadOnlyList<EventAccepted> Events, IReadOnlyList<string> Duplicates);
 
-    private static async Task<Results<Accepted<EventsAccepted>, ValidationProblem, ProblemHttpResult>> PostAsync(
-        HttpContext context, JsonElement body, INotificationEventStore store, ISettingsStore settings, NotificationSignal signal, TimeProvider time)
+    private static async Task<Results<Accepted<EventsAccepted>, ProblemHttpResult>> PostAsync(HttpContext context, JsonElement body, EventService service)
     {
-        var errors = new List<FieldError>();
+        // The door reads JSON; whether the events may be stored is EventService's to say.
         JsonElement list = default;
         var batch = body.ValueKind == JsonValueKind.Object && body.TryGetProperty("events", out list);
-        var items = new List<(JsonElement Element, string Prefix)>();
-        if (!batch)
+        // One more than a batch may hold is enough for EventService to refuse the rest unread.
+        var items = !batch ? [body] : list.ValueKind == JsonValueKind.Array ? list.EnumerateArray().Take(EventLimits.MaxBatch + 1).ToArray() : [];
+        var unreadable = new List<FieldError>();
+        var submissions = new List<EventSubmission?>(items.Length);
+        foreach (var (element, i) in items.Select((e, i) => (e, i)))
         {
-            items.Add((body, ""));
-        }
-        else if (list.ValueKind != JsonValueKind.Array || list.GetArrayLength() is 0 or > EventLimits.MaxBatch)
-        {
-            return Invalid([new FieldError("events", $"events is a list of 1 to {EventLimits.MaxBatch} events.")], "The events are not valid; nothing was stored.");
-        }
-        else
-        {
-            items.AddRange(list.EnumerateArray().Select((e, i) => (e, $"events[{i}].")));
-        }
-
-        var now = time.GetUtcNow();
-        var events = new List<Herald.Notifications.NotificationEvent>();
-        foreach (var (element, prefix) in items)
-        {
-            EventSubmission? submission;
+            var prefix = batch ? $"events[{i}]." : "";
             try
             {
-                submission = element.ValueKind == JsonValueKind.Object ? element.Deserialize<EventSubmission>(Json) : null;
+                submissions.Add(element.ValueKind == JsonValueKind.Object ? element.Deserialize<EventSubmission>(Json) : null);
+                if (submissions[^1] is null)
+                {
+                    unreadable.Add(new FieldError(batch ? $"events[{i}]" : "event", "An event is a JSON object."));
+                }
             }
             catch (JsonException ex)
             {
-                errors.Add(new FieldError(prefix + FieldOf(ex), $"Not a valid value: {ex.Message}"));
-                continue;
-            }
-
-            if (submission is null)
-            {
-                errors.Add(new FieldError(prefix.TrimEnd('.') is { Length: > 0 } p ? p : "event", "An event is a JSON object."));
-                continue;
-            }
-
-            if (EventValidation.Check(submission, prefix, now, errors) is { } checkedEvent)
-            {
-                events.Add(checkedEvent);
+                submissions.Add(null);
+                unreadable.Add(new FieldError(prefix + FieldOf(ex), $"Not a valid value: {ex.Message}"));
             }
         }
 
-        if (errors.Count > 0)
+        var submitted = await service.SubmitAsync(context.Caller(), submissions, batch, unreadable, context.RequestAborted).ConfigureAwait(false);
+        if (submitted.Refusal is { } refusal)
         {
-            return Invalid(errors, "The events are not valid; nothing was stored.");
+            return Refused(refusal);
         }
 
-        // Every scope is checked against the key, and must exist, before anything is stored.
-        foreach (var scope in events.Select(e => e.Scope).Distinct())
-        {
-            if (context.Refuse(scope, ApiKeyRole.Sender) is { } refusal)
-            {
-                return refusal;
-            }
-
-            if (!await settings.ScopeExistsAsync(scope, context.RequestAborted).ConfigureAwait(false))
-            {
-                var index = events.FindIndex(e => e.Scope == scope);
-                return Invalid([new FieldError(batch ? $"events[{index}].scope" : "scope", $"Scope {scope} does not exist (create it with 'herald scope add {scope}').")],
-                    "The events are not valid; nothing was stored.");
-            }
-        }
-
-        var duplicates = await store.AddAsync(events, context.RequestAborted).ConfigureAwait(false);
-        signal.Notify();
-        var accepted = events.Select((e, i) => new EventAccepted(e.Id, duplicates[i])).ToArray();
+        var accepted = submitted.Value!.Select(e => new EventAccepted(e.Key.Id, e.Key.Scope.Value, e.Duplicate)).ToArray();
         return TypedResults.Accepted((string?)null, new EventsAccepted(accepted, accepted.Where(a => a.Duplicate).Select(a => a.Id).ToArray()));
     }
 

@@ -1,26 +1,19 @@
-using Herald.Access;
 using Herald.Notifications;
-using Herald.Notifications.FanOut;
-using Herald.Notifications.Matching;
 using Herald.Notifications.Subscriptions;
-using Herald.Scopes;
-using Herald.Settings;
 using Herald.Web.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using static Herald.Web.ApiResults;
 
 namespace Herald.Web.Notifications;
 
 /// <summary><c>/api/v1/rules</c>: an administrator's routing of a scope's events to addresses,
-/// users and groups, for administrator keys of the rule's scope.</summary>
+/// users and groups, for administrator keys of the rule's scope. Every rule is
+/// <see cref="RuleService"/>'s; a rule of another scope answers 404, as one that does not exist.</summary>
 public static class RulesApi
 {
-    private const string InvalidTitle = "The rule is not valid; nothing was saved.";
-
     public static RouteGroupBuilder MapRulesApi(this RouteGroupBuilder api)
     {
         var rules = api.MapGroup("/rules").WithTags("Notifications");
@@ -44,125 +37,44 @@ public static class RulesApi
 
     public sealed record TestResult(int Queued, int Duplicates);
 
-    private static async Task<Results<Ok<RuleView[]>, ValidationProblem>> ListAsync(HttpContext context, string? scope, ISubscriptionRegistry store)
+    private static async Task<Results<Ok<RuleView[]>, ProblemHttpResult>> ListAsync(HttpContext context, string? scope, RuleService service)
     {
-        ScopePath? filter = null;
-        if (scope is not null)
-        {
-            if (!ScopePath.TryParse(scope, out var path, out var error))
-            {
-                return Invalid([new FieldError("scope", error)], "The filter is not valid.");
-            }
-
-            filter = path;
-        }
-
-        var key = context.ApiKey();
-        var rules = await store.ListRulesAsync(filter, context.RequestAborted).ConfigureAwait(false);
-        return TypedResults.Ok(rules.Where(r => key.Allows(r.Scope, ApiKeyRole.Admin)).Select(RuleView.From).ToArray());
+        var found = await service.ListAsync(context.Caller(), scope, context.RequestAborted).ConfigureAwait(false);
+        return found.Refusal is { } refusal ? Refused(refusal) : TypedResults.Ok(found.Value!.Select(RuleView.From).ToArray());
     }
 
-    private static async Task<Results<Ok<RuleView>, NotFound<ProblemDetails>, ProblemHttpResult>> GetAsync(HttpContext context, string id, ISubscriptionRegistry store)
+    private static async Task<Results<Ok<RuleView>, ProblemHttpResult>> GetAsync(HttpContext context, string id, RuleService service)
     {
-        if (await store.FindRuleAsync(id, context.RequestAborted).ConfigureAwait(false) is not { } rule)
-        {
-            return NotFound($"No rule '{id}'.");
-        }
-
-        return context.Refuse(rule.Scope, ApiKeyRole.Admin) is { } refusal ? refusal : TypedResults.Ok(RuleView.From(rule));
+        var found = await service.FindAsync(context.Caller(), id, context.RequestAborted).ConfigureAwait(false);
+        return found.Refusal is { } refusal ? Refused(refusal) : TypedResults.Ok(RuleView.From(found.Value!));
     }
 
-    private static async Task<Results<Created<RuleView>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        HttpContext context, RuleRequest request, ISubscriptionRegistry store, SubscriptionService service, NotificationMatcher matcher, TimeProvider time)
+    private static async Task<Results<Created<RuleView>, ProblemHttpResult>> CreateAsync(HttpContext context, RuleRequest request, RuleService service)
     {
-        var id = request.Id ?? $"rule-{Guid.CreateVersion7(time.GetUtcNow()):N}";
-        if (await store.FindRuleAsync(id, context.RequestAborted).ConfigureAwait(false) is not null)
-        {
-            return Problem(StatusCodes.Status409Conflict, "Conflict", $"Rule '{id}' exists; change it with PUT /api/v1/rules/{id}.");
-        }
-
-        var (saved, invalid, refusal) = await SaveAsync(context, id, request, null, service, matcher, time).ConfigureAwait(false);
-        return saved is not null ? TypedResults.Created($"/api/v1/rules/{saved.Id}", RuleView.From(saved)) : invalid is not null ? invalid : refusal!;
+        var saved = await service.CreateAsync(context.Caller(), request, context.RequestAborted).ConfigureAwait(false);
+        return saved.Refusal is { } refusal
+            ? Refused(refusal)
+            : TypedResults.Created($"/api/v1/rules/{saved.Value!.Value.Id}", RuleView.From(saved.Value.Value));
     }
 
-    private static async Task<Results<Ok<RuleView>, ValidationProblem, ProblemHttpResult>> PutAsync(
-        HttpContext context, string id, RuleRequest request, ISubscriptionRegistry store, SubscriptionService service, NotificationMatcher matcher, TimeProvider time)
+    private static async Task<Results<Ok<RuleView>, Created<RuleView>, ProblemHttpResult>> PutAsync(HttpContext context, string id, RuleRequest request, RuleService service)
     {
-        var existing = await store.FindRuleAsync(id, context.RequestAborted).ConfigureAwait(false);
-        if (existing is not null && context.Refuse(existing.Scope, ApiKeyRole.Admin) is { } existingRefusal)
+        var saved = await service.PutAsync(context.Caller(), id, request, context.RequestAborted).ConfigureAwait(false);
+        if (saved.Refusal is { } refusal)
         {
-            return existingRefusal;
+            return Refused(refusal);
         }
 
-        var (saved, invalid, refusal) = await SaveAsync(context, id, request, existing, service, matcher, time).ConfigureAwait(false);
-        return saved is not null ? TypedResults.Ok(RuleView.From(saved)) : invalid is not null ? invalid : refusal!;
+        var view = RuleView.From(saved.Value!.Value);
+        return saved.Value.Created ? TypedResults.Created($"/api/v1/rules/{view.Id}", view) : TypedResults.Ok(view);
     }
 
-    private static async Task<(NotificationRule? Saved, ValidationProblem? Invalid, ProblemHttpResult? Refusal)> SaveAsync(
-        HttpContext context, string id, RuleRequest request, NotificationRule? existing, SubscriptionService service, NotificationMatcher matcher, TimeProvider time)
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(HttpContext context, string id, RuleService service) =>
+        await service.RemoveAsync(context.Caller(), id, context.RequestAborted).ConfigureAwait(false) is { } refusal ? Refused(refusal) : TypedResults.NoContent();
+
+    private static async Task<Results<Ok<TestResult>, ProblemHttpResult>> TestAsync(HttpContext context, string id, RuleService service)
     {
-        var errors = new List<FieldError>();
-        var now = time.GetUtcNow();
-        if (request.Id is not null && request.Id != id)
-        {
-            errors.Add(new FieldError("id", "The id in the body differs from the one in the path."));
-        }
-
-        SubscriptionRequests.CheckId(id, errors);
-        var rule = SubscriptionRequests.Check(request, id, existing?.CreatedAt ?? now, now, errors);
-        if (rule is null || errors.Count > 0)
-        {
-            return (null, Invalid(errors, InvalidTitle), null);
-        }
-
-        if (context.Refuse(rule.Scope, ApiKeyRole.Admin) is { } refusal)
-        {
-            return (null, null, refusal);
-        }
-
-        if (await service.SaveRuleAsync(rule, context.RequestAborted).ConfigureAwait(false) is { } refused)
-        {
-            return (null, Invalid([new FieldError(refused.Field, refused.Message)], InvalidTitle), null);
-        }
-
-        await matcher.RefreshAsync(context.RequestAborted).ConfigureAwait(false);
-        return (rule, null, null);
-    }
-
-    private static async Task<Results<NoContent, NotFound<ProblemDetails>, ProblemHttpResult>> DeleteAsync(
-        HttpContext context, string id, ISubscriptionRegistry store, NotificationMatcher matcher, TimeProvider time)
-    {
-        if (await store.FindRuleAsync(id, context.RequestAborted).ConfigureAwait(false) is not { } rule)
-        {
-            return NotFound($"No rule '{id}'.");
-        }
-
-        if (context.Refuse(rule.Scope, ApiKeyRole.Admin) is { } refusal)
-        {
-            return refusal;
-        }
-
-        await store.RemoveRuleAsync(id, time.GetUtcNow(), context.RequestAborted).ConfigureAwait(false);
-        await matcher.RefreshAsync(context.RequestAborted).ConfigureAwait(false);
-        return TypedResults.NoContent();
-    }
-
-    private static async Task<Results<Ok<TestResult>, NotFound<ProblemDetails>, ProblemHttpResult>> TestAsync(
-        HttpContext context, string id, ISubscriptionRegistry store, [FromServices] NotificationFanOut fanOut, TimeProvider time)
-    {
-        if (await store.FindRuleAsync(id, context.RequestAborted).ConfigureAwait(false) is not { } rule)
-        {
-            return NotFound($"No rule '{id}'.");
-        }
-
-        if (context.Refuse(rule.Scope, ApiKeyRole.Admin) is { } refusal)
-        {
-            return refusal;
-        }
-
-        var result = await fanOut.TestRuleAsync(rule, time.GetUtcNow(), context.RequestAborted).ConfigureAwait(false);
-        return result.Problem is not null
-            ? Problem(StatusCodes.Status422UnprocessableEntity, "The scope cannot send", result.Problem)
-            : TypedResults.Ok(new TestResult(result.Stored, result.Duplicates));
+        var tested = await service.TestAsync(context.Caller(), id, context.RequestAborted).ConfigureAwait(false);
+        return tested.Refusal is { } refusal ? Refused(refusal) : TypedResults.Ok(new TestResult(tested.Value!.Stored, tested.Value.Duplicates));
     }
 }

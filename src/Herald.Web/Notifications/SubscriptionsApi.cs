@@ -1,14 +1,9 @@
-using Herald.Access;
 using Herald.Notifications;
-using Herald.Notifications.Matching;
 using Herald.Notifications.Subscriptions;
-using Herald.Scopes;
-using Herald.Settings;
 using Herald.Web.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using static Herald.Web.ApiResults;
 
@@ -16,11 +11,10 @@ namespace Herald.Web.Notifications;
 
 /// <summary><c>/api/v1/subscriptions</c>: alerts of users and groups, managed by the applications
 /// that hold a sender or administrator key of the subscription's scope (a portal subscribing its
-/// users). The owner must hold View on the scope.</summary>
+/// users). The owner must hold View on the scope. Every rule is <see cref="SubscriptionService"/>'s;
+/// a subscription of another scope answers 404, as one that does not exist.</summary>
 public static class SubscriptionsApi
 {
-    private const string InvalidTitle = "The subscription is not valid; nothing was saved.";
-
     public static RouteGroupBuilder MapSubscriptionsApi(this RouteGroupBuilder api)
     {
         var subscriptions = api.MapGroup("/subscriptions").WithTags("Notifications");
@@ -52,183 +46,49 @@ public static class SubscriptionsApi
             filter.Conditions.Select(c => new ConditionView(c.Field, ConditionOperatorNames.Values.NameOf(c.Operator), c.Values)).ToArray();
     }
 
-    private static async Task<Results<Ok<SubscriptionView[]>, ValidationProblem>> ListAsync(HttpContext context, string? owner, string? scope, ISubscriptionRegistry store)
+    private static async Task<Results<Ok<SubscriptionView[]>, ProblemHttpResult>> ListAsync(HttpContext context, string? owner, string? scope, SubscriptionService service)
     {
-        var errors = new List<FieldError>();
-        Principal? ownerFilter = null;
-        if (owner is not null)
-        {
-            if (Principal.TryParse(owner, out var principal, out var error))
-            {
-                ownerFilter = principal;
-            }
-            else
-            {
-                errors.Add(new FieldError("owner", error));
-            }
-        }
-
-        ScopePath? scopeFilter = null;
-        if (scope is not null)
-        {
-            if (ScopePath.TryParse(scope, out var path, out var error))
-            {
-                scopeFilter = path;
-            }
-            else
-            {
-                errors.Add(new FieldError("scope", error));
-            }
-        }
-
-        if (errors.Count > 0)
-        {
-            return Invalid(errors, "The filter is not valid.");
-        }
-
-        var key = context.ApiKey();
-        var found = await store.ListAsync(ownerFilter, scopeFilter, context.RequestAborted).ConfigureAwait(false);
-        return TypedResults.Ok(found.Where(s => key.Allows(s.Scope, ApiKeyRole.Sender)).Select(SubscriptionView.From).ToArray());
+        var found = await service.ListAsync(context.Caller(), owner, scope, context.RequestAborted).ConfigureAwait(false);
+        return found.Refusal is { } refusal ? Refused(refusal) : TypedResults.Ok(found.Value!.Select(SubscriptionView.From).ToArray());
     }
 
-    private static async Task<Results<Ok<SubscriptionView>, NotFound<ProblemDetails>, ProblemHttpResult>> GetAsync(HttpContext context, string id, ISubscriptionRegistry store)
+    private static async Task<Results<Ok<SubscriptionView>, ProblemHttpResult>> GetAsync(HttpContext context, string id, SubscriptionService service)
     {
-        if (await store.FindAsync(id, context.RequestAborted).ConfigureAwait(false) is not { } subscription)
-        {
-            return NotFound($"No subscription '{id}'.");
-        }
-
-        return context.Refuse(subscription.Scope, ApiKeyRole.Sender) is { } refusal ? refusal : TypedResults.Ok(SubscriptionView.From(subscription));
+        var found = await service.FindAsync(context.Caller(), id, context.RequestAborted).ConfigureAwait(false);
+        return found.Refusal is { } refusal ? Refused(refusal) : TypedResults.Ok(SubscriptionView.From(found.Value!));
     }
 
-    private static async Task<Results<Created<SubscriptionView>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        HttpContext context, SubscriptionRequest request, ISubscriptionRegistry store, SubscriptionService service, NotificationMatcher matcher, TimeProvider time)
+    private static async Task<Results<Created<SubscriptionView>, ProblemHttpResult>> CreateAsync(HttpContext context, SubscriptionRequest request, SubscriptionService service)
     {
-        var id = request.Id ?? $"sub-{Guid.CreateVersion7(time.GetUtcNow()):N}";
-        if (await store.FindAsync(id, context.RequestAborted).ConfigureAwait(false) is not null)
-        {
-            return Problem(StatusCodes.Status409Conflict, "Conflict", $"Subscription '{id}' exists; change it with PUT /api/v1/subscriptions/{id}.");
-        }
-
-        var (saved, invalid, refusal) = await SaveAsync(context, id, request, null, service, matcher, time).ConfigureAwait(false);
-        return saved is not null ? TypedResults.Created($"/api/v1/subscriptions/{saved.Id}", SubscriptionView.From(saved)) : invalid is not null ? invalid : refusal!;
+        var saved = await service.CreateAsync(context.Caller(), request, context.RequestAborted).ConfigureAwait(false);
+        return saved.Refusal is { } refusal
+            ? Refused(refusal)
+            : TypedResults.Created($"/api/v1/subscriptions/{saved.Value!.Value.Id}", SubscriptionView.From(saved.Value.Value));
     }
 
-    private static async Task<Results<Ok<SubscriptionView>, ValidationProblem, ProblemHttpResult>> PutAsync(
-        HttpContext context, string id, SubscriptionRequest request, ISubscriptionRegistry store, SubscriptionService service, NotificationMatcher matcher, TimeProvider time)
+    private static async Task<Results<Ok<SubscriptionView>, Created<SubscriptionView>, ProblemHttpResult>> PutAsync(
+        HttpContext context, string id, SubscriptionRequest request, SubscriptionService service)
     {
-        var existing = await store.FindAsync(id, context.RequestAborted).ConfigureAwait(false);
-        if (existing is not null && context.Refuse(existing.Scope, ApiKeyRole.Sender) is { } existingRefusal)
+        var saved = await service.PutAsync(context.Caller(), id, request, context.RequestAborted).ConfigureAwait(false);
+        if (saved.Refusal is { } refusal)
         {
-            return existingRefusal;
+            return Refused(refusal);
         }
 
-        var (saved, invalid, refusal) = await SaveAsync(context, id, request with { Id = id }, existing, service, matcher, time).ConfigureAwait(false);
-        return saved is not null ? TypedResults.Ok(SubscriptionView.From(saved)) : invalid is not null ? invalid : refusal!;
+        var view = SubscriptionView.From(saved.Value!.Value);
+        return saved.Value.Created ? TypedResults.Created($"/api/v1/subscriptions/{view.Id}", view) : TypedResults.Ok(view);
     }
 
-    private static async Task<(Subscription? Saved, ValidationProblem? Invalid, ProblemHttpResult? Refusal)> SaveAsync(
-        HttpContext context, string id, SubscriptionRequest request, Subscription? existing, SubscriptionService service, NotificationMatcher matcher, TimeProvider time)
-    {
-        var errors = new List<FieldError>();
-        var now = time.GetUtcNow();
-        if (request.Id is not null && id != request.Id)
-        {
-            errors.Add(new FieldError("id", "The id in the body differs from the one in the path."));
-        }
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(HttpContext context, string id, SubscriptionService service) =>
+        await service.RemoveAsync(context.Caller(), id, context.RequestAborted).ConfigureAwait(false) is { } refusal ? Refused(refusal) : TypedResults.NoContent();
 
-        SubscriptionRequests.CheckId(id, errors);
-        var subscription = SubscriptionRequests.Check(request, id, existing?.CreatedAt ?? now, now, errors);
-        if (subscription is null || errors.Count > 0)
-        {
-            return (null, Invalid(errors, InvalidTitle), null);
-        }
+    private static async Task<Results<NoContent, ProblemHttpResult>> OptOutAsync(HttpContext context, string id, string userId, SubscriptionService service) =>
+        await service.SetOptOutAsync(context.Caller(), id, userId, optOut: true, context.RequestAborted).ConfigureAwait(false) is { } refusal
+            ? Refused(refusal)
+            : TypedResults.NoContent();
 
-        if (context.Refuse(subscription.Scope, ApiKeyRole.Sender) is { } refusal)
-        {
-            return (null, null, refusal);
-        }
-
-        if (await service.SaveAsync(subscription, context.RequestAborted).ConfigureAwait(false) is { } refused)
-        {
-            return refused.OwnerCannotView
-                ? (null, null, Problem(StatusCodes.Status403Forbidden, "The owner may not see this scope", refused.Message))
-                : (null, Invalid([new FieldError(refused.Field, refused.Message)], InvalidTitle), null);
-        }
-
-        await matcher.RefreshAsync(context.RequestAborted).ConfigureAwait(false);
-        return (subscription, null, null);
-    }
-
-    private static async Task<Results<NoContent, NotFound<ProblemDetails>, ProblemHttpResult>> DeleteAsync(
-        HttpContext context, string id, ISubscriptionRegistry store, NotificationMatcher matcher, TimeProvider time)
-    {
-        if (await store.FindAsync(id, context.RequestAborted).ConfigureAwait(false) is not { } subscription)
-        {
-            return NotFound($"No subscription '{id}'.");
-        }
-
-        if (context.Refuse(subscription.Scope, ApiKeyRole.Sender) is { } refusal)
-        {
-            return refusal;
-        }
-
-        await store.RemoveAsync(id, time.GetUtcNow(), context.RequestAborted).ConfigureAwait(false);
-        await matcher.RefreshAsync(context.RequestAborted).ConfigureAwait(false);
-        return TypedResults.NoContent();
-    }
-
-    private static async Task<Results<NoContent, NotFound<ProblemDetails>, ValidationProblem, ProblemHttpResult>> OptOutAsync(
-        HttpContext context, string id, string userId, ISubscriptionRegistry store, [FromServices] IDirectory directory, TimeProvider time)
-    {
-        var (subscription, refusal) = await GroupSubscriptionAsync(context, id, store).ConfigureAwait(false);
-        if (subscription is null)
-        {
-            return refusal!;
-        }
-
-        var view = await directory.CurrentAsync(context.RequestAborted).ConfigureAwait(false);
-        if (!view.MembersOf(subscription.Owner.Id).Any(m => m.Id == userId))
-        {
-            return Invalid([new FieldError("userId", $"'{userId}' is not a member of {subscription.Owner}, so there is nothing to opt out of.")], "Nothing was changed.");
-        }
-
-        await store.AddOptOutAsync(new NotificationOrigin(NotificationSourceKind.Subscription, id, userId), time.GetUtcNow(), context.RequestAborted).ConfigureAwait(false);
-        return TypedResults.NoContent();
-    }
-
-    private static async Task<Results<NoContent, NotFound<ProblemDetails>, ValidationProblem, ProblemHttpResult>> OptInAsync(
-        HttpContext context, string id, string userId, ISubscriptionRegistry store)
-    {
-        var (subscription, refusal) = await GroupSubscriptionAsync(context, id, store).ConfigureAwait(false);
-        if (subscription is null)
-        {
-            return refusal!;
-        }
-
-        return await store.RemoveOptOutAsync(new NotificationOrigin(NotificationSourceKind.Subscription, id, userId), context.RequestAborted).ConfigureAwait(false)
-            ? TypedResults.NoContent()
-            : NotFound($"'{userId}' has not opted out of subscription '{id}'.");
-    }
-
-    private static async Task<(Subscription? Subscription, Results<NoContent, NotFound<ProblemDetails>, ValidationProblem, ProblemHttpResult>? Refusal)> GroupSubscriptionAsync(
-        HttpContext context, string id, ISubscriptionRegistry store)
-    {
-        if (await store.FindAsync(id, context.RequestAborted).ConfigureAwait(false) is not { } subscription)
-        {
-            return (null, NotFound($"No subscription '{id}'."));
-        }
-
-        if (context.Refuse(subscription.Scope, ApiKeyRole.Sender) is { } refusal)
-        {
-            return (null, refusal);
-        }
-
-        if (subscription.Owner.Kind != PrincipalKind.Group)
-        {
-            return (null, Invalid([new FieldError("id", $"Subscription '{id}' is {subscription.Owner}'s own: disable or remove it instead of opting out.")], "Nothing was changed."));
-        }
-
-        return (subscription, null);
-    }
+    private static async Task<Results<NoContent, ProblemHttpResult>> OptInAsync(HttpContext context, string id, string userId, SubscriptionService service) =>
+        await service.SetOptOutAsync(context.Caller(), id, userId, optOut: false, context.RequestAborted).ConfigureAwait(false) is { } refusal
+            ? Refused(refusal)
+            : TypedResults.NoContent();
 }

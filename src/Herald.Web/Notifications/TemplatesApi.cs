@@ -1,14 +1,12 @@
 using System.Text.Json;
-using Herald.Access;
 using Herald.Notifications.Templates;
 using Herald.Scopes;
-using Herald.Settings;
 using Herald.Web.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using static Herald.Web.ApiResults;
 
 namespace Herald.Web.Notifications;
 
@@ -32,8 +30,8 @@ public static class TemplatesApi
 
     public sealed record TemplateView(string Type, string Scope, string Origin, string? DefinedAt, string Subject, string Text, string? Html, DateTimeOffset? UpdatedAt)
     {
-        public static TemplateView From(ScopePath scope, EffectiveTemplate t) => new(
-            t.EventType, scope.Value, TemplateOriginNames.Values.NameOf(t.Origin), t.DefinedAt?.Value, t.Sources.Subject, t.Sources.Text, t.Sources.Html, t.UpdatedAt);
+        public static TemplateView From(string? scope, EffectiveTemplate t) => new(
+            t.EventType, ScopePath.Parse(scope ?? "/").Value, TemplateOriginNames.Values.NameOf(t.Origin), t.DefinedAt?.Value, t.Sources.Subject, t.Sources.Text, t.Sources.Html, t.UpdatedAt);
     }
 
     public sealed record PreviewRequest(string? Scope, string? Type, TemplateRequest? Template, PreviewEventRequest? Event);
@@ -42,130 +40,33 @@ public static class TemplatesApi
 
     public sealed record PreviewView(string Subject, string Text, string? Html);
 
-    private static async Task<Results<Ok<TemplateView[]>, ValidationProblem, ProblemHttpResult>> ListAsync(HttpContext context, string? scope, TemplateService service)
+    private static async Task<Results<Ok<TemplateView[]>, ProblemHttpResult>> ListAsync(HttpContext context, string? scope, TemplateService service)
     {
-        var (path, invalid, forbidden) = Scope(context, scope);
-        if (invalid is not null)
-        {
-            return invalid;
-        }
-
-        if (forbidden is not null)
-        {
-            return forbidden;
-        }
-
-        var effective = await service.ListEffectiveAsync(path, context.RequestAborted).ConfigureAwait(false);
-        return TypedResults.Ok(effective.Select(t => TemplateView.From(path, t)).ToArray());
+        var listed = await service.ListAsync(context.Caller(), scope, context.RequestAborted).ConfigureAwait(false);
+        return listed.Refusal is { } refusal ? Refused(refusal) : TypedResults.Ok(listed.Value!.Select(t => TemplateView.From(scope, t)).ToArray());
     }
 
-    private static async Task<Results<Ok<TemplateView>, ValidationProblem, ProblemHttpResult>> GetAsync(HttpContext context, string type, string? scope, TemplateService service)
+    private static async Task<Results<Ok<TemplateView>, ProblemHttpResult>> GetAsync(HttpContext context, string type, string? scope, TemplateService service)
     {
-        var (path, invalid, forbidden) = Scope(context, scope);
-        if (invalid is not null)
-        {
-            return invalid;
-        }
-
-        if (forbidden is not null)
-        {
-            return forbidden;
-        }
-
-        if (!TemplateService.TryCheckType(type, out var typeError))
-        {
-            return Invalid([new("type", typeError)]);
-        }
-
-        return TypedResults.Ok(TemplateView.From(path, await service.GetEffectiveAsync(path, type, context.RequestAborted).ConfigureAwait(false)));
+        var shown = await service.ShowAsync(context.Caller(), scope, type, context.RequestAborted).ConfigureAwait(false);
+        return shown.Refusal is { } refusal ? Refused(refusal) : TypedResults.Ok(TemplateView.From(scope, shown.Value!));
     }
 
-    private static async Task<Results<Ok<TemplateView>, ValidationProblem, UnprocessableEntity<HttpValidationProblemDetails>, ProblemHttpResult>> PutAsync(
-        HttpContext context, string type, string? scope, TemplateRequest request, TemplateService service)
+    private static async Task<Results<Ok<TemplateView>, ProblemHttpResult>> PutAsync(HttpContext context, string type, string? scope, TemplateRequest request, TemplateService service)
     {
-        var (path, invalid, forbidden) = Scope(context, scope);
-        if (invalid is not null)
-        {
-            return invalid;
-        }
-
-        if (forbidden is not null)
-        {
-            return forbidden;
-        }
-
-        var (saved, errors) = await service.SaveAsync(path, type, new TemplateSources(request.Subject ?? "", request.Text ?? "", request.Html), context.RequestAborted).ConfigureAwait(false);
-        if (saved is null)
-        {
-            // A wrong type or scope is a bad request; a template that does not compile or render is unprocessable.
-            return errors.Any(e => e.Field is "type" or "scope") ? Invalid(errors) : TypedResults.UnprocessableEntity(Problem(errors, StatusCodes.Status422UnprocessableEntity));
-        }
-
-        return TypedResults.Ok(TemplateView.From(path, await service.GetEffectiveAsync(path, type, context.RequestAborted).ConfigureAwait(false)));
+        var saved = await service.SaveAsync(context.Caller(), scope, type, new TemplateSources(request.Subject ?? "", request.Text ?? "", request.Html), context.RequestAborted)
+            .ConfigureAwait(false);
+        return saved.Refusal is { } refusal ? Refused(refusal) : await GetAsync(context, type, scope, service).ConfigureAwait(false);
     }
 
-    private static async Task<Results<NoContent, NotFound<ProblemDetails>, ValidationProblem, ProblemHttpResult>> DeleteAsync(
-        HttpContext context, string type, string? scope, TemplateService service)
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(HttpContext context, string type, string? scope, TemplateService service) =>
+        await service.RevertAsync(context.Caller(), scope, type, context.RequestAborted).ConfigureAwait(false) is { } refusal ? Refused(refusal) : TypedResults.NoContent();
+
+    private static async Task<Results<Ok<PreviewView>, ProblemHttpResult>> PreviewAsync(HttpContext context, PreviewRequest request, TemplateService service)
     {
-        var (path, invalid, forbidden) = Scope(context, scope);
-        if (invalid is not null)
-        {
-            return invalid;
-        }
-
-        if (forbidden is not null)
-        {
-            return forbidden;
-        }
-
-        if (!TemplateService.TryCheckType(type, out var typeError))
-        {
-            return Invalid([new("type", typeError)]);
-        }
-
-        return await service.RemoveAsync(path, type, context.RequestAborted).ConfigureAwait(false)
-            ? TypedResults.NoContent()
-            : TypedResults.NotFound(new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not found", Detail = $"Scope {path} has no template of its own for '{type}'." });
-    }
-
-    private static async Task<Results<Ok<PreviewView>, ValidationProblem, UnprocessableEntity<HttpValidationProblemDetails>, ProblemHttpResult>> PreviewAsync(
-        HttpContext context, PreviewRequest request, TemplateService service)
-    {
-        var (path, invalid, forbidden) = Scope(context, request.Scope);
-        if (invalid is not null)
-        {
-            return invalid;
-        }
-
-        if (forbidden is not null)
-        {
-            return forbidden;
-        }
-
         var sources = request.Template is { } t ? new TemplateSources(t.Subject ?? "", t.Text ?? "", t.Html) : null;
         var overrides = request.Event is { } e ? new PreviewEvent(e.Id, e.Title, e.ResourcePath, e.Actor, e.Link, e.Data, e.Time) : null;
-        var (rendered, errors) = await service.PreviewAsync(path, request.Type, sources, overrides, context.RequestAborted).ConfigureAwait(false);
-        if (rendered is null)
-        {
-            return errors.Any(x => x.Field == "type") ? Invalid(errors) : TypedResults.UnprocessableEntity(Problem(errors, StatusCodes.Status422UnprocessableEntity));
-        }
-
-        return TypedResults.Ok(new PreviewView(rendered.Subject, rendered.Text, rendered.Html));
+        var rendered = await service.PreviewAsync(context.Caller(), request.Scope, request.Type, sources, overrides, context.RequestAborted).ConfigureAwait(false);
+        return rendered.Refusal is { } refusal ? Refused(refusal) : TypedResults.Ok(new PreviewView(rendered.Value!.Subject, rendered.Value.Text, rendered.Value.Html));
     }
-
-    /// <summary>The scope (default '/'): 400 when malformed, 403 unless the key administers it.</summary>
-    private static (ScopePath Path, ValidationProblem? Invalid, ProblemHttpResult? Forbidden) Scope(HttpContext context, string? scope) =>
-        !ScopePath.TryParse(scope ?? "/", out var path, out var error)
-            ? (path, Invalid([new("scope", error)]), null)
-            : (path, null, context.Refuse(path, ApiKeyRole.Admin));
-
-    private static HttpValidationProblemDetails Problem(IReadOnlyList<FieldError> errors, int status) =>
-        new(errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()))
-        {
-            Status = status,
-            Title = "The template is not valid; nothing was saved.",
-        };
-
-    private static ValidationProblem Invalid(IReadOnlyList<FieldError> errors) =>
-        ApiResults.Invalid(errors, "The request is not valid; nothing was saved.");
 }

@@ -1,11 +1,10 @@
 using System.CommandLine;
 using Herald.Access;
-using Herald.Scopes;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Cli;
 
-/// <summary><c>herald apikey create|list|revoke</c>.</summary>
+/// <summary><c>herald apikey create|list|revoke</c>, by the local operator through <see cref="ApiKeyService"/>.</summary>
 internal static class ApiKeyCommands
 {
     public static Command Create(CliConsole console)
@@ -16,31 +15,21 @@ internal static class ApiKeyCommands
         var create = new Command("create", "Create an API key; it is printed once, alone on the last line.") { scope, role, name };
         create.SetNodeAction(console, async (node, parse, ct) =>
         {
-            if (!ScopePath.TryParse(parse.GetValue(scope), out var path, out var scopeError))
+            var created = await node.GetRequiredService<ApiKeyService>().CreateAsync(Caller.Operator, parse.GetValue(scope), parse.GetValue(role), parse.GetValue(name), ct);
+            if (created.Value is not { } key)
             {
-                return console.Fail(scopeError);
+                return console.Fail(created.Refusal!);
             }
 
-            if (!ApiKeyRoleNames.Values.TryParse(parse.GetValue(role), out var roleError, out var parsedRole))
-            {
-                return console.Fail($"--role {roleError}");
-            }
-
-            var (key, token, problem) = await node.GetRequiredService<ApiKeyService>().CreateAsync(path, parsedRole, parse.GetValue(name), ct);
-            if (problem is not null)
-            {
-                return console.Fail(problem);
-            }
-
-            console.Out.WriteLine($"Created API key {key!.Id}: {ApiKeyRoleNames.Values.NameOf(key.Role)} of {key.Scope}. Store it now; it is not shown again:");
-            console.Out.WriteLine(token);
+            console.Out.WriteLine($"Created API key {key.Key.Id}: {ApiKeyRoleNames.Values.NameOf(key.Key.Role)} of {key.Key.Scope}. Store it now; it is not shown again:");
+            console.Out.WriteLine(key.Token);
             return 0;
         });
 
         var list = new Command("list", "List API keys (never their secrets).");
         list.SetNodeAction(console, async (node, parse, ct) =>
         {
-            foreach (var key in await node.GetRequiredService<IApiKeyStore>().ListAsync(ct))
+            foreach (var key in await node.GetRequiredService<ApiKeyService>().ListAsync(Caller.Operator, ct))
             {
                 var status = key.RevokedAt is { } revoked ? $"revoked {revoked:yyyy-MM-dd HH:mm}" : "active";
                 console.Out.WriteLine($"{key.Id}  {ApiKeyRoleNames.Values.NameOf(key.Role),-7} {key.Scope,-20} {status,-24} {key.Name}");
@@ -54,9 +43,9 @@ internal static class ApiKeyCommands
         revoke.SetNodeAction(console, async (node, parse, ct) =>
         {
             var keyId = parse.GetValue(id)!;
-            if (!await node.GetRequiredService<IApiKeyStore>().RevokeAsync(keyId, TimeProvider.System.GetUtcNow(), ct))
+            if (await node.GetRequiredService<ApiKeyService>().RevokeAsync(Caller.Operator, keyId, ct) is { } refusal)
             {
-                return console.Fail($"No active API key '{keyId}'.");
+                return console.Fail(refusal);
             }
 
             console.Out.WriteLine($"Revoked API key {keyId}.");

@@ -5,7 +5,15 @@ namespace Herald.Cli;
 /// <summary>What a command reads and writes: the real console, or a test's buffers.</summary>
 internal sealed record CliConsole(TextReader In, TextWriter Out, TextWriter Error, Func<string, string?> Environment, bool InteractiveInput)
 {
-    public static CliConsole System => new(Console.In, Console.Out, Console.Error, global::System.Environment.GetEnvironmentVariable, !Console.IsInputRedirected);
+    public static CliConsole System => new(Console.In, Console.Out, Console.Error, global::System.Environment.GetEnvironmentVariable, !Console.IsInputRedirected)
+    {
+        Variables = () => global::System.Environment.GetEnvironmentVariables().Cast<global::System.Collections.DictionaryEntry>()
+            .Select(e => KeyValuePair.Create((string)e.Key, (string?)e.Value ?? "")),
+    };
+
+    /// <summary>Every environment variable, for the settings read from <c>HERALD_…</c> ones
+    /// (<see cref="Environment"/> reads one by name).</summary>
+    public Func<IEnumerable<KeyValuePair<string, string>>> Variables { get; init; } = () => [];
 
     /// <summary>Writes "herald: sentence" to standard error; returns the exit code for a failure.</summary>
     public int Fail(string sentence)

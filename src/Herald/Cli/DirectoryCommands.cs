@@ -1,7 +1,6 @@
 using System.CommandLine;
+using Herald.Access;
 using Herald.Notifications;
-using Herald.Scopes;
-using Herald.Settings;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Cli;
@@ -39,21 +38,17 @@ internal static class DirectoryCommands
         var command = new Command(verb, adding ? "Add a user." : "Change a user; options left out keep their values.") { id, name, email, timeZone, language };
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var userId = parse.GetValue(id)!;
-            var exists = DirectoryIds.TryCheck(userId, out _) && await node.GetRequiredService<IDirectoryStore>().FindUserAsync(userId, ct) is not null;
-            if (exists == adding)
+            var saved = await node.GetRequiredService<DirectoryService>().SaveUserAsync(
+                Caller.Operator,
+                new UserUpdate(parse.GetValue(id)) { Name = parse.GetValue(name), Email = parse.GetValue(email), TimeZone = parse.GetValue(timeZone), Language = parse.GetValue(language) },
+                adding ? SaveMode.Add : SaveMode.Change,
+                ct);
+            if (saved.Refusal is { } refusal)
             {
-                return console.Fail(adding ? $"User '{userId}' already exists: change it with 'herald user set'." : $"No user '{userId}': add it with 'herald user add'.");
+                return console.Fail(refusal);
             }
 
-            var (saved, _, errors) = await node.GetRequiredService<DirectoryService>().SetUserAsync(
-                new UserUpdate(userId) { Name = parse.GetValue(name), Email = parse.GetValue(email), TimeZone = parse.GetValue(timeZone), Language = parse.GetValue(language) }, ct);
-            if (saved is null)
-            {
-                return Refused(console, errors);
-            }
-
-            console.Out.WriteLine($"{(adding ? "Added" : "Changed")} user {Describe(saved)}");
+            console.Out.WriteLine($"{(adding ? "Added" : "Changed")} user {Describe(saved.Value!.Value)}");
             return 0;
         });
         return command;
@@ -64,12 +59,13 @@ internal static class DirectoryCommands
         var list = new Command("list", "List the users.");
         list.SetNodeAction(console, async (node, parse, ct) =>
         {
-            foreach (var user in await node.GetRequiredService<IDirectoryStore>().ListUsersAsync(ct))
+            var listed = await node.GetRequiredService<DirectoryService>().ListUsersAsync(Caller.Operator, ct);
+            foreach (var user in listed.Value ?? [])
             {
                 console.Out.WriteLine(Describe(user));
             }
 
-            return 0;
+            return listed.Refusal is { } refusal ? console.Fail(refusal) : 0;
         });
         return list;
     }
@@ -81,9 +77,9 @@ internal static class DirectoryCommands
         remove.SetNodeAction(console, async (node, parse, ct) =>
         {
             var userId = parse.GetValue(id)!;
-            if (!await node.GetRequiredService<DirectoryService>().RemoveUserAsync(userId, ct))
+            if (await node.GetRequiredService<DirectoryService>().RemoveUserAsync(Caller.Operator, userId, ct) is { } refusal)
             {
-                return console.Fail($"No user '{userId}'.");
+                return console.Fail(refusal);
             }
 
             console.Out.WriteLine($"Removed user {userId}.");
@@ -107,22 +103,18 @@ internal static class DirectoryCommands
         };
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var groupId = parse.GetValue(id)!;
-            var exists = DirectoryIds.TryCheck(groupId, out _) && await node.GetRequiredService<IDirectoryStore>().FindGroupAsync(groupId, ct) is not null;
-            if (exists == adding)
-            {
-                return console.Fail(adding ? $"Group '{groupId}' already exists: change it with 'herald group set'." : $"No group '{groupId}': add it with 'herald group add'.");
-            }
-
             var members = parse.GetValue(noMembers) ? [] : parse.GetResult(member) is null ? (adding ? [] : null) : parse.GetValue(member);
-            var (saved, _, errors) = await node.GetRequiredService<DirectoryService>().SetGroupAsync(
-                new GroupUpdate(groupId) { Name = parse.GetValue(name), Alias = parse.GetValue(alias), Delivery = parse.GetValue(delivery), Members = members }, ct);
-            if (saved is null)
+            var saved = await node.GetRequiredService<DirectoryService>().SaveGroupAsync(
+                Caller.Operator,
+                new GroupUpdate(parse.GetValue(id)) { Name = parse.GetValue(name), Alias = parse.GetValue(alias), Delivery = parse.GetValue(delivery), Members = members },
+                adding ? SaveMode.Add : SaveMode.Change,
+                ct);
+            if (saved.Refusal is { } refusal)
             {
-                return Refused(console, errors);
+                return console.Fail(refusal);
             }
 
-            console.Out.WriteLine($"{(adding ? "Added" : "Changed")} group {Describe(saved)}");
+            console.Out.WriteLine($"{(adding ? "Added" : "Changed")} group {Describe(saved.Value!.Value)}");
             return 0;
         });
         return command;
@@ -136,33 +128,25 @@ internal static class DirectoryCommands
         members.SetNodeAction(console, async (node, parse, ct) =>
         {
             var groupId = parse.GetValue(id)!;
+            var service = node.GetRequiredService<DirectoryService>();
             if (parse.GetValue(expand))
             {
-                var view = await node.GetRequiredService<DirectoryCache>().GetViewAsync(ct);
-                if (view.FindGroup(groupId) is null)
-                {
-                    return console.Fail($"No group '{groupId}'.");
-                }
-
-                foreach (var user in view.MembersOf(groupId))
+                var expanded = await service.ExpandGroupAsync(Caller.Operator, groupId, ct);
+                foreach (var user in expanded.Value ?? [])
                 {
                     console.Out.WriteLine(Describe(user));
                 }
 
-                return 0;
+                return expanded.Refusal is { } refused ? console.Fail(refused) : 0;
             }
 
-            if (await node.GetRequiredService<IDirectoryStore>().FindGroupAsync(groupId, ct) is not { } group)
-            {
-                return console.Fail($"No group '{groupId}'.");
-            }
-
-            foreach (var principal in group.Members)
+            var found = await service.FindGroupAsync(Caller.Operator, groupId, ct);
+            foreach (var principal in found.Value?.Members ?? [])
             {
                 console.Out.WriteLine(principal);
             }
 
-            return 0;
+            return found.Refusal is { } refusal ? console.Fail(refusal) : 0;
         });
         return members;
     }
@@ -172,12 +156,13 @@ internal static class DirectoryCommands
         var list = new Command("list", "List the groups.");
         list.SetNodeAction(console, async (node, parse, ct) =>
         {
-            foreach (var group in await node.GetRequiredService<IDirectoryStore>().ListGroupsAsync(ct))
+            var listed = await node.GetRequiredService<DirectoryService>().ListGroupsAsync(Caller.Operator, ct);
+            foreach (var group in listed.Value ?? [])
             {
                 console.Out.WriteLine(Describe(group));
             }
 
-            return 0;
+            return listed.Refusal is { } refusal ? console.Fail(refusal) : 0;
         });
         return list;
     }
@@ -189,9 +174,9 @@ internal static class DirectoryCommands
         remove.SetNodeAction(console, async (node, parse, ct) =>
         {
             var groupId = parse.GetValue(id)!;
-            if (!await node.GetRequiredService<DirectoryService>().RemoveGroupAsync(groupId, ct))
+            if (await node.GetRequiredService<DirectoryService>().RemoveGroupAsync(Caller.Operator, groupId, ct) is { } refusal)
             {
-                return console.Fail($"No group '{groupId}'.");
+                return console.Fail(refusal);
             }
 
             console.Out.WriteLine($"Removed group {groupId}.");
@@ -212,13 +197,14 @@ internal static class DirectoryCommands
         var grant = new Command("grant", "Grant a user or group a level on a scope and every scope below it; a second grant changes the level.") { scope, principal, level };
         grant.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var (saved, _, errors) = await node.GetRequiredService<DirectoryService>().GrantAsync(parse.GetValue(scope), parse.GetValue(principal), parse.GetValue(level), ct);
-            if (saved is null)
+            var granted = await node.GetRequiredService<DirectoryService>().GrantAsync(Caller.Operator, parse.GetValue(scope), parse.GetValue(principal), parse.GetValue(level), ct);
+            if (granted.Refusal is { } refusal)
             {
-                return Refused(console, errors);
+                return console.Fail(refusal);
             }
 
-            console.Out.WriteLine($"Granted {AccessLevelNames.Values.NameOf(saved.Level)} on {saved.Scope} to {saved.Principal}.");
+            var entry = granted.Value!.Value;
+            console.Out.WriteLine($"Granted {AccessLevelNames.Values.NameOf(entry.Level)} on {entry.Scope} to {entry.Principal}.");
             return 0;
         });
         return grant;
@@ -231,15 +217,9 @@ internal static class DirectoryCommands
         var revoke = new Command("revoke", "Remove a principal's entry from a scope's access list (entries on other scopes stay).") { scope, principal };
         revoke.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var (removed, errors) = await node.GetRequiredService<DirectoryService>().RevokeAsync(parse.GetValue(scope), parse.GetValue(principal), ct);
-            if (errors.Count > 0)
+            if (await node.GetRequiredService<DirectoryService>().RevokeAsync(Caller.Operator, parse.GetValue(scope), parse.GetValue(principal), ct) is { } refusal)
             {
-                return Refused(console, errors);
-            }
-
-            if (!removed)
-            {
-                return console.Fail($"Scope {parse.GetValue(scope)} has no entry for '{parse.GetValue(principal)}' ('herald access list --scope {parse.GetValue(scope)}' shows where its access comes from).");
+                return console.Fail(refusal);
             }
 
             console.Out.WriteLine($"Revoked {parse.GetValue(principal)} on {parse.GetValue(scope)}.");
@@ -254,20 +234,15 @@ internal static class DirectoryCommands
         var list = new Command("list", "Show what applies on a scope: each principal's level and the scope it comes from.") { scope };
         list.SetNodeAction(console, async (node, parse, ct) =>
         {
-            if (!ScopePath.TryParse(parse.GetValue(scope), out var path, out var error))
+            var described = await node.GetRequiredService<DirectoryService>().DescribeAccessAsync(Caller.Operator, parse.GetValue(scope), ct);
+            if (described.Value is not { } access)
             {
-                return console.Fail(error);
+                return console.Fail(described.Refusal!);
             }
 
-            if (!await node.GetRequiredService<ISettingsStore>().ScopeExistsAsync(path, ct))
-            {
-                return console.Fail($"Scope '{path}' does not exist.");
-            }
-
-            var access = await node.GetRequiredService<DirectoryService>().DescribeAccessAsync(path, ct);
             foreach (var entry in access.Effective)
             {
-                var from = entry.Inherited(path) ? $"inherited from {entry.From}" : "set here";
+                var from = entry.Inherited(access.Scope) ? $"inherited from {entry.From}" : "set here";
                 console.Out.WriteLine($"{entry.Principal,-40} {AccessLevelNames.Values.NameOf(entry.Level),-6} {from}");
             }
 
@@ -289,21 +264,23 @@ internal static class DirectoryCommands
                 return console.Fail($"'{path.Name}' is neither .csv nor .json: name the file after its format.");
             }
 
-            string text;
-            try
+            async Task<DirectoryImport> ReadAsync(CancellationToken cancellationToken)
             {
-                text = await File.ReadAllTextAsync(path.FullName, ct);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                return console.Fail($"Cannot read '{path.FullName}': {ex.Message}");
+                try
+                {
+                    var text = await File.ReadAllTextAsync(path.FullName, cancellationToken);
+                    return extension == ".csv" ? DirectoryImport.FromCsv(text) : DirectoryImport.FromJson(text);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    return DirectoryImport.Unreadable($"Cannot read '{path.FullName}': {ex.Message}");
+                }
             }
 
-            var report = await node.GetRequiredService<DirectoryService>().ImportAsync(
-                extension == ".csv" ? DirectoryImport.FromCsv(text) : DirectoryImport.FromJson(text), ct);
-            if (report.Errors.Count > 0)
+            var imported = await node.GetRequiredService<DirectoryService>().ImportAsync(Caller.Operator, ReadAsync, ct);
+            if (imported.Value is not { } report)
             {
-                return Refused(console, report.Errors);
+                return console.Fail(imported.Refusal!);
             }
 
             console.Out.WriteLine($"Imported {path.Name}: users {report.UsersAdded} added, {report.UsersChanged} changed; groups {report.GroupsAdded} added, {report.GroupsChanged} changed.");
@@ -316,15 +293,4 @@ internal static class DirectoryCommands
 
     private static string Describe(DirectoryGroup g) =>
         $"{g.Id,-24} {g.Name,-30} alias {g.Alias?.Value ?? "(none)"}  delivery {GroupDeliveryNames.Values.NameOf(g.Delivery)}  {g.Members.Count} members";
-
-    /// <summary>Every problem on its own line, the last one saying that nothing changed.</summary>
-    private static int Refused(CliConsole console, IReadOnlyList<FieldError> errors)
-    {
-        foreach (var error in errors.SkipLast(1))
-        {
-            console.Error.WriteLine($"herald: {error.Field}: {error.Message}");
-        }
-
-        return console.Fail($"{errors[^1].Field}: {errors[^1].Message} Nothing was saved.");
-    }
 }

@@ -31,6 +31,7 @@ internal static class HeraldCli
             TestEmailCommand.Create(console),
             ApiKeyCommands.Create(console),
             QueueCommands.Create(console),
+            EventCommands.Create(console),
             RelayCommands.Create(console),
             TemplateCommands.Create(console),
             AdminCommands.Create(console),
@@ -55,7 +56,6 @@ internal static class HeraldCli
             try
             {
                 database = HeraldNode.ResolveDatabase(parse.GetValue(Database), dataDirectory, console);
-                HeraldNode.MaximumAge(console);
             }
             catch (ArgumentException ex)
             {
@@ -63,6 +63,11 @@ internal static class HeraldCli
             }
 
             await using var node = await HeraldNode.OpenAsync(dataDirectory, database, console, cancellationToken);
+            if (HeraldNode.CheckSettings(node) is { } problem)
+            {
+                return console.Fail(problem);
+            }
+
             return await verb(node, parse, cancellationToken);
         });
 }

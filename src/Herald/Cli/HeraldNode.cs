@@ -3,6 +3,7 @@ using Herald.Outbox;
 using Herald.Smtp;
 using Herald.Storage;
 using Herald.Storage.Database;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -14,7 +15,10 @@ internal static class HeraldNode
     public const string DataDirectoryVariable = "HERALD_DATA_DIR";
     public const string DatabaseVariable = "HERALD_DATABASE";
     public const string DefaultDataDirectory = "herald-data";
-    public const string MaximumAgeVariable = "HERALD_Delivery__MaximumAge";
+
+    /// <summary>Environment variables with this prefix are settings: <c>HERALD_Delivery__MaximumAge</c>
+    /// is <c>Delivery:MaximumAge</c>, for serve and every verb alike.</summary>
+    public const string SettingsPrefix = "HERALD_";
 
     public static string ResolveDataDirectory(string? option, CliConsole console) =>
         Path.GetFullPath(option ?? console.Environment(DataDirectoryVariable) ?? DefaultDataDirectory);
@@ -31,33 +35,50 @@ internal static class HeraldNode
             .AddHeraldStorage(database)
             .AddHeraldSmtp()
             .AddHeraldOAuth()
+            .AddSingleton(new MessageSpool(Path.Combine(dataDirectory, MessageSpool.DirectoryName)))
+            // A verb delivers nothing itself (what it queues, such as a rule's test notifications,
+            // waits for a serving node); serve registers the node it runs as after this one.
+            .AddSingleton(new NodeIdentity($"{Environment.MachineName} (herald cli)", []))
             .AddSingleton(provider => new DiskSpaceGuard(
                 database is SqliteDatabase ? dataDirectory : null,
                 provider.GetRequiredService<IOptions<OutboxOptions>>(),
                 provider.GetRequiredService<TimeProvider>()));
 
-    /// <summary>The one delivery setting a verb uses, from the environment as herald serve reads
-    /// it: 'queue retry' gives an expired message a new maximum age, as this node's serve would.</summary>
-    /// <exception cref="ArgumentException">The value is not a positive duration.</exception>
-    public static TimeSpan? MaximumAge(CliConsole console) => console.Environment(MaximumAgeVariable) switch
-    {
-        null => null,
-        var text when TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var age) && age > TimeSpan.Zero => age,
-        var text => throw new ArgumentException($"{MaximumAgeVariable} must be a positive duration such as 5.00:00:00, not '{text}'."),
-    };
-
     /// <summary>The services for an administrator verb, on a migrated database.</summary>
     public static async Task<ServiceProvider> OpenAsync(string dataDirectory, HeraldDatabase database, CliConsole console, CancellationToken cancellationToken)
     {
         // Logging goes nowhere in a verb (its output is its sentences), but services may log.
-        var services = new ServiceCollection().AddLogging().AddHeraldNode(dataDirectory, database, console);
-        if (MaximumAge(console) is { } age)
-        {
-            services.Configure<DeliveryOptions>(o => o.MaximumAge = age);
-        }
-
+        var services = new ServiceCollection().AddLogging().AddSingleton<IConfiguration>(Settings(console)).AddHeraldNode(dataDirectory, database, console);
         var provider = services.BuildServiceProvider();
         await database.MigrateAsync(cancellationToken);
         return provider;
+    }
+
+    /// <summary>The settings from the <c>HERALD_…</c> environment variables, as serve reads them.</summary>
+    public static IConfiguration Settings(CliConsole console) =>
+        new ConfigurationBuilder()
+            .AddInMemoryCollection(console.Variables()
+                .Where(v => v.Key.StartsWith(SettingsPrefix, StringComparison.OrdinalIgnoreCase))
+                .Select(v => KeyValuePair.Create(v.Key[SettingsPrefix.Length..].Replace("__", ConfigurationPath.KeyDelimiter, StringComparison.Ordinal), (string?)v.Value)))
+            .Build();
+
+    /// <summary>Null when every library's options are valid; otherwise why not, in a sentence
+    /// (what serve says when it refuses to start).</summary>
+    public static string? CheckSettings(IServiceProvider provider)
+    {
+        try
+        {
+            provider.GetService<IStartupValidator>()?.Validate();
+            return null;
+        }
+        catch (OptionsValidationException ex)
+        {
+            return ex.Message;
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The binder's "Failed to convert configuration value …".
+            return ex.InnerException is { } inner ? $"{ex.Message} {inner.Message}" : ex.Message;
+        }
     }
 }

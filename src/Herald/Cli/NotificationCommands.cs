@@ -1,14 +1,13 @@
 using System.CommandLine;
+using Herald.Access;
 using Herald.Notifications;
-using Herald.Notifications.FanOut;
 using Herald.Notifications.Subscriptions;
-using Herald.Scopes;
-using Herald.Settings;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Cli;
 
-/// <summary><c>herald subscription add|list|remove</c> and <c>herald rule add|list|remove|test</c>.
+/// <summary><c>herald subscription add|list|remove</c> and <c>herald rule add|list|remove|test</c>,
+/// by the local operator through <see cref="SubscriptionService"/> and <see cref="RuleService"/>.
 /// A running <c>herald serve</c> picks changes up within seconds (its index polls the store).</summary>
 internal static class NotificationCommands
 {
@@ -39,27 +38,19 @@ internal static class NotificationCommands
         var command = new Command("add", "Subscribe a user or a group.") { id, Scope, owner, Name, Types, Paths, Kinds, Where, frequency, at, day, ExcludeActor };
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var errors = new List<FieldError>();
-            var store = node.GetRequiredService<ISubscriptionRegistry>();
-            var now = node.GetRequiredService<TimeProvider>().GetUtcNow();
-            var subscriptionId = parse.GetValue(id) ?? $"sub-{Guid.CreateVersion7(now):N}";
-            SubscriptionRequests.CheckId(subscriptionId, errors);
             var request = new SubscriptionRequest(
-                subscriptionId, parse.GetValue(Scope) ?? "/", parse.GetValue(owner), parse.GetValue(Name), parse.GetValue(Types), parse.GetValue(Paths),
-                parse.GetValue(Kinds), Conditions(parse.GetValue(Where), errors), parse.GetValue(frequency), parse.GetValue(at), parse.GetValue(day), parse.GetValue(ExcludeActor), true);
-            var existing = await store.FindAsync(subscriptionId, ct);
-            var subscription = SubscriptionRequests.Check(request, subscriptionId, existing?.CreatedAt ?? now, now, errors);
-            if (subscription is null || errors.Count > 0)
+                parse.GetValue(id), parse.GetValue(Scope) ?? "/", parse.GetValue(owner), parse.GetValue(Name), parse.GetValue(Types), parse.GetValue(Paths),
+                parse.GetValue(Kinds), Conditions(parse.GetValue(Where)), parse.GetValue(frequency), parse.GetValue(at), parse.GetValue(day), parse.GetValue(ExcludeActor), true);
+            var service = node.GetRequiredService<SubscriptionService>();
+            var saved = request.Id is { } given
+                ? await service.PutAsync(Caller.Operator, given, request, ct)
+                : await service.CreateAsync(Caller.Operator, request, ct);
+            if (saved.Refusal is { } refusal)
             {
-                return Invalid(console, errors);
+                return console.Fail(refusal);
             }
 
-            if (await node.GetRequiredService<SubscriptionService>().SaveAsync(subscription, ct) is { } refused)
-            {
-                return console.Fail($"{refused.Message} Nothing was saved.");
-            }
-
-            console.Out.WriteLine($"Saved subscription {Describe(subscription)}");
+            console.Out.WriteLine($"Saved subscription {Describe(saved.Value!.Value)}");
             return 0;
         });
         return command;
@@ -71,29 +62,13 @@ internal static class NotificationCommands
         var command = new Command("list", "List subscriptions.") { owner, Scope };
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            Principal? ownerFilter = null;
-            if (parse.GetValue(owner) is { } ownerText)
+            var listed = await node.GetRequiredService<SubscriptionService>().ListAsync(Caller.Operator, parse.GetValue(owner), parse.GetValue(Scope), ct);
+            if (listed.Refusal is { } refusal)
             {
-                if (!Principal.TryParse(ownerText, out var principal, out var error))
-                {
-                    return console.Fail(error);
-                }
-
-                ownerFilter = principal;
+                return console.Fail(refusal);
             }
 
-            ScopePath? scopeFilter = null;
-            if (parse.GetValue(Scope) is { } scopeText)
-            {
-                if (!ScopePath.TryParse(scopeText, out var path, out var error))
-                {
-                    return console.Fail(error);
-                }
-
-                scopeFilter = path;
-            }
-
-            foreach (var subscription in await node.GetRequiredService<ISubscriptionRegistry>().ListAsync(ownerFilter, scopeFilter, ct))
+            foreach (var subscription in listed.Value!)
             {
                 console.Out.WriteLine(Describe(subscription));
             }
@@ -110,27 +85,19 @@ internal static class NotificationCommands
         var command = new Command("add", "Add or replace a notification rule.") { id, Scope, Name, Types, Paths, Kinds, Where, to, ExcludeActor };
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var errors = new List<FieldError>();
-            var store = node.GetRequiredService<ISubscriptionRegistry>();
-            var now = node.GetRequiredService<TimeProvider>().GetUtcNow();
-            var ruleId = parse.GetValue(id) ?? $"rule-{Guid.CreateVersion7(now):N}";
-            SubscriptionRequests.CheckId(ruleId, errors);
             var request = new RuleRequest(
-                ruleId, parse.GetValue(Scope) ?? "/", parse.GetValue(Name), parse.GetValue(Types), parse.GetValue(Paths), parse.GetValue(Kinds),
-                Conditions(parse.GetValue(Where), errors), parse.GetValue(to), parse.GetValue(ExcludeActor), true);
-            var existing = await store.FindRuleAsync(ruleId, ct);
-            var rule = SubscriptionRequests.Check(request, ruleId, existing?.CreatedAt ?? now, now, errors);
-            if (rule is null || errors.Count > 0)
+                parse.GetValue(id), parse.GetValue(Scope) ?? "/", parse.GetValue(Name), parse.GetValue(Types), parse.GetValue(Paths), parse.GetValue(Kinds),
+                Conditions(parse.GetValue(Where)), parse.GetValue(to), parse.GetValue(ExcludeActor), true);
+            var service = node.GetRequiredService<RuleService>();
+            var saved = request.Id is { } given
+                ? await service.PutAsync(Caller.Operator, given, request, ct)
+                : await service.CreateAsync(Caller.Operator, request, ct);
+            if (saved.Refusal is { } refusal)
             {
-                return Invalid(console, errors);
+                return console.Fail(refusal);
             }
 
-            if (await node.GetRequiredService<SubscriptionService>().SaveRuleAsync(rule, ct) is { } refused)
-            {
-                return console.Fail($"{refused.Message} Nothing was saved.");
-            }
-
-            console.Out.WriteLine($"Saved rule {Describe(rule)}");
+            console.Out.WriteLine($"Saved rule {Describe(saved.Value!.Value)}");
             return 0;
         });
         return command;
@@ -141,18 +108,13 @@ internal static class NotificationCommands
         var command = new Command("list", "List notification rules.") { Scope };
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            ScopePath? scopeFilter = null;
-            if (parse.GetValue(Scope) is { } scopeText)
+            var listed = await node.GetRequiredService<RuleService>().ListAsync(Caller.Operator, parse.GetValue(Scope), ct);
+            if (listed.Refusal is { } refusal)
             {
-                if (!ScopePath.TryParse(scopeText, out var path, out var error))
-                {
-                    return console.Fail(error);
-                }
-
-                scopeFilter = path;
+                return console.Fail(refusal);
             }
 
-            foreach (var rule in await node.GetRequiredService<ISubscriptionRegistry>().ListRulesAsync(scopeFilter, ct))
+            foreach (var rule in listed.Value!)
             {
                 console.Out.WriteLine(Describe(rule));
             }
@@ -168,13 +130,13 @@ internal static class NotificationCommands
         var command = new Command("remove", rule ? "Remove a notification rule." : "Remove a subscription.") { id };
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var store = node.GetRequiredService<ISubscriptionRegistry>();
-            var now = node.GetRequiredService<TimeProvider>().GetUtcNow();
             var target = parse.GetValue(id)!;
-            var removed = rule ? await store.RemoveRuleAsync(target, now, ct) : await store.RemoveAsync(target, now, ct);
-            if (!removed)
+            var refusal = rule
+                ? await node.GetRequiredService<RuleService>().RemoveAsync(Caller.Operator, target, ct)
+                : await node.GetRequiredService<SubscriptionService>().RemoveAsync(Caller.Operator, target, ct);
+            if (refusal is not null)
             {
-                return console.Fail($"There is no {(rule ? "rule" : "subscription")} '{target}'.");
+                return console.Fail(refusal);
             }
 
             console.Out.WriteLine($"Removed {(rule ? "rule" : "subscription")} {target}");
@@ -189,56 +151,26 @@ internal static class NotificationCommands
         var command = new Command("test", "Queue a sample notification of the rule's first event type to its recipients.") { id };
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            if (await node.GetRequiredService<ISubscriptionRegistry>().FindRuleAsync(parse.GetValue(id)!, ct) is not { } rule)
+            var tested = await node.GetRequiredService<RuleService>().TestAsync(Caller.Operator, parse.GetValue(id), ct);
+            if (tested.Refusal is { } refusal)
             {
-                return console.Fail($"There is no rule '{parse.GetValue(id)}'.");
+                return console.Fail(refusal);
             }
 
-            if (node.GetService<IDirectory>() is null)
-            {
-                return console.Fail("This build has no directory to resolve the rule's users and groups with.");
-            }
-
-            var result = await node.GetRequiredService<NotificationFanOut>().TestRuleAsync(rule, node.GetRequiredService<TimeProvider>().GetUtcNow(), ct);
-            if (result.Problem is not null)
-            {
-                return console.Fail($"Scope {rule.Scope} cannot send: {result.Problem}");
-            }
-
-            console.Out.WriteLine($"Queued {result.Stored} test notification(s) for rule {rule.Id}; 'herald serve' delivers them.");
+            console.Out.WriteLine($"Queued {tested.Value!.Stored} test notification(s) for rule {parse.GetValue(id)}; 'herald serve' delivers them.");
             return 0;
         });
         return command;
     }
 
-    /// <summary>'FIELD OPERATOR VALUE[,VALUE…]', e.g. 'pipeline.branch in main,release'.</summary>
-    private static List<ConditionRequest> Conditions(string[]? written, List<FieldError> errors)
-    {
-        var conditions = new List<ConditionRequest>();
-        foreach (var (text, i) in (written ?? []).Select((t, i) => (t, i)))
-        {
-            var parts = text.Split(' ', 3, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            if (parts.Length != 3)
-            {
-                errors.Add(new FieldError($"--where[{i}]", $"'{text}' is not FIELD OPERATOR VALUE (e.g. 'status equals approved', 'branch in main,release')."));
-                continue;
-            }
-
-            conditions.Add(new ConditionRequest(parts[0], parts[1], parts[1] == "in" ? parts[2].Split(',', StringSplitOptions.TrimEntries) : [parts[2]]));
-        }
-
-        return conditions;
-    }
-
-    private static int Invalid(CliConsole console, List<FieldError> errors)
-    {
-        foreach (var error in errors.SkipLast(1))
-        {
-            console.Error.WriteLine($"herald: {error.Field}: {error.Message}");
-        }
-
-        return console.Fail($"{errors[^1].Field}: {errors[^1].Message} Nothing was saved.");
-    }
+    /// <summary>'FIELD OPERATOR VALUE[,VALUE…]', e.g. 'pipeline.branch in main,release'; what is
+    /// missing stays missing, for the use case to name (<c>conditions[0].operator</c>).</summary>
+    private static List<ConditionRequest> Conditions(string[]? written) =>
+        (written ?? []).Select(text => text.Split(' ', 3, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Select(parts =>
+            new ConditionRequest(
+                parts.ElementAtOrDefault(0),
+                parts.ElementAtOrDefault(1),
+                parts.Length < 3 ? [] : parts[1] == "in" ? parts[2].Split(',', StringSplitOptions.TrimEntries) : [parts[2]])).ToList();
 
     private static string Filter(EventFilter f) =>
         $"types: {(f.EventTypes.Count == 0 ? "any" : string.Join(", ", f.EventTypes))}  paths: {(f.PathPrefixes.Count == 0 ? "any" : string.Join(", ", f.PathPrefixes))}"

@@ -1,44 +1,36 @@
 using System.CommandLine;
+using Herald.Access;
 using Herald.Outbox;
 using Herald.Scopes;
+using Herald.Work;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 
 namespace Herald.Cli;
 
-/// <summary><c>herald queue list|show|retry|cancel</c>: the outbox, for administrators.</summary>
+/// <summary><c>herald queue list|show|retry|cancel</c>: the outbox, through <see cref="QueueService"/>
+/// as the local operator.</summary>
 internal static class QueueCommands
 {
     public static Command Create(CliConsole console)
     {
         var scope = new Option<string>("--scope") { Description = "Scope (and its children) to list (default /).", DefaultValueFactory = _ => "/" };
-        var state = new Option<string?>("--state") { Description = "Only messages with a recipient in this state: queued, sent, deferred, bounced, expired, cancelled." };
+        var state = new Option<string?>("--state") { Description = "Only messages with a recipient in this state: queued, sent, deferred, bounced, expired, cancelled, failed (quarantined: see 'queue show')." };
         var recipient = new Option<string?>("--recipient") { Description = "Only messages to this address." };
-        var limit = new Option<int>("--limit") { Description = "At most this many (default 50).", DefaultValueFactory = _ => 50 };
+        var limit = new Option<int>("--limit") { Description = $"At most this many, 1 to {QueueService.MaxLimit} (default 50).", DefaultValueFactory = _ => 50 };
         var list = new Command("list", "List messages, newest first.") { scope, state, recipient, limit };
         list.SetNodeAction(console, async (node, parse, ct) =>
         {
-            if (!ScopePath.TryParse(parse.GetValue(scope), out var path, out var scopeError))
+            var query = new MessageQuery(parse.GetValue(scope)) { State = parse.GetValue(state), Recipient = parse.GetValue(recipient), Limit = parse.GetValue(limit) };
+            var found = await node.GetRequiredService<QueueService>().ListAsync(Caller.Operator, query, ct);
+            if (found.Refusal is { } refusal)
             {
-                return console.Fail(scopeError);
+                return console.Fail(refusal);
             }
 
-            RecipientState? wanted = null;
-            if (parse.GetValue(state) is { } stateName)
-            {
-                if (!RecipientStateNames.Values.TryParse(stateName, out var error, out var parsed))
-                {
-                    return console.Fail($"--state {error}");
-                }
-
-                wanted = parsed;
-            }
-
-            var messages = await node.GetRequiredService<IOutboxStore>().ListAsync(new MessageFilter(path, wanted, parse.GetValue(recipient), Limit: parse.GetValue(limit)), ct);
-            foreach (var message in messages)
+            foreach (var message in found.Value!)
             {
                 var states = string.Join(", ", message.Recipients.GroupBy(r => r.State).Select(g => $"{g.Count()} {RecipientStateNames.Values.NameOf(g.Key)}"));
-                console.Out.WriteLine($"{message.Id}  {message.CreatedAt:yyyy-MM-dd HH:mm:ss}  {message.Scope,-12} {states,-28} {message.Subject}");
+                console.Out.WriteLine($"{message.Id}  {message.CreatedAt:yyyy-MM-dd HH:mm:ss}  {message.Scope,-12} {states,-28} {message.Subject ?? "(subject not recorded)"}");
             }
 
             return 0;
@@ -48,17 +40,23 @@ internal static class QueueCommands
         var show = new Command("show", "Show a message's recipients and delivery history.") { showId };
         show.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var details = await node.GetRequiredService<IOutboxStore>().GetAsync(parse.GetValue(showId)!, ct);
-            if (details is null)
+            var found = await node.GetRequiredService<QueueService>().ShowAsync(Caller.Operator, parse.GetValue(showId), ct);
+            if (found.Refusal is { } refusal)
             {
-                return console.Fail($"No message '{parse.GetValue(showId)}'.");
+                return console.Fail(refusal);
             }
 
+            var details = found.Value!;
             var message = details.Message;
             console.Out.WriteLine($"Message {message.Id} ({details.MessageIdHeader})");
             console.Out.WriteLine($"  scope {message.Scope}, source {MessageSourceNames.Values.NameOf(message.Source)}, from {message.EnvelopeSender}, {details.SizeBytes} bytes, connection {details.ConnectionName ?? "(none)"}");
-            console.Out.WriteLine($"  subject {message.Subject}");
+            console.Out.WriteLine($"  subject {message.Subject ?? "(not recorded)"}");
             console.Out.WriteLine($"  created {message.CreatedAt:u}, expires {message.ExpiresAt:u}");
+            if (message.LastError is { } lastError)
+            {
+                console.Out.WriteLine($"  failed {message.Failures} time(s) for a reason of its own, last: {lastError}");
+            }
+
             foreach (var r in message.Recipients)
             {
                 console.Out.WriteLine($"  {r.Address}: {RecipientStateNames.Values.NameOf(r.State)} after {r.Attempts} attempt(s){(r.LastReply is null ? "" : ": " + r.LastReply)}");
@@ -74,18 +72,22 @@ internal static class QueueCommands
         });
 
         var retryId = new Argument<string>("id") { Description = "Message id." };
-        var retry = new Command("retry", "Make a message's deferred and expired recipients due now.") { retryId };
+        var retry = new Command("retry", "Make a message's deferred, expired and failed recipients due now.") { retryId };
         retry.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var now = TimeProvider.System.GetUtcNow();
-            var maximumAge = node.GetRequiredService<IOptions<DeliveryOptions>>().Value.MaximumAge;
-            var changed = await node.GetRequiredService<IOutboxStore>().RetryAsync(parse.GetValue(retryId)!, now, now + maximumAge, ct);
-            if (changed == 0)
+            var id = parse.GetValue(retryId)!;
+            var retried = await node.GetRequiredService<QueueService>().RetryAsync(Caller.Operator, id, ct);
+            if (retried.Refusal is { } refusal)
             {
-                return console.Fail($"Message '{parse.GetValue(retryId)}' has no deferred or expired recipient (or does not exist).");
+                return console.Fail(refusal);
             }
 
-            console.Out.WriteLine($"{changed} recipient(s) of {parse.GetValue(retryId)} will be tried again now.");
+            if (retried.Value!.Recipients == 0)
+            {
+                return console.Fail($"Message '{id}' has no deferred, expired or failed recipient.");
+            }
+
+            console.Out.WriteLine($"{retried.Value.Recipients} recipient(s) of {id} will be tried again now.");
             return 0;
         });
 
@@ -93,13 +95,18 @@ internal static class QueueCommands
         var cancel = new Command("cancel", "Cancel a message's recipients that are not delivered yet.") { cancelId };
         cancel.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var changed = await node.GetRequiredService<IOutboxStore>().CancelAsync(parse.GetValue(cancelId)!, TimeProvider.System.GetUtcNow(), ct);
-            if (changed == 0)
+            var cancelled = await node.GetRequiredService<QueueService>().CancelAsync(Caller.Operator, parse.GetValue(cancelId), ct);
+            if (cancelled.Refusal is { } refusal)
             {
-                return console.Fail($"Message '{parse.GetValue(cancelId)}' has no recipient waiting for delivery (or does not exist).");
+                return console.Fail(refusal);
             }
 
-            console.Out.WriteLine($"Cancelled {changed} recipient(s) of {parse.GetValue(cancelId)}.");
+            if (cancelled.Value!.Recipients == 0)
+            {
+                return console.Fail($"Message '{parse.GetValue(cancelId)}' has no recipient waiting for delivery.");
+            }
+
+            console.Out.WriteLine($"Cancelled {cancelled.Value.Recipients} recipient(s) of {parse.GetValue(cancelId)}.");
             return 0;
         });
 

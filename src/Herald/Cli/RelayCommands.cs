@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Herald.Access;
 using Herald.Relay;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -69,17 +70,13 @@ internal static class RelayCommands
                 RecipientDomains = parse.GetValue(anyRecipient) ? [] : parse.GetResult(recipientDomain) is null ? null : parse.GetValue(recipientDomain),
                 AuthWithoutTls = parse.GetValue(authWithoutTls),
             };
-            var (saved, errors) = await node.GetRequiredService<RelaySettingsService>().SetListenerAsync(update, ct);
-            if (saved is null)
+            var result = await node.GetRequiredService<RelaySettingsService>().SaveListenerAsync(Caller.Operator, update, isNew: null, ct);
+            if (result.Refusal is { } refusal)
             {
-                foreach (var error in errors.SkipLast(1))
-                {
-                    console.Error.WriteLine($"herald: {error.Field}: {error.Message}");
-                }
-
-                return console.Fail($"{errors[^1].Field}: {errors[^1].Message} Nothing was saved.");
+                return console.Fail(refusal);
             }
 
+            var saved = result.Value!.Listener;
             console.Out.WriteLine($"Saved relay listener {Describe(saved)}");
             if (saved.Access == RelayAccessMode.OnlyList && saved.Entries.Count == 0)
             {
@@ -96,15 +93,15 @@ internal static class RelayCommands
         var list = new Command("list", "List the relay listeners.");
         list.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var stored = await node.GetRequiredService<IRelayStore>().ListListenersAsync(ct);
-            if (stored.Count == 0)
+            var listed = await node.GetRequiredService<RelaySettingsService>().ListListenersAsync(Caller.Operator, ct);
+            if (listed.Refusal is { } refusal)
             {
-                console.Out.WriteLine($"{Describe(RelaySettingsService.DefaultListener)}  (default: no listener is stored)");
+                return console.Fail(refusal);
             }
 
-            foreach (var listener in stored)
+            foreach (var view in listed.Value!)
             {
-                console.Out.WriteLine(Describe(listener));
+                console.Out.WriteLine(Describe(view.Listener) + (view.Stored ? "" : "  (the implied default; 'herald relay remove' stops it)"));
             }
 
             return 0;
@@ -114,16 +111,16 @@ internal static class RelayCommands
 
     private static Command CreateRemove(CliConsole console)
     {
-        var remove = new Command("remove", "Remove a relay listener; herald serve stops listening there within seconds.") { Listen };
+        var remove = new Command("remove", "Remove a relay listener, the implied default included; herald serve stops listening there within seconds.") { Listen };
         remove.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var service = node.GetRequiredService<RelaySettingsService>();
-            if (await service.FindStoredListenerAsync(parse.GetValue(Listen), ct) is not { } listener || !await service.RemoveListenerAsync(listener, ct))
+            var removed = await node.GetRequiredService<RelaySettingsService>().RemoveListenerAsync(Caller.Operator, parse.GetValue(Listen), ct);
+            if (removed.Refusal is { } refusal)
             {
-                return console.Fail($"No relay listener '{parse.GetValue(Listen)}' is stored ('herald relay list' shows them).");
+                return console.Fail(refusal);
             }
 
-            console.Out.WriteLine($"Removed relay listener {listener.Listen}.");
+            console.Out.WriteLine($"Removed relay listener {removed.Value!.Listen}.");
             return 0;
         });
         return remove;
@@ -157,13 +154,14 @@ internal static class RelayCommands
                 password = console.ReadSecret("Relay account password: ");
             }
 
-            var (created, errors) = await node.GetRequiredService<RelaySettingsService>().SetAccountAsync(parse.GetValue(scope), parse.GetValue(user), password, ct);
-            if (errors.Count > 0)
+            var saved = await node.GetRequiredService<RelaySettingsService>().SaveAccountAsync(Caller.Operator, parse.GetValue(scope), parse.GetValue(user), password, ct);
+            if (saved.Refusal is { } refusal)
             {
-                return console.Fail(string.Join(" ", errors.Select(e => $"{e.Field}: {e.Message}")) + " Nothing was saved.");
+                return console.Fail(refusal);
             }
 
-            console.Out.WriteLine(created ? $"Added relay account {parse.GetValue(user)}." : $"Changed relay account {parse.GetValue(user)}.");
+            var account = saved.Value!.Account;
+            console.Out.WriteLine(saved.Value.Created ? $"Added relay account {account.UserName}." : $"Changed relay account {account.UserName}.");
             return 0;
         });
         return add;
@@ -174,7 +172,13 @@ internal static class RelayCommands
         var list = new Command("list", "List relay accounts (never their passwords).");
         list.SetNodeAction(console, async (node, parse, ct) =>
         {
-            foreach (var account in await node.GetRequiredService<IRelayStore>().ListAccountsAsync(ct))
+            var listed = await node.GetRequiredService<RelaySettingsService>().ListAccountsAsync(Caller.Operator, ct);
+            if (listed.Refusal is { } refusal)
+            {
+                return console.Fail(refusal);
+            }
+
+            foreach (var account in listed.Value!)
             {
                 console.Out.WriteLine($"{account.UserName,-32} {account.Scope,-20} created {account.CreatedAt:yyyy-MM-dd HH:mm}");
             }
@@ -190,13 +194,13 @@ internal static class RelayCommands
         var remove = new Command("remove", "Remove a relay account.") { user };
         remove.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var name = parse.GetValue(user)!;
-            if (!await node.GetRequiredService<RelaySettingsService>().RemoveAccountAsync(name, ct))
+            var removed = await node.GetRequiredService<RelaySettingsService>().RemoveAccountAsync(Caller.Operator, parse.GetValue(user), ct);
+            if (removed.Refusal is { } refusal)
             {
-                return console.Fail($"No relay account '{name}'.");
+                return console.Fail(refusal);
             }
 
-            console.Out.WriteLine($"Removed relay account {name}.");
+            console.Out.WriteLine($"Removed relay account {removed.Value!.UserName}.");
             return 0;
         });
         return remove;

@@ -1,11 +1,11 @@
 using System.CommandLine;
+using Herald.Access;
 using Herald.Scopes;
-using Herald.Settings;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Cli;
 
-/// <summary><c>herald scope add|list|remove</c>.</summary>
+/// <summary><c>herald scope add|list|remove</c>, by the local operator through <see cref="ScopeService"/>.</summary>
 internal static class ScopeCommands
 {
     public static Command Create(CliConsole console)
@@ -14,25 +14,20 @@ internal static class ScopeCommands
         var add = new Command("add", "Add a scope under an existing parent.") { path };
         add.SetNodeAction(console, async (node, parse, ct) =>
         {
-            if (!ScopePath.TryParse(parse.GetValue(path), out var scope, out var error))
+            var added = await node.GetRequiredService<ScopeService>().AddAsync(Caller.Operator, parse.GetValue(path), ct);
+            if (added.Value is not { } scope)
             {
-                return console.Fail(error);
+                return console.Fail(added.Refusal!);
             }
 
-            var store = node.GetRequiredService<ISettingsStore>();
-            if (scope.Parent is { } parent && !await store.ScopeExistsAsync(parent, ct))
-            {
-                return console.Fail($"Scope '{parent}' does not exist: add it before '{scope}'.");
-            }
-
-            console.Out.WriteLine(await store.AddScopeAsync(scope, ct) ? $"Added scope {scope}." : $"Scope {scope} already exists.");
+            console.Out.WriteLine(scope.Created ? $"Added scope {scope.Value}." : $"Scope {scope.Value} already exists.");
             return 0;
         });
 
         var list = new Command("list", "List every scope.");
         list.SetNodeAction(console, async (node, parse, ct) =>
         {
-            foreach (var scope in await node.GetRequiredService<ISettingsStore>().ListScopesAsync(ct))
+            foreach (var scope in await node.GetRequiredService<ScopeService>().ListAsync(Caller.Operator, ct))
             {
                 console.Out.WriteLine(scope);
             }
@@ -44,28 +39,12 @@ internal static class ScopeCommands
         var remove = new Command("remove", "Remove a scope that has no children, with its settings.") { removePath };
         remove.SetNodeAction(console, async (node, parse, ct) =>
         {
-            if (!ScopePath.TryParse(parse.GetValue(removePath), out var scope, out var error))
+            if (await node.GetRequiredService<ScopeService>().RemoveAsync(Caller.Operator, parse.GetValue(removePath), ct) is { } refusal)
             {
-                return console.Fail(error);
+                return console.Fail(refusal);
             }
 
-            if (scope.IsRoot)
-            {
-                return console.Fail("The global scope / cannot be removed.");
-            }
-
-            var store = node.GetRequiredService<ISettingsStore>();
-            if (!await store.ScopeExistsAsync(scope, ct))
-            {
-                return console.Fail($"Scope '{scope}' does not exist.");
-            }
-
-            if (!await store.RemoveScopeAsync(scope, ct))
-            {
-                return console.Fail($"Scope '{scope}' has child scopes: remove them first.");
-            }
-
-            console.Out.WriteLine($"Removed scope {scope}.");
+            console.Out.WriteLine($"Removed scope {ScopePath.Parse(parse.GetValue(removePath)!)}.");
             return 0;
         });
 

@@ -1,18 +1,9 @@
 using System.CommandLine;
-using Dapper;
 using Herald.Access;
-using Herald.Credentials;
-using Herald.Listeners;
 using Herald.Notifications;
-using Herald.Notifications.FanOut;
-using Herald.Notifications.Matching;
-using Herald.Notifications.Digests;
 using Herald.Outbox;
-using Herald.Relay;
 using Herald.Storage.Database;
-using Herald.Web;
 using Herald.Web.Console;
-using Microsoft.Extensions.Options;
 
 namespace Herald.Cli;
 
@@ -55,94 +46,24 @@ internal static partial class ServeCommand
             UseInlineSocketCompletions();
         }
 
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls(urls);
-        // Settings such as HERALD_Delivery__MaximumAge=1.00:00:00 reach the options classes.
-        builder.Configuration.AddEnvironmentVariables("HERALD_");
-        // One line per request is noise at thousands of messages a second.
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Services.AddHeraldNode(dataDirectory, database, console);
-        builder.Services.AddOptions<DeliveryOptions>().BindConfiguration(DeliveryOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton(node);
-        builder.Services.AddOptions<RelayOptions>().BindConfiguration(RelayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<SignInOptions>().BindConfiguration(SignInOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        // Links in notifications point at the first --urls entry unless Notifications:PublicBaseUrl says otherwise.
-        builder.Services.Configure<NotificationOptions>(o => o.PublicBaseUrl = PublicBaseUrl(urls));
-        builder.Services.AddOptions<NotificationOptions>().BindConfiguration(NotificationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddHostedService<DeliveryWorker>();
-        builder.Services.AddHostedService<NotificationEngine>();
-        builder.Services.AddHostedService<DigestScheduler>();
-
-        builder.Services.AddSingleton(provider => ActivatorUtilities.CreateInstance<RelayListenerHost>(provider, dataDirectory));
-        builder.Services.AddHostedService(provider => provider.GetRequiredService<RelayListenerHost>());
-        builder.Services.AddHeraldWeb();
-        // Console cookies and anti-forgery tokens survive a restart and are good on every node:
-        // their keys live in the database, sealed with the credential key. A node with a
-        // passphrase serves only if it opens the database's key (checked below), so the
-        // passphrase being there decides it. Without one, they stay with this node's data.
-        var consoleKeysInDatabase = NodePassphrase.ForNode(dataDirectory, console.Environment).Read() is not null;
-        var consoleKeyDirectory = Path.Combine(dataDirectory, "console-keys");
-        builder.Services.AddConsoleKeyRing(consoleKeysInDatabase, consoleKeyDirectory);
-        if (consoleKeysInDatabase)
+        var (started, problem) = await HeraldHost.StartAsync(new HeraldHostOptions(dataDirectory, database, node, urls, console), cancellationToken);
+        if (started is null)
         {
-            // Data Protection warns that a key "may be persisted to storage in unencrypted form"
-            // when it has no XML encryptor of its own; ConsoleKeyRing seals every element whole,
-            // so the warning would be false. Its errors still show.
-            builder.Logging.AddFilter("Microsoft.AspNetCore.DataProtection.KeyManagement.XmlKeyManager", LogLevel.Error);
+            return console.Fail(problem!);
         }
 
-        await using var app = builder.Build();
+        await using var app = started;
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Herald");
-
-        var applied = await database.MigrateAsync(cancellationToken);
-        LogDatabase(log, dataDirectory, database.Description, applied, node.Name);
-
-        // A node whose key differs from the database's would send with garbage credentials: refuse.
-        var vault = app.Services.GetRequiredService<CredentialVault>();
-        var key = await vault.GetKeyAsync(initializeDatabase: true, cancellationToken);
-        if (key.Key is null && key != CredentialKeyStatus.NotConfigured)
-        {
-            return console.Fail(key.Problem!);
-        }
-
-        if (key.Key is null)
-        {
-            LogNoCredentialKey(log);
-        }
-        else
-        {
-            LogCredentialKey(log, vault.Passphrase.Origin);
-        }
-
-        if (consoleKeysInDatabase)
-        {
-            LogConsoleKeysInDatabase(log);
-        }
-        else
-        {
-            LogConsoleKeysOnDisk(log, consoleKeyDirectory);
-        }
-
-        app.MapHeraldApi(async token =>
-        {
-            await using var connection = await database.OpenAsync(token);
-            return await connection.ExecuteScalarAsync<long>("SELECT 1") == 1;
-        });
-
-        try
-        {
-            await app.StartAsync(cancellationToken);
-        }
-        catch (OptionsValidationException ex)
-        {
-            // A setting out of range (HERALD_Section__Name) stops serve with the sentence that names it.
-            return console.Fail($"A setting is not valid: {string.Join(" ", ex.Failures)}");
-        }
-
         LogListening(log, app.Urls);
         await OfferConsoleSetupAsync(app, log, cancellationToken);
         await app.WaitForShutdownAsync(cancellationToken);
+        // A loop that ended on a fatal runtime error stopped the host: say so with the exit code,
+        // so that a supervisor sees a failure and restarts the node.
+        if (app.Services.GetServices<IHostedService>().OfType<BackgroundService>().FirstOrDefault(s => s.ExecuteTask is { IsFaulted: true }) is { } died)
+        {
+            return console.Fail($"{died.GetType().Name} stopped on a fatal error ({died.ExecuteTask!.Exception!.InnerException?.Message}); herald serve stopped with it.");
+        }
+
         return 0;
     }
 
@@ -184,21 +105,6 @@ internal static partial class ServeCommand
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No console administrator exists yet. Create the first one within {Minutes} minutes at {Link} (works once), or run 'herald admin create --name NAME'")]
     private static partial void LogSetupLink(ILogger logger, string link, double minutes);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Data directory {DataDirectory}; database {Database} ({Applied} migration(s) applied now); node {Node}")]
-    private static partial void LogDatabase(ILogger logger, string dataDirectory, string database, int applied, string node);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Credential key from {Origin} matches the database")]
-    private static partial void LogCredentialKey(ILogger logger, string origin);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "No credential key is set: SMTP passwords and client certificates cannot be stored until one is (HERALD_CREDENTIAL_KEY or 'herald key set')")]
-    private static partial void LogNoCredentialKey(ILogger logger);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Console sign-in keys are kept in the database, sealed with the credential key: a session or form from one node is good on every node of the database")]
-    private static partial void LogConsoleKeysInDatabase(ILogger logger);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Console sign-in keys are kept in {Directory}, unencrypted and for this node only, because it had no credential key when it started: a session signed in here is not recognised by another node")]
-    private static partial void LogConsoleKeysOnDisk(ILogger logger, string directory);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Herald is listening on {Urls} (console: /, health: /healthz, API: /api/v1, OpenAPI: /openapi/v1.json)")]
     private static partial void LogListening(ILogger logger, ICollection<string> urls);

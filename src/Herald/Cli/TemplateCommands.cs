@@ -1,7 +1,6 @@
 using System.CommandLine;
+using Herald.Access;
 using Herald.Notifications.Templates;
-using Herald.Scopes;
-using Herald.Settings;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Cli;
@@ -66,31 +65,28 @@ internal static class TemplateCommands
 
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            if (!ScopePath.TryParse(parse.GetValue(Scope), out var scope, out var scopeError))
-            {
-                return console.Fail(scopeError);
-            }
-
-            if (!TemplateService.TryCheckType(parse.GetValue(type), out var typeError))
-            {
-                return console.Fail(typeError);
-            }
-
+            // Parts left out keep the template that applies now: it is read first (and refused,
+            // with the reason, where the operator could not save either).
             var service = node.GetRequiredService<TemplateService>();
-            var current = await service.GetEffectiveAsync(scope, parse.GetValue(type)!, ct);
-            var (merged, readError) = await sources.ApplyAsync(parse, current.Sources, ct);
+            var current = await service.ShowAsync(Caller.Operator, parse.GetValue(Scope), parse.GetValue(type), ct);
+            if (current.Value is not { } effective)
+            {
+                return console.Fail(current.Refusal!);
+            }
+
+            var (merged, readError) = await sources.ApplyAsync(parse, effective.Sources, ct);
             if (merged is null)
             {
                 return console.Fail(readError!);
             }
 
-            var (saved, errors) = await service.SaveAsync(scope, parse.GetValue(type), merged, ct);
-            if (saved is null)
+            var saved = await service.SaveAsync(Caller.Operator, parse.GetValue(Scope), parse.GetValue(type), merged, ct);
+            if (saved.Value is not { } template)
             {
-                return Errors(console, errors);
+                return console.Fail(saved.Refusal!);
             }
 
-            console.Out.WriteLine($"Saved the {saved.EventType} template of scope {saved.Scope}.");
+            console.Out.WriteLine($"Saved the {template.EventType} template of scope {template.Scope}.");
             return 0;
         });
         return command;
@@ -102,29 +98,25 @@ internal static class TemplateCommands
         var command = new Command("show", "Show the template that applies in a scope.") { Scope, type };
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            if (!ScopePath.TryParse(parse.GetValue(Scope), out var scope, out var scopeError))
-            {
-                return console.Fail(scopeError);
-            }
-
             var service = node.GetRequiredService<TemplateService>();
             if (parse.GetValue(type) is not { } one)
             {
-                foreach (var t in await service.ListEffectiveAsync(scope, ct))
+                var listed = await service.ListAsync(Caller.Operator, parse.GetValue(Scope), ct);
+                foreach (var t in listed.Value ?? [])
                 {
                     console.Out.WriteLine($"{t.EventType,-20} {Origin(t)}");
                 }
 
-                return 0;
+                return listed.Refusal is { } refusal ? console.Fail(refusal) : 0;
             }
 
-            if (!TemplateService.TryCheckType(one, out var typeError))
+            var shown = await service.ShowAsync(Caller.Operator, parse.GetValue(Scope), one, ct);
+            if (shown.Value is not { } effective)
             {
-                return console.Fail(typeError);
+                return console.Fail(shown.Refusal!);
             }
 
-            var effective = await service.GetEffectiveAsync(scope, one, ct);
-            console.Out.WriteLine($"# {effective.EventType} in {scope}: {Origin(effective)}");
+            console.Out.WriteLine($"# {effective.EventType} in {parse.GetValue(Scope)}: {Origin(effective)}");
             console.Out.WriteLine($"## subject\n{effective.Sources.Subject}\n## text\n{effective.Sources.Text}");
             console.Out.WriteLine(effective.Sources.Html is null ? "## html (none)" : $"## html\n{effective.Sources.Html}");
             return 0;
@@ -138,22 +130,12 @@ internal static class TemplateCommands
         var command = new Command("remove", "Remove the scope's own template: the inherited one or the default applies again.") { Scope, type };
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            if (!ScopePath.TryParse(parse.GetValue(Scope), out var scope, out var scopeError))
+            if (await node.GetRequiredService<TemplateService>().RevertAsync(Caller.Operator, parse.GetValue(Scope), parse.GetValue(type), ct) is { } refusal)
             {
-                return console.Fail(scopeError);
+                return console.Fail(refusal);
             }
 
-            if (!TemplateService.TryCheckType(parse.GetValue(type), out var typeError))
-            {
-                return console.Fail(typeError);
-            }
-
-            if (!await node.GetRequiredService<TemplateService>().RemoveAsync(scope, parse.GetValue(type)!, ct))
-            {
-                return console.Fail($"Scope {scope} has no template of its own for '{parse.GetValue(type)}' ('herald template show --scope {scope}' lists them).");
-            }
-
-            console.Out.WriteLine($"Removed the {parse.GetValue(type)} template of scope {scope}.");
+            console.Out.WriteLine($"Removed the {parse.GetValue(type)} template of scope {parse.GetValue(Scope)}.");
             return 0;
         });
         return command;
@@ -172,22 +154,17 @@ internal static class TemplateCommands
 
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            if (!ScopePath.TryParse(parse.GetValue(Scope), out var scope, out var scopeError))
-            {
-                return console.Fail(scopeError);
-            }
-
-            if (!TemplateService.TryCheckType(parse.GetValue(type), out var typeError))
-            {
-                return console.Fail(typeError);
-            }
-
             var service = node.GetRequiredService<TemplateService>();
             TemplateSources? unsaved = null;
             if (sources.AnyGiven(parse))
             {
-                var current = await service.GetEffectiveAsync(scope, parse.GetValue(type)!, ct);
-                (unsaved, var readError) = await sources.ApplyAsync(parse, current.Sources, ct);
+                var current = await service.ShowAsync(Caller.Operator, parse.GetValue(Scope), parse.GetValue(type), ct);
+                if (current.Value is not { } effective)
+                {
+                    return console.Fail(current.Refusal!);
+                }
+
+                (unsaved, var readError) = await sources.ApplyAsync(parse, effective.Sources, ct);
                 if (unsaved is null)
                 {
                     return console.Fail(readError!);
@@ -195,10 +172,10 @@ internal static class TemplateCommands
             }
 
             var overrides = parse.GetValue(title) is { } given ? new PreviewEvent(null, given, null, null, null, null, null) : null;
-            var (rendered, errors) = await service.PreviewAsync(scope, parse.GetValue(type), unsaved, overrides, ct);
-            if (rendered is null)
+            var previewed = await service.PreviewAsync(Caller.Operator, parse.GetValue(Scope), parse.GetValue(type), unsaved, overrides, ct);
+            if (previewed.Value is not { } rendered)
             {
-                return Errors(console, errors);
+                return console.Fail(previewed.Refusal!);
             }
 
             console.Out.WriteLine($"Subject: {rendered.Subject}\n\n{rendered.Text}");
@@ -218,14 +195,4 @@ internal static class TemplateCommands
         TemplateOrigin.Inherited => $"inherited from {t.DefinedAt}",
         _ => "default",
     };
-
-    private static int Errors(CliConsole console, IReadOnlyList<FieldError> errors)
-    {
-        foreach (var error in errors.SkipLast(1))
-        {
-            console.Error.WriteLine($"herald: {error.Field}: {error.Message}");
-        }
-
-        return console.Fail($"{errors[^1].Field}: {errors[^1].Message} Nothing was saved.");
-    }
 }

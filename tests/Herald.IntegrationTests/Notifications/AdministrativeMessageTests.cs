@@ -1,3 +1,4 @@
+using Herald.IntegrationTests.Storage;
 using Herald.Notifications;
 using Herald.Settings;
 
@@ -23,16 +24,19 @@ public sealed class AdministrativeMessageTests
     }
 
     [Fact]
-    public async Task An_access_request_puts_the_requester_in_Reply_To_when_impersonation_is_not_allowed()
+    public async Task Under_impersonation_never_an_access_request_keeps_the_scopes_From_and_Reply_To_and_names_the_requester_in_the_body()
     {
-        await using var h = await NotificationHarness.StartAsync(ImpersonationPolicy.ConfiguredSenderOnly);
-        var sent = await RequestAccessAsync(h);
+        await using var h = await NotificationHarness.StartAsync(ImpersonationPolicy.ConfiguredSenderOnly, TestDatabases.Sqlite, configureSending: false);
+        await h.ConfigureSendingAsync(ImpersonationPolicy.ConfiguredSenderOnly, replyTo: "hr-desk@example.org");
+        var sent = await RequestAccessAsync(h, new HtmlTemplates());
 
         var mime = sent.Mime;
         Assert.Equal("herald@example.org", Assert.Single(mime.From.Mailboxes).Address);
         Assert.Null(mime.Sender);
-        Assert.Equal("dana@example.com", Assert.Single(mime.ReplyTo.Mailboxes).Address);
+        Assert.Equal("hr-desk@example.org", Assert.Single(mime.ReplyTo.Mailboxes).Address);
         Assert.Equal("herald@example.org", sent.EnvelopeSender);
+        Assert.EndsWith("\n\nRequested by User dana <dana@example.com>\n", (mime.TextBody ?? "").ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Contains("<p>Requested by User dana &lt;dana@example.com&gt;</p></body>", mime.HtmlBody ?? "", StringComparison.Ordinal);
     }
 
     [Fact]
@@ -56,12 +60,12 @@ public sealed class AdministrativeMessageTests
         Assert.All(sent, s => Assert.Null(s.Mime.ReplyTo.Mailboxes.FirstOrDefault()));
     }
 
-    private static async Task<StoredNotification> RequestAccessAsync(NotificationHarness h)
+    private static async Task<StoredNotification> RequestAccessAsync(NotificationHarness h, INotificationTemplates? templates = null)
     {
         h.Directory.AddUser("admin");
         h.Directory.AddUser("dana");
         h.Directory.Grant("/hr", Principal.User("admin"), AccessLevel.Admin);
-        var (engine, _, _) = h.Node("node-a");
+        var (engine, _, _) = h.Node("node-a", templates: templates);
 
         await h.Events.AddAsync([NotificationHarness.Event("req-1", EventTypes.AccessRequested, "/hr", "/Shared Documents", actor: "dana", title: "Dana asks for access")], Ct);
         await engine.RunOnceAsync(Ct);
@@ -70,5 +74,17 @@ public sealed class AdministrativeMessageTests
         Assert.Equal("admin@example.com", sent.Address);
         Assert.Equal("notification", sent.Source);
         return sent;
+    }
+
+    /// <summary>A text and an HTML body, as the built-in templates render them.</summary>
+    private sealed class HtmlTemplates : INotificationTemplates
+    {
+        public ValueTask<RenderedNotification> RenderEventAsync(
+            NotificationEvent notificationEvent, NotificationRecipient recipient, string sourceName, Uri unsubscribe, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(new RenderedNotification(notificationEvent.Title, notificationEvent.Title, $"<!DOCTYPE html><html><body><p>{notificationEvent.Title}</p></body></html>"));
+
+        public ValueTask<RenderedNotification> RenderDigestAsync(
+            Subscription subscription, IReadOnlyList<NotificationEvent> events, DigestWindow window, NotificationRecipient recipient, Uri unsubscribe, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
     }
 }

@@ -81,7 +81,7 @@ public sealed class DigestSchedulerTests
         }
 
         Assert.Contains("Tomorrow.docx", (await MessagesAsync(db.Database)).Single(m => m.IdempotencyKey != message.IdempotencyKey).Mime, StringComparison.Ordinal);
-        Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM digest_items"));
+        Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM digest_events"));
     }
 
     [Theory]
@@ -181,9 +181,9 @@ public sealed class DigestSchedulerTests
         }
 
         var inbox = services.GetRequiredService<IDigestInbox>();
-        await inbox.AddAsync(events.Select(e => new DigestEntry("daily", e.Id, e.Received)).ToArray(), Ct);
+        await inbox.AddAsync(events.Select(e => new DigestEntry("daily", new EventKey(ScopePath.Root, e.Id), e.Received)).ToArray(), Ct);
         // A fan-out that runs again after a crash hands the same entries again: no duplicates.
-        await inbox.AddAsync([new DigestEntry("daily", "e1", events[0].Received)], Ct);
+        await inbox.AddAsync([new DigestEntry("daily", new EventKey(ScopePath.Root, "e1"), events[0].Received)], Ct);
     }
 
     private static async Task<IReadOnlyList<(string Source, string? IdempotencyKey, string Mime)>> MessagesAsync(HeraldDatabase database)
@@ -215,6 +215,8 @@ public sealed class DigestSchedulerTests
             .AddSingleton<TimeProvider>(time)
             .AddHeraldCore(new Herald.Credentials.NodePassphrase(null, Path.Combine(Path.GetTempPath(), "herald-no-key")))
             .AddHeraldStorage(database)
+            // Digests are composed in memory: nothing is ever spooled here.
+            .AddSingleton(new MessageSpool(Path.Combine(Path.GetTempPath(), "herald-digest-tests-spool")))
             .AddSingleton(new DiskSpaceGuard(null, Microsoft.Extensions.Options.Options.Create(new OutboxOptions()), time))
             .AddSingleton(new NodeIdentity(name, []))
             .AddSingleton<ISubscriptionStore>(store)

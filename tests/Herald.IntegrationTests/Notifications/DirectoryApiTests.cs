@@ -26,7 +26,7 @@ public sealed class DirectoryApiTests
         Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
         using var bad = await root.PutAsJsonAsync("api/v1/users/bob", new { name = "Bob\r\nBcc: x@example.org", email = "bob at example", timeZone = "Nowhere/City" }, Ct);
         var problem = await ProblemAsync(bad);
-        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, bad.StatusCode);
         Assert.Equal(["email", "name", "timeZone"], problem.GetProperty("errors").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
         Assert.Equal("application/problem+json", bad.Content.Headers.ContentType?.MediaType);
 
@@ -38,7 +38,7 @@ public sealed class DirectoryApiTests
         Assert.Equal(("Alice", "Europe/Berlin", "de-AT"), (alice.GetProperty("name").GetString(), alice.GetProperty("timeZone").GetString(), alice.GetProperty("language").GetString()));
 
         using var missingMember = await root.PutAsJsonAsync("api/v1/groups/team", new { name = "Team", members = new[] { "user:alice", "user:ghost" } }, Ct);
-        Assert.Equal(HttpStatusCode.BadRequest, missingMember.StatusCode);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, missingMember.StatusCode);
         Assert.True((await ProblemAsync(missingMember)).GetProperty("errors").TryGetProperty("members[1]", out _));
         using var noAlias = await root.PutAsJsonAsync("api/v1/groups/team", new { name = "Team", delivery = "alias", members = new[] { "user:alice" } }, Ct);
         Assert.True((await ProblemAsync(noAlias)).GetProperty("errors").TryGetProperty("alias", out _));
@@ -75,7 +75,7 @@ public sealed class DirectoryApiTests
 
         using var badCsv = await PostAsync(root, Csv.Replace("bob@example.org", "bob@", StringComparison.Ordinal), "text/csv");
         var problem = await ProblemAsync(badCsv);
-        Assert.Equal(HttpStatusCode.BadRequest, badCsv.StatusCode);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, badCsv.StatusCode);
         Assert.True(problem.GetProperty("errors").TryGetProperty("line 4.email", out _), problem.ToString());
         Assert.Equal("[]", await root.GetStringAsync(new Uri("api/v1/users", UriKind.Relative), Ct));
 

@@ -141,7 +141,7 @@ public sealed class FanOutTests
         await engine.RunOnceAsync(Ct);
 
         Assert.Empty(await h.OutboxAsync());
-        Assert.Equal([new DigestEntry("daily", "e1", NotificationHarness.Start)], h.Digests.Entries);
+        Assert.Equal([new DigestEntry("daily", new EventKey(Scopes.ScopePath.Parse("/hr"), "e1"), NotificationHarness.Start)], h.Digests.Entries);
     }
 
     [Fact]

@@ -48,7 +48,7 @@ public sealed class NotificationApiTests
             },
         }, Ct);
         var problem = JsonDocument.Parse(await bad.Content.ReadAsStringAsync(Ct)).RootElement.GetProperty("errors");
-        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, bad.StatusCode);
         Assert.Equal(["events[1].data", "events[1].resourcePath", "events[1].type"], problem.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
 
         using var otherScope = await hrSender.PostAsJsonAsync("api/v1/events", new { id = "f-1", type = "item.added", scope = "/finance", title = "t" }, Ct);
@@ -83,6 +83,16 @@ public sealed class NotificationApiTests
         using var bad = await hrAdmin.PostAsJsonAsync("api/v1/rules", new { id = "bad", scope = "/hr", recipients = new[] { "ops@example.com", "team:x", "not an address" } }, Ct);
         var errors = JsonDocument.Parse(await bad.Content.ReadAsStringAsync(Ct)).RootElement.GetProperty("errors");
         Assert.Equal(["recipients[1]", "recipients[2]"], errors.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        // A rule's users and groups must be in the directory, as the console and the CLI say too.
+        using var nobody = await hrAdmin.PostAsJsonAsync("api/v1/rules", rule, Ct);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, nobody.StatusCode);
+        var missing = JsonDocument.Parse(await nobody.Content.ReadAsStringAsync(Ct)).RootElement.GetProperty("errors");
+        Assert.Equal(["recipients[1]", "recipients[2]"], missing.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        using (var root = node.Server.Client(await node.KeyAsync("/", "admin")))
+        {
+            (await root.PutAsJsonAsync("api/v1/users/alice", new { name = "Alice", email = "alice@example.com" }, Ct)).EnsureSuccessStatusCode();
+            (await root.PutAsJsonAsync("api/v1/groups/release-team", new { name = "Release team", members = new[] { "user:alice" } }, Ct)).EnsureSuccessStatusCode();
+        }
 
         using var created = await hrAdmin.PostAsJsonAsync("api/v1/rules", rule, Ct);
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
@@ -94,8 +104,9 @@ public sealed class NotificationApiTests
         Assert.Equal("in", only.GetProperty("conditions")[0].GetProperty("operator").GetString());
         Assert.Empty(JsonDocument.Parse(await financeAdmin.GetStringAsync(new Uri("api/v1/rules", UriKind.Relative), Ct)).RootElement.EnumerateArray());
 
+        // Another scope's rule answers as one that does not exist.
         using var foreignDelete = await financeAdmin.DeleteAsync(new Uri("api/v1/rules/failures", UriKind.Relative), Ct);
-        Assert.Equal(HttpStatusCode.Forbidden, foreignDelete.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, foreignDelete.StatusCode);
         using var deleted = await hrAdmin.DeleteAsync(new Uri("api/v1/rules/failures", UriKind.Relative), Ct);
         Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
         using var gone = await hrAdmin.GetAsync(new Uri("api/v1/rules/failures", UriKind.Relative), Ct);

@@ -49,6 +49,9 @@ internal sealed class NotificationHarness : IAsyncDisposable
 
     public RecordingDigestInbox Digests { get; } = new();
 
+    /// <summary>The failure policy's settings for every node of the harness (three tries, a minute apart).</summary>
+    public Herald.Work.WorkOptions Work { get; } = new() { MaxAttempts = 3, RetryDelays = [TimeSpan.FromMinutes(1)] };
+
     public static Task<NotificationHarness> StartAsync(ImpersonationPolicy impersonation = ImpersonationPolicy.ConfiguredSenderOnly, string engine = TestDatabases.Sqlite) =>
         StartAsync(impersonation, engine, configureSending: true);
 
@@ -72,9 +75,15 @@ internal sealed class NotificationHarness : IAsyncDisposable
         return harness;
     }
 
-    public Task ConfigureSendingAsync(ImpersonationPolicy impersonation = ImpersonationPolicy.ConfiguredSenderOnly) =>
+    public Task ConfigureSendingAsync(ImpersonationPolicy impersonation = ImpersonationPolicy.ConfiguredSenderOnly, string? replyTo = null) =>
         Settings.SaveOutgoingAsync(
-            new ScopeOutgoingSettings(ScopePath.Root) { ConnectionId = "default", FromAddress = EmailAddress.Parse("herald@example.org"), Impersonation = impersonation },
+            new ScopeOutgoingSettings(ScopePath.Root)
+            {
+                ConnectionId = "default",
+                FromAddress = EmailAddress.Parse("herald@example.org"),
+                ReplyTo = replyTo is null ? null : EmailAddress.Parse(replyTo),
+                Impersonation = impersonation,
+            },
             new SmtpConnection { Id = "default", Owner = ScopePath.Root, Name = "default", Host = "127.0.0.1", Security = SmtpSecurity.None },
             TestContext.Current.CancellationToken);
 
@@ -83,17 +92,19 @@ internal sealed class NotificationHarness : IAsyncDisposable
         string name, TimeSpan? lease = null, INotificationTemplates? templates = null)
     {
         var outboxOptions = Options.Create(new OutboxOptions());
-        var handoff = new DeliveryHandoff();
-        var writer = new OutboxWriter(new SqlOutboxStore(Db.Database), new OutboxSignal(), handoff, outboxOptions);
+        // No delivery runs here: the room is never opened, so nothing is leased at insert.
+        var handoff = new DeliveryCapacity(Options.Create(new DeliveryOptions()), new NodeIdentity(name, []), Time);
+        var writer = new OutboxWriter(new SqlOutboxStore(Db.Database, Db.Spool), new OutboxSignal(), handoff, outboxOptions);
         _writers.Add(writer);
-        var mailer = new NotificationMailer(new OutgoingSettingsCache(Settings, Time), writer, handoff, Options.Create(new DeliveryOptions()), Time);
+        var mailer = new NotificationMailer(new OutgoingSettingsCache(Settings, Time), writer, handoff, Options.Create(new DeliveryOptions()), outboxOptions, Time);
         var matcher = new NotificationMatcher(Subscriptions, Time);
         var fanOut = new NotificationFanOut(
             Directory, matcher, new SubscriptionRecipients(Subscriptions), Subscriptions, templates ?? new FakeTemplates(), new FakeUnsubscribeLinks(), Digests, mailer);
         var options = Options.Create(new NotificationOptions { Lease = lease ?? TimeSpan.FromMinutes(5), RetryDelay = TimeSpan.FromSeconds(30) });
         var signal = new NotificationSignal();
         _signals.Add(signal);
-        var engine = new NotificationEngine(Events, matcher, fanOut, new NodeIdentity(name, []), signal, options, Time, NullLogger<NotificationEngine>.Instance);
+        var engine = new NotificationEngine(
+            Events, matcher, fanOut, new NodeIdentity(name, []), signal, options, Options.Create(Work), Time, NullLogger<NotificationEngine>.Instance);
         return (engine, matcher, fanOut);
     }
 

@@ -41,7 +41,7 @@ public sealed class SubscriptionApiTests
         using var finance = await node.ClientAsync("/finance", ApiKeyRole.Admin);
 
         using var noView = await hr.PostAsJsonAsync("api/v1/subscriptions", new { scope = "/hr", owner = "user:bob" }, Ct);
-        Assert.Equal(HttpStatusCode.Forbidden, noView.StatusCode);
+        Assert.Equal(["owner"], await ErrorFieldsAsync(noView));
         Assert.Contains("user:bob has no View permission on /hr", await noView.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
         using var unknown = await hr.PostAsJsonAsync("api/v1/subscriptions", new { scope = "/hr", owner = "user:nobody" }, Ct);
         Assert.Equal(["owner"], await ErrorFieldsAsync(unknown));
@@ -89,7 +89,7 @@ public sealed class SubscriptionApiTests
     private static async Task<string[]> ErrorFieldsAsync(HttpResponseMessage response)
     {
         var body = await response.Content.ReadAsStringAsync(Ct);
-        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode}: {body}");
+        Assert.True(response.StatusCode == HttpStatusCode.UnprocessableEntity, $"{(int)response.StatusCode}: {body}");
         return JsonDocument.Parse(body).RootElement.GetProperty("errors").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal).ToArray();
     }
 
@@ -140,8 +140,9 @@ public sealed class SubscriptionApiTests
 
         public async Task<HttpClient> ClientAsync(string scope, ApiKeyRole role)
         {
-            var (_, token, problem) = await _app.Services.GetRequiredService<ApiKeyService>().CreateAsync(ScopePath.Parse(scope), role, "test", Ct);
-            Assert.Null(problem);
+            var created = await _app.Services.GetRequiredService<ApiKeyService>().CreateAsync(Caller.Operator, scope, ApiKeyRoleNames.Values.NameOf(role), "test", Ct);
+            Assert.Null(created.Refusal);
+            var token = created.Value!.Token;
             var client = new HttpClient { BaseAddress = new Uri(_app.Urls.First() + "/") };
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
             return client;

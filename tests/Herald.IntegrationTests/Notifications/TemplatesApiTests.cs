@@ -57,7 +57,7 @@ public sealed class TemplatesApiTests
         using var sender = await hrSender.GetAsync(new Uri("api/v1/templates?scope=/hr", UriKind.Relative), Ct);
         Assert.Equal(HttpStatusCode.Forbidden, sender.StatusCode);
         using var badType = await hrAdmin.PutAsJsonAsync("api/v1/templates/Item%20Changed?scope=/hr", new { subject = "x", text = "y" }, Ct);
-        Assert.Equal(HttpStatusCode.BadRequest, badType.StatusCode);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, badType.StatusCode);
 
         // The CLI sees what the API saved, and removes it.
         var shown = await OutboxNode.MustAsync(node.Cli, "template", "show", "--scope", "/hr/payroll", "--type", "item.changed");
@@ -82,7 +82,7 @@ public sealed class TemplatesApiTests
         var refused = await cli.RunAsync(["template", "set", "--scope", "/hr", "--type", "pipeline.failed", "--text-file", textFile]);
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("text: line 1, column ", refused.Error, StringComparison.Ordinal);
-        Assert.Contains("Nothing was saved.", refused.Error, StringComparison.Ordinal);
+        Assert.Contains("herald: The template is not valid; nothing was saved.", refused.Error, StringComparison.Ordinal);
 
         await File.WriteAllTextAsync(textFile, "Failed: {{ event.title }}", Ct);
         await OutboxNode.MustAsync(cli, "template", "set", "--scope", "/hr", "--type", "pipeline.failed", "--subject", "Red: {{ event.title }}", "--text-file", textFile, "--no-html");

@@ -7,7 +7,7 @@ namespace Herald.IntegrationTests.Outbox;
 public sealed class DiskSpaceTests
 {
     [Fact]
-    public async Task When_the_disk_is_nearly_full_submissions_get_507_and_nothing_is_acknowledged()
+    public async Task When_the_disk_is_nearly_full_submissions_get_503_and_nothing_is_acknowledged()
     {
         var ct = TestContext.Current.CancellationToken;
         using var sink = SmtpSink.Start();
@@ -17,7 +17,7 @@ public sealed class DiskSpaceTests
 
         using var response = await http.PostAsJsonAsync("api/v1/messages", new { scope = "/", to = new[] { "a@example.org" }, subject = "s", text = "t" }, ct);
 
-        Assert.Equal(HttpStatusCode.InsufficientStorage, response.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Contains("nothing was accepted", await response.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
         Assert.Equal("[]", await http.GetStringAsync(new Uri("api/v1/messages", UriKind.Relative), ct));
         Assert.Empty(sink.Received());

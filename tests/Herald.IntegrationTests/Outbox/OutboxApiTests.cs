@@ -87,6 +87,7 @@ public sealed class OutboxApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Forbidden, batch.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await hrSender.GetAsync(new Uri($"api/v1/messages/{financeMessage}", UriKind.Relative), ct)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await hrSender.GetAsync(new Uri($"api/v1/messages/{hrMessage}", UriKind.Relative), ct)).StatusCode);
+        // A scope named and not held is refused (403), as every door refuses it.
         Assert.Equal(HttpStatusCode.Forbidden, (await hrSender.GetAsync(new Uri("api/v1/messages?scope=/finance", UriKind.Relative), ct)).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await hrSender.GetAsync(new Uri("api/v1/messages", UriKind.Relative), ct)).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await hrSender.PostAsync(new Uri($"api/v1/messages/{hrMessage}/cancel", UriKind.Relative), null, ct)).StatusCode);
@@ -129,7 +130,7 @@ public sealed class OutboxApiTests : IAsyncLifetime
 
     [Theory]
     [MemberData(nameof(Injections))]
-    public async Task Invalid_messages_get_400_naming_the_field_and_nothing_is_stored(string json, string field)
+    public async Task Invalid_messages_get_422_naming_the_field_and_nothing_is_stored(string json, string field)
     {
         var ct = TestContext.Current.CancellationToken;
         using var http = _node.Server.Client(await _node.KeyAsync("/", "admin"));
@@ -137,7 +138,7 @@ public sealed class OutboxApiTests : IAsyncLifetime
         using var response = await http.PostAsync(new Uri("api/v1/messages", UriKind.Relative), new StringContent(json, System.Text.Encoding.UTF8, "application/json"), ct);
 
         var body = await response.Content.ReadAsStringAsync(ct);
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         Assert.True(JsonDocument.Parse(body).RootElement.GetProperty("errors").TryGetProperty(field, out _), body);
         Assert.Equal("[]", await http.GetStringAsync(new Uri("api/v1/messages", UriKind.Relative), ct));
@@ -181,8 +182,32 @@ public sealed class OutboxApiTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
         Assert.Equal(3, JsonDocument.Parse(await accepted.Content.ReadAsStringAsync(ct)).RootElement.GetProperty("messages").GetArrayLength());
-        Assert.Equal(HttpStatusCode.BadRequest, tooMany.StatusCode);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, tooMany.StatusCode);
         Assert.Equal(3, (await _sink.WaitForAsync(3, TimeSpan.FromSeconds(30))).Count);
+    }
+
+    [Fact]
+    public async Task With_impersonation_never_from_fromName_and_replyTo_are_refused_with_422_naming_the_policy_and_nothing_is_stored()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var http = _node.Server.Client(await _node.KeyAsync("/", "admin"));
+        var asks = new (string Field, object Message)[]
+        {
+            ("from", new { scope = "/hr", from = "ceo@example.org", to = new[] { "a@example.org" }, subject = "Hi", text = "x" }),
+            ("fromName", new { scope = "/hr", fromName = "The CEO", to = new[] { "a@example.org" }, subject = "Hi", text = "x" }),
+            ("replyTo", new { scope = "/hr", replyTo = "attacker@example.net", to = new[] { "a@example.org" }, subject = "Hi", text = "x" }),
+        };
+
+        foreach (var (field, message) in asks)
+        {
+            using var response = await http.PostAsJsonAsync("api/v1/messages", message, ct);
+            var body = await response.Content.ReadAsStringAsync(ct);
+            Assert.True(response.StatusCode == HttpStatusCode.UnprocessableEntity, $"{field}: {(int)response.StatusCode} {body}");
+            var errors = JsonDocument.Parse(body).RootElement.GetProperty("errors");
+            Assert.Contains("impersonation policy 'never'", errors.GetProperty(field)[0].GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal("[]", await http.GetStringAsync(new Uri("api/v1/messages?scope=/", UriKind.Relative), ct));
     }
 
     [Fact]

@@ -26,7 +26,12 @@ internal sealed class OutboxNode : IAsyncDisposable
 
     public HeraldServer Server { get; }
 
-    public static async Task<OutboxNode> StartAsync(int upstreamPort, IReadOnlyDictionary<string, string>? environment = null, params string[] smtpFlags)
+    public static Task<OutboxNode> StartAsync(int upstreamPort, IReadOnlyDictionary<string, string>? environment = null, params string[] smtpFlags) =>
+        StartAsync(upstreamPort, environment, configure: null, smtpFlags);
+
+    /// <param name="configure">More <c>herald</c> verbs to run before serve starts.</param>
+    public static async Task<OutboxNode> StartAsync(
+        int upstreamPort, IReadOnlyDictionary<string, string>? environment, Func<HeraldCommandLine, Task>? configure, params string[] smtpFlags)
     {
         var cli = new HeraldCommandLine();
         // Every node of a test has the credential key, so settings with a password can be stored.
@@ -44,6 +49,11 @@ internal sealed class OutboxNode : IAsyncDisposable
         await MustAsync(cli, ["smtp", "set", "--server", "127.0.0.1", "--port", $"{upstreamPort}", "--security", "none", "--from", "herald@example.org", .. smtpFlags]);
         await MustAsync(cli, "scope", "add", "/hr");
         await MustAsync(cli, "scope", "add", "/finance");
+        if (configure is not null)
+        {
+            await configure(cli);
+        }
+
         return new OutboxNode(cli, await HeraldServer.StartAsync(cli.DataDirectory, merged));
     }
 

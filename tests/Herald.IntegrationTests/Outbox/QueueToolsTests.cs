@@ -151,7 +151,7 @@ public sealed class QueueToolsTests
         // Retry does not bring a cancelled recipient back.
         var retry = await node.Cli.RunAsync("queue", "retry", byCli);
         Assert.NotEqual(0, retry.ExitCode);
-        Assert.Contains("has no deferred or expired recipient", retry.Error, StringComparison.Ordinal);
+        Assert.Contains("has no deferred, expired or failed recipient", retry.Error, StringComparison.Ordinal);
         using var apiRetry = await PostAsync(http, $"api/v1/messages/{byApi}/retry");
         await AssertNeverSentAsync(http, sink, [byCli, byApi]);
         var list = await OutboxNode.MustAsync(node.Cli, "queue", "list", "--state", "cancelled");

@@ -1,11 +1,16 @@
 using System.Collections.Concurrent;
+using Herald.Outbox;
 using Herald.Relay;
 
 namespace Herald.IntegrationTests.Relay;
 
 /// <summary>What the gate stored: the session as the server described it, the envelope and the
 /// message bytes.</summary>
-public sealed record AcceptedMessage(RelaySessionInfo Session, RelayEnvelope Envelope, byte[] Data);
+public sealed record AcceptedMessage(RelaySessionInfo Session, RelayEnvelope Envelope, byte[] Data)
+{
+    /// <summary>The session handed the message over in a spool file, not in memory.</summary>
+    public bool Spooled { get; init; }
+}
 
 /// <summary>
 /// A gate like the real one for one listener: admits everyone (unless told otherwise), accepts
@@ -25,6 +30,10 @@ public sealed class RecordingGate : IRelayGate
 
     /// <summary>Given to MAIL instead of 250, when set (e.g. 452 when the disk is nearly full).</summary>
     public SmtpReply? SenderReply { get; set; }
+
+    /// <summary>Given at the end of data instead of storing the message, when set (e.g. 451 when
+    /// the outbox cannot store it).</summary>
+    public SmtpReply? DataReply { get; set; }
 
     public ConcurrentQueue<AcceptedMessage> Accepted { get; } = new();
 
@@ -69,9 +78,17 @@ public sealed class RecordingGate : IRelayGate
             : new SmtpReply(554, "5.7.1", $"<{recipient}>: Relay access denied"));
     }
 
-    public ValueTask<SmtpReply> AcceptAsync(RelaySessionInfo session, RelayEnvelope envelope, ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    public async ValueTask<SmtpReply> AcceptAsync(RelaySessionInfo session, RelayEnvelope envelope, MimeData message, CancellationToken cancellationToken)
     {
-        Accepted.Enqueue(new AcceptedMessage(session, envelope, message.ToArray()));
-        return ValueTask.FromResult(new SmtpReply(250, "2.0.0", $"Ok: queued as {Accepted.Count}"));
+        if (DataReply is { } refusal)
+        {
+            return refusal;
+        }
+
+        await using var stream = await message.OpenReadAsync(cancellationToken);
+        var data = new MemoryStream();
+        await stream.CopyToAsync(data, cancellationToken);
+        Accepted.Enqueue(new AcceptedMessage(session, envelope, data.ToArray()) { Spooled = message.Bytes is null });
+        return new SmtpReply(250, "2.0.0", $"Ok: queued as {Accepted.Count}");
     }
 }

@@ -33,7 +33,8 @@ public sealed class RelayEndToEndTests(PostfixFixture postfix) : IAsyncDisposabl
         Assert.Equal(body.ReplaceLineEndings("\n"), delivered[(delivered.IndexOf("\n\n", StringComparison.Ordinal) + 2)..]);
         Assert.Contains("by ", delivered, StringComparison.Ordinal);
         Assert.Contains("(Herald) with ESMTP id ", delivered, StringComparison.Ordinal);
-        Assert.Contains("From: Scanner <scanner@apps.example.com>", delivered, StringComparison.Ordinal);
+        // Impersonation 'never' (the default): the scope's From goes out, the client's is kept beside it.
+        Assert.Contains("\nX-Original-From: Scanner <scanner@apps.example.com>\nFrom: herald@example.org\n", delivered, StringComparison.Ordinal);
     }
 
     [Fact]

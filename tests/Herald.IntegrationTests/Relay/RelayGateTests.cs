@@ -101,7 +101,7 @@ public sealed class RelayGateTests
     [Fact]
     public async Task The_250_comes_only_after_the_row_is_committed_and_the_stored_mime_is_the_received_header_and_the_client_bytes()
     {
-        await using var relay = await RelayUnderTest.StartAsync(holdCommits: true);
+        await using var relay = await RelayUnderTest.StartAsync(holdCommits: true, impersonation: ImpersonationPolicy.AllowUserFrom, from: "scanner@apps.example.com");
         var session = new RelaySessionInfo(new RelayClient(IPAddress.Parse("127.0.0.1"), 40000, Listen), "scanner.apps.example.com", Tls: true, AuthenticatedAs: null);
 
         var accepting = relay.Gate.AcceptAsync(session, Envelope("someone@example.net"), ClientMime, Ct).AsTask();
@@ -118,15 +118,17 @@ public sealed class RelayGateTests
         Assert.Equal(
             $"Received: from scanner.apps.example.com ([127.0.0.1])\r\n\tby relay.test (Herald) with ESMTPS id {id}\r\n\tfor <someone@example.net>; {MimeKit.Utils.DateUtils.FormatDate(Now)}\r\n",
             received);
+        // The scope sends as the client's From address itself: nothing to replace, nothing to add.
         Assert.Equal(ClientMime, mime[Encoding.ASCII.GetByteCount(received)..]);
-        Assert.Equal(("herald@example.org", "relay", "scan-1@apps.example.com"), (envelopeSender, source, messageId));
+        Assert.Equal(("scanner@apps.example.com", "relay", "scan-1@apps.example.com"), (envelopeSender, source, messageId));
+        Assert.Equal("scan", await relay.SubjectAsync(id));
     }
 
     [Fact]
-    public async Task A_message_without_a_message_id_gets_one_and_nothing_else_changes()
+    public async Task A_message_without_a_message_id_gets_one_after_its_header_fields_and_the_body_is_unchanged()
     {
-        await using var relay = await RelayUnderTest.StartAsync();
-        var client = Encoding.ASCII.GetBytes("Subject: no id\r\n\r\nbody\r\n");
+        await using var relay = await RelayUnderTest.StartAsync(from: "app@example.org");
+        var client = Encoding.ASCII.GetBytes("From: app@example.org\r\nSubject: no id\r\n\r\nbody\r\n");
 
         var reply = await relay.Gate.AcceptAsync(Session(), Envelope("a@example.net", "b@example.net"), client, Ct);
 
@@ -135,21 +137,66 @@ public sealed class RelayGateTests
         var text = Encoding.ASCII.GetString(mime);
         Assert.Equal($"{id}@relay.test", messageId);
         Assert.DoesNotContain("\tfor <", text, StringComparison.Ordinal);
-        Assert.EndsWith($"Message-ID: <{id}@relay.test>\r\nSubject: no id\r\n\r\nbody\r\n", text, StringComparison.Ordinal);
+        Assert.EndsWith($"\r\nFrom: app@example.org\r\nSubject: no id\r\nMessage-ID: <{id}@relay.test>\r\n\r\nbody\r\n", text, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData("never", "herald@example.org")]
-    [InlineData("allowed", "scanner@apps.example.com")]
-    public async Task The_envelope_sender_follows_the_scopes_impersonation_policy(string policy, string expected)
+    [Fact]
+    public async Task Impersonation_never_replaces_the_clients_From_Reply_To_and_Sender_with_the_scopes_and_keeps_the_originals()
     {
-        await using var relay = await RelayUnderTest.StartAsync(impersonation: ImpersonationPolicyNames.Values.Parse(policy));
+        await using var relay = await RelayUnderTest.StartAsync(fromName: "HR Notifications", replyTo: "hr-desk@example.org");
+        var client = Encoding.ASCII.GetBytes(
+            "From: \"The CEO\" <ceo@example.com>\r\nSender: ceo@example.com\r\nTo: someone@example.net\r\nReply-To: attacker@evil.example,\r\n ceo@example.com\r\n"
+            + "X-Original-From: forged@example.com\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\nFrom: a line of the body, not a header\r\n");
+
+        var reply = await relay.Gate.AcceptAsync(Session(), Envelope(), client, Ct);
+
+        var id = reply.Text.Split(' ')[^1];
+        var (mime, envelopeSender, _, _) = await relay.StoredAsync(id);
+        var text = Encoding.ASCII.GetString(mime);
+        var start = text.IndexOf("X-Original-From: ", StringComparison.Ordinal);
+        Assert.Equal(
+            "X-Original-From: \"The CEO\" <ceo@example.com>\r\nFrom: HR Notifications <herald@example.org>\r\n"
+            + "X-Original-Sender: ceo@example.com\r\nTo: someone@example.net\r\n"
+            + "X-Original-Reply-To: attacker@evil.example,\r\n ceo@example.com\r\nReply-To: hr-desk@example.org\r\n"
+            + "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n",
+            text[start..text.IndexOf("Message-ID: ", StringComparison.Ordinal)]);
+        Assert.DoesNotContain("forged@example.com", text, StringComparison.Ordinal);
+        Assert.EndsWith("\r\n\r\nFrom: a line of the body, not a header\r\n", text, StringComparison.Ordinal);
+        Assert.Equal("herald@example.org", envelopeSender);
+        Assert.Equal("Grüße", await relay.SubjectAsync(id));
+    }
+
+    [Fact]
+    public async Task Impersonation_allowed_keeps_the_clients_From_and_makes_the_scope_the_Sender_and_the_envelope_sender()
+    {
+        await using var relay = await RelayUnderTest.StartAsync(impersonation: ImpersonationPolicy.AllowUserFrom, fromName: "HR Notifications", replyTo: "hr-desk@example.org");
 
         var reply = await relay.Gate.AcceptAsync(Session(), Envelope(), ClientMime, Ct);
 
         var (mime, envelopeSender, _, _) = await relay.StoredAsync(reply.Text.Split(' ')[^1]);
-        Assert.Equal(expected, envelopeSender);
-        Assert.Contains("From: Scanner <scanner@apps.example.com>\r\n", Encoding.ASCII.GetString(mime), StringComparison.Ordinal);
+        var text = Encoding.ASCII.GetString(mime);
+        Assert.Contains(
+            "\r\nFrom: Scanner <scanner@apps.example.com>\r\nTo: someone@example.net\r\nSubject: scan\r\nMessage-ID: <scan-1@apps.example.com>\r\n"
+            + "Reply-To: hr-desk@example.org\r\nSender: HR Notifications <herald@example.org>\r\n\r\nline one\r\n",
+            text,
+            StringComparison.Ordinal);
+        Assert.DoesNotContain("X-Original-", text, StringComparison.Ordinal);
+        Assert.Equal("herald@example.org", envelopeSender);
+    }
+
+    [Theory]
+    [InlineData("never")]
+    [InlineData("allowed")]
+    public async Task The_null_sender_is_stored_as_the_null_sender_whatever_the_impersonation_policy(string policy)
+    {
+        await using var relay = await RelayUnderTest.StartAsync(impersonation: ImpersonationPolicyNames.Values.Parse(policy));
+
+        Assert.Null(await relay.Gate.CheckSenderAsync(Session(), "", null, Ct));
+        var reply = await relay.Gate.AcceptAsync(Session(), Envelope() with { Sender = "" }, ClientMime, Ct);
+
+        Assert.Equal((250, "2.0.0"), (reply.Code, reply.EnhancedCode));
+        var (_, envelopeSender, _, _) = await relay.StoredAsync(reply.Text.Split(' ')[^1]);
+        Assert.Equal("", envelopeSender);
     }
 
     [Fact]
@@ -170,12 +217,15 @@ public sealed class RelayGateTests
     public async Task An_account_authenticates_on_listeners_of_its_scope_and_below_only()
     {
         await using var relay = await RelayUnderTest.StartAsync(scope: "/hr", auth: RelayAuthMode.Required);
-        await relay.Store.SaveAccountAsync(new RelayAccount("hr-app", ScopePath.Parse("/hr"), RelayPasswords.Hash("s3cret", 1000), Now), Ct);
-        await relay.Store.SaveAccountAsync(new RelayAccount("global-app", ScopePath.Root, RelayPasswords.Hash("s3cret", 1000), Now), Ct);
-        await relay.Store.SaveAccountAsync(new RelayAccount("payroll-app", ScopePath.Parse("/hr/payroll"), RelayPasswords.Hash("s3cret", 1000), Now), Ct);
+        await relay.Store.SaveAccountAsync(new RelayAccount(RelayUserName.Parse("hr-app"), ScopePath.Parse("/hr"), RelayPasswords.Hash("s3cret", 1000), Now), Ct);
+        await relay.Store.SaveAccountAsync(new RelayAccount(RelayUserName.Parse("global-app"), ScopePath.Root, RelayPasswords.Hash("s3cret", 1000), Now), Ct);
+        await relay.Store.SaveAccountAsync(new RelayAccount(RelayUserName.Parse("payroll-app"), ScopePath.Parse("/hr/payroll"), RelayPasswords.Hash("s3cret", 1000), Now), Ct);
 
         Assert.Equal(new RelayAuthRules(Required: true, AllowedWithoutTls: false), await relay.Gate.AuthRulesAsync(Client("127.0.0.1"), Ct));
         Assert.Equal(RelayAuthentication.As("hr-app"), await relay.Gate.AuthenticateAsync(Session(), "hr-app", "s3cret", Ct));
+        Assert.Equal(RelayAuthentication.As("hr-app"), await relay.Gate.AuthenticateAsync(Session(), " hr-app ", "s3cret", Ct));
+        Assert.Equal(RelayAuthentication.Invalid, await relay.Gate.AuthenticateAsync(Session(), "HR-app", "s3cret", Ct));
+        Assert.Equal(RelayAuthentication.Invalid, await relay.Gate.AuthenticateAsync(Session(), "hr app", "s3cret", Ct));
         Assert.Equal(RelayAuthentication.As("global-app"), await relay.Gate.AuthenticateAsync(Session(), "global-app", "s3cret", Ct));
         Assert.Equal(RelayAuthentication.Invalid, await relay.Gate.AuthenticateAsync(Session(), "payroll-app", "s3cret", Ct));
         Assert.Equal(RelayAuthentication.Invalid, await relay.Gate.AuthenticateAsync(Session(), "hr-app", "S3cret", Ct));
@@ -214,7 +264,8 @@ public sealed class RelayGateTests
 
         public static async Task<RelayUnderTest> StartAsync(
             string[]? entries = null, string[]? senderDomains = null, string[]? recipientDomains = null, string scope = "/", RelayAuthMode auth = RelayAuthMode.None,
-            long minimumFreeDiskBytes = 0, int maxMessageBytes = 1_000_000, ImpersonationPolicy impersonation = ImpersonationPolicy.ConfiguredSenderOnly, bool holdCommits = false)
+            long minimumFreeDiskBytes = 0, int maxMessageBytes = 1_000_000, ImpersonationPolicy impersonation = ImpersonationPolicy.ConfiguredSenderOnly, bool holdCommits = false,
+            string from = "herald@example.org", string? fromName = null, string? replyTo = null)
         {
             var db = await TestDatabases.CreateAsync(TestDatabases.Sqlite);
             var time = new FakeTimeProvider(Now);
@@ -222,12 +273,19 @@ public sealed class RelayGateTests
             await settings.AddScopeAsync(ScopePath.Parse("/hr"), Ct);
             await settings.AddScopeAsync(ScopePath.Parse("/hr/payroll"), Ct);
             await settings.SaveOutgoingAsync(
-                new ScopeOutgoingSettings(ScopePath.Root) { ConnectionId = "default", FromAddress = EmailAddress.Parse("herald@example.org"), Impersonation = impersonation },
+                new ScopeOutgoingSettings(ScopePath.Root)
+                {
+                    ConnectionId = "default",
+                    FromAddress = EmailAddress.Parse(from),
+                    FromName = fromName,
+                    ReplyTo = replyTo is null ? null : EmailAddress.Parse(replyTo),
+                    Impersonation = impersonation,
+                },
                 new SmtpConnection { Id = "default", Owner = ScopePath.Root, Name = "default", Host = "127.0.0.1", Security = SmtpSecurity.None },
                 Ct);
             var outboxOptions = Options.Create(new OutboxOptions { MinimumFreeDiskBytes = minimumFreeDiskBytes, MaxMessageBytes = maxMessageBytes });
-            var outbox = new HeldOutbox(new SqlOutboxStore(db.Database), holdCommits);
-            var writer = new OutboxWriter(outbox, new OutboxSignal(), new DeliveryHandoff(), outboxOptions);
+            var outbox = new HeldOutbox(new SqlOutboxStore(db.Database, db.Spool), holdCommits);
+            var writer = new OutboxWriter(outbox, new OutboxSignal(), new DeliveryCapacity(Options.Create(new DeliveryOptions()), new NodeIdentity("gate", []), TimeProvider.System), outboxOptions);
             var store = new SqlRelayStore(db.Database);
             var listener = new RelayListenerSettings(
                 Listen, ScopePath.Parse(scope), RelayAccessMode.OnlyList, entries ?? ["127.0.0.0/8"], auth, senderDomains ?? [], recipientDomains ?? [], AuthWithoutTls: false);
@@ -248,6 +306,12 @@ public sealed class RelayGateTests
             await using var connection = await _db.Database.OpenAsync(Ct);
             return await connection.QuerySingleAsync<(byte[], string, string, string)>(
                 "SELECT mime, envelope_sender, source, message_id_header FROM messages WHERE id = @id", new { id });
+        }
+
+        public async Task<string?> SubjectAsync(string id)
+        {
+            await using var connection = await _db.Database.OpenAsync(Ct);
+            return await connection.QuerySingleAsync<string?>("SELECT subject FROM messages WHERE id = @id", new { id });
         }
 
         public async Task<long> CountMessagesAsync()
@@ -290,6 +354,11 @@ public sealed class RelayGateTests
 
         public Task<int> RecordAsync(IReadOnlyList<AttemptOutcome> outcomes, CancellationToken cancellationToken) => inner.RecordAsync(outcomes, cancellationToken);
 
+        public Task<int> ResumeAsync(string connection, DateTimeOffset now, CancellationToken cancellationToken) => inner.ResumeAsync(connection, now, cancellationToken);
+
+        public Task<IReadOnlyDictionary<string, long>> CountWaitingAsync(IReadOnlyCollection<string> connections, CancellationToken cancellationToken) =>
+            inner.CountWaitingAsync(connections, cancellationToken);
+
         public Task<MessageDetails?> GetAsync(string id, CancellationToken cancellationToken) => inner.GetAsync(id, cancellationToken);
 
         public Task<IReadOnlyList<MessageSummary>> ListAsync(MessageFilter filter, CancellationToken cancellationToken) => inner.ListAsync(filter, cancellationToken);
@@ -299,5 +368,7 @@ public sealed class RelayGateTests
         public Task<int> CancelAsync(string id, DateTimeOffset now, CancellationToken cancellationToken) => inner.CancelAsync(id, now, cancellationToken);
 
         public Task<IReadOnlyDictionary<RecipientState, long>> CountByStateAsync(CancellationToken cancellationToken) => inner.CountByStateAsync(cancellationToken);
+
+        public Task<long> CountFailedAsync(ScopePath scope, CancellationToken cancellationToken) => inner.CountFailedAsync(scope, cancellationToken);
     }
 }

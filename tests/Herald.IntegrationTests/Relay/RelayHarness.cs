@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Herald.Relay;
+using Herald.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -13,11 +14,12 @@ public sealed class RelayHarness : IAsyncDisposable
     private static readonly Lazy<X509Certificate2> SharedCertificate = new(() =>
         RelayCertificate.LoadOrCreate(null, null, Directory.CreateTempSubdirectory("herald-relay-cert-").FullName));
 
-    private RelayHarness(RelayServer server, RecordingGate gate, RelayOptions options)
+    private RelayHarness(RelayServer server, RecordingGate gate, RelayOptions options, TemporarySpool spool)
     {
         Server = server;
         Gate = gate;
         Options = options;
+        Spool = spool;
     }
 
     public RelayServer Server { get; }
@@ -25,6 +27,9 @@ public sealed class RelayHarness : IAsyncDisposable
     public RecordingGate Gate { get; }
 
     public RelayOptions Options { get; }
+
+    /// <summary>The server's spool, in a directory of its own.</summary>
+    internal TemporarySpool Spool { get; }
 
     public int Port => Server.LocalEndPoint.Port;
 
@@ -47,12 +52,17 @@ public sealed class RelayHarness : IAsyncDisposable
     {
         options ??= TestOptions();
         gate ??= new RecordingGate();
-        var server = new RelayServer(new IPEndPoint(IPAddress.Loopback, 0), gate, options, Certificate, logger ?? NullLogger<RelayServer>.Instance, time ?? TimeProvider.System);
+        var spool = new TemporarySpool();
+        var server = new RelayServer(new IPEndPoint(IPAddress.Loopback, 0), gate, options, spool.Spool, Certificate, logger ?? NullLogger<RelayServer>.Instance, time ?? TimeProvider.System);
         await server.StartAsync(CancellationToken.None);
-        return new RelayHarness(server, gate, options);
+        return new RelayHarness(server, gate, options, spool);
     }
 
     public Task<RawSmtpClient> ConnectRawAsync(IPAddress? from = null) => RawSmtpClient.ConnectAsync(Port, from);
 
-    public ValueTask DisposeAsync() => Server.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        Spool.Dispose();
+    }
 }

@@ -52,6 +52,22 @@ public sealed class RelayMailKitTests
         Assert.Equal(Wire(message), accepted.Data);
     }
 
+    [Fact]
+    public async Task The_null_sender_is_accepted_and_reaches_the_gate_as_the_null_sender()
+    {
+        await using var relay = await RelayHarness.StartAsync();
+        using var client = NewClient();
+        var message = NewMessage("someone@herald.test");
+
+        await client.ConnectAsync("127.0.0.1", relay.Port, SecureSocketOptions.StartTls, TestContext.Current.CancellationToken);
+        var response = await client.SendAsync(message, new MailboxAddress("", ""), [MailboxAddress.Parse("someone@herald.test")], TestContext.Current.CancellationToken);
+        await client.DisconnectAsync(true, TestContext.Current.CancellationToken);
+
+        Assert.Equal("2.0.0 Ok: queued as 1", response);
+        Assert.Equal([""], relay.Gate.SendersChecked);
+        Assert.Equal("", Assert.Single(relay.Gate.Accepted).Envelope.Sender);
+    }
+
     [Theory]
     [InlineData("PLAIN")]
     [InlineData("LOGIN")]

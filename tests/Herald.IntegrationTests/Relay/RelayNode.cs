@@ -30,6 +30,20 @@ internal sealed class RelayNode : IAsyncDisposable
             "smtp", "set", "--from", "herald@example.org", "--server", "127.0.0.1", "--port", $"{upstream.StartTlsAuthPort}", "--security", "starttls-required",
             "--trust-ca", upstream.Pki("ca.pem"), "--auth", "plain", "--username", upstream.SaslUser, "--password-stdin");
 
+    /// <summary><c>herald smtp set</c>: scope / sends to an smtp-sink, unencrypted, anonymously.</summary>
+    public Task UseSinkAsync(SmtpSink sink) =>
+        MustAsync("smtp", "set", "--from", "herald@example.org", "--server", "127.0.0.1", "--port", $"{sink.Port}", "--security", "none");
+
+    /// <summary>The node's spool files now (large transfers and messages being sent).</summary>
+    public string[] SpoolFiles
+    {
+        get
+        {
+            var spool = Path.Combine(Cli.DataDirectory, Herald.Outbox.MessageSpool.DirectoryName);
+            return Directory.Exists(spool) ? Directory.GetFiles(spool) : [];
+        }
+    }
+
     /// <summary>Runs a <c>herald</c> verb and fails the test unless it exits 0; returns what it printed.</summary>
     public Task<string> MustAsync(params string[] args) => MustWithInputAsync(null, args);
 
@@ -40,9 +54,15 @@ internal sealed class RelayNode : IAsyncDisposable
         return result.Output;
     }
 
-    /// <summary>Starts <c>herald serve</c> and returns once the relay listener accepts connections.</summary>
+    /// <summary>Starts <c>herald serve</c> (again, after <see cref="HeraldServer.Kill"/>) and
+    /// returns once the relay listener accepts connections.</summary>
     public async Task StartServeAsync()
     {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+
         _server = await HeraldServer.StartAsync(Cli.DataDirectory, Cli.Environment);
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)

@@ -153,7 +153,7 @@ public sealed class ConsoleStoreTests
     public async Task Dashboard_counts_attempts_per_hour_and_recipients_per_state_within_a_scope_only(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("hr1", "/hr", ["a@example.org", "b@example.org"]), Message("pay1", "/hr/payroll", ["c@example.org"]), Message("fin1", "/finance", ["d@example.org"])], Ct);
         var claimed = await store.ClaimAsync("node-a", null, 10, Now, TimeSpan.FromMinutes(2), Ct);
         Assert.Equal(3, claimed.Count);

@@ -1,3 +1,4 @@
+using Herald.Access;
 using Herald.Notifications;
 using Herald.Scopes;
 using Herald.Settings;
@@ -471,4 +472,54 @@ public sealed class DirectoryStoreTests
         var cache = new DirectoryCache(store, time);
         return (new DirectoryService(store, settings, cache, time), store, cache, time);
     }
+}
+
+/// <summary>The local operator's directory use cases in the shape these storage tests read: what
+/// was saved (or removed) and the problems by field, whatever the refusal's kind.</summary>
+internal static class OperatorDirectory
+{
+    public static async Task<(DirectoryUser? Saved, bool Created, IReadOnlyList<FieldError> Errors)> SetUserAsync(
+        this DirectoryService service, UserUpdate update, CancellationToken cancellationToken) =>
+        Shape(await service.SaveUserAsync(Caller.Operator, update, SaveMode.AddOrChange, cancellationToken));
+
+    public static async Task<(DirectoryGroup? Saved, bool Created, IReadOnlyList<FieldError> Errors)> SetGroupAsync(
+        this DirectoryService service, GroupUpdate update, CancellationToken cancellationToken) =>
+        Shape(await service.SaveGroupAsync(Caller.Operator, update, SaveMode.AddOrChange, cancellationToken));
+
+    public static async Task<(AccessEntry? Saved, bool Created, IReadOnlyList<FieldError> Errors)> GrantAsync(
+        this DirectoryService service, string? scope, string? principal, string? level, CancellationToken cancellationToken) =>
+        Shape(await service.GrantAsync(Caller.Operator, scope, principal, level, cancellationToken));
+
+    public static async Task<(bool Removed, IReadOnlyList<FieldError> Errors)> RevokeAsync(
+        this DirectoryService service, string? scope, string? principal, CancellationToken cancellationToken) =>
+        await service.RevokeAsync(Caller.Operator, scope, principal, cancellationToken) switch
+        {
+            null => (true, []),
+            { Kind: RefusalKind.NotFound } => (false, []),
+            var refusal => (false, Errors(refusal)),
+        };
+
+    public static async Task<bool> RemoveUserAsync(this DirectoryService service, string id, CancellationToken cancellationToken) =>
+        await service.RemoveUserAsync(Caller.Operator, id, cancellationToken) is null;
+
+    public static async Task<bool> RemoveGroupAsync(this DirectoryService service, string id, CancellationToken cancellationToken) =>
+        await service.RemoveGroupAsync(Caller.Operator, id, cancellationToken) is null;
+
+    public static async Task<ScopeAccess> DescribeAccessAsync(this DirectoryService service, ScopePath scope, CancellationToken cancellationToken) =>
+        (await service.DescribeAccessAsync(Caller.Operator, scope.Value, cancellationToken)).Value!;
+
+    public static async Task<(int UsersAdded, int UsersChanged, int GroupsAdded, int GroupsChanged, IReadOnlyList<FieldError> Errors)> ImportAsync(
+        this DirectoryService service, DirectoryImport import, CancellationToken cancellationToken)
+    {
+        var result = await service.ImportAsync(Caller.Operator, _ => Task.FromResult(import), cancellationToken);
+        return result.Value is { } report
+            ? (report.UsersAdded, report.UsersChanged, report.GroupsAdded, report.GroupsChanged, [])
+            : (0, 0, 0, 0, Errors(result.Refusal!));
+    }
+
+    private static (T? Saved, bool Created, IReadOnlyList<FieldError> Errors) Shape<T>(Result<Saved<T>> result)
+        where T : class =>
+        result.Value is { } saved ? (saved.Value, saved.Created, []) : (null, false, Errors(result.Refusal!));
+
+    private static IReadOnlyList<FieldError> Errors(Refusal refusal) => refusal.Errors.Count > 0 ? refusal.Errors : [new FieldError("", refusal.Sentence)];
 }

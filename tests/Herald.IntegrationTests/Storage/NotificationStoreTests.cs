@@ -29,7 +29,7 @@ public sealed class NotificationStoreTests
 
         Assert.Equal([false, false], added);
         Assert.Equal([true, false], again);
-        var stored = await store.FindAsync("e1", Ct);
+        var stored = await store.FindAsync(Root("e1"), Ct);
         Assert.Equal("Policy updated", stored!.Title);
         Assert.Equal(1, stored.Data!.Value.GetProperty("n").GetInt32());
     }
@@ -50,9 +50,9 @@ public sealed class NotificationStoreTests
         Assert.Equal(["e2"], b.Select(e => e.Id));
         Assert.Empty(none);
         Assert.Equal(["e1", "e2"], takenOver.Select(e => e.Id));
-        Assert.False(await store.CompleteAsync("e1", "a", Now, Ct)); // node a's lease is gone
-        Assert.True(await store.CompleteAsync("e1", "b", Now, Ct));
-        await store.ReleaseAsync("e2", "b", Now.AddMinutes(10), Ct);
+        Assert.False(await store.CompleteAsync(Root("e1"), "a", Now, Ct)); // node a's lease is gone
+        Assert.True(await store.CompleteAsync(Root("e1"), "b", Now, Ct));
+        await store.ReleaseAsync(Root("e2"), "b", Now.AddMinutes(10), Ct);
         Assert.Empty(await store.ClaimAsync("c", 10, Now.AddMinutes(5), TimeSpan.FromMinutes(1), Ct));
         Assert.Equal(["e2"], (await store.ClaimAsync("c", 10, Now.AddMinutes(11), TimeSpan.FromMinutes(1), Ct)).Select(e => e.Id));
     }
@@ -66,13 +66,13 @@ public sealed class NotificationStoreTests
         await store.ClaimAsync("a", 1, Now, TimeSpan.FromMinutes(1), Ct);
         await store.ClaimAsync("b", 1, Now, TimeSpan.FromMinutes(1), Ct);
 
-        var renewed = await store.RenewAsync("a", ["e1", "e2"], Now.AddMinutes(3), Ct);
+        var renewed = await store.RenewAsync("a", [Root("e1"), Root("e2")], Now.AddMinutes(3), Ct);
 
-        Assert.Equal(["e1"], renewed);
+        Assert.Equal([Root("e1")], renewed);
         // At +2 min e2's lease (node b's, not renewed by a) has run out; e1's has not.
         Assert.Equal(["e2"], (await store.ClaimAsync("c", 10, Now.AddMinutes(2), TimeSpan.FromMinutes(1), Ct)).Select(e => e.Id));
-        Assert.True(await store.CompleteAsync("e1", "a", Now.AddMinutes(2), Ct));
-        Assert.Empty(await store.RenewAsync("a", ["e1"], Now.AddMinutes(4), Ct)); // done: nothing to hold
+        Assert.True(await store.CompleteAsync(Root("e1"), "a", Now.AddMinutes(2), Ct));
+        Assert.Empty(await store.RenewAsync("a", [Root("e1")], Now.AddMinutes(4), Ct)); // done: nothing to hold
     }
 
     [Theory, MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
@@ -123,10 +123,11 @@ public sealed class NotificationStoreTests
         await matcher.RefreshAsync(Ct);
         Assert.Single(matcher.Subscriptions.Match(e));
 
-        Assert.True(await store.RemoveAsync("s", Now.AddSeconds(3), Ct));
+        Assert.False(await store.RemoveAsync("s", ScopePath.Parse("/hr2"), Now.AddSeconds(3), Ct)); // not there
+        Assert.True(await store.RemoveAsync("s", ScopePath.Parse("/hr"), Now.AddSeconds(3), Ct));
         await matcher.RefreshAsync(Ct);
         Assert.Empty(matcher.Subscriptions.Match(e));
-        Assert.False(await store.RemoveAsync("s", Now.AddSeconds(4), Ct));
+        Assert.False(await store.RemoveAsync("s", ScopePath.Parse("/hr"), Now.AddSeconds(4), Ct));
     }
 
     [Theory, MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
@@ -138,11 +139,14 @@ public sealed class NotificationStoreTests
 
         Assert.True(await store.AddOptOutAsync(optOut, Now, Ct));
         Assert.False(await store.AddOptOutAsync(optOut, Now, Ct));
-        Assert.Contains("OPS@example.com", await store.OptOutsAsync(NotificationSourceKind.Rule, "r", Ct));
+        // Recipients compare exactly: an address recipient's key is its address in lower case.
+        Assert.Equal(["ops@example.com"], await store.OptOutsAsync(NotificationSourceKind.Rule, "r", Ct));
         Assert.Empty(await store.OptOutsAsync(NotificationSourceKind.Subscription, "r", Ct));
         Assert.True(await store.RemoveOptOutAsync(optOut, Ct));
         Assert.Empty(await store.OptOutsAsync(NotificationSourceKind.Rule, "r", Ct));
     }
+
+    private static EventKey Root(string id) => new(ScopePath.Root, id);
 
     private static async Task<ISubscriptionRegistry> StoreAsync(TestDatabase db)
     {

@@ -3,6 +3,7 @@ using Dapper;
 using Herald.Outbox;
 using Herald.Scopes;
 using Herald.Storage.Outbox;
+using Herald.Testing;
 
 namespace Herald.IntegrationTests.Storage;
 
@@ -23,7 +24,7 @@ public sealed class OutboxStoreTests
     public async Task An_enqueued_message_reads_back_exactly_with_every_recipient_queued_and_due(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         var message = Message("m1", "/hr/payroll", key: "order-42", connection: "eu", to: ["a@example.org", "b@example.org", "Ærø@example.org"]) with
         {
             Source = MessageSource.Relay,
@@ -63,7 +64,7 @@ public sealed class OutboxStoreTests
         Assert.Empty(await store.ClaimAsync("node-a", null, 10, Now - OneMs, Lease, Ct));
         var claimed = Assert.Single(await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct));
         Assert.Equal("m1", claimed.Id);
-        Assert.Equal(message.Mime, claimed.Mime);
+        Assert.Equal(message.Mime.Bytes, claimed.Mime.Bytes);
         Assert.Equal(Scope("/hr/payroll"), claimed.Scope);
         Assert.Equal("bounces@example.org", claimed.EnvelopeSender);
         Assert.Equal("eu", claimed.ConnectionName);
@@ -81,7 +82,7 @@ public sealed class OutboxStoreTests
     public async Task A_repeated_idempotency_key_returns_the_original_message_and_stores_nothing_new_but_another_scope_is_separate(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         var original = Message("m1", "/hr", key: "order-42", to: ["a@example.org"]);
         await store.EnqueueAsync([original], Ct);
 
@@ -101,7 +102,7 @@ public sealed class OutboxStoreTests
         Assert.Equal(["m1", "m3", "m4", "m5"], await AllMessageIdsAsync(db));
         Assert.Equal(4, await CountAsync(db, "SELECT COUNT(*) FROM recipients"));
         var claimed = await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct);
-        Assert.Equal(original.Mime, claimed.Single(c => c.Id == "m1").Mime);
+        Assert.Equal(original.Mime.Bytes, claimed.Single(c => c.Id == "m1").Mime.Bytes);
     }
 
     [Theory]
@@ -109,7 +110,7 @@ public sealed class OutboxStoreTests
     public async Task A_batch_repeating_a_key_stores_the_first_and_answers_the_repeat_with_its_id(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("old", "/hr", key: "k0")], Ct);
 
         var results = await store.EnqueueAsync(
@@ -140,7 +141,7 @@ public sealed class OutboxStoreTests
     public async Task A_claim_returns_only_due_pending_messages_and_at_most_the_number_asked(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         var setup = Now - TimeSpan.FromHours(1);
         foreach (var (id, outcome) in new[] { ("sent", Sent(0)), ("bounced", Bounced(0)), ("expired", Expired(0)), ("later", Deferred(0)) })
         {
@@ -166,7 +167,7 @@ public sealed class OutboxStoreTests
     public async Task A_claim_limited_to_some_connections_takes_their_messages_and_those_without_a_connection(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("eu", connection: "eu"), Message("us", connection: "us"), Message("none")], Ct);
 
         // Each claim comes after the previous one's leases expired, so it sees all three.
@@ -184,7 +185,7 @@ public sealed class OutboxStoreTests
     public async Task A_leased_message_goes_to_no_other_node_until_the_lease_expires_and_then_to_the_next_claimer(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         var message = Message("m1", to: ["a@example.org", "b@example.org"]);
         await store.EnqueueAsync([message], Ct);
 
@@ -198,7 +199,7 @@ public sealed class OutboxStoreTests
         var takeover = Now + Lease + OneMs;
         var taken = Assert.Single(await store.ClaimAsync("node-b", null, 10, takeover, Lease, Ct));
         Assert.Equal("m1", taken.Id);
-        Assert.Equal(message.Mime, taken.Mime);
+        Assert.Equal(message.Mime.Bytes, taken.Mime.Bytes);
         Assert.Equal(["a@example.org", "b@example.org"], taken.Recipients.Select(r => r.Address));
         Assert.Equal(("node-b", (takeover + Lease).ToUnixTimeMilliseconds()), await LeaseOfAsync(db, "m1"));
         Assert.Empty(await store.ClaimAsync("node-a", null, 10, takeover + TimeSpan.FromMinutes(1), Lease, Ct));
@@ -209,7 +210,7 @@ public sealed class OutboxStoreTests
     public async Task A_message_stored_leased_to_its_node_is_claimed_by_no_one_until_the_lease_runs_out_and_its_node_records_it(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1") with { Lease = new MessageLease("node-a", Now + Lease) }, Message("m2")], Ct);
 
         Assert.Equal(("node-a", (Now + Lease).ToUnixTimeMilliseconds()), await LeaseOfAsync(db, "m1"));
@@ -228,7 +229,7 @@ public sealed class OutboxStoreTests
     public async Task A_node_that_lost_its_lease_cannot_overwrite_the_outcome_of_the_node_that_took_over(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1", to: ["a@example.org", "b@example.org"])], Ct);
         await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct);
         var takeover = Now + Lease + OneMs;
@@ -252,7 +253,7 @@ public sealed class OutboxStoreTests
     public async Task A_node_that_lost_its_lease_cannot_record_while_the_new_owner_delivers(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1")], Ct);
         await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct);
         var takeover = Now + Lease + OneMs;
@@ -277,7 +278,7 @@ public sealed class OutboxStoreTests
     public async Task A_late_outcome_is_recorded_when_no_other_node_took_the_message(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1")], Ct);
         await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct);
 
@@ -293,7 +294,7 @@ public sealed class OutboxStoreTests
     public async Task Recorded_outcomes_read_back_per_recipient_with_the_attempt_history_and_upstream_replies(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1", to: ["a@example.org", "b@example.org", "c@example.org", "d@example.org"])], Ct);
         var first = Now + TimeSpan.FromSeconds(1);
         var retryAt = Now + TimeSpan.FromMinutes(5);
@@ -338,7 +339,7 @@ public sealed class OutboxStoreTests
     public async Task Deferred_recipients_become_due_at_their_next_attempt_time(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1", to: ["a@example.org", "b@example.org"])], Ct);
         var next = Now + TimeSpan.FromMinutes(5);
         await SettleAsync(store, "m1", Now, next, Deferred(0), Sent(1));
@@ -354,10 +355,10 @@ public sealed class OutboxStoreTests
     {
         await using var db = await TestDatabases.CreateAsync(engine);
         var ids = Enumerable.Range(0, 40).Select(i => $"m{i:D2}").ToArray();
-        await new SqlOutboxStore(db.Database).EnqueueAsync(ids.Select(id => Message(id)).ToArray(), Ct);
+        await new SqlOutboxStore(db.Database, db.Spool).EnqueueAsync(ids.Select(id => Message(id)).ToArray(), Ct);
         // Separate HeraldDatabase instances: each node has its own connection pool.
         var databases = Enumerable.Range(0, 6).Select(_ => db.OpenAnother()).ToArray();
-        var nodes = databases.Select(d => new SqlOutboxStore(d)).ToArray();
+        var nodes = databases.Select(d => new SqlOutboxStore(d, db.Spool)).ToArray();
         try
         {
             // Six nodes with three claim loops each ask for 90 messages at once; there are 40.
@@ -401,7 +402,7 @@ public sealed class OutboxStoreTests
     public async Task Cancelling_stops_every_undelivered_recipient_for_good_and_keeps_delivered_ones(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1", to: ["a@example.org", "b@example.org", "c@example.org", "d@example.org"])], Ct);
         await SettleAsync(store, "m1", Now, Now + TimeSpan.FromMinutes(5), Sent(0), Bounced(1), Deferred(2));
         var cancelAt = Now + TimeSpan.FromMinutes(1);
@@ -426,7 +427,7 @@ public sealed class OutboxStoreTests
     public async Task A_cancel_during_delivery_is_not_undone_by_the_attempts_outcome(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("m1", to: ["a@example.org", "b@example.org", "c@example.org"])], Ct);
         await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct);
         Assert.Equal(3, await store.CancelAsync("m1", Now + TimeSpan.FromSeconds(1), Ct));
@@ -454,7 +455,7 @@ public sealed class OutboxStoreTests
     public async Task Retrying_makes_deferred_and_expired_recipients_due_now_and_never_resends_to_delivered_or_bounced_ones(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         await store.EnqueueAsync([Message("waiting", to: ["a@example.org", "b@example.org"])], Ct);
         await SettleAsync(store, "waiting", Now, Now + TimeSpan.FromHours(1), Sent(0), Deferred(1));
         await store.EnqueueAsync([Message("gaveup", to: ["a@example.org", "b@example.org", "c@example.org"])], Ct);
@@ -487,7 +488,7 @@ public sealed class OutboxStoreTests
     public async Task Listing_filters_by_scope_state_recipient_and_time_newest_first(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         DateTimeOffset At(int seconds) => Now + TimeSpan.FromSeconds(seconds);
         await store.EnqueueAsync([Message("hr", "/hr", created: At(1), to: ["x@example.org", "y@example.org"])], Ct);
         await SettleAsync(store, "hr", At(1), At(600), Sent(0), Deferred(1));
@@ -521,10 +522,33 @@ public sealed class OutboxStoreTests
 
     [Theory]
     [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task Listing_and_showing_messages_never_read_the_mime_column_and_older_rows_show_no_subject(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
+        var big = Message("big", created: Now) with { Mime = MimeData.FromBytes([.. Mime("big"), .. new byte[5 * 1024 * 1024]]) };
+        await store.EnqueueAsync([big, Message("old", created: Now + OneMs)], Ct);
+        await using (var raw = await db.Database.OpenAsync(Ct))
+        {
+            // As a message queued before subjects were stored; then the bodies are made unreachable:
+            // a list or a show that still selected them would fail.
+            await raw.ExecuteAsync("UPDATE messages SET subject = NULL WHERE id = 'old'");
+            await raw.ExecuteAsync("ALTER TABLE messages RENAME COLUMN mime TO mime_out_of_reach");
+        }
+
+        var listed = await store.ListAsync(new MessageFilter(ScopePath.Root), Ct);
+        var shown = await store.GetAsync("big", Ct);
+
+        Assert.Equal([("old", (string?)null), ("big", "Subject of big")], listed.Select(m => (m.Id, m.Subject)));
+        Assert.Equal(("Subject of big", big.Mime.Length), (shown!.Message.Subject, shown.SizeBytes));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
     public async Task Counts_for_metrics_give_every_recipient_state_in_use(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
-        var store = new SqlOutboxStore(db.Database);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
         Assert.Empty(await store.CountByStateAsync(Ct));
 
         await store.EnqueueAsync([Message("m1", to: ["a@example.org", "b@example.org", "c@example.org", "d@example.org"])], Ct);
@@ -542,6 +566,73 @@ public sealed class OutboxStoreTests
                 [RecipientState.Cancelled] = 1,
             },
             await store.CountByStateAsync(Ct));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_spooled_message_is_streamed_in_and_a_large_claimed_message_is_read_back_only_when_it_is_sent(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
+        var body = LargeBody(3 * 1024 * 1024);
+        using var spool = new TemporarySpool();
+        using var file = spool.Spool.Create();
+        await file.AppendAsync(body, Ct);
+        var prefix = Encoding.ASCII.GetBytes("Message-ID: <big@herald.example.org>\r\nSubject: Three megabytes\r\n\r\n");
+        // The subject is stored beside the MIME by whoever composed or received it, as the relay does.
+        var message = Message("big") with { Mime = MimeData.Prefixed(prefix, MimeData.InSpool(file)), Subject = "Three megabytes" };
+
+        await store.EnqueueAsync([message], Ct);
+        // Stored: the spool file can go; the outbox has its own copy.
+        file.Dispose();
+
+        var details = await store.GetAsync("big", Ct);
+        Assert.Equal((prefix.Length + body.Length, "Three megabytes"), (details?.SizeBytes, details?.Message.Subject));
+        var claimed = Assert.Single(await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct));
+        Assert.Null(claimed.Mime.Bytes);
+        Assert.Equal(prefix.Length + body.Length, claimed.Mime.Length);
+        byte[] expected = [.. prefix, .. body];
+        Assert.Equal(expected, await ReadAllAsync(claimed.Mime));
+        using (var parsed = await claimed.Mime.ParseAsync(Ct))
+        {
+            Assert.Equal("Three megabytes", parsed.Message.Subject);
+            Assert.Single(Directory.GetFiles(db.Spool.Directory));
+        }
+
+        Assert.Empty(Directory.GetFiles(db.Spool.Directory));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_large_message_composed_in_memory_is_stored_whole_and_claimed_without_its_bytes(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
+        byte[] mime = [.. Encoding.ASCII.GetBytes("Subject: Two megabytes\r\n\r\n"), .. LargeBody(2 * 1024 * 1024)];
+        await store.EnqueueAsync([Message("large") with { Mime = mime, Subject = "Two megabytes" }, Message("small")], Ct);
+
+        var claimed = (await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct)).ToDictionary(c => c.Id);
+
+        Assert.Null(claimed["large"].Mime.Bytes);
+        Assert.Equal(mime, await ReadAllAsync(claimed["large"].Mime));
+        Assert.Equal(Mime("small"), claimed["small"].Mime.Bytes);
+        Assert.Equal("Two megabytes", (await store.GetAsync("large", Ct))?.Message.Subject);
+    }
+
+    private static byte[] LargeBody(int size)
+    {
+        var random = new Random(7);
+        var body = new byte[size];
+        random.NextBytes(body);
+        return body;
+    }
+
+    private static async Task<byte[]> ReadAllAsync(MimeData mime)
+    {
+        await using var stream = await mime.OpenReadAsync(Ct);
+        var bytes = new MemoryStream();
+        await stream.CopyToAsync(bytes, Ct);
+        return bytes.ToArray();
     }
 
     private const string SentReply = "250 2.0.0 Ok: queued as 4F2A1C";
@@ -575,7 +666,10 @@ public sealed class OutboxStoreTests
     {
         var at = created ?? Now;
         return new NewMessage(
-            id, Scope(scope), MessageSource.Api, "alerts@example.org", connection, $"<{id}@herald.example.org>", Mime(id), to ?? ["a@example.org"], key, at, at + MaximumAge);
+            id, Scope(scope), MessageSource.Api, "alerts@example.org", connection, $"<{id}@herald.example.org>", Mime(id), to ?? ["a@example.org"], key, at, at + MaximumAge)
+        {
+            Subject = $"Subject of {id}",
+        };
     }
 
     /// <summary>Final MIME bytes: CRLF headers and a binary body with every byte value, NUL included.</summary>

@@ -1,3 +1,5 @@
+using Dapper;
+using Herald.Access;
 using Herald.Relay;
 using Herald.Scopes;
 using Herald.Settings;
@@ -21,7 +23,7 @@ public sealed class RelayStoreTests
         await using var db = await TestDatabases.CreateAsync(engine);
         var (service, store, _) = await ServicesAsync(db);
 
-        var (saved, errors) = await service.SetListenerAsync(new RelayListenerUpdate(" [::1]:2525 ")
+        var saved = await service.SaveListenerAsync(Caller.Operator, new RelayListenerUpdate(" [::1]:2525 ")
         {
             Scope = "/hr",
             Access = "all-except",
@@ -30,19 +32,19 @@ public sealed class RelayStoreTests
             SenderDomains = ["Example.org"],
             RecipientDomains = ["example.net", "example.com"],
             AuthWithoutTls = true,
-        }, Ct);
-        Assert.Empty(errors);
-        await service.SetListenerAsync(new RelayListenerUpdate("127.0.0.1:2525") { Entries = ["127.0.0.1"] }, Ct);
-        await service.SetListenerAsync(new RelayListenerUpdate("[::1]:2525") { Auth = "none" }, Ct);
+        }, isNew: null, Ct);
+        Assert.Null(saved.Refusal);
+        await service.SaveListenerAsync(Caller.Operator, new RelayListenerUpdate("127.0.0.1:2526") { Entries = ["127.0.0.1"] }, isNew: null, Ct);
+        await service.SaveListenerAsync(Caller.Operator, new RelayListenerUpdate("[::1]:2525") { Auth = "none" }, isNew: null, Ct);
 
         var listeners = await store.ListListenersAsync(Ct);
-        Assert.Equal(["127.0.0.1:2525", "[::1]:2525"], listeners.Select(l => l.Listen));
+        Assert.Equal(["127.0.0.1:2526", "[::1]:2525"], listeners.Select(l => l.Listen));
         var v6 = listeners[1];
         Assert.Equal(("/hr", RelayAccessMode.AllExcept, RelayAuthMode.None, true), (v6.Scope.Value, v6.Access, v6.Auth, v6.AuthWithoutTls));
         Assert.Equal(["192.0.2.0/24", "2001:db8::/32", "spam.example"], v6.Entries);
         Assert.Equal(["example.org"], v6.SenderDomains);
         Assert.Equal(["example.net", "example.com"], v6.RecipientDomains);
-        Assert.Equal(saved!.Entries, v6.Entries);
+        Assert.Equal(saved.Value!.Listener.Entries, v6.Entries);
     }
 
     [Theory]
@@ -51,16 +53,16 @@ public sealed class RelayStoreTests
     {
         await using var db = await TestDatabases.CreateAsync(engine);
         var (service, store, _) = await ServicesAsync(db);
-        await service.SetListenerAsync(new RelayListenerUpdate("127.0.0.1:2525") { Entries = ["10.0.0.0/8"] }, Ct);
+        await service.SaveListenerAsync(Caller.Operator, new RelayListenerUpdate("127.0.0.1:2526") { Entries = ["10.0.0.0/8"] }, isNew: null, Ct);
         var before = await store.ListListenersAsync(Ct);
 
-        var (_, badEntry) = await service.SetListenerAsync(new RelayListenerUpdate("127.0.0.1:2525") { Entries = ["10.0.0.0/8", "10.0.0.0/99"], Auth = "required" }, Ct);
-        var (_, missingScope) = await service.SetListenerAsync(new RelayListenerUpdate("127.0.0.1:2525") { Scope = "/nowhere" }, Ct);
-        var (_, badListen) = await service.SetListenerAsync(new RelayListenerUpdate("127.0.0.1") { Entries = ["10.0.0.1"] }, Ct);
+        var badEntry = await service.SaveListenerAsync(Caller.Operator, new RelayListenerUpdate("127.0.0.1:2526") { Entries = ["10.0.0.0/8", "10.0.0.0/99"], Auth = "required" }, isNew: null, Ct);
+        var missingScope = await service.SaveListenerAsync(Caller.Operator, new RelayListenerUpdate("127.0.0.1:2526") { Scope = "/nowhere" }, isNew: null, Ct);
+        var badListen = await service.SaveListenerAsync(Caller.Operator, new RelayListenerUpdate("127.0.0.1") { Entries = ["10.0.0.1"] }, isNew: null, Ct);
 
-        Assert.Equal("entries[1]", Assert.Single(badEntry).Field);
-        Assert.Equal("scope", Assert.Single(missingScope).Field);
-        Assert.Equal("listen", Assert.Single(badListen).Field);
+        Assert.Equal("entries[1]", Assert.Single(badEntry.Refusal!.Errors).Field);
+        Assert.Equal("scope", Assert.Single(missingScope.Refusal!.Errors).Field);
+        Assert.Equal("listen", Assert.Single(badListen.Refusal!.Errors).Field);
         var after = Assert.Single(await store.ListListenersAsync(Ct));
         Assert.Equal((before[0].Auth, before[0].Scope), (after.Auth, after.Scope));
         Assert.Equal(before[0].Entries, after.Entries);
@@ -68,44 +70,93 @@ public sealed class RelayStoreTests
 
     [Theory]
     [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
-    public async Task A_listener_is_removed_and_the_default_applies_again_when_none_is_left(string engine)
+    public async Task Storing_a_listener_leaves_the_implied_default_running_until_it_is_removed_explicitly(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
         var (service, store, cache) = await ServicesAsync(db);
         Assert.Equal([RelaySettingsService.DefaultListener], await cache.GetListenersAsync(Ct));
 
-        var (saved, _) = await service.SetListenerAsync(new RelayListenerUpdate("127.0.0.1:2526") { Entries = ["127.0.0.1"] }, Ct);
-        Assert.Equal(["127.0.0.1:2526"], (await cache.GetListenersAsync(Ct)).Select(l => l.Listen));
+        var saved = await service.SaveListenerAsync(Caller.Operator, new RelayListenerUpdate("127.0.0.1:2526") { Entries = ["127.0.0.1"] }, isNew: true, Ct);
+        Assert.Equal(["127.0.0.1:2525", "127.0.0.1:2526"], (await cache.GetListenersAsync(Ct)).Select(l => l.Listen));
 
-        Assert.True(await service.RemoveListenerAsync(saved!, Ct));
-        Assert.False(await service.RemoveListenerAsync(saved!, Ct));
+        Assert.Null((await service.RemoveListenerAsync(Caller.Operator, "127.0.0.1:2525", Ct)).Refusal);
+        Assert.Equal(["127.0.0.1:2526"], (await cache.GetListenersAsync(Ct)).Select(l => l.Listen));
+        Assert.True(await store.IsDefaultListenerRemovedAsync(Ct));
+
+        // Removing the last stored listener does not bring the default back: it was removed on purpose.
+        Assert.Null((await service.RemoveListenerAsync(Caller.Operator, saved.Value!.Listener.Listen, Ct)).Refusal);
+        Assert.Equal(RefusalKind.NotFound, (await service.RemoveListenerAsync(Caller.Operator, "127.0.0.1:2526", Ct)).Refusal!.Kind);
         Assert.Empty(await store.ListListenersAsync(Ct));
-        Assert.Equal([RelaySettingsService.DefaultListener], await cache.GetListenersAsync(Ct));
+        Assert.Empty(await cache.GetListenersAsync(Ct));
+
+        // Stored on its endpoint again, it is an ordinary stored listener.
+        await service.SaveListenerAsync(Caller.Operator, new RelayListenerUpdate("127.0.0.1:2525") { Entries = ["127.0.0.1"] }, isNew: true, Ct);
+        Assert.Equal(["127.0.0.1:2525"], (await store.ListListenersAsync(Ct)).Select(l => l.Listen));
     }
 
     [Theory]
     [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
-    public async Task An_account_keeps_only_a_hash_and_a_second_add_changes_its_password_and_scope(string engine)
+    public async Task A_listener_on_every_address_of_the_defaults_port_is_refused_until_the_default_is_removed(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
         var (service, store, _) = await ServicesAsync(db);
 
-        var (created, errors) = await service.SetAccountAsync("/hr", "scanner@hr", "first secret", Ct);
-        Assert.True(created);
-        Assert.Empty(errors);
-        var first = await store.FindAccountAsync("scanner@hr", Ct);
+        var clash = await service.SaveListenerAsync(Caller.Operator, new RelayListenerUpdate("0.0.0.0:2525") { Entries = ["10.0.0.0/8"] }, isNew: true, Ct);
+        Assert.Equal((RefusalKind.Conflict, "listen"), (clash.Refusal!.Kind, clash.Refusal.Errors[0].Field));
+        Assert.Contains("herald relay remove --listen 127.0.0.1:2525", clash.Refusal.Sentence, StringComparison.Ordinal);
+        Assert.Empty(await store.ListListenersAsync(Ct));
+
+        await service.RemoveListenerAsync(Caller.Operator, "127.0.0.1:2525", Ct);
+        Assert.Null((await service.SaveListenerAsync(Caller.Operator, new RelayListenerUpdate("0.0.0.0:2525") { Entries = ["10.0.0.0/8"] }, isNew: true, Ct)).Refusal);
+        Assert.Equal(["0.0.0.0:2525"], (await store.ListListenersAsync(Ct)).Select(l => l.Listen));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task The_migration_keeps_an_installation_that_stored_listeners_running_without_the_default(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine, migrate: false);
+        await db.Database.MigrateAsync(Ct);
+        await using (var connection = await db.Database.OpenAsync(Ct))
+        {
+            // As a version before 0011 left it: a stored listener, which had replaced the default.
+            await connection.ExecuteAsync("DELETE FROM relay_default_listener");
+            await connection.ExecuteAsync("DELETE FROM schema_migrations WHERE version = 11");
+            await connection.ExecuteAsync("DROP TABLE relay_default_listener");
+            await connection.ExecuteAsync("ALTER TABLE messages DROP COLUMN subject");
+            await connection.ExecuteAsync(
+                "INSERT INTO relay_listeners (listen, scope_path, access, entries, auth, sender_domains, recipient_domains, auth_without_tls, updated_at) VALUES ('0.0.0.0:2525', '/', 'only-list', '10.0.0.0/8', 'none', '', '', 0, 0)");
+        }
+
+        Assert.Equal(1, await db.Database.MigrateAsync(Ct));
+
+        var store = new SqlRelayStore(db.Database);
+        Assert.True(await store.IsDefaultListenerRemovedAsync(Ct));
+        Assert.Equal(["0.0.0.0:2525"], (await new RelaySettingsCache(store, new FakeTimeProvider(Now)).GetListenersAsync(Ct)).Select(l => l.Listen));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task An_account_keeps_only_a_hash_and_a_second_save_changes_its_password_and_scope(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var (service, store, _) = await ServicesAsync(db);
+
+        var created = await service.SaveAccountAsync(Caller.Operator, "/hr", "scanner@hr", "first secret", Ct);
+        Assert.True(created.Value!.Created);
+        var first = await store.FindAccountAsync(RelayUserName.Parse("scanner@hr"), Ct);
         Assert.DoesNotContain("first secret", first!.PasswordHash, StringComparison.Ordinal);
         Assert.True(RelayPasswords.Verify("first secret", first.PasswordHash));
 
-        var (createdAgain, _) = await service.SetAccountAsync("/", "scanner@hr", "second secret", Ct);
-        var second = await store.FindAccountAsync("scanner@hr", Ct);
+        var changed = await service.SaveAccountAsync(Caller.Operator, "/", " scanner@hr ", "second secret", Ct);
+        var second = await store.FindAccountAsync(RelayUserName.Parse("scanner@hr"), Ct);
 
-        Assert.False(createdAgain);
+        Assert.False(changed.Value!.Created);
         Assert.Equal("/", second!.Scope.Value);
         Assert.False(RelayPasswords.Verify("first secret", second.PasswordHash));
         Assert.True(RelayPasswords.Verify("second secret", second.PasswordHash));
-        Assert.Equal(["scanner@hr"], (await store.ListAccountsAsync(Ct)).Select(a => a.UserName));
-        Assert.Null(await store.FindAccountAsync("Scanner@hr", Ct));
+        Assert.Equal(["scanner@hr"], (await store.ListAccountsAsync(Ct)).Select(a => a.UserName.Value));
+        Assert.Null(await store.FindAccountAsync(RelayUserName.Parse("Scanner@hr"), Ct));
     }
 
     [Theory]
@@ -115,11 +166,13 @@ public sealed class RelayStoreTests
         await using var db = await TestDatabases.CreateAsync(engine);
         var (service, store, _) = await ServicesAsync(db);
 
-        var (_, errors) = await service.SetAccountAsync("hr", "has space", "", Ct);
-        var (_, missingScope) = await service.SetAccountAsync("/nowhere", "app", "secret", Ct);
+        var bad = await service.SaveAccountAsync(Caller.Operator, "hr", "has space", "", Ct);
+        var badName = await service.SaveAccountAsync(Caller.Operator, "/hr", "has space", "", Ct);
+        var missingScope = await service.SaveAccountAsync(Caller.Operator, "/nowhere", "app", "secret", Ct);
 
-        Assert.Equal(["scope", "user", "password"], errors.Select(e => e.Field));
-        Assert.Equal("scope", Assert.Single(missingScope).Field);
+        Assert.Equal(["scope", "user", "password"], bad.Refusal!.Errors.Select(e => e.Field));
+        Assert.Equal(["user", "password"], badName.Refusal!.Errors.Select(e => e.Field));
+        Assert.Equal("scope", Assert.Single(missingScope.Refusal!.Errors).Field);
         Assert.Empty(await store.ListAccountsAsync(Ct));
     }
 
@@ -129,13 +182,13 @@ public sealed class RelayStoreTests
     {
         await using var db = await TestDatabases.CreateAsync(engine);
         var (service, store, _) = await ServicesAsync(db);
-        await service.SetListenerAsync(new RelayListenerUpdate("127.0.0.1:2527") { Scope = "/hr", Entries = ["127.0.0.1"] }, Ct);
-        await service.SetAccountAsync("/hr", "app", "secret", Ct);
+        await service.SaveListenerAsync(Caller.Operator, new RelayListenerUpdate("127.0.0.1:2527") { Scope = "/hr", Entries = ["127.0.0.1"] }, isNew: null, Ct);
+        await service.SaveAccountAsync(Caller.Operator, "/hr", "app", "secret", Ct);
 
         Assert.True(await new SqlSettingsStore(db.Database, new FakeTimeProvider(Now)).RemoveScopeAsync(ScopePath.Parse("/hr"), Ct));
 
         Assert.Empty(await store.ListListenersAsync(Ct));
-        Assert.True(await store.RemoveAccountAsync("app", Ct) is false);
+        Assert.False(await store.RemoveAccountAsync(RelayUserName.Parse("app"), Ct));
     }
 
     private static async Task<(RelaySettingsService Service, SqlRelayStore Store, RelaySettingsCache Cache)> ServicesAsync(TestDatabase db)

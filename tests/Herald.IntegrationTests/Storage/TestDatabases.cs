@@ -75,6 +75,9 @@ public sealed class TestDatabase(string engine, HeraldDatabase database, string 
     /// <summary>The database's name on the PostgreSQL cluster; null for SQLite.</summary>
     public string? PostgresName { get; init; }
 
+    /// <summary>The spool a node on this data directory uses for large messages.</summary>
+    public Herald.Outbox.MessageSpool Spool => new(Path.Combine(DataDirectory, Herald.Outbox.MessageSpool.DirectoryName));
+
     /// <summary>Another <see cref="HeraldDatabase"/> on the same data, as a second node would
     /// open it (its own connection pool); the caller disposes it.</summary>
     public HeraldDatabase OpenAnother() => HeraldDatabases.Open(Url, DataDirectory);

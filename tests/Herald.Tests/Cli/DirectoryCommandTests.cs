@@ -24,12 +24,12 @@ public sealed class DirectoryCommandTests : IDisposable
         var missing = await _herald.RunAsync("user", "set", "bob", "--name", "Bob");
         var bad = await _herald.RunAsync("user", "set", "alice", "--email", "alice(at)example.org", "--time-zone", "Berlin");
 
-        Assert.Contains("User 'alice' already exists", duplicate.Error, StringComparison.Ordinal);
-        Assert.Contains("No user 'bob'", missing.Error, StringComparison.Ordinal);
+        Assert.Contains("herald: User 'alice' exists already: change it instead, or pick another id.", duplicate.Error, StringComparison.Ordinal);
+        Assert.Contains("herald: There is no user 'bob'.", missing.Error, StringComparison.Ordinal);
         Assert.NotEqual(0, bad.ExitCode);
         Assert.Contains("herald: email: 'alice(at)example.org' is not a valid email address", bad.Error, StringComparison.Ordinal);
         Assert.Contains("timeZone: 'Berlin' is not a time zone this machine knows", bad.Error, StringComparison.Ordinal);
-        Assert.Contains("Nothing was saved", bad.Error, StringComparison.Ordinal);
+        Assert.Contains("herald: The user is not valid; nothing was saved.", bad.Error, StringComparison.Ordinal);
         var list = (await MustAsync("user", "list")).Output;
         Assert.Matches(@"^alice\s+Alice Smith\s+alice@example.org\s+Europe/Berlin\s+de-CH\n$", list);
 
@@ -73,16 +73,17 @@ public sealed class DirectoryCommandTests : IDisposable
         var bad = await _herald.RunAsync("access", "grant", "--scope", "/sales", "--principal", "group:nobody", "--level", "owner");
         var list = (await MustAsync("access", "list", "--scope", "/hr/payroll")).Output;
 
-        Assert.Contains("scope: Scope '/sales' does not exist", bad.Error, StringComparison.Ordinal);
-        Assert.Contains("principal: Group 'nobody' does not exist.", bad.Error, StringComparison.Ordinal);
-        Assert.Contains("level: Level 'owner' is not one of: view, edit, admin. Nothing was saved.", bad.Error, StringComparison.Ordinal);
+        Assert.Contains("herald: scope: Scope /sales does not exist.", bad.Error, StringComparison.Ordinal);
+        Assert.Contains("herald: principal: Group 'nobody' does not exist.", bad.Error, StringComparison.Ordinal);
+        Assert.Contains("herald: level: Level 'owner' is not one of: view, edit, admin.", bad.Error, StringComparison.Ordinal);
+        Assert.EndsWith("herald: The access entry is not valid; nothing was saved.\n", bad.Error, StringComparison.Ordinal);
         Assert.Matches(@"user:alice\s+admin\s+set here\n", list);
         Assert.Matches(@"group:hr-staff\s+edit\s+inherited from /hr\n", list);
 
         await MustAsync("access", "revoke", "--scope", "/hr", "--principal", "group:hr-staff");
         Assert.DoesNotContain("hr-staff", (await MustAsync("access", "list", "--scope", "/hr/payroll")).Output, StringComparison.Ordinal);
         var again = await _herald.RunAsync("access", "revoke", "--scope", "/hr", "--principal", "group:hr-staff");
-        Assert.Contains("has no entry for 'group:hr-staff'", again.Error, StringComparison.Ordinal);
+        Assert.Contains("herald: Scope /hr has no entry of its own for group:hr-staff.", again.Error, StringComparison.Ordinal);
     }
 
     [Fact]

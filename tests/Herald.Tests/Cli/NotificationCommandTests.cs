@@ -11,6 +11,7 @@ public sealed class NotificationCommandTests : IDisposable
     public async Task A_rule_is_added_listed_and_removed_and_a_bad_recipient_or_condition_is_named()
     {
         Assert.Equal(0, (await _herald.RunAsync("scope", "add", "/hr")).ExitCode);
+        Assert.Equal(0, (await _herald.RunAsync("group", "add", "release-team", "--name", "Release team")).ExitCode);
 
         var bad = await _herald.RunAsync("rule", "add", "--id", "bad", "--scope", "/hr", "--to", "ops@example.com", "--to", "team:x", "--where", "status");
         var added = await _herald.RunAsync(
@@ -23,7 +24,7 @@ public sealed class NotificationCommandTests : IDisposable
 
         Assert.NotEqual(0, bad.ExitCode);
         Assert.Contains("recipients[1]", bad.Error, StringComparison.Ordinal);
-        Assert.Contains("--where[0]", bad.Error, StringComparison.Ordinal);
+        Assert.Contains("herald: conditions[0].operator: ", bad.Error, StringComparison.Ordinal);
         Assert.True(added.ExitCode == 0, added.ToString());
         Assert.Contains("failures  scope /hr  types: pipeline.failed  paths: any  where branch in main,release  to: ops@example.com, group:release-team", listed.Output, StringComparison.Ordinal);
         Assert.Equal(0, removed.ExitCode);

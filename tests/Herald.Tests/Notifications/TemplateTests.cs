@@ -1,38 +1,33 @@
 using System.Text.Json;
+using Herald.Access;
 using Herald.Notifications;
 using Herald.Notifications.Templates;
 using Herald.Scopes;
-using Herald.Settings;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Time.Testing;
 
 namespace Herald.Tests.Notifications;
 
 public sealed class TemplateTests
 {
-    private static readonly DateTimeOffset Now = new(2026, 7, 1, 10, 0, 0, TimeSpan.Zero);
-    private static readonly Uri Unsubscribe = new("http://127.0.0.1:8025/unsubscribe/token-123");
-    private static readonly ScopePath Hr = ScopePath.Parse("/hr");
-    private static readonly ScopePath Payroll = ScopePath.Parse("/hr/payroll");
+    private static readonly DateTimeOffset Now = TemplateHarness.Now;
+    private static readonly Uri Unsubscribe = TemplateHarness.Unsubscribe;
+    private static readonly ScopePath Hr = TemplateHarness.Hr;
+    private static readonly ScopePath Payroll = TemplateHarness.Payroll;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static NotificationRecipient Alice { get; } = new(
-        EmailAddress.Parse("alice@example.org"), new DirectoryUser("alice", "Alice Martin", EmailAddress.Parse("alice@example.org"), "Europe/Berlin", "en"));
+    private static NotificationRecipient Alice => TemplateHarness.Alice;
 
-    private static NotificationEvent Event(string type, ScopePath? scope = null, string title = "Travel policy.docx", string? data = null) => new(
-        "e1", type, scope ?? Payroll, "/Shared Documents/Travel policy.docx", "bob@example.org", title, "https://intranet.example.org/docs/travel?x=1&y=2",
-        data is null ? null : JsonDocument.Parse(data).RootElement.Clone(), Now, Now);
+    private static NotificationEvent Event(string type, ScopePath? scope = null, string title = "Travel policy.docx", string? data = null) =>
+        TemplateHarness.Event(type, scope, title, data);
 
     private static (NotificationTemplates Templates, TemplateService Service, InMemoryTemplateStore Store, ListLogger Log) Create()
     {
-        var store = new InMemoryTemplateStore();
-        var compiler = new TemplateCompiler();
-        var log = new ListLogger();
-        var time = new FakeTimeProvider(Now);
-        var templates = new NotificationTemplates(store, compiler, time, log);
-        return (templates, new TemplateService(store, null!, templates, compiler, time), store, log);
+        var harness = new TemplateHarness();
+        return (harness.Templates, harness.Service, harness.Store, harness.Log);
     }
+
+    private static Task<IReadOnlyList<FieldError>> CheckAsync(string type, TemplateSources sources) =>
+        new TemplateHarness().Checks.CheckAsync(null, type, sources, Ct);
 
     [Theory]
     [MemberData(nameof(BuiltInTypes))]
@@ -55,6 +50,24 @@ public sealed class TemplateTests
     }
 
     public static TheoryData<string> BuiltInTypes => [.. EventTypes.BuiltIn];
+
+    [Fact]
+    public async Task Built_in_templates_render_within_the_tightest_bounds_the_options_allow()
+    {
+        var harness = new TemplateHarness(new NotificationTemplateOptions { MaxNesting = 10, MaxSteps = 1_000, MaxBodyLength = 16 * 1024 });
+        var subscription = new Subscription("s1", Hr, Principal.User("alice"), "Shared Documents", EventFilter.Everything,
+            new NotificationSchedule(NotificationFrequency.Daily, new TimeOnly(8, 0), DayOfWeek.Monday), false, true, Now, Now);
+        var window = new DigestWindow(Now.AddDays(-1), Now, NotificationFrequency.Daily);
+
+        foreach (var type in EventTypes.BuiltIn.Append("ticket.escalated"))
+        {
+            var rendered = await harness.RenderAsync(Event(type, title: new string('t', 1000)));
+            Assert.Contains(Unsubscribe.AbsoluteUri, rendered.Html, StringComparison.Ordinal);
+        }
+
+        var digest = await harness.Templates.RenderDigestAsync(subscription, [.. Enumerable.Range(0, 10).Select(i => Event(EventTypes.ItemAdded, title: $"Report {i}.docx"))], window, Alice, Unsubscribe, Ct);
+        Assert.Contains("Report 9.docx", digest.Html, StringComparison.Ordinal);
+    }
 
     [Fact]
     public async Task Built_in_subjects_differ_by_type_and_a_custom_type_gets_the_generic_default()
@@ -106,11 +119,11 @@ public sealed class TemplateTests
         var own = await templates.RenderEventAsync(Event(EventTypes.ItemChanged, Payroll, data: """{"version":"3.1"}"""), Alice, "x", Unsubscribe, Ct);
         Assert.Equal("Payroll: 3.1", own.Subject);
 
-        var listed = await service.GetEffectiveAsync(Payroll, EventTypes.ItemChanged, Ct);
+        var listed = (await service.ShowAsync(Caller.Operator, Payroll.Value, EventTypes.ItemChanged, Ct)).Value!;
         Assert.Equal((TemplateOrigin.Own, Payroll), (listed.Origin, listed.DefinedAt));
-        var fromHr = await service.GetEffectiveAsync(ScopePath.Parse("/hr/benefits"), EventTypes.ItemChanged, Ct);
+        var fromHr = (await service.ShowAsync(Caller.Operator, "/hr/benefits", EventTypes.ItemChanged, Ct)).Value!;
         Assert.Equal((TemplateOrigin.Inherited, Hr), (fromHr.Origin, fromHr.DefinedAt));
-        var fallback = await service.GetEffectiveAsync(Payroll, EventTypes.QuotaExceeded, Ct);
+        var fallback = (await service.ShowAsync(Caller.Operator, Payroll.Value, EventTypes.QuotaExceeded, Ct)).Value!;
         Assert.Equal(TemplateOrigin.Default, fallback.Origin);
     }
 
@@ -134,9 +147,7 @@ public sealed class TemplateTests
     [Fact]
     public async Task A_syntax_error_is_reported_with_its_field_line_and_column()
     {
-        var (_, service, _, _) = Create();
-
-        var errors = await service.CheckAsync(EventTypes.ItemChanged, new("Changed: {{ event.title }}", "Hello\n{{ event.title }\nbye", "<p>{% if event.link %}open</p>"));
+        var errors = await CheckAsync(EventTypes.ItemChanged, new("Changed: {{ event.title }}", "Hello\n{{ event.title }\nbye", "<p>{% if event.link %}open</p>"));
 
         Assert.Equal(["text", "html"], errors.Select(e => e.Field));
         Assert.StartsWith("line 2, column ", errors[0].Message, StringComparison.Ordinal);
@@ -147,9 +158,7 @@ public sealed class TemplateTests
     [Fact]
     public async Task An_unknown_filter_is_reported_even_in_a_branch_the_sample_does_not_take()
     {
-        var (_, service, _, _) = Create();
-
-        var errors = await service.CheckAsync(EventTypes.ItemChanged, new("{{ event.title | upcase }}", "{% if false %}{{ event.title | shout }}{% endif %}", null));
+        var errors = await CheckAsync(EventTypes.ItemChanged, new("{{ event.title | upcase }}", "{% if false %}{{ event.title | shout }}{% endif %}", null));
 
         var error = Assert.Single(errors);
         Assert.Equal(("text", "Unknown filter 'shout'."), (error.Field, error.Message));
@@ -158,31 +167,14 @@ public sealed class TemplateTests
     [Fact]
     public async Task A_template_that_fails_on_a_sample_event_is_reported_and_a_good_one_passes()
     {
-        var (_, service, _, _) = Create();
-
-        var errors = await service.CheckAsync(EventTypes.ItemChanged, new("{{ event.title }}", "{% for i in (1..100000) %}{% for j in (1..100000) %}x{% endfor %}{% endfor %}", null));
-        var good = await service.CheckAsync(DefaultTemplates.Digest, new("{{ digest.count }} changes", "{% for e in digest.events %}{{ e.title }}{% endfor %}", "<b>{{ digest.subscription_name }}</b>"));
-        var missing = await service.CheckAsync(EventTypes.ItemChanged, new(" ", "", null));
+        var errors = await CheckAsync(EventTypes.ItemChanged, new("{{ event.title }}", "{% for i in (1..100000) %}{% for j in (1..100000) %}x{% endfor %}{% endfor %}", null));
+        var good = await CheckAsync(DefaultTemplates.Digest, new("{{ digest.count }} changes", "{% for e in digest.events %}{{ e.title }}{% endfor %}", "<b>{{ digest.subscription_name }}</b>"));
+        var missing = await CheckAsync(EventTypes.ItemChanged, new(" ", "", null));
 
         Assert.Equal("text", Assert.Single(errors).Field);
         Assert.Contains("Rendering a sample event failed", errors[0].Message, StringComparison.Ordinal);
         Assert.Empty(good);
         Assert.Equal(["subject", "text"], missing.Select(e => e.Field));
-    }
-
-    [Fact]
-    public async Task A_stored_template_that_fails_at_send_time_falls_back_to_the_default_and_logs_a_warning()
-    {
-        var (templates, _, store, log) = Create();
-        // Stored by hand: saving through the service would have refused it.
-        await store.SaveAsync(new NotificationTemplate(ScopePath.Root, EventTypes.ItemChanged, new("{{ event.title | shout }}", "x", null), Now), Ct);
-
-        var rendered = await templates.RenderEventAsync(Event(EventTypes.ItemChanged), Alice, "x", Unsubscribe, Ct);
-
-        Assert.Equal("Changed: Travel policy.docx", rendered.Subject);
-        var warning = Assert.Single(log.Entries);
-        Assert.Equal(LogLevel.Warning, warning.Level);
-        Assert.Contains("item.changed template of scope /", warning.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -209,26 +201,13 @@ public sealed class TemplateTests
     {
         var (_, service, _, _) = Create();
 
-        var (rendered, errors) = await service.PreviewAsync(Hr, "item.changed", new("{{ event.title }} by {{ event.actor }}", "{{ event.data.version }}", null),
+        var preview = await service.PreviewAsync(Caller.Operator, Hr.Value, "item.changed", new("{{ event.title }} by {{ event.actor }}", "{{ event.data.version }}", null),
             new PreviewEvent(null, "Budget.xlsx", null, null, null, null, null), Ct);
-        var (_, bad) = await service.PreviewAsync(Hr, "Item Changed!", null, null, Ct);
+        var bad = await service.PreviewAsync(Caller.Operator, Hr.Value, "Item Changed!", null, null, Ct);
 
-        Assert.Empty(errors);
-        Assert.Equal("Budget.xlsx by jordan.smith@example.org", rendered!.Subject);
-        Assert.Equal("3.0", rendered.Text);
-        Assert.Equal("type", Assert.Single(bad).Field);
-    }
-
-    internal sealed class ListLogger : ILogger<NotificationTemplates>
-    {
-        public List<(LogLevel Level, string Message)> Entries { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Entries.Add((logLevel, formatter(state, exception)));
+        Assert.Null(preview.Refusal);
+        Assert.Equal("Budget.xlsx by jordan.smith@example.org", preview.Value!.Subject);
+        Assert.Equal("3.0", preview.Value.Text);
+        Assert.Equal("type", Assert.Single(bad.Refusal!.Errors).Field);
     }
 }

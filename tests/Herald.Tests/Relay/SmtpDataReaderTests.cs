@@ -1,18 +1,31 @@
-using System.Buffers;
 using System.Text;
+using Herald.Outbox;
 using Herald.Relay;
+using Herald.Testing;
 
 namespace Herald.Tests.Relay;
 
 public sealed class SmtpDataReaderTests
 {
-    private static async Task<(DataOutcome Outcome, string Message, string Following)> ReadAsync(string wire, long maxBytes = 1_000_000)
+    private static async Task<(DataOutcome Outcome, string Message, string Following)> ReadAsync(string wire, long maxBytes = 1_000_000, int spoolThreshold = 1024 * 1024)
     {
         var reader = new SmtpReader(new MemoryStream(Encoding.Latin1.GetBytes(wire)));
-        var message = new ArrayBufferWriter<byte>();
+        using var spool = new TemporarySpool();
+        using var message = new DataSink(spool.Spool, spoolThreshold, declaredSize: null);
         var outcome = await SmtpDataReader.ReadAsync(reader, message, maxBytes, 1000, TestContext.Current.CancellationToken);
         var rest = await reader.ReadLineAsync(1000, TestContext.Current.CancellationToken);
-        return (outcome, Encoding.Latin1.GetString(message.WrittenSpan), rest is { } line ? Encoding.Latin1.GetString(line.Content.Span) : "<end>");
+        Assert.Equal(message.Length > spoolThreshold, message.IsSpooled);
+        await using var written = await (await message.CompleteAsync(TestContext.Current.CancellationToken)).OpenReadAsync(TestContext.Current.CancellationToken);
+        using var text = new StreamReader(written, Encoding.Latin1);
+        return (outcome, await text.ReadToEndAsync(TestContext.Current.CancellationToken), rest is { } line ? Encoding.Latin1.GetString(line.Content.Span) : "<end>");
+    }
+
+    [Fact]
+    public async Task A_message_past_the_spool_threshold_reads_the_same_from_its_file()
+    {
+        var (outcome, message, rest) = await ReadAsync("A: b\r\n\r\n..x\r\n" + new string('y', 900) + "\r\nlast\r\n.\r\nQUIT\r\n", spoolThreshold: 16);
+
+        Assert.Equal((DataOutcome.Complete, "A: b\r\n\r\n.x\r\n" + new string('y', 900) + "\r\nlast\r\n", "QUIT"), (outcome, message, rest));
     }
 
     [Fact]

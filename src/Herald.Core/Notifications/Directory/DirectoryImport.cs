@@ -138,6 +138,13 @@ public sealed record DirectoryImport(
         return new DirectoryImport(users, groups, errors);
     }
 
+    /// <summary>A file a door could not read at all, with the reason.</summary>
+    public static DirectoryImport Unreadable(string reason) => Failed("file", reason);
+
+    /// <summary>A file larger than a door accepts, read no further.</summary>
+    public static DirectoryImport TooLarge(long maxBytes) =>
+        Failed("body", $"An import is at most {maxBytes / (1024 * 1024)} MiB; split it into several imports.");
+
     private static DirectoryImport Failed(string field, string message) => new([], [], [new(field, message)]);
 
     /// <summary>RFC 4180 records with the line each starts on: fields split at commas, quoted fields

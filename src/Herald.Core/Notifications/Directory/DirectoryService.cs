@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Herald.Access;
 using Herald.Scopes;
 using Herald.Settings;
 
@@ -42,12 +43,14 @@ public sealed record EffectiveAccess(Principal Principal, AccessLevel Level, Sco
     public bool Inherited(ScopePath scope) => From != scope;
 }
 
-/// <summary>What an import did (or, with errors, would have done: nothing is saved then).</summary>
-public sealed record ImportReport(int UsersAdded, int UsersChanged, int GroupsAdded, int GroupsChanged, IReadOnlyList<FieldError> Errors);
+/// <summary>What an import did.</summary>
+public sealed record ImportReport(int UsersAdded, int UsersChanged, int GroupsAdded, int GroupsChanged);
 
 /// <summary>
-/// The one place where the directory and the access lists change (CLI, API, import). Every field
-/// is checked and, on any error, nothing is saved. A group's members must exist when it is saved
+/// The one place where the directory and the access lists are read and changed (API, console,
+/// CLI, import), given the caller: any administrator reads the directory, only administrators of
+/// <c>/</c> change it (it serves every scope), and a scope's administrators (or an ancestor's)
+/// read and change its access list. Every field is checked and, on any error, nothing is saved. A group's members must exist when it is saved
 /// (within one import, they may be in the same import, in any order); a membership that would
 /// make a group contain itself is refused, naming the cycle. Access entries need an existing scope
 /// and principal.
@@ -63,48 +66,120 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
 
     public const int MaxImportItems = 250_000;
 
-    public async Task<(DirectoryUser? Saved, bool Created, IReadOnlyList<FieldError> Errors)> SetUserAsync(UserUpdate update, CancellationToken cancellationToken)
+    /// <summary>Every user, by id, for any administrator (to pick recipients and principals).</summary>
+    public async Task<Result<IReadOnlyList<DirectoryUser>>> ListUsersAsync(Caller caller, CancellationToken cancellationToken) =>
+        RefuseRead(caller) ?? Result.Of(await store.ListUsersAsync(cancellationToken).ConfigureAwait(false));
+
+    public async Task<Result<DirectoryUser>> FindUserAsync(Caller caller, string? id, CancellationToken cancellationToken)
+    {
+        if (RefuseRead(caller) is { } refusal)
+        {
+            return refusal;
+        }
+
+        return DirectoryIds.TryCheck(id, out _) && await store.FindUserAsync(id!, cancellationToken).ConfigureAwait(false) is { } user ? user : NoUser(id);
+    }
+
+    /// <summary>Every group with its direct members, by id, for any administrator.</summary>
+    public async Task<Result<IReadOnlyList<DirectoryGroup>>> ListGroupsAsync(Caller caller, CancellationToken cancellationToken) =>
+        RefuseRead(caller) ?? Result.Of(await store.ListGroupsAsync(cancellationToken).ConfigureAwait(false));
+
+    public async Task<Result<DirectoryGroup>> FindGroupAsync(Caller caller, string? id, CancellationToken cancellationToken)
+    {
+        if (RefuseRead(caller) is { } refusal)
+        {
+            return refusal;
+        }
+
+        return DirectoryIds.TryCheck(id, out _) && await store.FindGroupAsync(id!, cancellationToken).ConfigureAwait(false) is { } group ? group : NoGroup(id);
+    }
+
+    /// <summary>Every user the group reaches through nested groups, each once, as this node's view
+    /// has it (current at once after a change made here, within seconds after one elsewhere).</summary>
+    public async Task<Result<IReadOnlyList<DirectoryUser>>> ExpandGroupAsync(Caller caller, string? id, CancellationToken cancellationToken)
+    {
+        if (RefuseRead(caller) is { } refusal)
+        {
+            return refusal;
+        }
+
+        var view = await cache.GetViewAsync(cancellationToken).ConfigureAwait(false);
+        return DirectoryIds.TryCheck(id, out _) && view.FindGroup(id!) is not null ? Result.Of(view.MembersOf(id!)) : NoGroup(id);
+    }
+
+    /// <summary>Adds or changes a user (as <paramref name="mode"/> allows); administrators of / only.</summary>
+    public async Task<Result<Saved<DirectoryUser>>> SaveUserAsync(Caller caller, UserUpdate update, SaveMode mode, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(update);
+        if (RefuseChange(caller) is { } refusal)
+        {
+            return refusal;
+        }
+
         if (!DirectoryIds.TryCheck(update.Id, out var idError))
         {
-            return (null, false, [new("id", idError)]);
+            return Refusal.Invalid("id", idError);
         }
 
         var existing = await store.FindUserAsync(update.Id!, cancellationToken).ConfigureAwait(false);
-        var errors = new List<FieldError>();
-        var user = ApplyUser(existing, update, "", errors);
-        if (user is null)
+        if (CheckMode("User", update.Id!, existing is not null, mode) is { } wrongMode)
         {
-            return (null, false, errors);
+            return wrongMode;
+        }
+
+        var errors = new List<FieldError>();
+        if (ApplyUser(existing, update, "", errors) is not { } user)
+        {
+            return Refusal.Invalid(errors, "The user is not valid; nothing was saved.");
         }
 
         var created = await store.SaveUserAsync(user, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
         cache.Invalidate();
-        return (user, created, []);
+        return new Saved<DirectoryUser>(user, created);
     }
 
-    public async Task<bool> RemoveUserAsync(string id, CancellationToken cancellationToken)
+    /// <summary>Removes a user with their memberships and access entries; administrators of / only.</summary>
+    public async Task<Refusal?> RemoveUserAsync(Caller caller, string? id, CancellationToken cancellationToken)
     {
-        var removed = await store.RemoveUserAsync(id, cancellationToken).ConfigureAwait(false);
+        if (RefuseChange(caller) is { } refusal)
+        {
+            return refusal;
+        }
+
+        if (!DirectoryIds.TryCheck(id, out _) || !await store.RemoveUserAsync(id!, cancellationToken).ConfigureAwait(false))
+        {
+            return NoUser(id);
+        }
+
         cache.Invalidate();
-        return removed;
+        return null;
     }
 
-    public async Task<(DirectoryGroup? Saved, bool Created, IReadOnlyList<FieldError> Errors)> SetGroupAsync(GroupUpdate update, CancellationToken cancellationToken)
+    /// <summary>Adds or changes a group (as <paramref name="mode"/> allows); its new members must
+    /// exist and make no cycle, checked inside the write. Administrators of / only.</summary>
+    public async Task<Result<Saved<DirectoryGroup>>> SaveGroupAsync(Caller caller, GroupUpdate update, SaveMode mode, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(update);
+        if (RefuseChange(caller) is { } refusal)
+        {
+            return refusal;
+        }
+
         if (!DirectoryIds.TryCheck(update.Id, out var idError))
         {
-            return (null, false, [new("id", idError)]);
+            return Refusal.Invalid("id", idError);
         }
 
         var existing = await store.FindGroupAsync(update.Id!, cancellationToken).ConfigureAwait(false);
-        var errors = new List<FieldError>();
-        var group = ApplyGroup(existing, update, "", errors);
-        if (group is null)
+        if (CheckMode("Group", update.Id!, existing is not null, mode) is { } wrongMode)
         {
-            return (null, false, errors);
+            return wrongMode;
+        }
+
+        var errors = new List<FieldError>();
+        if (ApplyGroup(existing, update, "", errors) is not { } group)
+        {
+            return Refusal.Invalid(errors, GroupRefused);
         }
 
         // Checked inside the write, which no other directory write overlaps: a concurrent save
@@ -113,30 +188,48 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         var (saved, created, refused) = await store.SaveGroupAsync(group, time.GetUtcNow(), checkMembers, cancellationToken).ConfigureAwait(false);
         if (saved is null)
         {
-            return (null, false, refused);
+            return Refusal.Invalid(refused, GroupRefused);
         }
 
         cache.Invalidate();
-        return (saved, created, []);
+        return new Saved<DirectoryGroup>(saved, created);
     }
 
-    public async Task<bool> RemoveGroupAsync(string id, CancellationToken cancellationToken)
+    /// <summary>Removes a group, its place in other groups and its access entries; administrators of / only.</summary>
+    public async Task<Refusal?> RemoveGroupAsync(Caller caller, string? id, CancellationToken cancellationToken)
     {
-        var removed = await store.RemoveGroupAsync(id, cancellationToken).ConfigureAwait(false);
+        if (RefuseChange(caller) is { } refusal)
+        {
+            return refusal;
+        }
+
+        if (!DirectoryIds.TryCheck(id, out _) || !await store.RemoveGroupAsync(id!, cancellationToken).ConfigureAwait(false))
+        {
+            return NoGroup(id);
+        }
+
         cache.Invalidate();
-        return removed;
+        return null;
     }
 
     /// <summary>Checks every item, then saves them all in one transaction, or nothing. Each error is
     /// named by the item's place (<c>users[3].email</c>, <c>line 7.members</c>).</summary>
-    public async Task<ImportReport> ImportAsync(DirectoryImport import, CancellationToken cancellationToken)
+    /// <remarks>The file is read (<paramref name="read"/>) only once the caller may import: a
+    /// request of 64 MiB is not read for a caller that would be refused.</remarks>
+    public async Task<Result<ImportReport>> ImportAsync(Caller caller, Func<CancellationToken, Task<DirectoryImport>> read, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(import);
+        ArgumentNullException.ThrowIfNull(read);
+        if (RefuseChange(caller) is { } refusal)
+        {
+            return refusal;
+        }
+
+        var import = await read(cancellationToken).ConfigureAwait(false);
         var errors = new List<FieldError>(import.Errors);
         if (import.Users.Count + import.Groups.Count > MaxImportItems)
         {
             errors.Add(new("import", $"An import holds at most {MaxImportItems:N0} users and groups; this one has {import.Users.Count + import.Groups.Count:N0}."));
-            return new ImportReport(0, 0, 0, 0, errors);
+            return Refusal.Invalid(errors, ImportRefused);
         }
 
         var users = new List<DirectoryUser>();
@@ -199,7 +292,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         {
             // Nothing will be written: the members are looked up only to list every problem at once.
             errors.AddRange(MissingMembers(await store.FindExistingAsync(groups.SelectMany(g => g.Members).ToHashSet(), cancellationToken).ConfigureAwait(false)));
-            return new ImportReport(0, 0, 0, 0, errors);
+            return Refusal.Invalid(errors, ImportRefused);
         }
 
         var usersAdded = 0;
@@ -221,30 +314,42 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         var refused = await store.ImportAsync(users, groups, time.GetUtcNow(), CheckImport, cancellationToken).ConfigureAwait(false);
         if (refused.Count > 0)
         {
-            return new ImportReport(0, 0, 0, 0, refused);
+            return Refusal.Invalid(refused, ImportRefused);
         }
 
         cache.Invalidate();
-        return new ImportReport(usersAdded, users.Count - usersAdded, groupsAdded, groups.Count - groupsAdded, []);
+        return new ImportReport(usersAdded, users.Count - usersAdded, groupsAdded, groups.Count - groupsAdded);
     }
 
     /// <summary>Grants a user or group a level on a scope (and so on every scope below it); a
-    /// second grant to the same principal on the same scope changes its level.</summary>
-    public async Task<(AccessEntry? Saved, bool Created, IReadOnlyList<FieldError> Errors)> GrantAsync(
-        string? scope, string? principal, string? level, CancellationToken cancellationToken)
+    /// second grant to the same principal on the same scope changes its level. Administrators of
+    /// the scope (or an ancestor) only.</summary>
+    public async Task<Result<Saved<AccessEntry>>> GrantAsync(Caller caller, string? scope, string? principal, string? level, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(caller);
         var errors = new List<FieldError>();
         var (path, who) = ParseTarget(scope, principal, errors);
-        // Every problem at once, in the fields' order: an unknown principal along with a bad level.
-        await CheckTargetExistsAsync(path, who, errors, cancellationToken).ConfigureAwait(false);
         if (!AccessLevelNames.Values.TryParse(level, out var levelError, out var granted))
         {
             errors.Add(new("level", $"Level {levelError}"));
         }
 
+        if (errors.Any(e => e.Field == "scope"))
+        {
+            return Refusal.Invalid(errors, AccessRefused);
+        }
+
+        if (RefuseAccessChange(caller, path) is { } refusal)
+        {
+            return refusal;
+        }
+
+        // Every problem at once, once the caller may change the list: an unknown principal along
+        // with a bad level (a field that did not parse is not looked up).
+        await CheckTargetExistsAsync(path, who, errors, cancellationToken).ConfigureAwait(false);
         if (errors.Count > 0)
         {
-            return (null, false, errors);
+            return Refusal.Invalid(errors, AccessRefused);
         }
 
         // The principal is looked up again inside the write: a removal on another node in
@@ -255,31 +360,60 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
             entry, graph => graph.Existing.Contains(who) ? [] : [new("principal", Missing(who))], cancellationToken).ConfigureAwait(false);
         if (refused.Count > 0)
         {
-            return (null, false, refused);
+            return Refusal.Invalid(refused, AccessRefused);
         }
 
         cache.Invalidate();
-        return (entry, created, []);
+        return new Saved<AccessEntry>(entry, created);
     }
 
-    public async Task<(bool Removed, IReadOnlyList<FieldError> Errors)> RevokeAsync(string? scope, string? principal, CancellationToken cancellationToken)
+    /// <summary>Removes a principal's own entry from a scope's access list (entries on other scopes
+    /// stay). Administrators of the scope (or an ancestor) only.</summary>
+    public async Task<Refusal?> RevokeAsync(Caller caller, string? scope, string? principal, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(caller);
         var errors = new List<FieldError>();
         var (path, who) = ParseTarget(scope, principal, errors);
         if (errors.Count > 0)
         {
-            return (false, errors);
+            return Refusal.Invalid(errors, "The access entry is not valid; nothing was changed.");
         }
 
-        var removed = await store.RevokeAsync(path, who, cancellationToken).ConfigureAwait(false);
+        if (RefuseAccessChange(caller, path) is { } refusal)
+        {
+            return refusal;
+        }
+
+        if (!await store.RevokeAsync(path, who, cancellationToken).ConfigureAwait(false))
+        {
+            return Refusal.NotFound($"Scope {path} has no entry of its own for {who}.");
+        }
+
         cache.Invalidate();
-        return (removed, []);
+        return null;
     }
 
-    /// <summary>The scope's own entries and what applies there, with where each level comes from.</summary>
-    public async Task<ScopeAccess> DescribeAccessAsync(ScopePath scope, CancellationToken cancellationToken)
+    /// <summary>The scope's own entries and what applies there, with where each level comes from;
+    /// for administrators of the scope (or an ancestor).</summary>
+    public async Task<Result<ScopeAccess>> DescribeAccessAsync(Caller caller, string? scope, CancellationToken cancellationToken)
     {
-        var chain = scope.SelfAndAncestors().ToArray();
+        ArgumentNullException.ThrowIfNull(caller);
+        if (!ScopePath.TryParse(scope, out var path, out var scopeError))
+        {
+            return Refusal.Invalid("scope", scopeError);
+        }
+
+        if (!caller.Administers(path))
+        {
+            return Refusal.NotAllowed($"{caller.Description} may not read the access list of scope {path}: it is not an administrator of it.");
+        }
+
+        if (!await settings.ScopeExistsAsync(path, cancellationToken).ConfigureAwait(false))
+        {
+            return Refusal.NotFound(ScopeService.Missing(path).Message);
+        }
+
+        var chain = path.SelfAndAncestors().ToArray();
         var entries = await store.ListAccessAsync(chain, cancellationToken).ConfigureAwait(false);
         var effective = new Dictionary<Principal, EffectiveAccess>();
         // Nearest scope first: an ancestor's entry wins only when it grants more.
@@ -295,8 +429,8 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         }
 
         return new ScopeAccess(
-            scope,
-            entries.Where(e => e.Scope == scope).ToArray(),
+            path,
+            entries.Where(e => e.Scope == path).ToArray(),
             effective.Values.OrderBy(e => e.Principal.Kind).ThenBy(e => e.Principal.Id, StringComparer.Ordinal).ToArray());
     }
 
@@ -401,7 +535,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
                 var seen = new HashSet<Principal>();
                 for (var i = 0; i < texts.Count; i++)
                 {
-                    if (!Principal.TryParse(texts[i]?.Trim(), out var member, out var memberError))
+                    if (!Principal.TryParse(texts[i], out var member, out var memberError))
                     {
                         errors.Add(new($"{prefix}members[{i}]", memberError));
                     }
@@ -497,6 +631,45 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         return errors;
     }
 
+    private const string ImportRefused = "The import has errors; nothing was saved.";
+
+    private const string GroupRefused = "The group is not valid; nothing was saved.";
+
+    private const string AccessRefused = "The access entry is not valid; nothing was saved.";
+
+    /// <summary>The directory is read by any administrator: a scope's administrator picks users and
+    /// groups from it for access lists, rules and subscriptions.</summary>
+    private static Refusal? RefuseRead(Caller caller)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        return caller.IsAdministrator ? null : Refusal.NotAllowed($"{caller.Description} may not read the directory of users and groups: that takes an administrator.");
+    }
+
+    /// <summary>Users and groups are one directory for every scope: only administrators of / change
+    /// it. Null when the caller may; the console asks before it shows a form for a change.</summary>
+    public static Refusal? RefuseChange(Caller caller)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        return caller.AdministersRoot
+            ? null
+            : Refusal.NotAllowed($"{caller.Description} may not change the directory: users and groups are shared by every scope, so only administrators of / add, change, import or remove them.");
+    }
+
+    private static Refusal? RefuseAccessChange(Caller caller, ScopePath scope) =>
+        caller.Administers(scope) ? null : Refusal.NotAllowed($"{caller.Description} may not change the access list of scope {scope}: it is not an administrator of it.");
+
+    /// <summary>Whether an add or a change may go ahead on an id that is (or is not) in use.</summary>
+    private static Refusal? CheckMode(string kind, string id, bool exists, SaveMode mode) => (mode, exists) switch
+    {
+        (SaveMode.Add, true) => Refusal.Conflict(new FieldError("id", $"{kind} '{id}' exists already: change it instead, or pick another id.")),
+        (SaveMode.Change, false) => Refusal.NotFound($"There is no {kind.ToLowerInvariant()} '{id}'."),
+        _ => null,
+    };
+
+    private static Refusal NoUser(string? id) => Refusal.NotFound($"There is no user '{DirectoryIds.Printable(id)}'.");
+
+    private static Refusal NoGroup(string? id) => Refusal.NotFound($"There is no group '{DirectoryIds.Printable(id)}'.");
+
     private static string CycleMessage(IReadOnlyList<string> cycle) =>
         $"This membership would make a cycle: {string.Join(" → ", cycle.Select(id => $"group:{id}"))}. A group cannot contain itself, directly or through other groups.";
 
@@ -510,7 +683,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
             errors.Add(new("scope", scopeError));
         }
 
-        if (!Principal.TryParse(principal?.Trim(), out var who, out var principalError))
+        if (!Principal.TryParse(principal, out var who, out var principalError))
         {
             errors.Add(new("principal", principalError));
         }
@@ -523,7 +696,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         // A field that did not parse is already reported (and its value is the default).
         if (!errors.Any(e => e.Field == "scope") && !await settings.ScopeExistsAsync(scope, cancellationToken).ConfigureAwait(false))
         {
-            errors.Add(OutgoingSettingsService.ScopeMissing(scope));
+            errors.Add(ScopeService.Missing(scope));
         }
 
         if (!errors.Any(e => e.Field == "principal") && !(await store.FindExistingAsync([principal], cancellationToken).ConfigureAwait(false)).Contains(principal))

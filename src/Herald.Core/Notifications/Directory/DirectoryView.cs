@@ -56,6 +56,11 @@ public sealed class DirectoryView : IDirectoryView
 
     public DirectoryUser? FindUserByEmail(string email) => _usersByEmail.GetValueOrDefault(email.Trim());
 
+    /// <summary>Users whose display name is <paramref name="name"/>, ignoring case (a display name
+    /// is not an id: this only links a console account to its person, and only when one matches).</summary>
+    public IReadOnlyList<DirectoryUser> FindUsersByName(string name) =>
+        _users.Values.Where(u => string.Equals(u.Name, name, StringComparison.OrdinalIgnoreCase)).OrderBy(u => u.Id, StringComparer.Ordinal).ToArray();
+
     public DirectoryGroup? FindGroup(string id) => _groups.GetValueOrDefault(id);
 
     /// <summary>The groups the user belongs to, directly or through nested groups, each once.</summary>

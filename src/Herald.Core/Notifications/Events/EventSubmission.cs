@@ -13,7 +13,6 @@ public sealed record EventSubmission(
 public static partial class EventLimits
 {
     public const int MaxBatch = 1000;
-    public const int MaxIdLength = 200;
     public const int MaxTitleLength = 1000;
     public const int MaxLinkLength = 2000;
     public const int MaxPathLength = 2000;
@@ -34,9 +33,9 @@ public static class EventValidation
         var before = errors.Count;
         void Fail(string field, string message) => errors.Add(new FieldError(prefix + field, message));
 
-        if (string.IsNullOrEmpty(e.Id) || e.Id.Length > EventLimits.MaxIdLength || e.Id.Any(char.IsControl))
+        if (!EventId.TryParse(e.Id, out var id, out var idError))
         {
-            Fail("id", $"An event needs an id of 1 to {EventLimits.MaxIdLength} characters without control characters (it is how duplicates are recognised).");
+            Fail("id", idError);
         }
 
         if (e.Type is null || !EventLimits.EventType().IsMatch(e.Type))
@@ -90,7 +89,7 @@ public static class EventValidation
 
         var normalised = path.Length > 1 ? path.TrimEnd('/') : path;
         return new NotificationEvent(
-            e.Id!, e.Type!, scope, normalised, e.Actor, e.Title!, e.Link, e.Data is { } d ? d.Clone() : null, e.Time ?? now, now);
+            id.Value, e.Type!, scope, normalised, e.Actor, e.Title!, e.Link, e.Data is { } d ? d.Clone() : null, e.Time ?? now, now);
     }
 }
 

@@ -1,7 +1,7 @@
-using System.Collections.Concurrent;
 using Herald.Notifications.Events;
 using Herald.Notifications.Matching;
 using Herald.Outbox;
+using Herald.Work;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -12,9 +12,14 @@ namespace Herald.Notifications.FanOut;
 public sealed class NotificationSignal : WakeSignal;
 
 /// <summary>
-/// Claims pending events with a lease, matches and fans each out, and marks it done. A node that
-/// dies mid-fan-out leaves its events to another once the lease runs out; what the first node
-/// already wrote to the outbox is not written twice (idempotency key per event and address).
+/// Events as one kind of background work (<see cref="WorkLoop{TItem}"/>): claimed with a lease,
+/// matched and fanned out one at a time, marked done. A node that dies mid-fan-out leaves its
+/// events to another once the lease runs out; what the first node already wrote to the outbox is
+/// not written twice (idempotency key per event and address). A large fan-out (paced to this
+/// node's delivery) can outlast one lease, and so can the wait of the events claimed with it:
+/// the lease keeper renews them all while this node holds them. An event whose fan-out throws
+/// (a template that divides by zero) is tried again with backoff and then quarantined, while the
+/// events claimed with it go on.
 /// </summary>
 public sealed partial class NotificationEngine(
     INotificationEventStore events,
@@ -23,139 +28,94 @@ public sealed partial class NotificationEngine(
     NodeIdentity node,
     NotificationSignal signal,
     IOptions<NotificationOptions> options,
+    IOptions<WorkOptions> work,
     TimeProvider time,
-    ILogger<NotificationEngine> log) : BackgroundService
+    ILogger<NotificationEngine> log) : BackgroundService, IWorkItems<NotificationEvent>
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        LogStarted(log, node.Name);
-        var settings = options.Value;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                var worked = await RunOnceAsync(stoppingToken).ConfigureAwait(false);
-                if (worked == 0)
-                {
-                    await signal.WaitAsync(settings.PollInterval, stoppingToken).ConfigureAwait(false);
-                }
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is System.Data.Common.DbException or IOException or TimeoutException or InvalidOperationException)
-            {
-                LogCycleFailed(log, ex);
-                await Task.Delay(settings.PollInterval, time, stoppingToken).ConfigureAwait(false);
-            }
-        }
-    }
+    private WorkLoop<NotificationEvent>? _loop;
+    private LeaseKeeper<EventKey>? _leases;
 
-    /// <summary>One cycle: refresh the index if due, claim a batch, process it. Returns how many
-    /// events were claimed.</summary>
-    public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
+    private LeaseKeeper<EventKey> Leases => _leases ??= new LeaseKeeper<EventKey>(
+        "event",
+        options.Value.Lease,
+        async (ids, until, ct) => await events.RenewAsync(node.Name, ids, until, ct).ConfigureAwait(false),
+        time,
+        log);
+
+    private WorkLoop<NotificationEvent> Loop => _loop ??= new WorkLoop<NotificationEvent>(
+        this,
+        new WorkRoom(options.Value.ClaimBatch),
+        new WorkLoopSettings(options.Value.ClaimBatch, Processors: 1, options.Value.PollInterval),
+        signal,
+        Leases,
+        work.Value,
+        time,
+        log);
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => Loop.RunAsync(stoppingToken);
+
+    /// <summary>One round: refresh the index if due, claim a batch, fan each event out. Returns
+    /// how many events were claimed.</summary>
+    public Task<int> RunOnceAsync(CancellationToken cancellationToken) => Loop.RunOnceAsync(cancellationToken);
+
+    string IWorkItems<NotificationEvent>.Kind => "event";
+
+    string IWorkItems<NotificationEvent>.NameOf(NotificationEvent item) => item.Key.ToString();
+
+    int IWorkItems<NotificationEvent>.FailuresOf(NotificationEvent item) => item.Failures;
+
+    async Task<IReadOnlyList<NotificationEvent>> IWorkItems<NotificationEvent>.ClaimAsync(int most, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         await matcher.RefreshIfDueAsync(settings.IndexRefreshInterval, cancellationToken).ConfigureAwait(false);
-        var claimed = await events.ClaimAsync(node.Name, settings.ClaimBatch, time.GetUtcNow(), settings.Lease, cancellationToken).ConfigureAwait(false);
-        if (claimed.Count == 0)
-        {
-            return 0;
-        }
+        var claimedAt = time.GetUtcNow();
+        var claimed = await events.ClaimAsync(node.Name, most, claimedAt, settings.Lease, cancellationToken).ConfigureAwait(false);
+        return claimed.Where(e => Leases.Hold(e.Key, claimedAt + settings.Lease)).ToArray();
+    }
 
-        var held = new ConcurrentDictionary<string, bool>(claimed.Select(e => KeyValuePair.Create(e.Id, true)), StringComparer.Ordinal);
-        using var processed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var renewing = RenewWhileHeldAsync(held, processed.Token);
+    async Task IWorkItems<NotificationEvent>.ProcessAsync(NotificationEvent item, CancellationToken cancellationToken)
+    {
         try
         {
-            foreach (var notificationEvent in claimed)
+            var result = await fanOut.RunAsync(item, cancellationToken).ConfigureAwait(false);
+            if (result.Problem is not null)
             {
-                await ProcessAsync(notificationEvent, cancellationToken).ConfigureAwait(false);
-                held.TryRemove(notificationEvent.Id, out _);
+                // The scope cannot send now (no settings, sending disabled): the event stays pending and
+                // is tried again later, so nothing is lost while an administrator fixes the settings.
+                LogCannotSend(log, item.Id, item.Scope.Value, result.Problem);
+                await events.ReleaseAsync(item.Key, node.Name, time.GetUtcNow() + options.Value.RetryDelay, cancellationToken).ConfigureAwait(false);
+                return;
             }
+
+            if (!await events.CompleteAsync(item.Key, node.Name, time.GetUtcNow(), cancellationToken).ConfigureAwait(false))
+            {
+                LogLeaseLost(log, item.Key.ToString());
+            }
+
+            LogFannedOut(log, item.Id, item.Type, result.Stored, result.Duplicates, result.DigestEntries);
         }
         finally
         {
-            await processed.CancelAsync().ConfigureAwait(false);
-            await renewing.ConfigureAwait(false);
+            // Done, or failed and recorded right after: nothing more to renew.
+            Leases.Release(item.Key);
         }
-
-        return claimed.Count;
     }
 
-    /// <summary>
-    /// Keeps the leases of the claimed events that are not done yet, every third of a lease: a
-    /// large fan-out (paced to this node's delivery) can outlast one lease, and so can the wait of
-    /// the events claimed with it. Only a node that died (or lost the database) lets its events
-    /// go to another, which would fan them out again (sending nothing twice, but doing all the
-    /// work twice).
-    /// </summary>
-    private async Task RenewWhileHeldAsync(ConcurrentDictionary<string, bool> held, CancellationToken processed)
+    async Task IWorkItems<NotificationEvent>.FailAsync(NotificationEvent item, ItemFailure failure, CancellationToken cancellationToken)
     {
-        var lease = options.Value.Lease;
-        while (true)
+        if (!await events.FailAsync(item.Key, node.Name, failure, cancellationToken).ConfigureAwait(false))
         {
-            try
-            {
-                await Task.Delay(lease / 3, time, processed).ConfigureAwait(false);
-                var ids = held.Keys.ToArray();
-                if (ids.Length == 0)
-                {
-                    continue;
-                }
-
-                var renewed = await events.RenewAsync(node.Name, ids, time.GetUtcNow() + lease, processed).ConfigureAwait(false);
-                foreach (var lost in ids.Except(renewed, StringComparer.Ordinal))
-                {
-                    // Taken over: the fan-out here still finishes (the outbox stores each email once).
-                    held.TryRemove(lost, out _);
-                }
-            }
-            catch (OperationCanceledException) when (processed.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is System.Data.Common.DbException or IOException or TimeoutException or InvalidOperationException)
-            {
-                LogRenewFailed(log, held.Count, ex);
-            }
+            LogLeaseLost(log, item.Key.ToString());
         }
     }
 
-    private async Task ProcessAsync(NotificationEvent notificationEvent, CancellationToken cancellationToken)
-    {
-        var result = await fanOut.RunAsync(notificationEvent, cancellationToken).ConfigureAwait(false);
-        if (result.Problem is not null)
-        {
-            // The scope cannot send now (no settings, sending disabled): the event stays pending and
-            // is tried again later, so nothing is lost while an administrator fixes the settings.
-            LogCannotSend(log, notificationEvent.Id, notificationEvent.Scope.Value, result.Problem);
-            await events.ReleaseAsync(notificationEvent.Id, node.Name, time.GetUtcNow() + options.Value.RetryDelay, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        if (!await events.CompleteAsync(notificationEvent.Id, node.Name, time.GetUtcNow(), cancellationToken).ConfigureAwait(false))
-        {
-            LogLeaseLost(log, notificationEvent.Id);
-        }
-
-        LogFannedOut(log, notificationEvent.Id, notificationEvent.Type, result.Stored, result.Duplicates, result.DigestEntries);
-    }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Notification engine on node {Node} started")]
-    private static partial void LogStarted(ILogger logger, string node);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Claiming or fanning out notification events failed; trying again")]
-    private static partial void LogCycleFailed(ILogger logger, Exception exception);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Renewing the leases of {Count} notification event(s) failed; trying again")]
-    private static partial void LogRenewFailed(ILogger logger, int count, Exception exception);
+    Task IWorkItems<NotificationEvent>.PostponeAsync(NotificationEvent item, DateTimeOffset retryAt, CancellationToken cancellationToken) =>
+        events.ReleaseAsync(item.Key, node.Name, retryAt, cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Event {EventId} stays pending: scope {Scope} cannot send ({Problem}); trying again later")]
     private static partial void LogCannotSend(ILogger logger, string eventId, string scope, string problem);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Event {EventId} was fanned out after its lease ran out; another node may have taken it (the outbox stores each email once)")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Event {EventId} was worked on after its lease ran out; another node may have taken it (the outbox stores each email once)")]
     private static partial void LogLeaseLost(ILogger logger, string eventId);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Event {EventId} ({Type}): {Stored} email(s) queued, {Duplicates} already queued, {Digest} digest entr(ies)")]

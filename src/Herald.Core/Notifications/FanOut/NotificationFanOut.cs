@@ -34,7 +34,7 @@ public sealed class NotificationFanOut(
         {
             if (subscription.Schedule.Frequency != NotificationFrequency.Immediate)
             {
-                digestEntries.Add(new DigestEntry(subscription.Id, notificationEvent.Id, notificationEvent.ReceivedAt));
+                digestEntries.Add(new DigestEntry(subscription.Id, notificationEvent.Key, notificationEvent.ReceivedAt));
                 continue;
             }
 
@@ -136,7 +136,8 @@ public sealed class NotificationFanOut(
         {
             var unsubscribe = await links.CreateAsync(planned.Origin, cancellationToken).ConfigureAwait(false);
             var content = await templates.RenderEventAsync(notificationEvent, planned.Recipient, planned.SourceName, unsubscribe, cancellationToken).ConfigureAwait(false);
-            // Idempotency: one key per (event, address), so a fan-out run again sends nothing twice.
+            // Idempotency: one key per (event, address) among the messages of the event's scope (where
+            // event ids are unique), so a fan-out run again sends nothing twice.
             var key = $"event:{notificationEvent.Id}:{planned.Recipient.Address.Value.ToLowerInvariant()}";
             yield return new NotificationEmail(planned.Recipient, content, unsubscribe, key, requester);
         }

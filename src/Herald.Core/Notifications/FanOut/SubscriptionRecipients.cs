@@ -36,9 +36,10 @@ public sealed class SubscriptionRecipients(ISubscriptionStore store) : ISubscrip
         }
 
         if (group.Delivery is GroupDelivery.Alias or GroupDelivery.Both && group.Alias is { } alias
-            && directory.GroupAccessOf(group.Id, accessScope) >= AccessLevel.View && !optedOut.Contains(alias.Value))
+            && directory.GroupAccessOf(group.Id, accessScope) >= AccessLevel.View && new NotificationRecipient(alias, null) is var aliasRecipient
+            && !optedOut.Contains(aliasRecipient.Key))
         {
-            recipients.Add(new NotificationRecipient(alias, null));
+            recipients.Add(aliasRecipient);
         }
 
         return recipients;

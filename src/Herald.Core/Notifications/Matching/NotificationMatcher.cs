@@ -33,6 +33,17 @@ public sealed class NotificationMatcher(ISubscriptionRegistry store, TimeProvide
         }
     }
 
+    /// <summary>What a use case calls after changing a subscription or rule: a node whose index is
+    /// loaded (serve) reads the change at once, so that its next event sees it; a process that has
+    /// never matched an event (a CLI verb) does not load a million subscriptions for nothing.</summary>
+    public async Task LearnChangesAsync(CancellationToken cancellationToken)
+    {
+        if (Loaded)
+        {
+            await RefreshAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
         await _refreshing.WaitAsync(cancellationToken).ConfigureAwait(false);

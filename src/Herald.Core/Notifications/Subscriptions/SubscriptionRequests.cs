@@ -99,6 +99,42 @@ public static class SubscriptionRequests
         return true;
     }
 
+    /// <summary>A list's owner filter: null when not given.</summary>
+    public static Principal? OptionalPrincipal(string? text, string field, List<FieldError> errors)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (Principal.TryParse(text, out var principal, out var error))
+        {
+            return principal;
+        }
+
+        errors.Add(new FieldError(field, error));
+        return null;
+    }
+
+    /// <summary>A list's scope filter (that scope and below): null when not given.</summary>
+    public static ScopePath? OptionalScope(string? text, List<FieldError> errors)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        if (text is null)
+        {
+            return null;
+        }
+
+        return ScopePath.TryParse(text, out var scope, out var error) ? scope : Fail(error);
+
+        ScopePath? Fail(string message)
+        {
+            errors.Add(new FieldError("scope", message));
+            return null;
+        }
+    }
+
     private static ScopePath Scope(string? text, List<FieldError> errors)
     {
         if (!ScopePath.TryParse(text, out var scope, out var error))

@@ -1,32 +1,33 @@
 using System.Collections.Concurrent;
-using System.Text;
 using Fluid;
 using Herald.Scopes;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Herald.Notifications.Templates;
 
 /// <summary>
 /// Renders notifications with the effective template of the event's scope and type: the nearest
 /// scope up the tree that has its own, else the built-in default. Stored templates were checked
-/// when saved; one that fails anyway (a filter removed in an upgrade, a loop over huge data) falls
-/// back to the default with a warning, so a notification is never lost to a template.
+/// when saved; one that fails anyway (on an event unlike those it was checked with, or after a
+/// filter went away in an upgrade) throws <see cref="TemplateFailedException"/>, so the event is
+/// retried and then quarantined with the reason, unless <see cref="NotificationTemplateOptions.OnFailure"/>
+/// says to fall back to the default for that mail. The default renders in its own guard: if even
+/// it fails (a digest too long for a body), the failure names it.
 /// </summary>
 public sealed partial class NotificationTemplates(
-    INotificationTemplateStore store, TemplateCompiler compiler, TimeProvider time, ILogger<NotificationTemplates> logger) : INotificationTemplates
+    INotificationTemplateStore store, TemplateRenderer renderer, IOptions<NotificationTemplateOptions> options, TimeProvider time, ILogger<NotificationTemplates> logger)
+    : INotificationTemplates
 {
-    /// <summary>RFC 5322's line limit, which a subject (one header line) must fit.</summary>
-    public const int MaxSubjectLength = 998;
-
     /// <summary>How long a node trusts its copy of a scope's templates: a change made on another
     /// node applies within this time (at once on the node that made it).</summary>
     private static readonly TimeSpan CacheLifetime = TimeSpan.FromSeconds(5);
 
     private readonly ConcurrentDictionary<ScopePath, (DateTimeOffset Until, IReadOnlyList<NotificationTemplate> Chain)> _chains = new();
 
-    /// <summary>Compiled templates by the sources object itself, so that rendering the same
-    /// template 100,000 times does not hash its text each time; entries go with their sources.</summary>
-    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<TemplateSources, Compiled> _compiled = new();
+    /// <summary>The template compiled last, by its sources object: a fan-out renders one event's
+    /// template for every recipient in a row, without looking its text up in the compiler's cache.</summary>
+    private LastCompiled? _last;
 
     public async ValueTask<RenderedNotification> RenderEventAsync(
         NotificationEvent notificationEvent, NotificationRecipient recipient, string sourceName, Uri unsubscribe, CancellationToken cancellationToken)
@@ -36,7 +37,7 @@ public sealed partial class NotificationTemplates(
         ArgumentNullException.ThrowIfNull(unsubscribe);
         var (stored, _) = await EffectiveAsync(notificationEvent.Scope, notificationEvent.Type, cancellationToken).ConfigureAwait(false);
         var zone = TemplateModel.ZoneOf(recipient);
-        return await RenderWithFallbackAsync(stored, notificationEvent.Type, context =>
+        return await RenderEffectiveAsync(stored, notificationEvent.Type, context =>
         {
             TemplateModel.SetEvent(context, notificationEvent, zone);
             Common(context, recipient, zone, sourceName, unsubscribe);
@@ -51,7 +52,7 @@ public sealed partial class NotificationTemplates(
         ArgumentNullException.ThrowIfNull(unsubscribe);
         var (stored, _) = await EffectiveAsync(subscription.Scope, DefaultTemplates.Digest, cancellationToken).ConfigureAwait(false);
         var zone = TemplateModel.ZoneOf(recipient);
-        return await RenderWithFallbackAsync(stored, DefaultTemplates.Digest, context =>
+        return await RenderEffectiveAsync(stored, DefaultTemplates.Digest, context =>
         {
             TemplateModel.SetDigest(context, subscription.Name, events, window, zone);
             Common(context, recipient, zone, $"the alert \"{subscription.Name}\"", unsubscribe);
@@ -82,54 +83,6 @@ public sealed partial class NotificationTemplates(
     /// <summary>Forgets cached templates after a change on this node.</summary>
     public void Invalidate() => _chains.Clear();
 
-    /// <summary>Renders the sources; throws what a template throws (for checks and previews).</summary>
-    public async ValueTask<RenderedNotification> RenderAsync(TemplateSources sources, Action<TemplateContext> model)
-    {
-        ArgumentNullException.ThrowIfNull(sources);
-        ArgumentNullException.ThrowIfNull(model);
-        var compiled = _compiled.GetValue(sources, s => new Compiled(Compile(s.Subject), Compile(s.Text), s.Html is null ? null : Compile(s.Html)));
-        var context = new TemplateContext(compiler.Options);
-        model(context);
-        var subject = Subject(await compiled.Subject.RenderAsync(context, TemplateCompiler.Text).ConfigureAwait(false));
-        var text = await compiled.Text.RenderAsync(context, TemplateCompiler.Text).ConfigureAwait(false);
-        var html = compiled.Html is null ? null : await compiled.Html.RenderAsync(context, TemplateCompiler.Html).ConfigureAwait(false);
-        return new RenderedNotification(subject, text, html);
-    }
-
-    /// <summary>One header line: line breaks and runs of white space become one space, at most
-    /// <see cref="MaxSubjectLength"/> characters.</summary>
-    public static string Subject(string rendered)
-    {
-        ArgumentNullException.ThrowIfNull(rendered);
-        var line = new StringBuilder(Math.Min(rendered.Length, MaxSubjectLength));
-        foreach (var c in rendered)
-        {
-            if (char.IsWhiteSpace(c) || char.IsControl(c))
-            {
-                if (line.Length > 0 && line[^1] != ' ')
-                {
-                    line.Append(' ');
-                }
-            }
-            else
-            {
-                line.Append(c);
-            }
-        }
-
-        var subject = line.ToString().Trim();
-        if (subject.Length > MaxSubjectLength)
-        {
-            subject = subject[..MaxSubjectLength];
-            if (char.IsHighSurrogate(subject[^1]))
-            {
-                subject = subject[..^1];
-            }
-        }
-
-        return subject;
-    }
-
     internal static void Common(TemplateContext context, NotificationRecipient recipient, TimeZoneInfo zone, string sourceName, Uri unsubscribe)
     {
         TemplateModel.SetRecipient(context, recipient, zone);
@@ -137,30 +90,38 @@ public sealed partial class NotificationTemplates(
         context.SetValue("unsubscribe_url", unsubscribe.AbsoluteUri);
     }
 
-    private async ValueTask<RenderedNotification> RenderWithFallbackAsync(NotificationTemplate? stored, string type, Action<TemplateContext> model)
+    private async ValueTask<RenderedNotification> RenderEffectiveAsync(NotificationTemplate? stored, string type, Action<TemplateContext> model)
     {
         if (stored is not null)
         {
             try
             {
-                return await RenderAsync(stored.Sources, model).ConfigureAwait(false);
+                return await renderer.RenderAsync(Compiled(stored.Sources, stored.Scope, type), model).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is FluidException or InvalidOperationException or FormatException or ArgumentException)
+            catch (TemplateFailedException failure) when (options.Value.OnFailure == TemplateFailurePolicy.Fallback)
             {
-                LogTemplateFailed(logger, ex, stored.Scope.Value, type);
+                LogFellBack(logger, failure, type, stored.Scope.Value, TemplatePartNames.NameOf(failure.Part), failure.Reason);
             }
         }
 
-        return await RenderAsync(DefaultTemplates.For(type), model).ConfigureAwait(false);
+        return await renderer.RenderAsync(Compiled(DefaultTemplates.For(type), null, type), model).ConfigureAwait(false);
     }
 
-    private IFluidTemplate Compile(string source) =>
-        compiler.TryCompile(source, out var template, out var error)
-            ? template
-            : throw new InvalidOperationException($"The template cannot be compiled: {error}");
+    private CompiledTemplate Compiled(TemplateSources sources, ScopePath? scope, string type)
+    {
+        var last = Volatile.Read(ref _last);
+        if (last is not null && ReferenceEquals(last.Sources, sources) && last.Template.Scope == scope && last.Template.EventType == type)
+        {
+            return last.Template;
+        }
 
-    private sealed record Compiled(IFluidTemplate Subject, IFluidTemplate Text, IFluidTemplate? Html);
+        var compiled = renderer.Compile(sources, scope, type, keep: true);
+        Volatile.Write(ref _last, new LastCompiled(sources, compiled));
+        return compiled;
+    }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The {Type} template of scope {Scope} failed to render; the built-in default was used instead")]
-    private static partial void LogTemplateFailed(ILogger logger, Exception exception, string scope, string type);
+    private sealed record LastCompiled(TemplateSources Sources, CompiledTemplate Template);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The {Type} template of scope {Scope} failed in its {Part} ({Reason}); the built-in default was used for this mail")]
+    private static partial void LogFellBack(ILogger logger, Exception exception, string type, string scope, string part, string reason);
 }

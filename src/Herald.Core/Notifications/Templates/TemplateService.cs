@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Fluid;
+using Herald.Access;
 using Herald.Scopes;
 using Herald.Settings;
 
@@ -33,20 +34,43 @@ public sealed record EffectiveTemplate(string EventType, TemplateSources Sources
 public sealed record PreviewEvent(string? Id, string? Title, string? ResourcePath, string? Actor, string? Link, JsonElement? Data, DateTimeOffset? Time);
 
 /// <summary>
-/// The one place where templates change (API and CLI). A template is checked when saved: each of
-/// subject, text and HTML must parse, use only known filters and render against a sample event
-/// (a sample digest for <c>digest</c>); any error is reported per field and nothing is saved.
+/// The one place where templates are read and changed (API and CLI), given the caller:
+/// administrators of a scope (or an ancestor) only. A template is checked when saved: each of
+/// subject, text and HTML must parse, use only known filters and render within its bounds against
+/// a sample event and the scope's latest events (<see cref="TemplateChecks"/>); any error is
+/// reported per field and nothing is saved.
 /// </summary>
 public sealed partial class TemplateService(
-    INotificationTemplateStore store, ISettingsStore settings, NotificationTemplates templates, TemplateCompiler compiler, TimeProvider time)
+    INotificationTemplateStore store, ISettingsStore settings, NotificationTemplates templates, TemplateChecks checks, TimeProvider time)
 {
     public const int MaxSubjectSourceLength = 2_000;
+    private const string NotValid = "The template is not valid; nothing was saved.";
     public const int MaxBodySourceLength = 200_000;
     private const int MaxTypeLength = 100;
 
-    /// <summary>The types listed for a scope: every built-in one and the digest, then any custom
-    /// type that has a template on the scope or above.</summary>
-    public async Task<IReadOnlyList<EffectiveTemplate>> ListEffectiveAsync(ScopePath scope, CancellationToken cancellationToken)
+    /// <summary>The template that applies to each type in the scope: every built-in one and the
+    /// digest, then any custom type that has a template on the scope or above.</summary>
+    public async Task<Result<IReadOnlyList<EffectiveTemplate>>> ListAsync(Caller caller, string? scope, CancellationToken cancellationToken)
+    {
+        var (path, refusal) = Administered(caller, scope);
+        return refusal ?? Result.Of(await ListEffectiveAsync(path, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>The template that applies to one type in the scope, and where it comes from.</summary>
+    public async Task<Result<EffectiveTemplate>> ShowAsync(Caller caller, string? scope, string? type, CancellationToken cancellationToken)
+    {
+        var (path, refusal) = Administered(caller, scope);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+
+        return TryCheckType(type, out var typeError)
+            ? await GetEffectiveAsync(path, type, cancellationToken).ConfigureAwait(false)
+            : Refusal.Invalid("type", typeError);
+    }
+
+    private async Task<IReadOnlyList<EffectiveTemplate>> ListEffectiveAsync(ScopePath scope, CancellationToken cancellationToken)
     {
         var (_, chain) = await templates.EffectiveAsync(scope, DefaultTemplates.Digest, cancellationToken).ConfigureAwait(false);
         var types = EventTypes.BuiltIn.Append(DefaultTemplates.Digest)
@@ -61,7 +85,7 @@ public sealed partial class TemplateService(
         return result;
     }
 
-    public async Task<EffectiveTemplate> GetEffectiveAsync(ScopePath scope, string type, CancellationToken cancellationToken)
+    private async Task<EffectiveTemplate> GetEffectiveAsync(ScopePath scope, string type, CancellationToken cancellationToken)
     {
         var (stored, _) = await templates.EffectiveAsync(scope, type, cancellationToken).ConfigureAwait(false);
         return stored is null
@@ -70,123 +94,96 @@ public sealed partial class TemplateService(
     }
 
     /// <summary>Checks and saves the scope's own template for the type; on any error nothing is saved.</summary>
-    public async Task<(NotificationTemplate? Saved, IReadOnlyList<FieldError> Errors)> SaveAsync(
-        ScopePath scope, string? type, TemplateSources sources, CancellationToken cancellationToken)
+    public async Task<Result<NotificationTemplate>> SaveAsync(Caller caller, string? scope, string? type, TemplateSources sources, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sources);
-        if (!TryCheckType(type, out var typeError))
+        var (path, refusal) = Administered(caller, scope);
+        if (refusal is not null)
         {
-            return (null, [new("type", typeError)]);
+            return refusal;
         }
 
-        var errors = await CheckAsync(type, sources).ConfigureAwait(false);
-        if (errors.Count == 0 && !await settings.ScopeExistsAsync(scope, cancellationToken).ConfigureAwait(false))
+        if (!TryCheckType(type, out var typeError))
         {
-            errors = [OutgoingSettingsService.ScopeMissing(scope)];
+            return Refusal.Invalid("type", typeError);
+        }
+
+        var errors = await checks.CheckAsync(path, type, sources, cancellationToken).ConfigureAwait(false);
+        if (errors.Count == 0 && !await settings.ScopeExistsAsync(path, cancellationToken).ConfigureAwait(false))
+        {
+            errors = [ScopeService.Missing(path)];
         }
 
         if (errors.Count > 0)
         {
-            return (null, errors);
+            return Refusal.Invalid(errors, NotValid);
         }
 
-        var saved = new NotificationTemplate(scope, type, sources with { Html = string.IsNullOrWhiteSpace(sources.Html) ? null : sources.Html }, time.GetUtcNow());
+        var saved = new NotificationTemplate(path, type, sources with { Html = string.IsNullOrWhiteSpace(sources.Html) ? null : sources.Html }, time.GetUtcNow());
         await store.SaveAsync(saved, cancellationToken).ConfigureAwait(false);
         templates.Invalidate();
-        return (saved, []);
+        return saved;
     }
 
     /// <summary>Removes the scope's own template: the inherited one (or the default) applies again.</summary>
-    public async Task<bool> RemoveAsync(ScopePath scope, string type, CancellationToken cancellationToken)
+    public async Task<Refusal?> RevertAsync(Caller caller, string? scope, string? type, CancellationToken cancellationToken)
     {
-        var removed = await store.RemoveAsync(scope, type, cancellationToken).ConfigureAwait(false);
+        var (path, refusal) = Administered(caller, scope);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+
+        if (!TryCheckType(type, out var typeError))
+        {
+            return Refusal.Invalid("type", typeError);
+        }
+
+        if (!await store.RemoveAsync(path, type, cancellationToken).ConfigureAwait(false))
+        {
+            return Refusal.NotFound($"Scope {path} has no template of its own for '{type}'.");
+        }
+
         templates.Invalidate();
-        return removed;
-    }
-
-    /// <summary>Every problem of the sources, per field (subject, text, html): syntax with line
-    /// and column, unknown filters, and failures rendering a sample.</summary>
-    public async Task<IReadOnlyList<FieldError>> CheckAsync(string type, TemplateSources sources)
-    {
-        ArgumentNullException.ThrowIfNull(sources);
-        var errors = new List<FieldError>();
-        Check("subject", sources.Subject, required: true, MaxSubjectSourceLength);
-        Check("text", sources.Text, required: true, MaxBodySourceLength);
-        Check("html", sources.Html, required: false, MaxBodySourceLength);
-        if (errors.Count > 0)
-        {
-            return errors;
-        }
-
-        var sample = Sample(type, null);
-        await TryRenderAsync("subject", sources.Subject, TemplateCompiler.Text).ConfigureAwait(false);
-        await TryRenderAsync("text", sources.Text, TemplateCompiler.Text).ConfigureAwait(false);
-        if (!string.IsNullOrWhiteSpace(sources.Html))
-        {
-            await TryRenderAsync("html", sources.Html, TemplateCompiler.Html).ConfigureAwait(false);
-        }
-
-        return errors;
-
-        void Check(string field, string? source, bool required, int maxLength)
-        {
-            if (string.IsNullOrWhiteSpace(source))
-            {
-                if (required)
-                {
-                    errors.Add(new(field, $"A {field} template is required."));
-                }
-            }
-            else if (source.Length > maxLength)
-            {
-                errors.Add(new(field, $"The {field} template is longer than {maxLength:N0} characters."));
-            }
-            else if (!compiler.TryCompile(source, out _, out var error))
-            {
-                errors.Add(new(field, error));
-            }
-        }
-
-        async Task TryRenderAsync(string field, string source, System.Text.Encodings.Web.TextEncoder encoder)
-        {
-            compiler.TryCompile(source, out var template, out _);
-            try
-            {
-                var context = new TemplateContext(compiler.Options);
-                sample(context);
-                await template!.RenderAsync(context, encoder).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is FluidException or InvalidOperationException or FormatException or ArgumentException or InvalidCastException)
-            {
-                errors.Add(new(field, $"Rendering a sample {(type == DefaultTemplates.Digest ? "digest" : "event")} failed: {ex.Message}"));
-            }
-        }
+        return null;
     }
 
     /// <summary>The rendered subject, text and HTML of the type in the scope: with the given
     /// (unsaved) sources, or the effective ones; for a sample event, with the given values over it.</summary>
-    public async Task<(RenderedNotification? Rendered, IReadOnlyList<FieldError> Errors)> PreviewAsync(
-        ScopePath scope, string? type, TemplateSources? sources, PreviewEvent? overrides, CancellationToken cancellationToken)
+    public async Task<Result<RenderedNotification>> PreviewAsync(
+        Caller caller, string? scope, string? type, TemplateSources? sources, PreviewEvent? overrides, CancellationToken cancellationToken)
     {
+        var (path, refusal) = Administered(caller, scope);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+
         if (!TryCheckType(type, out var typeError))
         {
-            return (null, [new("type", typeError)]);
+            return Refusal.Invalid("type", typeError);
         }
 
-        if (sources is not null && await CheckAsync(type, sources).ConfigureAwait(false) is { Count: > 0 } errors)
+        sources ??= (await GetEffectiveAsync(path, type, cancellationToken).ConfigureAwait(false)).Sources;
+        var (rendered, errors) = await checks.PreviewAsync(path, type, sources, overrides).ConfigureAwait(false);
+        if (rendered is null)
         {
-            return (null, errors);
+            return Refusal.Invalid(errors, "The template or the preview's event is not valid.");
         }
 
-        sources ??= (await GetEffectiveAsync(scope, type, cancellationToken).ConfigureAwait(false)).Sources;
-        try
+        return rendered;
+    }
+
+    /// <summary>The scope (default /) when the caller administers it; why not otherwise.</summary>
+    private static (ScopePath Path, Refusal? Refusal) Administered(Caller caller, string? scope)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        if (!ScopePath.TryParse(scope ?? "/", out var path, out var error))
         {
-            return (await templates.RenderAsync(sources, Sample(type, overrides, scope)).ConfigureAwait(false), []);
+            return (path, Refusal.Invalid("scope", error));
         }
-        catch (Exception ex) when (ex is FluidException or InvalidOperationException or FormatException or ArgumentException or InvalidCastException)
-        {
-            return (null, [new("event", $"Rendering failed: {ex.Message}")]);
-        }
+
+        return (path, caller.Administers(path) ? null : Refusal.NotAllowed($"{caller.Description} may not manage the templates of scope {path}: it is not an administrator of it."));
     }
 
     /// <summary>An event type (<c>item.changed</c>, <c>build.queued</c>) or <c>digest</c>.</summary>
@@ -200,45 +197,6 @@ public sealed partial class TemplateService(
 
         error = null;
         return true;
-    }
-
-    private Action<TemplateContext> Sample(string type, PreviewEvent? overrides, ScopePath? scope = null)
-    {
-        var now = time.GetUtcNow();
-        var recipient = SampleEvents.Recipient;
-        var zone = TemplateModel.ZoneOf(recipient);
-        var unsubscribe = new Uri("https://herald.example.org/unsubscribe/sample");
-        if (type == DefaultTemplates.Digest)
-        {
-            var events = SampleEvents.Digest(scope ?? ScopePath.Root, now);
-            var window = new DigestWindow(now.AddDays(-1), now, NotificationFrequency.Daily);
-            return context =>
-            {
-                TemplateModel.SetDigest(context, "Shared Documents", events, window, zone);
-                NotificationTemplates.Common(context, recipient, zone, "the alert \"Shared Documents\"", unsubscribe);
-            };
-        }
-
-        var sample = SampleEvents.For(type, scope ?? ScopePath.Root, now);
-        if (overrides is not null)
-        {
-            sample = sample with
-            {
-                Id = overrides.Id ?? sample.Id,
-                Title = overrides.Title ?? sample.Title,
-                ResourcePath = overrides.ResourcePath ?? sample.ResourcePath,
-                Actor = overrides.Actor ?? sample.Actor,
-                Link = overrides.Link ?? sample.Link,
-                Data = overrides.Data ?? sample.Data,
-                OccurredAt = overrides.Time ?? sample.OccurredAt,
-            };
-        }
-
-        return context =>
-        {
-            TemplateModel.SetEvent(context, sample, zone);
-            NotificationTemplates.Common(context, recipient, zone, "the alert \"Shared Documents\"", unsubscribe);
-        };
     }
 
     [GeneratedRegex("^[a-z0-9][a-z0-9._-]*$")]

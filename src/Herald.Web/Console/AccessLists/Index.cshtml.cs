@@ -1,14 +1,14 @@
 using Herald.Notifications;
 using Herald.Scopes;
-using Herald.Settings;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Herald.Web.Console.AccessLists;
 
 /// <summary>A scope's access list: its own entries (revocable here), the entries inherited from
 /// its ancestors marked with where they come from, and a form to grant View, Edit or Admin to a
-/// user or group. A scope administrator sees and changes the access lists of their scopes only.</summary>
-public sealed class IndexModel(DirectoryService service, IDirectoryStore store, ISettingsStore settings, DirectoryCache directory) : ConsolePage
+/// user or group. <see cref="DirectoryService"/> decides: a scope administrator reads and changes
+/// the access lists of their scopes only.</summary>
+public sealed class IndexModel(DirectoryService service, ScopeService scopes, DirectoryCache directory) : ConsolePage
 {
     /// <summary>Above this many principals the grant form takes a typed <c>user:id</c>.</summary>
     public const int PickerLimit = 1000;
@@ -42,15 +42,14 @@ public sealed class IndexModel(DirectoryService service, IDirectoryStore store, 
 
         Principal = principal ?? "";
         Level = level ?? "";
-        var (saved, created, errors) = await service.GrantAsync(Scope.Value, principal, level, HttpContext.RequestAborted);
-        if (saved is null)
+        var granted = await service.GrantAsync(Caller, Scope.Value, principal, level, HttpContext.RequestAborted);
+        if (granted.Refusal is { } refusal)
         {
-            AddErrors(errors);
-            Response.StatusCode = 400;
-            return Page();
+            return Refused(refusal, Page);
         }
 
-        Notice = $"{(created ? "Granted" : "Changed to")} {AccessLevelNames.Values.NameOf(saved.Level)} for {Describe(saved.Principal)} on {Scope} and the scopes below it.";
+        var entry = granted.Value!.Value;
+        Notice = $"{(granted.Value.Created ? "Granted" : "Changed to")} {AccessLevelNames.Values.NameOf(entry.Level)} for {Describe(entry.Principal)} on {Scope} and the scopes below it.";
         return Redirect(Here);
     }
 
@@ -61,10 +60,10 @@ public sealed class IndexModel(DirectoryService service, IDirectoryStore store, 
             return refused;
         }
 
-        var (removed, errors) = await service.RevokeAsync(Scope.Value, principal, HttpContext.RequestAborted);
-        if (errors.Count > 0 || !removed)
+        if (await service.RevokeAsync(Caller, Scope.Value, principal, HttpContext.RequestAborted) is { } refusal)
         {
-            return NotFound();
+            // Revoke is a button beside an entry: a refusal of the entry is a 404, not a form error.
+            return refusal.Kind == RefusalKind.NotAllowed ? Refused(refusal, Page) : NotFound();
         }
 
         Notice = $"Revoked the entry of {principal} on {Scope}.";
@@ -88,27 +87,19 @@ public sealed class IndexModel(DirectoryService service, IDirectoryStore store, 
 
     private async Task<IActionResult?> LoadAsync(string? scope)
     {
-        if (!ScopePath.TryParse(scope ?? Admin.Scope.Value, out var path, out _))
+        var ct = HttpContext.RequestAborted;
+        var described = await service.DescribeAccessAsync(Caller, scope ?? Admin.Scope.Value, ct);
+        if (described.Value is not { } access)
         {
-            path = Admin.Scope;
+            // A scope in the address that is not even a scope path names no page.
+            return described.Refusal!.Kind == RefusalKind.Invalid ? NotFound() : Refused(described.Refusal, Page);
         }
 
-        if (!Admin.Administers(path))
-        {
-            return RefuseScope(path);
-        }
-
-        if (!await settings.ScopeExistsAsync(path, HttpContext.RequestAborted))
-        {
-            return NotFound();
-        }
-
-        Scope = path;
-        Scopes = (await settings.ListScopesAsync(HttpContext.RequestAborted)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
-        Access = await service.DescribeAccessAsync(path, HttpContext.RequestAborted);
-        View = await directory.GetViewAsync(HttpContext.RequestAborted);
-        Groups = await store.ListGroupsAsync(HttpContext.RequestAborted);
-        Users = View.UserCount + Groups.Count <= PickerLimit ? await store.ListUsersAsync(HttpContext.RequestAborted) : [];
+        (Scope, Access) = (access.Scope, access);
+        Scopes = await scopes.ListAsync(Caller, ct);
+        View = await directory.GetViewAsync(ct);
+        Groups = (await service.ListGroupsAsync(Caller, ct)).Value ?? [];
+        Users = View.UserCount + Groups.Count <= PickerLimit ? (await service.ListUsersAsync(Caller, ct)).Value ?? [] : [];
         return null;
     }
 }

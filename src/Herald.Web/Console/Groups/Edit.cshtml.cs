@@ -5,15 +5,18 @@ namespace Herald.Web.Console.Groups;
 
 /// <summary>Add or change one group: name, alias, where its notifications go, and its members
 /// (users and groups, picked from the directory). A membership that would make a cycle is refused
-/// next to the members, naming the cycle. Administrators of <c>/</c> only.</summary>
+/// next to the members, naming the cycle. <see cref="DirectoryService"/> decides: administrators
+/// of <c>/</c> only.</summary>
 // Up to PickerLimit ticked boxes, or a typed list of a large group's members.
 [RequestSizeLimit(16 * 1024 * 1024)]
 [RequestFormLimits(MultipartBodyLengthLimit = 16 * 1024 * 1024, ValueLengthLimit = 16 * 1024 * 1024, ValueCountLimit = PickerLimit + 100)]
-public sealed class EditModel(DirectoryService service, IDirectoryStore store, DirectoryCache directory) : ConsolePage
+public sealed class EditModel(DirectoryService service, DirectoryCache directory) : ConsolePage
 {
     /// <summary>Above this many users and groups the picker becomes a list to type: a page of
     /// 100,000 check boxes helps nobody.</summary>
     public const int PickerLimit = 1000;
+
+    private static readonly char[] MemberSeparators = ['\n', '\r', ',', ' ', '\t'];
 
     public bool IsNew { get; private set; } = true;
 
@@ -38,16 +41,17 @@ public sealed class EditModel(DirectoryService service, IDirectoryStore store, D
 
     public async Task<IActionResult> OnGetAsync(string? id)
     {
-        if (!Admin.IsGlobal)
+        if (DirectoryService.RefuseChange(Caller) is { } refusal)
         {
-            return RefuseDirectoryChange();
+            return Refused(refusal, Page);
         }
 
         if (id is not null)
         {
-            if (await store.FindGroupAsync(id, HttpContext.RequestAborted) is not { } group)
+            var found = await service.FindGroupAsync(Caller, id, HttpContext.RequestAborted);
+            if (found.Value is not { } group)
             {
-                return NotFound();
+                return Refused(found.Refusal!, Page);
             }
 
             IsNew = false;
@@ -61,55 +65,33 @@ public sealed class EditModel(DirectoryService service, IDirectoryStore store, D
 
     public async Task<IActionResult> OnPostSaveAsync([FromQuery(Name = "id")] string? existing, string? id, string? name, string? alias, string? delivery, string[]? members, string? memberList)
     {
-        if (!Admin.IsGlobal)
-        {
-            return RefuseDirectoryChange();
-        }
-
         IsNew = existing is null;
-        (Id, Name, Alias, Delivery) = ((existing ?? id ?? "").Trim(), name ?? "", alias ?? "", delivery ?? "members");
+        (Id, Name, Alias, Delivery) = (existing ?? id ?? "", name ?? "", alias ?? "", delivery ?? "members");
         var chosen = (members ?? [])
-            .Concat((memberList ?? "").Split(['\n', '\r', ',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Concat((memberList ?? "").Split(MemberSeparators, StringSplitOptions.RemoveEmptyEntries))
             .Distinct(StringComparer.Ordinal)
             .ToArray();
         Members = chosen.ToHashSet(StringComparer.Ordinal);
-        await LoadAsync();
-        if (IsNew && await store.FindGroupAsync(Id, HttpContext.RequestAborted) is not null)
+        var saved = await service.SaveGroupAsync(
+            Caller, new GroupUpdate(Id) { Name = Name, Alias = Alias, Delivery = Delivery, Members = chosen }, IsNew ? SaveMode.Add : SaveMode.Change,
+            HttpContext.RequestAborted);
+        if (saved.Refusal is { } refusal)
         {
-            ModelState.AddModelError("id", $"Group '{Id}' exists already: pick another id, or edit that group.");
-            Response.StatusCode = 400;
-            return Page();
+            await LoadAsync();
+            return Refused(refusal, Page);
         }
 
-        if (!IsNew && await store.FindGroupAsync(Id, HttpContext.RequestAborted) is null)
-        {
-            return NotFound();
-        }
-
-        var (saved, created, errors) = await service.SetGroupAsync(
-            new GroupUpdate(Id) { Name = Name, Alias = Alias, Delivery = Delivery, Members = chosen }, HttpContext.RequestAborted);
-        if (saved is null)
-        {
-            AddErrors(errors);
-            Response.StatusCode = 400;
-            return Page();
-        }
-
-        var reaches = (await directory.GetViewAsync(HttpContext.RequestAborted)).MembersOf(saved.Id).Count;
-        Notice = $"{(created ? "Added" : "Saved")} group {saved.Name} ({saved.Id}): {saved.Members.Count} direct member{(saved.Members.Count == 1 ? "" : "s")}, reaching {reaches} {(reaches == 1 ? "person" : "people")}.";
+        var group = saved.Value!.Value;
+        var reaches = (await directory.GetViewAsync(HttpContext.RequestAborted)).MembersOf(group.Id).Count;
+        Notice = $"{(saved.Value.Created ? "Added" : "Saved")} group {group.Name} ({group.Id}): {group.Members.Count} direct member{(group.Members.Count == 1 ? "" : "s")}, reaching {reaches} {(reaches == 1 ? "person" : "people")}.";
         return Redirect("/groups");
     }
 
     public async Task<IActionResult> OnPostRemoveAsync([FromQuery(Name = "id")] string? id)
     {
-        if (!Admin.IsGlobal)
+        if (await service.RemoveGroupAsync(Caller, id, HttpContext.RequestAborted) is { } refusal)
         {
-            return RefuseDirectoryChange();
-        }
-
-        if (id is null || !await service.RemoveGroupAsync(id, HttpContext.RequestAborted))
-        {
-            return NotFound();
+            return Refused(refusal, Page);
         }
 
         Notice = $"Removed group {id}, its place in other groups and its access entries.";
@@ -123,11 +105,12 @@ public sealed class EditModel(DirectoryService service, IDirectoryStore store, D
 
     private async Task LoadAsync()
     {
-        AllUsers = await store.ListUsersAsync(HttpContext.RequestAborted);
-        AllGroups = (await store.ListGroupsAsync(HttpContext.RequestAborted)).Where(g => g.Id != Id).ToArray();
+        var ct = HttpContext.RequestAborted;
+        AllUsers = (await service.ListUsersAsync(Caller, ct)).Value ?? [];
+        AllGroups = ((await service.ListGroupsAsync(Caller, ct)).Value ?? []).Where(g => g.Id != Id).ToArray();
         if (!IsNew)
         {
-            Reaches = (await directory.GetViewAsync(HttpContext.RequestAborted)).MembersOf(Id).Count;
+            Reaches = (await directory.GetViewAsync(ct)).MembersOf(Id).Count;
         }
     }
 }

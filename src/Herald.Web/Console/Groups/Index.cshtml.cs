@@ -1,17 +1,28 @@
 using Herald.Notifications;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Herald.Web.Console.Groups;
 
 /// <summary>Every group with its alias, delivery and how many people it reaches through nested groups.</summary>
-public sealed class IndexModel(IDirectoryStore store, DirectoryCache directory) : ConsolePage
+public sealed class IndexModel(DirectoryService service, DirectoryCache directory) : ConsolePage
 {
     public IReadOnlyList<DirectoryGroup> Groups { get; private set; } = [];
 
     public DirectoryView View { get; private set; } = DirectoryView.Empty;
 
-    public async Task OnGetAsync()
+    /// <summary>Whether to offer Add and Edit: <see cref="DirectoryService"/> says who may.</summary>
+    public bool MayChange => DirectoryService.RefuseChange(Caller) is null;
+
+    public async Task<IActionResult> OnGetAsync()
     {
-        Groups = await store.ListGroupsAsync(HttpContext.RequestAborted);
+        var listed = await service.ListGroupsAsync(Caller, HttpContext.RequestAborted);
+        if (listed.Value is not { } groups)
+        {
+            return Refused(listed.Refusal!, Page);
+        }
+
+        Groups = groups;
         View = await directory.GetViewAsync(HttpContext.RequestAborted);
+        return Page();
     }
 }

@@ -7,8 +7,8 @@ using Microsoft.AspNetCore.Mvc;
 namespace Herald.Web.Console.Queue;
 
 /// <summary>The outbox's messages in the administrator's scopes, newest first, filtered by
-/// recipient state, scope, recipient and time.</summary>
-public sealed class IndexModel(IOutboxStore outbox, ISettingsStore settings) : ConsolePage
+/// recipient state, scope, recipient and time (<see cref="QueueService.ListAsync"/>).</summary>
+public sealed class IndexModel(QueueService queue, ISettingsStore settings) : ConsolePage
 {
     public const int PageSize = 100;
 
@@ -30,48 +30,34 @@ public sealed class IndexModel(IOutboxStore outbox, ISettingsStore settings) : C
     {
         (State, Recipient, Since, Until) = (state, recipient, since, until);
         Scopes = (await settings.ListScopesAsync(HttpContext.RequestAborted)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
-        var target = Admin.Scope;
-        if (!string.IsNullOrEmpty(scope))
-        {
-            if (!ScopePath.TryParse(scope, out target, out var scopeError))
-            {
-                ModelState.AddModelError("scope", scopeError);
-            }
-            else if (!Admin.Administers(target))
-            {
-                return RefuseScope(target);
-            }
-        }
-
-        Scope = target.Value;
-        RecipientState? wanted = null;
-        if (!string.IsNullOrEmpty(state))
-        {
-            if (RecipientStateNames.Values.TryParse(state, out var error, out var parsed))
-            {
-                wanted = parsed;
-            }
-            else
-            {
-                ModelState.AddModelError("state", $"State {error}");
-            }
-        }
-
+        Scope = string.IsNullOrEmpty(scope) ? Admin.Scope.Value : scope;
         var from = Time(since, "since");
         var to = Time(until, "until");
-        if (recipient is { Length: > 320 })
-        {
-            ModelState.AddModelError("recipient", "A recipient address is at most 320 characters.");
-        }
-
         if (ModelState.ErrorCount > 0)
         {
             Response.StatusCode = 400;
             return Page();
         }
 
-        Messages = await outbox.ListAsync(
-            new MessageFilter(target, wanted, string.IsNullOrWhiteSpace(recipient) ? null : recipient.Trim(), from, to, PageSize), HttpContext.RequestAborted);
+        var query = new MessageQuery(Scope)
+        {
+            State = string.IsNullOrEmpty(state) ? null : state,
+            Recipient = recipient,
+            Since = from,
+            Until = to,
+            Limit = PageSize,
+        };
+        var found = await queue.ListAsync(Caller, query, HttpContext.RequestAborted);
+        if (found.Refusal is { } refusal)
+        {
+            return Refused(refusal, () =>
+            {
+                Response.StatusCode = 400;
+                return Page();
+            });
+        }
+
+        Messages = found.Value!;
         return Page();
     }
 

@@ -6,16 +6,17 @@ using Microsoft.AspNetCore.Mvc;
 namespace Herald.Web.Console.Relay;
 
 /// <summary>The relay's listeners and accounts in the administrator's scopes; accounts are added
-/// and removed here (the password is write-only).</summary>
-public sealed class IndexModel(IRelayStore relay, RelaySettingsService service, ISettingsStore settings) : ConsolePage
+/// and removed here (the password is write-only). <see cref="RelaySettingsService"/> decides who may.</summary>
+public sealed class IndexModel(RelaySettingsService service, ISettingsStore settings) : ConsolePage
 {
-    public IReadOnlyList<RelayListenerSettings> Listeners { get; private set; } = [];
-
-    public bool ShowsDefault { get; private set; }
+    public IReadOnlyList<RelayListenerView> Listeners { get; private set; } = [];
 
     public IReadOnlyList<RelayAccount> Accounts { get; private set; } = [];
 
     public IReadOnlyList<ScopePath> Scopes { get; private set; } = [];
+
+    /// <summary>Whether this administrator adds and removes listeners (administrators of /).</summary>
+    public bool ManagesEndpoints => RelaySettingsService.ManagesEndpoints(Caller);
 
     public string? NewUser { get; private set; }
 
@@ -25,54 +26,41 @@ public sealed class IndexModel(IRelayStore relay, RelaySettingsService service, 
 
     public async Task<IActionResult> OnPostAddAccountAsync(string? user, string? scope, string? password)
     {
-        await LoadAsync();
         NewUser = user;
         NewScope = scope;
-        if (ScopePath.TryParse(scope, out var path, out _) && !Admin.Administers(path))
+        var saved = await service.SaveAccountAsync(Caller, scope, user, password, HttpContext.RequestAborted);
+        if (saved.Refusal is { } refusal)
         {
-            return RefuseScope(path);
+            await LoadAsync();
+            return Refused(refusal, () =>
+            {
+                Response.StatusCode = 400;
+                return Page();
+            });
         }
 
-        if (user is not null && await relay.FindAccountAsync(user, HttpContext.RequestAborted) is { } existing && !Admin.Administers(existing.Scope))
-        {
-            return Refuse($"Relay account {user} belongs to scope {existing.Scope}, outside the scopes you administer.");
-        }
-
-        var (created, errors) = await service.SetAccountAsync(scope, user?.Trim(), password, HttpContext.RequestAborted);
-        if (errors.Count > 0)
-        {
-            AddErrors(errors);
-            Response.StatusCode = 400;
-            return Page();
-        }
-
-        Notice = created ? $"Added relay account {user}." : $"Changed the password and scope of relay account {user}.";
+        var account = saved.Value!.Account;
+        Notice = saved.Value.Created ? $"Added relay account {account.UserName}." : $"Changed the password and scope of relay account {account.UserName}.";
         return Redirect("/relay");
     }
 
     public async Task<IActionResult> OnPostRemoveAccountAsync(string? user)
     {
-        if (user is null || await relay.FindAccountAsync(user, HttpContext.RequestAborted) is not { } account)
+        var removed = await service.RemoveAccountAsync(Caller, user, HttpContext.RequestAborted);
+        if (removed.Refusal is { } refusal)
         {
-            return NotFound();
+            await LoadAsync();
+            return Refused(refusal, Page);
         }
 
-        if (!Admin.Administers(account.Scope))
-        {
-            return RefuseScope(account.Scope);
-        }
-
-        await service.RemoveAccountAsync(user, HttpContext.RequestAborted);
-        Notice = $"Removed relay account {user}.";
+        Notice = $"Removed relay account {removed.Value!.UserName}.";
         return Redirect("/relay");
     }
 
     private async Task LoadAsync()
     {
-        var stored = await relay.ListListenersAsync(HttpContext.RequestAborted);
-        ShowsDefault = stored.Count == 0 && Admin.Administers(RelaySettingsService.DefaultListener.Scope);
-        Listeners = (stored.Count == 0 ? [RelaySettingsService.DefaultListener] : stored).Where(l => Admin.Administers(l.Scope)).ToArray();
-        Accounts = (await relay.ListAccountsAsync(HttpContext.RequestAborted)).Where(a => Admin.Administers(a.Scope)).ToArray();
+        Listeners = (await service.ListListenersAsync(Caller, HttpContext.RequestAborted)).Value ?? [];
+        Accounts = (await service.ListAccountsAsync(Caller, HttpContext.RequestAborted)).Value ?? [];
         Scopes = (await settings.ListScopesAsync(HttpContext.RequestAborted)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
     }
 }

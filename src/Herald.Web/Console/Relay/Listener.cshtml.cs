@@ -6,11 +6,17 @@ using Microsoft.AspNetCore.Mvc;
 namespace Herald.Web.Console.Relay;
 
 /// <summary>One relay listener: where it listens, its scope, its access list ("only the list
-/// below" or "all except the list below"), authentication and allowed domains. The administrator
-/// must administer the listener's scope before and after the change.</summary>
+/// below" or "all except the list below"), authentication and allowed domains.
+/// <see cref="RelaySettingsService"/> decides who may change what: administrators of / add, move
+/// and remove listeners; a listener scope's administrators edit its lists. A field the form did
+/// not post is left as it is stored.</summary>
 public sealed class ListenerModel(RelaySettingsService service, ISettingsStore settings) : ConsolePage
 {
     public bool IsNew { get; private set; } = true;
+
+    /// <summary>Whether this administrator may move the listener and decide on AUTH without TLS
+    /// (administrators of /); for others those fields are shown, not posted.</summary>
+    public bool ManagesEndpoints => RelaySettingsService.ManagesEndpoints(Caller);
 
     public string? Listen { get; private set; }
 
@@ -28,28 +34,33 @@ public sealed class ListenerModel(RelaySettingsService service, ISettingsStore s
 
     public bool AuthWithoutTls { get; private set; }
 
+    public bool Stored { get; private set; }
+
     public IReadOnlyList<ScopePath> Scopes { get; private set; } = [];
 
     public async Task<IActionResult> OnGetAsync(string? listen)
     {
         await LoadScopesAsync();
-        Scope = Admin.Scope.Value;
         if (listen is null)
         {
+            if (RelaySettingsService.RefuseUnlessMayAddListeners(Caller) is { } notRoot)
+            {
+                return Refused(notRoot, Page);
+            }
+
+            Scope = Admin.Scope.Value;
             return Page();
         }
 
-        if (await service.FindStoredListenerAsync(listen, HttpContext.RequestAborted) is not { } stored)
+        var found = await service.GetListenerAsync(Caller, listen, HttpContext.RequestAborted);
+        if (found.Refusal is { } refusal)
         {
-            return NotFound();
+            return Refused(refusal, Page);
         }
 
-        if (!Admin.Administers(stored.Scope))
-        {
-            return RefuseScope(stored.Scope);
-        }
-
+        var stored = found.Value!.Listener;
         IsNew = false;
+        Stored = found.Value.Stored;
         Listen = stored.Listen;
         Scope = stored.Scope.Value;
         Access = RelayAccessModeNames.Values.NameOf(stored.Access);
@@ -61,35 +72,25 @@ public sealed class ListenerModel(RelaySettingsService service, ISettingsStore s
         return Page();
     }
 
+    /// <param name="authWithoutTls">The checkbox posts "true" before a hidden "false" (the first
+    /// value counts); neither is posted when the administrator may not change it.</param>
     public async Task<IActionResult> OnPostSaveAsync(
         [FromQuery(Name = "listen")] string? existingListen, string? listen, string? scope, string? access, string? entries, string? auth,
-        string? senderDomains, string? recipientDomains, bool authWithoutTls)
+        string? senderDomains, string? recipientDomains, bool? authWithoutTls)
     {
         await LoadScopesAsync();
         IsNew = existingListen is null;
-        Listen = existingListen ?? listen?.Trim();
+        Listen = existingListen ?? listen;
+        if (!IsNew && (await service.GetListenerAsync(Caller, Listen, HttpContext.RequestAborted)).Value is { } current)
+        {
+            // Shown again as stored when the form cannot post them.
+            (Scope, AuthWithoutTls, Stored) = (current.Listener.Scope.Value, current.Listener.AuthWithoutTls, current.Stored);
+        }
+
         (Scope, Access, Entries, Auth, SenderDomains, RecipientDomains, AuthWithoutTls) =
-            (scope ?? "/", access ?? "only-list", entries ?? "", auth ?? "none", senderDomains ?? "", recipientDomains ?? "", authWithoutTls);
+            (scope ?? Scope, access ?? Access, entries ?? "", auth ?? Auth, senderDomains ?? "", recipientDomains ?? "", authWithoutTls ?? AuthWithoutTls);
 
-        var stored = await service.FindStoredListenerAsync(Listen, HttpContext.RequestAborted);
-        if (stored is not null && !Admin.Administers(stored.Scope))
-        {
-            return RefuseScope(stored.Scope);
-        }
-
-        if (IsNew && stored is not null)
-        {
-            ModelState.AddModelError("listen", $"A listener on {stored.Listen} exists already: edit it instead.");
-            Response.StatusCode = 400;
-            return Page();
-        }
-
-        if (ScopePath.TryParse(scope, out var target, out _) && !Admin.Administers(target))
-        {
-            return RefuseScope(target);
-        }
-
-        var (saved, errors) = await service.SetListenerAsync(new RelayListenerUpdate(Listen)
+        var saved = await service.SaveListenerAsync(Caller, new RelayListenerUpdate(Listen)
         {
             Scope = scope,
             Access = access,
@@ -98,37 +99,35 @@ public sealed class ListenerModel(RelaySettingsService service, ISettingsStore s
             SenderDomains = Lines(senderDomains),
             RecipientDomains = Lines(recipientDomains),
             AuthWithoutTls = authWithoutTls,
-        }, HttpContext.RequestAborted);
-        if (saved is null)
+        }, IsNew, HttpContext.RequestAborted);
+        if (saved.Refusal is { } refusal)
         {
-            AddErrors(errors);
-            Response.StatusCode = 400;
-            return Page();
+            return Refused(refusal, () =>
+            {
+                Response.StatusCode = 400;
+                return Page();
+            });
         }
 
-        Notice = $"Saved relay listener {saved.Listen}; running nodes apply it within seconds.";
+        Notice = $"Saved relay listener {saved.Value!.Listener.Listen}; running nodes apply it within seconds.";
         return Redirect("/relay");
     }
 
     public async Task<IActionResult> OnPostRemoveAsync([FromQuery(Name = "listen")] string? listen)
     {
-        if (await service.FindStoredListenerAsync(listen, HttpContext.RequestAborted) is not { } stored)
+        var removed = await service.RemoveListenerAsync(Caller, listen, HttpContext.RequestAborted);
+        if (removed.Refusal is { } refusal)
         {
-            return NotFound();
+            return Refused(refusal, () => Redirect("/relay"));
         }
 
-        if (!Admin.Administers(stored.Scope))
-        {
-            return RefuseScope(stored.Scope);
-        }
-
-        await service.RemoveListenerAsync(stored, HttpContext.RequestAborted);
-        Notice = $"Removed relay listener {stored.Listen}.";
+        Notice = $"Removed relay listener {removed.Value!.Listen}.";
         return Redirect("/relay");
     }
 
-    private static string[] Lines(string? text) =>
-        (text ?? "").Split(['\n', '\r', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    /// <summary>One entry per line (or comma); null when the form did not post the field.</summary>
+    private static string[]? Lines(string? text) =>
+        text?.Split(['\n', '\r', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     private async Task LoadScopesAsync() =>
         Scopes = (await settings.ListScopesAsync(HttpContext.RequestAborted)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();

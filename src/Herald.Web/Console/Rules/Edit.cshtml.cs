@@ -2,19 +2,17 @@ using Herald.Notifications;
 using Herald.Notifications.FanOut;
 using Herald.Notifications.Subscriptions;
 using Herald.Scopes;
-using Herald.Settings;
 using Herald.Web.Console.Notifications;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Web.Console.Rules;
 
 /// <summary>Add or change a notification rule (event filter; addresses, users and groups), remove
 /// it, and <b>Test</b> it: a sample notification of its first event type goes to its recipients
-/// through the outbox, and the page says how many were queued.</summary>
+/// through the outbox, and the page says how many were queued. Every rule is
+/// <see cref="RuleService"/>'s; this page translates the form and the refusals.</summary>
 [RequestFormLimits(ValueCountLimit = PickerLimit + 200, ValueLengthLimit = 65_536)]
-public sealed class EditModel(ISubscriptionRegistry registry, SubscriptionEditor editor, ISettingsStore settings, IDirectoryStore directoryStore, DirectoryCache directory, TimeProvider time)
-    : ConsolePage
+public sealed class EditModel(RuleService rules, ScopeService scopes, DirectoryService directory) : ConsolePage
 {
     public const int PickerLimit = 1000;
 
@@ -62,7 +60,7 @@ public sealed class EditModel(ISubscriptionRegistry registry, SubscriptionEditor
         }
         else
         {
-            Scope = ScopePath.TryParse(scope, out var path, out _) && Admin.Administers(path) ? path.Value : Admin.Scope.Value;
+            Scope = ScopePath.TryParse(scope, out var path, out _) ? path.Value : Admin.Scope.Value;
         }
 
         await LoadAsync();
@@ -71,82 +69,65 @@ public sealed class EditModel(ISubscriptionRegistry registry, SubscriptionEditor
 
     public async Task<IActionResult> OnPostSaveAsync([FromQuery(Name = "id")] string? existing, string? id, string? name, string? scope, string? addresses, string[]? recipients, string? recipientList)
     {
-        if (await FindAsync(existing) is { } refused)
-        {
-            return refused;
-        }
-
-        if (ScopePath.TryParse(scope, out var path, out _) && !Admin.Administers(path))
-        {
-            return RefuseScope(path);
-        }
-
-        (Id, Name, Scope, Addresses) = (Existing?.Id ?? id?.Trim() ?? "", name ?? "", scope ?? "", addresses ?? "");
+        (Id, Name, Scope, Addresses) = (existing ?? id ?? "", name ?? "", scope ?? "", addresses ?? "");
         Chosen = (recipients ?? []).Concat(FilterForm.Split(recipientList)).ToHashSet(StringComparer.Ordinal);
         Filter = FilterForm.Read(Request.Form);
         var errors = new List<FieldError>();
-        var all = FilterForm.Split(Addresses).Concat(Chosen).ToArray();
-        var request = Filter.ToRule(Id.Length == 0 ? null : Id, Scope, Name, all, errors);
-        var (saved, saveErrors) = errors.Count > 0 ? (null, errors) : await editor.SaveRuleAsync(request, Existing, HttpContext.RequestAborted);
-        if (saved is null)
+        var request = Filter.ToRule(Id.Length == 0 ? null : Id, Scope, Name, FilterForm.Split(Addresses).Concat(Chosen).ToArray(), errors);
+        var saved = errors.Count > 0
+            ? Refusal.Invalid(errors, "The rule is not valid; nothing was saved.")
+            : existing is null
+                ? await rules.CreateAsync(Caller, request, HttpContext.RequestAborted)
+                : await rules.PutAsync(Caller, existing, request, HttpContext.RequestAborted);
+        if (saved.Refusal is { } refusal)
         {
-            AddErrors(saveErrors);
+            if (existing is not null && await FindAsync(existing) is { } gone)
+            {
+                return gone;
+            }
+
             await LoadAsync();
-            Response.StatusCode = 400;
-            return Page();
+            return Refused(refusal, Page);
         }
 
-        Notice = $"Saved rule {saved.Name} in {saved.Scope}: {FilterForm.Summary(saved.Filter)} → {saved.Addresses.Count + saved.Recipients.Count} recipient(s). Send a test below.";
-        return Redirect($"/rules/edit?id={Uri.EscapeDataString(saved.Id)}");
+        var rule = saved.Value!.Value;
+        Notice = $"Saved rule {rule.Name} in {rule.Scope}: {FilterForm.Summary(rule.Filter)} → {rule.Addresses.Count + rule.Recipients.Count} recipient(s). Send a test below.";
+        return Redirect($"/rules/edit?id={Uri.EscapeDataString(rule.Id)}");
     }
 
     public async Task<IActionResult> OnPostRemoveAsync([FromQuery(Name = "id")] string? id)
     {
-        if (id is null)
+        var found = await rules.FindAsync(Caller, id, HttpContext.RequestAborted);
+        if ((found.Refusal ?? await rules.RemoveAsync(Caller, id, HttpContext.RequestAborted)) is { } refusal)
         {
-            return NotFound();
+            return Refused(refusal, Page);
         }
 
-        if (await FindAsync(id) is { } refused)
-        {
-            return refused;
-        }
-
-        await editor.RemoveRuleAsync(Existing!.Id, HttpContext.RequestAborted);
-        Notice = $"Removed rule {Existing.Name}.";
-        return Redirect($"/rules?scope={Uri.EscapeDataString(Existing.Scope.Value)}");
+        Notice = $"Removed rule {found.Value!.Name}.";
+        return Redirect($"/rules?scope={Uri.EscapeDataString(found.Value.Scope.Value)}");
     }
 
     public async Task<IActionResult> OnPostTestAsync([FromQuery(Name = "id")] string? id)
     {
-        if (id is null)
-        {
-            return NotFound();
-        }
-
-        if (await FindAsync(id) is { } refused)
+        if (await FindAsync(id ?? "") is { } refused)
         {
             return refused;
         }
 
         Show(Existing!);
         await LoadAsync();
-        // The fan-out needs the whole pipeline (templates, unsubscribe links, digests); a build without it says so.
-        var services = HttpContext.RequestServices;
-        if (services.GetService<INotificationTemplates>() is null || services.GetService<IUnsubscribeLinks>() is null || services.GetService<IDigestInbox>() is null)
+        var tested = await rules.TestAsync(Caller, id, HttpContext.RequestAborted);
+        if (tested.Refusal is { Kind: RefusalKind.Invalid } cannotSend)
         {
-            TestProblem = "This Herald node cannot compose notifications yet (templates or unsubscribe links are missing): nothing was sent.";
-            return Page();
+            TestProblem = cannotSend.Sentence;
         }
-
-        var result = await services.GetRequiredService<NotificationFanOut>().TestRuleAsync(Existing!, time.GetUtcNow(), HttpContext.RequestAborted);
-        if (result.Problem is not null)
+        else if (tested.Refusal is { } refusal)
         {
-            TestProblem = result.Problem;
+            return Refused(refusal, Page);
         }
         else
         {
-            TestResult = result;
+            TestResult = tested.Value;
         }
 
         return Page();
@@ -168,6 +149,7 @@ public sealed class EditModel(ISubscriptionRegistry registry, SubscriptionEditor
         Filter = FilterForm.From(rule.Filter, null, rule.ExcludeActor, rule.Enabled);
     }
 
+    /// <summary>The rule by id (none for a new one); 404 when the caller may not see it.</summary>
     private async Task<IActionResult?> FindAsync(string? id)
     {
         if (id is null)
@@ -175,26 +157,23 @@ public sealed class EditModel(ISubscriptionRegistry registry, SubscriptionEditor
             return null;
         }
 
-        if (await registry.FindRuleAsync(id, HttpContext.RequestAborted) is not { } found)
+        var found = await rules.FindAsync(Caller, id, HttpContext.RequestAborted);
+        if (found.Refusal is { } refusal)
         {
-            return NotFound();
+            return Refused(refusal, Page);
         }
 
-        if (!Admin.Administers(found.Scope))
-        {
-            return RefuseScope(found.Scope);
-        }
-
-        Existing = found;
+        Existing = found.Value;
         return null;
     }
 
     private async Task LoadAsync()
     {
-        Scopes = (await settings.ListScopesAsync(HttpContext.RequestAborted)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
-        var view = await directory.GetViewAsync(HttpContext.RequestAborted);
-        Groups = await directoryStore.ListGroupsAsync(HttpContext.RequestAborted);
-        UsesPicker = view.UserCount + Groups.Count <= PickerLimit;
-        Users = UsesPicker ? await directoryStore.ListUsersAsync(HttpContext.RequestAborted) : [];
+        var ct = HttpContext.RequestAborted;
+        Scopes = await scopes.ListAsync(Caller, ct);
+        Groups = (await directory.ListGroupsAsync(Caller, ct)).Value ?? [];
+        var users = (await directory.ListUsersAsync(Caller, ct)).Value ?? [];
+        UsesPicker = users.Count + Groups.Count <= PickerLimit;
+        Users = UsesPicker ? users : [];
     }
 }

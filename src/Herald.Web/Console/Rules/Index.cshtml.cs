@@ -1,7 +1,6 @@
 using Herald.Notifications;
 using Herald.Notifications.Subscriptions;
 using Herald.Scopes;
-using Herald.Settings;
 using Herald.Web.Console.Notifications;
 using Microsoft.AspNetCore.Mvc;
 
@@ -9,7 +8,7 @@ namespace Herald.Web.Console.Rules;
 
 /// <summary>Notification rules of a scope and the scopes below it: which events go to which
 /// addresses, users and groups.</summary>
-public sealed class IndexModel(ISubscriptionRegistry registry, ISettingsStore settings, DirectoryCache directory) : ConsolePage
+public sealed class IndexModel(RuleService rules, ScopeService scopes, DirectoryCache directory) : ConsolePage
 {
     public ScopePath Scope { get; private set; } = ScopePath.Root;
 
@@ -23,19 +22,15 @@ public sealed class IndexModel(ISubscriptionRegistry registry, ISettingsStore se
 
     public async Task<IActionResult> OnGetAsync(string? scope)
     {
-        if (!ScopePath.TryParse(scope ?? Admin.Scope.Value, out var path, out _))
+        Scope = ScopePath.TryParse(scope ?? Admin.Scope.Value, out var path, out _) ? path : Admin.Scope;
+        var listed = await rules.ListAsync(Caller, Scope.Value, HttpContext.RequestAborted);
+        if (listed.Refusal is { } refusal)
         {
-            path = Admin.Scope;
+            return Refused(refusal, Page);
         }
 
-        if (!Admin.Administers(path))
-        {
-            return RefuseScope(path);
-        }
-
-        Scope = path;
-        Scopes = (await settings.ListScopesAsync(HttpContext.RequestAborted)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
-        Rules = (await registry.ListRulesAsync(path, HttpContext.RequestAborted)).OrderBy(r => r.Scope.Value, StringComparer.Ordinal).ThenBy(r => r.Name, StringComparer.Ordinal).ToArray();
+        Rules = listed.Value!.OrderBy(r => r.Scope.Value, StringComparer.Ordinal).ThenBy(r => r.Name, StringComparer.Ordinal).ToArray();
+        Scopes = await scopes.ListAsync(Caller, HttpContext.RequestAborted);
         View = await directory.GetViewAsync(HttpContext.RequestAborted);
         return Page();
     }

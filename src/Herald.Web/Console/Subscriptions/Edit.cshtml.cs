@@ -1,16 +1,15 @@
 using Herald.Notifications;
 using Herald.Notifications.Subscriptions;
 using Herald.Scopes;
-using Herald.Settings;
 using Herald.Web.Console.Notifications;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Herald.Web.Console.Subscriptions;
 
 /// <summary>Add or change a subscription for a user or a group: scope, event filter, frequency,
-/// exclude actor; remove it; for a group's, each member's opt-out. The administrator must
-/// administer the subscription's scope before and after the change.</summary>
-public sealed class EditModel(ISubscriptionRegistry registry, SubscriptionEditor editor, ISettingsStore settings, IDirectoryStore directoryStore, DirectoryCache directory, TimeProvider time) : ConsolePage
+/// exclude actor; remove it; for a group's, each member's opt-out. Every rule is
+/// <see cref="SubscriptionService"/>'s; this page translates the form and the refusals.</summary>
+public sealed class EditModel(SubscriptionService subscriptions, ScopeService scopes, DirectoryService directory) : ConsolePage
 {
     public const int PickerLimit = 1000;
 
@@ -55,7 +54,7 @@ public sealed class EditModel(ISubscriptionRegistry registry, SubscriptionEditor
         }
         else
         {
-            Scope = ScopePath.TryParse(scope, out var path, out _) && Admin.Administers(path) ? path.Value : Admin.Scope.Value;
+            Scope = ScopePath.TryParse(scope, out var path, out _) ? path.Value : Admin.Scope.Value;
         }
 
         await LoadAsync();
@@ -64,79 +63,55 @@ public sealed class EditModel(ISubscriptionRegistry registry, SubscriptionEditor
 
     public async Task<IActionResult> OnPostSaveAsync([FromQuery(Name = "id")] string? existing, string? id, string? name, string? scope, string? owner)
     {
-        if (await FindAsync(existing) is { } refused)
-        {
-            return refused;
-        }
-
-        if (ScopePath.TryParse(scope, out var path, out _) && !Admin.Administers(path))
-        {
-            return RefuseScope(path);
-        }
-
-        (Id, Name, Scope, Owner) = (Existing?.Id ?? id?.Trim() ?? "", name ?? "", scope ?? "", owner ?? "");
+        (Id, Name, Scope, Owner) = (existing ?? id ?? "", name ?? "", scope ?? "", owner ?? "");
         Filter = FilterForm.Read(Request.Form);
         var errors = new List<FieldError>();
         var request = Filter.ToSubscription(Id.Length == 0 ? null : Id, Scope, Owner, Name, errors);
-        var (saved, saveErrors) = errors.Count > 0 ? (null, errors) : await editor.SaveAsync(request, Existing, HttpContext.RequestAborted);
-        if (saved is null)
+        if (errors.Count > 0)
         {
-            AddErrors(saveErrors);
-            await LoadAsync();
-            Response.StatusCode = 400;
-            return Page();
+            return await RedisplayAsync(Refusal.Invalid(errors, "The subscription is not valid; nothing was saved."), existing);
         }
 
-        Notice = $"Saved subscription {saved.Name} of {saved.Owner} in {saved.Scope}: {FilterForm.Summary(saved.Filter)}, {FilterForm.Describe(saved.Schedule)}.";
-        return Redirect($"/subscriptions?scope={Uri.EscapeDataString(saved.Scope.Value)}");
+        var saved = existing is null
+            ? await subscriptions.CreateAsync(Caller, request, HttpContext.RequestAborted)
+            : await subscriptions.PutAsync(Caller, existing, request, HttpContext.RequestAborted);
+        if (saved.Refusal is { } refusal)
+        {
+            return await RedisplayAsync(refusal, existing);
+        }
+
+        var s = saved.Value!.Value;
+        Notice = $"Saved subscription {s.Name} of {s.Owner} in {s.Scope}: {FilterForm.Summary(s.Filter)}, {FilterForm.Describe(s.Schedule)}.";
+        return Redirect($"/subscriptions?scope={Uri.EscapeDataString(s.Scope.Value)}");
     }
 
     public async Task<IActionResult> OnPostRemoveAsync([FromQuery(Name = "id")] string? id)
     {
-        if (id is null)
+        var found = await subscriptions.FindAsync(Caller, id, HttpContext.RequestAborted);
+        var refusal = found.Refusal ?? await subscriptions.RemoveAsync(Caller, id, HttpContext.RequestAborted);
+        if (refusal is not null)
         {
-            return NotFound();
+            return Refused(refusal, Page);
         }
 
-        if (await FindAsync(id) is { } refused)
-        {
-            return refused;
-        }
-
-        await editor.RemoveAsync(Existing!.Id, HttpContext.RequestAborted);
-        Notice = $"Removed subscription {Existing.Name}.";
-        return Redirect($"/subscriptions?scope={Uri.EscapeDataString(Existing.Scope.Value)}");
+        Notice = $"Removed subscription {found.Value!.Name}.";
+        return Redirect($"/subscriptions?scope={Uri.EscapeDataString(found.Value.Scope.Value)}");
     }
 
     public async Task<IActionResult> OnPostOptOutAsync([FromQuery(Name = "id")] string? id, string? userId, bool optOut)
     {
-        if (id is null || userId is null)
-        {
-            return NotFound();
-        }
-
         if (await FindAsync(id) is { } refused)
         {
             return refused;
         }
 
-        var view = await directory.GetViewAsync(HttpContext.RequestAborted);
-        if (Existing!.Owner.Kind != PrincipalKind.Group || !view.MembersOf(Existing.Owner.Id).Any(m => m.Id == userId))
+        if (await subscriptions.SetOptOutAsync(Caller, id, userId, optOut, HttpContext.RequestAborted) is { } refusal)
         {
-            return NotFound();
+            // Only members are listed to opt out: any refusal is of something not on the page.
+            return refusal.Kind == RefusalKind.NotAllowed ? Refused(refusal, Page) : NotFound();
         }
 
-        var origin = new NotificationOrigin(NotificationSourceKind.Subscription, Existing.Id, userId);
-        if (optOut)
-        {
-            await registry.AddOptOutAsync(origin, time.GetUtcNow(), HttpContext.RequestAborted);
-        }
-        else
-        {
-            await registry.RemoveOptOutAsync(origin, HttpContext.RequestAborted);
-        }
-
-        Notice = optOut ? $"{userId} no longer receives {Existing.Name}." : $"{userId} receives {Existing.Name} again.";
+        Notice = optOut ? $"{userId} no longer receives {Existing!.Name}." : $"{userId} receives {Existing!.Name} again.";
         return Redirect($"/subscriptions/edit?id={Uri.EscapeDataString(Existing.Id)}#opt-outs");
     }
 
@@ -148,7 +123,19 @@ public sealed class EditModel(ISubscriptionRegistry registry, SubscriptionEditor
         ? Users.FirstOrDefault(u => u.Id == principal.Id)?.Name ?? principal.Id
         : Groups.FirstOrDefault(g => g.Id == principal.Id)?.Name ?? principal.Id;
 
-    /// <summary>Finds the subscription by id (none for a new one); 404 or 403 when it cannot be edited here.</summary>
+    /// <summary>The form again, with the refusal's sentences next to their fields.</summary>
+    private async Task<IActionResult> RedisplayAsync(Refusal refusal, string? existing)
+    {
+        if (existing is not null && await FindAsync(existing) is { } gone)
+        {
+            return gone;
+        }
+
+        await LoadAsync();
+        return Refused(refusal, Page);
+    }
+
+    /// <summary>The subscription by id (none for a new one); 404 when the caller may not see it.</summary>
     private async Task<IActionResult?> FindAsync(string? id)
     {
         if (id is null)
@@ -156,31 +143,28 @@ public sealed class EditModel(ISubscriptionRegistry registry, SubscriptionEditor
             return null;
         }
 
-        if (await registry.FindAsync(id, HttpContext.RequestAborted) is not { } found)
+        var found = await subscriptions.FindAsync(Caller, id, HttpContext.RequestAborted);
+        if (found.Refusal is { } refusal)
         {
-            return NotFound();
+            return Refused(refusal, Page);
         }
 
-        if (!Admin.Administers(found.Scope))
-        {
-            return RefuseScope(found.Scope);
-        }
-
-        Existing = found;
+        Existing = found.Value;
         return null;
     }
 
     private async Task LoadAsync()
     {
-        Scopes = (await settings.ListScopesAsync(HttpContext.RequestAborted)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
-        var view = await directory.GetViewAsync(HttpContext.RequestAborted);
-        Groups = await directoryStore.ListGroupsAsync(HttpContext.RequestAborted);
-        UsesPicker = view.UserCount + Groups.Count <= PickerLimit;
-        Users = UsesPicker ? await directoryStore.ListUsersAsync(HttpContext.RequestAborted) : [];
+        var ct = HttpContext.RequestAborted;
+        Scopes = await scopes.ListAsync(Caller, ct);
+        Groups = (await directory.ListGroupsAsync(Caller, ct)).Value ?? [];
+        var users = (await directory.ListUsersAsync(Caller, ct)).Value ?? [];
+        UsesPicker = users.Count + Groups.Count <= PickerLimit;
+        Users = UsesPicker ? users : [];
         if (Existing is { Owner.Kind: PrincipalKind.Group } s)
         {
-            Members = view.MembersOf(s.Owner.Id).Take(500).ToArray();
-            OptedOut = await registry.OptOutsAsync(NotificationSourceKind.Subscription, s.Id, HttpContext.RequestAborted);
+            Members = ((await directory.ExpandGroupAsync(Caller, s.Owner.Id, ct)).Value ?? []).Take(500).ToArray();
+            OptedOut = (await subscriptions.OptOutsAsync(Caller, s.Id, ct)).Value ?? new HashSet<string>();
         }
     }
 }

@@ -1,14 +1,14 @@
 using Herald.Notifications;
 using Herald.Notifications.Subscriptions;
 using Herald.Scopes;
-using Herald.Settings;
+using Herald.Web.Console.Notifications;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Herald.Web.Console.Subscriptions;
 
 /// <summary>The subscriptions (alerts) of a scope and the scopes below it: owner, what they
 /// filter, how often they send. A scope administrator sees their scopes only.</summary>
-public sealed class IndexModel(ISubscriptionRegistry registry, ISettingsStore settings, DirectoryCache directory) : ConsolePage
+public sealed class IndexModel(SubscriptionService subscriptions, ScopeService scopes, DirectoryCache directory) : ConsolePage
 {
     public ScopePath Scope { get; private set; } = ScopePath.Root;
 
@@ -20,24 +20,20 @@ public sealed class IndexModel(ISubscriptionRegistry registry, ISettingsStore se
 
     public async Task<IActionResult> OnGetAsync(string? scope)
     {
-        if (!ScopePath.TryParse(scope ?? Admin.Scope.Value, out var path, out _))
+        Scope = ScopePath.TryParse(scope ?? Admin.Scope.Value, out var path, out _) ? path : Admin.Scope;
+        var listed = await subscriptions.ListAsync(Caller, null, Scope.Value, HttpContext.RequestAborted);
+        if (listed.Refusal is { } refusal)
         {
-            path = Admin.Scope;
+            return Refused(refusal, Page);
         }
 
-        if (!Admin.Administers(path))
-        {
-            return RefuseScope(path);
-        }
-
-        Scope = path;
-        Scopes = (await settings.ListScopesAsync(HttpContext.RequestAborted)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
-        Subscriptions = (await registry.ListAsync(null, path, HttpContext.RequestAborted)).OrderBy(s => s.Scope.Value, StringComparer.Ordinal).ThenBy(s => s.Name, StringComparer.Ordinal).ToArray();
+        Subscriptions = listed.Value!.OrderBy(s => s.Scope.Value, StringComparer.Ordinal).ThenBy(s => s.Name, StringComparer.Ordinal).ToArray();
+        Scopes = await scopes.ListAsync(Caller, HttpContext.RequestAborted);
         View = await directory.GetViewAsync(HttpContext.RequestAborted);
         return Page();
     }
 
-    public Herald.Web.Console.Notifications.ScopeTreeView Tree => new(Scopes, Scope, Admin.Scope, "/subscriptions");
+    public ScopeTreeView Tree => new(Scopes, Scope, Admin.Scope, "/subscriptions");
 
     public string OwnerName(Principal owner) => owner.Kind == PrincipalKind.User
         ? View.FindUser(owner.Id)?.Name ?? owner.Id

@@ -4,8 +4,9 @@ using Microsoft.AspNetCore.Mvc;
 namespace Herald.Web.Console.Users;
 
 /// <summary>Add or change one user (name, email, time zone, language), or remove them with their
-/// memberships and access entries. Administrators of <c>/</c> only: the directory serves every scope.</summary>
-public sealed class EditModel(DirectoryService service, IDirectoryStore store, DirectoryCache directory) : ConsolePage
+/// memberships and access entries. <see cref="DirectoryService"/> decides: administrators of
+/// <c>/</c> only, since the directory serves every scope.</summary>
+public sealed class EditModel(DirectoryService service, DirectoryCache directory) : ConsolePage
 {
     private static readonly Lazy<IReadOnlyList<(string Id, string Label)>> Zones = new(() =>
         TimeZoneInfo.GetSystemTimeZones()
@@ -35,20 +36,21 @@ public sealed class EditModel(DirectoryService service, IDirectoryStore store, D
 
     public async Task<IActionResult> OnGetAsync(string? id)
     {
-        if (!Admin.IsGlobal)
+        if (DirectoryService.RefuseChange(Caller) is { } refusal)
         {
-            return RefuseDirectoryChange();
+            return Refused(refusal, Page);
         }
 
-        LoadChoices();
+        TimeZones = Zones.Value;
         if (id is null)
         {
             return Page();
         }
 
-        if (await store.FindUserAsync(id, HttpContext.RequestAborted) is not { } user)
+        var found = await service.FindUserAsync(Caller, id, HttpContext.RequestAborted);
+        if (found.Value is not { } user)
         {
-            return NotFound();
+            return Refused(found.Refusal!, Page);
         }
 
         IsNew = false;
@@ -59,59 +61,32 @@ public sealed class EditModel(DirectoryService service, IDirectoryStore store, D
 
     public async Task<IActionResult> OnPostSaveAsync([FromQuery(Name = "id")] string? existing, string? id, string? name, string? email, string? timeZone, string? language)
     {
-        if (!Admin.IsGlobal)
-        {
-            return RefuseDirectoryChange();
-        }
-
-        LoadChoices();
+        TimeZones = Zones.Value;
         IsNew = existing is null;
-        (Id, Name, Email, TimeZone, Language) = ((existing ?? id ?? "").Trim(), name ?? "", email ?? "", timeZone ?? "", language ?? "");
-        if (IsNew && await store.FindUserAsync(Id, HttpContext.RequestAborted) is not null)
+        (Id, Name, Email, TimeZone, Language) = (existing ?? id ?? "", name ?? "", email ?? "", timeZone ?? "", language ?? "");
+        var saved = await service.SaveUserAsync(
+            Caller, new UserUpdate(Id) { Name = Name, Email = Email, TimeZone = TimeZone, Language = Language }, IsNew ? SaveMode.Add : SaveMode.Change,
+            HttpContext.RequestAborted);
+        if (saved.Refusal is { } refusal)
         {
-            ModelState.AddModelError("id", $"User '{Id}' exists already: pick another id, or edit that user.");
-            Response.StatusCode = 400;
-            return Page();
-        }
-
-        if (!IsNew && await store.FindUserAsync(Id, HttpContext.RequestAborted) is null)
-        {
-            return NotFound();
-        }
-
-        var (saved, created, errors) = await service.SetUserAsync(
-            new UserUpdate(Id) { Name = Name, Email = Email, TimeZone = TimeZone, Language = Language }, HttpContext.RequestAborted);
-        if (saved is null)
-        {
-            AddErrors(errors);
             await LoadGroupsAsync();
-            Response.StatusCode = 400;
-            return Page();
+            return Refused(refusal, Page);
         }
 
-        Notice = created ? $"Added user {saved.Name} ({saved.Id})." : $"Saved user {saved.Name} ({saved.Id}).";
-        return Redirect($"/users?q={Uri.EscapeDataString(saved.Id)}");
+        var user = saved.Value!.Value;
+        Notice = saved.Value.Created ? $"Added user {user.Name} ({user.Id})." : $"Saved user {user.Name} ({user.Id}).";
+        return Redirect($"/users?q={Uri.EscapeDataString(user.Id)}");
     }
 
     public async Task<IActionResult> OnPostRemoveAsync([FromQuery(Name = "id")] string? id)
     {
-        if (!Admin.IsGlobal)
+        if (await service.RemoveUserAsync(Caller, id, HttpContext.RequestAborted) is { } refusal)
         {
-            return RefuseDirectoryChange();
-        }
-
-        if (id is null || !await service.RemoveUserAsync(id, HttpContext.RequestAborted))
-        {
-            return NotFound();
+            return Refused(refusal, Page);
         }
 
         Notice = $"Removed user {id} with their group memberships and access entries.";
         return Redirect("/users");
-    }
-
-    private void LoadChoices()
-    {
-        TimeZones = Zones.Value;
     }
 
     private async Task LoadGroupsAsync()

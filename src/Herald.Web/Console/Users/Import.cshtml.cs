@@ -1,6 +1,5 @@
 using System.Text;
 using Herald.Notifications;
-using Herald.Settings;
 using Herald.Web.Notifications;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -8,7 +7,8 @@ using Microsoft.AspNetCore.Mvc;
 namespace Herald.Web.Console.Users;
 
 /// <summary>Uploads a CSV or JSON file of users and groups (the formats of <c>herald directory
-/// import</c>); all or nothing, and every problem is listed with its line or item.</summary>
+/// import</c>); all or nothing, and every problem is listed with its line or item.
+/// <see cref="DirectoryService"/> decides: administrators of <c>/</c> only.</summary>
 [RequestSizeLimit(DirectoryApi.MaxImportBytes + 64 * 1024)]
 [RequestFormLimits(MultipartBodyLengthLimit = DirectoryApi.MaxImportBytes + 64 * 1024, ValueCountLimit = 20)]
 public sealed class ImportModel(DirectoryService service) : ConsolePage
@@ -17,54 +17,54 @@ public sealed class ImportModel(DirectoryService service) : ConsolePage
 
     public string? FileName { get; private set; }
 
-    public IActionResult OnGet() => Admin.IsGlobal ? Page() : RefuseDirectoryChange();
+    public IActionResult OnGet() => DirectoryService.RefuseChange(Caller) is { } refusal ? Refused(refusal, Page) : Page();
 
     public async Task<IActionResult> OnPostAsync(IFormFile? file)
     {
-        if (!Admin.IsGlobal)
-        {
-            return RefuseDirectoryChange();
-        }
-
         if (file is null || file.Length == 0)
         {
-            ModelState.AddModelError("file", "Choose a .csv or .json file to import.");
-            Response.StatusCode = 400;
-            return Page();
+            return DirectoryService.RefuseChange(Caller) is { } refusal
+                ? Refused(refusal, Page)
+                : Refused(Refusal.Invalid("file", "Choose a .csv or .json file to import."), Page);
         }
 
         FileName = Path.GetFileName(file.FileName);
-        if (file.Length > DirectoryApi.MaxImportBytes)
+        async Task<DirectoryImport> ReadAsync(CancellationToken cancellationToken)
         {
-            ModelState.AddModelError("file", $"An import is at most {DirectoryApi.MaxImportBytes / (1024 * 1024)} MiB; split it into several files.");
-            Response.StatusCode = 400;
-            return Page();
+            if (file.Length > DirectoryApi.MaxImportBytes)
+            {
+                return DirectoryImport.TooLarge(DirectoryApi.MaxImportBytes);
+            }
+
+            using var reader = new StreamReader(file.OpenReadStream(), Encoding.UTF8);
+            var text = await reader.ReadToEndAsync(cancellationToken);
+            var json = FileName.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
+                || (!FileName.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) && text.TrimStart('\uFEFF', ' ', '\t', '\r', '\n').StartsWith('{'));
+            return json ? DirectoryImport.FromJson(text) : DirectoryImport.FromCsv(text);
         }
 
-        string text;
-        using (var reader = new StreamReader(file.OpenReadStream(), Encoding.UTF8))
+        var report = await service.ImportAsync(Caller, ReadAsync, HttpContext.RequestAborted);
+        if (report.Refusal is { Kind: RefusalKind.Invalid } invalid)
         {
-            text = await reader.ReadToEndAsync(HttpContext.RequestAborted);
+            // Core's sentence next to the file; each problem in the list below it, by line or item.
+            Problems = invalid.Errors;
+            return Refused(invalid with { Errors = [new FieldError("file", invalid.Sentence)] }, Page);
         }
 
-        var json = FileName.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
-            || (!FileName.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) && text.TrimStart('\uFEFF', ' ', '\t', '\r', '\n').StartsWith('{'));
-        var report = await service.ImportAsync(json ? DirectoryImport.FromJson(text) : DirectoryImport.FromCsv(text), HttpContext.RequestAborted);
-        if (report.Errors.Count > 0)
+        if (report.Refusal is { } refused)
         {
-            Problems = report.Errors;
-            ModelState.AddModelError("file", $"{FileName} has {report.Errors.Count} problem{(report.Errors.Count == 1 ? "" : "s")}; nothing was imported.");
-            Response.StatusCode = 400;
-            return Page();
+            return Refused(refused, Page);
         }
 
-        Notice = $"Imported {FileName}: {report.UsersAdded} user(s) added, {report.UsersChanged} changed; {report.GroupsAdded} group(s) added, {report.GroupsChanged} changed.";
+        var done = report.Value!;
+        Notice = $"Imported {FileName}: {done.UsersAdded} user(s) added, {done.UsersChanged} changed; {done.GroupsAdded} group(s) added, {done.GroupsChanged} changed.";
         return Redirect("/users");
     }
 
     /// <summary>"line 7.members[2]" reads as "line 7", "members[2]".</summary>
     public static (string Where, string Field) Split(string field)
     {
+        ArgumentNullException.ThrowIfNull(field);
         var dot = field.IndexOf('.', StringComparison.Ordinal);
         return dot < 0 ? (field, "") : (field[..dot], field[(dot + 1)..]);
     }
