@@ -3,18 +3,13 @@ using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Herald.Access;
-using Herald.Credentials;
 using Herald.Delivery;
 using Herald.IntegrationTests.Fixtures;
 using Herald.IntegrationTests.Storage;
 using Herald.OAuth;
-using Herald.Outbox;
 using Herald.Scopes;
 using Herald.Settings;
-using Herald.Smtp;
-using Herald.Storage;
 using Microsoft.Extensions.DependencyInjection;
-using MimeKit;
 
 namespace Herald.IntegrationTests.OAuth;
 
@@ -53,35 +48,13 @@ public sealed class MicrosoftProviderTests : IAsyncLifetime
                 RemoteCertificateValidationCallback = (_, presented, _, _) => presented is not null && presented.GetCertHashString() == _tls.GetCertHashString(),
             },
         };
-        _node = new ServiceCollection()
-            .AddLogging()
-            .AddMetrics()
-            .AddSingleton(new OAuthHttp(trusting))
-            .AddHeraldCore(new NodePassphrase("microsoft provider passphrase", Path.Combine(_database.DataDirectory, "credential.key")))
-            .AddHeraldStorage(_database.Database)
-            .AddHeraldSmtp()
-            .AddHeraldOAuth()
-            .BuildServiceProvider();
+        _node = OAuthNode.Build(_database, TimeProvider.System, new OAuthHttp(trusting));
     }
 
     [Fact]
     public async Task Msal_app_only_token_from_an_oidc_authority_delivers_through_dovecot()
     {
-        var saved = await _node.GetRequiredService<OutgoingSettingsService>().SaveConnectionAsync(Caller.Operator, new ConnectionSave(ScopePath.Root, "m365", true, new ConnectionUpdate
-        {
-            Host = "127.0.0.1",
-            Port = _dovecot.Port,
-            Security = "none",
-            AllowPlaintextAuth = true,
-            Authentication = new AuthenticationChange.ToOAuth(Mailbox, new OAuthChange
-            {
-                Provider = "microsoft",
-                Tenant = "contoso.onmicrosoft.com",
-                Authority = _tokens.Issuer,
-                ClientId = "sharepoint-farm",
-                ClientSecret = "farm-client-secret",
-            }),
-        }), Ct);
+        var saved = await SaveAsync("farm-client-secret");
         Assert.True(saved.Refusal is null, saved.Refusal?.ToString());
         Assert.Equal("https://outlook.office365.com/.default", saved.Value.Connection.Authentication.OAuth!.EffectiveScope);
 
@@ -95,21 +68,7 @@ public sealed class MicrosoftProviderTests : IAsyncLifetime
     [Fact]
     public async Task A_wrong_client_secret_defers_with_msals_error()
     {
-        var saved = await _node.GetRequiredService<OutgoingSettingsService>().SaveConnectionAsync(Caller.Operator, new ConnectionSave(ScopePath.Root, "m365", true, new ConnectionUpdate
-        {
-            Host = "127.0.0.1",
-            Port = _dovecot.Port,
-            Security = "none",
-            AllowPlaintextAuth = true,
-            Authentication = new AuthenticationChange.ToOAuth(Mailbox, new OAuthChange
-            {
-                Provider = "microsoft",
-                Tenant = "contoso.onmicrosoft.com",
-                Authority = _tokens.Issuer,
-                ClientId = "sharepoint-farm",
-                ClientSecret = "an expired secret",
-            }),
-        }), Ct);
+        var saved = await SaveAsync("an expired secret");
         Assert.True(saved.Refusal is null, saved.Refusal?.ToString());
 
         var result = await SendAsync(saved.Value.Connection, "Never sent");
@@ -121,20 +80,25 @@ public sealed class MicrosoftProviderTests : IAsyncLifetime
         Assert.Empty(_sink.Received());
     }
 
-    private async Task<DeliveryResult> SendAsync(SmtpConnection connection, string subject)
-    {
-        var stored = await _node.GetRequiredService<ISettingsStore>().GetConnectionAsync(connection.Id, Ct);
-        var (opened, problem) = await OpenedConnection.OpenAsync(stored!, _node.GetRequiredService<CredentialVault>(), Ct);
-        Assert.True(opened is not null, problem);
-        using (opened)
+    /// <summary>An app-only Microsoft 365 connection whose authority is the test server.</summary>
+    private Task<Result<(SmtpConnection Connection, IReadOnlyList<string> Notes)>> SaveAsync(string clientSecret) =>
+        _node.GetRequiredService<OutgoingSettingsService>().SaveConnectionAsync(Caller.Operator, new ConnectionSave(ScopePath.Root, "m365", true, new ConnectionUpdate
         {
-            var message = new MimeMessage { Subject = subject };
-            message.From.Add(MailboxAddress.Parse(Mailbox));
-            message.To.Add(MailboxAddress.Parse("someone@example.net"));
-            message.Body = new TextPart("plain") { Text = "x" };
-            return await _node.GetRequiredService<IDeliveryPool>().SendAsync(new DeliveryRequest(opened, message, Mailbox, ["someone@example.net"]), Ct);
-        }
-    }
+            Host = "127.0.0.1",
+            Port = _dovecot.Port,
+            Security = "none",
+            AllowPlaintextAuth = true,
+            Authentication = new AuthenticationChange.ToOAuth(Mailbox, new OAuthChange
+            {
+                Provider = "microsoft",
+                Tenant = "contoso.onmicrosoft.com",
+                Authority = _tokens.Issuer,
+                ClientId = "sharepoint-farm",
+                ClientSecret = clientSecret,
+            }),
+        }), Ct);
+
+    private Task<DeliveryResult> SendAsync(SmtpConnection connection, string subject) => OAuthNode.SendAsync(_node, connection, Mailbox, subject);
 
     /// <summary>A self-signed certificate for 127.0.0.1, as a private authorization server might have.</summary>
     private static X509Certificate2 LoopbackCertificate()

@@ -1,16 +1,11 @@
 using Herald.Access;
-using Herald.Credentials;
 using Herald.Delivery;
 using Herald.IntegrationTests.Fixtures;
 using Herald.IntegrationTests.Storage;
-using Herald.Outbox;
 using Herald.Scopes;
 using Herald.Settings;
-using Herald.Smtp;
-using Herald.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
-using MimeKit;
 
 namespace Herald.IntegrationTests.OAuth;
 
@@ -43,15 +38,7 @@ public sealed class OAuthDeliveryTests : IAsyncLifetime
         _sink = SmtpSink.Start();
         _dovecot = await DovecotSubmission.StartAsync(_tokens, _sink.Port);
         _database = await TestDatabases.CreateAsync(TestDatabases.Sqlite);
-        _node = new ServiceCollection()
-            .AddLogging()
-            .AddMetrics()
-            .AddSingleton<TimeProvider>(_time)
-            .AddHeraldCore(new NodePassphrase("oauth delivery passphrase", Path.Combine(_database.DataDirectory, "credential.key")))
-            .AddHeraldStorage(_database.Database)
-            .AddHeraldSmtp()
-            .AddHeraldOAuth()
-            .BuildServiceProvider();
+        _node = OAuthNode.Build(_database, _time);
     }
 
     [Fact]
@@ -167,26 +154,7 @@ public sealed class OAuthDeliveryTests : IAsyncLifetime
         return saved.Value.Connection;
     }
 
-    private async Task<DeliveryResult> SendAsync(SmtpConnection connection, string subject)
-    {
-        var stored = await _node.GetRequiredService<ISettingsStore>().GetConnectionAsync(connection.Id, Ct);
-        var (opened, problem) = await OpenedConnection.OpenAsync(stored!, _node.GetRequiredService<CredentialVault>(), Ct);
-        Assert.True(opened is not null, problem);
-        using (opened)
-        {
-            var message = new MimeMessage { Subject = subject };
-            message.From.Add(MailboxAddress.Parse(Mailbox));
-            message.To.Add(MailboxAddress.Parse("someone@example.net"));
-            message.Body = new TextPart("plain") { Text = "Sent with an OAuth 2.0 token." };
-            // One fresh session per message, as after an idle timeout: every send shows Dovecot a token.
-            var pool = new SmtpConnectionPool(
-                Microsoft.Extensions.Options.Options.Create(new DeliveryOptions()), _time, _node.GetRequiredService<UpstreamSizeLimits>(), _node.GetRequiredService<AccessTokens>());
-            await using (pool)
-            {
-                return await pool.SendAsync(new DeliveryRequest(opened, message, Mailbox, ["someone@example.net"]), Ct);
-            }
-        }
-    }
+    private Task<DeliveryResult> SendAsync(SmtpConnection connection, string subject) => OAuthNode.SendAsync(_node, connection, Mailbox, subject);
 
     public async ValueTask DisposeAsync()
     {
