@@ -19,15 +19,9 @@ internal sealed partial class SmtpSession
         var settings = connection.Settings;
         if (settings.Authentication.OAuth is null)
         {
-            try
-            {
-                await client.AuthenticateAsync(new NetworkCredential(settings.Authentication.UserName, connection.Password), cancellationToken).ConfigureAwait(false);
-                return null;
-            }
-            catch (Exception ex) when (ex is AuthenticationException or SmtpCommandException)
-            {
-                return Refused(settings, ex);
-            }
+            // A refusal is classified with every other failure (SmtpErrorClassifier), with advice added.
+            await client.AuthenticateAsync(new NetworkCredential(settings.Authentication.UserName, connection.Password), cancellationToken).ConfigureAwait(false);
+            return null;
         }
 
         if (tokens is null)
@@ -59,14 +53,14 @@ internal sealed partial class SmtpSession
                 await client.AuthenticateAsync(mechanism, cancellationToken).ConfigureAwait(false);
                 return null;
             }
-            catch (Exception ex) when (ex is AuthenticationException or SmtpCommandException && attempt == 0 && client.IsConnected)
-            {
-                tokens.Invalidate(connection, token);
-            }
             catch (Exception ex) when (ex is AuthenticationException or SmtpCommandException)
             {
                 tokens.Invalidate(connection, token);
-                return Refused(settings, ex);
+                if (attempt > 0 || !client.IsConnected)
+                {
+                    // The fresh token was refused too: classified like any refusal, with advice added.
+                    throw;
+                }
             }
         }
     }
@@ -83,29 +77,22 @@ internal sealed partial class SmtpSession
             _ => null,
         };
     }
-
-    private static SessionFailure Refused(SmtpConnection settings, Exception refusal)
-    {
-        var (code, text) = refusal is SmtpCommandException command ? ((int)command.StatusCode, command.Message) : (535, refusal.Message);
-        var reply = new SmtpReplyText(code, SmtpReplies.EnhancedCodeOf(text), text);
-        return new SessionFailure(RecipientOutcome.TransientFailure, DeliveryStage.Authenticate,
-            AuthenticationReplies.Explain(settings, reply), reply, ConfigurationError: true);
-    }
 }
 
-/// <summary>What an SMTP server's refusal of AUTH means, in a sentence with what to do.</summary>
+/// <summary>What an SMTP server's refusal of AUTH means for the administrator: the sentence the
+/// error classifier adds after the server's reply, with what to do (empty when there is no advice).</summary>
 internal static class AuthenticationReplies
 {
-    public static string Explain(SmtpConnection settings, SmtpReplyText reply)
+    public static string Advice(SmtpConnection settings, string reply)
     {
+        ArgumentNullException.ThrowIfNull(settings);
         var user = settings.Authentication.UserName;
-        var said = $"The server refused authentication as '{user}' ({settings.Host}:{settings.Port} replied {reply.Code} {reply.Text.Trim()})";
         var oauth = settings.Authentication.OAuth;
-        var what = reply.Text switch
+        var what = reply switch
         {
-            var t when t.Contains("5.7.139", StringComparison.Ordinal) =>
+            _ when reply.Contains("5.7.139", StringComparison.Ordinal) =>
                 $"SMTP AUTH is disabled for this mailbox or the whole tenant: an Exchange administrator enables it with Set-CASMailbox -Identity {user} -SmtpClientAuthenticationDisabled $false (and the tenant's security defaults must not block it).",
-            var t when t.Contains("5.7.30", StringComparison.Ordinal) || t.Contains("Basic authentication is not supported", StringComparison.OrdinalIgnoreCase) =>
+            _ when reply.Contains("5.7.30", StringComparison.Ordinal) || reply.Contains("Basic authentication is not supported", StringComparison.OrdinalIgnoreCase) =>
                 "the server no longer accepts passwords (basic authentication): switch this connection to OAuth 2.0 (see 'Sending through Microsoft 365' in the README).",
             _ when oauth is { Provider: OAuthProvider.Microsoft } =>
                 "Exchange Online refused the token: the app registration needs the SMTP.SendAsApp permission with admin consent, its service principal registered in Exchange (New-ServicePrincipal) and FullAccess on this mailbox (Add-MailboxPermission), or, for a signed-in mailbox, SMTP.Send.",
@@ -113,8 +100,8 @@ internal static class AuthenticationReplies
                 "Gmail refused the token: the user name must be the Workspace mailbox the service account acts as, with domain-wide delegation for https://mail.google.com/.",
             _ when oauth is not null =>
                 "the server refused a fresh token too: check that the server accepts tokens of this client for this mailbox.",
-            _ => "check the user name and password.",
+            _ => null,
         };
-        return $"{said}: {what} Nothing was sent; it is tried again.";
+        return what is null ? "" : $" What to do: {what}";
     }
 }
