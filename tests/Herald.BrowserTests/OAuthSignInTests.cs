@@ -36,7 +36,12 @@ public sealed class OAuthSignInTests(ConsoleFixture fixture)
         Assert.True(set.ExitCode == 0, set.ToString());
         Assert.Equal(0, (await cli.RunWithInputAsync(ConsoleFixture.Password, "admin", "create", "--name", "oauth-admin")).ExitCode);
         var key = (await cli.RunAsync("apikey", "create", "--scope", "/", "--role", "admin")).Output.Trim().Split('\n')[^1].Trim();
-        await using var server = await HeraldServer.StartAsync(cli.DataDirectory, ConsoleFixture.Environment);
+        // No idle sessions kept: each message shows Dovecot a token, as after a quiet spell.
+        await using var server = await HeraldServer.StartAsync(cli.DataDirectory, new Dictionary<string, string>(ConsoleFixture.Environment)
+        {
+            ["HERALD_Delivery__IdleConnectionTimeout"] = "00:00:00",
+            ["HERALD_Delivery__RetryDelays__0"] = "01:00:00",
+        });
         await tokens.AddClientAsync("herald-console", ClientSecret, Mailbox, new Uri(server.BaseAddress, "connections/signin"));
 
         var page = await fixture.NewPageAsync(server);
@@ -77,5 +82,26 @@ public sealed class OAuthSignInTests(ConsoleFixture fixture)
         var show = await cli.RunAsync("smtp", "show");
         Assert.Contains($"signed in as {Mailbox}", show.Output, StringComparison.Ordinal);
         Assert.Contains("(refresh token set)", show.Output, StringComparison.Ordinal);
+
+        // The client is disabled at the authorization server and its grants revoked: the next message
+        // waits, and every page says which connection fails and that someone must sign in again.
+        await tokens.DisableClientAsync("herald-console");
+        using (var waiting = await http.PostAsJsonAsync(new Uri("api/v1/messages", UriKind.Relative),
+            new { scope = "/", to = new[] { "someone@example.net" }, subject = "Waits for a token", text = "x" }, ct))
+        {
+            waiting.EnsureSuccessStatusCode();
+        }
+
+        await ConsoleFixture.WaitForAsync(async () =>
+        {
+            await page.GotoAsync("/connections");
+            return await page.Locator(".banner").CountAsync() == 1;
+        });
+        await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("Mail is not going out through an SMTP connection.");
+        await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("default");
+        await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("invalid_grant");
+        await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("sign in again");
+        await ConsoleFixture.ScreenshotAsync(page, "oauth-banner");
+        Assert.Single(sink.Received());
     }
 }
