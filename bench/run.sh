@@ -42,6 +42,17 @@
 # /proc/PID/status), its CPU at rest, connections to the dead upstream per minute, and the drain
 # time and rate (and its share of the fresh rate). Needs smtp-sink (package postfix).
 #   bench/run.sh outage [--messages 1000000] [--engine sqlite|postgres]
+#
+# chaos: API producers (Idempotency-Key per message) and relay sessions submit while herald serve
+# is killed with SIGKILL and restarted at random moments (--kills N, uptime 0.3–3 s); then the
+# queue drains and it prints acknowledged, delivered, lost (acknowledged, never delivered) and
+# duplicated, matched by X-Chaos-Id at smtp-sink -d.
+#   bench/run.sh chaos [--kills 200] [--engine sqlite|postgres]
+#
+# relay-memory: --sessions (100) relay sessions at once, each sending one --message-bytes (25 MiB)
+# message to a fresh SQLite node, relayed to smtp-sink -d; prints herald serve's peak RSS during
+# the transfers and the delivery, and checks every body arrived byte for byte.
+#   bench/run.sh relay-memory [--sessions 100] [--message-bytes 26214400]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

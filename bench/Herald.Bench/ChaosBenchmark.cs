@@ -307,5 +307,8 @@ internal sealed class SinkDump : IDisposable
         return (seen, duplicated);
     }
 
+    /// <summary>The dump files written so far (one per transaction that ended with its final dot).</summary>
+    public IReadOnlyList<string> Files() => Directory.EnumerateFiles(_directory, "*", SearchOption.AllDirectories).ToArray();
+
     public void Dispose() => _children.Stop(_process);
 }

@@ -66,9 +66,16 @@ var chaos = new System.CommandLine.Command("chaos", "API and relay submissions w
     kills, chaosEngine, apiProducers, relayProducers, maximumUptime, seed,
 };
 
+var memorySessions = new Option<int>("--sessions") { Description = "Relay sessions sending at once, one message each.", DefaultValueFactory = _ => 100 };
+var messageBytes = new Option<int>("--message-bytes") { Description = "Size of each message, headers included.", DefaultValueFactory = _ => 25 * 1024 * 1024 };
+var relayMemory = new System.CommandLine.Command("relay-memory", "--sessions (100) relay sessions at once, each sending one --message-bytes (25 MiB) message: herald serve's peak RSS, and every message compared byte for byte at smtp-sink -d.")
+{
+    memorySessions, messageBytes,
+};
+
 var root = new RootCommand("Herald end-to-end benchmark: API → outbox → smtp-sink, for SQLite and PostgreSQL; `relay`: SMTP relay against Postfix.")
 {
-    herald, repositoryRoot, workDirectory, keep, engines, messages, concurrency, batch, size, rate, duration, warmup, connectionLimit, stallTimeout, timeLimit, relay, fanout, outage, chaos,
+    herald, repositoryRoot, workDirectory, keep, engines, messages, concurrency, batch, size, rate, duration, warmup, connectionLimit, stallTimeout, timeLimit, relay, fanout, outage, chaos, relayMemory,
 };
 
 using var children = new ChildProcesses();
@@ -213,6 +220,22 @@ chaos.SetAction((parse, _) => RunAsync(parse, async (common, limit) =>
         + $"{options.ApiProducers} API producers (Idempotency-Key per message, retried with it until 202) and {options.RelayProducers} relay sessions (message sent again until 250);"
         + $" herald serve killed with SIGKILL after a random {options.MinimumUptime.TotalSeconds:0.0}–{options.MaximumUptime.TotalSeconds:0.0} s up, {options.Kills} times (seed {options.Seed}); smtp-sink -d, matched by X-Chaos-Id.";
     return (header + "\n\n" + figures.Format() + "\n", figures.Lost > 0 ? [$"{figures.Lost} acknowledged message(s) were never delivered"] : []);
+}));
+
+relayMemory.SetAction((parse, _) => RunAsync(parse, async (common, limit) =>
+{
+    var options = new RelayMemoryOptions(
+        common.HeraldDll, common.WorkDirectory, Math.Max(1, parse.GetValue(memorySessions)), Math.Max(64 * 1024, parse.GetValue(messageBytes)), common.ConnectionLimit, common.StallTimeout);
+    var figures = await new RelayMemoryBenchmark(options, children, common.Http, Console.Error).RunAsync(limit.Token);
+    var header = $"Herald relay memory benchmark: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}; load average {LoadAverage()}\n"
+        + $"{options.Sessions} sessions from 127.0.0.1 at once into a fresh SQLite node's relay listener (anonymous, 127.0.0.0/8), relayed to smtp-sink -d; RSS of herald serve read from /proc every second.";
+    var problems = figures.Problems.ToList();
+    if (figures.Identical < options.Sessions)
+    {
+        problems.Insert(0, $"{options.Sessions - figures.Identical} message(s) did not arrive byte for byte");
+    }
+
+    return (header + "\n\n" + figures.Format() + "\n", problems);
 }));
 
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
