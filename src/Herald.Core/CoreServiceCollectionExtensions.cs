@@ -50,6 +50,8 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<ConnectionHealth>();
         services.AddSingleton<DeliveryMetrics>();
         services.AddSingleton<UpstreamSizeLimits>();
+        services.AddSingleton<AccessTokens>();
+        services.AddSingleton<OAuthSignInService>();
         services.TryAddSingleton<IReverseDnsResolver, SystemReverseDnsResolver>();
         services.AddSingleton<RelaySettingsCache>();
         services.AddSingleton<RelaySettingsService>();

@@ -32,6 +32,11 @@ public interface ISettingsStore
     /// <summary>Adds or replaces one connection (and its secrets) without touching any scope's settings.</summary>
     Task SaveConnectionAsync(SmtpConnection connection, CancellationToken cancellationToken);
 
+    /// <summary>Replaces the sealed refresh token of an OAuth connection (the provider rotated it),
+    /// only while the connection exists and the database's credential key is the one it was sealed
+    /// under (<paramref name="keyCheckValue"/>); false when nothing was written.</summary>
+    Task<bool> SaveRefreshTokenAsync(string id, Credentials.EncryptedSecret refreshToken, byte[] keyCheckValue, CancellationToken cancellationToken);
+
     /// <summary>Deletes a connection and its secrets unless a scope's own settings name it, in one
     /// transaction; returns the scopes that use it (nothing was deleted then), or none.</summary>
     Task<IReadOnlyList<ScopePath>> DeleteConnectionAsync(string id, CancellationToken cancellationToken);

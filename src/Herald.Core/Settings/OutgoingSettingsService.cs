@@ -539,11 +539,18 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
                 connection = connection with { ClientCertificate = null };
                 notes.Add($"The client certificate of {connection.Qualified} was dropped because {Move(existing, connection)}: upload it again to use it there.");
             }
+
+            // The tokens are presented to the server: its secrets and refresh token were entered for this one.
+            if (connection.Authentication.OAuth is { HasSecrets: true } oauth)
+            {
+                connection = connection with { Authentication = connection.Authentication with { OAuth = oauth.WithoutSecrets() } };
+                notes.Add($"The OAuth secrets of {connection.Qualified} (client secret, certificate, key or refresh token) were dropped because {Move(existing, connection)}: give them again, or sign in again, to get tokens for the new server.");
+            }
         }
 
         if (update.ClientCertificate is not null || update.Authentication is not null)
         {
-            connection = await ApplySecretsAsync(connection, update, errors, cancellationToken).ConfigureAwait(false);
+            connection = await ApplySecretsAsync(connection, update, errors, notes, cancellationToken).ConfigureAwait(false);
         }
 
         if (!connection.Authentication.IsAnonymous && connection.MaySendPasswordInClear && !connection.AllowPlaintextAuth)
@@ -649,7 +656,7 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
     }
 
     private async Task<SmtpConnection> ApplySecretsAsync(
-        SmtpConnection connection, ConnectionUpdate update, List<FieldError> errors, CancellationToken cancellationToken)
+        SmtpConnection connection, ConnectionUpdate update, List<FieldError> errors, List<string> notes, CancellationToken cancellationToken)
     {
         // The key is unlocked only when a secret is actually being stored.
         async Task<CredentialKey?> KeyAsync(string field)
@@ -692,8 +699,14 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
                 // Saying "anonymous" explicitly removes stored credentials.
                 connection = connection with { Authentication = SmtpAuthentication.Anonymous };
                 break;
+            case AuthenticationChange.ToOAuth oauth:
+                connection = await OAuthSettingsRules.ApplyAsync(connection, oauth, KeyAsync, time.GetUtcNow(), errors, notes).ConfigureAwait(false);
+                break;
             case AuthenticationChange.ToSasl sasl:
                 var current = connection.Authentication;
+                // From OAuth back to a password: nothing of OAuth is kept, and a password is needed.
+                var fromOAuth = current.OAuth is not null;
+
                 var userName = sasl.UserName?.Trim() ?? current.UserName;
                 if (string.IsNullOrEmpty(userName) || userName.Length > 256 || userName.Any(char.IsControl))
                 {
@@ -701,7 +714,7 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
                     break;
                 }
 
-                var mechanisms = current.Mechanisms;
+                var mechanisms = fromOAuth ? [] : current.Mechanisms;
                 if (sasl.Mechanisms is { } requested)
                 {
                     var normalized = new List<string>();
@@ -734,7 +747,7 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
                         ? key.Seal(plaintext, SecretNames.ConnectionPassword(connection.Id))
                         : null;
                 }
-                else if (password is null && current.IsAnonymous)
+                else if (password is null && (current.IsAnonymous || fromOAuth))
                 {
                     errors.Add(new("password", "Authentication needs a password."));
                 }

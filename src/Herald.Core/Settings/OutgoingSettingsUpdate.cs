@@ -68,23 +68,37 @@ public sealed record OutgoingSettingsUpdate(ScopePath Scope)
     public string? Impersonation { get; init; }
 }
 
-/// <summary>Anonymous removes any stored credentials; SASL changes only what it names.</summary>
+/// <summary>Anonymous removes any stored credentials; SASL and OAuth change only what they name.</summary>
 public abstract record AuthenticationChange
 {
+    /// <summary>The written name of OAuth 2.0 authentication (<c>--auth oauth2</c>).</summary>
+    public const string OAuth2 = "oauth2";
+
     /// <summary>The change an administrator asks for in words, as the CLI and the API take it:
-    /// <c>anonymous</c>, <c>any</c>, or a comma-separated list of mechanisms, with an optional
-    /// user name and password; null when nothing about authentication was said.</summary>
-    public static AuthenticationChange? FromWords(string? auth, string? userName, string? password, out string? error)
+    /// <c>anonymous</c>, <c>any</c>, <c>oauth2</c> (with <paramref name="oauth"/>'s fields), or a
+    /// comma-separated list of mechanisms, with an optional user name and password; null when
+    /// nothing about authentication was said.</summary>
+    public static AuthenticationChange? FromWords(string? auth, string? userName, string? password, out string? error, OAuthChange? oauth = null)
     {
         error = null;
         if (string.Equals(auth?.Trim(), "anonymous", StringComparison.OrdinalIgnoreCase))
         {
-            if (userName is not null || password is not null)
+            if (userName is not null || password is not null || oauth is not null)
             {
-                error = "Anonymous authentication cannot be combined with a user name or password.";
+                error = "Anonymous authentication cannot be combined with a user name, password or OAuth settings.";
             }
 
             return new ToAnonymous();
+        }
+
+        if (string.Equals(auth?.Trim(), OAuth2, StringComparison.OrdinalIgnoreCase) || oauth is not null)
+        {
+            if (password is not null)
+            {
+                error = "OAuth 2.0 authenticates with a token, not a password: leave the password out (the client secret is --client-secret-stdin).";
+            }
+
+            return new ToOAuth(userName, oauth ?? new OAuthChange());
         }
 
         if (auth is null && userName is null && password is null)
@@ -105,6 +119,56 @@ public abstract record AuthenticationChange
         // The password never appears in a log line or exception message.
         public override string ToString() => $"SASL (user {UserName ?? "unchanged"}, password {(Password is null ? "unchanged" : "set")})";
     }
+
+    /// <summary>OAuth 2.0 for the mailbox <paramref name="UserName"/> (null: unchanged).</summary>
+    public sealed record ToOAuth(string? UserName, OAuthChange OAuth) : AuthenticationChange;
+}
+
+/// <summary>
+/// A change to a connection's OAuth 2.0 settings as written: every null field keeps what is stored.
+/// Secrets arrive in plaintext and are sealed by the use case; none of them is ever printed.
+/// </summary>
+public sealed record OAuthChange
+{
+    public string? Provider { get; init; }
+
+    public string? Grant { get; init; }
+
+    public string? Tenant { get; init; }
+
+    public string? Authority { get; init; }
+
+    public string? TokenEndpoint { get; init; }
+
+    public string? AuthorizationEndpoint { get; init; }
+
+    public string? DeviceEndpoint { get; init; }
+
+    public string? ClientId { get; init; }
+
+    /// <summary>The scope to ask for; an empty string returns to the provider's default.</summary>
+    public string? Scope { get; init; }
+
+    /// <summary>The SASL mechanisms allowed (XOAUTH2, OAUTHBEARER; empty: either).</summary>
+    public IReadOnlyList<string>? Mechanisms { get; init; }
+
+    public string? ClientSecret { get; init; }
+
+    /// <summary>Microsoft: a certificate credential with its private key; replaces a client secret.</summary>
+    public X509Certificate2? ClientCertificate { get; init; }
+
+    /// <summary>Google: the service account's JSON key.</summary>
+    public string? ServiceAccountKey { get; init; }
+
+    /// <summary>A refresh token obtained elsewhere, or left by a sign-in.</summary>
+    public string? RefreshToken { get; init; }
+
+    /// <summary>Set by a sign-in only: whose refresh token it is.</summary>
+    public string? Account { get; init; }
+
+    // No secret in a log line or exception message.
+    public override string ToString() =>
+        $"OAuth ({Provider ?? "provider unchanged"}; secret {(ClientSecret is null ? "unchanged" : "set")}, refresh token {(RefreshToken is null ? "unchanged" : "set")})";
 }
 
 public abstract record ClientCertificateChange

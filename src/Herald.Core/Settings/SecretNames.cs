@@ -11,6 +11,19 @@ public static class SecretNames
 
     public static string ConnectionClientCertificate(string connection) => $"smtp-connection/{connection}/client-certificate";
 
+    public static string OAuthClientSecret(string connection) => $"smtp-connection/{connection}/oauth-client-secret";
+
+    public static string OAuthClientCertificate(string connection) => $"smtp-connection/{connection}/oauth-client-certificate";
+
+    public static string OAuthServiceAccountKey(string connection) => $"smtp-connection/{connection}/oauth-service-account-key";
+
+    public static string OAuthRefreshToken(string connection) => $"smtp-connection/{connection}/oauth-refresh-token";
+
+    /// <summary>Every secret a connection may hold, by its exact name.</summary>
+    public static IReadOnlyList<string> OfConnection(string connection) =>
+        [ConnectionPassword(connection), ConnectionClientCertificate(connection), OAuthClientSecret(connection),
+         OAuthClientCertificate(connection), OAuthServiceAccountKey(connection), OAuthRefreshToken(connection)];
+
     /// <summary>An element of the console's key ring (a Data Protection key or revocation), by the
     /// name Data Protection gives it, e.g. <c>key-{guid}</c>.</summary>
     public static string ConsoleKey(string element) => $"{ConsoleKeyPrefix}{element}";

@@ -65,12 +65,19 @@ public sealed record SmtpConnection
 }
 
 /// <summary>Anonymous, or SASL with a user name, a sealed password and an optional allow-list of
-/// mechanisms (empty: whatever the server offers, strongest first).</summary>
+/// mechanisms (empty: whatever the server offers, strongest first); or, with <see cref="OAuth"/>,
+/// a bearer token for the user name (the mailbox) through XOAUTH2 or OAUTHBEARER.</summary>
 public sealed record SmtpAuthentication(string? UserName, IReadOnlyList<string> Mechanisms, EncryptedSecret? Password)
 {
     public static readonly SmtpAuthentication Anonymous = new(null, [], null);
 
+    /// <summary>OAuth 2.0 instead of a password; null for anonymous and password authentication.</summary>
+    public OAuthSettings? OAuth { get; init; }
+
     public bool IsAnonymous => UserName is null;
+
+    /// <summary>How people read it: <c>anonymous</c>, <c>password</c> or <c>oauth2 (microsoft)</c>.</summary>
+    public string Kind => IsAnonymous ? "anonymous" : OAuth is { } oauth ? $"oauth2 ({OAuthNames.Providers.NameOf(oauth.Provider)})" : "password";
 }
 
 public enum ServerTrustMode

@@ -7,13 +7,13 @@ namespace Herald.Delivery;
 /// One-shot delivery through MailKit for test emails: a fresh connection, one transaction, and
 /// the SMTP transcript (the protocol logger redacts AUTH secrets, MailKit's secret detector).
 /// </summary>
-public sealed class MailKitDeliveryClient : IDeliveryClient
+public sealed class MailKitDeliveryClient(AccessTokens? tokens = null) : IDeliveryClient
 {
     public async Task<DeliveryResult> SendAsync(DeliveryRequest request, CancellationToken cancellationToken)
     {
         using var transcript = new MemoryStream();
         using var logger = new ProtocolLogger(transcript, leaveOpen: true) { RedactSecrets = true };
-        var (session, failure) = await SmtpSession.OpenAsync(request.Connection, logger, cancellationToken).ConfigureAwait(false);
+        var (session, failure) = await SmtpSession.OpenAsync(request.Connection, tokens, logger, cancellationToken).ConfigureAwait(false);
         if (session is null)
         {
             return new DeliveryResult(

@@ -12,7 +12,7 @@ namespace Herald.Delivery;
 /// connection's limit at once, at most its rate per minute, idle ones closed after a while. A
 /// reused session that turns out to be dead is replaced once, transparently.
 /// </summary>
-public sealed class SmtpConnectionPool(IOptions<DeliveryOptions> options, TimeProvider time, UpstreamSizeLimits sizeLimits) : IDeliveryPool, IAsyncDisposable
+public sealed class SmtpConnectionPool(IOptions<DeliveryOptions> options, TimeProvider time, UpstreamSizeLimits sizeLimits, AccessTokens tokens) : IDeliveryPool, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
 
@@ -33,7 +33,7 @@ public sealed class SmtpConnectionPool(IOptions<DeliveryOptions> options, TimePr
                 var reused = lane.TryTakeIdle(time.GetUtcNow() - options.Value.IdleConnectionTimeout, out var session);
                 if (!reused)
                 {
-                    var (opened, failure) = await SmtpSession.OpenAsync(request.Connection, new NullProtocolLogger(), cancellationToken).ConfigureAwait(false);
+                    var (opened, failure) = await SmtpSession.OpenAsync(request.Connection, tokens, new NullProtocolLogger(), cancellationToken).ConfigureAwait(false);
                     if (opened is null)
                     {
                         return Failed(request, failure!);
@@ -81,7 +81,7 @@ public sealed class SmtpConnectionPool(IOptions<DeliveryOptions> options, TimePr
         await lane.Slots.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var (opened, failure) = await SmtpSession.OpenAsync(connection, new NullProtocolLogger(), cancellationToken).ConfigureAwait(false);
+            var (opened, failure) = await SmtpSession.OpenAsync(connection, tokens, new NullProtocolLogger(), cancellationToken).ConfigureAwait(false);
             if (opened is null)
             {
                 return new DeliveryResult([], failure!.Stage, failure.Message, "");

@@ -56,7 +56,7 @@ internal static class SmtpErrorClassifier
                 // The sentence, not the bare reply, is what the recipients keep: it names the account.
                 var refusal = AuthenticationReply(ex.Message);
                 return new(RecipientOutcome.TransientFailure, DeliveryStage.Authenticate,
-                    $"The server refused authentication as '{settings.Authentication.UserName}': {refusal?.ToString() ?? FirstSentence(ex.Message)}.", ConfigurationError: true);
+                    $"The server refused authentication as '{settings.Authentication.UserName}': {refusal?.ToString() ?? FirstSentence(ex.Message)}.{AuthenticationReplies.Advice(settings, ex.Message)}", ConfigurationError: true);
             case ServiceNotAuthenticatedException ex:
                 return new(RecipientOutcome.TransientFailure, DeliveryStage.Authenticate,
                     $"{server} requires authentication ({step}): {FirstSentence(ex.Message)}; set a user name and password for this connection.", ConfigurationError: true);

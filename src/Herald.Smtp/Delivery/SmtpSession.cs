@@ -14,7 +14,7 @@ namespace Herald.Delivery;
 /// every failure becomes a value (<see cref="SmtpErrorClassifier"/>), and a refused recipient
 /// gets its own result while the others go on.
 /// </summary>
-internal sealed class SmtpSession : IDisposable
+internal sealed partial class SmtpSession : IDisposable
 {
     private readonly RecipientRecordingSmtpClient _client;
     private readonly CommandTracker _commands;
@@ -36,7 +36,7 @@ internal sealed class SmtpSession : IDisposable
     public DateTimeOffset LastUsed { get; set; }
 
     public static async Task<(SmtpSession? Session, SessionFailure? Failure)> OpenAsync(
-        OpenedConnection connection, IProtocolLogger logger, CancellationToken cancellationToken)
+        OpenedConnection connection, AccessTokens? tokens, IProtocolLogger logger, CancellationToken cancellationToken)
     {
         var settings = connection.Settings;
         var commands = new CommandTracker(logger);
@@ -76,7 +76,11 @@ internal sealed class SmtpSession : IDisposable
                     return (null, new SessionFailure(RecipientOutcome.TransientFailure, DeliveryStage.Authenticate, problem, ConfigurationError: true));
                 }
 
-                await client.AuthenticateAsync(new NetworkCredential(settings.Authentication.UserName, connection.Password), cancellationToken).ConfigureAwait(false);
+                if (await AuthenticateAsync(client, connection, tokens, cancellationToken).ConfigureAwait(false) is { } refused)
+                {
+                    client.Dispose();
+                    return (null, refused);
+                }
             }
 
             return (new SmtpSession(client, commands, settings), null);

@@ -10,17 +10,17 @@ internal sealed class ConnectionRow
     public const string Upsert = """
         INSERT INTO smtp_connections (name, owner_scope, short_name, allow_plaintext_auth, host, port, security, username, mechanisms, client_cert_subject,
             client_cert_thumbprint, client_cert_not_after, trust_mode, trust_ca_pem, trust_thumbprint,
-            connect_timeout_ms, command_timeout_ms, connection_limit, rate_limit_per_minute, node_tags, updated_at)
+            connect_timeout_ms, command_timeout_ms, connection_limit, rate_limit_per_minute, node_tags, oauth, updated_at)
         VALUES (@Name, @OwnerScope, @ShortName, @AllowPlaintextAuth, @Host, @Port, @Security, @Username, @Mechanisms, @ClientCertSubject,
             @ClientCertThumbprint, @ClientCertNotAfter, @TrustMode, @TrustCaPem, @TrustThumbprint,
-            @ConnectTimeoutMs, @CommandTimeoutMs, @ConnectionLimit, @RateLimitPerMinute, @NodeTags, @UpdatedAt)
+            @ConnectTimeoutMs, @CommandTimeoutMs, @ConnectionLimit, @RateLimitPerMinute, @NodeTags, @OAuth, @UpdatedAt)
         ON CONFLICT (name) DO UPDATE SET allow_plaintext_auth = excluded.allow_plaintext_auth, host = excluded.host, port = excluded.port, security = excluded.security,
             username = excluded.username, mechanisms = excluded.mechanisms, client_cert_subject = excluded.client_cert_subject,
             client_cert_thumbprint = excluded.client_cert_thumbprint, client_cert_not_after = excluded.client_cert_not_after,
             trust_mode = excluded.trust_mode, trust_ca_pem = excluded.trust_ca_pem, trust_thumbprint = excluded.trust_thumbprint,
             connect_timeout_ms = excluded.connect_timeout_ms, command_timeout_ms = excluded.command_timeout_ms,
             connection_limit = excluded.connection_limit, rate_limit_per_minute = excluded.rate_limit_per_minute,
-            node_tags = excluded.node_tags, updated_at = excluded.updated_at
+            node_tags = excluded.node_tags, oauth = excluded.oauth, updated_at = excluded.updated_at
         """;
 
     /// <summary>The stored identity (<see cref="SmtpConnection.Id"/>).</summary>
@@ -45,6 +45,8 @@ internal sealed class ConnectionRow
     public long ConnectionLimit { get; set; }
     public long? RateLimitPerMinute { get; set; }
     public string NodeTags { get; set; } = "";
+    /// <summary><see cref="OAuthDocument"/> as JSON; null for anonymous and password authentication.</summary>
+    public string? OAuth { get; set; }
     public long UpdatedAt { get; set; }
 
     public static ConnectionRow From(SmtpConnection c, long now) => new()
@@ -69,10 +71,11 @@ internal sealed class ConnectionRow
         ConnectionLimit = c.ConnectionLimit,
         RateLimitPerMinute = c.RateLimitPerMinute,
         NodeTags = string.Join(',', c.NodeTags),
+        OAuth = c.Authentication.OAuth is { } oauth ? OAuthDocument.Write(oauth) : null,
         UpdatedAt = now,
     };
 
-    public SmtpConnection ToConnection(EncryptedSecret? password, EncryptedSecret? clientCertificate) => new()
+    public SmtpConnection ToConnection(EncryptedSecret? password, EncryptedSecret? clientCertificate, Func<string, EncryptedSecret?> secret) => new()
     {
         Id = Name,
         Owner = Scopes.ScopePath.Parse(OwnerScope),
@@ -83,7 +86,10 @@ internal sealed class ConnectionRow
         Security = SmtpSecurityNames.Values.Parse(Security),
         Authentication = Username is null
             ? SmtpAuthentication.Anonymous
-            : new SmtpAuthentication(Username, Split(Mechanisms), password),
+            : new SmtpAuthentication(Username, Split(Mechanisms), OAuth is null ? password : null)
+            {
+                OAuth = OAuth is null ? null : OAuthDocument.Read(OAuth, Name, secret),
+            },
         ClientCertificate = clientCertificate is null || ClientCertSubject is null
             ? null
             : new StoredClientCertificate(clientCertificate, ClientCertSubject, ClientCertThumbprint ?? "", DateTimeOffset.FromUnixTimeMilliseconds(ClientCertNotAfter ?? 0)),
@@ -96,6 +102,78 @@ internal sealed class ConnectionRow
     };
 
     private static string[] Split(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries);
+}
+
+/// <summary>The public part of a connection's OAuth settings, as the <c>oauth</c> column holds it;
+/// the secrets are rows of <c>secrets</c>.</summary>
+internal sealed record OAuthDocument
+{
+    private static readonly System.Text.Json.JsonSerializerOptions Json = new(System.Text.Json.JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string Provider { get; init; } = "";
+    public string Grant { get; init; } = "";
+    public string? Tenant { get; init; }
+    public string? Authority { get; init; }
+    public string? TokenEndpoint { get; init; }
+    public string? AuthorizationEndpoint { get; init; }
+    public string? DeviceEndpoint { get; init; }
+    public string? ClientId { get; init; }
+    public string? Scope { get; init; }
+    public string? CertificateSubject { get; init; }
+    public string? CertificateThumbprint { get; init; }
+    public DateTimeOffset? CertificateNotAfter { get; init; }
+    public string? ServiceAccount { get; init; }
+    public string? Account { get; init; }
+    public DateTimeOffset? SignedInAt { get; init; }
+
+    public static string Write(OAuthSettings o) => System.Text.Json.JsonSerializer.Serialize(new OAuthDocument
+    {
+        Provider = OAuthNames.Providers.NameOf(o.Provider),
+        Grant = OAuthNames.Grants.NameOf(o.Grant),
+        Tenant = o.Tenant,
+        Authority = o.Authority,
+        TokenEndpoint = o.TokenEndpoint,
+        AuthorizationEndpoint = o.AuthorizationEndpoint,
+        DeviceEndpoint = o.DeviceEndpoint,
+        ClientId = o.ClientId,
+        Scope = o.Scope,
+        CertificateSubject = o.ClientCertificate?.Subject,
+        CertificateThumbprint = o.ClientCertificate?.Thumbprint,
+        CertificateNotAfter = o.ClientCertificate?.NotAfter,
+        ServiceAccount = o.ServiceAccount,
+        Account = o.Account,
+        SignedInAt = o.SignedInAt,
+    }, Json);
+
+    public static OAuthSettings Read(string json, string id, Func<string, EncryptedSecret?> secret)
+    {
+        var d = System.Text.Json.JsonSerializer.Deserialize<OAuthDocument>(json, Json)!;
+        var certificate = secret(SecretNames.OAuthClientCertificate(id));
+        return new OAuthSettings
+        {
+            Provider = OAuthNames.Providers.Parse(d.Provider),
+            Grant = OAuthNames.Grants.Parse(d.Grant),
+            Tenant = d.Tenant,
+            Authority = d.Authority,
+            TokenEndpoint = d.TokenEndpoint,
+            AuthorizationEndpoint = d.AuthorizationEndpoint,
+            DeviceEndpoint = d.DeviceEndpoint,
+            ClientId = d.ClientId,
+            Scope = d.Scope,
+            ClientSecret = secret(SecretNames.OAuthClientSecret(id)),
+            ClientCertificate = certificate is null || d.CertificateSubject is null
+                ? null
+                : new StoredClientCertificate(certificate, d.CertificateSubject, d.CertificateThumbprint ?? "", d.CertificateNotAfter ?? DateTimeOffset.MinValue),
+            ServiceAccountKey = secret(SecretNames.OAuthServiceAccountKey(id)),
+            ServiceAccount = d.ServiceAccount,
+            RefreshToken = secret(SecretNames.OAuthRefreshToken(id)),
+            Account = d.Account,
+            SignedInAt = d.SignedInAt,
+        };
+    }
 }
 
 /// <summary>A row of <c>outgoing_settings</c>; a null column is inherited.</summary>

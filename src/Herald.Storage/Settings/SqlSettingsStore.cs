@@ -125,9 +125,7 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
         var now = Now();
         if (connection is not null)
         {
-            await db.ExecuteAsync(ConnectionRow.Upsert, ConnectionRow.From(connection, now), transaction).ConfigureAwait(false);
-            await SaveSecretAsync(db, transaction, SecretNames.ConnectionPassword(connection.Id), connection.Authentication.Password, now).ConfigureAwait(false);
-            await SaveSecretAsync(db, transaction, SecretNames.ConnectionClientCertificate(connection.Id), connection.ClientCertificate?.Pkcs12, now).ConfigureAwait(false);
+            await SaveConnectionRowAsync(db, transaction, connection, now).ConfigureAwait(false);
         }
 
         await db.ExecuteAsync(OutgoingRow.Upsert, OutgoingRow.From(settings, now), transaction).ConfigureAwait(false);
@@ -140,10 +138,44 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
         await using var write = await database.BeginSerializedWriteAsync(db, cancellationToken).ConfigureAwait(false);
         var transaction = write.Transaction;
         var now = Now();
-        await db.ExecuteAsync(ConnectionRow.Upsert, ConnectionRow.From(connection, now), transaction).ConfigureAwait(false);
-        await SaveSecretAsync(db, transaction, SecretNames.ConnectionPassword(connection.Id), connection.Authentication.Password, now).ConfigureAwait(false);
-        await SaveSecretAsync(db, transaction, SecretNames.ConnectionClientCertificate(connection.Id), connection.ClientCertificate?.Pkcs12, now).ConfigureAwait(false);
+        await SaveConnectionRowAsync(db, transaction, connection, now).ConfigureAwait(false);
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<bool> SaveRefreshTokenAsync(string id, EncryptedSecret refreshToken, byte[] keyCheckValue, CancellationToken cancellationToken)
+    {
+        await using var db = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginSerializedWriteAsync(db, cancellationToken).ConfigureAwait(false);
+        var transaction = write.Transaction;
+        var current = await db.QuerySingleOrDefaultAsync<byte[]>("SELECT check_value FROM credential_key WHERE id = 1", transaction: transaction).ConfigureAwait(false);
+        var oauth = await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM smtp_connections WHERE name = @id AND oauth IS NOT NULL", new { id }, transaction).ConfigureAwait(false);
+        if (current is null || !current.AsSpan().SequenceEqual(keyCheckValue) || oauth == 0)
+        {
+            return false;
+        }
+
+        await SaveSecretAsync(db, transaction, SecretNames.OAuthRefreshToken(id), refreshToken, Now()).ConfigureAwait(false);
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private static async Task SaveConnectionRowAsync(DbConnection db, DbTransaction transaction, SmtpConnection connection, long now)
+    {
+        await db.ExecuteAsync(ConnectionRow.Upsert, ConnectionRow.From(connection, now), transaction).ConfigureAwait(false);
+        var oauth = connection.Authentication.OAuth;
+        var secrets = new (string Name, EncryptedSecret? Secret)[]
+        {
+            (SecretNames.ConnectionPassword(connection.Id), connection.Authentication.Password),
+            (SecretNames.ConnectionClientCertificate(connection.Id), connection.ClientCertificate?.Pkcs12),
+            (SecretNames.OAuthClientSecret(connection.Id), oauth?.ClientSecret),
+            (SecretNames.OAuthClientCertificate(connection.Id), oauth?.ClientCertificate?.Pkcs12),
+            (SecretNames.OAuthServiceAccountKey(connection.Id), oauth?.ServiceAccountKey),
+            (SecretNames.OAuthRefreshToken(connection.Id), oauth?.RefreshToken),
+        };
+        foreach (var (name, secret) in secrets)
+        {
+            await SaveSecretAsync(db, transaction, name, secret, now).ConfigureAwait(false);
+        }
     }
 
     public async Task<IReadOnlyList<ScopePath>> DeleteConnectionAsync(string id, CancellationToken cancellationToken)
@@ -188,14 +220,21 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
     /// more than connections' secrets). Messages still waiting that were stored for it are stored
     /// for no connection from now on: they leave through whatever their scope uses when they are
     /// sent, and a claim that names the connections it takes (see the outbox's claim) still finds them.</summary>
-    private static Task<int> DeleteConnectionRowAsync(DbConnection connection, DbTransaction transaction, string id) =>
-        connection.ExecuteAsync(
+    private static async Task DeleteConnectionRowAsync(DbConnection connection, DbTransaction transaction, string id)
+    {
+        foreach (var name in SecretNames.OfConnection(id))
+        {
+            await connection.ExecuteAsync("DELETE FROM secrets WHERE name = @name", new { name }, transaction).ConfigureAwait(false);
+        }
+
+        await connection.ExecuteAsync(
             """
-            DELETE FROM secrets WHERE name IN (@password, @certificate); DELETE FROM smtp_connections WHERE name = @id;
+            DELETE FROM smtp_connections WHERE name = @id;
             UPDATE messages SET connection_name = NULL WHERE state = 'pending' AND connection_name = @id;
             """,
-            new { id, password = SecretNames.ConnectionPassword(id), certificate = SecretNames.ConnectionClientCertificate(id) },
-            transaction);
+            new { id },
+            transaction).ConfigureAwait(false);
+    }
 
     private static async Task<bool> ScopeExistsAsync(DbConnection connection, DbTransaction? transaction, ScopePath scope) =>
         await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM scopes WHERE path = @path", new { path = scope.Value }, transaction).ConfigureAwait(false) > 0;
@@ -219,11 +258,22 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
 
     private static async Task<SmtpConnection> WithSecretsAsync(DbConnection connection, ConnectionRow row)
     {
-        var (password, certificate) = (SecretNames.ConnectionPassword(row.Name), SecretNames.ConnectionClientCertificate(row.Name));
+        // By exact names (no LIKE on names): the connection's own secrets and nothing else. The
+        // names are bound as separate parameters; Dapper would send a list as one array to PostgreSQL.
+        var names = SecretNames.OfConnection(row.Name);
+        var parameters = new DynamicParameters();
+        for (var i = 0; i < names.Count; i++)
+        {
+            parameters.Add($"n{i}", names[i]);
+        }
+
         var secrets = (await connection.QueryAsync<(string Name, byte[] Ciphertext)>(
-                "SELECT name, ciphertext FROM secrets WHERE name IN (@password, @certificate)", new { password, certificate }).ConfigureAwait(false))
+                $"SELECT name, ciphertext FROM secrets WHERE name IN ({string.Join(", ", names.Select((_, i) => $"@n{i}"))})", parameters).ConfigureAwait(false))
             .ToDictionary(s => s.Name, s => new EncryptedSecret(s.Ciphertext));
-        return row.ToConnection(secrets.GetValueOrDefault(password), secrets.GetValueOrDefault(certificate));
+        return row.ToConnection(
+            secrets.GetValueOrDefault(SecretNames.ConnectionPassword(row.Name)),
+            secrets.GetValueOrDefault(SecretNames.ConnectionClientCertificate(row.Name)),
+            secrets.GetValueOrDefault);
     }
 
     private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();

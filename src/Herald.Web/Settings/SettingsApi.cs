@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using Herald.Delivery;
 using Herald.Scopes;
 using Herald.Settings;
@@ -60,9 +61,43 @@ public static class SettingsApi
         public IReadOnlyList<string>? NodeTags { get; init; }
         public bool? AllowPlaintextAuth { get; init; }
 
+        /// <summary>OAuth 2.0 settings, with <c>auth: "oauth2"</c>; null fields keep their values.</summary>
+        public OAuthRequest? OAuth { get; init; }
+
         // The password and the key never appear in a log line or exception message.
         public override string ToString() =>
             $"{GetType().Name} for {Server}, password {(Password is null ? "unchanged" : "given")}, client certificate {(ClientCertificate is null ? "unchanged" : "given")}";
+    }
+
+    /// <summary>A connection's OAuth 2.0 fields as the API takes them; secrets are write-only.</summary>
+    public sealed record OAuthRequest
+    {
+        /// <summary><c>microsoft</c>, <c>google</c> or <c>generic</c>.</summary>
+        public string? Provider { get; init; }
+
+        /// <summary><c>client-credentials</c> or <c>refresh-token</c>.</summary>
+        public string? Grant { get; init; }
+        public string? Tenant { get; init; }
+        public string? Authority { get; init; }
+        public string? TokenEndpoint { get; init; }
+        public string? AuthorizationEndpoint { get; init; }
+        public string? DeviceEndpoint { get; init; }
+        public string? ClientId { get; init; }
+        public string? Scope { get; init; }
+
+        /// <summary>XOAUTH2, OAUTHBEARER, or both (empty: whichever the server offers).</summary>
+        public IReadOnlyList<string>? Mechanisms { get; init; }
+        public string? ClientSecret { get; init; }
+
+        /// <summary>Microsoft: PEM text with the certificate and its key, or base64 of a PKCS#12 file.</summary>
+        public string? ClientCertificate { get; init; }
+
+        /// <summary>Google: the service account's JSON key, as text.</summary>
+        public string? ServiceAccountKey { get; init; }
+        public string? RefreshToken { get; init; }
+
+        public override string ToString() =>
+            $"OAuth {Provider}, client secret {(ClientSecret is null ? "unchanged" : "given")}, refresh token {(RefreshToken is null ? "unchanged" : "given")}";
     }
 
     /// <summary>A scope's settings and, in the same step, the connection it uses (named by
@@ -88,16 +123,31 @@ public static class SettingsApi
         string Name, string Owner, string Qualified, string Host, int Port, string Security, string Authentication, string? Username, bool PasswordSet,
         ClientCertificateView? ClientCertificate, string Trust, string? TrustThumbprint, int ConnectTimeoutSeconds, int CommandTimeoutSeconds,
         int ConnectionLimit, int? RateLimitPerMinute, IReadOnlyList<string> NodeTags, bool AllowPlaintextAuth,
-        IReadOnlyList<string>? UsedBy = null, bool? Editable = null)
+        IReadOnlyList<string>? UsedBy = null, bool? Editable = null, OAuthView? OAuth = null)
     {
         public static ConnectionView From(SmtpConnection c, ConnectionListing? listing = null) => new(
             c.Name, c.Owner.Value, c.Qualified, c.Host, c.Port, SmtpSecurityNames.Values.NameOf(c.Security),
-            c.Authentication.IsAnonymous ? "anonymous" : c.Authentication.Mechanisms.Count == 0 ? "any" : string.Join(",", c.Authentication.Mechanisms),
+            c.Authentication.IsAnonymous ? "anonymous" : c.Authentication.OAuth is not null ? AuthenticationChange.OAuth2 : c.Authentication.Mechanisms.Count == 0 ? "any" : string.Join(",", c.Authentication.Mechanisms),
             c.Authentication.UserName, c.Authentication.Password is not null,
             c.ClientCertificate is { } cert ? new ClientCertificateView(cert.Subject, cert.Thumbprint, cert.NotAfter) : null,
             ServerTrust.ModeNames.NameOf(c.Trust.Mode), c.Trust.Thumbprint, (int)c.ConnectTimeout.TotalSeconds, (int)c.CommandTimeout.TotalSeconds,
             c.ConnectionLimit, c.RateLimitPerMinute, c.NodeTags, c.AllowPlaintextAuth,
-            listing?.UsedBy.Select(s => s.Value).ToArray(), listing?.Editable);
+            listing?.UsedBy.Select(s => s.Value).ToArray(), listing?.Editable,
+            c.Authentication.OAuth is { } oauth ? OAuthView.From(oauth, c.Authentication.Mechanisms) : null);
+    }
+
+    /// <summary>A connection's OAuth 2.0 settings; each secret only as whether it is set.</summary>
+    public sealed record OAuthView(
+        string Provider, string Grant, string? Tenant, string? Authority, string? TokenEndpoint, string? AuthorizationEndpoint, string? DeviceEndpoint,
+        string? ClientId, string Scope, IReadOnlyList<string> Mechanisms, bool ClientSecretSet, ClientCertificateView? ClientCertificate,
+        string? ServiceAccount, bool RefreshTokenSet, string? Account, DateTimeOffset? SignedInAt)
+    {
+        public static OAuthView From(OAuthSettings o, IReadOnlyList<string> mechanisms) => new(
+            OAuthNames.Providers.NameOf(o.Provider), OAuthNames.Grants.NameOf(o.Grant), o.Tenant,
+            o.Provider == OAuthProvider.Microsoft ? o.EffectiveAuthority : null, o.TokenEndpoint, o.AuthorizationEndpoint, o.DeviceEndpoint,
+            o.ClientId, o.EffectiveScope, mechanisms, o.ClientSecret is not null,
+            o.ClientCertificate is { } cert ? new ClientCertificateView(cert.Subject, cert.Thumbprint, cert.NotAfter) : null,
+            o.ServiceAccount, o.RefreshToken is not null, o.Account, o.SignedInAt);
     }
 
     public sealed record OutgoingSettingsView(string Scope, IReadOnlyDictionary<string, SettingView> Settings, ConnectionView? Connection, IReadOnlyList<string>? Notes = null);
@@ -248,7 +298,7 @@ public static class SettingsApi
     /// that is not PEM or PKCS#12) is named in <paramref name="errors"/>.</summary>
     private static ConnectionUpdate ConnectionChange(ConnectionRequest request, List<FieldError> errors)
     {
-        var authentication = AuthenticationChange.FromWords(request.Auth, request.Username, request.Password, out var authError);
+        var authentication = AuthenticationChange.FromWords(request.Auth, request.Username, request.Password, out var authError, OAuthChangeFrom(request.OAuth, errors));
         if (authError is not null)
         {
             errors.Add(new("auth", authError));
@@ -303,6 +353,38 @@ public static class SettingsApi
         };
     }
 
+    private static OAuthChange? OAuthChangeFrom(OAuthRequest? o, List<FieldError> errors)
+    {
+        if (o is null)
+        {
+            return null;
+        }
+
+        X509Certificate2? certificate = null;
+        if (o.ClientCertificate is { } text)
+        {
+            certificate = CertificateFrom(text, "oauthCertificate", errors);
+        }
+
+        return new OAuthChange
+        {
+            Provider = o.Provider,
+            Grant = o.Grant,
+            Tenant = o.Tenant,
+            Authority = o.Authority,
+            TokenEndpoint = o.TokenEndpoint,
+            AuthorizationEndpoint = o.AuthorizationEndpoint,
+            DeviceEndpoint = o.DeviceEndpoint,
+            ClientId = o.ClientId,
+            Scope = o.Scope,
+            Mechanisms = o.Mechanisms,
+            ClientSecret = o.ClientSecret,
+            ClientCertificate = certificate,
+            ServiceAccountKey = o.ServiceAccountKey,
+            RefreshToken = o.RefreshToken,
+        };
+    }
+
     private static ClientCertificateChange? ClientCertificateFrom(string text, List<FieldError> errors)
     {
         if (string.Equals(text.Trim(), "none", StringComparison.OrdinalIgnoreCase))
@@ -310,6 +392,12 @@ public static class SettingsApi
             return new ClientCertificateChange.Remove();
         }
 
+        return CertificateFrom(text, "clientCertificate", errors) is { } certificate ? new ClientCertificateChange.Replace(certificate) : null;
+    }
+
+    /// <summary>A certificate with its key from PEM text or base64 of a PKCS#12 file.</summary>
+    private static X509Certificate2? CertificateFrom(string text, string field, List<FieldError> errors)
+    {
         byte[] bytes;
         if (text.Contains("-----BEGIN", StringComparison.Ordinal))
         {
@@ -323,18 +411,18 @@ public static class SettingsApi
             }
             catch (FormatException)
             {
-                errors.Add(new("clientCertificate", "The client certificate is neither PEM text nor base64 of a PKCS#12 file (nor 'none')."));
+                errors.Add(new(field, "The certificate is neither PEM text nor base64 of a PKCS#12 file."));
                 return null;
             }
         }
 
-        if (!ClientCertificates.TryLoad(bytes, "clientCertificate", out var certificate, out var error))
+        if (!ClientCertificates.TryLoad(bytes, field, out var certificate, out var error))
         {
-            errors.Add(new("clientCertificate", error));
+            errors.Add(new(field, error));
             return null;
         }
 
-        return new ClientCertificateChange.Replace(certificate);
+        return certificate;
     }
 
     private static OutgoingSettingsView View(Herald.Settings.OutgoingSettingsView view)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Security.Cryptography.X509Certificates;
 using Herald.Access;
 using Herald.Scopes;
 using Herald.Settings;
@@ -27,6 +28,19 @@ internal sealed class ConnectionFlags
     private readonly Option<string?> _rateLimit = new("--rate-limit") { Description = "Most messages per minute (0: no limit)." };
     private readonly Option<string?> _nodeTags = new("--node-tags") { Description = "Comma-separated tags of the nodes that may use this connection ('' for any)." };
     private readonly Option<string?> _allowPlaintextAuth = new("--allow-plaintext-auth") { Description = "true or false: may the password cross an unencrypted connection (a smart host on this machine)." };
+    private readonly Option<string?> _oauthProvider = new("--oauth-provider") { Description = "With --auth oauth2: microsoft | google | generic." };
+    private readonly Option<string?> _oauthGrant = new("--oauth-grant") { Description = "client-credentials (app-only, the default) | refresh-token (a signed-in mailbox)." };
+    private readonly Option<string?> _tenant = new("--tenant") { Description = "Microsoft: the directory (tenant) id or domain of the app registration." };
+    private readonly Option<string?> _authority = new("--authority") { Description = "Microsoft: the cloud's sign-in host for a national cloud (https://login.microsoftonline.us), or an OpenID Connect issuer." };
+    private readonly Option<string?> _clientId = new("--client-id") { Description = "OAuth client (application) id." };
+    private readonly Option<bool> _clientSecretStdin = new("--client-secret-stdin") { Description = "Read the OAuth client secret from standard input (after the password, if both are read)." };
+    private readonly Option<string?> _oauthClientCert = new("--oauth-client-cert") { Description = "Microsoft: a certificate credential (PEM with key, or PKCS#12) instead of a client secret." };
+    private readonly Option<string?> _serviceAccountKey = new("--service-account-key") { Description = "Google: the service account's JSON key file (domain-wide delegation)." };
+    private readonly Option<string?> _tokenEndpoint = new("--token-endpoint") { Description = "Generic: the authorization server's token endpoint (https://…)." };
+    private readonly Option<string?> _authorizationEndpoint = new("--authorization-endpoint") { Description = "Generic: where an administrator signs in (authorization code with PKCE)." };
+    private readonly Option<string?> _deviceEndpoint = new("--device-endpoint") { Description = "Generic: the device authorization endpoint, for signing in from this terminal." };
+    private readonly Option<string?> _oauthScope = new("--oauth-scope") { Description = "The scope to ask tokens for ('' for the provider's default)." };
+    private readonly Option<bool> _refreshTokenStdin = new("--refresh-token-stdin") { Description = "Read a refresh token obtained elsewhere from standard input (last of the secrets read)." };
 
     public void AddTo(Command command)
     {
@@ -34,6 +48,8 @@ internal sealed class ConnectionFlags
         {
             _server, _port, _security, _auth, _username, _passwordStdin, _clientCert, _trustCa, _trustThumbprint,
             _connectTimeout, _commandTimeout, _connectionLimit, _rateLimit, _nodeTags, _allowPlaintextAuth,
+            _oauthProvider, _oauthGrant, _tenant, _authority, _clientId, _clientSecretStdin, _oauthClientCert, _serviceAccountKey,
+            _tokenEndpoint, _authorizationEndpoint, _deviceEndpoint, _oauthScope, _refreshTokenStdin,
         })
         {
             command.Options.Add(option);
@@ -86,9 +102,88 @@ internal sealed class ConnectionFlags
             RateLimitPerMinute = Number(_rateLimit, "Rate limit"),
             NodeTags = parse.GetValue(_nodeTags)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             AllowPlaintextAuth = allowPlaintext,
-            Authentication = SmtpCommands.AuthenticationChangeFrom(parse.GetValue(_auth), parse.GetValue(_username), parse.GetValue(_passwordStdin), console, errors),
+            Authentication = SmtpCommands.AuthenticationChangeFrom(parse.GetValue(_auth), parse.GetValue(_username), parse.GetValue(_passwordStdin), console, errors, ReadOAuth(parse, console, errors)),
             Trust = SmtpCommands.TrustFrom(parse.GetValue(_trustCa), parse.GetValue(_trustThumbprint), errors),
             ClientCertificate = SmtpCommands.ClientCertificateFrom(parse.GetValue(_clientCert), errors),
+        };
+    }
+
+    /// <summary>The OAuth 2.0 fields the flags name; null when none was given. Files are read and
+    /// secrets taken from standard input here; Core decides what is valid.</summary>
+    private OAuthChange? ReadOAuth(ParseResult parse, CliConsole console, List<string> errors)
+    {
+        Option[] named =
+        [
+            _oauthProvider, _oauthGrant, _tenant, _authority, _clientId, _clientSecretStdin, _oauthClientCert, _serviceAccountKey,
+            _tokenEndpoint, _authorizationEndpoint, _deviceEndpoint, _oauthScope, _refreshTokenStdin,
+        ];
+        if (!named.Any(option => parse.GetResult(option) is { Implicit: false }))
+        {
+            return null;
+        }
+
+        string? Secret(Option<bool> flag, string prompt)
+        {
+            if (!parse.GetValue(flag))
+            {
+                return null;
+            }
+
+            var secret = console.ReadSecret(prompt);
+            if (secret is null)
+            {
+                errors.Add($"{flag.Name} was given but standard input held no more lines.");
+            }
+
+            return secret;
+        }
+
+        X509Certificate2? certificate = null;
+        if (parse.GetValue(_oauthClientCert) is { } certificatePath)
+        {
+            if (ClientCertificates.TryLoad(certificatePath, out var loaded, out var error))
+            {
+                certificate = loaded;
+            }
+            else
+            {
+                errors.Add(error);
+            }
+        }
+
+        string? serviceAccountKey = null;
+        if (parse.GetValue(_serviceAccountKey) is { } keyPath)
+        {
+            var file = new FileInfo(keyPath);
+            if (!file.Exists)
+            {
+                errors.Add($"Service-account key file '{keyPath}' does not exist.");
+            }
+            else if (file.Length > 64 * 1024)
+            {
+                errors.Add($"Service-account key file '{keyPath}' is larger than a service-account key (64 KiB).");
+            }
+            else
+            {
+                serviceAccountKey = File.ReadAllText(keyPath);
+            }
+        }
+
+        return new OAuthChange
+        {
+            Provider = parse.GetValue(_oauthProvider),
+            Grant = parse.GetValue(_oauthGrant),
+            Tenant = parse.GetValue(_tenant),
+            Authority = parse.GetValue(_authority),
+            ClientId = parse.GetValue(_clientId),
+            TokenEndpoint = parse.GetValue(_tokenEndpoint),
+            AuthorizationEndpoint = parse.GetValue(_authorizationEndpoint),
+            DeviceEndpoint = parse.GetValue(_deviceEndpoint),
+            Scope = parse.GetValue(_oauthScope),
+            ClientSecret = Secret(_clientSecretStdin, "OAuth client secret: "),
+            ClientCertificate = certificate,
+            ServiceAccountKey = serviceAccountKey,
+            RefreshToken = Secret(_refreshTokenStdin, "OAuth refresh token: "),
         };
     }
 }
@@ -103,7 +198,7 @@ internal static class ConnectionCommands
         new("connection", "SMTP connections, each owned by a scope.") { CreateList(console), CreateShow(console), CreateSet(console), CreateRemove(console) };
 
     /// <summary>A connection's facts, never its secrets.</summary>
-    public static void Describe(TextWriter output, SmtpConnection smtp)
+    public static void Describe(TextWriter output, SmtpConnection smtp, string? token = null)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(smtp);
@@ -111,6 +206,11 @@ internal static class ConnectionCommands
         Pair(output, "server", $"{smtp.Host}:{smtp.Port}");
         Pair(output, "security", SmtpSecurityNames.Values.NameOf(smtp.Security) + (smtp.AllowPlaintextAuth ? " (password allowed unencrypted)" : ""));
         Pair(output, "authentication", SmtpCommands.Describe(smtp.Authentication));
+        if (smtp.Authentication.OAuth is { } oauth)
+        {
+            DescribeOAuth(output, smtp.Authentication.UserName!, oauth, token);
+        }
+
         Pair(output, "client certificate", smtp.ClientCertificate is { } cert
             ? $"{cert.Subject} (SHA-256 {cert.Thumbprint}, valid until {cert.NotAfter:yyyy-MM-dd})"
             : "(none)");
@@ -171,7 +271,7 @@ internal static class ConnectionCommands
                 return console.Fail(refusal);
             }
 
-            Describe(console.Out, found.Value!.Connection);
+            Describe(console.Out, found.Value!.Connection, await TokenLineAsync(node, found.Value!.Connection, ct));
             Pair(console.Out, "used by", found.Value.UsedBy.Count == 0 ? "(none)" : string.Join(", ", found.Value.UsedBy));
             return 0;
         });
@@ -236,6 +336,57 @@ internal static class ConnectionCommands
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Which provider, whose token, and (when <paramref name="token"/> was asked for) when
+    /// it expires; which secrets are set, never what they are.</summary>
+    private static void DescribeOAuth(TextWriter output, string mailbox, OAuthSettings oauth, string? token)
+    {
+        Pair(output, "oauth provider", oauth.Provider switch
+        {
+            OAuthProvider.Microsoft => $"microsoft, authority {oauth.EffectiveAuthority}, tenant {oauth.Tenant}",
+            OAuthProvider.Google => "google",
+            _ => $"generic, token endpoint {oauth.TokenEndpoint}",
+        });
+        if (oauth.ClientId is not null)
+        {
+            Pair(output, "client id", oauth.ClientId);
+        }
+
+        Pair(output, "oauth scope", oauth.EffectiveScope.Length == 0 ? "(the server's default)" : oauth.EffectiveScope);
+        Pair(output, "credential", (oauth.ClientSecret, oauth.ClientCertificate, oauth.ServiceAccount) switch
+        {
+            (_, { } cert, _) => $"certificate {cert.Subject} (SHA-256 {cert.Thumbprint}, valid until {cert.NotAfter:yyyy-MM-dd})",
+            (not null, _, _) => "client secret set",
+            (_, _, { } account) => $"service-account key of {account}",
+            _ => "(none)",
+        });
+        Pair(output, "whose token", oauth.Grant == OAuthGrant.RefreshToken
+            ? oauth.RefreshToken is null
+                ? "nobody has signed in yet"
+                : $"signed in as {oauth.Account ?? mailbox}{(oauth.SignedInAt is { } at ? $" on {at:yyyy-MM-dd HH:mm} UTC" : "")} (refresh token set), sending as {mailbox}"
+            : oauth.Provider == OAuthProvider.Google
+                ? $"service account {oauth.ServiceAccount ?? "(no key)"} acting as {mailbox}"
+                : $"the application {oauth.ClientId} (app-only), sending as {mailbox}");
+        if (token is not null)
+        {
+            Pair(output, "token", token);
+        }
+    }
+
+    /// <summary>The "token" line: asks this node for one, so that the administrator knows the
+    /// settings work and until when; the sentence otherwise.</summary>
+    public static async Task<string?> TokenLineAsync(IServiceProvider node, SmtpConnection smtp, CancellationToken cancellationToken)
+    {
+        if (smtp.Authentication.OAuth is null)
+        {
+            return null;
+        }
+
+        var (expiresOn, account, problem) = await node.GetRequiredService<Herald.Delivery.AccessTokens>().ProbeAsync(smtp, cancellationToken);
+        return expiresOn is { } expires
+            ? $"obtained{(account is null ? "" : $" for {account}")}, expires {expires.UtcDateTime:yyyy-MM-dd HH:mm} UTC"
+            : problem;
     }
 
     private static void Pair(TextWriter output, string label, string value) => output.WriteLine($"  {label,-19}{value}");

@@ -34,6 +34,7 @@ internal static class HeraldNode
             .AddHeraldCore(NodePassphrase.ForNode(dataDirectory, console.Environment))
             .AddHeraldStorage(database)
             .AddHeraldSmtp()
+            .AddHeraldOAuth()
             .AddSingleton(new MessageSpool(Path.Combine(dataDirectory, MessageSpool.DirectoryName)))
             // A verb delivers nothing itself (what it queues, such as a rule's test notifications,
             // waits for a serving node); serve registers the node it runs as after this one.

@@ -20,9 +20,12 @@ internal static class SmtpCommands
             CreateSet(console), CreateShow(console), CreateReset(console), ConnectionCommands.Create(console),
         };
 
-    public static string Describe(SmtpAuthentication authentication) => authentication.IsAnonymous
-        ? "anonymous"
-        : $"{(authentication.Mechanisms.Count == 0 ? "any mechanism" : string.Join("/", authentication.Mechanisms))} as {authentication.UserName}, password {(authentication.Password is null ? "not set" : "set")}";
+    public static string Describe(SmtpAuthentication authentication) => authentication switch
+    {
+        { IsAnonymous: true } => "anonymous",
+        { OAuth: { } oauth } => $"OAuth 2.0 ({OAuthNames.Providers.NameOf(oauth.Provider)}, {(authentication.Mechanisms.Count == 0 ? "XOAUTH2 or OAUTHBEARER" : string.Join("/", authentication.Mechanisms))}) for mailbox {authentication.UserName}",
+        _ => $"{(authentication.Mechanisms.Count == 0 ? "any mechanism" : string.Join("/", authentication.Mechanisms))} as {authentication.UserName}, password {(authentication.Password is null ? "not set" : "set")}",
+    };
 
     private static Command CreateSet(CliConsole console)
     {
@@ -106,7 +109,7 @@ internal static class SmtpCommands
         return console.Fail(errors[^1] + " Nothing was saved.");
     }
 
-    internal static AuthenticationChange? AuthenticationChangeFrom(string? auth, string? username, bool passwordFromStdin, CliConsole console, List<string> errors)
+    internal static AuthenticationChange? AuthenticationChangeFrom(string? auth, string? username, bool passwordFromStdin, CliConsole console, List<string> errors, OAuthChange? oauth = null)
     {
         string? password = null;
         if (passwordFromStdin)
@@ -119,7 +122,7 @@ internal static class SmtpCommands
             }
         }
 
-        var change = AuthenticationChange.FromWords(auth, username, password, out var error);
+        var change = AuthenticationChange.FromWords(auth, username, password, out var error, oauth);
         if (error is not null)
         {
             errors.Add(error);
@@ -212,7 +215,7 @@ internal static class SmtpCommands
             Line(output, "impersonation", ImpersonationPolicyNames.Values.NameOf(effective.Impersonation.Value), effective.Impersonation, scope);
             if (shown.Value.Connection is { } smtp)
             {
-                ConnectionCommands.Describe(output, smtp);
+                ConnectionCommands.Describe(output, smtp, await ConnectionCommands.TokenLineAsync(node, smtp, ct));
             }
 
             return 0;

@@ -69,6 +69,8 @@ internal static class ConsoleMatrix
         new("GET /Connections/Index", Policy.AnyCaller, Effect.List) { Seed = ConnectionAsync, Lists = ConnectionReader, Request = _ => Get("connections") },
         new("GET /Connections/Edit", ConnectionEditor, Effect.Read) { Seed = ConnectionAsync, Request = c => Get($"connections/edit?scope={Q(c.Scope)}&name={c.Seeded.Id}") },
         new("GET /Connections/Edit", Policy.AnyCaller, Effect.Answer) { Variant = "new", Request = c => Get($"connections/edit?scope={Q(c.Scope)}") },
+        // Signing a connection in at its OAuth provider: who may change the connection (this one is not OAuth, so an allowed caller is sent back to it).
+        new("GET /Connections/SignIn", ConnectionEditor, Effect.Answer) { Seed = ConnectionAsync, Request = c => Get($"connections/signin?scope={Q(c.Scope)}&name={c.Seeded.Id}") },
         new("POST /Connections/Edit?handler=Save", ScopeAdministrator, Effect.Write)
         {
             Variant = "change", Seed = ConnectionAsync,

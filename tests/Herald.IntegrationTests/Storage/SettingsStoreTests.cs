@@ -240,6 +240,59 @@ public sealed class SettingsStoreTests
         Assert.Empty(await store.GetOutgoingChainAsync(Scope("/hr"), Ct));
     }
 
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task An_oauth_connection_keeps_its_settings_and_sealed_secrets_and_a_rotated_refresh_token_replaces_only_its_own(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var store = Store(db);
+        var key = CredentialKey.Create("oauth storage passphrase", iterations: 1000);
+        await new Herald.Storage.Credentials.SqlCredentialKeyStore(db.Database, Clock()).InitializeKeyParametersAsync(key.Parameters, Ct);
+        var oauth = new OAuthSettings
+        {
+            Provider = OAuthProvider.Microsoft,
+            Grant = OAuthGrant.RefreshToken,
+            Tenant = "contoso.onmicrosoft.com",
+            ClientId = "app-id",
+            ClientSecret = key.Seal("client secret", SecretNames.OAuthClientSecret("c1")),
+            RefreshToken = key.Seal("first refresh token", SecretNames.OAuthRefreshToken("c1")),
+            Account = "alerts@contoso.com",
+            SignedInAt = Now,
+        };
+        var connection = new SmtpConnection
+        {
+            Id = "c1",
+            Owner = ScopePath.Root,
+            Name = "m365",
+            Host = "smtp.office365.com",
+            Port = 587,
+            Security = SmtpSecurity.StartTlsRequired,
+            Authentication = new SmtpAuthentication("alerts@contoso.com", ["XOAUTH2"], null) { OAuth = oauth },
+        };
+        await store.SaveConnectionAsync(connection, Ct);
+
+        var stored = (await store.GetConnectionAsync("c1", Ct))!.Authentication.OAuth!;
+        Assert.Equal(oauth with { ClientSecret = null, RefreshToken = null }, stored with { ClientSecret = null, RefreshToken = null });
+        Assert.True(key.TryOpen(stored.ClientSecret!, SecretNames.OAuthClientSecret("c1"), out var secret));
+        Assert.Equal("client secret", System.Text.Encoding.UTF8.GetString(secret));
+
+        // Sealed under another key (rotated meanwhile): nothing is written.
+        var other = CredentialKey.Create("another passphrase", iterations: 1000);
+        Assert.False(await store.SaveRefreshTokenAsync("c1", other.Seal("stale", SecretNames.OAuthRefreshToken("c1")), other.Parameters.CheckValue, Ct));
+        Assert.False(await store.SaveRefreshTokenAsync("c2", key.Seal("nobody's", SecretNames.OAuthRefreshToken("c2")), key.Parameters.CheckValue, Ct));
+        Assert.True(await store.SaveRefreshTokenAsync("c1", key.Seal("rotated refresh token", SecretNames.OAuthRefreshToken("c1")), key.Parameters.CheckValue, Ct));
+
+        var rotated = (await store.GetConnectionAsync("c1", Ct))!.Authentication.OAuth!;
+        Assert.True(key.TryOpen(rotated.RefreshToken!, SecretNames.OAuthRefreshToken("c1"), out var token));
+        Assert.Equal("rotated refresh token", System.Text.Encoding.UTF8.GetString(token));
+        Assert.Equal("app-id", rotated.ClientId);
+
+        // Deleting the connection deletes every secret it held.
+        Assert.Empty(await store.DeleteConnectionAsync("c1", Ct));
+        await using var raw = await db.Database.OpenAsync(Ct);
+        Assert.Equal(0L, await raw.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM secrets WHERE name LIKE 'smtp-connection/c1/%'"));
+    }
+
     internal static SqlSettingsStore Store(TestDatabase db) => new(db.Database, Clock());
 
     internal static FakeTimeProvider Clock() => new(Now);

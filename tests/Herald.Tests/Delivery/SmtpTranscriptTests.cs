@@ -149,6 +149,21 @@ public sealed class SmtpTranscriptTests
         Deferred(result, "a@example.net", reply: null);
     }
 
+    [Theory]
+    [InlineData("550 5.7.30 Basic authentication is not supported for Client Submission.", "switch this connection to OAuth 2.0")]
+    [InlineData("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.", "Set-CASMailbox -Identity mailer -SmtpClientAuthenticationDisabled $false")]
+    public async Task Exchange_refusing_the_password_defers_and_says_what_to_do(string reply, string advice)
+    {
+        await using var server = ScriptedSmtpServer.Start(new Say(Greeting), new On("EHLO", EhloWithAuth), new On("AUTH PLAIN", reply));
+
+        var result = await SendAsync(server, userName: "mailer");
+
+        Assert.Equal(DeliveryStage.Authenticate, result.FailedAt);
+        Assert.StartsWith($"The server refused authentication as 'mailer': {reply}.", result.Failure, StringComparison.Ordinal);
+        Assert.Contains(advice, result.Failure, StringComparison.Ordinal);
+        Deferred(result, "a@example.net", reply: null);
+    }
+
     [Fact]
     public async Task A_server_that_wants_authentication_at_mail_from_defers_and_says_so()
     {

@@ -27,12 +27,24 @@ public sealed class ConnectionForm
     public string? RateLimitPerMinute { get; set; }
     public string? NodeTags { get; set; }
     public bool AllowPlaintextAuth { get; set; }
+    public string? OAuthProvider { get; set; }
+    public string? OAuthGrant { get; set; }
+    public string? Tenant { get; set; }
+    public string? Authority { get; set; }
+    public string? ClientId { get; set; }
+    public string? ClientSecret { get; set; }
+    public IFormFile? OAuthCertificate { get; set; }
+    public IFormFile? ServiceAccountKey { get; set; }
+    public string? TokenEndpoint { get; set; }
+    public string? AuthorizationEndpoint { get; set; }
+    public string? OAuthScope { get; set; }
     public string? TestFrom { get; set; }
     public string? TestTo { get; set; }
     public string? TestSubject { get; set; }
     public string? TestBody { get; set; }
 
-    public override string ToString() => $"ConnectionForm {Name}, password {(string.IsNullOrEmpty(Password) ? "unchanged" : "given")}";
+    public override string ToString() =>
+        $"ConnectionForm {Name}, password {(string.IsNullOrEmpty(Password) ? "unchanged" : "given")}, client secret {(string.IsNullOrEmpty(ClientSecret) ? "unchanged" : "given")}";
 }
 
 /// <summary>Add or edit an SMTP connection (the Harness wizard) owned by a scope, Test it as typed
@@ -221,20 +233,24 @@ public sealed class EditModel(OutgoingSettingsService service, ISettingsStore st
             certificate = await LoadCertificateAsync(upload) is { } loaded ? new ClientCertificateChange.Replace(loaded) : null;
         }
 
+        var oauth = form.Auth == AuthenticationChange.OAuth2 ? await OAuthChangeAsync(form) : null;
         if (ModelState.ErrorCount > 0)
         {
             return null;
         }
 
-        var anonymous = string.Equals(form.Auth, "anonymous", StringComparison.Ordinal);
+        var userName = string.IsNullOrWhiteSpace(form.Username) ? null : form.Username.Trim();
         return new ConnectionSave(Owner, Form.Name, isNew, new ConnectionUpdate
         {
             Host = form.Server?.Trim() ?? "",
             Port = port,
             Security = form.Security,
-            Authentication = anonymous
-                ? new AuthenticationChange.ToAnonymous()
-                : new AuthenticationChange.ToSasl(string.IsNullOrWhiteSpace(form.Username) ? null : form.Username.Trim(), string.IsNullOrEmpty(form.Password) ? null : form.Password, form.Mechanisms),
+            Authentication = form.Auth switch
+            {
+                "anonymous" => new AuthenticationChange.ToAnonymous(),
+                AuthenticationChange.OAuth2 => new AuthenticationChange.ToOAuth(userName, oauth!),
+                _ => new AuthenticationChange.ToSasl(userName, string.IsNullOrEmpty(form.Password) ? null : form.Password, form.Mechanisms),
+            },
             ClientCertificate = certificate,
             ConnectionLimit = limit,
             RateLimitPerMinute = rate,
@@ -243,13 +259,55 @@ public sealed class EditModel(OutgoingSettingsService service, ISettingsStore st
         });
     }
 
+    /// <summary>The OAuth 2.0 fields as typed: blank fields keep what is stored (a secret is never
+    /// shown, so blank means "keep it"); the scope field is taken as typed, blank for the default.</summary>
+    private async Task<OAuthChange> OAuthChangeAsync(ConnectionForm form)
+    {
+        static string? Typed(string? text) => string.IsNullOrWhiteSpace(text) ? null : text.Trim();
+        X509Certificate2? certificate = null;
+        if (form.OAuthCertificate is { Length: > 0 } upload)
+        {
+            certificate = await LoadCertificateAsync(upload, "oauthCertificate");
+        }
+
+        string? serviceAccountKey = null;
+        if (form.ServiceAccountKey is { Length: > 0 } key)
+        {
+            if (key.Length > 64 * 1024)
+            {
+                ModelState.AddModelError("serviceAccountKey", "A service-account key is a JSON file of a few KiB; this one is larger than 64 KiB.");
+            }
+            else
+            {
+                using var reader = new StreamReader(key.OpenReadStream());
+                serviceAccountKey = await reader.ReadToEndAsync(HttpContext.RequestAborted);
+            }
+        }
+
+        return new OAuthChange
+        {
+            Provider = Typed(form.OAuthProvider),
+            Grant = Typed(form.OAuthGrant),
+            Tenant = Typed(form.Tenant),
+            Authority = Typed(form.Authority),
+            ClientId = Typed(form.ClientId),
+            TokenEndpoint = Typed(form.TokenEndpoint),
+            AuthorizationEndpoint = Typed(form.AuthorizationEndpoint),
+            Scope = form.OAuthScope?.Trim() ?? "",
+            Mechanisms = form.Mechanisms.Where(m => OAuthNames.Mechanisms.Contains(m, StringComparer.OrdinalIgnoreCase)).ToArray(),
+            ClientSecret = string.IsNullOrEmpty(form.ClientSecret) ? null : form.ClientSecret,
+            ClientCertificate = certificate,
+            ServiceAccountKey = serviceAccountKey,
+        };
+    }
+
     /// <summary>PEM with the key, or PKCS#12 without a password, checked by the product's rules
     /// (private key, RSA or ECDSA, digitalSignature, clientAuth, not expired); the reason otherwise.</summary>
-    private async Task<X509Certificate2?> LoadCertificateAsync(IFormFile upload)
+    private async Task<X509Certificate2?> LoadCertificateAsync(IFormFile upload, string field = "clientCertificate")
     {
         if (upload.Length > ClientCertificates.MaxBytes)
         {
-            ModelState.AddModelError("clientCertificate", $"The certificate file is larger than {ClientCertificates.MaxBytes / 1024} KiB; give a PEM or PKCS#12 file with one certificate and its key.");
+            ModelState.AddModelError(field, $"The certificate file is larger than {ClientCertificates.MaxBytes / 1024} KiB; give a PEM or PKCS#12 file with one certificate and its key.");
             return null;
         }
 
@@ -257,14 +315,14 @@ public sealed class EditModel(OutgoingSettingsService service, ISettingsStore st
         await upload.CopyToAsync(buffer, HttpContext.RequestAborted);
         if (!ClientCertificates.TryLoad(buffer.ToArray(), $"'{Path.GetFileName(upload.FileName)}'", out var certificate, out var error))
         {
-            ModelState.AddModelError("clientCertificate", error);
+            ModelState.AddModelError(field, error);
             return null;
         }
 
         if (ClientCertificates.Check(certificate, time.GetUtcNow()) is { } problem)
         {
             certificate.Dispose();
-            ModelState.AddModelError("clientCertificate", problem);
+            ModelState.AddModelError(field, problem);
             return null;
         }
 
@@ -283,7 +341,15 @@ public sealed class EditModel(OutgoingSettingsService service, ISettingsStore st
         Server = c.Host,
         Port = c.Port.ToString(CultureInfo.InvariantCulture),
         Security = SmtpSecurityNames.Values.NameOf(c.Security),
-        Auth = c.Authentication.IsAnonymous ? "anonymous" : "password",
+        Auth = c.Authentication.IsAnonymous ? "anonymous" : c.Authentication.OAuth is null ? "password" : AuthenticationChange.OAuth2,
+        OAuthProvider = c.Authentication.OAuth is { } o ? OAuthNames.Providers.NameOf(o.Provider) : "microsoft",
+        OAuthGrant = c.Authentication.OAuth is { } g ? OAuthNames.Grants.NameOf(g.Grant) : "client-credentials",
+        Tenant = c.Authentication.OAuth?.Tenant,
+        Authority = c.Authentication.OAuth?.Authority,
+        ClientId = c.Authentication.OAuth?.ClientId,
+        TokenEndpoint = c.Authentication.OAuth?.TokenEndpoint,
+        AuthorizationEndpoint = c.Authentication.OAuth?.AuthorizationEndpoint,
+        OAuthScope = c.Authentication.OAuth?.Scope,
         Mechanisms = [.. c.Authentication.Mechanisms],
         Username = c.Authentication.UserName,
         ConnectionLimit = c.ConnectionLimit.ToString(CultureInfo.InvariantCulture),

@@ -1,0 +1,113 @@
+using System.Security.Cryptography;
+using Herald.Access;
+using Herald.Credentials;
+using Herald.Delivery;
+using Herald.Scopes;
+
+namespace Herald.Settings;
+
+/// <summary>Where a person is sent to sign in, and the one-time values the answer is checked against
+/// (kept by the door in a protected cookie, never shown).</summary>
+public sealed record OAuthSignInStart(Uri AuthorizationUrl, string State, string CodeVerifier)
+{
+    public override string ToString() => $"sign-in at {AuthorizationUrl.GetLeftPart(UriPartial.Path)}";
+}
+
+/// <summary>The provider's side of a sign-in (authorization code with PKCE), through its library.</summary>
+public interface IOAuthSignIn
+{
+    /// <summary>The authorization endpoint with the request's parameters; null when the provider
+    /// has none configured.</summary>
+    Uri? AuthorizationUrl(SmtpConnection connection, OAuthSettings settings, Uri redirect, string state, string codeChallenge);
+
+    /// <summary>Redeems the code for tokens; the refresh token and whose it is, or the failure.</summary>
+    Task<(string? RefreshToken, string? Account, OAuthFailure? Failure)> RedeemAsync(
+        OpenedConnection connection, Uri redirect, string code, string codeVerifier, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// An administrator signs in at the provider so that a connection gets a refresh token ("Sign in
+/// with Microsoft / Google / provider" in the console): who may is who may change the connection;
+/// the refresh token is stored sealed through the same save as every other change.
+/// </summary>
+public sealed class OAuthSignInService(OutgoingSettingsService settings, IOAuthSignIn provider, CredentialVault vault)
+{
+    public async Task<Result<OAuthSignInStart>> BeginAsync(Caller caller, ScopePath owner, string? name, Uri redirect, CancellationToken cancellationToken)
+    {
+        var found = await EditableAsync(caller, owner, name, cancellationToken).ConfigureAwait(false);
+        if (found.Refusal is { } refusal)
+        {
+            return refusal;
+        }
+
+        var connection = found.Value!;
+        var state = Base64Url(RandomNumberGenerator.GetBytes(24));
+        var verifier = Base64Url(RandomNumberGenerator.GetBytes(32));
+        var challenge = Base64Url(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier)));
+        return provider.AuthorizationUrl(connection, connection.Authentication.OAuth!, redirect, state, challenge) is { } url
+            ? new OAuthSignInStart(url, state, verifier)
+            : Refusal.Invalid("authorizationEndpoint", $"SMTP connection {connection.Qualified} has no authorization endpoint to sign in at: give it (the provider's https://…/authorize).");
+    }
+
+    /// <summary>Redeems the code the provider sent back and stores the refresh token.</summary>
+    public async Task<Result<string>> CompleteAsync(
+        Caller caller, ScopePath owner, string? name, Uri redirect, string code, string codeVerifier, CancellationToken cancellationToken)
+    {
+        var found = await EditableAsync(caller, owner, name, cancellationToken).ConfigureAwait(false);
+        if (found.Refusal is { } refusal)
+        {
+            return refusal;
+        }
+
+        var connection = found.Value!;
+        var (opened, problem) = await OpenedConnection.OpenAsync(connection, vault, cancellationToken, forSignIn: true).ConfigureAwait(false);
+        if (opened is null)
+        {
+            return Refusal.Conflict(problem!);
+        }
+
+        string? refreshToken, account;
+        using (opened)
+        {
+            OAuthFailure? failure;
+            (refreshToken, account, failure) = await provider.RedeemAsync(opened, redirect, code, codeVerifier, cancellationToken).ConfigureAwait(false);
+            if (failure is not null)
+            {
+                return Refusal.Conflict(failure.Sentence.Replace(" Nothing was sent.", "", StringComparison.Ordinal));
+            }
+        }
+
+        if (refreshToken is null)
+        {
+            return Refusal.Conflict($"The provider signed in but gave no refresh token for {connection.Qualified}: allow the client offline access (the offline_access scope, or Google's access_type=offline) and sign in again.");
+        }
+
+        var saved = await settings.SaveConnectionAsync(caller, new ConnectionSave(connection.Owner, connection.Name, false, new ConnectionUpdate
+        {
+            Authentication = new AuthenticationChange.ToOAuth(null, new OAuthChange { RefreshToken = refreshToken, Account = account }),
+        }), cancellationToken).ConfigureAwait(false);
+        return saved.Refusal is { } notSaved
+            ? notSaved
+            : $"Signed in{(account is null ? "" : $" as {account}")}: SMTP connection {connection.Qualified} sends as {connection.Authentication.UserName} with the refresh token, stored encrypted.";
+    }
+
+    private async Task<Result<SmtpConnection>> EditableAsync(Caller caller, ScopePath owner, string? name, CancellationToken cancellationToken)
+    {
+        var found = await settings.GetConnectionAsync(caller, owner, name, cancellationToken).ConfigureAwait(false);
+        if (found.Refusal is { } refusal)
+        {
+            return refusal;
+        }
+
+        if (!found.Value!.Editable)
+        {
+            return Refusal.NotAllowed($"SMTP connection {found.Value.Connection.Qualified} belongs to {owner}: only its administrators sign it in.");
+        }
+
+        return found.Value.Connection.Authentication.OAuth is null
+            ? Refusal.Invalid("auth", $"SMTP connection {found.Value.Connection.Qualified} does not use OAuth 2.0: choose OAuth 2.0 and save before signing in.")
+            : found.Value.Connection;
+    }
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}

@@ -1,0 +1,12 @@
+-- OAuth 2.0 as a connection's authentication. The provider's public settings (provider, grant,
+-- tenant, authority, endpoints, client id, scope, the facts of a certificate credential, the
+-- service account's address, who signed in and when) are one JSON document in `oauth`, written
+-- and read only by nodes that know OAuth; its secrets (client secret, certificate key, service-
+-- account key, refresh token) are rows of `secrets` named smtp-connection/<id>/oauth-…, sealed and
+-- re-sealed by key rotation like passwords.
+--
+-- Additive: a node of the previous release ignores the column, and its upsert leaves it alone; it
+-- sees an OAuth connection as one with a user name and no password, which defers its mail (with
+-- "needs a password") instead of sending it anonymously. Upgrade every node before switching a
+-- connection to OAuth.
+ALTER TABLE smtp_connections ADD COLUMN oauth TEXT;

@@ -1,0 +1,267 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Claims;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace Herald.IntegrationTests.Fixtures;
+
+/// <summary>
+/// A real OAuth 2.0 authorization server (OpenIddict, with its Entity Framework stores in memory)
+/// on a loopback port: the client-credentials, refresh-token and authorization-code (PKCE) grants,
+/// token introspection for Dovecot's <c>passdb oauth2</c>, discovery for MSAL, and a consent page
+/// a browser clicks through. Each client is registered with the mailbox its tokens may send as
+/// (the <c>email</c> claim Dovecot reads). It counts what it was asked, so that a test can say how
+/// many tokens were issued and how many were presented to Dovecot.
+/// </summary>
+public sealed class AuthorizationServer : IAsyncDisposable
+{
+    /// <summary>The resource server (Dovecot) that introspects tokens; every access token names it as audience.</summary>
+    public const string Introspector = "dovecot";
+
+    public const string IntrospectorSecret = "dovecot-introspection-secret";
+
+    private readonly WebApplication _app;
+    private readonly ConcurrentDictionary<string, string> _mailboxes = new(StringComparer.Ordinal);
+    private int _tokenRequests;
+    private int _introspections;
+
+    private AuthorizationServer(WebApplication app, Uri baseAddress, X509Certificate2? tls)
+    {
+        _app = app;
+        BaseAddress = baseAddress;
+        Tls = tls;
+    }
+
+    /// <summary>The server's certificate when it runs over HTTPS, for clients to trust.</summary>
+    public X509Certificate2? Tls { get; }
+
+    public Uri BaseAddress { get; }
+
+    /// <summary>The issuer as OpenIddict writes it (with the trailing slash).</summary>
+    public string Issuer => BaseAddress.AbsoluteUri;
+
+    public string TokenEndpoint => new Uri(BaseAddress, "connect/token").AbsoluteUri;
+
+    public string AuthorizationEndpoint => new Uri(BaseAddress, "connect/authorize").AbsoluteUri;
+
+    public string IntrospectionEndpoint => new Uri(BaseAddress, "connect/introspect").AbsoluteUri;
+
+    /// <summary>Requests to the token endpoint so far (successful or not).</summary>
+    public int TokenRequests => Volatile.Read(ref _tokenRequests);
+
+    /// <summary>Introspection requests so far: one per token an SMTP server was shown.</summary>
+    public int Introspections => Volatile.Read(ref _introspections);
+
+    /// <summary>Starts the server on a free loopback port; with <paramref name="tls"/>, over HTTPS
+    /// (MSAL insists on it). <paramref name="time"/> is the clock tokens expire by.</summary>
+    public static async Task<AuthorizationServer> StartAsync(TimeProvider? time = null, X509Certificate2? tls = null)
+    {
+        var port = LoopbackPort.Free();
+        var baseAddress = new Uri($"{(tls is null ? "http" : "https")}://127.0.0.1:{port}/");
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port, listen =>
+        {
+            if (tls is not null)
+            {
+                listen.UseHttps(tls);
+            }
+        }));
+
+        var database = $"oauth-{Guid.NewGuid():N}";
+        builder.Services.AddDbContext<DbContext>(options =>
+        {
+            options.UseInMemoryDatabase(database);
+            options.UseOpenIddict();
+        });
+        builder.Services.AddOpenIddict()
+            .AddCore(core => core.UseEntityFrameworkCore().UseDbContext<DbContext>())
+            .AddServer(server =>
+            {
+                server.SetIssuer(baseAddress)
+                    .SetTokenEndpointUris("connect/token")
+                    .SetAuthorizationEndpointUris("connect/authorize")
+                    .SetIntrospectionEndpointUris("connect/introspect")
+                    .AllowClientCredentialsFlow()
+                    .AllowRefreshTokenFlow()
+                    .AllowAuthorizationCodeFlow()
+                    .RequireProofKeyForCodeExchange()
+                    .SetAccessTokenLifetime(TimeSpan.FromMinutes(10))
+                    // Opaque tokens, checked by introspection: Dovecot's submission service takes an
+                    // AUTH line of at most 512 octets, and a signed JWT with its claims is longer.
+                    .UseReferenceAccessTokens()
+                    .DisableScopeValidation()
+                    .IgnoreScopePermissions()
+                    .AddEphemeralEncryptionKey()
+                    .AddEphemeralSigningKey()
+                    .DisableAccessTokenEncryption();
+                server.UseAspNetCore()
+                    .EnableTokenEndpointPassthrough()
+                    .EnableAuthorizationEndpointPassthrough()
+                    .DisableTransportSecurityRequirement();
+                if (time is not null)
+                {
+                    server.Configure(options => options.TimeProvider = time);
+                }
+            });
+
+        var app = builder.Build();
+        var server = new AuthorizationServer(app, baseAddress, tls);
+        app.Use(async (context, next) =>
+        {
+            if (context.Request.Path.StartsWithSegments("/connect/token", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref server._tokenRequests);
+            }
+            else if (context.Request.Path.StartsWithSegments("/connect/introspect", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref server._introspections);
+            }
+
+            await next(context);
+        });
+        // OpenIddict answers introspection inside the authentication middleware: it comes after the count.
+        app.UseAuthentication();
+        app.MapPost("/connect/token", (Delegate)server.TokenAsync);
+        app.MapMethods("/connect/authorize", ["GET", "POST"], (Delegate)server.AuthorizeAsync);
+        await app.StartAsync();
+        await server.RegisterAsync(new OpenIddictApplicationDescriptor
+        {
+            ClientId = Introspector,
+            ClientSecret = IntrospectorSecret,
+            ClientType = ClientTypes.Confidential,
+            Permissions = { Permissions.Endpoints.Introspection },
+        });
+        return server;
+    }
+
+    /// <summary>A confidential client whose tokens send as <paramref name="mailbox"/>.</summary>
+    public Task AddClientAsync(string clientId, string secret, string mailbox, Uri? redirectUri = null)
+    {
+        _mailboxes[clientId] = mailbox;
+        var descriptor = new OpenIddictApplicationDescriptor
+        {
+            ClientId = clientId,
+            ClientSecret = secret,
+            ClientType = ClientTypes.Confidential,
+            Permissions =
+            {
+                Permissions.Endpoints.Token, Permissions.Endpoints.Authorization,
+                Permissions.GrantTypes.ClientCredentials, Permissions.GrantTypes.RefreshToken, Permissions.GrantTypes.AuthorizationCode,
+                Permissions.ResponseTypes.Code,
+            },
+        };
+        if (redirectUri is not null)
+        {
+            descriptor.RedirectUris.Add(redirectUri);
+        }
+
+        return RegisterAsync(descriptor);
+    }
+
+    /// <summary>Disables the client as an administrator would, by taking away every permission:
+    /// its next token request gets <c>unauthorized_client</c>; the tokens it holds are revoked.</summary>
+    public async Task DisableClientAsync(string clientId)
+    {
+        await RevokeTokensAsync(clientId);
+        await using var scope = _app.Services.CreateAsyncScope();
+        var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
+        var application = await applications.FindByClientIdAsync(clientId) ?? throw new InvalidOperationException($"No client {clientId}.");
+        var descriptor = new OpenIddictApplicationDescriptor();
+        await applications.PopulateAsync(descriptor, application);
+        descriptor.Permissions.Clear();
+        await applications.UpdateAsync(application, descriptor);
+    }
+
+    /// <summary>Revokes every token issued to the client: introspection calls them inactive.</summary>
+    public async Task RevokeTokensAsync(string clientId)
+    {
+        await using var scope = _app.Services.CreateAsyncScope();
+        var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
+        var tokens = scope.ServiceProvider.GetRequiredService<IOpenIddictTokenManager>();
+        var application = await applications.FindByClientIdAsync(clientId) ?? throw new InvalidOperationException($"No client {clientId}.");
+        var id = await applications.GetIdAsync(application);
+        await foreach (var token in tokens.FindByApplicationIdAsync(id!))
+        {
+            await tokens.TryRevokeAsync(token);
+        }
+    }
+
+    private async Task RegisterAsync(OpenIddictApplicationDescriptor descriptor)
+    {
+        await using var scope = _app.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>().CreateAsync(descriptor);
+    }
+
+    private async Task<IResult> TokenAsync(HttpContext context)
+    {
+        var request = context.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("Not an OpenID Connect request.");
+        ClaimsIdentity identity;
+        if (request.IsClientCredentialsGrantType())
+        {
+            identity = Identity(request.ClientId!, _mailboxes[request.ClientId!]);
+            identity.SetScopes(request.GetScopes());
+        }
+        else
+        {
+            // Authorization code or refresh token: OpenIddict validated it; the grant's claims carry on.
+            var granted = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+            var principal = granted.Principal ?? throw new InvalidOperationException("No principal in a validated grant.");
+            identity = Identity(principal.GetClaim(Claims.Subject)!, principal.GetClaim(Claims.Email)!);
+            identity.SetScopes(principal.GetScopes());
+        }
+
+        return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    /// <summary>The consent page: a form the person approves; the code it leads to carries the mailbox.</summary>
+    private async Task<IResult> AuthorizeAsync(HttpContext context)
+    {
+        var request = context.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("Not an OpenID Connect request.");
+        var mailbox = _mailboxes.GetValueOrDefault(request.ClientId ?? "", "");
+        if (!HttpMethods.IsPost(context.Request.Method) || !context.Request.HasFormContentType || context.Request.Form["consent"] != "allow")
+        {
+            var fields = string.Concat(request.GetParameters().Select(p =>
+                $"<input type=\"hidden\" name=\"{WebUtility.HtmlEncode(p.Key)}\" value=\"{WebUtility.HtmlEncode((string?)p.Value)}\">"));
+            var page = $"""
+                <!doctype html><html><head><title>Test authorization server</title></head><body>
+                <h1>Allow {WebUtility.HtmlEncode(request.ClientId)} to send mail as {WebUtility.HtmlEncode(mailbox)}?</h1>
+                <form method="post">{fields}<button type="submit" name="consent" value="allow">Allow</button></form>
+                </body></html>
+                """;
+            await Task.CompletedTask;
+            return Results.Content(page, "text/html");
+        }
+
+        var identity = Identity(mailbox, mailbox);
+        identity.SetScopes(request.GetScopes());
+        return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    private static ClaimsIdentity Identity(string subject, string mailbox)
+    {
+        var identity = new ClaimsIdentity(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Name, Claims.Role);
+        identity.SetClaim(Claims.Subject, subject);
+        identity.SetClaim(Claims.Email, mailbox);
+        identity.SetAudiences(Introspector);
+        identity.SetDestinations(_ => [Destinations.AccessToken]);
+        return identity;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+
+namespace Herald.IntegrationTests.Fixtures;
+
+/// <summary>
+/// Dovecot's submission service (Debian's dovecot-submissiond) as a private instance on a loopback
+/// port, from its own directory (<c>dovecot -c FILE</c>, base_dir and state there): it offers
+/// XOAUTH2 and OAUTHBEARER, checks every token with <c>passdb oauth2</c> by introspection
+/// (<c>introspection_mode = post</c>) at an authorization server, and relays what it accepts to
+/// an SMTP server on loopback (smtp-sink). Plain text on loopback: nothing crosses a network.
+/// </summary>
+public sealed class DovecotSubmission : IDisposable
+{
+    private readonly string _config;
+
+    private DovecotSubmission(string directory, int port)
+    {
+        Directory = directory;
+        Port = port;
+        _config = Path.Combine(directory, "dovecot.conf");
+    }
+
+    public string Directory { get; }
+
+    public int Port { get; }
+
+    public string Log => File.Exists(Path.Combine(Directory, "dovecot.log")) ? File.ReadAllText(Path.Combine(Directory, "dovecot.log")) : "";
+
+    public static async Task<DovecotSubmission> StartAsync(AuthorizationServer tokens, int relayPort)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        var directory = System.IO.Directory.CreateTempSubdirectory("herald-dovecot-").FullName;
+        var home = System.IO.Directory.CreateDirectory(Path.Combine(directory, "home")).FullName;
+        File.SetUnixFileMode(directory, (UnixFileMode)0b111_101_101);
+        File.SetUnixFileMode(home, (UnixFileMode)0b111_111_111);
+        var dovecot = new DovecotSubmission(directory, LoopbackPort.Free());
+        // As root Dovecot drops to its own users (Debian creates dovecot and dovenull); otherwise
+        // every process runs as the user running the tests.
+        var root = Environment.UserName == "root";
+        var user = root ? "" : $"""
+            default_login_user = {Environment.UserName}
+            default_internal_user = {Environment.UserName}
+            default_internal_group = {await IdAsync("-gn")}
+            """;
+        var trust = "";
+        if (tokens.Tls is { } tls)
+        {
+            await File.WriteAllTextAsync(Path.Combine(directory, "authorization-server.pem"), tls.ExportCertificatePem());
+            trust = $"tls_ca_cert_file = {directory}/authorization-server.pem";
+        }
+
+        await File.WriteAllTextAsync(Path.Combine(directory, "oauth2.conf.ext"), $"""
+            introspection_mode = post
+            introspection_url = {tokens.IntrospectionEndpoint}
+            client_id = {AuthorizationServer.Introspector}
+            client_secret = {AuthorizationServer.IntrospectorSecret}
+            force_introspection = yes
+            username_attribute = email
+            active_attribute = active
+            active_value = true
+            {trust}
+
+            """);
+        await File.WriteAllTextAsync(dovecot._config, $"""
+            base_dir = {directory}/run
+            state_dir = {directory}/state
+            log_path = {directory}/dovecot.log
+            protocols = submission
+            listen = 127.0.0.1
+            ssl = no
+            disable_plaintext_auth = no
+            auth_mechanisms = xoauth2 oauthbearer
+            auth_failure_delay = 0
+            auth_verbose = yes
+            hostname = dovecot.test
+            mail_location = maildir:~/Maildir
+            submission_relay_host = 127.0.0.1
+            submission_relay_port = {relayPort}
+            submission_relay_trusted = yes
+            {user}
+            service submission-login {"{"}
+              inet_listener submission {"{"}
+                address = 127.0.0.1
+                port = {dovecot.Port}
+              {"}"}
+              {(root ? "" : "chroot =")}
+            {"}"}
+            passdb {"{"}
+              driver = oauth2
+              mechanisms = xoauth2 oauthbearer
+              args = {directory}/oauth2.conf.ext
+            {"}"}
+            userdb {"{"}
+              driver = static
+              args = uid={(root ? "nobody" : await IdAsync("-u"))} gid={(root ? "nogroup" : await IdAsync("-g"))} home={home}/%u
+            {"}"}
+
+            """);
+
+        // The master daemonizes and its children keep any inherited pipe open: it writes to its log file only.
+        using (var master = Process.Start(new ProcessStartInfo("/usr/sbin/dovecot") { ArgumentList = { "-c", dovecot._config }, UseShellExecute = false })!)
+        {
+            await master.WaitForExitAsync();
+            if (master.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"Dovecot did not start (exit {master.ExitCode}):\n{dovecot.Log}");
+            }
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync("127.0.0.1", dovecot.Port);
+                return dovecot;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        using var stop = Process.Start(new ProcessStartInfo("/usr/sbin/dovecot") { ArgumentList = { "-c", _config, "stop" }, UseShellExecute = false })!;
+        stop.WaitForExit();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A process still finishing may hold a file; the temporary directory is left behind.
+        }
+    }
+
+    private static async Task<string> IdAsync(string flag) => (await RunAsync("id", flag)).Output.Trim();
+
+    private static async Task<(int Exit, string Output)> RunAsync(string file, params string[] args)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await output + await error);
+    }
+}

@@ -1,0 +1,124 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Herald.Access;
+using Herald.Delivery;
+using Herald.IntegrationTests.Fixtures;
+using Herald.IntegrationTests.Storage;
+using Herald.OAuth;
+using Herald.Scopes;
+using Herald.Settings;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Herald.IntegrationTests.OAuth;
+
+/// <summary>
+/// The Microsoft provider end to end: MSAL (app-only client credentials, a client secret) pointed
+/// at the test's authorization server through its generic OpenID Connect authority support, over
+/// HTTPS as MSAL requires, and the token it gets presented to Dovecot, which relays the mail.
+/// Entra ID itself is not reachable from a test; everything after MSAL's discovery is the same code.
+/// </summary>
+public sealed class MicrosoftProviderTests : IAsyncLifetime
+{
+    private const string Mailbox = "sharepoint@contoso.example";
+
+    private X509Certificate2 _tls = null!;
+    private AuthorizationServer _tokens = null!;
+    private SmtpSink _sink = null!;
+    private DovecotSubmission _dovecot = null!;
+    private TestDatabase _database = null!;
+    private ServiceProvider _node = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        _tls = LoopbackCertificate();
+        _tokens = await AuthorizationServer.StartAsync(tls: _tls);
+        await _tokens.AddClientAsync("sharepoint-farm", "farm-client-secret", Mailbox);
+        _sink = SmtpSink.Start();
+        _dovecot = await DovecotSubmission.StartAsync(_tokens, _sink.Port);
+        _database = await TestDatabases.CreateAsync(TestDatabases.Sqlite);
+        // The node trusts the test server's certificate and nothing else.
+        var trusting = new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, presented, _, _) => presented is not null && presented.GetCertHashString() == _tls.GetCertHashString(),
+            },
+        };
+        _node = OAuthNode.Build(_database, TimeProvider.System, new OAuthHttp(trusting));
+    }
+
+    [Fact]
+    public async Task Msal_app_only_token_from_an_oidc_authority_delivers_through_dovecot()
+    {
+        var saved = await SaveAsync("farm-client-secret");
+        Assert.True(saved.Refusal is null, saved.Refusal?.ToString());
+        Assert.Equal("https://outlook.office365.com/.default", saved.Value.Connection.Authentication.OAuth!.EffectiveScope);
+
+        var result = await SendAsync(saved.Value.Connection, "Workflow task assigned");
+
+        Assert.True(result.FailedAt is null, result.Failure);
+        Assert.Equal("Workflow task assigned", Assert.Single(_sink.Received()).ToMimeMessage().Subject);
+        Assert.Equal(1, _tokens.Introspections);
+    }
+
+    [Fact]
+    public async Task A_wrong_client_secret_defers_with_msals_error()
+    {
+        var saved = await SaveAsync("an expired secret");
+        Assert.True(saved.Refusal is null, saved.Refusal?.ToString());
+
+        var result = await SendAsync(saved.Value.Connection, "Never sent");
+
+        Assert.Equal(DeliveryStage.Authenticate, result.FailedAt);
+        var recipient = Assert.Single(result.Recipients);
+        Assert.Equal(RecipientOutcome.TransientFailure, recipient.Outcome);
+        Assert.Contains("Microsoft Entra ID gave SMTP connection /:m365 no token (invalid_client", recipient.Detail, StringComparison.Ordinal);
+        Assert.Empty(_sink.Received());
+    }
+
+    /// <summary>An app-only Microsoft 365 connection whose authority is the test server.</summary>
+    private Task<Result<(SmtpConnection Connection, IReadOnlyList<string> Notes)>> SaveAsync(string clientSecret) =>
+        _node.GetRequiredService<OutgoingSettingsService>().SaveConnectionAsync(Caller.Operator, new ConnectionSave(ScopePath.Root, "m365", true, new ConnectionUpdate
+        {
+            Host = "127.0.0.1",
+            Port = _dovecot.Port,
+            Security = "none",
+            AllowPlaintextAuth = true,
+            Authentication = new AuthenticationChange.ToOAuth(Mailbox, new OAuthChange
+            {
+                Provider = "microsoft",
+                Tenant = "contoso.onmicrosoft.com",
+                Authority = _tokens.Issuer,
+                ClientId = "sharepoint-farm",
+                ClientSecret = clientSecret,
+            }),
+        }), Ct);
+
+    private Task<DeliveryResult> SendAsync(SmtpConnection connection, string subject) => OAuthNode.SendAsync(_node, connection, Mailbox, subject);
+
+    /// <summary>A self-signed certificate for 127.0.0.1, as a private authorization server might have.</summary>
+    private static X509Certificate2 LoopbackCertificate()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _node.DisposeAsync();
+        await _database.DisposeAsync();
+        _dovecot.Dispose();
+        _sink.Dispose();
+        await _tokens.DisposeAsync();
+        _tls.Dispose();
+    }
+}
