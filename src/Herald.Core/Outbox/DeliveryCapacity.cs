@@ -38,7 +38,7 @@ public interface IDeliveryRoom
 /// writer and the mailer reserve it through <see cref="IDeliveryRoom"/>; messages handed over
 /// reach the send loop through the intake it opens while it runs.
 /// </summary>
-public sealed class DeliveryCapacity(IOptions<DeliveryOptions> options, NodeIdentity node, TimeProvider time) : IDeliveryRoom, IDisposable
+public sealed class DeliveryCapacity(IOptions<DeliveryOptions> options, NodeIdentity node, TimeProvider time, ConnectionHealth? health = null) : IDeliveryRoom, IDisposable
 {
     private Func<ClaimedMessage, bool>? _intake;
 
@@ -110,7 +110,11 @@ public sealed class DeliveryCapacity(IOptions<DeliveryOptions> options, NodeIden
     /// from the outbox instead: its spool file is gone once the message is stored.</summary>
     private bool Accepts(NewMessage message) =>
         message.Mime.Bytes is not null && Volatile.Read(ref _intake) is not null && _allowed is { } allowed
-        && (allowed.Connections is not { } connections || message.ConnectionName is not { } name || connections.Contains(name));
+        && (allowed.Connections is not { } connections || message.ConnectionName is not { } name || connections.Contains(name))
+        // Asked at each insert, not only as of the last claim: while submissions keep the room
+        // full the send loop claims nothing, and a connection that went down meanwhile must not
+        // be handed every new message to fail on.
+        && (health is null || message.ConnectionName is not { } connection || !health.IsDown(connection));
 
     private NewMessage Leased(NewMessage message) =>
         message with { Lease = new MessageLease(node.Name, time.GetUtcNow() + options.Value.Lease) };

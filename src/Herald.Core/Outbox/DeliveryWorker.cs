@@ -17,6 +17,7 @@ public sealed partial class DeliveryWorker(
     DeliveryConnections connections,
     DeliveryAttempt attempt,
     DeliveryCapacity capacity,
+    ConnectionHealth health,
     OutboxSignal signal,
     NodeIdentity node,
     IOptions<DeliveryOptions> options,
@@ -32,7 +33,7 @@ public sealed partial class DeliveryWorker(
         var leases = new LeaseKeeper<string>(
             "message", o.Lease, async (ids, until, ct) => await outbox.RenewAsync(node.Name, ids, until, ct).ConfigureAwait(false), time, _log, StringComparer.Ordinal);
         var recorder = new OutcomeRecorder(outbox, leases, time, logs.CreateLogger<OutcomeRecorder>());
-        var messages = new Messages(outbox, connections, attempt, capacity, node, o.Lease, leases, recorder, time, _log);
+        var messages = new Messages(outbox, connections, attempt, capacity, health, node, o.Lease, leases, recorder, time, _log);
         var loop = new WorkLoop<ClaimedMessage>(
             messages, capacity.Room, new WorkLoopSettings(o.ClaimBatch, o.Concurrency, o.PollInterval), signal, leases, work.Value, time, _log);
         var recording = Task.Run(recorder.RunAsync, CancellationToken.None);
@@ -56,6 +57,7 @@ public sealed partial class DeliveryWorker(
         DeliveryConnections connections,
         DeliveryAttempt attempt,
         DeliveryCapacity capacity,
+        ConnectionHealth health,
         NodeIdentity node,
         TimeSpan lease,
         LeaseKeeper<string> leases,
@@ -89,6 +91,14 @@ public sealed partial class DeliveryWorker(
             {
                 leases.Release(item.Id);
                 LogLeaseLost(log, item.Id);
+                return;
+            }
+
+            // Claimed or handed over just before its connection went down: it waits for the
+            // probe like the rest of the connection's backlog, no attempt made or counted.
+            if (item.ConnectionName is { } connection && health.IsDown(connection))
+            {
+                recorder.Add(AttemptOutcome.Postponed(item.Id, node.Name, time.GetUtcNow(), time.GetUtcNow() + lease));
                 return;
             }
 
