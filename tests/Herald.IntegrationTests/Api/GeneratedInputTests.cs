@@ -199,7 +199,9 @@ public sealed class GeneratedInputTests(ITestOutputHelper output) : IAsyncLifeti
                 return random.Next(2) == 0 ? "2026-12-06T10:00:00Z" : "P1D";
             case 8:
                 var array = new JsonArray();
-                for (var i = random.Next(random.Next(10) == 0 ? 3_000 : 5); i > 0; i--)
+                // A long list only at the top of a value: long lists nested in long lists made
+                // bodies of billions of values, which no server would ever be sent (the test ran out of memory).
+                for (var i = random.Next(depth == 0 && random.Next(10) == 0 ? 3_000 : 5); i > 0; i--)
                 {
                     array.Add(Value(random, properties, depth + 1));
                 }
