@@ -5,8 +5,9 @@ using System.Net.Sockets;
 
 namespace Herald.Relay;
 
-/// <summary>One entry of a listener's access list: an IP address, a CIDR subnet (IPv4 or IPv6),
-/// or a domain matched by forward-confirmed reverse DNS. A single address is a /32 or /128.</summary>
+/// <summary>One entry of a listener's access list: an IP address, a CIDR subnet (IPv4 or IPv6;
+/// IPv4 also as address and subnet mask, the form IIS and Exchange use), or a domain matched by
+/// forward-confirmed reverse DNS. A single address is a /32 or /128.</summary>
 public sealed record RelayAccessEntry
 {
     private RelayAccessEntry(string text, IPNetwork? network, string? domain)
@@ -43,7 +44,16 @@ public sealed record RelayAccessEntry
             if (slash >= 0)
             {
                 var prefixText = trimmed[(slash + 1)..];
-                if (!prefixText.All(char.IsAsciiDigit) || !int.TryParse(prefixText, NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix > bits)
+                if (bits == 32 && prefixText.Contains('.', StringComparison.Ordinal))
+                {
+                    // IIS's and Exchange's form, address and subnet mask: stored as CIDR.
+                    if (!TryPrefixOfMask(prefixText, out prefix))
+                    {
+                        error = $"'{trimmed}': the subnet mask '{prefixText}' is not a mask of leading ones such as 255.255.255.0; give it as 10.0.0.0/255.0.0.0 or 10.0.0.0/8.";
+                        return false;
+                    }
+                }
+                else if (!prefixText.All(char.IsAsciiDigit) || !int.TryParse(prefixText, NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix > bits)
                 {
                     error = $"'{trimmed}': the prefix length of an IPv{(bits == 32 ? 4 : 6)} subnet is a number from 0 to {bits}.";
                     return false;
@@ -63,7 +73,7 @@ public sealed record RelayAccessEntry
             return true;
         }
 
-        error = $"'{trimmed}' is not an IP address (192.0.2.7, 2001:db8::7), a CIDR subnet (10.0.0.0/8, 2001:db8::/32) or a domain name (example.org).";
+        error = $"'{trimmed}' is not an IP address (192.0.2.7, 2001:db8::7), a subnet (10.0.0.0/8, 10.0.0.0/255.0.0.0, 2001:db8::/32) or a domain name (example.org).";
         return false;
     }
 
@@ -71,6 +81,23 @@ public sealed record RelayAccessEntry
     public bool ContainsAddress(IPAddress normalized) => Network is { } network && network.Contains(normalized);
 
     public override string ToString() => Text;
+
+    /// <summary>The prefix length of a dotted IPv4 subnet mask (255.255.240.0 is 20); false for
+    /// anything that is not four octets of leading ones then zeros.</summary>
+    private static bool TryPrefixOfMask(string text, out int prefix)
+    {
+        prefix = 0;
+        if (text.Count(c => c == '.') != 3 || !text.All(c => c == '.' || char.IsAsciiDigit(c)) || !IPAddress.TryParse(text, out var mask))
+        {
+            return false;
+        }
+
+        var bits = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(mask.GetAddressBytes());
+        prefix = System.Numerics.BitOperations.PopCount(bits);
+        // Leading ones only: the mask's complement plus one is a power of two (or zero for /0).
+        var rest = ~bits;
+        return (rest & (rest + 1)) == 0;
+    }
 
     private static IPAddress Mask(IPAddress address, int prefix)
     {

@@ -114,6 +114,11 @@ public sealed class RelayAccessPolicyTests
     [InlineData("::ffff:10.0.0.1", "10.0.0.1")]
     [InlineData("Mail.Example.ORG.", "mail.example.org")]
     [InlineData("localhost", "localhost")]
+    [InlineData("10.0.0.0/255.0.0.0", "10.0.0.0/8")]
+    [InlineData("192.168.10.77/255.255.255.0", "192.168.10.0/24")]
+    [InlineData("172.16.0.0/255.240.0.0", "172.16.0.0/12")]
+    [InlineData("192.0.2.7/255.255.255.255", "192.0.2.7")]
+    [InlineData("0.0.0.0/0.0.0.0", "0.0.0.0/0")]
     public void Access_entries_are_stored_in_canonical_form(string text, string canonical)
     {
         Assert.True(RelayAccessEntry.TryParse(text, out var entry, out var error), error);
@@ -132,6 +137,13 @@ public sealed class RelayAccessPolicyTests
     [InlineData("-bad.example.org", "is not an IP address")]
     [InlineData("example.org/24", "is not an IP address")]
     [InlineData("", "is empty")]
+    [InlineData("10.0.0.0/255.0.255.0", "is not a mask of leading ones")]
+    [InlineData("10.0.0.0/0.0.0.255", "is not a mask of leading ones")]
+    [InlineData("10.0.0.0/255.0.0", "is not a mask of leading ones")]
+    [InlineData("10.0.0.0/255.0.0.0.0", "is not a mask of leading ones")]
+    [InlineData("10.0.0.0/255.256.0.0", "is not a mask of leading ones")]
+    [InlineData("10.0.0.0/0x.0.0.0", "is not a mask of leading ones")]
+    [InlineData("2001:db8::/255.0.0.0", "from 0 to 128")]
     public void Bad_access_entries_are_refused_with_the_reason(string text, string reason)
     {
         Assert.False(RelayAccessEntry.TryParse(text, out _, out var error));
