@@ -53,7 +53,7 @@ public sealed class TestEmailService(OutgoingSettingsCache cache, OutgoingSettin
 
         using (opened)
         {
-            var message = MessageComposer.Compose(route.Settings, to, Limit(subject, MaxSubjectLength), Limit(body, MaxBodyLength), time.GetUtcNow());
+            var message = Compose(route.Settings, to, subject, body);
             var request = new DeliveryRequest(opened, message, route.Settings.FromAddress.Value!.Value, to.Select(a => a.Value).ToArray());
             var result = await client.SendAsync(request, cancellationToken).ConfigureAwait(false);
             return new TestEmailOutcome(null, route.Settings, route.Connection, result);
@@ -86,10 +86,22 @@ public sealed class TestEmailService(OutgoingSettingsCache cache, OutgoingSettin
         using (opened)
         {
             var effective = EffectiveOutgoingSettings.Resolve(save.Owner, [new ScopeOutgoingSettings(save.Owner) { FromAddress = from, ConnectionId = connection.Id }]);
-            var message = MessageComposer.Compose(effective, to, Limit(subject, MaxSubjectLength), Limit(body, MaxBodyLength), time.GetUtcNow());
+            var message = Compose(effective, to, subject, body);
             var result = await client.SendAsync(new DeliveryRequest(opened, message, from.Value, to.Select(a => a.Value).ToArray()), cancellationToken).ConfigureAwait(false);
             return new TestEmailOutcome(null, effective, connection, result);
         }
+    }
+
+    /// <summary>The test message: text only, marked as sent by a program (RFC 3834), so that an
+    /// out-of-office reply never answers it.</summary>
+    private MimeKit.MimeMessage Compose(EffectiveOutgoingSettings settings, IReadOnlyList<EmailAddress> to, string subject, string body)
+    {
+        var now = time.GetUtcNow();
+        var content = new MessageContent(to, Limit(subject, MaxSubjectLength), Limit(body, MaxBodyLength), null)
+        {
+            Headers = [new("Auto-Submitted", "auto-generated")],
+        };
+        return MessageComposer.Compose(settings, content, now, Guid.CreateVersion7(now).ToString("N"));
     }
 
     private static string Limit(string? text, int length) => text is null ? "" : text.Length <= length ? text : text[..length];

@@ -57,6 +57,8 @@ public sealed class PostfixDeliveryTests(PostfixFixture postfix) : IDisposable
         Assert.Equal(("Herald Alerts", "herald@example.org"), (from.Name, from.Address));
         Assert.Equal("help@example.org", Assert.Single(delivered.ReplyTo.Mailboxes).Address);
         Assert.Equal(subject, delivered.Subject);
+        // RFC 3834: a vacation responder does not answer a test.
+        Assert.Equal("auto-generated", delivered.Headers["Auto-Submitted"]);
         var part = Assert.IsType<TextPart>(delivered.Body);
         Assert.Equal(charset, part.ContentType.Charset, ignoreCase: true);
         using var octets = new MemoryStream();

@@ -46,6 +46,8 @@ public sealed class NotificationEndToEndTests
         Assert.Contains("bob@example.org", message.TextBody ?? "", StringComparison.Ordinal);
         Assert.Contains("https://intranet.example.org/doc/chg-1", message.TextBody ?? "", StringComparison.Ordinal);
         Assert.Equal("List-Unsubscribe=One-Click", message.Headers["List-Unsubscribe-Post"]);
+        Assert.Equal("\"Herald notifications for /hr\" <hr.notifications.example.org>", message.Headers["List-Id"]);
+        Assert.Equal("auto-generated", message.Headers["Auto-Submitted"]);
         var unsubscribe = new Uri((message.Headers["List-Unsubscribe"] ?? "").Trim('<', '>'));
         Assert.Equal(node.Server.BaseAddress.Authority, unsubscribe.Authority);
         Assert.Contains(unsubscribe.AbsoluteUri, message.TextBody ?? "", StringComparison.Ordinal);
