@@ -95,9 +95,22 @@ public static class ConsoleExtensions
             context.Response.Headers.CacheControl = "public, max-age=3600";
             return Results.Stream(typeof(ConsoleExtensions).Assembly.GetManifestResourceStream("Herald.Web.Console.console.js")!, "text/javascript; charset=utf-8");
         }).ExcludeFromDescription();
+        // The brand mark as the tab's icon; /favicon.ico too, which browsers ask for on their own.
+        foreach (var path in new[] { "/favicon.svg", "/favicon.ico" })
+        {
+            app.MapGet(path, (HttpContext context) =>
+            {
+                context.Response.Headers.CacheControl = "public, max-age=86400";
+                return Results.Text(Favicon, "image/svg+xml", System.Text.Encoding.UTF8);
+            }).ExcludeFromDescription();
+        }
+
         app.MapRazorPages();
         return app;
     }
+
+    private const string Favicon =
+        """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#2f55d4"/><text x="16" y="22.5" font-family="system-ui,sans-serif" font-size="19" font-weight="700" fill="#fff" text-anchor="middle">H</text></svg>""";
 
     public static ClaimsPrincipal Principal(Administrator administrator) => new(new ClaimsIdentity(
         [

@@ -36,6 +36,8 @@ internal static class ApiMatrix
         new("GET /openapi/{documentName}.json", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("openapi/v1.json") },
         new("GET /console.css", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("console.css") },
         new("GET /console.js", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("console.js") },
+        new("GET /favicon.svg", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("favicon.svg") },
+        new("GET /favicon.ico", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("favicon.ico") },
         new("GET /unsubscribe/{token}", Policy.Anyone, Effect.Answer)
         {
             Seed = UnsubscribeLinkAsync, Request = c => Get($"unsubscribe/{c.Seeded.Id}"),

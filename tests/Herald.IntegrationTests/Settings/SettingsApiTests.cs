@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Herald.IntegrationTests.Fixtures;
 using Herald.IntegrationTests.Outbox;
 
 namespace Herald.IntegrationTests.Settings;
@@ -55,6 +56,28 @@ public sealed class SettingsApiTests : IAsyncLifetime
         Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync(Ct));
         Assert.Contains("server             payroll.example.org:25", (await OutboxNode.MustAsync(_node.Cli, "smtp", "show", "--scope", "/hr/payroll")).Output, StringComparison.Ordinal);
         Assert.Contains("server             attacker.example:25", (await OutboxNode.MustAsync(_node.Cli, "smtp", "show", "--scope", "/hr.payroll")).Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_new_connection_starts_from_the_same_defaults_in_the_api_the_cli_and_the_console()
+    {
+        using var rootAdmin = _node.Server.Client(await _node.KeyAsync("/", "admin"));
+        Assert.Equal(0, (await _node.Cli.RunWithInputAsync("root's long password\n", "admin", "create", "--name", "root", "--scope", "/")).ExitCode);
+
+        using var created = await rootAdmin.PutAsJsonAsync("api/v1/connections/bare?scope=/", new { server = "bare.example.org" }, Ct);
+        var api = JsonDocument.Parse(await created.Content.ReadAsStringAsync(Ct)).RootElement.GetProperty("connection");
+        await OutboxNode.MustAsync(_node.Cli, "smtp", "connection", "set", "cli-bare", "--server", "cli.example.org");
+        var cli = JsonDocument.Parse(await rootAdmin.GetStringAsync(new Uri("api/v1/connections/cli-bare?scope=/", UriKind.Relative), Ct)).RootElement;
+        using var console = await ConsoleBrowser.SignInAsync(_node.Server, "root", "root's long password");
+        var form = await console.GetStringAsync("/connections/edit");
+
+        var defaults = (api.GetProperty("port").GetInt32(), api.GetProperty("security").GetString(), api.GetProperty("authentication").GetString(), api.GetProperty("connectionLimit").GetInt32());
+        Assert.Equal((25, "starttls-when-available", "anonymous", 4), defaults);
+        Assert.Equal(defaults, (cli.GetProperty("port").GetInt32(), cli.GetProperty("security").GetString(), cli.GetProperty("authentication").GetString(), cli.GetProperty("connectionLimit").GetInt32()));
+        Assert.Contains("name=\"port\" value=\"25\"", form, StringComparison.Ordinal);
+        Assert.Matches("<option value=\"starttls-when-available\" selected", form);
+        Assert.Matches("name=\"auth\" value=\"anonymous\" checked", form);
+        Assert.Contains("name=\"connectionLimit\" value=\"4\"", form, StringComparison.Ordinal);
     }
 
     [Fact]

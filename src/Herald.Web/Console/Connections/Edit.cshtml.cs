@@ -96,8 +96,9 @@ public sealed class EditModel(OutgoingSettingsService service, ISettingsStore st
                 Owner = Admin.Scope;
             }
 
-            // The same defaults as the CLI and the API: port 25, STARTTLS when available.
-            Form = new ConnectionForm { Port = SmtpConnection.DefaultPort.ToString(CultureInfo.InvariantCulture), Security = "starttls-when-available", Auth = "anonymous", ConnectionLimit = "4" };
+            // A new connection's defaults are Core's, as for the CLI and the API (port 25, STARTTLS
+            // when available, anonymous): read from a connection that sets nothing.
+            Form = FormOf(new SmtpConnection { Id = "", Owner = Owner, Name = "", Host = "" });
         }
 
         await LoadOwnersAsync();
