@@ -28,7 +28,11 @@ internal static class KerberosTickets
         if (kerberos.Keytab is null)
         {
             var given = kerberos.CredentialCache!;
-            return (given.Contains(':', StringComparison.Ordinal) ? given : $"FILE:{given}", null);
+            given = given.Contains(':', StringComparison.Ordinal) ? given : $"FILE:{given}";
+            // Someone else renews this cache: when it has lapsed, say so rather than blame the server's principal.
+            return (await RunAsync("klist", ["-s", "-c", given], cancellationToken).ConfigureAwait(false)).Exit == 0
+                ? (given, null)
+                : (null, $"the credential cache {given} holds no valid ticket-granting ticket for {principal}. What to do: renew it (kinit, k5start or sssd keep it fresh), or give the service account's keytab instead (--keytab); nothing was sent.");
         }
 
         var cache = $"FILE:{Path.Combine(Directory.Value, Hex($"{kerberos.Keytab}\n{principal}"))}.ccache";

@@ -129,6 +129,9 @@ public sealed partial class KerberosKdc : IDisposable
         }
     }
 
+    /// <summary>An MIT client program (kinit, kdestroy) with the test process's environment (<see cref="UseAsProcessDefault"/>).</summary>
+    public static Task<(int Exit, string Output)> RunClientAsync(string file, params string[] args) => RunAsync(Arguments(new ProcessStartInfo(file), args));
+
     public void Dispose()
     {
         try
@@ -154,20 +157,27 @@ public sealed partial class KerberosKdc : IDisposable
 
     private static ProcessStartInfo Start(string directory, string file, params string[] args)
     {
-        var start = new ProcessStartInfo(file) { UseShellExecute = false };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
+        var start = Arguments(new ProcessStartInfo(file), args);
         start.Environment["KRB5_CONFIG"] = Path.Combine(directory, "krb5.conf");
         start.Environment["KRB5_KDC_PROFILE"] = Path.Combine(directory, "kdc.conf");
         return start;
     }
 
-    private static async Task<(int Exit, string Output)> RunAsync(string directory, string file, params string[] args)
+    private static ProcessStartInfo Arguments(ProcessStartInfo start, string[] args)
     {
-        var start = Start(directory, file, args);
+        start.UseShellExecute = false;
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return start;
+    }
+
+    private static Task<(int Exit, string Output)> RunAsync(string directory, string file, params string[] args) => RunAsync(Start(directory, file, args));
+
+    private static async Task<(int Exit, string Output)> RunAsync(ProcessStartInfo start)
+    {
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
         using var process = Process.Start(start)!;

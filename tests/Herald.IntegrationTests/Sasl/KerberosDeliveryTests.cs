@@ -56,6 +56,26 @@ public sealed class KerberosDeliveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Gssapi_with_a_credential_cache_kept_fresh_elsewhere_delivers_and_a_lapsed_one_defers()
+    {
+        var cache = $"FILE:{Path.Combine(_kdc.Directory, "k5start.ccache")}";
+        var connection = await SaveAsync(new KerberosChange { CredentialCache = cache, Realm = KerberosKdc.Realm, ServicePrincipal = "smtp/localhost" }, createCache: cache);
+
+        var result = await OAuthNode.SendAsync(_node, connection, Mailbox, "From a credential cache");
+
+        Assert.True(result.FailedAt is null, result.Failure);
+        Assert.Equal("From a credential cache", Assert.Single(_sink.Received()).ToMimeMessage().Subject);
+
+        // Whoever renewed it stopped: the cache is destroyed, and the mail waits with a sentence about the cache.
+        Assert.Equal(0, (await KerberosKdc.RunClientAsync("kdestroy", "-c", cache)).Exit);
+        var lapsed = await OAuthNode.SendAsync(_node, connection, Mailbox, "Never sent");
+
+        Assert.Equal(DeliveryStage.Authenticate, lapsed.FailedAt);
+        Assert.Contains($"the credential cache {cache} holds no valid ticket-granting ticket for {Account}@{KerberosKdc.Realm}", Assert.Single(lapsed.Recipients).Detail, StringComparison.Ordinal);
+        Assert.Single(_sink.Received());
+    }
+
+    [Fact]
     public async Task Gssapi_with_a_wrong_service_principal_defers_with_a_sentence_naming_it()
     {
         // No principal given: SMTPSVC/localhost, which this realm does not have.
@@ -102,12 +122,25 @@ public sealed class KerberosDeliveryTests : IAsyncLifetime
         Assert.Contains("only administrators of / choose them", refused.Refusal.Sentence, StringComparison.Ordinal);
     }
 
-    private async Task<SmtpConnection> SaveAsync(KerberosChange kerberos)
+    private async Task<SmtpConnection> SaveAsync(KerberosChange kerberos, string? createCache = null)
     {
+        if (createCache is not null)
+        {
+            // What k5start or a cron'd kinit does for the node.
+            var kinit = await KerberosKdc.RunClientAsync("kinit", "-k", "-t", _clientKeytab, "-c", createCache, $"{Account}@{KerberosKdc.Realm}");
+            Assert.True(kinit.Exit == 0, kinit.Output);
+        }
+
         var saved = await SaveRawAsync(Caller.Operator, kerberos);
         Assert.True(saved.Refusal is null, saved.Refusal?.ToString());
         var stored = await _node.GetRequiredService<ISettingsStore>().GetConnectionAsync(saved.Value.Connection.Id, Ct);
-        Assert.Equal(kerberos.Keytab, stored!.Authentication.Kerberos!.Keytab);
+        Assert.Equal(kerberos with { Realm = KerberosKdc.Realm }, new KerberosChange
+        {
+            Realm = stored!.Authentication.Kerberos!.Realm,
+            Keytab = stored.Authentication.Kerberos.Keytab,
+            CredentialCache = stored.Authentication.Kerberos.CredentialCache,
+            ServicePrincipal = stored.Authentication.Kerberos.ServicePrincipal,
+        });
         return stored;
     }
 
