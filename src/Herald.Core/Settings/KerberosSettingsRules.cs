@@ -128,13 +128,23 @@ internal static class KerberosSettingsRules
 
         try
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-            if (stream.Length > maxBytes)
+            // Length first: a directory is not a file, and a FIFO or device (length 0) is never opened, so a save cannot block on one.
+            var info = new FileInfo(path);
+            if (!info.Exists)
             {
-                errors.Add(new(field, $"{path} is larger ({stream.Length:N0} bytes) than a {(field == "keytab" ? "keytab" : "credential cache")} can be ({maxBytes:N0})."));
+                errors.Add(new(field, $"{path} does not exist on this node."));
                 return null;
             }
 
+            if (info.Length == 0 || info.Length > maxBytes)
+            {
+                errors.Add(new(field, info.Length == 0
+                    ? $"{path} is empty or not a regular file."
+                    : $"{path} is larger ({info.Length:N0} bytes) than a {(field == "keytab" ? "keytab" : "credential cache")} can be ({maxBytes:N0})."));
+                return null;
+            }
+
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
             var header = new byte[2];
             return header[..stream.Read(header)];
         }
