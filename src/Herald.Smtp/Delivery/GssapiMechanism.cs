@@ -8,10 +8,11 @@ namespace Herald.Delivery;
 
 /// <summary>
 /// SASL GSSAPI (RFC 4752) over .NET's NegotiateAuthentication (the system's libgssapi_krb5 on
-/// Linux), with two differences from MailKit's SaslMechanismGssapi: the initiator's credentials
-/// come from the connection's own credential cache, named for the calling thread only (MIT's
-/// <c>gss_krb5_ccache_name</c>) around each call that may acquire them, so connections of several
-/// service accounts authenticate at once in one process without KRB5CCNAME; and the final
+/// Linux), with two differences from MailKit's SaslMechanismGssapi: the initiator's tickets come
+/// from the connection's own credential cache (where kinit and kvno put them), named for the
+/// calling thread only (MIT's <c>gss_krb5_ccache_name</c>) around each call that may acquire them,
+/// so connections of several service accounts authenticate at once in one process without
+/// KRB5CCNAME; and the final
 /// security-layer message carries the client principal as the authorization identity, which
 /// Dovecot and Cyrus SASL require and Exchange accepts.
 /// </summary>

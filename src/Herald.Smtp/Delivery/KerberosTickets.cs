@@ -12,7 +12,10 @@ namespace Herald.Delivery;
 /// <c>kinit -k -t KEYTAB -c FILE:… PRINCIPAL</c> when it holds no valid ticket-granting ticket
 /// (<c>klist -s</c>), so that two connections with two service accounts never share tickets and
 /// Herald never reads a key itself. A connection with a credential cache uses that one as it is.
-/// Every program runs with Herald's environment (KRB5_CONFIG, the system's krb5.conf).
+/// The ticket for the server's principal is fetched into that cache by <c>kvno</c> before the SMTP
+/// exchange, so the whole conversation with the KDC is MIT's programs' (with Herald's environment:
+/// KRB5_CONFIG, the system's krb5.conf), a principal the realm lacks is found before AUTH is sent,
+/// and the GSSAPI library inside Herald only reads tickets from the cache.
 /// </summary>
 internal static class KerberosTickets
 {
@@ -56,11 +59,12 @@ internal static class KerberosTickets
         }
     }
 
-    /// <summary>Why the KDC gives no ticket for <paramref name="servicePrincipal"/>, in MIT's words (<c>kvno</c>); empty when it cannot say.</summary>
-    public static async Task<string> DiagnoseAsync(string cache, string servicePrincipal, CancellationToken cancellationToken)
+    /// <summary>Puts a ticket for <paramref name="servicePrincipal"/> into <paramref name="cache"/>
+    /// (<c>kvno</c>; none is asked for while the cache holds a valid one); null, or why the KDC gives none, in MIT's words.</summary>
+    public static async Task<string?> ServiceTicketAsync(string cache, string servicePrincipal, CancellationToken cancellationToken)
     {
-        var (exit, output) = await RunAsync("kvno", ["-c", cache, servicePrincipal], cancellationToken).ConfigureAwait(false);
-        return exit == 0 ? "" : output;
+        var (exit, output) = await RunAsync("kvno", ["-q", "-c", cache, servicePrincipal], cancellationToken).ConfigureAwait(false);
+        return exit == 0 ? null : output;
     }
 
     /// <summary>Runs an MIT Kerberos program; its exit code and one line of what it said (a missing program is exit 127).</summary>

@@ -82,9 +82,9 @@ internal sealed partial class SmtpSession
     private static bool NtlmChosen(SmtpClient client, SmtpAuthentication authentication) =>
         authentication.Mechanisms.FirstOrDefault(m => client.AuthenticationMechanisms.Contains(m)) == "NTLM";
 
-    /// <summary>GSSAPI with a ticket from the connection's own credential cache. A server refusal
+    /// <summary>GSSAPI with tickets from the connection's own credential cache. A server refusal
     /// (535) is classified like any other; no ticket for the service principal is a sentence that
-    /// names it and says what to set.</summary>
+    /// names it and says what to set, before anything is sent to the server.</summary>
     private static async Task<SessionFailure?> KerberosAsync(SmtpClient client, SmtpConnection settings, CancellationToken cancellationToken)
     {
         var kerberos = settings.Authentication.Kerberos!;
@@ -95,19 +95,28 @@ internal sealed partial class SmtpSession
         }
 
         var servicePrincipal = kerberos.QualifiedServicePrincipal(settings.Host);
-        using var mechanism = new GssapiMechanism(cache, kerberos.ClientPrincipal(settings.Authentication.UserName!), kerberos.EffectiveServicePrincipal(settings.Host));
+        if (await KerberosTickets.ServiceTicketAsync(cache, servicePrincipal, cancellationToken).ConfigureAwait(false) is { } why)
+        {
+            return new SessionFailure(RecipientOutcome.TransientFailure, DeliveryStage.Authenticate,
+                $"SMTP connection {settings.Qualified} got no Kerberos ticket for the service principal {servicePrincipal} ({why}) "
+                + $"What to do: set the principal {settings.Host} is registered under (--service-principal: Exchange registers SMTPSVC/host, Dovecot and Postfix smtp/host), "
+                + $"or register it in the realm (setspn -S SMTPSVC/{settings.Host} on the server's computer account); nothing was sent.",
+                ConfigurationError: true);
+        }
+
+        // .NET imports the target as a host-based name (service@host, no realm): the library matches it by name against the ticket kvno put in the cache.
+        var target = kerberos.EffectiveServicePrincipal(settings.Host).Split('@')[0];
+        using var mechanism = new GssapiMechanism(cache, kerberos.ClientPrincipal(settings.Authentication.UserName!), target);
         try
         {
             await client.AuthenticateAsync(mechanism, cancellationToken).ConfigureAwait(false);
             return null;
         }
-        catch (SaslException) when (mechanism.ContextFailure is { } status)
+        catch (SaslException ex) when (mechanism.ContextFailure is not null)
         {
-            var why = await KerberosTickets.DiagnoseAsync(cache, servicePrincipal, cancellationToken).ConfigureAwait(false);
             return new SessionFailure(RecipientOutcome.TransientFailure, DeliveryStage.Authenticate,
-                $"SMTP connection {settings.Qualified} got no Kerberos ticket for the service principal {servicePrincipal} ({(why.Length > 0 ? why : status.ToString())}). "
-                + $"What to do: set the principal {settings.Host} is registered under (--service-principal: Exchange registers SMTPSVC/host, Dovecot and Postfix smtp/host), "
-                + $"or register it in the realm (setspn -S SMTPSVC/{settings.Host} on the server's computer account); nothing was sent.",
+                $"SMTP connection {settings.Qualified} could not use its Kerberos ticket for {servicePrincipal}: {ex.Message} "
+                + "What to do: check the node's clock (Kerberos allows five minutes of skew) and that the server's keytab holds the principal's current key; nothing was sent.",
                 ConfigurationError: true);
         }
     }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 
 namespace Herald.IntegrationTests.Fixtures;
 
@@ -11,7 +10,7 @@ namespace Herald.IntegrationTests.Fixtures;
 /// (KRB5_CONFIG and KRB5_KDC_PROFILE are given to each program, never taken from /etc). Clients
 /// reach it over TCP (udp_preference_limit = 1).
 /// </summary>
-public sealed partial class KerberosKdc : IDisposable
+public sealed class KerberosKdc : IDisposable
 {
     public const string Realm = "HERALD.TEST";
 
@@ -117,17 +116,10 @@ public sealed partial class KerberosKdc : IDisposable
         return keytab;
     }
 
-    /// <summary>Makes this realm's krb5.conf the test process's own (as /etc/krb5.conf is a
-    /// node's): for the programs it starts and for libgssapi_krb5 inside it, which reads the
-    /// native environment that Environment.SetEnvironmentVariable does not change.</summary>
-    public void UseAsProcessDefault()
-    {
-        Environment.SetEnvironmentVariable("KRB5_CONFIG", Krb5Config);
-        if (setenv("KRB5_CONFIG", Krb5Config, 1) != 0)
-        {
-            throw new InvalidOperationException("setenv(KRB5_CONFIG) failed.");
-        }
-    }
+    /// <summary>Makes this realm's krb5.conf the one of every program the test process starts
+    /// (Herald's kinit, klist and kvno), as /etc/krb5.conf is a node's. Herald's own GSSAPI
+    /// library only reads tickets those programs fetched, so the native environment stays as it is.</summary>
+    public void UseAsProcessDefault() => Environment.SetEnvironmentVariable("KRB5_CONFIG", Krb5Config);
 
     /// <summary>An MIT client program (kinit, kdestroy) with the test process's environment (<see cref="UseAsProcessDefault"/>).</summary>
     public static Task<(int Exit, string Output)> RunClientAsync(string file, params string[] args) => RunAsync(Arguments(new ProcessStartInfo(file), args));
@@ -186,7 +178,4 @@ public sealed partial class KerberosKdc : IDisposable
         await process.WaitForExitAsync();
         return (process.ExitCode, await output + await error);
     }
-
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int setenv(string name, string value, int overwrite);
 }
