@@ -19,7 +19,23 @@ namespace Herald.Delivery;
 /// </summary>
 internal static class KerberosTickets
 {
-    private static readonly Lazy<string> Directory = new(() => System.IO.Directory.CreateTempSubdirectory("herald-krb5-").FullName);
+    private static readonly Lazy<string> Directory = new(() =>
+    {
+        var directory = System.IO.Directory.CreateTempSubdirectory("herald-krb5-").FullName;
+        // Tickets are credentials: none is left behind when the process ends.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                System.IO.Directory.Delete(directory, recursive: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Left to the temporary directory's cleaner.
+            }
+        };
+        return directory;
+    });
     private static readonly ConcurrentDictionary<string, SemaphoreSlim> Renewals = new(StringComparer.Ordinal);
     private static readonly TimeSpan ProgramTimeout = TimeSpan.FromSeconds(30);
 
