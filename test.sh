@@ -3,7 +3,9 @@
 # start themselves (a private Postfix on loopback ports, Cyrus SASL's sasldb tools, OpenSSL,
 # PostgreSQL for the storage tests on both engines, swaks, nmap and testssl.sh as clients
 # of the relay listener, chromium, which Playwright drives for the web console's tests, and
-# Dovecot's submission service, the OAuth 2.0 tests' SMTP server),
+# Dovecot's submission service, the OAuth 2.0 tests' SMTP server, with dovecot-gssapi and Samba's
+# ntlm_auth (winbind) for GSSAPI and NTLM, and MIT Kerberos's KDC, kadmin.local and kinit for
+# the Kerberos tests' private realm),
 # then runs the whole solution with dotnet test. Extra arguments go to dotnet test.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,7 +13,8 @@ export PATH="$PATH:/usr/sbin:/sbin"
 
 packages=()
 have_package() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for package in postfix sasl2-bin libsasl2-modules libsasl2-modules-db openssl postgresql swaks nmap testssl.sh chromium dovecot-core dovecot-submissiond; do
+for package in postfix sasl2-bin libsasl2-modules libsasl2-modules-db openssl postgresql swaks nmap testssl.sh chromium dovecot-core dovecot-submissiond \
+  dovecot-gssapi winbind krb5-kdc krb5-admin-server krb5-user; do
   have_package "$package" || packages+=("$package")
 done
 if ((${#packages[@]})); then

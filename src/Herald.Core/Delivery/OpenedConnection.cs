@@ -54,7 +54,8 @@ public sealed class OpenedConnection : IDisposable
             return (null, $"{missing} Nothing was sent.");
         }
 
-        if (oauth is null && !settings.Authentication.IsAnonymous && settings.Authentication.Password is null)
+        // Kerberos has no secret in the database: its tickets come from files of the node.
+        if (oauth is null && settings.Authentication.Kerberos is null && !settings.Authentication.IsAnonymous && settings.Authentication.Password is null)
         {
             return (null, $"SMTP connection {settings.Qualified} needs a password: it authenticates as '{settings.Authentication.UserName}' but has no password stored (a password is dropped when the connection's server, port or security changes); give it again. Nothing was sent.");
         }

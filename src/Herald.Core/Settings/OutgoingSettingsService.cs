@@ -83,7 +83,8 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
             {
                 if (!update.ConnectionChange.IsEmpty)
                 {
-                    if (caller.RefuseUnlessAdministers(found.Owner, $"change SMTP connection {ConnectionReference.Qualified(found.Owner, found.Name)}, which belongs to {found.Owner}") is { } notOwner)
+                    if ((caller.RefuseUnlessAdministers(found.Owner, $"change SMTP connection {ConnectionReference.Qualified(found.Owner, found.Name)}, which belongs to {found.Owner}")
+                        ?? KerberosSettingsRules.RefuseNodeFiles(caller, update.ConnectionChange)) is { } notOwner)
                     {
                         return notOwner;
                     }
@@ -217,7 +218,7 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(save);
         var owner = save.Owner;
-        if (caller.RefuseUnlessAdministers(owner, $"change the SMTP connections of {owner}") is { } refusal)
+        if ((caller.RefuseUnlessAdministers(owner, $"change the SMTP connections of {owner}") ?? KerberosSettingsRules.RefuseNodeFiles(caller, save.Change)) is { } refusal)
         {
             return refusal;
         }
@@ -702,10 +703,13 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
             case AuthenticationChange.ToOAuth oauth:
                 connection = await OAuthSettingsRules.ApplyAsync(connection, oauth, KeyAsync, time.GetUtcNow(), errors, notes).ConfigureAwait(false);
                 break;
+            case AuthenticationChange.ToKerberos kerberos:
+                connection = KerberosSettingsRules.Apply(connection, kerberos, errors);
+                break;
             case AuthenticationChange.ToSasl sasl:
                 var current = connection.Authentication;
-                // From OAuth back to a password: nothing of OAuth is kept, and a password is needed.
-                var fromOAuth = current.OAuth is not null;
+                // From OAuth or Kerberos back to a password: nothing of them is kept, and a password is needed.
+                var fromOtherKind = current.OAuth is not null || current.Kerberos is not null;
 
                 var userName = sasl.UserName?.Trim() ?? current.UserName;
                 if (string.IsNullOrEmpty(userName) || userName.Length > 256 || userName.Any(char.IsControl))
@@ -714,7 +718,7 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
                     break;
                 }
 
-                var mechanisms = fromOAuth ? [] : current.Mechanisms;
+                var mechanisms = fromOtherKind ? [] : current.Mechanisms;
                 if (sasl.Mechanisms is { } requested)
                 {
                     var normalized = new List<string>();
@@ -733,6 +737,12 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
                     mechanisms = normalized.Distinct().ToArray();
                 }
 
+                // NTLM sends the user and the domain apart: the name must say which is which.
+                if (mechanisms.Contains("NTLM") && !NtlmAccount.TryParse(userName, out _, out var ntlmError))
+                {
+                    errors.Add(new("username", ntlmError!));
+                }
+
                 // Credentials not mentioned are kept.
                 var password = current.Password;
                 if (sasl.Password is { } plaintext)
@@ -747,7 +757,7 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
                         ? key.Seal(plaintext, SecretNames.ConnectionPassword(connection.Id))
                         : null;
                 }
-                else if (password is null && (current.IsAnonymous || fromOAuth))
+                else if (password is null && (current.IsAnonymous || fromOtherKind))
                 {
                     errors.Add(new("password", "Authentication needs a password."));
                 }

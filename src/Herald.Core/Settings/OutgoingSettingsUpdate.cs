@@ -74,21 +74,41 @@ public abstract record AuthenticationChange
     /// <summary>The written name of OAuth 2.0 authentication (<c>--auth oauth2</c>).</summary>
     public const string OAuth2 = "oauth2";
 
+    /// <summary>The written name of Kerberos authentication (<c>--auth kerberos</c>; <c>gssapi</c> alone says the same).</summary>
+    public const string KerberosAuth = "kerberos";
+
     /// <summary>The change an administrator asks for in words, as the CLI and the API take it:
-    /// <c>anonymous</c>, <c>any</c>, <c>oauth2</c> (with <paramref name="oauth"/>'s fields), or a
+    /// <c>anonymous</c>, <c>any</c>, <c>oauth2</c> (with <paramref name="oauth"/>'s fields),
+    /// <c>kerberos</c> or <c>gssapi</c> (with <paramref name="kerberos"/>'s fields), or a
     /// comma-separated list of mechanisms, with an optional user name and password; null when
     /// nothing about authentication was said.</summary>
-    public static AuthenticationChange? FromWords(string? auth, string? userName, string? password, out string? error, OAuthChange? oauth = null)
+    public static AuthenticationChange? FromWords(string? auth, string? userName, string? password, out string? error, OAuthChange? oauth = null, KerberosChange? kerberos = null)
     {
         error = null;
         if (string.Equals(auth?.Trim(), "anonymous", StringComparison.OrdinalIgnoreCase))
         {
-            if (userName is not null || password is not null || oauth is not null)
+            if (userName is not null || password is not null || oauth is not null || kerberos is not null)
             {
-                error = "Anonymous authentication cannot be combined with a user name, password or OAuth settings.";
+                error = "Anonymous authentication cannot be combined with a user name, password, OAuth or Kerberos settings.";
             }
 
             return new ToAnonymous();
+        }
+
+        if (string.Equals(auth?.Trim(), KerberosAuth, StringComparison.OrdinalIgnoreCase) || string.Equals(auth?.Trim(), "gssapi", StringComparison.OrdinalIgnoreCase)
+            || (kerberos is not null && auth is null))
+        {
+            if (password is not null || oauth is not null)
+            {
+                error = "Kerberos authenticates with the service account's keytab or credential cache, not a password or OAuth settings: leave them out.";
+            }
+
+            return new ToKerberos(userName, kerberos ?? new KerberosChange());
+        }
+
+        if (kerberos is not null)
+        {
+            error = "The keytab, credential cache, realm and service principal belong to Kerberos: use them with --auth kerberos.";
         }
 
         if (string.Equals(auth?.Trim(), OAuth2, StringComparison.OrdinalIgnoreCase) || oauth is not null)
@@ -122,6 +142,23 @@ public abstract record AuthenticationChange
 
     /// <summary>OAuth 2.0 for the mailbox <paramref name="UserName"/> (null: unchanged).</summary>
     public sealed record ToOAuth(string? UserName, OAuthChange OAuth) : AuthenticationChange;
+
+    /// <summary>Kerberos (GSSAPI) as the client principal <paramref name="UserName"/> (null: unchanged).</summary>
+    public sealed record ToKerberos(string? UserName, KerberosChange Kerberos) : AuthenticationChange;
+}
+
+/// <summary>A change to a connection's Kerberos settings as written: every null field keeps what
+/// is stored; an empty service principal returns to <c>SMTPSVC/host</c>. A keytab replaces a
+/// credential cache and the other way round. No field is a secret (the keytab stays in its file).</summary>
+public sealed record KerberosChange
+{
+    public string? Realm { get; init; }
+
+    public string? Keytab { get; init; }
+
+    public string? CredentialCache { get; init; }
+
+    public string? ServicePrincipal { get; init; }
 }
 
 /// <summary>

@@ -66,7 +66,8 @@ public sealed record SmtpConnection
 
 /// <summary>Anonymous, or SASL with a user name, a sealed password and an optional allow-list of
 /// mechanisms (empty: whatever the server offers, strongest first); or, with <see cref="OAuth"/>,
-/// a bearer token for the user name (the mailbox) through XOAUTH2 or OAUTHBEARER.</summary>
+/// a bearer token for the user name (the mailbox) through XOAUTH2 or OAUTHBEARER; or, with
+/// <see cref="Kerberos"/>, GSSAPI for the user name as the client principal.</summary>
 public sealed record SmtpAuthentication(string? UserName, IReadOnlyList<string> Mechanisms, EncryptedSecret? Password)
 {
     public static readonly SmtpAuthentication Anonymous = new(null, [], null);
@@ -74,10 +75,16 @@ public sealed record SmtpAuthentication(string? UserName, IReadOnlyList<string> 
     /// <summary>OAuth 2.0 instead of a password; null for anonymous and password authentication.</summary>
     public OAuthSettings? OAuth { get; init; }
 
+    /// <summary>Kerberos tickets instead of a password; null otherwise.</summary>
+    public KerberosSettings? Kerberos { get; init; }
+
     public bool IsAnonymous => UserName is null;
 
-    /// <summary>How people read it: <c>anonymous</c>, <c>password</c> or <c>oauth2 (microsoft)</c>.</summary>
-    public string Kind => IsAnonymous ? "anonymous" : OAuth is { } oauth ? $"oauth2 ({OAuthNames.Providers.NameOf(oauth.Provider)})" : "password";
+    /// <summary>How people read it: <c>anonymous</c>, <c>password</c>, <c>oauth2 (microsoft)</c> or <c>kerberos (keytab)</c>.</summary>
+    public string Kind => IsAnonymous ? "anonymous"
+        : OAuth is { } oauth ? $"oauth2 ({OAuthNames.Providers.NameOf(oauth.Provider)})"
+        : Kerberos is { } kerberos ? $"kerberos ({(kerberos.Keytab is null ? "credential cache" : "keytab")})"
+        : "password";
 }
 
 public enum ServerTrustMode

@@ -6,7 +6,7 @@ using MailKit.Security;
 namespace Herald.Delivery;
 
 /// <summary>
-/// Authentication, with a password or an OAuth 2.0 token. Any refusal here defers the mail (it is
+/// Authentication, with a password, an OAuth 2.0 token or a Kerberos ticket. Any refusal here defers the mail (it is
 /// the connection's configuration, never the message's fault) with a sentence that says what to do.
 /// A token the server refuses is forgotten and one fresh token is tried on the same connection:
 /// a cached token may have been revoked, or outlived its grant, before its expiry time.
@@ -17,9 +17,22 @@ internal sealed partial class SmtpSession
         SmtpClient client, OpenedConnection connection, AccessTokens? tokens, CancellationToken cancellationToken)
     {
         var settings = connection.Settings;
+        if (settings.Authentication.Kerberos is not null)
+        {
+            return await KerberosAsync(client, settings, cancellationToken).ConfigureAwait(false);
+        }
+
         if (settings.Authentication.OAuth is null)
         {
             // A refusal is classified with every other failure (SmtpErrorClassifier), with advice added.
+            if (NtlmChosen(client, settings.Authentication) && NtlmAccount.TryParse(settings.Authentication.UserName, out var account, out _))
+            {
+                // NTLM sends the user and the domain apart; MailKit would send a UPN whole.
+                var ntlm = new SaslMechanismNtlm(new NetworkCredential(account.User, connection.Password, account.Domain));
+                await client.AuthenticateAsync(ntlm, cancellationToken).ConfigureAwait(false);
+                return null;
+            }
+
             await client.AuthenticateAsync(new NetworkCredential(settings.Authentication.UserName, connection.Password), cancellationToken).ConfigureAwait(false);
             return null;
         }
@@ -62,6 +75,49 @@ internal sealed partial class SmtpSession
                     throw;
                 }
             }
+        }
+    }
+
+    /// <summary>Whether the first allowed mechanism the server offers is NTLM.</summary>
+    private static bool NtlmChosen(SmtpClient client, SmtpAuthentication authentication) =>
+        authentication.Mechanisms.FirstOrDefault(m => client.AuthenticationMechanisms.Contains(m)) == "NTLM";
+
+    /// <summary>GSSAPI with tickets from the connection's own credential cache. A server refusal
+    /// (535) is classified like any other; no ticket for the service principal is a sentence that
+    /// names it and says what to set, before anything is sent to the server.</summary>
+    private static async Task<SessionFailure?> KerberosAsync(SmtpClient client, SmtpConnection settings, CancellationToken cancellationToken)
+    {
+        var kerberos = settings.Authentication.Kerberos!;
+        var (cache, problem) = await KerberosTickets.CacheAsync(settings, cancellationToken).ConfigureAwait(false);
+        if (cache is null)
+        {
+            return new SessionFailure(RecipientOutcome.TransientFailure, DeliveryStage.Authenticate, $"SMTP connection {settings.Qualified}: {problem}", ConfigurationError: true);
+        }
+
+        var servicePrincipal = kerberos.QualifiedServicePrincipal(settings.Host);
+        if (await KerberosTickets.ServiceTicketAsync(cache, servicePrincipal, cancellationToken).ConfigureAwait(false) is { } why)
+        {
+            return new SessionFailure(RecipientOutcome.TransientFailure, DeliveryStage.Authenticate,
+                $"SMTP connection {settings.Qualified} got no Kerberos ticket for the service principal {servicePrincipal} ({why}) "
+                + $"What to do: set the principal {settings.Host} is registered under (--service-principal: Exchange registers SMTPSVC/host, Dovecot and Postfix smtp/host), "
+                + $"or register it in the realm (setspn -S SMTPSVC/{settings.Host} on the server's computer account); nothing was sent.",
+                ConfigurationError: true);
+        }
+
+        // .NET imports the target as a host-based name (service@host, no realm): the library matches it by name against the ticket kvno put in the cache.
+        var target = kerberos.EffectiveServicePrincipal(settings.Host).Split('@')[0];
+        using var mechanism = new GssapiMechanism(cache, kerberos.ClientPrincipal(settings.Authentication.UserName!), target);
+        try
+        {
+            await client.AuthenticateAsync(mechanism, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (SaslException ex) when (mechanism.ContextFailure is not null)
+        {
+            return new SessionFailure(RecipientOutcome.TransientFailure, DeliveryStage.Authenticate,
+                $"SMTP connection {settings.Qualified} could not use its Kerberos ticket for {servicePrincipal}: {ex.Message} "
+                + "What to do: check the node's clock (Kerberos allows five minutes of skew) and that the server's keytab holds the principal's current key; nothing was sent.",
+                ConfigurationError: true);
         }
     }
 

@@ -10,17 +10,17 @@ internal sealed class ConnectionRow
     public const string Upsert = """
         INSERT INTO smtp_connections (name, owner_scope, short_name, allow_plaintext_auth, host, port, security, username, mechanisms, client_cert_subject,
             client_cert_thumbprint, client_cert_not_after, trust_mode, trust_ca_pem, trust_thumbprint,
-            connect_timeout_ms, command_timeout_ms, connection_limit, rate_limit_per_minute, node_tags, oauth, updated_at)
+            connect_timeout_ms, command_timeout_ms, connection_limit, rate_limit_per_minute, node_tags, oauth, kerberos, updated_at)
         VALUES (@Name, @OwnerScope, @ShortName, @AllowPlaintextAuth, @Host, @Port, @Security, @Username, @Mechanisms, @ClientCertSubject,
             @ClientCertThumbprint, @ClientCertNotAfter, @TrustMode, @TrustCaPem, @TrustThumbprint,
-            @ConnectTimeoutMs, @CommandTimeoutMs, @ConnectionLimit, @RateLimitPerMinute, @NodeTags, @OAuth, @UpdatedAt)
+            @ConnectTimeoutMs, @CommandTimeoutMs, @ConnectionLimit, @RateLimitPerMinute, @NodeTags, @OAuth, @Kerberos, @UpdatedAt)
         ON CONFLICT (name) DO UPDATE SET allow_plaintext_auth = excluded.allow_plaintext_auth, host = excluded.host, port = excluded.port, security = excluded.security,
             username = excluded.username, mechanisms = excluded.mechanisms, client_cert_subject = excluded.client_cert_subject,
             client_cert_thumbprint = excluded.client_cert_thumbprint, client_cert_not_after = excluded.client_cert_not_after,
             trust_mode = excluded.trust_mode, trust_ca_pem = excluded.trust_ca_pem, trust_thumbprint = excluded.trust_thumbprint,
             connect_timeout_ms = excluded.connect_timeout_ms, command_timeout_ms = excluded.command_timeout_ms,
             connection_limit = excluded.connection_limit, rate_limit_per_minute = excluded.rate_limit_per_minute,
-            node_tags = excluded.node_tags, oauth = excluded.oauth, updated_at = excluded.updated_at
+            node_tags = excluded.node_tags, oauth = excluded.oauth, kerberos = excluded.kerberos, updated_at = excluded.updated_at
         """;
 
     /// <summary>The stored identity (<see cref="SmtpConnection.Id"/>).</summary>
@@ -47,6 +47,8 @@ internal sealed class ConnectionRow
     public string NodeTags { get; set; } = "";
     /// <summary><see cref="OAuthDocument"/> as JSON; null for anonymous and password authentication.</summary>
     public string? OAuth { get; set; }
+    /// <summary><see cref="KerberosSettings"/> as JSON; null unless the connection uses Kerberos.</summary>
+    public string? Kerberos { get; set; }
     public long UpdatedAt { get; set; }
 
     public static ConnectionRow From(SmtpConnection c, long now) => new()
@@ -72,6 +74,7 @@ internal sealed class ConnectionRow
         RateLimitPerMinute = c.RateLimitPerMinute,
         NodeTags = string.Join(',', c.NodeTags),
         OAuth = c.Authentication.OAuth is { } oauth ? OAuthDocument.Write(oauth) : null,
+        Kerberos = c.Authentication.Kerberos is { } kerberos ? KerberosDocument.Write(kerberos) : null,
         UpdatedAt = now,
     };
 
@@ -86,9 +89,10 @@ internal sealed class ConnectionRow
         Security = SmtpSecurityNames.Values.Parse(Security),
         Authentication = Username is null
             ? SmtpAuthentication.Anonymous
-            : new SmtpAuthentication(Username, Split(Mechanisms), OAuth is null ? password : null)
+            : new SmtpAuthentication(Username, Split(Mechanisms), OAuth is null && Kerberos is null ? password : null)
             {
                 OAuth = OAuth is null ? null : OAuthDocument.Read(OAuth, Name, secret),
+                Kerberos = Kerberos is null ? null : KerberosDocument.Read(Kerberos),
             },
         ClientCertificate = clientCertificate is null || ClientCertSubject is null
             ? null
@@ -174,6 +178,19 @@ internal sealed record OAuthDocument
             SignedInAt = d.SignedInAt,
         };
     }
+}
+
+/// <summary>A connection's Kerberos settings, as the <c>kerberos</c> column holds them (no secret: the keys stay in their files).</summary>
+internal static class KerberosDocument
+{
+    private static readonly System.Text.Json.JsonSerializerOptions Json = new(System.Text.Json.JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public static string Write(KerberosSettings k) => System.Text.Json.JsonSerializer.Serialize(k, Json);
+
+    public static KerberosSettings Read(string json) => System.Text.Json.JsonSerializer.Deserialize<KerberosSettings>(json, Json)!;
 }
 
 /// <summary>A row of <c>outgoing_settings</c>; a null column is inherited.</summary>

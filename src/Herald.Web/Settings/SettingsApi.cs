@@ -64,6 +64,10 @@ public static class SettingsApi
         /// <summary>OAuth 2.0 settings, with <c>auth: "oauth2"</c>; null fields keep their values.</summary>
         public OAuthRequest? OAuth { get; init; }
 
+        /// <summary>Kerberos settings (realm, keytab or credentialCache, servicePrincipal), with
+        /// <c>auth: "kerberos"</c> and the service account's principal as the user name; null fields keep their values.</summary>
+        public KerberosChange? Kerberos { get; init; }
+
         // The password and the key never appear in a log line or exception message.
         public override string ToString() =>
             $"{GetType().Name} for {Server}, password {(Password is null ? "unchanged" : "given")}, client certificate {(ClientCertificate is null ? "unchanged" : "given")}";
@@ -123,17 +127,26 @@ public static class SettingsApi
         string Name, string Owner, string Qualified, string Host, int Port, string Security, string Authentication, string? Username, bool PasswordSet,
         ClientCertificateView? ClientCertificate, string Trust, string? TrustThumbprint, int ConnectTimeoutSeconds, int CommandTimeoutSeconds,
         int ConnectionLimit, int? RateLimitPerMinute, IReadOnlyList<string> NodeTags, bool AllowPlaintextAuth,
-        IReadOnlyList<string>? UsedBy = null, bool? Editable = null, OAuthView? OAuth = null)
+        IReadOnlyList<string>? UsedBy = null, bool? Editable = null, OAuthView? OAuth = null, KerberosView? Kerberos = null)
     {
         public static ConnectionView From(SmtpConnection c, ConnectionListing? listing = null) => new(
             c.Name, c.Owner.Value, c.Qualified, c.Host, c.Port, SmtpSecurityNames.Values.NameOf(c.Security),
-            c.Authentication.IsAnonymous ? "anonymous" : c.Authentication.OAuth is not null ? AuthenticationChange.OAuth2 : c.Authentication.Mechanisms.Count == 0 ? "any" : string.Join(",", c.Authentication.Mechanisms),
+            c.Authentication.IsAnonymous ? "anonymous" : c.Authentication.OAuth is not null ? AuthenticationChange.OAuth2
+                : c.Authentication.Kerberos is not null ? AuthenticationChange.KerberosAuth : c.Authentication.Mechanisms.Count == 0 ? "any" : string.Join(",", c.Authentication.Mechanisms),
             c.Authentication.UserName, c.Authentication.Password is not null,
             c.ClientCertificate is { } cert ? new ClientCertificateView(cert.Subject, cert.Thumbprint, cert.NotAfter) : null,
             ServerTrust.ModeNames.NameOf(c.Trust.Mode), c.Trust.Thumbprint, (int)c.ConnectTimeout.TotalSeconds, (int)c.CommandTimeout.TotalSeconds,
             c.ConnectionLimit, c.RateLimitPerMinute, c.NodeTags, c.AllowPlaintextAuth,
             listing?.UsedBy.Select(s => s.Value).ToArray(), listing?.Editable,
-            c.Authentication.OAuth is { } oauth ? OAuthView.From(oauth, c.Authentication.Mechanisms) : null);
+            c.Authentication.OAuth is { } oauth ? OAuthView.From(oauth, c.Authentication.Mechanisms) : null,
+            c.Authentication.Kerberos is { } kerberos ? KerberosView.From(kerberos, c) : null);
+    }
+
+    /// <summary>A connection's Kerberos settings: whose tickets, from where, for which service.</summary>
+    public sealed record KerberosView(string Principal, string Realm, string ServicePrincipal, bool ServicePrincipalIsDefault, string? Keytab, string? CredentialCache)
+    {
+        public static KerberosView From(KerberosSettings k, SmtpConnection c) => new(
+            k.ClientPrincipal(c.Authentication.UserName!), k.Realm, k.QualifiedServicePrincipal(c.Host), k.ServicePrincipal is null, k.Keytab, k.CredentialCache);
     }
 
     /// <summary>A connection's OAuth 2.0 settings; each secret only as whether it is set.</summary>
@@ -298,7 +311,7 @@ public static class SettingsApi
     /// that is not PEM or PKCS#12) is named in <paramref name="errors"/>.</summary>
     private static ConnectionUpdate ConnectionChange(ConnectionRequest request, List<FieldError> errors)
     {
-        var authentication = AuthenticationChange.FromWords(request.Auth, request.Username, request.Password, out var authError, OAuthChangeFrom(request.OAuth, errors));
+        var authentication = AuthenticationChange.FromWords(request.Auth, request.Username, request.Password, out var authError, OAuthChangeFrom(request.OAuth, errors), request.Kerberos);
         if (authError is not null)
         {
             errors.Add(new("auth", authError));

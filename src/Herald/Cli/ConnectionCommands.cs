@@ -16,8 +16,8 @@ internal sealed class ConnectionFlags
     private readonly Option<string?> _server = new("--server") { Description = "Smart host name or IP address." };
     private readonly Option<string?> _port = new("--port") { Description = "Port (25 when not given)." };
     private readonly Option<string?> _security = new("--security") { Description = "none | starttls-when-available | starttls-required | implicit-tls." };
-    private readonly Option<string?> _auth = new("--auth") { Description = "anonymous (removes stored credentials), any, or SASL mechanisms: plain, login, cram-md5, scram-sha-256, ntlm, gssapi, xoauth2 (comma-separated)." };
-    private readonly Option<string?> _username = new("--username") { Description = "SASL user name." };
+    private readonly Option<string?> _auth = new("--auth") { Description = "anonymous (removes stored credentials), any, oauth2, kerberos (GSSAPI with a keytab), or SASL mechanisms: plain, login, cram-md5, scram-sha-256, ntlm (comma-separated)." };
+    private readonly Option<string?> _username = new("--username") { Description = "SASL user name; NTLM: DOMAIN\\user or user@domain; Kerberos: the service account's principal." };
     private readonly Option<bool> _passwordStdin = new("--password-stdin") { Description = "Read the SASL password (or XOAUTH2 token) from standard input." };
     private readonly Option<string?> _clientCert = new("--client-cert") { Description = "Client certificate: PEM file with certificate and key, or PKCS#12 file; 'none' removes it." };
     private readonly Option<string?> _trustCa = new("--trust-ca") { Description = "Trust only server certificates issued by this CA (PEM file); 'system' returns to the system store." };
@@ -41,6 +41,10 @@ internal sealed class ConnectionFlags
     private readonly Option<string?> _deviceEndpoint = new("--device-endpoint") { Description = "Generic: the device authorization endpoint, for signing in from this terminal." };
     private readonly Option<string?> _oauthScope = new("--oauth-scope") { Description = "The scope to ask tokens for ('' for the provider's default)." };
     private readonly Option<bool> _refreshTokenStdin = new("--refresh-token-stdin") { Description = "Read a refresh token obtained elsewhere from standard input (last of the secrets read)." };
+    private readonly Option<string?> _keytab = new("--keytab") { Description = "Kerberos: the service account's keytab, the same path on every node (administrators of / only)." };
+    private readonly Option<string?> _credentialCache = new("--credential-cache") { Description = "Kerberos: a credential cache kept fresh elsewhere (FILE:/path, KCM:, KEYRING:) instead of a keytab." };
+    private readonly Option<string?> _realm = new("--realm") { Description = "Kerberos: the realm (the Active Directory domain in capitals)." };
+    private readonly Option<string?> _servicePrincipal = new("--service-principal") { Description = "Kerberos: the server's principal (default SMTPSVC/SERVER; Dovecot and Postfix: smtp/SERVER; '' for the default)." };
 
     public void AddTo(Command command)
     {
@@ -50,6 +54,7 @@ internal sealed class ConnectionFlags
             _connectTimeout, _commandTimeout, _connectionLimit, _rateLimit, _nodeTags, _allowPlaintextAuth,
             _oauthProvider, _oauthGrant, _tenant, _authority, _clientId, _clientSecretStdin, _oauthClientCert, _serviceAccountKey,
             _tokenEndpoint, _authorizationEndpoint, _deviceEndpoint, _oauthScope, _refreshTokenStdin,
+            _keytab, _credentialCache, _realm, _servicePrincipal,
         })
         {
             command.Options.Add(option);
@@ -102,11 +107,24 @@ internal sealed class ConnectionFlags
             RateLimitPerMinute = Number(_rateLimit, "Rate limit"),
             NodeTags = parse.GetValue(_nodeTags)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             AllowPlaintextAuth = allowPlaintext,
-            Authentication = SmtpCommands.AuthenticationChangeFrom(parse.GetValue(_auth), parse.GetValue(_username), parse.GetValue(_passwordStdin), console, errors, ReadOAuth(parse, console, errors)),
+            Authentication = SmtpCommands.AuthenticationChangeFrom(parse.GetValue(_auth), parse.GetValue(_username), parse.GetValue(_passwordStdin), console, errors, ReadOAuth(parse, console, errors), ReadKerberos(parse)),
             Trust = SmtpCommands.TrustFrom(parse.GetValue(_trustCa), parse.GetValue(_trustThumbprint), errors),
             ClientCertificate = SmtpCommands.ClientCertificateFrom(parse.GetValue(_clientCert), errors),
         };
     }
+
+    /// <summary>The Kerberos fields the flags name; null when none was given. The paths are the
+    /// nodes' own: Core checks them.</summary>
+    private KerberosChange? ReadKerberos(ParseResult parse) =>
+        new Option[] { _keytab, _credentialCache, _realm, _servicePrincipal }.Any(option => parse.GetResult(option) is { Implicit: false })
+            ? new KerberosChange
+            {
+                Keytab = parse.GetValue(_keytab),
+                CredentialCache = parse.GetValue(_credentialCache),
+                Realm = parse.GetValue(_realm),
+                ServicePrincipal = parse.GetValue(_servicePrincipal),
+            }
+            : null;
 
     /// <summary>The OAuth 2.0 fields the flags name; null when none was given. Files are read and
     /// secrets taken from standard input here; Core decides what is valid.</summary>
@@ -209,6 +227,19 @@ internal static class ConnectionCommands
         if (smtp.Authentication.OAuth is { } oauth)
         {
             DescribeOAuth(output, smtp.Authentication.UserName!, oauth, token);
+        }
+
+        if (smtp.Authentication.Kerberos is { } kerberos)
+        {
+            Pair(output, "mechanism", "GSSAPI (Kerberos)");
+            Pair(output, "principal", kerberos.ClientPrincipal(smtp.Authentication.UserName!));
+            Pair(output, "realm", kerberos.Realm);
+            Pair(output, "service principal", kerberos.QualifiedServicePrincipal(smtp.Host) + (kerberos.ServicePrincipal is null ? " (the default)" : ""));
+            Pair(output, "tickets from", kerberos.Keytab is { } keytab ? $"keytab {keytab}" : $"credential cache {kerberos.CredentialCache}");
+        }
+        else if (smtp.Authentication.Mechanisms.Contains("NTLM") && NtlmAccount.TryParse(smtp.Authentication.UserName, out var account, out _))
+        {
+            Pair(output, "ntlm account", account.Domain.Length == 0 ? $"user {account.User} (the server's domain)" : $"user {account.User}, domain {account.Domain}");
         }
 
         Pair(output, "client certificate", smtp.ClientCertificate is { } cert

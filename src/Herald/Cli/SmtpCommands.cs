@@ -23,6 +23,7 @@ internal static class SmtpCommands
     public static string Describe(SmtpAuthentication authentication) => authentication switch
     {
         { IsAnonymous: true } => "anonymous",
+        { Kerberos: { } kerberos } => $"Kerberos (GSSAPI) as {kerberos.ClientPrincipal(authentication.UserName!)}",
         { OAuth: { } oauth } => $"OAuth 2.0 ({OAuthNames.Providers.NameOf(oauth.Provider)}, {(authentication.Mechanisms.Count == 0 ? "XOAUTH2 or OAUTHBEARER" : string.Join("/", authentication.Mechanisms))}) for mailbox {authentication.UserName}",
         _ => $"{(authentication.Mechanisms.Count == 0 ? "any mechanism" : string.Join("/", authentication.Mechanisms))} as {authentication.UserName}, password {(authentication.Password is null ? "not set" : "set")}",
     };
@@ -109,7 +110,8 @@ internal static class SmtpCommands
         return console.Fail(errors[^1] + " Nothing was saved.");
     }
 
-    internal static AuthenticationChange? AuthenticationChangeFrom(string? auth, string? username, bool passwordFromStdin, CliConsole console, List<string> errors, OAuthChange? oauth = null)
+    internal static AuthenticationChange? AuthenticationChangeFrom(
+        string? auth, string? username, bool passwordFromStdin, CliConsole console, List<string> errors, OAuthChange? oauth = null, KerberosChange? kerberos = null)
     {
         string? password = null;
         if (passwordFromStdin)
@@ -122,7 +124,7 @@ internal static class SmtpCommands
             }
         }
 
-        var change = AuthenticationChange.FromWords(auth, username, password, out var error, oauth);
+        var change = AuthenticationChange.FromWords(auth, username, password, out var error, oauth, kerberos);
         if (error is not null)
         {
             errors.Add(error);

@@ -5,10 +5,19 @@ namespace Herald.IntegrationTests.Fixtures;
 
 /// <summary>
 /// Dovecot's submission service (Debian's dovecot-submissiond) as a private instance on a loopback
-/// port, from its own directory (<c>dovecot -c FILE</c>, base_dir and state there): it offers
-/// XOAUTH2 and OAUTHBEARER, checks every token with <c>passdb oauth2</c> by introspection
-/// (<c>introspection_mode = post</c>) at an authorization server, and relays what it accepts to
-/// an SMTP server on loopback (smtp-sink). Plain text on loopback: nothing crosses a network.
+/// port, from its own directory (<c>dovecot -c FILE</c>, base_dir and state there), relaying what
+/// it accepts to an SMTP server on loopback (smtp-sink). Plain text on loopback: nothing crosses a
+/// network. It authenticates in one of two ways:
+/// <list type="bullet">
+/// <item>OAuth 2.0: XOAUTH2 and OAUTHBEARER, every token checked with <c>passdb oauth2</c> by
+/// introspection (<c>introspection_mode = post</c>) at an authorization server;</item>
+/// <item>Windows-style SASL: GSSAPI (dovecot-gssapi) with a service keytab from a test KDC, any
+/// principal in it accepted (<c>auth_gssapi_hostname = $ALL</c>), and NTLM. Debian builds Dovecot
+/// without its own NTLM code; its NTLM is the winbind one, which hands the NTLMSSP exchange to
+/// Samba's <c>ntlm_auth</c> (Debian's winbind package). Without a domain, <c>ntlm_auth
+/// --password</c> checks every NTLMv2 response against that one password, with Samba's own
+/// verifier, for any user and domain: what Exchange's domain controller does for one account.</item>
+/// </list>
 /// </summary>
 public sealed class DovecotSubmission : IDisposable
 {
@@ -30,19 +39,7 @@ public sealed class DovecotSubmission : IDisposable
     public static async Task<DovecotSubmission> StartAsync(AuthorizationServer tokens, int relayPort)
     {
         ArgumentNullException.ThrowIfNull(tokens);
-        var directory = System.IO.Directory.CreateTempSubdirectory("herald-dovecot-").FullName;
-        var home = System.IO.Directory.CreateDirectory(Path.Combine(directory, "home")).FullName;
-        File.SetUnixFileMode(directory, (UnixFileMode)0b111_101_101);
-        File.SetUnixFileMode(home, (UnixFileMode)0b111_111_111);
-        var dovecot = new DovecotSubmission(directory, LoopbackPort.Free());
-        // As root Dovecot drops to its own users (Debian creates dovecot and dovenull); otherwise
-        // every process runs as the user running the tests.
-        var root = Environment.UserName == "root";
-        var user = root ? "" : $"""
-            default_login_user = {Environment.UserName}
-            default_internal_user = {Environment.UserName}
-            default_internal_group = {await IdAsync("-gn")}
-            """;
+        var directory = CreateDirectory();
         var trust = "";
         if (tokens.Tls is { } tls)
         {
@@ -62,6 +59,76 @@ public sealed class DovecotSubmission : IDisposable
             {trust}
 
             """);
+        return await LaunchAsync(directory, relayPort, $$"""
+            auth_mechanisms = xoauth2 oauthbearer
+            passdb {
+              driver = oauth2
+              mechanisms = xoauth2 oauthbearer
+              args = {{directory}}/oauth2.conf.ext
+            }
+            """);
+    }
+
+    /// <summary>GSSAPI with the service principals in <paramref name="serviceKeytab"/>, and NTLM
+    /// (through Samba's ntlm_auth) for any user who knows <paramref name="ntlmPassword"/>.</summary>
+    public static async Task<DovecotSubmission> StartWindowsAuthenticationAsync(int relayPort, string serviceKeytab, string ntlmPassword)
+    {
+        var directory = CreateDirectory();
+        var samba = System.IO.Directory.CreateDirectory(Path.Combine(directory, "samba")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(directory, "smb.conf"), $"""
+            [global]
+              workgroup = DOVECOT
+              netbios name = DOVECOT
+              lock directory = {samba}
+              state directory = {samba}
+              cache directory = {samba}
+              private dir = {samba}
+              ncalrpc dir = {samba}
+              pid directory = {samba}
+              log file = {samba}/log
+
+            """);
+        var helper = Path.Combine(directory, "ntlm_auth");
+        await File.WriteAllTextAsync(helper, $"""
+            #!/bin/sh
+            exec /usr/bin/ntlm_auth --configfile='{directory}/smb.conf' --password='{ntlmPassword}' "$@"
+
+            """);
+        File.SetUnixFileMode(helper, (UnixFileMode)0b111_101_101);
+        return await LaunchAsync(directory, relayPort, $$"""
+            auth_mechanisms = gssapi ntlm
+            auth_gssapi_hostname = "$ALL"
+            auth_krb5_keytab = {{serviceKeytab}}
+            auth_use_winbind = yes
+            auth_winbind_helper_path = {{helper}}
+            passdb {
+              driver = static
+              args = nopassword=y
+            }
+            """);
+    }
+
+    private static string CreateDirectory()
+    {
+        var directory = System.IO.Directory.CreateTempSubdirectory("herald-dovecot-").FullName;
+        var home = System.IO.Directory.CreateDirectory(Path.Combine(directory, "home")).FullName;
+        File.SetUnixFileMode(directory, (UnixFileMode)0b111_101_101);
+        File.SetUnixFileMode(home, (UnixFileMode)0b111_111_111);
+        return directory;
+    }
+
+    private static async Task<DovecotSubmission> LaunchAsync(string directory, int relayPort, string authentication)
+    {
+        var dovecot = new DovecotSubmission(directory, LoopbackPort.Free());
+        var home = Path.Combine(directory, "home");
+        // As root Dovecot drops to its own users (Debian creates dovecot and dovenull); otherwise
+        // every process runs as the user running the tests.
+        var root = Environment.UserName == "root";
+        var user = root ? "" : $"""
+            default_login_user = {Environment.UserName}
+            default_internal_user = {Environment.UserName}
+            default_internal_group = {await IdAsync("-gn")}
+            """;
         await File.WriteAllTextAsync(dovecot._config, $"""
             base_dir = {directory}/run
             state_dir = {directory}/state
@@ -70,7 +137,6 @@ public sealed class DovecotSubmission : IDisposable
             listen = 127.0.0.1
             ssl = no
             disable_plaintext_auth = no
-            auth_mechanisms = xoauth2 oauthbearer
             auth_failure_delay = 0
             auth_verbose = yes
             hostname = dovecot.test
@@ -86,11 +152,7 @@ public sealed class DovecotSubmission : IDisposable
               {"}"}
               {(root ? "" : "chroot =")}
             {"}"}
-            passdb {"{"}
-              driver = oauth2
-              mechanisms = xoauth2 oauthbearer
-              args = {directory}/oauth2.conf.ext
-            {"}"}
+            {authentication}
             userdb {"{"}
               driver = static
               args = uid={(root ? "nobody" : await IdAsync("-u"))} gid={(root ? "nogroup" : await IdAsync("-g"))} home={home}/%u

@@ -81,6 +81,38 @@ public sealed class SettingsApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Kerberos_is_set_through_the_api_by_an_administrator_of_the_root_and_refused_to_a_scope_administrator()
+    {
+        var keytab = Path.Combine(_node.Cli.DataDirectory, "herald.keytab");
+        await File.WriteAllBytesAsync(keytab, [5, 2, 0, 0], Ct);
+        var body = new
+        {
+            server = "exch01.corp.example.com",
+            port = 587,
+            security = "starttls-required",
+            auth = "kerberos",
+            username = "svc-herald",
+            kerberos = new { realm = "CORP.EXAMPLE.COM", keytab },
+        };
+        using var hrAdmin = _node.Server.Client(await _node.KeyAsync("/hr", "admin"));
+        using var refused = await hrAdmin.PutAsJsonAsync("api/v1/connections/exchange?scope=/hr", body, Ct);
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains("only administrators of / choose them", await refused.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        using var rootAdmin = _node.Server.Client(await _node.KeyAsync("/", "admin"));
+        using var saved = await rootAdmin.PutAsJsonAsync("api/v1/connections/exchange?scope=/", body, Ct);
+        var savedBody = await saved.Content.ReadAsStringAsync(Ct);
+        Assert.True(saved.StatusCode == HttpStatusCode.OK, savedBody);
+        var connection = JsonDocument.Parse(savedBody).RootElement.GetProperty("connection");
+        Assert.Equal("kerberos", connection.GetProperty("authentication").GetString());
+        var kerberos = connection.GetProperty("kerberos");
+        Assert.Equal("svc-herald@CORP.EXAMPLE.COM", kerberos.GetProperty("principal").GetString());
+        Assert.Equal("SMTPSVC/exch01.corp.example.com@CORP.EXAMPLE.COM", kerberos.GetProperty("servicePrincipal").GetString());
+        Assert.Equal(keytab, kerberos.GetProperty("keytab").GetString());
+        Assert.Contains("GSSAPI (Kerberos)", (await OutboxNode.MustAsync(_node.Cli, "smtp", "connection", "show", "exchange")).Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Connections_are_listed_read_changed_and_deleted_by_their_owners_administrators()
     {
         using var hrAdmin = _node.Server.Client(await _node.KeyAsync("/hr", "admin"));

@@ -293,6 +293,43 @@ public sealed class SettingsStoreTests
         Assert.Equal(0L, await raw.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM secrets WHERE name LIKE 'smtp-connection/c1/%'"));
     }
 
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_kerberos_connection_keeps_its_realm_keytab_and_service_principal_and_a_password_change_drops_them(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var store = Store(db);
+        var kerberos = new KerberosSettings { Realm = "CORP.EXAMPLE.COM", Keytab = "/etc/herald/herald.keytab", ServicePrincipal = "SMTPSVC/exch01.corp.example.com" };
+        var connection = new SmtpConnection
+        {
+            Id = "k1",
+            Owner = ScopePath.Root,
+            Name = "exchange",
+            Host = "exch01.corp.example.com",
+            Port = 587,
+            Security = SmtpSecurity.StartTlsRequired,
+            Authentication = new SmtpAuthentication("svc-herald", ["GSSAPI"], null) { Kerberos = kerberos },
+        };
+        await store.SaveConnectionAsync(connection, Ct);
+
+        var stored = (await store.GetConnectionAsync("k1", Ct))!.Authentication;
+        Assert.Equal(kerberos, stored.Kerberos);
+        Assert.Equal("svc-herald", stored.UserName);
+        Assert.Equal(["GSSAPI"], stored.Mechanisms);
+        Assert.Null(stored.OAuth);
+
+        var key = CredentialKey.Create("kerberos storage passphrase", iterations: 1000);
+        await store.SaveConnectionAsync(connection with
+        {
+            Authentication = new SmtpAuthentication(@"CORP\svc-herald", ["NTLM"], key.Seal("password", SecretNames.ConnectionPassword("k1"))),
+        }, Ct);
+
+        var changed = (await store.GetConnectionAsync("k1", Ct))!.Authentication;
+        Assert.Null(changed.Kerberos);
+        Assert.Equal(["NTLM"], changed.Mechanisms);
+        Assert.NotNull(changed.Password);
+    }
+
     internal static SqlSettingsStore Store(TestDatabase db) => new(db.Database, Clock());
 
     internal static FakeTimeProvider Clock() => new(Now);

@@ -260,5 +260,41 @@ public sealed class SmtpCommandTests : IDisposable
         return kind == "no-key" ? pem : pem + key.ExportPkcs8PrivateKeyPem() + "\n";
     }
 
+    [Fact]
+    public async Task Kerberos_is_set_with_a_keytab_and_show_says_mechanism_principal_and_realm()
+    {
+        var keytab = Path.Combine(_herald.DataDirectory, "herald.keytab");
+        // A keytab's header (format 5.2); the keys are never read by Herald itself.
+        await File.WriteAllBytesAsync(keytab, [5, 2, 0, 0], TestContext.Current.CancellationToken);
+
+        var set = await _herald.RunAsync("smtp", "set", "--server", "exch01.corp.example.com", "--port", "587", "--security", "starttls-required",
+            "--auth", "kerberos", "--username", "svc-herald", "--realm", "CORP.EXAMPLE.COM", "--keytab", keytab);
+        Assert.True(set.ExitCode == 0, set.ToString());
+
+        var show = await ShowAsync();
+        Assert.Contains("GSSAPI (Kerberos)", show, StringComparison.Ordinal);
+        Assert.Contains("svc-herald@CORP.EXAMPLE.COM", show, StringComparison.Ordinal);
+        Assert.Contains("CORP.EXAMPLE.COM", show, StringComparison.Ordinal);
+        Assert.Contains("SMTPSVC/exch01.corp.example.com@CORP.EXAMPLE.COM (the default)", show, StringComparison.Ordinal);
+        Assert.Contains($"keytab {keytab}", show, StringComparison.Ordinal);
+
+        var missing = await _herald.RunAsync("smtp", "set", "--keytab", "/nonexistent/herald.keytab");
+        Assert.NotEqual(0, missing.ExitCode);
+        Assert.Contains("/nonexistent/herald.keytab does not exist on this node", missing.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ntlm_user_names_are_shown_as_user_and_domain_and_other_forms_are_refused()
+    {
+        var set = await _herald.RunWithInputAsync(Password + "\n", "smtp", "set", "--server", "exch01.corp.example.com", "--port", "587",
+            "--security", "starttls-required", "--auth", "ntlm", "--username", "svc-herald@corp.example.com", "--password-stdin");
+        Assert.True(set.ExitCode == 0, set.ToString());
+        Assert.Contains("user svc-herald, domain corp.example.com", await ShowAsync(), StringComparison.Ordinal);
+
+        var bad = await _herald.RunAsync("smtp", "set", "--username", @"CORP\");
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains(@"is not an NTLM account: write DOMAIN\user or user@domain", bad.Error, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _herald.Dispose();
 }

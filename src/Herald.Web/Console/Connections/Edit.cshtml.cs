@@ -38,6 +38,10 @@ public sealed class ConnectionForm
     public string? TokenEndpoint { get; set; }
     public string? AuthorizationEndpoint { get; set; }
     public string? OAuthScope { get; set; }
+    public string? KerberosRealm { get; set; }
+    public string? Keytab { get; set; }
+    public string? CredentialCache { get; set; }
+    public string? ServicePrincipal { get; set; }
     public string? TestFrom { get; set; }
     public string? TestTo { get; set; }
     public string? TestSubject { get; set; }
@@ -250,6 +254,7 @@ public sealed class EditModel(OutgoingSettingsService service, ISettingsStore st
             {
                 "anonymous" => new AuthenticationChange.ToAnonymous(),
                 AuthenticationChange.OAuth2 => new AuthenticationChange.ToOAuth(userName, oauth!),
+                AuthenticationChange.KerberosAuth => new AuthenticationChange.ToKerberos(userName, KerberosChangeOf(form, Stored?.Authentication.Kerberos)),
                 _ => new AuthenticationChange.ToSasl(userName, string.IsNullOrEmpty(form.Password) ? null : form.Password, form.Mechanisms),
             },
             ClientCertificate = certificate,
@@ -258,6 +263,23 @@ public sealed class EditModel(OutgoingSettingsService service, ISettingsStore st
             NodeTags = (form.NodeTags ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             AllowPlaintextAuth = form.AllowPlaintextAuth,
         });
+    }
+
+    /// <summary>The Kerberos fields as typed: a path is a change only when it differs from the stored
+    /// one (so that a scope administrator can edit the rest of a connection whose keytab they may
+    /// not name); blank keeps what is stored, except the service principal (blank: the default).</summary>
+    private static KerberosChange KerberosChangeOf(ConnectionForm form, KerberosSettings? stored)
+    {
+        static string? Typed(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+        var keytab = Typed(form.Keytab);
+        var cache = Typed(form.CredentialCache);
+        return new KerberosChange
+        {
+            Realm = Typed(form.KerberosRealm),
+            Keytab = keytab == stored?.Keytab ? null : keytab,
+            CredentialCache = cache == stored?.CredentialCache ? null : cache,
+            ServicePrincipal = form.ServicePrincipal?.Trim() ?? "",
+        };
     }
 
     /// <summary>The OAuth 2.0 fields as typed: blank fields keep what is stored (a secret is never
@@ -342,7 +364,13 @@ public sealed class EditModel(OutgoingSettingsService service, ISettingsStore st
         Server = c.Host,
         Port = c.Port.ToString(CultureInfo.InvariantCulture),
         Security = SmtpSecurityNames.Values.NameOf(c.Security),
-        Auth = c.Authentication.IsAnonymous ? "anonymous" : c.Authentication.OAuth is null ? "password" : AuthenticationChange.OAuth2,
+        Auth = c.Authentication.IsAnonymous ? "anonymous"
+            : c.Authentication.OAuth is not null ? AuthenticationChange.OAuth2
+            : c.Authentication.Kerberos is not null ? AuthenticationChange.KerberosAuth : "password",
+        KerberosRealm = c.Authentication.Kerberos?.Realm,
+        Keytab = c.Authentication.Kerberos?.Keytab,
+        CredentialCache = c.Authentication.Kerberos?.CredentialCache,
+        ServicePrincipal = c.Authentication.Kerberos?.ServicePrincipal,
         OAuthProvider = c.Authentication.OAuth is { } o ? OAuthNames.Providers.NameOf(o.Provider) : "microsoft",
         OAuthGrant = c.Authentication.OAuth is { } g ? OAuthNames.Grants.NameOf(g.Grant) : "client-credentials",
         Tenant = c.Authentication.OAuth?.Tenant,
