@@ -59,6 +59,39 @@ public sealed class OAuthSignIn(OAuthHttp http, TimeProvider time) : IOAuthSignI
         return token is null ? (null, null, failure) : (token.RotatedRefreshToken, null, null);
     }
 
+    public async Task<(string? RefreshToken, string? Account, OAuthFailure? Failure)> DeviceCodeAsync(
+        OpenedConnection connection, Func<OAuthDeviceCode, CancellationToken, Task> show, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var settings = connection.Settings.Authentication.OAuth!;
+        var request = new OAuthTokenRequest(connection.Settings, settings with { Grant = OAuthGrant.RefreshToken }, connection.OAuth!, null);
+        if (settings.Provider == OAuthProvider.Microsoft && MicrosoftTokens.IsEntra(settings.EffectiveAuthority))
+        {
+            return await new MicrosoftTokens(http).DeviceCodeAsync(request, show, cancellationToken).ConfigureAwait(false);
+        }
+
+        var (deviceEndpoint, tokenEndpoint) = (settings.DeviceEndpoint, TokenEndpoint(settings));
+        if (settings.Provider == OAuthProvider.Microsoft)
+        {
+            // Another authority is an OpenID Connect issuer: its discovery document names the endpoints.
+            using var client = http.Client();
+            var discovery = await client.GetDiscoveryDocumentAsync(settings.EffectiveAuthority, cancellationToken).ConfigureAwait(false);
+            if (discovery.IsError)
+            {
+                return (null, null, OAuthErrors.Unreachable(request, $"the discovery document of {settings.EffectiveAuthority} could not be read ({discovery.Error})"));
+            }
+
+            (deviceEndpoint, tokenEndpoint) = (settings.DeviceEndpoint ?? discovery.DeviceAuthorizationEndpoint, discovery.TokenEndpoint);
+        }
+
+        if (deviceEndpoint is null || tokenEndpoint is null)
+        {
+            return (null, null, OAuthErrors.Unreachable(request, $"{settings.EffectiveAuthority} names no device authorization endpoint, so it cannot sign in from a terminal; sign in with the console instead"));
+        }
+
+        return await new DeviceCodeFlow(http, time).RunAsync(request, deviceEndpoint, tokenEndpoint, SignInScope(settings), show, cancellationToken).ConfigureAwait(false);
+    }
+
     private static string? AuthorizeEndpoint(OAuthSettings settings) => settings.Provider switch
     {
         OAuthProvider.Microsoft when MicrosoftTokens.IsEntra(settings.EffectiveAuthority) => $"{settings.EffectiveAuthority}/{settings.Tenant}/oauth2/v2.0/authorize",

@@ -11,6 +11,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenIddict.Abstractions;
+using OpenIddict.Server;
 using OpenIddict.Server.AspNetCore;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
@@ -18,9 +19,11 @@ namespace Herald.IntegrationTests.Fixtures;
 
 /// <summary>
 /// A real OAuth 2.0 authorization server (OpenIddict, with its Entity Framework stores in memory)
-/// on a loopback port: the client-credentials, refresh-token and authorization-code (PKCE) grants,
-/// token introspection for Dovecot's <c>passdb oauth2</c>, discovery for MSAL, and a consent page
-/// a browser clicks through. Each client is registered with the mailbox its tokens may send as
+/// on a loopback port: the client-credentials, refresh-token, authorization-code (PKCE) and device
+/// authorization (RFC 8628) grants, token introspection for Dovecot's <c>passdb oauth2</c>,
+/// discovery for MSAL, a consent page a browser clicks through, and the verification page where a
+/// person enters a device's user code and allows or denies it. Refresh tokens rotate: each use
+/// gives a new one and the used one is refused at once. Each client is registered with the mailbox its tokens may send as
 /// (the <c>email</c> claim Dovecot reads). It counts what it was asked, so that a test can say how
 /// many tokens were issued and how many were presented to Dovecot.
 /// </summary>
@@ -56,6 +59,10 @@ public sealed class AuthorizationServer : IAsyncDisposable
     public string AuthorizationEndpoint => new Uri(BaseAddress, "connect/authorize").AbsoluteUri;
 
     public string IntrospectionEndpoint => new Uri(BaseAddress, "connect/introspect").AbsoluteUri;
+
+    public string DeviceEndpoint => new Uri(BaseAddress, "connect/device").AbsoluteUri;
+
+    public string VerificationEndpoint => new Uri(BaseAddress, "connect/verify").AbsoluteUri;
 
     /// <summary>Requests to the token endpoint so far (successful or not).</summary>
     public int TokenRequests => Volatile.Read(ref _tokenRequests);
@@ -93,11 +100,17 @@ public sealed class AuthorizationServer : IAsyncDisposable
                     .SetTokenEndpointUris("connect/token")
                     .SetAuthorizationEndpointUris("connect/authorize")
                     .SetIntrospectionEndpointUris("connect/introspect")
+                    .SetDeviceAuthorizationEndpointUris("connect/device")
+                    .SetEndUserVerificationEndpointUris("connect/verify")
                     .AllowClientCredentialsFlow()
+                    .AllowDeviceAuthorizationFlow()
                     .AllowRefreshTokenFlow()
                     .AllowAuthorizationCodeFlow()
                     .RequireProofKeyForCodeExchange()
                     .SetAccessTokenLifetime(TimeSpan.FromMinutes(10))
+                    // Rolling refresh tokens, and a used one is refused at once (no grace period),
+                    // so that a test sees which token a client presented.
+                    .SetRefreshTokenReuseLeeway(TimeSpan.Zero)
                     // Opaque tokens, checked by introspection: Dovecot's submission service takes an
                     // AUTH line of at most 512 octets, and a signed JWT with its claims is longer.
                     .UseReferenceAccessTokens()
@@ -109,11 +122,23 @@ public sealed class AuthorizationServer : IAsyncDisposable
                 server.UseAspNetCore()
                     .EnableTokenEndpointPassthrough()
                     .EnableAuthorizationEndpointPassthrough()
+                    .EnableEndUserVerificationEndpointPassthrough()
                     .DisableTransportSecurityRequirement();
                 if (time is not null)
                 {
                     server.Configure(options => options.TimeProvider = time);
                 }
+
+                // A terminal polls every second rather than RFC 8628's default five.
+                server.AddEventHandler<OpenIddictServerEvents.ApplyDeviceAuthorizationResponseContext>(handler => handler.UseInlineHandler(context =>
+                {
+                    if (context.Response.Error is null)
+                    {
+                        context.Response[Parameters.Interval] = 1;
+                    }
+
+                    return default;
+                }));
             });
 
         var app = builder.Build();
@@ -135,6 +160,7 @@ public sealed class AuthorizationServer : IAsyncDisposable
         app.UseAuthentication();
         app.MapPost("/connect/token", (Delegate)server.TokenAsync);
         app.MapMethods("/connect/authorize", ["GET", "POST"], (Delegate)server.AuthorizeAsync);
+        app.MapMethods("/connect/verify", ["GET", "POST"], (Delegate)server.VerificationPageAsync);
         await app.StartAsync();
         await server.RegisterAsync(new OpenIddictApplicationDescriptor
         {
@@ -155,19 +181,42 @@ public sealed class AuthorizationServer : IAsyncDisposable
             ClientId = clientId,
             ClientSecret = secret,
             ClientType = ClientTypes.Confidential,
-            Permissions =
-            {
-                Permissions.Endpoints.Token, Permissions.Endpoints.Authorization,
-                Permissions.GrantTypes.ClientCredentials, Permissions.GrantTypes.RefreshToken, Permissions.GrantTypes.AuthorizationCode,
-                Permissions.ResponseTypes.Code,
-            },
         };
+        AllowEverything(descriptor);
         if (redirectUri is not null)
         {
             descriptor.RedirectUris.Add(redirectUri);
         }
 
         return RegisterAsync(descriptor);
+    }
+
+    /// <summary>A public client (no secret, as a Microsoft app registration that allows public
+    /// client flows): it signs in with the device code and redeems its refresh tokens.</summary>
+    public Task AddPublicClientAsync(string clientId, string mailbox)
+    {
+        _mailboxes[clientId] = mailbox;
+        var descriptor = new OpenIddictApplicationDescriptor { ClientId = clientId, ClientType = ClientTypes.Public };
+        AllowEverything(descriptor);
+        descriptor.Permissions.Remove(Permissions.GrantTypes.ClientCredentials);
+        return RegisterAsync(descriptor);
+    }
+
+    /// <summary>Allows a device's user code, as the person who signs in would at the verification
+    /// page: the form posted with "Allow" (or "Deny" when <paramref name="allow"/> is false).</summary>
+    public async Task VerifyAsync(string userCode, bool allow = true)
+    {
+        using var client = new HttpClient(new SocketsHttpHandler
+        {
+            AllowAutoRedirect = false,
+            SslOptions = { RemoteCertificateValidationCallback = (_, presented, _, _) => Tls is null || presented?.GetCertHashString() == Tls.GetCertHashString() },
+        });
+        using var form = new FormUrlEncodedContent(new Dictionary<string, string> { ["user_code"] = userCode, ["consent"] = allow ? "allow" : "deny" });
+        using var response = await client.PostAsync(new Uri(VerificationEndpoint), form);
+        if ((int)response.StatusCode >= 400)
+        {
+            throw new InvalidOperationException($"The verification page answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        }
     }
 
     /// <summary>Disables the client as an administrator would, by taking away every permission:
@@ -195,6 +244,19 @@ public sealed class AuthorizationServer : IAsyncDisposable
         await foreach (var token in tokens.FindByApplicationIdAsync(id!))
         {
             await tokens.TryRevokeAsync(token);
+        }
+    }
+
+    private static void AllowEverything(OpenIddictApplicationDescriptor descriptor)
+    {
+        foreach (var permission in new[]
+        {
+            Permissions.Endpoints.Token, Permissions.Endpoints.Authorization, Permissions.Endpoints.DeviceAuthorization,
+            Permissions.GrantTypes.ClientCredentials, Permissions.GrantTypes.RefreshToken, Permissions.GrantTypes.AuthorizationCode,
+            Permissions.GrantTypes.DeviceCode, Permissions.ResponseTypes.Code,
+        })
+        {
+            descriptor.Permissions.Add(permission);
         }
     }
 
@@ -247,6 +309,33 @@ public sealed class AuthorizationServer : IAsyncDisposable
         var identity = Identity(mailbox, mailbox);
         identity.SetScopes(request.GetScopes());
         return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    /// <summary>The verification page of the device flow: the user code the person entered, checked
+    /// by OpenIddict; "Allow" grants the device the client's mailbox, "Deny" refuses it.</summary>
+    private async Task<IResult> VerificationPageAsync(HttpContext context)
+    {
+        var entered = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        if (entered.Principal?.GetClaim(Claims.ClientId) is not { } clientId || !HttpMethods.IsPost(context.Request.Method))
+        {
+            return Results.Content("""
+                <!doctype html><html><head><title>Test authorization server</title></head><body>
+                <form method="post"><input name="user_code">
+                <button type="submit" name="consent" value="allow">Allow</button><button type="submit" name="consent" value="deny">Deny</button></form>
+                </body></html>
+                """, "text/html");
+        }
+
+        var properties = new AuthenticationProperties { RedirectUri = "/" };
+        if (context.Request.Form["consent"] != "allow")
+        {
+            return Results.Forbid(properties, [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+        }
+
+        var mailbox = _mailboxes.GetValueOrDefault(clientId, "");
+        var identity = Identity(mailbox, mailbox);
+        identity.SetScopes(entered.Principal.GetScopes());
+        return Results.SignIn(new ClaimsPrincipal(identity), properties, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
 
     private static ClaimsIdentity Identity(string subject, string mailbox)
