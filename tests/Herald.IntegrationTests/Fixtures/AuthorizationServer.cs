@@ -34,6 +34,8 @@ public sealed class AuthorizationServer : IAsyncDisposable
 
     public const string IntrospectorSecret = "dovecot-introspection-secret";
 
+    private const string GenericAssertion = "herald-tests:generic-client-assertion";
+
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, string> _mailboxes = new(StringComparer.Ordinal);
     private int _tokenRequests;
@@ -129,6 +131,42 @@ public sealed class AuthorizationServer : IAsyncDisposable
                     server.Configure(options => options.TimeProvider = time);
                 }
 
+                // Client assertions as Entra ID takes them from MSAL: "typ": "JWT" (OpenIddict 7 asks
+                // for "client-authentication+jwt") and the token endpoint as audience (OpenIddict
+                // the issuer). The signature, lifetime, issuer and subject are checked as ever.
+                server.AddEventHandler<OpenIddictServerEvents.ValidateTokenContext>(handler => handler
+                    .UseInlineHandler(context =>
+                    {
+                        if (context.ValidTokenTypes.Contains(TokenTypeIdentifiers.Private.ClientAssertion)
+                            && context.TokenValidationParameters is { } parameters
+                            && new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(context.Token).Typ is "JWT")
+                        {
+                            parameters.ValidTypes = null;
+                            parameters.ValidAudiences = [.. parameters.ValidAudiences ?? [], new Uri(baseAddress, "connect/token").AbsoluteUri];
+                            context.Transaction.Properties[GenericAssertion] = true;
+                        }
+
+                        return default;
+                    })
+                    .SetOrder(OpenIddictServerHandlers.Protection.ValidateIdentityModelToken.Descriptor.Order - 500));
+                server.AddEventHandler<OpenIddictServerEvents.ValidateTokenContext>(handler => handler
+                    .UseInlineHandler(context =>
+                    {
+                        // OpenIddict reads the kind of token from "typ": a generic one is the client assertion
+                        // it was expecting; and it holds the assertion to the issuer as audience.
+                        if (context.Principal is { } principal && context.Transaction.Properties.Remove(GenericAssertion))
+                        {
+                            principal.SetTokenType(TokenTypeIdentifiers.Private.ClientAssertion);
+                            if (principal.HasAudience(new Uri(baseAddress, "connect/token").AbsoluteUri))
+                            {
+                                principal.SetAudiences(baseAddress.AbsoluteUri);
+                            }
+                        }
+
+                        return default;
+                    })
+                    .SetOrder(OpenIddictServerHandlers.Protection.ValidatePrincipal.Descriptor.Order - 500));
+
                 // A terminal polls every second rather than RFC 8628's default five.
                 server.AddEventHandler<OpenIddictServerEvents.ApplyDeviceAuthorizationResponseContext>(handler => handler.UseInlineHandler(context =>
                 {
@@ -188,6 +226,24 @@ public sealed class AuthorizationServer : IAsyncDisposable
             descriptor.RedirectUris.Add(redirectUri);
         }
 
+        return RegisterAsync(descriptor);
+    }
+
+    /// <summary>A confidential client that proves itself with a signed JWT (private_key_jwt, RFC
+    /// 7523) instead of a secret: its JSON Web Key set holds the certificate's public key, as an
+    /// Entra app registration holds an uploaded certificate.</summary>
+    public Task AddCertificateClientAsync(string clientId, X509Certificate2 certificate, string mailbox)
+    {
+        _mailboxes[clientId] = mailbox;
+        var key = Microsoft.IdentityModel.Tokens.JsonWebKeyConverter.ConvertFromX509SecurityKey(
+            new Microsoft.IdentityModel.Tokens.X509SecurityKey(certificate), representAsRsaKey: true);
+        var descriptor = new OpenIddictApplicationDescriptor
+        {
+            ClientId = clientId,
+            ClientType = ClientTypes.Confidential,
+            JsonWebKeySet = new Microsoft.IdentityModel.Tokens.JsonWebKeySet { Keys = { key } },
+        };
+        AllowEverything(descriptor);
         return RegisterAsync(descriptor);
     }
 

@@ -80,6 +80,67 @@ public sealed class MicrosoftProviderTests : IAsyncLifetime
         Assert.Empty(_sink.Received());
     }
 
+    [Fact]
+    public async Task Msal_certificate_credential_signs_a_client_assertion_the_server_accepts_and_the_token_delivers()
+    {
+        using var credential = ClientCertificate("CN=sharepoint-farm certificate credential");
+        await _tokens.AddCertificateClientAsync("sharepoint-farm-cert", credential, Mailbox);
+        var saved = await SaveCertificateAsync("sharepoint-farm-cert", credential);
+        Assert.True(saved.Refusal is null, saved.Refusal?.ToString());
+        Assert.Null(saved.Value.Connection.Authentication.OAuth!.ClientSecret);
+
+        var result = await SendAsync(saved.Value.Connection, "Sent with a certificate credential");
+
+        Assert.True(result.FailedAt is null, result.Failure);
+        Assert.Equal("Sent with a certificate credential", Assert.Single(_sink.Received()).ToMimeMessage().Subject);
+        Assert.Equal(1, _tokens.Introspections);
+    }
+
+    [Fact]
+    public async Task A_certificate_the_server_does_not_hold_defers_with_invalid_client()
+    {
+        using var registered = ClientCertificate("CN=uploaded certificate");
+        using var other = ClientCertificate("CN=another certificate");
+        await _tokens.AddCertificateClientAsync("sharepoint-farm-cert", registered, Mailbox);
+        var saved = await SaveCertificateAsync("sharepoint-farm-cert", other);
+        Assert.True(saved.Refusal is null, saved.Refusal?.ToString());
+
+        var result = await SendAsync(saved.Value.Connection, "Never sent");
+
+        Assert.Equal(DeliveryStage.Authenticate, result.FailedAt);
+        var recipient = Assert.Single(result.Recipients);
+        Assert.Equal(RecipientOutcome.TransientFailure, recipient.Outcome);
+        Assert.Contains("Microsoft Entra ID gave SMTP connection /:m365 no token (invalid_client", recipient.Detail, StringComparison.Ordinal);
+        Assert.Empty(_sink.Received());
+    }
+
+    /// <summary>An app-only connection with a certificate credential instead of a secret.</summary>
+    private Task<Result<(SmtpConnection Connection, IReadOnlyList<string> Notes)>> SaveCertificateAsync(string clientId, X509Certificate2 credential) =>
+        _node.GetRequiredService<OutgoingSettingsService>().SaveConnectionAsync(Caller.Operator, new ConnectionSave(ScopePath.Root, "m365", true, new ConnectionUpdate
+        {
+            Host = "127.0.0.1",
+            Port = _dovecot.Port,
+            Security = "none",
+            AllowPlaintextAuth = true,
+            Authentication = new AuthenticationChange.ToOAuth(Mailbox, new OAuthChange
+            {
+                Provider = "microsoft",
+                Tenant = "contoso.onmicrosoft.com",
+                Authority = _tokens.Issuer,
+                ClientId = clientId,
+                ClientCertificate = credential,
+            }),
+        }), Ct);
+
+    /// <summary>A self-signed RSA certificate with its private key, as one made for an app registration.</summary>
+    private static X509Certificate2 ClientCertificate(string subject)
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
+        return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null, X509KeyStorageFlags.Exportable);
+    }
+
     /// <summary>An app-only Microsoft 365 connection whose authority is the test server.</summary>
     private Task<Result<(SmtpConnection Connection, IReadOnlyList<string> Notes)>> SaveAsync(string clientSecret) =>
         _node.GetRequiredService<OutgoingSettingsService>().SaveConnectionAsync(Caller.Operator, new ConnectionSave(ScopePath.Root, "m365", true, new ConnectionUpdate
