@@ -22,8 +22,8 @@ public sealed record OAuthDeviceCode(string VerificationUrl, string UserCode, Da
 public interface IOAuthSignIn
 {
     /// <summary>The authorization endpoint with the request's parameters; null when the provider
-    /// has none configured.</summary>
-    Uri? AuthorizationUrl(SmtpConnection connection, OAuthSettings settings, Uri redirect, string state, string codeChallenge);
+    /// has none configured (or its discovery document names none).</summary>
+    Task<Uri?> AuthorizationUrlAsync(SmtpConnection connection, OAuthSettings settings, Uri redirect, string state, string codeChallenge, CancellationToken cancellationToken);
 
     /// <summary>Redeems the code for tokens; the refresh token and whose it is, or the failure.</summary>
     Task<(string? RefreshToken, string? Account, OAuthFailure? Failure)> RedeemAsync(
@@ -55,7 +55,7 @@ public sealed class OAuthSignInService(OutgoingSettingsService settings, IOAuthS
         var state = Base64Url(RandomNumberGenerator.GetBytes(24));
         var verifier = Base64Url(RandomNumberGenerator.GetBytes(32));
         var challenge = Base64Url(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier)));
-        return provider.AuthorizationUrl(connection, connection.Authentication.OAuth!, redirect, state, challenge) is { } url
+        return await provider.AuthorizationUrlAsync(connection, connection.Authentication.OAuth!, redirect, state, challenge, cancellationToken).ConfigureAwait(false) is { } url
             ? new OAuthSignInStart(url, state, verifier)
             : Refusal.Invalid("authorizationEndpoint", $"SMTP connection {connection.Qualified} has no authorization endpoint to sign in at: give it (the provider's https://…/authorize).");
     }

@@ -262,17 +262,33 @@ public sealed class AuthorizationServer : IAsyncDisposable
     /// page: the form posted with "Allow" (or "Deny" when <paramref name="allow"/> is false).</summary>
     public async Task VerifyAsync(string userCode, bool allow = true)
     {
-        using var client = new HttpClient(new SocketsHttpHandler
-        {
-            AllowAutoRedirect = false,
-            SslOptions = { RemoteCertificateValidationCallback = (_, presented, _, _) => Tls is null || presented?.GetCertHashString() == Tls.GetCertHashString() },
-        });
+        using var client = Browser();
         using var form = new FormUrlEncodedContent(new Dictionary<string, string> { ["user_code"] = userCode, ["consent"] = allow ? "allow" : "deny" });
         using var response = await client.PostAsync(new Uri(VerificationEndpoint), form);
         if ((int)response.StatusCode >= 400)
         {
             throw new InvalidOperationException($"The verification page answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
         }
+    }
+
+    /// <summary>What a person's browser does with a sign-in's authorization URL: opens the consent
+    /// page, clicks "Allow" (the page's form, posted with the request's parameters) and is sent
+    /// back; the address it is sent back to (the redirect URI with the code and state).</summary>
+    public async Task<Uri> ConsentAsync(Uri authorizationUrl)
+    {
+        using var client = Browser();
+        var page = await client.GetStringAsync(authorizationUrl);
+        if (!page.Contains("<button type=\"submit\" name=\"consent\" value=\"allow\">", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"No consent page at {authorizationUrl}: {page}");
+        }
+
+        var fields = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(authorizationUrl.Query)
+            .ToDictionary(p => p.Key, p => p.Value.ToString());
+        fields["consent"] = "allow";
+        using var form = new FormUrlEncodedContent(fields);
+        using var response = await client.PostAsync(new Uri(authorizationUrl.GetLeftPart(UriPartial.Path)), form);
+        return response.Headers.Location ?? throw new InvalidOperationException($"The consent page answered {(int)response.StatusCode} without sending the browser back.");
     }
 
     /// <summary>Disables the client as an administrator would, by taking away every permission:
@@ -302,6 +318,13 @@ public sealed class AuthorizationServer : IAsyncDisposable
             await tokens.TryRevokeAsync(token);
         }
     }
+
+    /// <summary>A person's browser, trusting this server's certificate, that shows where it is sent rather than going.</summary>
+    private HttpClient Browser() => new(new SocketsHttpHandler
+    {
+        AllowAutoRedirect = false,
+        SslOptions = { RemoteCertificateValidationCallback = (_, presented, _, _) => Tls is null || presented?.GetCertHashString() == Tls.GetCertHashString() },
+    });
 
     private static void AllowEverything(OpenIddictApplicationDescriptor descriptor)
     {

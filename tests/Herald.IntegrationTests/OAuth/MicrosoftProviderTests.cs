@@ -114,6 +114,50 @@ public sealed class MicrosoftProviderTests : IAsyncLifetime
         Assert.Empty(_sink.Received());
     }
 
+    [Fact]
+    public async Task Console_sign_in_with_microsoft_at_an_oidc_authority_stores_a_refresh_token_msal_redeems_to_deliver()
+    {
+        // The console's own address, registered at the provider; the browser is only sent there.
+        var redirect = new Uri("https://herald.example/connections/signin");
+        await _tokens.AddClientAsync("sharepoint-delegated", "delegated-client-secret", Mailbox, redirect);
+        var saved = await _node.GetRequiredService<OutgoingSettingsService>().SaveConnectionAsync(Caller.Operator, new ConnectionSave(ScopePath.Root, "m365", true, new ConnectionUpdate
+        {
+            Host = "127.0.0.1",
+            Port = _dovecot.Port,
+            Security = "none",
+            AllowPlaintextAuth = true,
+            Authentication = new AuthenticationChange.ToOAuth(Mailbox, new OAuthChange
+            {
+                Provider = "microsoft",
+                Grant = "refresh-token",
+                Tenant = "contoso.onmicrosoft.com",
+                Authority = _tokens.Issuer,
+                ClientId = "sharepoint-delegated",
+                ClientSecret = "delegated-client-secret",
+            }),
+        }), Ct);
+        Assert.True(saved.Refusal is null, saved.Refusal?.ToString());
+        var signIn = _node.GetRequiredService<OAuthSignInService>();
+
+        // What the console's "Sign in with Microsoft" does: the authorization URL from the
+        // authority's discovery document; the browser consents and comes back with a code.
+        var started = await signIn.BeginAsync(Caller.Operator, ScopePath.Root, "m365", redirect, Ct);
+        Assert.True(started.Refusal is null, started.Refusal?.ToString());
+        Assert.StartsWith(_tokens.AuthorizationEndpoint + "?", started.Value!.AuthorizationUrl.AbsoluteUri, StringComparison.Ordinal);
+        var back = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery((await _tokens.ConsentAsync(started.Value.AuthorizationUrl)).Query);
+        Assert.Equal(started.Value.State, back["state"].ToString());
+        var done = await signIn.CompleteAsync(Caller.Operator, ScopePath.Root, "m365", redirect, back["code"].ToString(), started.Value.CodeVerifier, Ct);
+        Assert.True(done.Refusal is null, done.Refusal?.ToString());
+
+        // MSAL, with the test server as its OpenID Connect authority, redeems the refresh token.
+        var stored = await _node.GetRequiredService<ISettingsStore>().GetConnectionAsync(saved.Value.Connection.Id, Ct);
+        Assert.NotNull(stored!.Authentication.OAuth!.RefreshToken);
+        var result = await SendAsync(stored, "Sent by a mailbox signed in with Microsoft");
+
+        Assert.True(result.FailedAt is null, result.Failure);
+        Assert.Equal("Sent by a mailbox signed in with Microsoft", Assert.Single(_sink.Received()).ToMimeMessage().Subject);
+    }
+
     /// <summary>An app-only connection with a certificate credential instead of a secret.</summary>
     private Task<Result<(SmtpConnection Connection, IReadOnlyList<string> Notes)>> SaveCertificateAsync(string clientId, X509Certificate2 credential) =>
         _node.GetRequiredService<OutgoingSettingsService>().SaveConnectionAsync(Caller.Operator, new ConnectionSave(ScopePath.Root, "m365", true, new ConnectionUpdate
