@@ -116,6 +116,20 @@ public sealed class DeviceCodeSignInTests : IAsyncLifetime
         Assert.Equal(0, _tokens.TokenRequests);
     }
 
+    [Fact]
+    public async Task A_server_without_a_device_endpoint_is_not_signed_in_from_a_terminal()
+    {
+        await OutboxNode.MustAsync(_cli, "smtp", "connection", "set", "browser-only", "--server", "127.0.0.1", "--port", $"{_dovecot.Port}",
+            "--security", "none", "--allow-plaintext-auth", "true", "--auth", "oauth2", "--oauth-provider", "generic", "--oauth-grant", "refresh-token",
+            "--token-endpoint", _tokens.TokenEndpoint, "--authorization-endpoint", _tokens.AuthorizationEndpoint, "--client-id", ClientId, "--username", Mailbox);
+
+        var signIn = await _cli.RunAsync("smtp", "connection", "sign-in", "browser-only");
+
+        Assert.Equal(1, signIn.ExitCode);
+        Assert.Contains("SMTP connection /:browser-only has no device authorization endpoint to sign in at from a terminal: give it (--device-endpoint https://…), or sign in with the console.", signIn.Error, StringComparison.Ordinal);
+        Assert.Equal(0, _tokens.TokenRequests);
+    }
+
     /// <summary>The scope's default connection: OAuth 2.0 with a signed-in mailbox, not signed in yet.</summary>
     private async Task SetConnectionAsync()
     {
