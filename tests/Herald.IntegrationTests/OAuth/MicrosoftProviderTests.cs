@@ -120,22 +120,7 @@ public sealed class MicrosoftProviderTests : IAsyncLifetime
         // The console's own address, registered at the provider; the browser is only sent there.
         var redirect = new Uri("https://herald.example/connections/signin");
         await _tokens.AddClientAsync("sharepoint-delegated", "delegated-client-secret", Mailbox, redirect);
-        var saved = await _node.GetRequiredService<OutgoingSettingsService>().SaveConnectionAsync(Caller.Operator, new ConnectionSave(ScopePath.Root, "m365", true, new ConnectionUpdate
-        {
-            Host = "127.0.0.1",
-            Port = _dovecot.Port,
-            Security = "none",
-            AllowPlaintextAuth = true,
-            Authentication = new AuthenticationChange.ToOAuth(Mailbox, new OAuthChange
-            {
-                Provider = "microsoft",
-                Grant = "refresh-token",
-                Tenant = "contoso.onmicrosoft.com",
-                Authority = _tokens.Issuer,
-                ClientId = "sharepoint-delegated",
-                ClientSecret = "delegated-client-secret",
-            }),
-        }), Ct);
+        var saved = await SaveSignedInAsync("sharepoint-delegated", "delegated-client-secret");
         Assert.True(saved.Refusal is null, saved.Refusal?.ToString());
         var signIn = _node.GetRequiredService<OAuthSignInService>();
 
@@ -157,6 +142,49 @@ public sealed class MicrosoftProviderTests : IAsyncLifetime
         Assert.True(result.FailedAt is null, result.Failure);
         Assert.Equal("Sent by a mailbox signed in with Microsoft", Assert.Single(_sink.Received()).ToMimeMessage().Subject);
     }
+
+    [Fact]
+    public async Task Device_code_sign_in_at_an_oidc_authority_uses_its_discovered_device_endpoint_and_delivers()
+    {
+        await _tokens.AddClientAsync("sharepoint-terminal", "terminal-client-secret", Mailbox);
+        var saved = await SaveSignedInAsync("sharepoint-terminal", "terminal-client-secret");
+        Assert.True(saved.Refusal is null, saved.Refusal?.ToString());
+
+        // MSAL has no device code for a generic authority: the issuer's discovery document names the endpoint.
+        string? shown = null;
+        var signedIn = await _node.GetRequiredService<OAuthSignInService>().SignInWithDeviceCodeAsync(Caller.Operator, ScopePath.Root, "m365", (code, _) =>
+        {
+            shown = code.VerificationUrl;
+            return _tokens.VerifyAsync(code.UserCode);
+        }, Ct);
+
+        Assert.True(signedIn.Refusal is null, signedIn.Refusal?.ToString());
+        Assert.Equal(new Uri(_tokens.BaseAddress, "connect/verify").AbsoluteUri, shown);
+        var stored = await _node.GetRequiredService<ISettingsStore>().GetConnectionAsync(saved.Value.Connection.Id, Ct);
+        var result = await SendAsync(stored!, "Signed in from a terminal at an OpenID Connect authority");
+
+        Assert.True(result.FailedAt is null, result.Failure);
+        Assert.Equal("Signed in from a terminal at an OpenID Connect authority", Assert.Single(_sink.Received()).ToMimeMessage().Subject);
+    }
+
+    /// <summary>A Microsoft connection for a signed-in mailbox, not signed in yet, at the test server as authority.</summary>
+    private Task<Result<(SmtpConnection Connection, IReadOnlyList<string> Notes)>> SaveSignedInAsync(string clientId, string clientSecret) =>
+        _node.GetRequiredService<OutgoingSettingsService>().SaveConnectionAsync(Caller.Operator, new ConnectionSave(ScopePath.Root, "m365", true, new ConnectionUpdate
+        {
+            Host = "127.0.0.1",
+            Port = _dovecot.Port,
+            Security = "none",
+            AllowPlaintextAuth = true,
+            Authentication = new AuthenticationChange.ToOAuth(Mailbox, new OAuthChange
+            {
+                Provider = "microsoft",
+                Grant = "refresh-token",
+                Tenant = "contoso.onmicrosoft.com",
+                Authority = _tokens.Issuer,
+                ClientId = clientId,
+                ClientSecret = clientSecret,
+            }),
+        }), Ct);
 
     /// <summary>An app-only connection with a certificate credential instead of a secret.</summary>
     private Task<Result<(SmtpConnection Connection, IReadOnlyList<string> Notes)>> SaveCertificateAsync(string clientId, X509Certificate2 credential) =>
