@@ -55,15 +55,16 @@ public sealed partial class ScopeIsolationDoorTests
         await using var node = await OutboxNode.StartAsync(sink.Port);
         await OutboxNode.MustAsync(node.Cli, "scope", "add", "/eu_west");
         await OutboxNode.MustAsync(node.Cli, "scope", "add", "/eu-west");
+        await OutboxNode.MustAsync(node.Cli, "scope", "add", "/eu-west/payroll");
         var created = await node.Cli.RunWithInputAsync(Password + "\n", "admin", "create", "--name", "westie", "--scope", "/eu_west");
         Assert.True(created.ExitCode == 0, created.ToString());
         using var root = node.Server.Client(await node.KeyAsync("/", "admin"));
         await MustAsync(await root.PutAsJsonAsync("api/v1/users/dora", new { name = "Dora", email = "dora@example.org" }, Ct));
         await MustAsync(await root.PutAsJsonAsync("api/v1/access", new { scope = "/", principal = "user:dora", level = "view" }, Ct));
         await MustAsync(await root.PostAsJsonAsync("api/v1/subscriptions", new { id = "west-alert", scope = "/eu_west", owner = "user:dora", name = "Underscore west alert" }, Ct));
-        await MustAsync(await root.PostAsJsonAsync("api/v1/subscriptions", new { id = "east-secret", scope = "/eu-west", owner = "user:dora", name = "Hyphen west secret alert" }, Ct));
+        await MustAsync(await root.PostAsJsonAsync("api/v1/subscriptions", new { id = "east-secret", scope = "/eu-west/payroll", owner = "user:dora", name = "Hyphen west secret alert" }, Ct));
         await MustAsync(await root.PostAsJsonAsync("api/v1/rules", new { id = "west-rule", scope = "/eu_west", name = "Underscore west rule", recipients = new[] { "ops@west.example.org" } }, Ct));
-        await MustAsync(await root.PostAsJsonAsync("api/v1/rules", new { id = "east-rule", scope = "/eu-west", name = "Hyphen west payroll rule", recipients = new[] { "cfo@east.example.org" } }, Ct));
+        await MustAsync(await root.PostAsJsonAsync("api/v1/rules", new { id = "east-rule", scope = "/eu-west/payroll", name = "Hyphen west payroll rule", recipients = new[] { "cfo@east.example.org" } }, Ct));
 
         using var browser = await SignInAsync(node.Server, "westie");
         var subscriptions = await PageAsync(browser, "/subscriptions?scope=/eu_west");
