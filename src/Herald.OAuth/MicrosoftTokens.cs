@@ -79,7 +79,7 @@ internal sealed class MicrosoftTokens(OAuthHttp http)
             var scopes = Delegated(settings.EffectiveScope.Split(' ', StringSplitOptions.RemoveEmptyEntries));
             var result = await application.AcquireTokenWithDeviceCode(scopes, code => show(new OAuthDeviceCode(code.VerificationUrl, code.UserCode, code.ExpiresOn), cancellationToken))
                 .ExecuteAsync(cancellationToken).ConfigureAwait(false);
-            return (refreshToken, result.Account?.Username, null);
+            return (refreshToken, AccountOf(result), null);
         }
         catch (MsalServiceException ex)
         {
@@ -128,6 +128,11 @@ internal sealed class MicrosoftTokens(OAuthHttp http)
         return builder.Build();
     }
 
+    /// <summary>Who signed in, from the ID token's preferred_username (MSAL puts a placeholder
+    /// sentence in <c>Account.Username</c> when the token has none).</summary>
+    private static string? AccountOf(AuthenticationResult result) =>
+        result.ClaimsPrincipal?.FindFirst("preferred_username")?.Value is { Length: > 0 and <= 256 } name ? name : null;
+
     /// <summary>MSAL adds offline_access (and openid, profile) itself and refuses them given.</summary>
     private static string[] Delegated(string[] scopes) => scopes.Where(s => s != "offline_access").ToArray();
 
@@ -148,7 +153,7 @@ internal sealed class MicrosoftTokens(OAuthHttp http)
         try
         {
             var result = await ((IByRefreshToken)application).AcquireTokenByRefreshToken(scopes, request.RefreshToken).ExecuteAsync(cancellationToken).ConfigureAwait(false);
-            return (new OAuthToken(result.AccessToken, result.ExpiresOn, rotated, result.Account?.Username), null);
+            return (new OAuthToken(result.AccessToken, result.ExpiresOn, rotated, AccountOf(result)), null);
         }
         catch (MsalUiRequiredException ex)
         {

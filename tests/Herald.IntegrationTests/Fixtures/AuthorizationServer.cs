@@ -422,8 +422,10 @@ public sealed class AuthorizationServer : IAsyncDisposable
         var identity = new ClaimsIdentity(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Name, Claims.Role);
         identity.SetClaim(Claims.Subject, subject);
         identity.SetClaim(Claims.Email, mailbox);
+        identity.SetClaim(Claims.PreferredUsername, mailbox);
         identity.SetAudiences(Introspector);
-        identity.SetDestinations(_ => [Destinations.AccessToken]);
+        // Who signed in goes into the ID token too (MSAL reads it there), when one was asked for.
+        identity.SetDestinations(claim => claim.Type == Claims.PreferredUsername ? [Destinations.AccessToken, Destinations.IdentityToken] : [Destinations.AccessToken]);
         return identity;
     }
 

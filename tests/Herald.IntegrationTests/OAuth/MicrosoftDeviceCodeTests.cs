@@ -65,11 +65,12 @@ public sealed class MicrosoftDeviceCodeTests : IAsyncLifetime
         var signedIn = await signIn.SignInWithDeviceCodeAsync(Caller.Operator, ScopePath.Root, "m365", (code, _) => _tokens.VerifyAsync(code.UserCode), Ct);
 
         Assert.True(signedIn.Refusal is null, $"{signedIn.Refusal}\n{string.Join('\n', _entra.Requested)}");
-        Assert.Contains("SMTP connection /:m365 sends as sharepoint@contoso.example with the refresh token, stored encrypted.", signedIn.Value, StringComparison.Ordinal);
+        Assert.Equal("Signed in as sharepoint@contoso.example: SMTP connection /:m365 sends as sharepoint@contoso.example with the refresh token, stored encrypted.", signedIn.Value);
         Assert.Contains("https://login.microsoftonline.com/contoso.example/oauth2/v2.0/devicecode", _entra.Requested);
 
         var stored = await _node.GetRequiredService<ISettingsStore>().GetConnectionAsync(saved.Value.Connection.Id, Ct);
         Assert.NotNull(stored!.Authentication.OAuth!.RefreshToken);
+        Assert.Equal(Mailbox, stored.Authentication.OAuth.Account);
         var result = await OAuthNode.SendAsync(_node, stored, Mailbox, "Signed in with MSAL's device code");
 
         Assert.True(result.FailedAt is null, result.Failure);
