@@ -33,6 +33,8 @@ public static partial class OAuthErrors
             ("AADSTS700027" or "AADSTS700024", _) => "the certificate is not the one uploaded to the app registration, or the clock is off: upload this certificate's public key under Certificates & secrets.",
             ("AADSTS7000112", _) => "the application is disabled in the tenant: enable it (Enterprise applications → Properties).",
             ("AADSTS50076" or "AADSTS50079" or "AADSTS50158", _) or (_, "interaction_required") => "the sign-in needs interaction (multi-factor or a policy): sign in again from the console's connection page.",
+            (_, "access_denied" or "authorization_declined") => "the sign-in was denied at the provider: sign in again and approve it.",
+            (_, "expired_token" or "code_expired") => "the code expired before anyone approved it: sign in again and enter the new code in time.",
             (_, "invalid_client") => "the client id or secret was refused, or the client is disabled: check the client id, give a new client secret, or enable the client at the authorization server.",
             (_, "unauthorized_client") => request.Settings.Provider == OAuthProvider.Google
                 ? "the service account is not allowed domain-wide delegation for https://mail.google.com/: in the Google Admin console add its client id under Security → API controls → Domain-wide delegation with that scope."

@@ -126,7 +126,7 @@ public sealed record OAuthSettings
     public string? Missing(string connection) => (Provider, Grant) switch
     {
         (_, OAuthGrant.RefreshToken) when RefreshToken is null =>
-            $"SMTP connection {connection} has no refresh token: sign in with the console's 'Sign in with …' button on the connection, or give one with --refresh-token-stdin.",
+            $"SMTP connection {connection} has no refresh token: sign in with the console's 'Sign in with …' button on the connection, or from a terminal with 'herald smtp connection sign-in', or give one with --refresh-token-stdin.",
         (OAuthProvider.Google, OAuthGrant.ClientCredentials) when ServiceAccountKey is null =>
             $"SMTP connection {connection} has no service-account key: give the JSON key of the service account (--service-account-key FILE).",
         (OAuthProvider.Microsoft, OAuthGrant.ClientCredentials) when ClientSecret is null && ClientCertificate is null =>

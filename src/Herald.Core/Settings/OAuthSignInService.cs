@@ -13,16 +13,27 @@ public sealed record OAuthSignInStart(Uri AuthorizationUrl, string State, string
     public override string ToString() => $"sign-in at {AuthorizationUrl.GetLeftPart(UriPartial.Path)}";
 }
 
-/// <summary>The provider's side of a sign-in (authorization code with PKCE), through its library.</summary>
+/// <summary>What a person at a terminal is shown during a device-code sign-in (RFC 8628): where to
+/// go, the code to enter there, and until when it is valid.</summary>
+public sealed record OAuthDeviceCode(string VerificationUrl, string UserCode, DateTimeOffset ExpiresOn);
+
+/// <summary>The provider's side of a sign-in (authorization code with PKCE, or the device code a
+/// terminal shows), through its library.</summary>
 public interface IOAuthSignIn
 {
     /// <summary>The authorization endpoint with the request's parameters; null when the provider
-    /// has none configured.</summary>
-    Uri? AuthorizationUrl(SmtpConnection connection, OAuthSettings settings, Uri redirect, string state, string codeChallenge);
+    /// has none configured (or its discovery document names none).</summary>
+    Task<Uri?> AuthorizationUrlAsync(SmtpConnection connection, OAuthSettings settings, Uri redirect, string state, string codeChallenge, CancellationToken cancellationToken);
 
     /// <summary>Redeems the code for tokens; the refresh token and whose it is, or the failure.</summary>
     Task<(string? RefreshToken, string? Account, OAuthFailure? Failure)> RedeemAsync(
         OpenedConnection connection, Uri redirect, string code, string codeVerifier, CancellationToken cancellationToken);
+
+    /// <summary>Asks the provider for a device code, has it shown through <paramref name="show"/>,
+    /// and polls until someone approved it (the refresh token and whose it is), denied it, or it
+    /// expired (the failure).</summary>
+    Task<(string? RefreshToken, string? Account, OAuthFailure? Failure)> DeviceCodeAsync(
+        OpenedConnection connection, Func<OAuthDeviceCode, CancellationToken, Task> show, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -44,7 +55,7 @@ public sealed class OAuthSignInService(OutgoingSettingsService settings, IOAuthS
         var state = Base64Url(RandomNumberGenerator.GetBytes(24));
         var verifier = Base64Url(RandomNumberGenerator.GetBytes(32));
         var challenge = Base64Url(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier)));
-        return provider.AuthorizationUrl(connection, connection.Authentication.OAuth!, redirect, state, challenge) is { } url
+        return await provider.AuthorizationUrlAsync(connection, connection.Authentication.OAuth!, redirect, state, challenge, cancellationToken).ConfigureAwait(false) is { } url
             ? new OAuthSignInStart(url, state, verifier)
             : Refusal.Invalid("authorizationEndpoint", $"SMTP connection {connection.Qualified} has no authorization endpoint to sign in at: give it (the provider's https://…/authorize).");
     }
@@ -54,12 +65,50 @@ public sealed class OAuthSignInService(OutgoingSettingsService settings, IOAuthS
         Caller caller, ScopePath owner, string? name, Uri redirect, string code, string codeVerifier, CancellationToken cancellationToken)
     {
         var found = await EditableAsync(caller, owner, name, cancellationToken).ConfigureAwait(false);
+        return found.Refusal is { } refusal
+            ? refusal
+            : await SignInAsync(caller, found.Value!, (opened, ct) => provider.RedeemAsync(opened, redirect, code, codeVerifier, ct), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Signs a connection in from a terminal with the device-code grant (RFC 8628), where the
+    /// provider has it: <paramref name="show"/> tells the person where to go and which code to
+    /// enter; the refresh token is stored through the same save as the console's sign-in. A
+    /// Google service account needs no sign-in (the sentence says so and nothing changes).
+    /// </summary>
+    public async Task<Result<string>> SignInWithDeviceCodeAsync(
+        Caller caller, ScopePath owner, string? name, Func<OAuthDeviceCode, CancellationToken, Task> show, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(show);
+        var found = await EditableAsync(caller, owner, name, cancellationToken).ConfigureAwait(false);
         if (found.Refusal is { } refusal)
         {
             return refusal;
         }
 
         var connection = found.Value!;
+        var oauth = connection.Authentication.OAuth!;
+        switch (oauth)
+        {
+            case { Provider: OAuthProvider.Google, Grant: OAuthGrant.ClientCredentials }:
+                return $"SMTP connection {connection.Qualified} needs no sign-in: its service account {oauth.ServiceAccount ?? "(no key yet)"} gets tokens for {connection.Authentication.UserName} by domain-wide delegation, with no person and no browser. Nothing was changed.";
+            case { Provider: OAuthProvider.Google }:
+                // Google's device flow offers only a short list of scopes, and mail is not among them.
+                return Refusal.Invalid("oauthProvider", $"Google does not allow mail access (https://mail.google.com/) through a device-code sign-in: sign SMTP connection {connection.Qualified} in with the console's 'Sign in with Google', or use a service account with domain-wide delegation.");
+            case { Provider: OAuthProvider.Generic, DeviceEndpoint: null }:
+                return Refusal.Invalid("deviceEndpoint", $"SMTP connection {connection.Qualified} has no device authorization endpoint to sign in at from a terminal: give it (--device-endpoint https://…), or sign in with the console.");
+        }
+
+        return await SignInAsync(caller, connection, (opened, ct) => provider.DeviceCodeAsync(opened, show, ct), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One sign-in, whichever grant: the provider gives a refresh token for the
+    /// connection's client, and it is stored through the connection's save (who may, sealed).</summary>
+    private async Task<Result<string>> SignInAsync(
+        Caller caller, SmtpConnection connection,
+        Func<OpenedConnection, CancellationToken, Task<(string? RefreshToken, string? Account, OAuthFailure? Failure)>> obtain,
+        CancellationToken cancellationToken)
+    {
         var (opened, problem) = await OpenedConnection.OpenAsync(connection, vault, cancellationToken, forSignIn: true).ConfigureAwait(false);
         if (opened is null)
         {
@@ -70,10 +119,13 @@ public sealed class OAuthSignInService(OutgoingSettingsService settings, IOAuthS
         using (opened)
         {
             OAuthFailure? failure;
-            (refreshToken, account, failure) = await provider.RedeemAsync(opened, redirect, code, codeVerifier, cancellationToken).ConfigureAwait(false);
+            (refreshToken, account, failure) = await obtain(opened, cancellationToken).ConfigureAwait(false);
             if (failure is not null)
             {
-                return Refusal.Conflict(failure.Sentence.Replace(" Nothing was sent.", "", StringComparison.Ordinal));
+                // The sentence was written for a send; here nothing is retried and nothing was stored.
+                return Refusal.Conflict(failure.Sentence
+                    .Replace(" It is tried again; nothing was sent.", " Nothing was stored.", StringComparison.Ordinal)
+                    .Replace(" Nothing was sent.", " Nothing was stored.", StringComparison.Ordinal));
             }
         }
 

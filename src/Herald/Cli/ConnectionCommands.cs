@@ -213,7 +213,7 @@ internal static class ConnectionCommands
     private static readonly Option<string> Owner = new("--scope") { Description = "Scope the connection belongs to (default /).", DefaultValueFactory = _ => "/" };
 
     public static Command Create(CliConsole console) =>
-        new("connection", "SMTP connections, each owned by a scope.") { CreateList(console), CreateShow(console), CreateSet(console), CreateRemove(console) };
+        new("connection", "SMTP connections, each owned by a scope.") { CreateList(console), CreateShow(console), CreateSet(console), CreateSignIn(console), CreateRemove(console) };
 
     /// <summary>A connection's facts, never its secrets.</summary>
     public static void Describe(TextWriter output, SmtpConnection smtp, string? token = null)
@@ -342,6 +342,34 @@ internal static class ConnectionCommands
                 console.Out.WriteLine(note);
             }
 
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command CreateSignIn(CliConsole console)
+    {
+        var name = new Argument<string>("name") { Description = "The connection's name." };
+        var command = new Command("sign-in", "Sign an OAuth 2.0 connection in from this terminal (device code): open the address shown on any device, enter the code; the refresh token is stored encrypted.") { name, Owner };
+        command.SetNodeAction(console, async (node, parse, ct) =>
+        {
+            if (!ScopePath.TryParse(parse.GetValue(Owner), out var owner, out var scopeError))
+            {
+                return console.Fail(scopeError);
+            }
+
+            var signedIn = await node.GetRequiredService<OAuthSignInService>().SignInWithDeviceCodeAsync(Caller.Operator, owner, parse.GetValue(name), async (code, _) =>
+            {
+                console.Out.WriteLine($"To sign in, open {code.VerificationUrl} on any device and enter the code {code.UserCode} (valid until {code.ExpiresOn.UtcDateTime:yyyy-MM-dd HH:mm} UTC).");
+                console.Out.WriteLine("Waiting for the sign-in to be approved…");
+                await console.Out.FlushAsync(ct);
+            }, ct);
+            if (signedIn.Refusal is { } refusal)
+            {
+                return console.Fail(refusal);
+            }
+
+            console.Out.WriteLine(signedIn.Value);
             return 0;
         });
         return command;

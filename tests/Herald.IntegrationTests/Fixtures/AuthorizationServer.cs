@@ -11,6 +11,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenIddict.Abstractions;
+using OpenIddict.Server;
 using OpenIddict.Server.AspNetCore;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
@@ -18,9 +19,11 @@ namespace Herald.IntegrationTests.Fixtures;
 
 /// <summary>
 /// A real OAuth 2.0 authorization server (OpenIddict, with its Entity Framework stores in memory)
-/// on a loopback port: the client-credentials, refresh-token and authorization-code (PKCE) grants,
-/// token introspection for Dovecot's <c>passdb oauth2</c>, discovery for MSAL, and a consent page
-/// a browser clicks through. Each client is registered with the mailbox its tokens may send as
+/// on a loopback port: the client-credentials, refresh-token, authorization-code (PKCE) and device
+/// authorization (RFC 8628) grants, token introspection for Dovecot's <c>passdb oauth2</c>,
+/// discovery for MSAL, a consent page a browser clicks through, and the verification page where a
+/// person enters a device's user code and allows or denies it. Refresh tokens rotate: each use
+/// gives a new one and the used one is refused at once. Each client is registered with the mailbox its tokens may send as
 /// (the <c>email</c> claim Dovecot reads). It counts what it was asked, so that a test can say how
 /// many tokens were issued and how many were presented to Dovecot.
 /// </summary>
@@ -30,6 +33,8 @@ public sealed class AuthorizationServer : IAsyncDisposable
     public const string Introspector = "dovecot";
 
     public const string IntrospectorSecret = "dovecot-introspection-secret";
+
+    private const string GenericAssertion = "herald-tests:generic-client-assertion";
 
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, string> _mailboxes = new(StringComparer.Ordinal);
@@ -56,6 +61,10 @@ public sealed class AuthorizationServer : IAsyncDisposable
     public string AuthorizationEndpoint => new Uri(BaseAddress, "connect/authorize").AbsoluteUri;
 
     public string IntrospectionEndpoint => new Uri(BaseAddress, "connect/introspect").AbsoluteUri;
+
+    public string DeviceEndpoint => new Uri(BaseAddress, "connect/device").AbsoluteUri;
+
+    public string VerificationEndpoint => new Uri(BaseAddress, "connect/verify").AbsoluteUri;
 
     /// <summary>Requests to the token endpoint so far (successful or not).</summary>
     public int TokenRequests => Volatile.Read(ref _tokenRequests);
@@ -93,11 +102,17 @@ public sealed class AuthorizationServer : IAsyncDisposable
                     .SetTokenEndpointUris("connect/token")
                     .SetAuthorizationEndpointUris("connect/authorize")
                     .SetIntrospectionEndpointUris("connect/introspect")
+                    .SetDeviceAuthorizationEndpointUris("connect/device")
+                    .SetEndUserVerificationEndpointUris("connect/verify")
                     .AllowClientCredentialsFlow()
+                    .AllowDeviceAuthorizationFlow()
                     .AllowRefreshTokenFlow()
                     .AllowAuthorizationCodeFlow()
                     .RequireProofKeyForCodeExchange()
                     .SetAccessTokenLifetime(TimeSpan.FromMinutes(10))
+                    // Rolling refresh tokens, and a used one is refused at once (no grace period),
+                    // so that a test sees which token a client presented.
+                    .SetRefreshTokenReuseLeeway(TimeSpan.Zero)
                     // Opaque tokens, checked by introspection: Dovecot's submission service takes an
                     // AUTH line of at most 512 octets, and a signed JWT with its claims is longer.
                     .UseReferenceAccessTokens()
@@ -109,11 +124,59 @@ public sealed class AuthorizationServer : IAsyncDisposable
                 server.UseAspNetCore()
                     .EnableTokenEndpointPassthrough()
                     .EnableAuthorizationEndpointPassthrough()
+                    .EnableEndUserVerificationEndpointPassthrough()
                     .DisableTransportSecurityRequirement();
                 if (time is not null)
                 {
                     server.Configure(options => options.TimeProvider = time);
                 }
+
+                // Client assertions as Entra ID takes them from MSAL: "typ": "JWT" (OpenIddict 7 asks
+                // for "client-authentication+jwt") and the token endpoint as audience (OpenIddict
+                // the issuer). The signature, lifetime, issuer and subject are checked as ever.
+                server.AddEventHandler<OpenIddictServerEvents.ValidateTokenContext>(handler => handler
+                    .UseInlineHandler(context =>
+                    {
+                        if (context.ValidTokenTypes.Contains(TokenTypeIdentifiers.Private.ClientAssertion)
+                            && context.TokenValidationParameters is { } parameters
+                            && new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(context.Token).Typ is "JWT")
+                        {
+                            parameters.ValidTypes = null;
+                            parameters.ValidAudiences = [.. parameters.ValidAudiences ?? [], new Uri(baseAddress, "connect/token").AbsoluteUri];
+                            context.Transaction.Properties[GenericAssertion] = true;
+                        }
+
+                        return default;
+                    })
+                    .SetOrder(OpenIddictServerHandlers.Protection.ValidateIdentityModelToken.Descriptor.Order - 500));
+                server.AddEventHandler<OpenIddictServerEvents.ValidateTokenContext>(handler => handler
+                    .UseInlineHandler(context =>
+                    {
+                        // OpenIddict reads the kind of token from "typ": a generic one is the client assertion
+                        // it was expecting; and it holds the assertion to the issuer as audience.
+                        if (context.Principal is { } principal && context.Transaction.Properties.Remove(GenericAssertion))
+                        {
+                            principal.SetTokenType(TokenTypeIdentifiers.Private.ClientAssertion);
+                            if (principal.HasAudience(new Uri(baseAddress, "connect/token").AbsoluteUri))
+                            {
+                                principal.SetAudiences(baseAddress.AbsoluteUri);
+                            }
+                        }
+
+                        return default;
+                    })
+                    .SetOrder(OpenIddictServerHandlers.Protection.ValidatePrincipal.Descriptor.Order - 500));
+
+                // A terminal polls every second rather than RFC 8628's default five.
+                server.AddEventHandler<OpenIddictServerEvents.ApplyDeviceAuthorizationResponseContext>(handler => handler.UseInlineHandler(context =>
+                {
+                    if (context.Response.Error is null)
+                    {
+                        context.Response[Parameters.Interval] = 1;
+                    }
+
+                    return default;
+                }));
             });
 
         var app = builder.Build();
@@ -135,6 +198,7 @@ public sealed class AuthorizationServer : IAsyncDisposable
         app.UseAuthentication();
         app.MapPost("/connect/token", (Delegate)server.TokenAsync);
         app.MapMethods("/connect/authorize", ["GET", "POST"], (Delegate)server.AuthorizeAsync);
+        app.MapMethods("/connect/verify", ["GET", "POST"], (Delegate)server.VerificationPageAsync);
         await app.StartAsync();
         await server.RegisterAsync(new OpenIddictApplicationDescriptor
         {
@@ -155,19 +219,76 @@ public sealed class AuthorizationServer : IAsyncDisposable
             ClientId = clientId,
             ClientSecret = secret,
             ClientType = ClientTypes.Confidential,
-            Permissions =
-            {
-                Permissions.Endpoints.Token, Permissions.Endpoints.Authorization,
-                Permissions.GrantTypes.ClientCredentials, Permissions.GrantTypes.RefreshToken, Permissions.GrantTypes.AuthorizationCode,
-                Permissions.ResponseTypes.Code,
-            },
         };
+        AllowEverything(descriptor);
         if (redirectUri is not null)
         {
             descriptor.RedirectUris.Add(redirectUri);
         }
 
         return RegisterAsync(descriptor);
+    }
+
+    /// <summary>A confidential client that proves itself with a signed JWT (private_key_jwt, RFC
+    /// 7523) instead of a secret: its JSON Web Key set holds the certificate's public key, as an
+    /// Entra app registration holds an uploaded certificate.</summary>
+    public Task AddCertificateClientAsync(string clientId, X509Certificate2 certificate, string mailbox)
+    {
+        _mailboxes[clientId] = mailbox;
+        var key = Microsoft.IdentityModel.Tokens.JsonWebKeyConverter.ConvertFromX509SecurityKey(
+            new Microsoft.IdentityModel.Tokens.X509SecurityKey(certificate), representAsRsaKey: true);
+        var descriptor = new OpenIddictApplicationDescriptor
+        {
+            ClientId = clientId,
+            ClientType = ClientTypes.Confidential,
+            JsonWebKeySet = new Microsoft.IdentityModel.Tokens.JsonWebKeySet { Keys = { key } },
+        };
+        AllowEverything(descriptor);
+        return RegisterAsync(descriptor);
+    }
+
+    /// <summary>A public client (no secret, as a Microsoft app registration that allows public
+    /// client flows): it signs in with the device code and redeems its refresh tokens.</summary>
+    public Task AddPublicClientAsync(string clientId, string mailbox)
+    {
+        _mailboxes[clientId] = mailbox;
+        var descriptor = new OpenIddictApplicationDescriptor { ClientId = clientId, ClientType = ClientTypes.Public };
+        AllowEverything(descriptor);
+        descriptor.Permissions.Remove(Permissions.GrantTypes.ClientCredentials);
+        return RegisterAsync(descriptor);
+    }
+
+    /// <summary>Allows a device's user code, as the person who signs in would at the verification
+    /// page: the form posted with "Allow" (or "Deny" when <paramref name="allow"/> is false).</summary>
+    public async Task VerifyAsync(string userCode, bool allow = true)
+    {
+        using var client = Browser();
+        using var form = new FormUrlEncodedContent(new Dictionary<string, string> { ["user_code"] = userCode, ["consent"] = allow ? "allow" : "deny" });
+        using var response = await client.PostAsync(new Uri(VerificationEndpoint), form);
+        if ((int)response.StatusCode >= 400)
+        {
+            throw new InvalidOperationException($"The verification page answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
+    /// <summary>What a person's browser does with a sign-in's authorization URL: opens the consent
+    /// page, clicks "Allow" (the page's form, posted with the request's parameters) and is sent
+    /// back; the address it is sent back to (the redirect URI with the code and state).</summary>
+    public async Task<Uri> ConsentAsync(Uri authorizationUrl)
+    {
+        using var client = Browser();
+        var page = await client.GetStringAsync(authorizationUrl);
+        if (!page.Contains("<button type=\"submit\" name=\"consent\" value=\"allow\">", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"No consent page at {authorizationUrl}: {page}");
+        }
+
+        var fields = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(authorizationUrl.Query)
+            .ToDictionary(p => p.Key, p => p.Value.ToString());
+        fields["consent"] = "allow";
+        using var form = new FormUrlEncodedContent(fields);
+        using var response = await client.PostAsync(new Uri(authorizationUrl.GetLeftPart(UriPartial.Path)), form);
+        return response.Headers.Location ?? throw new InvalidOperationException($"The consent page answered {(int)response.StatusCode} without sending the browser back.");
     }
 
     /// <summary>Disables the client as an administrator would, by taking away every permission:
@@ -195,6 +316,26 @@ public sealed class AuthorizationServer : IAsyncDisposable
         await foreach (var token in tokens.FindByApplicationIdAsync(id!))
         {
             await tokens.TryRevokeAsync(token);
+        }
+    }
+
+    /// <summary>A person's browser, trusting this server's certificate, that shows where it is sent rather than going.</summary>
+    private HttpClient Browser() => new(new SocketsHttpHandler
+    {
+        AllowAutoRedirect = false,
+        SslOptions = { RemoteCertificateValidationCallback = (_, presented, _, _) => Tls is null || presented?.GetCertHashString() == Tls.GetCertHashString() },
+    });
+
+    private static void AllowEverything(OpenIddictApplicationDescriptor descriptor)
+    {
+        foreach (var permission in new[]
+        {
+            Permissions.Endpoints.Token, Permissions.Endpoints.Authorization, Permissions.Endpoints.DeviceAuthorization,
+            Permissions.GrantTypes.ClientCredentials, Permissions.GrantTypes.RefreshToken, Permissions.GrantTypes.AuthorizationCode,
+            Permissions.GrantTypes.DeviceCode, Permissions.ResponseTypes.Code,
+        })
+        {
+            descriptor.Permissions.Add(permission);
         }
     }
 
@@ -249,13 +390,42 @@ public sealed class AuthorizationServer : IAsyncDisposable
         return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
 
+    /// <summary>The verification page of the device flow: the user code the person entered, checked
+    /// by OpenIddict; "Allow" grants the device the client's mailbox, "Deny" refuses it.</summary>
+    private async Task<IResult> VerificationPageAsync(HttpContext context)
+    {
+        var entered = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        if (entered.Principal?.GetClaim(Claims.ClientId) is not { } clientId || !HttpMethods.IsPost(context.Request.Method))
+        {
+            return Results.Content("""
+                <!doctype html><html><head><title>Test authorization server</title></head><body>
+                <form method="post"><input name="user_code">
+                <button type="submit" name="consent" value="allow">Allow</button><button type="submit" name="consent" value="deny">Deny</button></form>
+                </body></html>
+                """, "text/html");
+        }
+
+        var properties = new AuthenticationProperties { RedirectUri = "/" };
+        if (context.Request.Form["consent"] != "allow")
+        {
+            return Results.Forbid(properties, [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+        }
+
+        var mailbox = _mailboxes.GetValueOrDefault(clientId, "");
+        var identity = Identity(mailbox, mailbox);
+        identity.SetScopes(entered.Principal.GetScopes());
+        return Results.SignIn(new ClaimsPrincipal(identity), properties, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
     private static ClaimsIdentity Identity(string subject, string mailbox)
     {
         var identity = new ClaimsIdentity(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Name, Claims.Role);
         identity.SetClaim(Claims.Subject, subject);
         identity.SetClaim(Claims.Email, mailbox);
+        identity.SetClaim(Claims.PreferredUsername, mailbox);
         identity.SetAudiences(Introspector);
-        identity.SetDestinations(_ => [Destinations.AccessToken]);
+        // Who signed in goes into the ID token too (MSAL reads it there), when one was asked for.
+        identity.SetDestinations(claim => claim.Type == Claims.PreferredUsername ? [Destinations.AccessToken, Destinations.IdentityToken] : [Destinations.AccessToken]);
         return identity;
     }
 
