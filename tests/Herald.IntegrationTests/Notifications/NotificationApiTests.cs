@@ -104,6 +104,13 @@ public sealed class NotificationApiTests
         Assert.Equal("in", only.GetProperty("conditions")[0].GetProperty("operator").GetString());
         Assert.Empty(JsonDocument.Parse(await financeAdmin.GetStringAsync(new Uri("api/v1/rules", UriKind.Relative), Ct)).RootElement.EnumerateArray());
 
+        // Its test mails a sample of its first type to its recipients, with a subject that reads as one.
+        using var tested = await hrAdmin.PostAsync(new Uri("api/v1/rules/failures/test", UriKind.Relative), null, Ct);
+        Assert.True(tested.IsSuccessStatusCode, await tested.Content.ReadAsStringAsync(Ct));
+        var sample = (await sink.WaitForAsync(1, TimeSpan.FromSeconds(60)))[0].ToMimeMessage();
+        Assert.Equal("Pipeline failed: sample (test of rule 'Pipeline failures')", sample.Subject);
+        Assert.StartsWith("Pipeline sample (test of rule 'Pipeline failures') failed\n", sample.TextBody, StringComparison.Ordinal);
+
         // Another scope's rule answers as one that does not exist.
         using var foreignDelete = await financeAdmin.DeleteAsync(new Uri("api/v1/rules/failures", UriKind.Relative), Ct);
         Assert.Equal(HttpStatusCode.NotFound, foreignDelete.StatusCode);

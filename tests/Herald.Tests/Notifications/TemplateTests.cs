@@ -51,6 +51,33 @@ public sealed class TemplateTests
 
     public static TheoryData<string> BuiltInTypes => [.. EventTypes.BuiltIn];
 
+    [Theory]
+    [MemberData(nameof(BuiltInTypes))]
+    public async Task Every_built_in_type_reads_well_where_the_scope_is_root_and_its_html_has_lang_and_title(string type)
+    {
+        var (templates, _, _, _) = Create();
+
+        var rendered = await templates.RenderEventAsync(Event(type, ScopePath.Root), Alice, "the alert \"Policies\"", Unsubscribe, Ct);
+
+        Assert.Contains("Where:   /Shared Documents/Travel policy.docx\n", rendered.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("//", rendered.Text.Replace("://", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.DoesNotContain("Change:  was", rendered.Text, StringComparison.Ordinal);
+        Assert.StartsWith("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", rendered.Html, StringComparison.Ordinal);
+        Assert.Contains("<td>/Shared Documents/Travel policy.docx</td>", rendered.Html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_change_says_what_changed_once_and_below_root_the_scope_comes_before_the_path()
+    {
+        var (templates, _, _, _) = Create();
+
+        var rendered = await templates.RenderEventAsync(Event(EventTypes.ItemChanged, Hr), Alice, "the alert \"Policies\"", Unsubscribe, Ct);
+
+        Assert.Contains("Change:  changed\n", rendered.Text, StringComparison.Ordinal);
+        Assert.Contains("Where:   /hr/Shared Documents/Travel policy.docx\n", rendered.Text, StringComparison.Ordinal);
+        Assert.Contains("<title>Travel policy.docx was changed</title>", rendered.Html, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Built_in_templates_render_within_the_tightest_bounds_the_options_allow()
     {
@@ -194,6 +221,8 @@ public sealed class TemplateTests
         Assert.Contains("- B <draft>.docx: changed", rendered.Text, StringComparison.Ordinal);
         Assert.Contains("B &lt;draft&gt;.docx", rendered.Html, StringComparison.Ordinal);
         Assert.Contains(Unsubscribe.AbsoluteUri, rendered.Text, StringComparison.Ordinal);
+        Assert.Contains("  /hr/payroll/Shared Documents/Travel policy.docx\n", rendered.Text, StringComparison.Ordinal);
+        Assert.Contains("<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Daily summary of Shared Documents</title>", rendered.Html, StringComparison.Ordinal);
     }
 
     [Fact]

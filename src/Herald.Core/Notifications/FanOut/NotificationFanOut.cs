@@ -73,7 +73,7 @@ public sealed class NotificationFanOut(
         var type = rule.Filter.EventTypes.Count > 0 ? rule.Filter.EventTypes[0] : EventTypes.ItemChanged;
         var sample = new NotificationEvent(
             $"test-{Guid.CreateVersion7(now):N}", type, rule.Scope, rule.Filter.PathPrefixes.Count > 0 ? rule.Filter.PathPrefixes[0] : "/sample",
-            null, $"Test notification of rule '{rule.Name}'", null, null, now, now);
+            null, $"sample (test of rule '{rule.Name}')", null, null, now, now);
         var optedOut = await store.OptOutsAsync(NotificationSourceKind.Rule, rule.Id, cancellationToken).ConfigureAwait(false);
         var plan = new Plan(sample, view);
         plan.Add(RuleRecipients(rule, view), NotificationSourceKind.Rule, rule.Id, rule.Name, excludeActor: false, optedOut);
