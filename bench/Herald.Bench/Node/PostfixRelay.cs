@@ -35,7 +35,7 @@ internal sealed class PostfixRelay : IAsyncDisposable
 
         var fixture = await FixtureScript.StartAsync(
             "Postfix", script, directory,
-            [Ports.FreeRange(4).ToString(CultureInfo.InvariantCulture), "--relayhost", $"127.0.0.1:{sinkPort.ToString(CultureInfo.InvariantCulture)}"],
+            [Ports.FreeRange(5).ToString(CultureInfo.InvariantCulture), "--relayhost", $"127.0.0.1:{sinkPort.ToString(CultureInfo.InvariantCulture)}"],
             cancellationToken);
         try
         {

@@ -36,11 +36,11 @@ internal sealed partial class SmtpSession : IDisposable
     public DateTimeOffset LastUsed { get; set; }
 
     public static async Task<(SmtpSession? Session, SessionFailure? Failure)> OpenAsync(
-        OpenedConnection connection, AccessTokens? tokens, IProtocolLogger logger, CancellationToken cancellationToken)
+        OpenedConnection connection, AccessTokens? tokens, IProtocolLogger logger, string ehloName, CancellationToken cancellationToken)
     {
         var settings = connection.Settings;
         var commands = new CommandTracker(logger);
-        var client = new RecipientRecordingSmtpClient(commands);
+        var client = new RecipientRecordingSmtpClient(commands) { LocalDomain = ehloName };
         var trust = new ServerCertificateCheck(settings.Trust);
         client.ServerCertificateValidationCallback = trust.Validate;
         client.CheckCertificateRevocation = settings.Trust.Mode == ServerTrustMode.System;

@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using Herald.Delivery;
 using Herald.IntegrationTests.Fixtures;
 using Herald.Testing;
 using MimeKit;
@@ -66,6 +67,24 @@ public sealed class PostfixDeliveryTests(PostfixFixture postfix) : IDisposable
         // The octets in the scope's charset; line ends as stored in the Maildir (LF), which no
         // charset here uses inside a character.
         Assert.Equal(Encoding.GetEncoding(charset).GetBytes(body), octets.ToArray().Where(b => b != (byte)'\r').ToArray().AsSpan().TrimEnd((byte)'\n').ToArray());
+    }
+
+    [Fact]
+    public async Task A_server_that_refuses_names_that_are_not_fully_qualified_accepts_heralds_greeting()
+    {
+        var to = PostfixFixture.NewRecipient();
+        await ConfigureAsync("--server", "127.0.0.1", "--port", $"{postfix.StrictHeloPort}", "--security", "none");
+
+        var result = await TestEmailAsync(to);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains($"{to}: sent: 250", result.Output, StringComparison.Ordinal);
+        var delivered = Parse(await postfix.WaitForMessageAsync(to));
+        // Postfix writes the greeting into its Received header: the node's qualified name, or the
+        // sender's domain on a machine whose own name is bare.
+        var greeting = EhloName.For("herald@example.org");
+        Assert.True(EhloName.IsQualified(greeting), greeting);
+        Assert.StartsWith($"from {greeting} (", delivered.Headers[HeaderId.Received], StringComparison.Ordinal);
     }
 
     [Theory]

@@ -34,6 +34,10 @@ public sealed class PostfixFixture : IAsyncLifetime
 
     public int ClientCertificatePort => Port("PORT_CLIENT_CERT");
 
+    /// <summary>Plain, anonymous, but refusing a HELO/EHLO name that is not fully qualified
+    /// (<c>reject_non_fqdn_helo_hostname</c>).</summary>
+    public int StrictHeloPort => Port("PORT_STRICT_HELO");
+
     public string SaslUser => _values["SASL_USER"];
 
     public string SaslPassword => _values["SASL_PASSWORD"];
@@ -42,7 +46,7 @@ public sealed class PostfixFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        var basePort = FreePortRange(4);
+        var basePort = FreePortRange(5);
         var (exit, output) = await RunScriptAsync(null, "start", Directory, basePort.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (exit != 0)
         {

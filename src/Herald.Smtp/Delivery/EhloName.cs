@@ -1,0 +1,80 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Herald.Delivery;
+
+/// <summary>
+/// The name Herald greets an upstream server with (EHLO). RFC 5321 asks for the client's fully
+/// qualified domain name, and many servers refuse anything else (Postfix's
+/// <c>reject_non_fqdn_helo_hostname</c>; spam filters score a bare name): the node's own name when
+/// it is qualified, resolved once; otherwise the domain of the message's envelope sender, which
+/// the organisation owns; a bare host name never.
+/// </summary>
+public static class EhloName
+{
+    private static readonly Lazy<string?> QualifiedHostName = new(ResolveQualifiedHostName);
+
+    /// <param name="envelopeSender">The envelope sender of the message the session opens for;
+    /// null for a probe, which then greets with the node's name or <c>localhost.localdomain</c>.</param>
+    public static string For(string? envelopeSender) =>
+        QualifiedHostName.Value ?? DomainOf(envelopeSender) ?? "localhost.localdomain";
+
+    /// <summary>Whether <paramref name="name"/> is a fully qualified domain name: at least two
+    /// labels of letters, digits and inner hyphens, the last not all digits.</summary>
+    public static bool IsQualified(string? name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Length > 253)
+        {
+            return false;
+        }
+
+        var labels = name.TrimEnd('.').Split('.');
+        return labels.Length >= 2
+            && labels.All(l => l.Length is > 0 and <= 63 && l.All(c => char.IsAsciiLetterOrDigit(c) || c == '-') && l[0] != '-' && l[^1] != '-')
+            && !labels[^1].All(char.IsAsciiDigit);
+    }
+
+    private static string? DomainOf(string? address)
+    {
+        var at = address?.LastIndexOf('@') ?? -1;
+        if (at < 0)
+        {
+            return null;
+        }
+
+        var domain = address![(at + 1)..];
+        if (!System.Text.Ascii.IsValid(domain))
+        {
+            try
+            {
+                domain = new System.Globalization.IdnMapping().GetAscii(domain);
+            }
+            catch (ArgumentException)
+            {
+                return null;
+            }
+        }
+
+        return IsQualified(domain) ? domain.ToLowerInvariant() : null;
+    }
+
+    private static string? ResolveQualifiedHostName()
+    {
+        try
+        {
+            var name = Dns.GetHostName();
+            if (IsQualified(name))
+            {
+                return name.ToLowerInvariant();
+            }
+
+            // /etc/hosts or DNS may know the full name (127.0.1.1 vm.example.org vm).
+            var canonical = Dns.GetHostEntry(name).HostName;
+            return IsQualified(canonical) ? canonical.ToLowerInvariant() : null;
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
+}
