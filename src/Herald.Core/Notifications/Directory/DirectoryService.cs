@@ -118,7 +118,10 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
 
         if (!DirectoryIds.TryCheck(update.Id, out var idError))
         {
-            return Refusal.Invalid("id", idError);
+            // Every field's problem at once: the others are checked as for a new user.
+            var all = new List<FieldError> { new("id", idError) };
+            ApplyUser(null, update, "", all);
+            return Refusal.Invalid(all, "The user is not valid; nothing was saved.");
         }
 
         var existing = await store.FindUserAsync(update.Id!, cancellationToken).ConfigureAwait(false);
