@@ -103,7 +103,30 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
 
         await store.SaveOutgoingAsync(settings, changed, cancellationToken).ConfigureAwait(false);
         cache.Invalidate();
+        if (await SendAsNoteAsync(scope, cancellationToken).ConfigureAwait(false) is { } sendAs)
+        {
+            notes.Add(sendAs);
+        }
+
         return new SettingsSaved(notes);
+    }
+
+    /// <summary>SharePoint's advice, said where it applies: when the account a scope's connection
+    /// signs in with is a mailbox other than the scope's From address, Exchange and Microsoft 365
+    /// refuse (or rewrite) the mail unless that account has Send As rights for it.</summary>
+    private async Task<string?> SendAsNoteAsync(ScopePath scope, CancellationToken cancellationToken)
+    {
+        if (await GetEffectiveAsync(scope, cancellationToken).ConfigureAwait(false) is not { FromAddress.Value: { } from, ConnectionId.Value: { } id })
+        {
+            return null;
+        }
+
+        var connection = (await store.ListConnectionsAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(c => c.Id == id);
+        return connection?.Authentication.UserName is { } user
+            && EmailAddress.TryParse(user, out var account, out _)
+            && !string.Equals(account.Value, from.Value, StringComparison.OrdinalIgnoreCase)
+            ? $"Scope {scope} sends as {from.Value} but SMTP connection {connection.Qualified} signs in as {account.Value}: that account needs 'Send As' rights for {from.Value} (Exchange, Microsoft 365), or the server refuses or rewrites the mail."
+            : null;
     }
 
     /// <summary>Makes a scope inherit the named fields again (<c>enabled</c>, <c>connection</c>,

@@ -30,6 +30,23 @@ public sealed class SmtpCommandTests : IDisposable
         Assert.True(set.ExitCode == 0, set.ToString());
     }
 
+    [Fact]
+    public async Task A_mailbox_account_other_than_from_is_told_it_needs_send_as_rights_and_a_matching_one_is_not()
+    {
+        var other = await _herald.RunWithInputAsync(Password + "\n",
+            "smtp", "set", "--server", "smtp.office365.com", "--port", "587", "--security", "starttls-required",
+            "--from", "alerts@example.org", "--username", "svc-mailer@example.org", "--password-stdin");
+        var hr = await _herald.RunAsync("scope", "add", "/hr");
+        var hrFrom = await _herald.RunAsync("smtp", "set", "--scope", "/hr", "--from", "svc-mailer@Example.org");
+
+        Assert.True(other.ExitCode == 0, other.ToString());
+        Assert.Contains(
+            "Scope / sends as alerts@example.org but SMTP connection /:default signs in as svc-mailer@example.org: that account needs 'Send As' rights for alerts@example.org",
+            other.Output + other.Error, StringComparison.Ordinal);
+        Assert.True(hr.ExitCode == 0 && hrFrom.ExitCode == 0, hrFrom.ToString());
+        Assert.DoesNotContain("Send As", hrFrom.Output + hrFrom.Error, StringComparison.Ordinal);
+    }
+
     public static TheoryData<string[], string> BadInput => new()
     {
         { ["--scope", "/nowhere", "--from", "a@example.org"], "Scope '/nowhere' does not exist" },
