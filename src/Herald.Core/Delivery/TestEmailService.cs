@@ -8,7 +8,8 @@ namespace Herald.Delivery;
 /// <summary>Sends a test message now and reports the SMTP conversation's outcome — the "Test
 /// email" of every seed product — through a scope's settings, or through a connection as it is
 /// being edited, before anything is saved. Administrators only: a test goes out for real.</summary>
-public sealed class TestEmailService(OutgoingSettingsCache cache, OutgoingSettingsService settings, CredentialVault vault, IDeliveryClient client, TimeProvider time)
+public sealed class TestEmailService(
+    OutgoingSettingsCache cache, OutgoingSettingsService settings, CredentialVault vault, IDeliveryClient client, Outbox.NodeIdentity node, TimeProvider time)
 {
     /// <summary>Subjects longer than this are cut; a test needs no more.</summary>
     public const int MaxSubjectLength = 200;
@@ -45,6 +46,11 @@ public sealed class TestEmailService(OutgoingSettingsCache cache, OutgoingSettin
             return TestEmailOutcome.Refused($"{problem} Nothing was sent.");
         }
 
+        if (NotThisNode(route.Connection) is { } elsewhere)
+        {
+            return TestEmailOutcome.Refused(elsewhere) with { Settings = route.Settings, Connection = route.Connection };
+        }
+
         var (opened, openProblem) = await OpenedConnection.OpenAsync(route.Connection, vault, cancellationToken).ConfigureAwait(false);
         if (opened is null)
         {
@@ -77,6 +83,11 @@ public sealed class TestEmailService(OutgoingSettingsCache cache, OutgoingSettin
         }
 
         var connection = prepared.Value.Connection;
+        if (NotThisNode(connection) is { } elsewhere)
+        {
+            return TestEmailOutcome.Refused(elsewhere) with { Connection = connection };
+        }
+
         var (opened, problem) = await OpenedConnection.OpenAsync(connection, vault, cancellationToken).ConfigureAwait(false);
         if (opened is null)
         {
@@ -91,6 +102,12 @@ public sealed class TestEmailService(OutgoingSettingsCache cache, OutgoingSettin
             return new TestEmailOutcome(null, effective, connection, result);
         }
     }
+
+    /// <summary>Why this node does not test a connection reserved for nodes with other tags: it
+    /// never delivers through it, so a test from here would prove nothing about the mail.</summary>
+    private string? NotThisNode(SmtpConnection connection) => node.MayUse(connection)
+        ? null
+        : $"SMTP connection {connection.Qualified} is used only by nodes tagged {string.Join(", ", connection.NodeTags)}, and this node ({node.Name}) has {(node.Tags.Count == 0 ? "no tags" : "tags " + string.Join(", ", node.Tags))}: run the test on one of those nodes (its console, or 'herald test-email' there with HERALD_NODE_TAGS set as for serve). Nothing was sent.";
 
     /// <summary>The test message: text only, marked as sent by a program (RFC 3834), so that an
     /// out-of-office reply never answers it.</summary>

@@ -20,6 +20,15 @@ internal static class HeraldNode
     /// is <c>Delivery:MaximumAge</c>, for serve and every verb alike.</summary>
     public const string SettingsPrefix = "HERALD_";
 
+    public const string NodeNameVariable = "HERALD_NODE_NAME";
+    public const string NodeTagsVariable = "HERALD_NODE_TAGS";
+
+    /// <summary>The node's tags (<c>--node-tags</c> or HERALD_NODE_TAGS), for serve and for a verb
+    /// run on the same machine alike: a test email from the CLI goes only through connections the
+    /// node may use.</summary>
+    public static string[] NodeTags(string? option, CliConsole console) =>
+        (option ?? console.Environment(NodeTagsVariable) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
     public static string ResolveDataDirectory(string? option, CliConsole console) =>
         Path.GetFullPath(option ?? console.Environment(DataDirectoryVariable) ?? DefaultDataDirectory);
 
@@ -38,7 +47,7 @@ internal static class HeraldNode
             .AddSingleton(new MessageSpool(Path.Combine(dataDirectory, MessageSpool.DirectoryName)))
             // A verb delivers nothing itself (what it queues, such as a rule's test notifications,
             // waits for a serving node); serve registers the node it runs as after this one.
-            .AddSingleton(new NodeIdentity($"{Environment.MachineName} (herald cli)", []))
+            .AddSingleton(new NodeIdentity($"{console.Environment(NodeNameVariable) ?? Environment.MachineName} (herald cli)", NodeTags(null, console)))
             .AddSingleton(provider => new DiskSpaceGuard(
                 database is SqliteDatabase ? dataDirectory : null,
                 provider.GetRequiredService<IOptions<OutboxOptions>>(),

@@ -32,8 +32,8 @@ internal static partial class ServeCommand
             }
 
             var node = new NodeIdentity(
-                parse.GetValue(nodeName) ?? console.Environment("HERALD_NODE_NAME") ?? Environment.MachineName,
-                (parse.GetValue(nodeTags) ?? console.Environment("HERALD_NODE_TAGS") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                parse.GetValue(nodeName) ?? console.Environment(HeraldNode.NodeNameVariable) ?? Environment.MachineName,
+                HeraldNode.NodeTags(parse.GetValue(nodeTags), console));
             return await RunAsync(dataDirectory, database, node, parse.GetValue(urls)!, console, ct);
         });
         return command;
