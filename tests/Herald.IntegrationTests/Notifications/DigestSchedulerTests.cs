@@ -86,6 +86,27 @@ public sealed class DigestSchedulerTests
 
     [Theory]
     [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task The_first_digest_of_a_subscription_made_during_the_window_covers_only_the_time_since_it_was_made(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var time = new FakeTimeProvider(SaturdayAfterEight);
+        // Made three minutes before Sunday's digest time (07:57 CEST).
+        var store = await PrepareAsync(db.Database, time, created: SundayEight.AddMinutes(-3));
+
+        await using (var node = Node(db.Database, time, store, "node-a"))
+        {
+            await AddEventsAsync(db.Database, node.Services);
+            time.SetUtcNow(SundayEight);
+            Assert.Equal(1, await node.Scheduler.RunOnceAsync(Ct));
+        }
+
+        var mime = Assert.Single(await MessagesAsync(db.Database)).Mime;
+        Assert.Contains("Sunday, 29 March 2026, 07:57 to Sunday, 29 March 2026, 08:00 (Europe/Berlin)", mime, StringComparison.Ordinal);
+        Assert.DoesNotContain("Saturday, 28 March 2026, 08:00 to", mime, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
     public async Task Two_nodes_on_one_database_queue_one_digest_for_the_window(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);
@@ -131,7 +152,7 @@ public sealed class DigestSchedulerTests
         Assert.Contains("Tomorrow.docx", message.Mime, StringComparison.Ordinal);
     }
 
-    private static async Task<InMemorySubscriptionStore> PrepareAsync(HeraldDatabase database, TimeProvider time)
+    private static async Task<InMemorySubscriptionStore> PrepareAsync(HeraldDatabase database, TimeProvider time, DateTimeOffset? created = null)
     {
         await new Herald.Storage.Settings.SqlSettingsStore(database, time).SaveOutgoingAsync(
             new ScopeOutgoingSettings(ScopePath.Root) { Enabled = true, ConnectionId = "default", FromAddress = EmailAddress.Parse("alerts@example.org") },
@@ -140,7 +161,7 @@ public sealed class DigestSchedulerTests
         var subscription = new Subscription(
             "daily", ScopePath.Root, Principal.User("alice"), "Shared Documents", EventFilter.Everything,
             new NotificationSchedule(NotificationFrequency.Daily, new TimeOnly(8, 0), DayOfWeek.Monday), ExcludeActor: true, Enabled: true,
-            SaturdayAfterEight.AddDays(-10), SaturdayAfterEight.AddDays(-10));
+            created ?? SaturdayAfterEight.AddDays(-10), created ?? SaturdayAfterEight.AddDays(-10));
         await using var connection = await database.OpenAsync(Ct);
         // The subscriptions table belongs to another part of the engine; the row is here for the
         // digest tables' foreign keys.

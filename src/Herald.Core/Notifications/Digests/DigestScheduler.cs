@@ -223,7 +223,10 @@ public sealed partial class DigestScheduler(
             }
             else
             {
-                _due.Enqueue(new DueDigest(subscription, recipient, new DigestWindow(start, end, subscription.Schedule.Frequency), events, failures));
+                // A subscription's first summary covers the time since it was made, not a whole
+                // day or week it did not exist for.
+                var from = subscription.CreatedAt > start ? (subscription.CreatedAt < end ? subscription.CreatedAt : end) : start;
+                _due.Enqueue(new DueDigest(subscription, recipient, new DigestWindow(from, end, subscription.Schedule.Frequency), events, failures));
             }
         }
     }
