@@ -9,7 +9,6 @@ namespace Herald.Delivery;
 /// name, Reply-To, and subject and body encoded in the scope's character set.</summary>
 public static class MessageComposer
 {
-    private static readonly System.Globalization.IdnMapping Idn = new();
 
     public static MimeMessage Compose(
         EffectiveOutgoingSettings settings,
@@ -31,11 +30,9 @@ public static class MessageComposer
 
         // Date and Message-ID given up front: MimeMessage() would otherwise make its own, from
         // the host name, for every message.
-        var configured = identity.EnvelopeSender.Value;
-        var domain = configured[(configured.LastIndexOf('@') + 1)..];
         var message = new MimeMessage(
             new Header(HeaderId.Date, DateUtils.FormatDate(now)),
-            new Header(HeaderId.MessageId, $"<{id}@{(Ascii.IsValid(domain) ? domain : Idn.GetAscii(domain))}>"));
+            new Header(HeaderId.MessageId, $"<{id}@{identity.EnvelopeSender.AsciiDomain}>"));
         message.From.Add(new MailboxAddress(encoding, identity.FromName, identity.From.Value));
         if (identity.Sender is { } sender)
         {

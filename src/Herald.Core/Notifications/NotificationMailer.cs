@@ -197,17 +197,11 @@ public sealed class NotificationMailer(
                 new("List-Unsubscribe", $"<{email.Unsubscribe.AbsoluteUri}>"),
                 new("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
                 new("Auto-Submitted", "auto-generated"),
-                new("List-Id", NotificationListId.For(scope, FromDomain(effective))),
+                new("List-Id", NotificationListId.For(scope, effective.FromAddress.Value?.Domain ?? "localhost")),
             ],
         };
         return NewMessage.Compose(
             effective, content, scope, source, [email.Recipient.Address.Value], IdempotencyKey(email.IdempotencyKey), now, deliveryOptions.Value.MaximumAge);
-    }
-
-    private static string FromDomain(EffectiveOutgoingSettings effective)
-    {
-        var from = effective.FromAddress.Value?.Value ?? "herald@localhost";
-        return from[(from.LastIndexOf('@') + 1)..];
     }
 
     /// <summary>"Requested by Dana Scully &lt;dana@example.com&gt;" after the text, and before the end

@@ -11,6 +11,15 @@ public sealed record EmailAddress
 
     public string Value { get; }
 
+    /// <summary>The part after the last <c>@</c>, as written.</summary>
+    public string Domain => Value[(Value.LastIndexOf('@') + 1)..];
+
+    /// <summary>The domain as DNS and SMTP names carry it: an internationalised one in its
+    /// <c>xn--</c> form.</summary>
+    public string AsciiDomain => System.Text.Ascii.IsValid(Domain) ? Domain : Idn.GetAscii(Domain);
+
+    private static readonly System.Globalization.IdnMapping Idn = new();
+
     public static EmailAddress Parse(string text) =>
         TryParse(text, out var address, out var error) ? address : throw new FormatException(error);
 

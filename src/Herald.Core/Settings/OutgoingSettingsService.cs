@@ -116,12 +116,12 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
     /// refuse (or rewrite) the mail unless that account has Send As rights for it.</summary>
     private async Task<string?> SendAsNoteAsync(ScopePath scope, CancellationToken cancellationToken)
     {
-        if (await GetEffectiveAsync(scope, cancellationToken).ConfigureAwait(false) is not { FromAddress.Value: { } from, ConnectionId.Value: { } id })
+        if (await cache.GetEffectiveAsync(scope, cancellationToken).ConfigureAwait(false) is not { FromAddress.Value: { } from, ConnectionId.Value: { } id })
         {
             return null;
         }
 
-        var connection = (await store.ListConnectionsAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(c => c.Id == id);
+        var connection = await cache.GetConnectionAsync(id, cancellationToken).ConfigureAwait(false);
         return connection?.Authentication.UserName is { } user
             && EmailAddress.TryParse(user, out var account, out _)
             && !string.Equals(account.Value, from.Value, StringComparison.OrdinalIgnoreCase)

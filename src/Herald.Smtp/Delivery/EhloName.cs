@@ -36,26 +36,21 @@ public static class EhloName
 
     private static string? DomainOf(string? address)
     {
-        var at = address?.LastIndexOf('@') ?? -1;
-        if (at < 0)
+        if (!Settings.EmailAddress.TryParse(address, out var parsed, out _))
         {
             return null;
         }
 
-        var domain = address![(at + 1)..];
-        if (!System.Text.Ascii.IsValid(domain))
+        try
         {
-            try
-            {
-                domain = new System.Globalization.IdnMapping().GetAscii(domain);
-            }
-            catch (ArgumentException)
-            {
-                return null;
-            }
+            var domain = parsed.AsciiDomain;
+            return IsQualified(domain) ? domain.ToLowerInvariant() : null;
         }
-
-        return IsQualified(domain) ? domain.ToLowerInvariant() : null;
+        catch (ArgumentException)
+        {
+            // Not a name IDNA can map (MimeKit accepts more than DNS does).
+            return null;
+        }
     }
 
     private static string? ResolveQualifiedHostName()
