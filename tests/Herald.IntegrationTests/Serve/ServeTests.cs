@@ -13,7 +13,7 @@ public sealed class ServeTests : IDisposable
     [Fact]
     public async Task Serve_migrates_the_database_answers_healthz_and_logs_where_everything_is()
     {
-        await using var serve = HeraldServer.Launch(_herald.DataDirectory, new Dictionary<string, string> { ["HERALD_CREDENTIAL_KEY"] = "serve test passphrase" });
+        await using var serve = HeraldServer.Launch(_herald.DataDirectory, new Dictionary<string, string> { ["HERALD_CREDENTIAL_KEY"] = "serve test passphrase, amber kestrel" });
 
         var (status, body) = await serve.WaitUntilHealthyAsync();
 
@@ -25,13 +25,13 @@ public sealed class ServeTests : IDisposable
         Assert.Contains($"Data directory {_herald.DataDirectory}", log, StringComparison.Ordinal);
         Assert.Contains(serve.BaseAddress.ToString().TrimEnd('/'), log, StringComparison.Ordinal);
         Assert.Contains("Credential key from the HERALD_CREDENTIAL_KEY environment variable matches the database", log, StringComparison.Ordinal);
-        Assert.DoesNotContain("serve test passphrase", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("serve test passphrase, amber kestrel", log, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task With_a_credential_key_the_console_keys_are_sealed_in_the_database_not_in_the_data_directory()
     {
-        await using var serve = await HeraldServer.StartAsync(_herald.DataDirectory, new Dictionary<string, string> { ["HERALD_CREDENTIAL_KEY"] = "serve test passphrase" });
+        await using var serve = await HeraldServer.StartAsync(_herald.DataDirectory, new Dictionary<string, string> { ["HERALD_CREDENTIAL_KEY"] = "serve test passphrase, amber kestrel" });
         using var http = serve.Client();
 
         // The sign-in form carries an anti-forgery token: the first one makes the key ring's first key.
