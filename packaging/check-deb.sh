@@ -115,6 +115,8 @@ if ! verify=$(systemd-analyze verify "$unit" 2>&1); then
 fi
 [[ -z $verify ]] || printf '%s\n' "$verify" | sed 's/^/  systemd-analyze: /'
 say "systemd-analyze verify $unit: no problems"
+# The sandbox as systemd would build it, rated from the file (no running manager needed).
+say "systemd-analyze security: $(systemd-analyze security --offline=yes "$unit" 2>/dev/null | tail -n1 | sed 's/^→ //')"
 
 # 5. Start the unit's ExecStart line as its user, with its environment, as systemd would.
 port=$(free_port)
