@@ -63,6 +63,26 @@ public sealed class ServeTests : IDisposable
     }
 
     [Fact]
+    public async Task A_first_start_without_a_credential_key_says_what_to_do_next_and_no_framework_warning()
+    {
+        await using var serve = await HeraldServer.StartAsync(_herald.DataDirectory);
+        using var http = serve.Client();
+
+        // The sign-in form's anti-forgery token needs the key ring's first key: by its answer the
+        // key has been made, and anything Data Protection had to say about it has been said.
+        using var signIn = await http.GetAsync(new Uri("signin", UriKind.Relative), TestContext.Current.CancellationToken);
+        await serve.WaitForOutputAsync("No credential key is set", TimeSpan.FromSeconds(30));
+
+        Assert.Equal(HttpStatusCode.OK, signIn.StatusCode);
+        var log = serve.Output;
+        Assert.Contains($"Next: run 'herald key set' (it reads a passphrase from standard input and writes {Path.Combine(_herald.DataDirectory, "credential.key")})", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("No XML encryptor", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("warn: Microsoft.", log, StringComparison.Ordinal);
+        // The key files hold key material in clear: only the node's user may open their directory.
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(_herald.DataDirectory, "console-keys")));
+    }
+
+    [Fact]
     public async Task A_node_whose_credential_key_differs_from_the_database_refuses_to_start()
     {
         var set = await _herald.RunWithInputAsync("the farm's passphrase\n", "key", "set");
