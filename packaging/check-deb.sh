@@ -168,7 +168,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [[ $(command -v herald) == /usr/bin/herald ]] || fail "herald on PATH is $(command -v herald), not /usr/bin/herald."
-printf '%s\n' "check-deb passphrase" | herald key set >/dev/null
+printf '%s\n' "check-deb passphrase, amber kestrel of the dunes" | herald key set >/dev/null
 herald smtp set --server 127.0.0.1 --port "$sink_port" --security none --from herald@example.org >/dev/null
 herald test-email --to admin@example.org --subject "check-deb test email" >"$work/test-email.out" 2>&1 ||
   { cat "$work/test-email.out" >&2; fail "herald test-email did not send."; }
