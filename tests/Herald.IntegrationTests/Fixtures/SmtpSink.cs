@@ -353,6 +353,9 @@ public sealed class SmtpSink : IDisposable
 /// client sent cannot be told apart, which no client following RFC 5321 sends.</param>
 public sealed record SinkMessage(string Sender, IReadOnlyList<string> Recipients, byte[] Data)
 {
+    /// <summary>What the client greeted with (EHLO/HELO argument), when smtp-sink recorded it.</summary>
+    public string? Helo { get; init; }
+
     public MimeMessage ToMimeMessage() => MimeMessage.Load(new MemoryStream(Data));
 
     /// <summary>
@@ -364,12 +367,17 @@ public sealed record SinkMessage(string Sender, IReadOnlyList<string> Recipients
     public static SinkMessage Parse(byte[] dump)
     {
         string? sender = null;
+        string? helo = null;
         var recipients = new List<string>();
         var position = 0;
         while (true)
         {
             var line = ReadLine(dump, ref position) ?? throw new InvalidDataException("An smtp-sink dump without its Received: header.");
-            if (line.StartsWith("X-Mail-Args: ", StringComparison.Ordinal))
+            if (line.StartsWith("X-Helo-Args: ", StringComparison.Ordinal))
+            {
+                helo = line["X-Helo-Args: ".Length..].Trim();
+            }
+            else if (line.StartsWith("X-Mail-Args: ", StringComparison.Ordinal))
             {
                 sender = Address(line["X-Mail-Args: ".Length..]);
             }
@@ -409,7 +417,7 @@ public sealed record SinkMessage(string Sender, IReadOnlyList<string> Recipients
             data.Add(b);
         }
 
-        return new SinkMessage(sender, recipients, [.. data]);
+        return new SinkMessage(sender, recipients, [.. data]) { Helo = helo };
     }
 
     private static string? ReadLine(byte[] dump, ref int position)
