@@ -108,7 +108,7 @@ internal static class ApiContract
             {"scope": "/hr", "owner": "user:alice", "name": "Policy changes", "eventTypes": ["item.changed"], "pathPrefixes": ["/sites/hr/policies"], "frequency": "daily", "at": "08:00"}
             """,
         ["createRule"] = """
-            {"scope": "/hr", "name": "Failed pipelines", "eventTypes": ["pipeline.failed"], "recipients": ["ops@example.org", "group:oncall"]}
+            {"scope": "/hr", "name": "Failed pipelines", "eventTypes": ["pipeline.failed"], "recipients": ["ops@example.org", "user:alice"]}
             """,
         ["putOutgoingSettings"] = """
             {"connection": "smarthost", "server": "smtp.example.org", "port": 587, "security": "starttls-required", "from": "herald@example.org", "fromName": "Herald"}

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Herald.Notifications;
 using Herald.Notifications.Events;
+using Herald.Scopes;
 using Herald.Web.Notifications;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
@@ -208,6 +209,19 @@ public static class HeraldOpenApi
         {
             schema.Type = type & ~JsonSchemaType.String;
             schema.Pattern = null;
+        }
+
+        if (context.JsonTypeInfo.Type.IsEnum && schema.Enum is { Count: > 0 })
+        {
+            // Written by name (JsonStringEnumConverter): say so, or generators make integer enums.
+            schema.Type = JsonSchemaType.String;
+        }
+
+        if (context.JsonTypeInfo.Type == typeof(ScopePath))
+        {
+            // Written as its path by ScopePath's JSON converter.
+            schema.Type = JsonSchemaType.String;
+            schema.Description = "A scope: a path such as / or /hr/payroll.";
         }
 
         if (context.JsonPropertyInfo is { } property)
