@@ -110,8 +110,14 @@ internal static class ApiContract
         ["createRule"] = """
             {"scope": "/hr", "name": "Failed pipelines", "eventTypes": ["pipeline.failed"], "recipients": ["ops@example.org", "user:alice"]}
             """,
+        ["importDirectory"] = """
+            {"users": [{"id": "alice", "name": "Alice Martin", "email": "alice@example.org", "timeZone": "Europe/Paris"}], "groups": [{"id": "hr-team", "name": "HR team", "members": ["user:alice"]}]}
+            """,
         ["putOutgoingSettings"] = """
             {"connection": "smarthost", "server": "smtp.example.org", "port": 587, "security": "starttls-required", "from": "herald@example.org", "fromName": "Herald"}
             """,
     };
+
+    /// <summary>The directory import as CSV (text/csv), the same people as the JSON example.</summary>
+    public const string DirectoryCsvExample = "kind,id,name,email,members\r\nuser,alice,Alice Martin,alice@example.org,\r\ngroup,hr-team,HR team,,user:alice\r\n";
 }

@@ -122,7 +122,7 @@ public static class HeraldOpenApi
         {
             if (operation.OperationId == operationId && parameters.FirstOrDefault(p => p.Name == name)?.Schema is OpenApiSchema schema)
             {
-                schema.Enum = words.Select(w => (JsonNode)JsonValue.Create(w)).ToList();
+                schema.Enum = Words(words);
             }
         }
     }
@@ -153,7 +153,6 @@ public static class HeraldOpenApi
                     ["application/json"] = new()
                     {
                         Schema = await ReferenceAsync<DirectoryImport.ImportFile>(document, context, cancellationToken).ConfigureAwait(false),
-                        Example = JsonNode.Parse("""{"users": [{"id": "alice", "name": "Alice Martin", "email": "alice@example.org", "timeZone": "Europe/Paris"}], "groups": [{"id": "hr-team", "name": "HR team", "members": ["user:alice"]}]}"""),
                     },
                     ["text/csv"] = new()
                     {
@@ -163,7 +162,7 @@ public static class HeraldOpenApi
                             Description = $"RFC 4180 CSV; the first line names the columns, any of {string.Join(",", DirectoryImport.CsvColumns)} (kind, id and name are required). "
                                 + "kind is user or group; members are separated by spaces or ';'.",
                         },
-                        Example = JsonValue.Create("kind,id,name,email,members\r\nuser,alice,Alice Martin,alice@example.org,\r\ngroup,hr-team,HR team,,user:alice\r\n"),
+                        Example = JsonValue.Create(ApiContract.DirectoryCsvExample),
                     },
                 },
             };
@@ -185,6 +184,8 @@ public static class HeraldOpenApi
 
         return new OpenApiSchemaReference(name, document);
     }
+
+    private static List<JsonNode> Words(IReadOnlyList<string> words) => words.Select(w => (JsonNode)JsonValue.Create(w)).ToList();
 
     /// <summary>A problem response, unless the endpoint already declares one for the status.</summary>
     private static void Problem(OpenApiOperation operation, OpenApiDocument document, int status, string description, string schema = nameof(ProblemDetails))
@@ -230,7 +231,7 @@ public static class HeraldOpenApi
             {
                 if (name == property.Name && (owner.IsAssignableFrom(property.DeclaringType) || property.DeclaringType.IsAssignableFrom(owner)))
                 {
-                    schema.Enum = words.Select(w => (JsonNode)JsonValue.Create(w)).ToList();
+                    schema.Enum = Words(words);
                     if (schema.Type?.HasFlag(JsonSchemaType.Null) == true)
                     {
                         schema.Enum.Add(null!);

@@ -14,6 +14,7 @@ public sealed class GeneratedClientTests : IAsyncLifetime
 {
     private SmtpSink _sink = null!;
     private OutboxNode _node = null!;
+    private HttpClient _http = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -21,10 +22,14 @@ public sealed class GeneratedClientTests : IAsyncLifetime
     {
         _sink = SmtpSink.Start();
         _node = await OutboxNode.StartAsync(_sink.Port);
+        // The application's own HttpClient with a sender key of /hr, as the README shows.
+        _http = new HttpClient { BaseAddress = _node.Server.BaseAddress };
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await _node.KeyAsync("/hr", "sender"));
     }
 
     public async ValueTask DisposeAsync()
     {
+        _http.Dispose();
         await _node.DisposeAsync();
         _sink.Dispose();
     }
@@ -32,9 +37,7 @@ public sealed class GeneratedClientTests : IAsyncLifetime
     [Fact]
     public async Task A_generated_client_submits_a_message_and_reads_it_sent()
     {
-        using var http = new HttpClient { BaseAddress = _node.Server.BaseAddress };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await _node.KeyAsync("/hr", "sender"));
-        var client = new HeraldClient(http);
+        var client = new HeraldClient(_http);
 
         var accepted = await client.SubmitMessageAsync(
             "generated-client-1",
@@ -58,9 +61,7 @@ public sealed class GeneratedClientTests : IAsyncLifetime
     [Fact]
     public async Task A_generated_client_reads_a_refusal_as_problem_details()
     {
-        using var http = new HttpClient { BaseAddress = _node.Server.BaseAddress };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await _node.KeyAsync("/hr", "sender"));
-        var client = new HeraldClient(http);
+        var client = new HeraldClient(_http);
 
         var refused = await Assert.ThrowsAsync<ApiException<HttpValidationProblemDetails>>(
             () => client.SubmitMessageAsync(null, new SubmitRequest { Scope = "/hr", Subject = "No recipient", Text = "x" }, Ct));

@@ -115,6 +115,31 @@ public sealed partial class OpenApiContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_problems_a_submission_can_meet_are_served_as_documented()
+    {
+        using var anonymous = _node.Server.Client();
+        using var sender = _node.Server.Client(await _node.KeyAsync("/hr", "sender"));
+        var document = JsonNode.Parse(await anonymous.GetStringAsync(new Uri("openapi/v1.json", UriKind.Relative), Ct))!;
+        var documented = document["paths"]!["/api/v1/messages"]!["post"]!["responses"]!.AsObject();
+
+        foreach (var (client, body, mediaType, status) in new (HttpClient, string, string, HttpStatusCode)[]
+        {
+            (anonymous, """{"scope": "/hr"}""", "application/json", HttpStatusCode.Unauthorized),
+            (sender, """{"scope": "/finance", "to": ["a@example.org"], "text": "x"}""", "application/json", HttpStatusCode.Forbidden),
+            (sender, """{"scope": """, "application/json", HttpStatusCode.BadRequest),
+            (sender, "scope=/hr", "text/plain", HttpStatusCode.UnsupportedMediaType),
+            (sender, """{"scope": "/hr", "text": "x"}""", "application/json", HttpStatusCode.UnprocessableEntity),
+        })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("api/v1/messages", UriKind.Relative)) { Content = new StringContent(body, Encoding.UTF8, mediaType) };
+            using var response = await client.SendAsync(request, Ct);
+            Assert.Equal(status, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.NotNull(documented[((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture)]?["content"]?["application/problem+json"]);
+        }
+    }
+
+    [Fact]
     public async Task Each_example_is_accepted_and_each_required_field_is_demanded_by_the_server()
     {
         using var admin = _node.Server.Client(await _node.KeyAsync("/", "admin"));
@@ -152,6 +177,10 @@ public sealed partial class OpenApiContractTests : IAsyncLifetime
 
             await SendAsync(admin, method, path, example.ToJsonString(), method == "PUT" ? HttpStatusCode.OK : null);
         }
+
+        var csv = document["paths"]!["/api/v1/directory/import"]!["post"]!["requestBody"]!["content"]!["text/csv"]!["example"]!.GetValue<string>();
+        var imported = await SendAsync(admin, "POST", "api/v1/directory/import", csv, HttpStatusCode.OK, "text/csv");
+        Assert.Equal(1, imported["usersChanged"]!.GetValue<int>());
     }
 
     [Fact]
@@ -179,9 +208,9 @@ public sealed partial class OpenApiContractTests : IAsyncLifetime
     private static JsonNode Resolve(JsonNode document, JsonNode schema) =>
         schema["$ref"]?.GetValue<string>() is { } reference ? document["components"]!["schemas"]![reference.Split('/')[^1]]! : schema;
 
-    private static async Task<JsonNode> SendAsync(HttpClient http, string method, string path, string body, HttpStatusCode? expected)
+    private static async Task<JsonNode> SendAsync(HttpClient http, string method, string path, string body, HttpStatusCode? expected, string mediaType = "application/json")
     {
-        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative)) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative)) { Content = new StringContent(body, Encoding.UTF8, mediaType) };
         using var response = await http.SendAsync(request, Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);
         Assert.True(
