@@ -2,13 +2,13 @@ using System.Text.Json.Nodes;
 using Herald.Notifications;
 using Herald.Notifications.Events;
 using Herald.Scopes;
+using Herald.Settings;
 using Herald.Web.Notifications;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
 
 namespace Herald.Web.OpenApi;
@@ -34,8 +34,9 @@ public static class HeraldOpenApi
             options.AddSchemaTransformer(DescribeSchemaAsync);
         });
 
-    /// <summary>Where clients reach this farm: the one place the document reads the public base URL.</summary>
-    private static string PublicBaseUrl(IServiceProvider services) => services.GetRequiredService<IOptions<NotificationOptions>>().Value.BaseUrl;
+    /// <summary>Where clients reach this farm: the stored public URL (or this node's own until one is stored).</summary>
+    private static ValueTask<string> PublicBaseUrlAsync(IServiceProvider services, CancellationToken cancellationToken) =>
+        services.GetRequiredService<PublicUrlService>().GetBaseUrlAsync(cancellationToken);
 
     private static async Task DescribeDocumentAsync(OpenApiDocument document, OpenApiDocumentTransformerContext context, CancellationToken cancellationToken)
     {
@@ -48,7 +49,8 @@ public static class HeraldOpenApi
                 + "(`Authorization: Bearer hrk_…`, made with `herald apikey create`); errors are RFC 9457 problem details.",
             Contact = new OpenApiContact { Name = "The administrators of this Herald farm" },
         };
-        document.Servers = [new OpenApiServer { Url = PublicBaseUrl(context.ApplicationServices), Description = "This Herald farm (its public base URL)." }];
+        var publicUrl = await PublicBaseUrlAsync(context.ApplicationServices, cancellationToken).ConfigureAwait(false);
+        document.Servers = [new OpenApiServer { Url = publicUrl, Description = "This Herald farm (its public URL)." }];
         document.Components ??= new OpenApiComponents();
         document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
         document.Components.SecuritySchemes[SecurityScheme] = new OpenApiSecurityScheme

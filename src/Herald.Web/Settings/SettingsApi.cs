@@ -25,6 +25,10 @@ public static class SettingsApi
             .WithDescription("Effective outgoing email settings of a scope; secrets only as 'set'.");
         settings.MapPut("/outgoing", PutAsync).WithName("putOutgoingSettings").ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Change a scope's outgoing email settings")
             .WithDescription("Change a scope's outgoing email settings (and its connection); fields left out keep their values.");
+        settings.MapGet("/public-url", GetPublicUrlAsync).WithName("getPublicUrl").WithSummary("Get the public URL")
+            .WithDescription("The address links in mail start with, and where it comes from.");
+        settings.MapPut("/public-url", PutPublicUrlAsync).WithName("putPublicUrl").WithSummary("Set the public URL")
+            .WithDescription("Store the address links in mail start with, for every node (administrators of / only); empty removes it.");
         settings.MapPost("/test-email", TestAsync).WithName("sendTestEmail").WithSummary("Send a test email")
             .WithDescription("Send a test email through a scope's settings now and report the SMTP outcome.");
 
@@ -66,6 +70,9 @@ public static class SettingsApi
         public int? ConnectionLimit { get; init; }
         public int? RateLimitPerMinute { get; init; }
         public IReadOnlyList<string>? NodeTags { get; init; }
+
+        /// <summary>The fully qualified name Herald greets the server with (EHLO); empty returns to the automatic name.</summary>
+        public string? EhloName { get; init; }
         public bool? AllowPlaintextAuth { get; init; }
 
         /// <summary>OAuth 2.0 settings, with <c>auth: "oauth2"</c>; null fields keep their values.</summary>
@@ -134,7 +141,7 @@ public static class SettingsApi
         string Name, string Owner, string Qualified, string Host, int Port, string Security, string Authentication, string? Username, bool PasswordSet,
         ClientCertificateView? ClientCertificate, string Trust, string? TrustThumbprint, int ConnectTimeoutSeconds, int CommandTimeoutSeconds,
         int ConnectionLimit, int? RateLimitPerMinute, IReadOnlyList<string> NodeTags, bool AllowPlaintextAuth,
-        IReadOnlyList<string>? UsedBy = null, bool? Editable = null, OAuthView? OAuth = null, KerberosView? Kerberos = null)
+        IReadOnlyList<string>? UsedBy = null, bool? Editable = null, OAuthView? OAuth = null, KerberosView? Kerberos = null, string? EhloName = null)
     {
         public static ConnectionView From(SmtpConnection c, ConnectionListing? listing = null) => new(
             c.Name, c.Owner.Value, c.Qualified, c.Host, c.Port, SmtpSecurityNames.Values.NameOf(c.Security),
@@ -146,7 +153,8 @@ public static class SettingsApi
             c.ConnectionLimit, c.RateLimitPerMinute, c.NodeTags, c.AllowPlaintextAuth,
             listing?.UsedBy.Select(s => s.Value).ToArray(), listing?.Editable,
             c.Authentication.OAuth is { } oauth ? OAuthView.From(oauth, c.Authentication.Mechanisms) : null,
-            c.Authentication.Kerberos is { } kerberos ? KerberosView.From(kerberos, c) : null);
+            c.Authentication.Kerberos is { } kerberos ? KerberosView.From(kerberos, c) : null,
+            c.EhloName);
     }
 
     /// <summary>A connection's Kerberos settings: whose tickets, from where, for which service.</summary>
@@ -261,6 +269,25 @@ public static class SettingsApi
             o.Result?.Transcript));
     }
 
+    public sealed record PublicUrlRequest(string? PublicUrl);
+
+    public sealed record PublicUrlResponse(string PublicUrl, string Source, string? Warning)
+    {
+        public static PublicUrlResponse From(PublicUrlView v) => new(v.Url, v.Source == PublicUrlSource.Stored ? "stored" : "node", v.Warning);
+    }
+
+    private static async Task<Results<Ok<PublicUrlResponse>, ProblemHttpResult>> GetPublicUrlAsync(HttpContext context, PublicUrlService service)
+    {
+        var view = await service.ShowAsync(context.Caller(), context.RequestAborted).ConfigureAwait(false);
+        return view.Refusal is { } refusal ? ApiResults.Refused(refusal) : TypedResults.Ok(PublicUrlResponse.From(view.Value!));
+    }
+
+    private static async Task<Results<Ok<PublicUrlResponse>, ProblemHttpResult>> PutPublicUrlAsync(HttpContext context, PublicUrlRequest request, PublicUrlService service)
+    {
+        var set = await service.SetAsync(context.Caller(), request.PublicUrl, context.RequestAborted).ConfigureAwait(false);
+        return set.Refusal is { } refusal ? ApiResults.Refused(refusal) : TypedResults.Ok(PublicUrlResponse.From(set.Value!));
+    }
+
     private static async Task<Results<Ok<ConnectionView[]>, ProblemHttpResult>> ListConnectionsAsync(HttpContext context, OutgoingSettingsService service)
     {
         var listed = await service.ListConnectionsAsync(context.Caller(), context.RequestAborted).ConfigureAwait(false);
@@ -369,6 +396,7 @@ public static class SettingsApi
             ConnectionLimit = request.ConnectionLimit,
             RateLimitPerMinute = request.RateLimitPerMinute,
             NodeTags = request.NodeTags,
+            EhloName = request.EhloName,
             AllowPlaintextAuth = request.AllowPlaintextAuth,
         };
     }

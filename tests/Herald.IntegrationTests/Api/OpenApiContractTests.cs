@@ -45,6 +45,17 @@ public sealed partial class OpenApiContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_servers_entry_is_the_stored_public_url()
+    {
+        using var admin = _node.Server.Client(await _node.KeyAsync("/", "admin"));
+        await SendAsync(admin, "PUT", "api/v1/settings/public-url", """{"publicUrl": "https://mail.example.net/herald"}""", HttpStatusCode.OK);
+
+        var document = JsonNode.Parse(await admin.GetStringAsync(new Uri("openapi/v1.json", UriKind.Relative), Ct))!;
+
+        Assert.Equal("https://mail.example.net/herald", document["servers"]![0]!["url"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Every_keyed_operation_names_the_bearer_scheme_an_operation_id_and_its_problem_responses()
     {
         using var http = _node.Server.Client();
