@@ -59,6 +59,21 @@ public sealed class GeneratedClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_generated_client_writes_and_reads_enum_values_of_several_words()
+    {
+        using var http = new HttpClient { BaseAddress = _node.Server.BaseAddress };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await _node.KeyAsync("/", "admin"));
+        var client = new HeraldClient(http);
+
+        var saved = await client.PutConnectionAsync(
+            "submission", "/", new ConnectionRequest { Server = "smtp.example.org", Port = 587, Security = ConnectionRequestSecurity.StarttlsRequired }, Ct);
+        var read = await client.GetConnectionAsync("submission", "/", Ct);
+
+        Assert.Equal(ConnectionViewSecurity.StarttlsRequired, saved.Connection.Security);
+        Assert.Equal((ConnectionViewSecurity.StarttlsRequired, 587), (read.Security, read.Port));
+    }
+
+    [Fact]
     public async Task A_generated_client_reads_a_refusal_as_problem_details()
     {
         var client = new HeraldClient(_http);
