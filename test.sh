@@ -6,9 +6,10 @@
 # Dovecot's submission service, the OAuth 2.0 tests' SMTP server, with dovecot-gssapi and Samba's
 # ntlm_auth (winbind) for GSSAPI and NTLM, and MIT Kerberos's KDC, kadmin.local and kinit for
 # the Kerberos tests' private realm),
-# then runs the whole solution with dotnet test, and lints the OpenAPI contract (docs/openapi.json)
-# with Redocly and Spectral from npm (pinned in tools/openapi, installed once into .tools/npm).
-# Extra arguments go to dotnet test.
+# then runs the whole solution with dotnet test, lints the OpenAPI contract (docs/openapi.json)
+# with Redocly and Spectral from npm (pinned in tools/openapi, installed once into .tools/npm), and
+# as root runs the Debian package's check (packaging/check-deb.sh, which installs what it needs:
+# lintian, systemd-analyze). Extra arguments go to dotnet test.
 set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -41,6 +42,20 @@ tools/openapi/lint.sh || lint=1
 # One closing line any reader understands: "N passed, N failed".
 passed=$(grep -E '^\s+succeeded: [0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
 failed=$(grep -E '^\s+failed: [0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
+
+# The Debian package as an administrator meets it: built, linted, installed, run, removed and
+# purged on this machine, which it leaves as it was. It installs a package, so only as root (CI is).
+if [[ $(id -u) == 0 ]]; then
+  if bash packaging/check-deb.sh; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    status=1
+    echo "failed packaging/check-deb.sh" >>"$log"
+  fi
+else
+  echo "packaging/check-deb.sh not run: it installs the herald package, so it needs root"
+fi
 # The names of the failed tests, last, where a reader of only the end of the output sees them.
 if grep -qE '^failed ' "$log"; then
   echo "Failed tests:"

@@ -19,7 +19,7 @@ internal sealed class HeraldNode(
     // A passphrase of the benchmark's own, so that no key from the operator's environment is read.
     private static readonly Dictionary<string, string?> Environment = new()
     {
-        ["HERALD_CREDENTIAL_KEY"] = "herald bench passphrase",
+        ["HERALD_CREDENTIAL_KEY"] = "herald bench passphrase, amber kestrel",
         ["HERALD_CREDENTIAL_KEY_FILE"] = null,
         ["HERALD_DATA_DIR"] = null,
     };

@@ -47,10 +47,35 @@ public sealed class CredentialKey : IDisposable
         return null;
     }
 
-    public static string? CheckPassphrase(string passphrase) =>
-        passphrase.Length < MinimumPassphraseLength
-            ? $"The credential key passphrase must be at least {MinimumPassphraseLength} characters long."
+    /// <summary>zxcvbn's score a passphrase must reach: 3 is "safely unguessable" (about 10^10
+    /// guesses), what its authors advise against an offline attack on a slow hash — the one this
+    /// key faces if a database and its salt leak.</summary>
+    public const int MinimumStrengthScore = 3;
+
+    /// <summary>zxcvbn's matching grows faster than linearly with length; beyond this many
+    /// characters only the first ones are estimated (a passphrase that long is strong unless it
+    /// repeats itself, and its start shows that too).</summary>
+    private const int EstimatedLength = 64;
+
+    /// <summary>Words anyone guessing Herald's key would try first.</summary>
+    private static readonly string[] ObviousWords = ["herald", "credential", "key", "passphrase", "password", "secret", "smtp", "mail"];
+
+    /// <summary>Null when the passphrase is long enough and hard to guess (zxcvbn's estimate);
+    /// otherwise a sentence that says why and what to use instead. Never repeats the passphrase.</summary>
+    public static string? CheckPassphrase(string passphrase)
+    {
+        ArgumentNullException.ThrowIfNull(passphrase);
+        if (passphrase.Length < MinimumPassphraseLength)
+        {
+            return $"The credential key passphrase must be at least {MinimumPassphraseLength} characters long.";
+        }
+
+        var estimate = Zxcvbn.Zxcvbn.MatchPassword(passphrase.Length > EstimatedLength ? passphrase[..EstimatedLength] : passphrase, ObviousWords);
+        return estimate.Score < MinimumStrengthScore
+            ? $"The credential key passphrase is too easy to guess (strength {estimate.Score} of 4 by zxcvbn's estimate; at least {MinimumStrengthScore} is needed): "
+              + "use four or more unrelated words, or generate one with 'openssl rand -base64 32'."
             : null;
+    }
 
     public EncryptedSecret Seal(ReadOnlySpan<byte> plaintext, string secretName)
     {

@@ -72,15 +72,31 @@ public static class ConsoleExtensions
     public static IServiceCollection AddConsoleKeyRing(this IServiceCollection services, bool inDatabase, string directory)
     {
         var protection = services.AddDataProtection().SetApplicationName("Herald");
+        services.Configure<KeyManagementOptions>(options => options.XmlEncryptor = new ConsoleKeyElements());
         if (!inDatabase)
         {
-            protection.PersistKeysToFileSystem(new DirectoryInfo(directory));
+            // Key files hold key material in clear: the directory is the node user's alone,
+            // whatever the umask (Data Protection would make it world-readable).
+            protection.PersistKeysToFileSystem(OwnerOnlyDirectory(directory));
             return services;
         }
 
         services.AddSingleton<ConsoleKeyRing>();
         services.AddOptions<KeyManagementOptions>().Configure<ConsoleKeyRing>((options, ring) => options.XmlRepository = ring);
         return services;
+    }
+
+    private static DirectoryInfo OwnerOnlyDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return Directory.CreateDirectory(path);
+        }
+
+        var directory = Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        // CreateDirectory leaves the mode of a directory that exists (made by an earlier release) as it was.
+        directory.UnixFileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        return directory;
     }
 
     public static WebApplication MapHeraldConsole(this WebApplication app)

@@ -15,6 +15,23 @@ internal sealed record CliConsole(TextReader In, TextWriter Out, TextWriter Erro
     /// (<see cref="Environment"/> reads one by name).</summary>
     public Func<IEnumerable<KeyValuePair<string, string>>> Variables { get; init; } = () => [];
 
+    /// <summary>This console with <paramref name="defaults"/> under its environment: a variable
+    /// the process has wins over the same one in the defaults (<see cref="EnvironmentFile"/>).</summary>
+    public CliConsole WithDefaults(IReadOnlyDictionary<string, string> defaults)
+    {
+        var (environment, variables) = (Environment, Variables);
+        return this with
+        {
+            Environment = name => environment(name) ?? defaults.GetValueOrDefault(name),
+            Variables = () =>
+            {
+                var own = variables().ToList();
+                var names = own.Select(v => v.Key).ToHashSet(StringComparer.Ordinal);
+                return own.Concat(defaults.Where(d => !names.Contains(d.Key)));
+            },
+        };
+    }
+
     /// <summary>Writes "herald: sentence" to standard error; returns the exit code for a failure.</summary>
     public int Fail(string sentence)
     {

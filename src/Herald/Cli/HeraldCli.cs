@@ -20,6 +20,19 @@ internal static class HeraldCli
 
     public static async Task<int> RunAsync(string[] args, CliConsole console, CancellationToken cancellationToken = default)
     {
+        // On an installed system the command reads the service's settings file (the package's
+        // /usr/bin/herald names it), so that it works on the service's data by default.
+        if (console.Environment(EnvironmentFile.Variable) is { Length: > 0 } file)
+        {
+            var (defaults, problem) = EnvironmentFile.Read(file);
+            if (defaults is null)
+            {
+                return console.Fail(problem!);
+            }
+
+            console = console.WithDefaults(defaults);
+        }
+
         var root = new RootCommand("Herald: outgoing email and notifications, configured once.")
         {
             DataDirectory,

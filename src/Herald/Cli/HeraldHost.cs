@@ -37,8 +37,9 @@ internal static partial class HeraldHost
         var (dataDirectory, database, node, urls, console) = (options.DataDirectory, options.Database, options.Node, options.Urls, options.Console);
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(urls);
-        // Settings such as HERALD_Delivery__MaximumAge=1.00:00:00 reach the options classes.
-        builder.Configuration.AddEnvironmentVariables("HERALD_");
+        // Settings such as HERALD_Delivery__MaximumAge=1.00:00:00 reach the options classes, read
+        // as every verb reads them (the environment, then the service's settings file).
+        builder.Configuration.AddConfiguration(HeraldNode.Settings(console));
         // One line per request is noise at thousands of messages a second.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         // Links in notifications point at the first --urls entry unless Notifications:PublicBaseUrl
@@ -63,13 +64,6 @@ internal static partial class HeraldHost
         var consoleKeysInDatabase = NodePassphrase.ForNode(dataDirectory, console.Environment).Read() is not null;
         var consoleKeyDirectory = Path.Combine(dataDirectory, "console-keys");
         builder.Services.AddConsoleKeyRing(consoleKeysInDatabase, consoleKeyDirectory);
-        if (consoleKeysInDatabase)
-        {
-            // Data Protection warns that a key "may be persisted to storage in unencrypted form"
-            // when it has no XML encryptor of its own; ConsoleKeyRing seals every element whole,
-            // so the warning would be false. Its errors still show.
-            builder.Logging.AddFilter("Microsoft.AspNetCore.DataProtection.KeyManagement.XmlKeyManager", LogLevel.Error);
-        }
 
         options.Configure?.Invoke(builder);
         var app = builder.Build();
@@ -115,7 +109,7 @@ internal static partial class HeraldHost
 
         if (key.Key is null)
         {
-            LogNoCredentialKey(log);
+            LogNoCredentialKey(log, vault.Passphrase.KeyFilePath);
         }
         else
         {
@@ -159,8 +153,8 @@ internal static partial class HeraldHost
     [LoggerMessage(Level = LogLevel.Information, Message = "Credential key from {Origin} matches the database")]
     private static partial void LogCredentialKey(ILogger logger, string origin);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "No credential key is set: SMTP passwords and client certificates cannot be stored until one is (HERALD_CREDENTIAL_KEY or 'herald key set')")]
-    private static partial void LogNoCredentialKey(ILogger logger);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No credential key is set: SMTP passwords and other secrets cannot be stored, and console sign-ins are good on this node only. Next: run 'herald key set' (it reads a passphrase from standard input and writes {KeyFile}), or set HERALD_CREDENTIAL_KEY or HERALD_CREDENTIAL_KEY_FILE, with the same passphrase on every node of this database; then restart herald serve")]
+    private static partial void LogNoCredentialKey(ILogger logger, string keyFile);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Console sign-in keys are kept in the database, sealed with the credential key: a session or form from one node is good on every node of the database")]
     private static partial void LogConsoleKeysInDatabase(ILogger logger);

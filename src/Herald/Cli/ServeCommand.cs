@@ -12,10 +12,11 @@ namespace Herald.Cli;
 internal static partial class ServeCommand
 {
     public const string DefaultUrls = "http://127.0.0.1:8025";
+    public const string UrlsVariable = "HERALD_URLS";
 
     public static Command Create(CliConsole console)
     {
-        var urls = new Option<string>("--urls") { Description = $"Where the HTTP API listens (default {DefaultUrls}; several separated by ';').", DefaultValueFactory = _ => DefaultUrls };
+        var urls = new Option<string?>("--urls") { Description = $"Where the HTTP API listens, several separated by ';' (default: ${UrlsVariable}, else {DefaultUrls})." };
         var nodeName = new Option<string?>("--node-name") { Description = "This node's name in leases and delivery history (default: HERALD_NODE_NAME, else the host name)." };
         var nodeTags = new Option<string?>("--node-tags") { Description = "Comma-separated tags: SMTP connections with node tags are used only by nodes carrying one (default: HERALD_NODE_TAGS)." };
         var command = new Command("serve", "Run Herald: HTTP API, relay listeners, outbox and delivery workers.") { urls, nodeName, nodeTags };
@@ -35,7 +36,7 @@ internal static partial class ServeCommand
             var node = new NodeIdentity(
                 parse.GetValue(nodeName) ?? console.Environment(HeraldNode.NodeNameVariable) ?? Environment.MachineName,
                 HeraldNode.NodeTags(parse.GetValue(nodeTags), console));
-            return await RunAsync(dataDirectory, database, node, parse.GetValue(urls)!, console, ct);
+            return await RunAsync(dataDirectory, database, node, parse.GetValue(urls) ?? console.Environment(UrlsVariable) ?? DefaultUrls, console, ct);
         });
         return command;
     }

@@ -13,7 +13,7 @@ namespace Herald.IntegrationTests.Delivery;
 /// </summary>
 public sealed class PostfixDeliveryTests(PostfixFixture postfix) : IDisposable
 {
-    private readonly HeraldCommandLine _herald = new() { Environment = { ["HERALD_CREDENTIAL_KEY"] = "integration test passphrase" } };
+    private readonly HeraldCommandLine _herald = new() { Environment = { ["HERALD_CREDENTIAL_KEY"] = "integration test passphrase, amber kestrel" } };
 
     private async Task ConfigureAsync(params string[] flags)
     {

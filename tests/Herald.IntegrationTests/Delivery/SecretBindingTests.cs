@@ -17,7 +17,7 @@ namespace Herald.IntegrationTests.Delivery;
 /// </summary>
 public sealed class SecretBindingTests(PostfixFixture original) : IAsyncDisposable
 {
-    private readonly HeraldCommandLine _cli = new() { Environment = { ["HERALD_CREDENTIAL_KEY"] = "secret binding passphrase" } };
+    private readonly HeraldCommandLine _cli = new() { Environment = { ["HERALD_CREDENTIAL_KEY"] = "secret binding passphrase, amber kestrel" } };
     private HeraldServer? _server;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -32,7 +32,7 @@ public sealed class SecretBindingTests(PostfixFixture original) : IAsyncDisposab
             "smtp", "set", "--from", "herald@example.org", "--server", "127.0.0.1", "--port", $"{original.StartTlsAuthPort}",
             "--security", "starttls-required", "--trust-ca", original.Pki("ca.pem"), "--auth", "plain", "--username", original.SaslUser, "--password-stdin");
         Assert.True(set.ExitCode == 0, set.ToString());
-        _server = await HeraldServer.StartAsync(_cli.DataDirectory, new Dictionary<string, string>(OutboxNode.FastRetries) { ["HERALD_CREDENTIAL_KEY"] = "secret binding passphrase" });
+        _server = await HeraldServer.StartAsync(_cli.DataDirectory, new Dictionary<string, string>(OutboxNode.FastRetries) { ["HERALD_CREDENTIAL_KEY"] = "secret binding passphrase, amber kestrel" });
         var apiKey = (await OutboxNode.MustAsync(_cli, "apikey", "create", "--scope", "/", "--role", "admin")).Output.TrimEnd().Split('\n')[^1];
         using var http = _server.Client(apiKey);
 

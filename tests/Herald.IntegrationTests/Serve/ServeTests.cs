@@ -13,7 +13,7 @@ public sealed class ServeTests : IDisposable
     [Fact]
     public async Task Serve_migrates_the_database_answers_healthz_and_logs_where_everything_is()
     {
-        await using var serve = HeraldServer.Launch(_herald.DataDirectory, new Dictionary<string, string> { ["HERALD_CREDENTIAL_KEY"] = "serve test passphrase" });
+        await using var serve = HeraldServer.Launch(_herald.DataDirectory, new Dictionary<string, string> { ["HERALD_CREDENTIAL_KEY"] = "serve test passphrase, amber kestrel" });
 
         var (status, body) = await serve.WaitUntilHealthyAsync();
 
@@ -25,13 +25,13 @@ public sealed class ServeTests : IDisposable
         Assert.Contains($"Data directory {_herald.DataDirectory}", log, StringComparison.Ordinal);
         Assert.Contains(serve.BaseAddress.ToString().TrimEnd('/'), log, StringComparison.Ordinal);
         Assert.Contains("Credential key from the HERALD_CREDENTIAL_KEY environment variable matches the database", log, StringComparison.Ordinal);
-        Assert.DoesNotContain("serve test passphrase", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("serve test passphrase, amber kestrel", log, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task With_a_credential_key_the_console_keys_are_sealed_in_the_database_not_in_the_data_directory()
     {
-        await using var serve = await HeraldServer.StartAsync(_herald.DataDirectory, new Dictionary<string, string> { ["HERALD_CREDENTIAL_KEY"] = "serve test passphrase" });
+        await using var serve = await HeraldServer.StartAsync(_herald.DataDirectory, new Dictionary<string, string> { ["HERALD_CREDENTIAL_KEY"] = "serve test passphrase, amber kestrel" });
         using var http = serve.Client();
 
         // The sign-in form carries an anti-forgery token: the first one makes the key ring's first key.
@@ -60,6 +60,26 @@ public sealed class ServeTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, signIn.StatusCode);
         Assert.Single(Directory.GetFiles(Path.Combine(_herald.DataDirectory, "console-keys"), "key-*.xml"));
         Assert.Contains($"Console sign-in keys are kept in {Path.Combine(_herald.DataDirectory, "console-keys")}, unencrypted and for this node only", serve.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_first_start_without_a_credential_key_says_what_to_do_next_and_no_framework_warning()
+    {
+        await using var serve = await HeraldServer.StartAsync(_herald.DataDirectory);
+        using var http = serve.Client();
+
+        // The sign-in form's anti-forgery token needs the key ring's first key: by its answer the
+        // key has been made, and anything Data Protection had to say about it has been said.
+        using var signIn = await http.GetAsync(new Uri("signin", UriKind.Relative), TestContext.Current.CancellationToken);
+        await serve.WaitForOutputAsync("No credential key is set", TimeSpan.FromSeconds(30));
+
+        Assert.Equal(HttpStatusCode.OK, signIn.StatusCode);
+        var log = serve.Output;
+        Assert.Contains($"Next: run 'herald key set' (it reads a passphrase from standard input and writes {Path.Combine(_herald.DataDirectory, "credential.key")})", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("No XML encryptor", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("warn: Microsoft.", log, StringComparison.Ordinal);
+        // The key files hold key material in clear: only the node's user may open their directory.
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(_herald.DataDirectory, "console-keys")));
     }
 
     [Fact]

@@ -277,7 +277,7 @@ public sealed class SettingsStoreTests
         Assert.Equal("client secret", System.Text.Encoding.UTF8.GetString(secret));
 
         // Sealed under another key (rotated meanwhile): nothing is written.
-        var other = CredentialKey.Create("another passphrase", iterations: 1000);
+        var other = CredentialKey.Create("another passphrase, amber kestrel", iterations: 1000);
         Assert.False(await store.SaveRefreshTokenAsync("c1", other.Seal("stale", SecretNames.OAuthRefreshToken("c1")), other.Parameters.CheckValue, Ct));
         Assert.False(await store.SaveRefreshTokenAsync("c2", key.Seal("nobody's", SecretNames.OAuthRefreshToken("c2")), key.Parameters.CheckValue, Ct));
         Assert.True(await store.SaveRefreshTokenAsync("c1", key.Seal("rotated refresh token", SecretNames.OAuthRefreshToken("c1")), key.Parameters.CheckValue, Ct));

@@ -15,7 +15,7 @@ public sealed class KeyCommandTests : IDisposable
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
         Assert.DoesNotContain("first passphrase", set.Output + set.Error, StringComparison.Ordinal);
 
-        var other = await _herald.RunWithInputAsync("a different passphrase\n", "key", "set");
+        var other = await _herald.RunWithInputAsync("a different passphrase of the moth\n", "key", "set");
 
         Assert.NotEqual(0, other.ExitCode);
         Assert.Contains("not this database's credential key", other.Error, StringComparison.Ordinal);

@@ -74,4 +74,33 @@ public sealed class CredentialKeyTests
         Assert.NotNull(CredentialKey.CheckPassphrase("short"));
         Assert.Null(CredentialKey.CheckPassphrase(Passphrase));
     }
+
+    [Theory]
+    [InlineData("password1234")]
+    [InlineData("aaaaaaaaaaaaaaaa")]
+    [InlineData("qwertyuiop12")]
+    [InlineData("hunter2hunter2")]
+    [InlineData("herald credential key")]
+    [InlineData("Herald-Passphrase-2026")]
+    public void Long_enough_but_guessable_passphrases_are_refused_with_a_sentence_that_does_not_repeat_them(string passphrase)
+    {
+        var problem = CredentialKey.CheckPassphrase(passphrase);
+
+        Assert.NotNull(problem);
+        Assert.StartsWith("The credential key passphrase is too easy to guess (strength ", problem, StringComparison.Ordinal);
+        Assert.DoesNotContain(passphrase, problem, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Theory]
+    [InlineData("correct horse battery staple")]
+    [InlineData("w8$Lq!2vP#n9Zr")]
+    [InlineData("otter lantern gravel mosaic")]
+    public void Hard_to_guess_passphrases_are_accepted(string passphrase) => Assert.Null(CredentialKey.CheckPassphrase(passphrase));
+
+    [Fact]
+    public void A_huge_passphrase_is_estimated_quickly_and_a_long_repetition_is_still_refused()
+    {
+        Assert.NotNull(CredentialKey.CheckPassphrase(new string('a', 1_000_000)));
+        Assert.Null(CredentialKey.CheckPassphrase(string.Concat(Enumerable.Range(0, 20_000).Select(i => (char)('!' + (i * 7919 % 90))))));
+    }
 }

@@ -27,7 +27,7 @@ public sealed class KeyRotationTests : IDisposable
     public async Task Rotation_reseals_every_secret_and_retires_the_old_key()
     {
         var ct = TestContext.Current.CancellationToken;
-        var node = new NodePassphrase("old passphrase 123", Path.Combine(_directory, "unused.key"));
+        var node = new NodePassphrase("old passphrase 123 of the heron", Path.Combine(_directory, "unused.key"));
         using var vault = new CredentialVault(_keys, node);
         var service = new OutgoingSettingsService(_settings, new OutgoingSettingsCache(_settings, TimeProvider.System), vault, TimeProvider.System);
         Assert.Null((await service.ApplyAsync(Caller.Operator, new(Herald.Scopes.ScopePath.Root)
@@ -42,15 +42,15 @@ public sealed class KeyRotationTests : IDisposable
         }, ct)).Refusal);
         var before = (await _settings.GetConnectionAsync("/:default", ct))!.Authentication.Password!;
 
-        var (succeeded, message) = await new CredentialKeyAdministration(_keys, node).RotateAsync(vault, "new passphrase 456", ct);
+        var (succeeded, message) = await new CredentialKeyAdministration(_keys, node).RotateAsync(vault, "new passphrase 456 of the otter", ct);
 
         Assert.True(succeeded, message);
         Assert.Contains("1 secret", message, StringComparison.Ordinal);
         var after = (await _settings.GetConnectionAsync("/:default", ct))!.Authentication.Password!;
         Assert.NotEqual(before, after);
         var stored = (await _keys.GetKeyParametersAsync(ct))!;
-        Assert.Null(CredentialKey.Unlock("old passphrase 123", stored));
-        using var fresh = CredentialKey.Unlock("new passphrase 456", stored);
+        Assert.Null(CredentialKey.Unlock("old passphrase 123 of the heron", stored));
+        using var fresh = CredentialKey.Unlock("new passphrase 456 of the otter", stored);
         Assert.NotNull(fresh);
         Assert.True(fresh.TryOpen(after, SecretNames.ConnectionPassword("/:default"), out var plaintext));
         Assert.Equal("s3cret-pass", System.Text.Encoding.UTF8.GetString(plaintext));
@@ -60,7 +60,7 @@ public sealed class KeyRotationTests : IDisposable
     public async Task Rotation_changes_nothing_when_a_secret_was_tampered_with()
     {
         var ct = TestContext.Current.CancellationToken;
-        var node = new NodePassphrase("old passphrase 123", Path.Combine(_directory, "unused.key"));
+        var node = new NodePassphrase("old passphrase 123 of the heron", Path.Combine(_directory, "unused.key"));
         using var vault = new CredentialVault(_keys, node);
         var service = new OutgoingSettingsService(_settings, new OutgoingSettingsCache(_settings, TimeProvider.System), vault, TimeProvider.System);
         await service.ApplyAsync(Caller.Operator, new(Herald.Scopes.ScopePath.Root)
@@ -78,7 +78,7 @@ public sealed class KeyRotationTests : IDisposable
         }
 
         var paramsBefore = (await _keys.GetKeyParametersAsync(ct))!;
-        var (succeeded, message) = await new CredentialKeyAdministration(_keys, node).RotateAsync(vault, "new passphrase 456", ct);
+        var (succeeded, message) = await new CredentialKeyAdministration(_keys, node).RotateAsync(vault, "new passphrase 456 of the otter", ct);
 
         Assert.False(succeeded);
         Assert.Contains("smtp-connection//:default/password", message, StringComparison.Ordinal);
@@ -89,12 +89,12 @@ public sealed class KeyRotationTests : IDisposable
     public async Task A_node_with_another_passphrase_is_told_its_key_does_not_match()
     {
         var ct = TestContext.Current.CancellationToken;
-        using (var first = new CredentialVault(_keys, new NodePassphrase("first passphrase 1", "unused")))
+        using (var first = new CredentialVault(_keys, new NodePassphrase("first passphrase 1 of the lynx", "unused")))
         {
             Assert.NotNull((await first.GetKeyAsync(initializeDatabase: true, ct)).Key);
         }
 
-        using var second = new CredentialVault(_keys, new NodePassphrase("second passphrase 2", "unused"));
+        using var second = new CredentialVault(_keys, new NodePassphrase("second passphrase 2 of the wren", "unused"));
         var status = await second.GetKeyAsync(initializeDatabase: true, ct);
 
         Assert.Null(status.Key);
