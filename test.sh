@@ -6,9 +6,10 @@
 # Dovecot's submission service, the OAuth 2.0 tests' SMTP server, with dovecot-gssapi and Samba's
 # ntlm_auth (winbind) for GSSAPI and NTLM, and MIT Kerberos's KDC, kadmin.local and kinit for
 # the Kerberos tests' private realm, and SpamAssassin, which scores every kind of mail Herald writes),
-# then runs the whole solution with dotnet test, and as root the Debian package's check
-# (packaging/check-deb.sh, which installs what it needs: lintian, systemd-analyze). Extra arguments
-# go to dotnet test.
+# then runs the whole solution with dotnet test, lints the OpenAPI contract (docs/openapi.json)
+# with Redocly and Spectral from npm (pinned in tools/openapi, installed once into .tools/npm), and
+# as root runs the Debian package's check (packaging/check-deb.sh, which installs what it needs:
+# lintian, systemd-analyze). Extra arguments go to dotnet test.
 set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -19,6 +20,8 @@ for package in postfix sasl2-bin libsasl2-modules libsasl2-modules-db openssl po
   dovecot-gssapi winbind krb5-kdc krb5-admin-server krb5-user spamassassin; do
   have_package "$package" || packages+=("$package")
 done
+# Node.js and npm for the OpenAPI linters (any install that puts npm on the PATH will do).
+command -v npm >/dev/null || packages+=(nodejs npm)
 if ((${#packages[@]})); then
   echo "Installing test peers: ${packages[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -30,6 +33,11 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 dotnet test --solution Herald.slnx "$@" 2>&1 | tee "$log" || status=$?
+
+# The contract clients generate from: docs/openapi.json is what the server serves (the test
+# Api/OpenApiContractTests says so); each linter's own ruleset must find no error in it.
+lint=0
+tools/openapi/lint.sh || lint=1
 
 # One closing line any reader understands: "N passed, N failed".
 passed=$(grep -E '^\s+succeeded: [0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
@@ -54,4 +62,8 @@ if grep -qE '^failed ' "$log"; then
   grep -A3 -E '^failed ' "$log" | grep -vE '^\s+at |^--$' | cut -c1-400
 fi
 echo "${passed} passed, ${failed} failed"
+if ((lint)); then
+  echo "The OpenAPI contract (docs/openapi.json) has lint errors: see Redocly's and Spectral's output above."
+  ((status)) || status=1
+fi
 exit "$status"

@@ -12,9 +12,6 @@ internal static class ApiResults
     public static ValidationProblem Invalid(IReadOnlyList<FieldError> errors, string title) =>
         TypedResults.ValidationProblem(errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()), title: title);
 
-    public static NotFound<ProblemDetails> NotFound(string detail) =>
-        TypedResults.NotFound(new ProblemDetails { Status = StatusCodes.Status404NotFound, Title = "Not found", Detail = detail });
-
     public static ProblemHttpResult Problem(int status, string title, string detail) => TypedResults.Problem(statusCode: status, title: title, detail: detail);
 
     /// <summary>A use case's refusal as RFC 9457 problem details: 403, 404, 409, or 422 with the

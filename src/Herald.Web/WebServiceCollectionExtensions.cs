@@ -2,6 +2,7 @@ using Herald.Web.Console;
 using Herald.Web.Health;
 using Herald.Web.Metrics;
 using Herald.Web.Notifications;
+using Herald.Web.OpenApi;
 using Herald.Web.Outbox;
 using Herald.Web.Relay;
 using Herald.Web.Security;
@@ -22,7 +23,7 @@ public static class WebServiceCollectionExtensions
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorization();
         services.AddProblemDetails();
-        services.AddOpenApi();
+        services.AddHeraldOpenApi();
         services.AddHeraldConsole();
         // Enumerations are written by name, as in the CLI: "sent", "starttls-required".
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(

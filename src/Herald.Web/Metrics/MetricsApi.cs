@@ -80,7 +80,9 @@ public static class MetricsApi
             }
 
             return Results.Text(text.ToString(), "text/plain; version=0.0.4; charset=utf-8");
-        }).RequireAuthorization().WithTags("Operations").WithSummary("Prometheus metrics (administrator of /).");
+        }).RequireAuthorization().WithTags("Operations").WithName("getMetrics").WithSummary("Get Prometheus metrics")
+            .WithDescription("Outbox, delivery, quarantine and connection metrics in the Prometheus text format, for an administrator key of /.")
+            .Produces<string>(StatusCodes.Status200OK, "text/plain");
         return app;
     }
 

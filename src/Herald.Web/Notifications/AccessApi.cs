@@ -15,9 +15,12 @@ public static class AccessApi
     public static RouteGroupBuilder MapAccessApi(this RouteGroupBuilder api)
     {
         var access = api.MapGroup("/access").WithTags("Access");
-        access.MapGet("", GetAsync).WithSummary("A scope's own access entries and the effective ones, each with the scope it is inherited from.");
-        access.MapPut("", PutAsync).WithSummary("Grant a user or group a level (view, edit, admin) on a scope; a second grant changes the level.");
-        access.MapDelete("", DeleteAsync).WithSummary("Remove a principal's entry from a scope's access list.");
+        access.MapGet("", GetAsync).WithName("getAccess").WithSummary("Get a scope's access list")
+            .WithDescription("A scope's own access entries and the effective ones, each with the scope it is inherited from.");
+        access.MapPut("", PutAsync).WithName("grantAccess").WithSummary("Grant access to a scope")
+            .WithDescription("Grant a user or group a level (view, edit, admin) on a scope; a second grant changes the level.");
+        access.MapDelete("", DeleteAsync).WithName("revokeAccess").WithSummary("Revoke access to a scope")
+            .WithDescription("Remove a principal's entry from a scope's access list.");
         return api;
     }
 

@@ -22,20 +22,30 @@ public static class DirectoryApi
     public static RouteGroupBuilder MapDirectoryApi(this RouteGroupBuilder api)
     {
         var users = api.MapGroup("/users").WithTags("Directory");
-        users.MapGet("", ListUsersAsync).WithSummary("Every user of the directory, by id.");
-        users.MapGet("/{id}", GetUserAsync).WithSummary("One user.");
-        users.MapPut("/{id}", PutUserAsync).WithSummary("Add a user or change one; fields left out keep their values (a new user needs name and email; time zone defaults to UTC, language to en).");
-        users.MapDelete("/{id}", DeleteUserAsync).WithSummary("Remove a user with their group memberships and access entries.");
+        users.MapGet("", ListUsersAsync).WithName("listUsers").WithSummary("List users")
+            .WithDescription("Every user of the directory, by id.");
+        users.MapGet("/{id}", GetUserAsync).WithName("getUser").WithSummary("Get a user")
+            .WithDescription("One user.");
+        users.MapPut("/{id}", PutUserAsync).WithName("putUser").WithSummary("Add or change a user")
+            .WithDescription("Add a user or change one; fields left out keep their values (a new user needs name and email; time zone defaults to UTC, language to en).");
+        users.MapDelete("/{id}", DeleteUserAsync).WithName("deleteUser").WithSummary("Remove a user")
+            .WithDescription("Remove a user with their group memberships and access entries.");
 
         var groups = api.MapGroup("/groups").WithTags("Directory");
-        groups.MapGet("", ListGroupsAsync).WithSummary("Every group with its direct members.");
-        groups.MapGet("/{id}", GetGroupAsync).WithSummary("One group with its direct members.");
-        groups.MapGet("/{id}/members", GetMembersAsync).WithSummary("A group's direct members, or with expand=true every user reached through nested groups, each once.");
-        groups.MapPut("/{id}", PutGroupAsync).WithSummary("Add a group or change one; members (user:<id>, group:<id>) replace the stored list and must exist; a cycle is refused.");
-        groups.MapDelete("/{id}", DeleteGroupAsync).WithSummary("Remove a group, its place in other groups and its access entries.");
+        groups.MapGet("", ListGroupsAsync).WithName("listGroups").WithSummary("List groups")
+            .WithDescription("Every group with its direct members.");
+        groups.MapGet("/{id}", GetGroupAsync).WithName("getGroup").WithSummary("Get a group")
+            .WithDescription("One group with its direct members.");
+        groups.MapGet("/{id}/members", GetMembersAsync).WithName("getGroupMembers").WithSummary("List a group's members")
+            .WithDescription("A group's direct members, or with expand=true every user reached through nested groups, each once.");
+        groups.MapPut("/{id}", PutGroupAsync).WithName("putGroup").WithSummary("Add or change a group")
+            .WithDescription("Add a group or change one; members (user:<id>, group:<id>) replace the stored list and must exist; a cycle is refused.");
+        groups.MapDelete("/{id}", DeleteGroupAsync).WithName("deleteGroup").WithSummary("Remove a group")
+            .WithDescription("Remove a group, its place in other groups and its access entries.");
 
         api.MapPost("/directory/import", ImportAsync).WithTags("Directory")
-            .WithSummary("Add or replace users and groups from JSON (application/json) or CSV (text/csv) in one transaction: all or nothing, errors named by item or line.");
+            .WithName("importDirectory").WithSummary("Import users and groups")
+            .WithDescription("Add or replace users and groups from JSON (application/json) or CSV (text/csv) in one transaction: all or nothing, errors named by item or line.");
         return api;
     }
 

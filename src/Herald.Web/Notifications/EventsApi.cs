@@ -18,12 +18,16 @@ public static class EventsApi
     public static RouteGroupBuilder MapEventsApi(this RouteGroupBuilder api)
     {
         api.MapPost("/events", PostAsync).WithTags("Notifications")
-            .WithSummary("Post one event or { events: [...] } (at most 1,000); an id already stored in the event's scope is ignored and reported as a duplicate.");
+            .WithName("postEvents").WithSummary("Post events")
+            .WithDescription("Post one event or { events: [...] } (at most 1,000); an id already stored in the event's scope is ignored and reported as a duplicate.");
         return api;
     }
 
     /// <summary>An event as stored, named by its id and scope; a duplicate is an id already stored in that scope.</summary>
     public sealed record EventAccepted(string Id, string Scope, bool Duplicate);
+
+    /// <summary>Several events in one request (the body is read by hand; this names its shape in the OpenAPI document).</summary>
+    public sealed record EventBatch(IReadOnlyList<EventSubmission> Events);
 
     public sealed record EventsAccepted(IReadOnlyList<EventAccepted> Events, IReadOnlyList<string> Duplicates);
 

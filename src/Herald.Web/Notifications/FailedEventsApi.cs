@@ -17,9 +17,11 @@ public static class FailedEventsApi
     public static RouteGroupBuilder MapFailedEventsApi(this RouteGroupBuilder api)
     {
         api.MapGet("/events", ListAsync).WithTags("Notifications")
-            .WithSummary("Events in the key's scopes (or ?scope= and below) whose fan-out failed and is quarantined (?state=failed), newest first, with the reason (administrators).");
+            .WithName("listFailedEvents").WithSummary("List quarantined events")
+            .WithDescription("Events in the key's scopes (or ?scope= and below) whose fan-out failed and is quarantined (?state=failed), newest first, with the reason (administrators).");
         api.MapPost("/events/{id}/retry", RetryAsync).WithTags("Notifications")
-            .WithSummary("Fan a quarantined event out again, as if just posted (administrators of its scope, named by ?scope=).");
+            .WithName("retryEvent").ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Retry a quarantined event")
+            .WithDescription("Fan a quarantined event out again, as if just posted (administrators of its scope, named by ?scope=).");
         return api;
     }
 

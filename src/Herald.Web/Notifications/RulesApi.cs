@@ -17,12 +17,18 @@ public static class RulesApi
     public static RouteGroupBuilder MapRulesApi(this RouteGroupBuilder api)
     {
         var rules = api.MapGroup("/rules").WithTags("Notifications");
-        rules.MapGet("/", ListAsync).WithSummary("Rules of the scopes this key administers (optionally one scope and below).");
-        rules.MapPost("/", CreateAsync).WithSummary("Add a rule: event filter and recipients (addresses, user:…, group:…).");
-        rules.MapGet("/{id}", GetAsync).WithSummary("One rule.");
-        rules.MapPut("/{id}", PutAsync).WithSummary("Add or replace a rule.");
-        rules.MapDelete("/{id}", DeleteAsync).WithSummary("Remove a rule.");
-        rules.MapPost("/{id}/test", TestAsync).WithSummary("Send a sample notification of the rule's first event type to its recipients; returns how many were queued.");
+        rules.MapGet("/", ListAsync).WithName("listRules").WithSummary("List rules")
+            .WithDescription("Rules of the scopes this key administers (optionally one scope and below).");
+        rules.MapPost("/", CreateAsync).WithName("createRule").ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Create a rule")
+            .WithDescription("Add a rule: event filter and recipients (addresses, user:…, group:…).");
+        rules.MapGet("/{id}", GetAsync).WithName("getRule").WithSummary("Get a rule")
+            .WithDescription("One rule.");
+        rules.MapPut("/{id}", PutAsync).WithName("putRule").ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Add or replace a rule")
+            .WithDescription("Add or replace a rule.");
+        rules.MapDelete("/{id}", DeleteAsync).WithName("deleteRule").WithSummary("Remove a rule")
+            .WithDescription("Remove a rule.");
+        rules.MapPost("/{id}/test", TestAsync).WithName("testRule").WithSummary("Test a rule")
+            .WithDescription("Send a sample notification of the rule's first event type to its recipients; returns how many were queued.");
         return api;
     }
 

@@ -18,13 +18,20 @@ public static class SubscriptionsApi
     public static RouteGroupBuilder MapSubscriptionsApi(this RouteGroupBuilder api)
     {
         var subscriptions = api.MapGroup("/subscriptions").WithTags("Notifications");
-        subscriptions.MapGet("/", ListAsync).WithSummary("Subscriptions in the key's scopes; filter by owner (user:… or group:…) and scope (and below).");
-        subscriptions.MapPost("/", CreateAsync).WithSummary("Subscribe a user or group; the owner needs View on the scope.");
-        subscriptions.MapGet("/{id}", GetAsync).WithSummary("One subscription.");
-        subscriptions.MapPut("/{id}", PutAsync).WithSummary("Add or replace a subscription.");
-        subscriptions.MapDelete("/{id}", DeleteAsync).WithSummary("Remove a subscription.");
-        subscriptions.MapPut("/{id}/opt-outs/{userId}", OptOutAsync).WithSummary("A member opts out of a group's subscription.");
-        subscriptions.MapDelete("/{id}/opt-outs/{userId}", OptInAsync).WithSummary("A member who opted out receives the group's subscription again.");
+        subscriptions.MapGet("/", ListAsync).WithName("listSubscriptions").WithSummary("List subscriptions")
+            .WithDescription("Subscriptions in the key's scopes; filter by owner (user:… or group:…) and scope (and below).");
+        subscriptions.MapPost("/", CreateAsync).WithName("createSubscription").ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Create a subscription")
+            .WithDescription("Subscribe a user or group; the owner needs View on the scope.");
+        subscriptions.MapGet("/{id}", GetAsync).WithName("getSubscription").WithSummary("Get a subscription")
+            .WithDescription("One subscription.");
+        subscriptions.MapPut("/{id}", PutAsync).WithName("putSubscription").ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Add or replace a subscription")
+            .WithDescription("Add or replace a subscription.");
+        subscriptions.MapDelete("/{id}", DeleteAsync).WithName("deleteSubscription").WithSummary("Remove a subscription")
+            .WithDescription("Remove a subscription.");
+        subscriptions.MapPut("/{id}/opt-outs/{userId}", OptOutAsync).WithName("optOutOfSubscription").WithSummary("Opt a member out of a group's subscription")
+            .WithDescription("A member opts out of a group's subscription.");
+        subscriptions.MapDelete("/{id}/opt-outs/{userId}", OptInAsync).WithName("optInToSubscription").WithSummary("Opt a member back in to a group's subscription")
+            .WithDescription("A member who opted out receives the group's subscription again.");
         return api;
     }
 

@@ -18,11 +18,16 @@ public static class TemplatesApi
     public static RouteGroupBuilder MapTemplatesApi(this RouteGroupBuilder api)
     {
         var templates = api.MapGroup("/templates").WithTags("Templates");
-        templates.MapGet("/", ListAsync).WithSummary("The template that applies to each type in the scope: default, inherited (from which scope) or the scope's own.");
-        templates.MapPost("/preview", PreviewAsync).WithSummary("Render a type's template (or an unsaved one) with a sample event, or the given event values over it.");
-        templates.MapGet("/{type}", GetAsync).WithSummary("The template that applies to the type in the scope.");
-        templates.MapPut("/{type}", PutAsync).WithSummary("Set the scope's own template for the type; checked before it is saved.");
-        templates.MapDelete("/{type}", DeleteAsync).WithSummary("Remove the scope's own template: the inherited one or the default applies again.");
+        templates.MapGet("/", ListAsync).WithName("listTemplates").WithSummary("List templates of a scope")
+            .WithDescription("The template that applies to each type in the scope: default, inherited (from which scope) or the scope's own.");
+        templates.MapPost("/preview", PreviewAsync).WithName("previewTemplate").WithSummary("Preview a template")
+            .WithDescription("Render a type's template (or an unsaved one) with a sample event, or the given event values over it.");
+        templates.MapGet("/{type}", GetAsync).WithName("getTemplate").WithSummary("Get the template of an event type")
+            .WithDescription("The template that applies to the type in the scope.");
+        templates.MapPut("/{type}", PutAsync).WithName("putTemplate").WithSummary("Set a scope's template for an event type")
+            .WithDescription("Set the scope's own template for the type; checked before it is saved.");
+        templates.MapDelete("/{type}", DeleteAsync).WithName("deleteTemplate").WithSummary("Remove a scope's template")
+            .WithDescription("Remove the scope's own template: the inherited one or the default applies again.");
         return api;
     }
 

@@ -15,12 +15,18 @@ public static class OutboxApi
     public static RouteGroupBuilder MapOutboxApi(this RouteGroupBuilder api)
     {
         var messages = api.MapGroup("/messages").WithTags("Messages");
-        messages.MapPost("/", SubmitAsync).WithSummary("Submit one message; 202 once it is durably stored.");
-        messages.MapPost("/batch", SubmitBatchAsync).WithSummary("Submit up to 1,000 messages in one request.");
-        messages.MapGet("/{id}", GetAsync).WithSummary("A message with each recipient's state and attempt history (senders and administrators of its scope).");
-        messages.MapGet("/", ListAsync).WithSummary("Messages of a scope and its subtree (default: the key's), newest first (administrators).");
-        messages.MapPost("/{id}/retry", RetryAsync).WithSummary("Make deferred, expired and failed (quarantined) recipients due now (administrators).");
-        messages.MapPost("/{id}/cancel", CancelAsync).WithSummary("Cancel recipients not yet delivered (administrators).");
+        messages.MapPost("/", SubmitAsync).WithName("submitMessage").ProducesProblem(StatusCodes.Status503ServiceUnavailable).WithSummary("Submit a message")
+            .WithDescription("Submit one message; 202 once it is durably stored.");
+        messages.MapPost("/batch", SubmitBatchAsync).WithName("submitMessages").ProducesProblem(StatusCodes.Status503ServiceUnavailable).WithSummary("Submit a batch of messages")
+            .WithDescription("Submit up to 1,000 messages in one request.");
+        messages.MapGet("/{id}", GetAsync).WithName("getMessage").WithSummary("Get a message and its delivery state")
+            .WithDescription("A message with each recipient's state and attempt history (senders and administrators of its scope).");
+        messages.MapGet("/", ListAsync).WithName("listMessages").WithSummary("List messages")
+            .WithDescription("Messages of a scope and its subtree (default: the key's), newest first (administrators).");
+        messages.MapPost("/{id}/retry", RetryAsync).WithName("retryMessage").WithSummary("Retry a message now")
+            .WithDescription("Make deferred, expired and failed (quarantined) recipients due now (administrators).");
+        messages.MapPost("/{id}/cancel", CancelAsync).WithName("cancelMessage").WithSummary("Cancel a message")
+            .WithDescription("Cancel recipients not yet delivered (administrators).");
         return api;
     }
 

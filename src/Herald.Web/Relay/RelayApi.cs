@@ -15,13 +15,20 @@ public static class RelayApi
     public static RouteGroupBuilder MapRelayApi(this RouteGroupBuilder api)
     {
         var relay = api.MapGroup("/relay").WithTags("Relay");
-        relay.MapGet("/listeners", ListListenersAsync).WithSummary("Relay listeners in force in the scopes this key administers (the implied default included, with stored false).");
-        relay.MapGet("/listeners/{listen}", GetListenerAsync).WithSummary("One relay listener.");
-        relay.MapPut("/listeners/{listen}", PutListenerAsync).WithSummary("Add a relay listener (administrators of /) or change one; fields left out keep their values, a list replaces the stored one.");
-        relay.MapDelete("/listeners/{listen}", DeleteListenerAsync).WithSummary("Remove a relay listener, the implied default included (administrators of /).");
-        relay.MapGet("/accounts", ListAccountsAsync).WithSummary("Relay accounts of the scopes this key administers; never a password.");
-        relay.MapPut("/accounts/{user}", PutAccountAsync).WithSummary("Add a relay account or set its password and scope; the password is write-only.");
-        relay.MapDelete("/accounts/{user}", DeleteAccountAsync).WithSummary("Remove a relay account.");
+        relay.MapGet("/listeners", ListListenersAsync).WithName("listRelayListeners").WithSummary("List relay listeners")
+            .WithDescription("Relay listeners in force in the scopes this key administers (the implied default included, with stored false).");
+        relay.MapGet("/listeners/{listen}", GetListenerAsync).WithName("getRelayListener").WithSummary("Get a relay listener")
+            .WithDescription("One relay listener.");
+        relay.MapPut("/listeners/{listen}", PutListenerAsync).WithName("putRelayListener").ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Add or change a relay listener")
+            .WithDescription("Add a relay listener (administrators of /) or change one; fields left out keep their values, a list replaces the stored one.");
+        relay.MapDelete("/listeners/{listen}", DeleteListenerAsync).WithName("deleteRelayListener").WithSummary("Remove a relay listener")
+            .WithDescription("Remove a relay listener, the implied default included (administrators of /).");
+        relay.MapGet("/accounts", ListAccountsAsync).WithName("listRelayAccounts").WithSummary("List relay accounts")
+            .WithDescription("Relay accounts of the scopes this key administers; never a password.");
+        relay.MapPut("/accounts/{user}", PutAccountAsync).WithName("putRelayAccount").WithSummary("Add or change a relay account")
+            .WithDescription("Add a relay account or set its password and scope; the password is write-only.");
+        relay.MapDelete("/accounts/{user}", DeleteAccountAsync).WithName("deleteRelayAccount").WithSummary("Remove a relay account")
+            .WithDescription("Remove a relay account.");
         return api;
     }
 

@@ -21,17 +21,26 @@ public static class SettingsApi
     public static RouteGroupBuilder MapSettingsApi(this RouteGroupBuilder api)
     {
         var settings = api.MapGroup("/settings").WithTags("Settings");
-        settings.MapGet("/outgoing", GetAsync).WithSummary("Effective outgoing email settings of a scope; secrets only as 'set'.");
-        settings.MapPut("/outgoing", PutAsync).WithSummary("Change a scope's outgoing email settings (and its connection); fields left out keep their values.");
-        settings.MapGet("/public-url", GetPublicUrlAsync).WithSummary("The address links in mail start with, and where it comes from.");
-        settings.MapPut("/public-url", PutPublicUrlAsync).WithSummary("Store the address links in mail start with, for every node (administrators of / only); empty removes it.");
-        settings.MapPost("/test-email", TestAsync).WithSummary("Send a test email through a scope's settings now and report the SMTP outcome.");
+        settings.MapGet("/outgoing", GetAsync).WithName("getOutgoingSettings").WithSummary("Get a scope's outgoing email settings")
+            .WithDescription("Effective outgoing email settings of a scope; secrets only as 'set'.");
+        settings.MapPut("/outgoing", PutAsync).WithName("putOutgoingSettings").ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Change a scope's outgoing email settings")
+            .WithDescription("Change a scope's outgoing email settings (and its connection); fields left out keep their values.");
+        settings.MapGet("/public-url", GetPublicUrlAsync).WithName("getPublicUrl").WithSummary("Get the public URL")
+            .WithDescription("The address links in mail start with, and where it comes from.");
+        settings.MapPut("/public-url", PutPublicUrlAsync).WithName("putPublicUrl").WithSummary("Set the public URL")
+            .WithDescription("Store the address links in mail start with, for every node (administrators of / only); empty removes it.");
+        settings.MapPost("/test-email", TestAsync).WithName("sendTestEmail").WithSummary("Send a test email")
+            .WithDescription("Send a test email through a scope's settings now and report the SMTP outcome.");
 
         var connections = api.MapGroup("/connections").WithTags("Settings");
-        connections.MapGet("/", ListConnectionsAsync).WithSummary("SMTP connections of the scopes this key administers and of the scopes above them.");
-        connections.MapGet("/{name}", GetConnectionAsync).WithSummary("One SMTP connection, owned by ?scope= (default /); secrets only as 'set'.");
-        connections.MapPut("/{name}", PutConnectionAsync).WithSummary("Add or change the SMTP connection {name} owned by ?scope=; fields left out keep their values.");
-        connections.MapDelete("/{name}", DeleteConnectionAsync).WithSummary("Delete an SMTP connection that no scope uses.");
+        connections.MapGet("/", ListConnectionsAsync).WithName("listConnections").WithSummary("List SMTP connections")
+            .WithDescription("SMTP connections of the scopes this key administers and of the scopes above them.");
+        connections.MapGet("/{name}", GetConnectionAsync).WithName("getConnection").WithSummary("Get an SMTP connection")
+            .WithDescription("One SMTP connection, owned by ?scope= (default /); secrets only as 'set'.");
+        connections.MapPut("/{name}", PutConnectionAsync).WithName("putConnection").ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Add or change an SMTP connection")
+            .WithDescription("Add or change the SMTP connection {name} owned by ?scope=; fields left out keep their values.");
+        connections.MapDelete("/{name}", DeleteConnectionAsync).WithName("deleteConnection").ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Delete an SMTP connection")
+            .WithDescription("Delete an SMTP connection that no scope uses.");
         return api;
     }
 

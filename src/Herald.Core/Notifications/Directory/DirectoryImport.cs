@@ -221,9 +221,10 @@ public sealed record DirectoryImport(
         return records.SkipWhile(r => r.Item2.Count == 1 && r.Item2[0].Length == 0).ToList();
     }
 
-    private sealed record ImportFile(IReadOnlyList<ImportUser?>? Users, IReadOnlyList<ImportGroup?>? Groups);
+    /// <summary>The JSON import's shape (also its OpenAPI schema): users and groups, each optional.</summary>
+    public sealed record ImportFile(IReadOnlyList<ImportUser?>? Users, IReadOnlyList<ImportGroup?>? Groups);
 
-    private sealed record ImportUser(string? Id, string? Name, string? Email, string? TimeZone, string? Language);
+    public sealed record ImportUser(string? Id, string? Name, string? Email, string? TimeZone, string? Language);
 
-    private sealed record ImportGroup(string? Id, string? Name, string? Alias, string? Delivery, IReadOnlyList<string>? Members);
+    public sealed record ImportGroup(string? Id, string? Name, string? Alias, string? Delivery, IReadOnlyList<string>? Members);
 }
