@@ -49,6 +49,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<QueueService>();
         services.AddSingleton<ConnectionHealth>();
         services.AddSingleton<DeliveryMetrics>();
+        services.AddSingleton<NotificationMetrics>();
         services.AddSingleton<UpstreamSizeLimits>();
         services.AddSingleton<AccessTokens>();
         services.AddSingleton<OAuthSignInService>();

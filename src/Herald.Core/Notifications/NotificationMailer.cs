@@ -62,6 +62,13 @@ public sealed class NotificationMailer(
     private const int BatchesInFlight = 4;
     private const int MaxIdempotencyKeyLength = 200;
 
+    /// <summary>Why the scope's notifications are dropped now instead of sent: its email is turned
+    /// off (here or above it). Null when they are not. Asked before rendering, so that nothing is
+    /// rendered for nobody; a scope turned off after that finds <see cref="SendAsync(ScopePath, MessageSource, IAsyncEnumerable{NotificationEmail}, CancellationToken)"/>
+    /// storing nothing, with the reason as its problem.</summary>
+    public async ValueTask<string?> TurnedOffAsync(ScopePath scope, CancellationToken cancellationToken) =>
+        (await settings.CheckRouteAsync(scope, cancellationToken).ConfigureAwait(false)).TurnedOff;
+
     public Task<MailerOutcome> SendAsync(ScopePath scope, MessageSource source, IReadOnlyList<NotificationEmail> emails, CancellationToken cancellationToken) =>
         SendAsync(scope, source, emails.ToAsyncEnumerable(), cancellationToken);
 
