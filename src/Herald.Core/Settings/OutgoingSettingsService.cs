@@ -679,6 +679,23 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
             }
         }
 
+        if (update.EhloName is { } ehlo)
+        {
+            var name = ehlo.Trim().TrimEnd('.').ToLowerInvariant();
+            if (name.Length == 0)
+            {
+                connection = connection with { EhloName = null };
+            }
+            else if (Delivery.EhloName.IsQualified(name))
+            {
+                connection = connection with { EhloName = name };
+            }
+            else
+            {
+                errors.Add(new("ehloName", $"EHLO name '{Shorten(ehlo)}' is not a fully qualified domain name (like relay.example.org): servers such as Postfix with reject_non_fqdn_helo_hostname refuse it, and spam filters score it. Give this machine's full name, or leave it empty to let Herald choose."));
+            }
+        }
+
         if (update.NodeTags is { } tags)
         {
             if (tags.Count > 32)

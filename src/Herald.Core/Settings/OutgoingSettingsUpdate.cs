@@ -35,6 +35,9 @@ public sealed record ConnectionUpdate
 
     public IReadOnlyList<string>? NodeTags { get; init; }
 
+    /// <summary>See <see cref="SmtpConnection.EhloName"/>; empty returns to the automatic name.</summary>
+    public string? EhloName { get; init; }
+
     /// <summary>See <see cref="SmtpConnection.AllowPlaintextAuth"/>.</summary>
     public bool? AllowPlaintextAuth { get; init; }
 

@@ -51,6 +51,10 @@ public sealed record SmtpConnection
     /// <summary>Messages per minute, or no limit.</summary>
     public int? RateLimitPerMinute { get; init; }
 
+    /// <summary>The name Herald greets this server with (EHLO), fully qualified; null: chosen by
+    /// <see cref="Delivery.EhloName"/> (the node's name, or the sender's domain).</summary>
+    public string? EhloName { get; init; }
+
     /// <summary>Only nodes carrying one of these tags may use the connection; empty means any node.</summary>
     public IReadOnlyList<string> NodeTags { get; init; } = [];
 

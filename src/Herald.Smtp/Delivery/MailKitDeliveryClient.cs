@@ -13,7 +13,7 @@ public sealed class MailKitDeliveryClient(AccessTokens? tokens = null) : IDelive
     {
         using var transcript = new MemoryStream();
         using var logger = new ProtocolLogger(transcript, leaveOpen: true) { RedactSecrets = true };
-        var (session, failure) = await SmtpSession.OpenAsync(request.Connection, tokens, logger, EhloName.For(request.EnvelopeSender), cancellationToken).ConfigureAwait(false);
+        var (session, failure) = await SmtpSession.OpenAsync(request.Connection, tokens, logger, EhloName.For(request.Connection.Settings, request.EnvelopeSender), cancellationToken).ConfigureAwait(false);
         if (session is null)
         {
             return new DeliveryResult(

@@ -33,7 +33,7 @@ public sealed class SmtpConnectionPool(IOptions<DeliveryOptions> options, TimePr
                 var reused = lane.TryTakeIdle(time.GetUtcNow() - options.Value.IdleConnectionTimeout, out var session);
                 if (!reused)
                 {
-                    var (opened, failure) = await SmtpSession.OpenAsync(request.Connection, tokens, new NullProtocolLogger(), EhloName.For(request.EnvelopeSender), cancellationToken).ConfigureAwait(false);
+                    var (opened, failure) = await SmtpSession.OpenAsync(request.Connection, tokens, new NullProtocolLogger(), EhloName.For(request.Connection.Settings, request.EnvelopeSender), cancellationToken).ConfigureAwait(false);
                     if (opened is null)
                     {
                         return Failed(request, failure!);
@@ -81,7 +81,7 @@ public sealed class SmtpConnectionPool(IOptions<DeliveryOptions> options, TimePr
         await lane.Slots.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var (opened, failure) = await SmtpSession.OpenAsync(connection, tokens, new NullProtocolLogger(), EhloName.For(null), cancellationToken).ConfigureAwait(false);
+            var (opened, failure) = await SmtpSession.OpenAsync(connection, tokens, new NullProtocolLogger(), EhloName.For(connection.Settings, null), cancellationToken).ConfigureAwait(false);
             if (opened is null)
             {
                 return new DeliveryResult([], failure!.Stage, failure.Message, "");

@@ -10,17 +10,17 @@ internal sealed class ConnectionRow
     public const string Upsert = """
         INSERT INTO smtp_connections (name, owner_scope, short_name, allow_plaintext_auth, host, port, security, username, mechanisms, client_cert_subject,
             client_cert_thumbprint, client_cert_not_after, trust_mode, trust_ca_pem, trust_thumbprint,
-            connect_timeout_ms, command_timeout_ms, connection_limit, rate_limit_per_minute, node_tags, oauth, kerberos, updated_at)
+            connect_timeout_ms, command_timeout_ms, connection_limit, rate_limit_per_minute, node_tags, oauth, kerberos, ehlo_name, updated_at)
         VALUES (@Name, @OwnerScope, @ShortName, @AllowPlaintextAuth, @Host, @Port, @Security, @Username, @Mechanisms, @ClientCertSubject,
             @ClientCertThumbprint, @ClientCertNotAfter, @TrustMode, @TrustCaPem, @TrustThumbprint,
-            @ConnectTimeoutMs, @CommandTimeoutMs, @ConnectionLimit, @RateLimitPerMinute, @NodeTags, @OAuth, @Kerberos, @UpdatedAt)
+            @ConnectTimeoutMs, @CommandTimeoutMs, @ConnectionLimit, @RateLimitPerMinute, @NodeTags, @OAuth, @Kerberos, @EhloName, @UpdatedAt)
         ON CONFLICT (name) DO UPDATE SET allow_plaintext_auth = excluded.allow_plaintext_auth, host = excluded.host, port = excluded.port, security = excluded.security,
             username = excluded.username, mechanisms = excluded.mechanisms, client_cert_subject = excluded.client_cert_subject,
             client_cert_thumbprint = excluded.client_cert_thumbprint, client_cert_not_after = excluded.client_cert_not_after,
             trust_mode = excluded.trust_mode, trust_ca_pem = excluded.trust_ca_pem, trust_thumbprint = excluded.trust_thumbprint,
             connect_timeout_ms = excluded.connect_timeout_ms, command_timeout_ms = excluded.command_timeout_ms,
             connection_limit = excluded.connection_limit, rate_limit_per_minute = excluded.rate_limit_per_minute,
-            node_tags = excluded.node_tags, oauth = excluded.oauth, kerberos = excluded.kerberos, updated_at = excluded.updated_at
+            node_tags = excluded.node_tags, oauth = excluded.oauth, kerberos = excluded.kerberos, ehlo_name = excluded.ehlo_name, updated_at = excluded.updated_at
         """;
 
     /// <summary>The stored identity (<see cref="SmtpConnection.Id"/>).</summary>
@@ -49,6 +49,7 @@ internal sealed class ConnectionRow
     public string? OAuth { get; set; }
     /// <summary><see cref="KerberosSettings"/> as JSON; null unless the connection uses Kerberos.</summary>
     public string? Kerberos { get; set; }
+    public string? EhloName { get; set; }
     public long UpdatedAt { get; set; }
 
     public static ConnectionRow From(SmtpConnection c, long now) => new()
@@ -75,6 +76,7 @@ internal sealed class ConnectionRow
         NodeTags = string.Join(',', c.NodeTags),
         OAuth = c.Authentication.OAuth is { } oauth ? OAuthDocument.Write(oauth) : null,
         Kerberos = c.Authentication.Kerberos is { } kerberos ? KerberosDocument.Write(kerberos) : null,
+        EhloName = c.EhloName,
         UpdatedAt = now,
     };
 
@@ -103,6 +105,7 @@ internal sealed class ConnectionRow
         ConnectionLimit = (int)ConnectionLimit,
         RateLimitPerMinute = (int?)RateLimitPerMinute,
         NodeTags = Split(NodeTags),
+        EhloName = EhloName,
     };
 
     private static string[] Split(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries);

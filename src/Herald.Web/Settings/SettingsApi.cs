@@ -59,6 +59,9 @@ public static class SettingsApi
         public int? ConnectionLimit { get; init; }
         public int? RateLimitPerMinute { get; init; }
         public IReadOnlyList<string>? NodeTags { get; init; }
+
+        /// <summary>The fully qualified name Herald greets the server with (EHLO); empty returns to the automatic name.</summary>
+        public string? EhloName { get; init; }
         public bool? AllowPlaintextAuth { get; init; }
 
         /// <summary>OAuth 2.0 settings, with <c>auth: "oauth2"</c>; null fields keep their values.</summary>
@@ -131,7 +134,7 @@ public static class SettingsApi
         string Name, string Owner, string Qualified, string Host, int Port, string Security, string Authentication, string? Username, bool PasswordSet,
         ClientCertificateView? ClientCertificate, string Trust, string? TrustThumbprint, int ConnectTimeoutSeconds, int CommandTimeoutSeconds,
         int ConnectionLimit, int? RateLimitPerMinute, IReadOnlyList<string> NodeTags, bool AllowPlaintextAuth,
-        IReadOnlyList<string>? UsedBy = null, bool? Editable = null, OAuthView? OAuth = null, KerberosView? Kerberos = null)
+        IReadOnlyList<string>? UsedBy = null, bool? Editable = null, OAuthView? OAuth = null, KerberosView? Kerberos = null, string? EhloName = null)
     {
         public static ConnectionView From(SmtpConnection c, ConnectionListing? listing = null) => new(
             c.Name, c.Owner.Value, c.Qualified, c.Host, c.Port, SmtpSecurityNames.Values.NameOf(c.Security),
@@ -143,7 +146,8 @@ public static class SettingsApi
             c.ConnectionLimit, c.RateLimitPerMinute, c.NodeTags, c.AllowPlaintextAuth,
             listing?.UsedBy.Select(s => s.Value).ToArray(), listing?.Editable,
             c.Authentication.OAuth is { } oauth ? OAuthView.From(oauth, c.Authentication.Mechanisms) : null,
-            c.Authentication.Kerberos is { } kerberos ? KerberosView.From(kerberos, c) : null);
+            c.Authentication.Kerberos is { } kerberos ? KerberosView.From(kerberos, c) : null,
+            c.EhloName);
     }
 
     /// <summary>A connection's Kerberos settings: whose tickets, from where, for which service.</summary>
@@ -366,6 +370,7 @@ public static class SettingsApi
             ConnectionLimit = request.ConnectionLimit,
             RateLimitPerMinute = request.RateLimitPerMinute,
             NodeTags = request.NodeTags,
+            EhloName = request.EhloName,
             AllowPlaintextAuth = request.AllowPlaintextAuth,
         };
     }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Security.Cryptography.X509Certificates;
 using Herald.Access;
+using Herald.Delivery;
 using Herald.Scopes;
 using Herald.Settings;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,6 +27,7 @@ internal sealed class ConnectionFlags
     private readonly Option<string?> _commandTimeout = new("--command-timeout") { Description = "Seconds to wait for each SMTP reply." };
     private readonly Option<string?> _connectionLimit = new("--connection-limit") { Description = "Most simultaneous connections." };
     private readonly Option<string?> _rateLimit = new("--rate-limit") { Description = "Most messages per minute (0: no limit)." };
+    private readonly Option<string?> _ehloName = new("--ehlo-name") { Description = "The fully qualified name to greet the server with (EHLO); '' for the automatic one (this node's full name, or the sender's domain)." };
     private readonly Option<string?> _nodeTags = new("--node-tags") { Description = "Comma-separated tags of the nodes that may use this connection ('' for any)." };
     private readonly Option<string?> _allowPlaintextAuth = new("--allow-plaintext-auth") { Description = "true or false: may the password cross an unencrypted connection (a smart host on this machine)." };
     private readonly Option<string?> _oauthProvider = new("--oauth-provider") { Description = "With --auth oauth2: microsoft | google | generic." };
@@ -51,7 +53,7 @@ internal sealed class ConnectionFlags
         foreach (var option in new Option[]
         {
             _server, _port, _security, _auth, _username, _passwordStdin, _clientCert, _trustCa, _trustThumbprint,
-            _connectTimeout, _commandTimeout, _connectionLimit, _rateLimit, _nodeTags, _allowPlaintextAuth,
+            _connectTimeout, _commandTimeout, _connectionLimit, _rateLimit, _nodeTags, _ehloName, _allowPlaintextAuth,
             _oauthProvider, _oauthGrant, _tenant, _authority, _clientId, _clientSecretStdin, _oauthClientCert, _serviceAccountKey,
             _tokenEndpoint, _authorizationEndpoint, _deviceEndpoint, _oauthScope, _refreshTokenStdin,
             _keytab, _credentialCache, _realm, _servicePrincipal,
@@ -106,6 +108,7 @@ internal sealed class ConnectionFlags
             ConnectionLimit = Number(_connectionLimit, "Connection limit"),
             RateLimitPerMinute = Number(_rateLimit, "Rate limit"),
             NodeTags = parse.GetValue(_nodeTags)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            EhloName = parse.GetValue(_ehloName),
             AllowPlaintextAuth = allowPlaintext,
             Authentication = SmtpCommands.AuthenticationChangeFrom(parse.GetValue(_auth), parse.GetValue(_username), parse.GetValue(_passwordStdin), console, errors, ReadOAuth(parse, console, errors), ReadKerberos(parse)),
             Trust = SmtpCommands.TrustFrom(parse.GetValue(_trustCa), parse.GetValue(_trustThumbprint), errors),
@@ -255,6 +258,7 @@ internal static class ConnectionCommands
         Pair(output, "connection limit", smtp.ConnectionLimit.ToString(CultureInfo.InvariantCulture));
         Pair(output, "rate limit", smtp.RateLimitPerMinute is { } rate ? $"{rate} messages/minute" : "none");
         Pair(output, "node tags", smtp.NodeTags.Count == 0 ? "any node" : string.Join(", ", smtp.NodeTags));
+        Pair(output, "ehlo name", smtp.EhloName ?? (EhloName.NodeName is { } node ? $"{node} (automatic: this node's name)" : EhloName.Automatic));
     }
 
     private static Command CreateList(CliConsole console)

@@ -82,9 +82,31 @@ public sealed class PostfixDeliveryTests(PostfixFixture postfix) : IDisposable
         var delivered = Parse(await postfix.WaitForMessageAsync(to));
         // Postfix writes the greeting into its Received header: the node's qualified name, or the
         // sender's domain on a machine whose own name is bare.
-        var greeting = EhloName.For("herald@example.org");
+        var greeting = EhloName.Automatically("herald@example.org");
         Assert.True(EhloName.IsQualified(greeting), greeting);
         Assert.StartsWith($"from {greeting} (", delivered.Headers[HeaderId.Received], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_connection_greets_with_the_name_its_administrator_set_and_a_bare_name_is_refused_with_a_sentence()
+    {
+        var to = PostfixFixture.NewRecipient();
+        await ConfigureAsync("--server", "127.0.0.1", "--port", $"{postfix.StrictHeloPort}", "--security", "none", "--ehlo-name", "Relay.Example.NET.");
+
+        var bare = await _herald.RunAsync("smtp", "set", "--ehlo-name", "vm");
+        var shown = await _herald.RunAsync("smtp", "show");
+        var result = await TestEmailAsync(to);
+
+        Assert.NotEqual(0, bare.ExitCode);
+        Assert.Contains("EHLO name 'vm' is not a fully qualified domain name", bare.Error, StringComparison.Ordinal);
+        Assert.Contains("ehlo name", shown.Output, StringComparison.Ordinal);
+        Assert.Contains("relay.example.net", shown.Output, StringComparison.Ordinal);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.StartsWith("from relay.example.net (", Parse(await postfix.WaitForMessageAsync(to)).Headers[HeaderId.Received], StringComparison.Ordinal);
+
+        var automatic = await _herald.RunAsync("smtp", "set", "--ehlo-name", "");
+        Assert.True(automatic.ExitCode == 0, automatic.ToString());
+        Assert.Contains("automatic", (await _herald.RunAsync("smtp", "show")).Output, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -81,6 +81,23 @@ public sealed class SettingsApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_connections_ehlo_name_is_set_through_the_api_and_a_name_that_is_not_fully_qualified_is_refused_naming_the_field()
+    {
+        using var rootAdmin = _node.Server.Client(await _node.KeyAsync("/", "admin"));
+
+        using var bare = await rootAdmin.PutAsJsonAsync("api/v1/connections/greet?scope=/", new { server = "smtp.example.org", ehloName = "vm" }, Ct);
+        using var qualified = await rootAdmin.PutAsJsonAsync("api/v1/connections/greet?scope=/", new { server = "smtp.example.org", ehloName = "Relay.Example.org" }, Ct);
+        var stored = JsonDocument.Parse(await rootAdmin.GetStringAsync(new Uri("api/v1/connections/greet?scope=/", UriKind.Relative), Ct)).RootElement;
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, bare.StatusCode);
+        var problem = await bare.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("ehloName", problem, StringComparison.Ordinal);
+        Assert.Contains("is not a fully qualified domain name", problem, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, qualified.StatusCode);
+        Assert.Equal("relay.example.org", stored.GetProperty("ehloName").GetString());
+    }
+
+    [Fact]
     public async Task Kerberos_is_set_through_the_api_by_an_administrator_of_the_root_and_refused_to_a_scope_administrator()
     {
         var keytab = Path.Combine(_node.Cli.DataDirectory, "herald.keytab");

@@ -27,5 +27,5 @@ public sealed class EhloNameTests
     [InlineData(null)]
     [InlineData("alerts@localhost")]
     public void Herald_greets_with_a_qualified_name_whatever_the_sender(string? sender) =>
-        Assert.True(EhloName.IsQualified(EhloName.For(sender)), EhloName.For(sender));
+        Assert.True(EhloName.IsQualified(EhloName.Automatically(sender)), EhloName.Automatically(sender));
 }

@@ -26,6 +26,7 @@ public sealed class ConnectionForm
     public string? ConnectionLimit { get; set; }
     public string? RateLimitPerMinute { get; set; }
     public string? NodeTags { get; set; }
+    public string? EhloName { get; set; }
     public bool AllowPlaintextAuth { get; set; }
     public string? OAuthProvider { get; set; }
     public string? OAuthGrant { get; set; }
@@ -261,6 +262,7 @@ public sealed class EditModel(OutgoingSettingsService service, ISettingsStore st
             ConnectionLimit = limit,
             RateLimitPerMinute = rate,
             NodeTags = (form.NodeTags ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            EhloName = form.EhloName ?? "",
             AllowPlaintextAuth = form.AllowPlaintextAuth,
         });
     }
@@ -384,6 +386,7 @@ public sealed class EditModel(OutgoingSettingsService service, ISettingsStore st
         ConnectionLimit = c.ConnectionLimit.ToString(CultureInfo.InvariantCulture),
         RateLimitPerMinute = c.RateLimitPerMinute?.ToString(CultureInfo.InvariantCulture) ?? "",
         NodeTags = string.Join(", ", c.NodeTags),
+        EhloName = c.EhloName,
         AllowPlaintextAuth = c.AllowPlaintextAuth,
     };
 }
