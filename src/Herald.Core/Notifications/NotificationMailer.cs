@@ -186,6 +186,17 @@ public sealed class NotificationMailer(
                 $"The notification for {email.Recipient.Address} renders {rendered:N0} characters, more than a message may hold ({outboxOptions.Value.MaxMessageBytes:N0} bytes); check the template.");
         }
 
+        return NewMessage.Compose(
+            effective, ContentOf(effective, scope, email), scope, source, [email.Recipient.Address.Value], IdempotencyKey(email.IdempotencyKey), now, deliveryOptions.Value.MaximumAge);
+    }
+
+    /// <summary>The notification as a message of the scope: its bodies (naming the requester when
+    /// the scope keeps its own From), unsubscribe, auto-submitted and list headers. Queued
+    /// notifications and a rule's or subscription's test are composed from this alike.</summary>
+    public static MessageContent ContentOf(EffectiveOutgoingSettings effective, ScopePath scope, NotificationEmail email)
+    {
+        ArgumentNullException.ThrowIfNull(effective);
+        ArgumentNullException.ThrowIfNull(email);
         var requested = email.Requester is { } requester ? new RequestedIdentity(requester.Address, requester.Name, null) : RequestedIdentity.None;
         var (text, html) = (email.Content.Text, email.Content.Html);
         if (email.Requester is { } asking && SenderIdentity.Decide(effective, requested).From != asking.Address)
@@ -195,7 +206,7 @@ public sealed class NotificationMailer(
             (text, html) = NameRequester(asking, text, html);
         }
 
-        var content = new MessageContent([email.Recipient.Address], email.Content.Subject, text, html)
+        return new MessageContent([email.Recipient.Address], email.Content.Subject, text, html)
         {
             Requested = requested,
             Headers =
@@ -207,8 +218,6 @@ public sealed class NotificationMailer(
                 new("List-Id", NotificationListId.For(scope, effective.FromAddress.Value?.Domain ?? "localhost")),
             ],
         };
-        return NewMessage.Compose(
-            effective, content, scope, source, [email.Recipient.Address.Value], IdempotencyKey(email.IdempotencyKey), now, deliveryOptions.Value.MaximumAge);
     }
 
     /// <summary>"Requested by Dana Scully &lt;dana@example.com&gt;" after the text, and before the end

@@ -20,6 +20,8 @@ public static class SubscriptionsApi
         var subscriptions = api.MapGroup("/subscriptions").WithTags("Notifications");
         subscriptions.MapGet("/", ListAsync).WithSummary("Subscriptions in the key's scopes; filter by owner (user:… or group:…) and scope (and below).");
         subscriptions.MapPost("/", CreateAsync).WithSummary("Subscribe a user or group; the owner needs View on the scope.");
+        subscriptions.MapPost("/test", TestDraftAsync)
+            .WithSummary("Test a subscription before saving it: the body the create route takes, checked the same way; a sample (a digest for daily and weekly) goes to each recipient now (at most 50), and the server's answer for each is returned. Nothing is stored.");
         subscriptions.MapGet("/{id}", GetAsync).WithSummary("One subscription.");
         subscriptions.MapPut("/{id}", PutAsync).WithSummary("Add or replace a subscription.");
         subscriptions.MapDelete("/{id}", DeleteAsync).WithSummary("Remove a subscription.");
@@ -57,6 +59,9 @@ public static class SubscriptionsApi
         var found = await service.FindAsync(context.Caller(), id, context.RequestAborted).ConfigureAwait(false);
         return found.Refusal is { } refusal ? Refused(refusal) : TypedResults.Ok(SubscriptionView.From(found.Value!));
     }
+
+    private static async Task<Results<Ok<RulesApi.TestView>, ProblemHttpResult>> TestDraftAsync(HttpContext context, SubscriptionRequest request, SubscriptionService service) =>
+        RulesApi.Tested(await service.TestDraftAsync(context.Caller(), request, context.RequestAborted).ConfigureAwait(false));
 
     private static async Task<Results<Created<SubscriptionView>, ProblemHttpResult>> CreateAsync(HttpContext context, SubscriptionRequest request, SubscriptionService service)
     {

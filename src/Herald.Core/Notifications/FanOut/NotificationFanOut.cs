@@ -87,21 +87,6 @@ public sealed class NotificationFanOut(
         return result with { DigestEntries = digestEntries.Count };
     }
 
-    /// <summary>A rule's test: a sample event of its first type, to its recipients (less those who
-    /// opted out), as test messages.</summary>
-    public async Task<FanOutResult> TestRuleAsync(NotificationRule rule, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        var view = await directory.CurrentAsync(cancellationToken).ConfigureAwait(false);
-        var type = rule.Filter.EventTypes.Count > 0 ? rule.Filter.EventTypes[0] : EventTypes.ItemChanged;
-        var sample = new NotificationEvent(
-            $"test-{Guid.CreateVersion7(now):N}", type, rule.Scope, rule.Filter.PathPrefixes.Count > 0 ? rule.Filter.PathPrefixes[0] : "/sample",
-            null, $"sample (test of rule '{rule.Name}')", null, null, now, now);
-        var optedOut = await store.OptOutsAsync(NotificationSourceKind.Rule, rule.Id, cancellationToken).ConfigureAwait(false);
-        var plan = new Plan(sample, view);
-        plan.Add(RuleRecipients(rule, view), NotificationSourceKind.Rule, rule.Id, rule.Name, excludeActor: false, optedOut);
-        return await SendAsync(sample, plan.Emails, MessageSource.Test, null, cancellationToken).ConfigureAwait(false);
-    }
-
     /// <summary>A rule's addresses as given; its users; its groups as each group's delivery says.</summary>
     public static IEnumerable<NotificationRecipient> RuleRecipients(NotificationRule rule, IDirectoryView view)
     {
