@@ -6,6 +6,7 @@ using Herald.IntegrationTests.Fixtures;
 using Herald.IntegrationTests.Outbox;
 using Herald.Testing;
 using Microsoft.Data.Sqlite;
+using static Herald.IntegrationTests.Notifications.ApiReplies;
 
 namespace Herald.IntegrationTests.Notifications;
 
@@ -139,15 +140,5 @@ public sealed class TestBeforeSavingTests(PostfixFixture postfix)
         return (await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM notification_rules"),
             await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM subscriptions"),
             await db.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM messages"));
-    }
-
-    private static async Task<string> MustAsync(HttpResponseMessage response, params HttpStatusCode[] expected)
-    {
-        using (response)
-        {
-            var body = await response.Content.ReadAsStringAsync(Ct);
-            Assert.True(expected.Contains(response.StatusCode), $"{(int)response.StatusCode} {response.RequestMessage?.RequestUri}: {body}");
-            return body;
-        }
     }
 }

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Herald.IntegrationTests.Fixtures;
 using Herald.IntegrationTests.Outbox;
+using static Herald.IntegrationTests.Notifications.ApiReplies;
 
 namespace Herald.IntegrationTests.Notifications;
 
@@ -89,14 +90,4 @@ public sealed class TurnedOffScopeTests
         {
             id, type = "item.changed", scope = "/hr", resourcePath = $"/sites/hr/Shared Documents/{title}", actor = "bob@example.org", title,
         }, Ct), HttpStatusCode.Accepted);
-
-    private static async Task<string> MustAsync(HttpResponseMessage response, params HttpStatusCode[] expected)
-    {
-        using (response)
-        {
-            var body = await response.Content.ReadAsStringAsync(Ct);
-            Assert.True(expected.Contains(response.StatusCode), $"{(int)response.StatusCode} {response.RequestMessage?.RequestUri}: {body}");
-            return body;
-        }
-    }
 }

@@ -69,16 +69,14 @@ public sealed class NotificationTestSender(
             templates.RenderDigestAsync(subscription, events, window, recipient, unsubscribe, ct), cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>A plausible event the filter matches by type and path, titled as a test of <paramref name="what"/>.</summary>
+    /// <summary>A sample of the filter's first event type, under its first path prefix, that
+    /// names itself as a test of <paramref name="what"/> wherever a template shows the title.</summary>
     private NotificationEvent Sample(EventFilter filter, ScopePath scope, string what)
     {
-        var sample = SampleEvents.For(filter.EventTypes.Count > 0 ? filter.EventTypes[0] : EventTypes.ItemChanged, scope, time.GetUtcNow());
-        return sample with
-        {
-            Id = $"test-{Guid.CreateVersion7(time.GetUtcNow()):N}",
-            ResourcePath = filter.PathPrefixes.Count > 0 ? filter.PathPrefixes[0] + sample.ResourcePath[sample.ResourcePath.LastIndexOf('/')..] : sample.ResourcePath,
-            Title = $"{sample.Title} (test of {what})",
-        };
+        var now = time.GetUtcNow();
+        var type = filter.EventTypes.Count > 0 ? filter.EventTypes[0] : EventTypes.ItemChanged;
+        return new NotificationEvent(
+            $"test-{Guid.CreateVersion7(now):N}", type, scope, filter.PathPrefixes.Count > 0 ? filter.PathPrefixes[0] : "/sample", null, $"sample (test of {what})", null, null, now, now);
     }
 
     private async Task<NotificationTestResult> SendAsync(
