@@ -60,7 +60,7 @@ public static class MetricsApi
             text.AppendLine("# TYPE herald_notifications_dropped_total counter");
             foreach (var ((scope, kind), count) in notifications.DroppedTotals.OrderBy(t => t.Key.Scope.Value, StringComparer.Ordinal).ThenBy(t => t.Key.Kind))
             {
-                text.AppendLine(CultureInfo.InvariantCulture, $"herald_notifications_dropped_total{{scope=\"{Escape(scope.Value)}\",kind=\"{NotificationMetrics.NameOf(kind)}\"}} {count}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"herald_notifications_dropped_total{{scope=\"{Escape(scope.Value)}\",kind=\"{NotificationMetrics.NameOf(kind)}\",reason=\"email turned off\"}} {count}");
             }
 
             // The key administers / (checked above), so every scope is counted.

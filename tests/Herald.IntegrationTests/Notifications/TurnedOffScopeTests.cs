@@ -16,6 +16,7 @@ namespace Herald.IntegrationTests.Notifications;
 public sealed class TurnedOffScopeTests
 {
     private const string Means = "notifications are dropped; queued messages wait until email is turned back on";
+    private const string Password = "root's long password";
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -38,13 +39,22 @@ public sealed class TurnedOffScopeTests
         var off = JsonDocument.Parse(await MustAsync(await admin.PutAsJsonAsync("api/v1/settings/outgoing?scope=/hr", new { enabled = false }, Ct), HttpStatusCode.OK)).RootElement;
         Assert.Contains($"Email is turned off for scope /hr: {Means}.", off.GetProperty("notes").EnumerateArray().Select(n => n.GetString()));
         Assert.Contains($"no ({Means})", (await OutboxNode.MustAsync(node.Cli, "smtp", "show", "--scope", "/hr")).Output, StringComparison.Ordinal);
+        Assert.Equal(0, (await node.Cli.RunWithInputAsync(Password + "\n", "admin", "create", "--name", "root", "--scope", "/")).ExitCode);
+        using (var console = await ConsoleBrowser.SignInAsync(node.Server, "root", Password))
+        {
+            Assert.Contains($"<option value=\"false\" selected=\"selected\">Turned off: {Means}</option>", await console.GetStringAsync("/settings?scope=%2Fhr"), StringComparison.Ordinal);
+        }
+
 
         await PostEventAsync(admin, "off-1", "Budget.xlsx");
         var waiting = await OutboxNode.SendAsync(admin, new { scope = "/hr", to = new[] { "dana@example.org" }, subject = "Payslips", text = "Ready." });
 
         // The event is done, its notifications dropped and counted with the scope: one immediate
         // recipient (alice) and one digest recipient (carol).
-        var metrics = await WaitForMetricsAsync(admin, "herald_notifications_dropped_total{scope=\"/hr\",kind=\"immediate\"} 1", "herald_notifications_dropped_total{scope=\"/hr\",kind=\"digest\"} 1");
+        var metrics = await WaitForMetricsAsync(
+            admin,
+            "herald_notifications_dropped_total{scope=\"/hr\",kind=\"immediate\",reason=\"email turned off\"} 1",
+            "herald_notifications_dropped_total{scope=\"/hr\",kind=\"digest\",reason=\"email turned off\"} 1");
         Assert.Contains("HELP herald_notifications_dropped_total", metrics, StringComparison.Ordinal);
         Assert.Contains("notifications dropped for 1 immediate and 1 digest recipient(s): Email is turned off for scope /hr.", node.Server.Output, StringComparison.Ordinal);
 
@@ -65,6 +75,18 @@ public sealed class TurnedOffScopeTests
         Assert.Equal(["alice@example.org"], both[1].Recipients);
         Assert.Contains("Holidays.docx", both[1].ToMimeMessage().Subject, StringComparison.Ordinal);
         Assert.DoesNotContain(sink.Received(), m => (m.ToMimeMessage().Subject ?? "").Contains("Budget.xlsx", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Turning_email_off_from_the_cli_says_what_it_means()
+    {
+        using var herald = new Herald.Testing.HeraldCommandLine();
+        await OutboxNode.MustAsync(herald, "smtp", "set", "--server", "127.0.0.1", "--security", "none", "--from", "herald@example.org");
+        await OutboxNode.MustAsync(herald, "scope", "add", "/hr");
+
+        var off = await OutboxNode.MustAsync(herald, "smtp", "set", "--scope", "/hr", "--enabled", "false");
+
+        Assert.Contains($"Email is turned off for scope /hr: {Means}.", off.Output + off.Error, StringComparison.Ordinal);
     }
 
     private static async Task<string> WaitForMetricsAsync(HttpClient admin, params string[] lines)
