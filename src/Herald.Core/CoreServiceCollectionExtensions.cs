@@ -33,6 +33,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<CredentialKeyAdministration>();
         services.AddSingleton<OutgoingSettingsCache>();
         services.AddSingleton<OutgoingSettingsService>();
+        services.AddSingleton<PublicUrlService>();
         services.AddSingleton<TestEmailService>();
         services.AddSingleton<ApiKeyService>();
         services.AddBoundOptions<DeliveryOptions>(DeliveryOptions.Section);

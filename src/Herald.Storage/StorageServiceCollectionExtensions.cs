@@ -34,6 +34,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<INotificationTemplateStore, SqlTemplateStore>();
         services.AddSingleton<IRecentEvents, SqlRecentEvents>();
         services.AddSingleton<ISigningKeyStore, SqlSigningKeyStore>();
+        services.AddSingleton<IServiceSettingsStore, SqlServiceSettingsStore>();
         services.AddSingleton<SqlDigestStore>();
         services.AddSingleton<IDigestStore>(provider => provider.GetRequiredService<SqlDigestStore>());
         services.AddSingleton<IDigestInbox>(provider => provider.GetRequiredService<SqlDigestStore>());

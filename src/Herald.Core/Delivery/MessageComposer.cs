@@ -81,7 +81,43 @@ public static class MessageComposer
         // Choose transfer encodings now, for a 7-bit path: the bytes are then the same whatever
         // extensions the smart host offers (ISO-2022-JP stays 7bit, Latin-1 is encoded).
         message.Prepare(EncodingConstraint.SevenBit);
+        FoldEncodedWords(message, encoding);
         return message;
+    }
+
+    /// <summary>RFC 2047 §2: an encoded-word is at most 75 characters, and a line holding one at
+    /// most 76. MimeKit encodes for its default 78-character lines, which gives words of up to 84
+    /// (strict readers and spam filters call that malformed); for 60-character lines every word
+    /// stays within 60 and every line within 70. Only headers holding an encoded word are redone.</summary>
+    private static readonly FormatOptions EncodedWordFormat = new() { MaxLineLength = 60, NewLineFormat = NewLineFormat.Dos };
+
+    private static void FoldEncodedWords(MimeMessage message, Encoding encoding)
+    {
+        foreach (var header in message.Headers.ToArray())
+        {
+            if (header.RawValue.AsSpan().IndexOf("=?"u8) < 0)
+            {
+                continue;
+            }
+
+            var addresses = header.Id switch
+            {
+                HeaderId.From => message.From,
+                HeaderId.Sender => message.Sender is { } sender ? [sender] : null,
+                HeaderId.ReplyTo => message.ReplyTo,
+                HeaderId.To => message.To,
+                HeaderId.Cc => message.Cc,
+                _ => (InternetAddressList?)null,
+            };
+            if (addresses is not null)
+            {
+                header.SetRawValue(Encoding.ASCII.GetBytes($" {addresses.ToString(EncodedWordFormat, true)}\r\n"));
+            }
+            else
+            {
+                header.SetValue(EncodedWordFormat, encoding, header.Value);
+            }
+        }
     }
 
     /// <summary>The message as stored and sent: CRLF line ends only.</summary>

@@ -9,7 +9,7 @@ namespace Herald.Web.Console;
 /// <summary>A scope's outgoing email settings, the SharePoint form: every value shows where it
 /// comes from ("set here", "inherited from /", "default"); a child scope overrides a value or
 /// reverts it to the inherited one.</summary>
-public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStore store, TestEmailService tester, ScopeService scopes) : ConsolePage
+public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStore store, TestEmailService tester, ScopeService scopes, PublicUrlService publicUrls) : ConsolePage
 {
     public static readonly string[] Fields = ["enabled", "connection", "from", "fromName", "replyTo", "charset", "impersonation"];
 
@@ -39,6 +39,12 @@ public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStor
     public string TestBody { get; private set; } = "This is a test email sent by Herald to check the outgoing email settings.";
 
     public IReadOnlyList<string> CharsetChoices { get; private set; } = [];
+
+    /// <summary>The service's public URL, shown on the root scope's page.</summary>
+    public PublicUrlView? PublicUrl { get; private set; }
+
+    /// <summary>What was typed into the public URL field, redisplayed when it was refused.</summary>
+    public string? PublicUrlTyped { get; private set; }
 
     public async Task<IActionResult> OnGetAsync(string? scope) =>
         await LoadAsync(scope) ?? Page();
@@ -90,6 +96,27 @@ public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStor
 
         Notice = string.Join(" ", new[] { $"Saved the outgoing email settings of {Scope}." }.Concat(saved.Value!.Notes));
         return Redirect($"/settings?scope={Uri.EscapeDataString(Scope.Value)}");
+    }
+
+    public async Task<IActionResult> OnPostPublicUrlAsync(string? scope, string? publicUrl)
+    {
+        if (await LoadAsync(scope) is { } refused)
+        {
+            return refused;
+        }
+
+        var set = await publicUrls.SetAsync(Caller, publicUrl, HttpContext.RequestAborted);
+        if (set.Refusal is { } refusal)
+        {
+            PublicUrlTyped = publicUrl;
+            return Refused(refusal, Page);
+        }
+
+        PublicUrl = set.Value;
+        Notice = set.Value!.Source == PublicUrlSource.Stored
+            ? $"Links in mail now start with {set.Value.Url} on every node."
+            : $"The public URL was removed: each node uses its own configuration ({set.Value.Url} here).";
+        return Page();
     }
 
     public async Task<IActionResult> OnPostRevertAsync(string? scope, string? field)
@@ -238,6 +265,7 @@ public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStor
         }
 
         CharsetChoices = charsets;
+        PublicUrl = path.IsRoot ? (await publicUrls.ShowAsync(Caller, HttpContext.RequestAborted)).Value : null;
         return null;
     }
 }

@@ -23,6 +23,8 @@ public static class SettingsApi
         var settings = api.MapGroup("/settings").WithTags("Settings");
         settings.MapGet("/outgoing", GetAsync).WithSummary("Effective outgoing email settings of a scope; secrets only as 'set'.");
         settings.MapPut("/outgoing", PutAsync).WithSummary("Change a scope's outgoing email settings (and its connection); fields left out keep their values.");
+        settings.MapGet("/public-url", GetPublicUrlAsync).WithSummary("The address links in mail start with, and where it comes from.");
+        settings.MapPut("/public-url", PutPublicUrlAsync).WithSummary("Store the address links in mail start with, for every node (administrators of / only); empty removes it.");
         settings.MapPost("/test-email", TestAsync).WithSummary("Send a test email through a scope's settings now and report the SMTP outcome.");
 
         var connections = api.MapGroup("/connections").WithTags("Settings");
@@ -260,6 +262,25 @@ public static class SettingsApi
             o.Result?.FailedAt?.ToString(),
             o.Result?.Recipients.Select(r => new TestRecipientView(r.Address, r.Outcome.ToString(), r.Reply?.ToString() ?? r.Detail)).ToArray() ?? [],
             o.Result?.Transcript));
+    }
+
+    public sealed record PublicUrlRequest(string? PublicUrl);
+
+    public sealed record PublicUrlResponse(string PublicUrl, string Source, string? Warning)
+    {
+        public static PublicUrlResponse From(PublicUrlView v) => new(v.Url, v.Source == PublicUrlSource.Stored ? "stored" : "node", v.Warning);
+    }
+
+    private static async Task<Results<Ok<PublicUrlResponse>, ProblemHttpResult>> GetPublicUrlAsync(HttpContext context, PublicUrlService service)
+    {
+        var view = await service.ShowAsync(context.Caller(), context.RequestAborted).ConfigureAwait(false);
+        return view.Refusal is { } refusal ? ApiResults.Refused(refusal) : TypedResults.Ok(PublicUrlResponse.From(view.Value!));
+    }
+
+    private static async Task<Results<Ok<PublicUrlResponse>, ProblemHttpResult>> PutPublicUrlAsync(HttpContext context, PublicUrlRequest request, PublicUrlService service)
+    {
+        var set = await service.SetAsync(context.Caller(), request.PublicUrl, context.RequestAborted).ConfigureAwait(false);
+        return set.Refusal is { } refusal ? ApiResults.Refused(refusal) : TypedResults.Ok(PublicUrlResponse.From(set.Value!));
     }
 
     private static async Task<Results<Ok<ConnectionView[]>, ProblemHttpResult>> ListConnectionsAsync(HttpContext context, OutgoingSettingsService service)

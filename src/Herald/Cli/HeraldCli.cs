@@ -27,6 +27,7 @@ internal static class HeraldCli
             ServeCommand.Create(console),
             ScopeCommands.Create(console),
             SmtpCommands.Create(console),
+            SettingsCommands.Create(console),
             KeyCommands.Create(console),
             TestEmailCommand.Create(console),
             ApiKeyCommands.Create(console),

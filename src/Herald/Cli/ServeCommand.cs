@@ -2,6 +2,7 @@ using System.CommandLine;
 using Herald.Access;
 using Herald.Notifications;
 using Herald.Outbox;
+using Herald.Settings;
 using Herald.Storage.Database;
 using Herald.Web.Console;
 
@@ -55,6 +56,11 @@ internal static partial class ServeCommand
         await using var app = started;
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Herald");
         LogListening(log, app.Urls);
+        if ((await app.Services.GetRequiredService<PublicUrlService>().ShowAsync(cancellationToken)).Warning is { } publicUrlWarning)
+        {
+            LogPublicUrl(log, publicUrlWarning);
+        }
+
         await OfferConsoleSetupAsync(app, log, cancellationToken);
         await app.WaitForShutdownAsync(cancellationToken);
         // A loop that ended on a fatal runtime error stopped the host: say so with the exit code,
@@ -105,6 +111,9 @@ internal static partial class ServeCommand
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No console administrator exists yet. Create the first one within {Minutes} minutes at {Link} (works once), or run 'herald admin create --name NAME'")]
     private static partial void LogSetupLink(ILogger logger, string link, double minutes);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Warning}")]
+    private static partial void LogPublicUrl(ILogger logger, string warning);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Herald is listening on {Urls} (console: /, health: /healthz, API: /api/v1, OpenAPI: /openapi/v1.json)")]
     private static partial void LogListening(ILogger logger, ICollection<string> urls);

@@ -78,6 +78,11 @@ internal static class ApiMatrix
         {
             Request = c => Put($"api/v1/settings/outgoing?scope={Q(c.Scope)}", new { fromName = "Desk " + c.Marker }), Probe = (h, c) => SettingsRow(h, c.Scope),
         },
+        new("GET /api/v1/settings/public-url", Policy.AnyAdministrator, Effect.Answer) { Global = true, Request = _ => Get("api/v1/settings/public-url") },
+        new("PUT /api/v1/settings/public-url", Policy.Root, Effect.Write)
+        {
+            Global = true, Request = c => Put("api/v1/settings/public-url", new { publicUrl = $"https://m{c.Marker}.example.org" }), Probe = (h, _) => PublicUrlRow(h),
+        },
         new("POST /api/v1/settings/test-email", ScopeAdministrator, Effect.Answer)
         {
             Request = c => Post($"api/v1/settings/test-email?scope={Q(c.Scope)}", new { to = new[] { "test@example.org" } }),

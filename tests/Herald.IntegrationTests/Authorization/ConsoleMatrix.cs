@@ -60,6 +60,10 @@ internal static class ConsoleMatrix
             Change = Change.Created, Request = c => Posted($"settings?handler=addscope&scope={Q(c.Scope)}", ("child", "c" + c.Marker)),
             Probe = (h, c) => h.QueryAsync("SELECT path FROM scopes WHERE path = @path", new { path = (c.Scope == "/" ? "" : c.Scope) + "/c" + c.Marker }),
         },
+        new("POST /Settings?handler=PublicUrl", Policy.Root, Effect.Write)
+        {
+            Global = true, Request = c => Posted("settings?handler=publicurl&scope=%2F", ("publicUrl", $"https://m{c.Marker}.example.org")), Probe = (h, _) => PublicUrlRow(h),
+        },
         new("POST /Settings?handler=Test", ScopeAdministrator, Effect.Answer)
         {
             Request = c => Posted($"settings?handler=test&scope={Q(c.Scope)}", ("to", "test@example.org"), ("subject", "Test"), ("body", "Test")),

@@ -188,6 +188,10 @@ internal static class Seeds
     public static Task<string?> UserRow(MatrixHost host, string id) =>
         host.QueryAsync("SELECT name, email FROM directory_users WHERE id = @id", new { id });
 
+    /// <summary>The stored public URL (one for the farm).</summary>
+    public static Task<string?> PublicUrlRow(MatrixHost host) =>
+        host.QueryAsync("SELECT value FROM service_settings WHERE name = 'public_url'", new { });
+
     public static async Task<Seeded> GroupAsync(MatrixHost host, string scope)
     {
         var marker = host.Marker();

@@ -2,6 +2,8 @@ using System.Buffers.Text;
 using Herald.Notifications;
 using Herald.Notifications.Unsubscribe;
 using Herald.Scopes;
+using Herald.Settings;
+using Herald.Tests.Settings;
 using Herald.Testing;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -14,8 +16,11 @@ public sealed class UnsubscribeLinkTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static UnsubscribeLinks Links(ISigningKeyStore keys, FakeTimeProvider time) =>
-        new(keys, Options.Create(new NotificationOptions { PublicBaseUrl = "https://herald.example.org/" }), time);
+    private static UnsubscribeLinks Links(ISigningKeyStore keys, FakeTimeProvider time)
+    {
+        var options = Options.Create(new NotificationOptions { PublicBaseUrl = "https://herald.example.org/" });
+        return new(keys, options, new PublicUrlService(new MemoryServiceSettings(), options, time), time);
+    }
 
     private static string TokenOf(Uri link) => link.AbsolutePath["/unsubscribe/".Length..];
 

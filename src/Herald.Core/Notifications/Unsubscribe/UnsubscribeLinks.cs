@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
+using Herald.Settings;
 using Microsoft.Extensions.Options;
 
 namespace Herald.Notifications.Unsubscribe;
@@ -19,12 +20,12 @@ public enum UnsubscribeTokenProblem
 }
 
 /// <summary>
-/// One-click unsubscribe links (RFC 8058): <c>{PublicBaseUrl}/unsubscribe/{token}</c>, where the
+/// One-click unsubscribe links (RFC 8058): <c>{public URL}/unsubscribe/{token}</c> (<see cref="PublicUrlService"/>), where the
 /// token is base64url of (version, origin kind, expiry, source id, recipient) followed by its
 /// HMAC-SHA256 under a random 256-bit key from the database, so any node can check a link made by
 /// any other, and nobody without the key can make one for somebody else.
 /// </summary>
-public sealed class UnsubscribeLinks(ISigningKeyStore keys, IOptions<NotificationOptions> options, TimeProvider time) : IUnsubscribeLinks
+public sealed class UnsubscribeLinks(ISigningKeyStore keys, IOptions<NotificationOptions> options, PublicUrlService publicUrl, TimeProvider time) : IUnsubscribeLinks
 {
     public const string Purpose = "unsubscribe";
 
@@ -58,7 +59,7 @@ public sealed class UnsubscribeLinks(ISigningKeyStore keys, IOptions<Notificatio
         }
 
         HMACSHA256.HashData(key, span[..at], span[at..]);
-        return new Uri($"{options.Value.BaseUrl}/unsubscribe/{Base64Url.EncodeToString(token)}");
+        return new Uri($"{await publicUrl.GetBaseUrlAsync(cancellationToken).ConfigureAwait(false)}/unsubscribe/{Base64Url.EncodeToString(token)}");
     }
 
     /// <summary>The origin a token names, when it is genuine and not expired.</summary>
