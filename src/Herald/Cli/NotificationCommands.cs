@@ -198,7 +198,10 @@ internal static class NotificationCommands
     /// <summary>The flags of a rule, as 'add' and 'test --draft' take them.</summary>
     private sealed class RuleFlags(bool toRequired)
     {
-        private readonly Option<string?> _id = new("--id") { Description = "Id (default: a new one); an existing id is replaced." };
+        private readonly Option<string?> _id = new("--id")
+        {
+            Description = toRequired ? "Id (default: a new one); an existing id is replaced." : "The saved rule to test; with --draft, the id the draft would have (its opt-outs apply).",
+        };
         private readonly Option<string[]> _to = new("--to")
         {
             Description = "Recipient: an email address, user:<id> or group:<id> (every member, per the group's delivery); repeatable.", Required = toRequired,
