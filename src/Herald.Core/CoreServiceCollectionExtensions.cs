@@ -50,6 +50,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<QueueService>();
         services.AddSingleton<ConnectionHealth>();
         services.AddSingleton<DeliveryMetrics>();
+        services.AddSingleton<NotificationMetrics>();
         services.AddSingleton<UpstreamSizeLimits>();
         services.AddSingleton<AccessTokens>();
         services.AddSingleton<OAuthSignInService>();
@@ -84,6 +85,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<SubscriptionRecipients>();
         services.AddSingleton<ISubscriptionRecipients>(provider => provider.GetRequiredService<SubscriptionRecipients>());
         services.AddSingleton<NotificationFanOut>();
+        services.AddSingleton<Herald.Notifications.Subscriptions.NotificationTestSender>();
         services.AddSingleton<FailedWorkService>();
         return services;
     }

@@ -35,7 +35,7 @@ public sealed partial class NotificationTests(ConsoleFixture fixture)
             await fixture.CliAsync("rule", "list", "--scope", "/deliveries"));
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Send test notification" }).ClickAsync();
-        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Queued 2 sample notifications for 2 recipients");
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Accepted for 2 of 2 recipients.");
         await ConsoleFixture.WaitForAsync(() => Task.FromResult(
             fixture.Sink.Received().Count(m => m.Recipients.Contains("rita@example.org") || m.Recipients.Contains("sam@example.org")) >= 2));
         var samples = fixture.Sink.Received().Where(m => m.Recipients.Contains("rita@example.org") || m.Recipients.Contains("sam@example.org")).ToArray();

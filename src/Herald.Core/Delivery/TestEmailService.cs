@@ -38,31 +38,58 @@ public sealed class TestEmailService(
             return Refusal.Invalid("to", "A test email goes to 1 to 10 addresses.");
         }
 
-        // Read afresh: a test right after a change on another node must see it.
+        var (route, problem) = await RouteNowAsync(scope, cancellationToken).ConfigureAwait(false);
+        if (route is null)
+        {
+            return TestEmailOutcome.Refused(problem!);
+        }
+
+        var message = Compose(route.Settings, to, subject, body);
+        var (sendProblem, results) = await SendEachAsync(route.Connection, route.Settings.FromAddress.Value!.Value, [(message, to.Select(a => a.Value).ToArray())], cancellationToken)
+            .ConfigureAwait(false);
+        return sendProblem is not null
+            ? TestEmailOutcome.Refused(sendProblem) with { Settings = route.Settings, Connection = route.Connection }
+            : new TestEmailOutcome(null, route.Settings, route.Connection, results[0]);
+    }
+
+    /// <summary>How the scope's mail goes now, read afresh (a test right after a change on another
+    /// node must see it); or why a test from here sends nothing: the scope cannot send, or its
+    /// connection is reserved for other nodes.</summary>
+    public async Task<(SendingRoute? Route, string? Problem)> RouteNowAsync(ScopePath scope, CancellationToken cancellationToken)
+    {
         cache.Invalidate();
         var (route, problem) = await cache.GetRouteAsync(scope, cancellationToken).ConfigureAwait(false);
         if (route is null)
         {
-            return TestEmailOutcome.Refused($"{problem} Nothing was sent.");
+            return (null, $"{problem} Nothing was sent.");
         }
 
-        if (NotThisNode(route.Connection) is { } elsewhere)
-        {
-            return TestEmailOutcome.Refused(elsewhere) with { Settings = route.Settings, Connection = route.Connection };
-        }
+        return NotThisNode(route.Connection) is { } elsewhere ? (null, elsewhere) : (route, null);
+    }
 
-        var (opened, openProblem) = await OpenedConnection.OpenAsync(route.Connection, vault, cancellationToken).ConfigureAwait(false);
+    /// <summary>Sends each message now, one SMTP transaction each, through the connection with its
+    /// secrets opened once: each message's result, or why none was sent (a secret that cannot be
+    /// opened). Every test (a scope's or a connection's test email, a rule's or a subscription's
+    /// sample) goes out here, as delivery would send it but without the outbox.</summary>
+    public async Task<(string? Problem, IReadOnlyList<DeliveryResult> Results)> SendEachAsync(
+        SmtpConnection connection, string envelopeSender, IReadOnlyList<(MimeKit.MimeMessage Message, IReadOnlyList<string> To)> messages, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var (opened, problem) = await OpenedConnection.OpenAsync(connection, vault, cancellationToken).ConfigureAwait(false);
         if (opened is null)
         {
-            return TestEmailOutcome.Refused(openProblem!) with { Settings = route.Settings, Connection = route.Connection };
+            return (problem, []);
         }
 
         using (opened)
         {
-            var message = Compose(route.Settings, to, subject, body);
-            var request = new DeliveryRequest(opened, message, route.Settings.FromAddress.Value!.Value, to.Select(a => a.Value).ToArray());
-            var result = await client.SendAsync(request, cancellationToken).ConfigureAwait(false);
-            return new TestEmailOutcome(null, route.Settings, route.Connection, result);
+            var results = new List<DeliveryResult>(messages.Count);
+            foreach (var (message, to) in messages)
+            {
+                results.Add(await client.SendAsync(new DeliveryRequest(opened, message, envelopeSender, to), cancellationToken).ConfigureAwait(false));
+            }
+
+            return (null, results);
         }
     }
 
@@ -88,19 +115,12 @@ public sealed class TestEmailService(
             return TestEmailOutcome.Refused(elsewhere) with { Connection = connection };
         }
 
-        var (opened, problem) = await OpenedConnection.OpenAsync(connection, vault, cancellationToken).ConfigureAwait(false);
-        if (opened is null)
-        {
-            return TestEmailOutcome.Refused(problem!) with { Connection = connection };
-        }
-
-        using (opened)
-        {
-            var effective = EffectiveOutgoingSettings.Resolve(save.Owner, [new ScopeOutgoingSettings(save.Owner) { FromAddress = from, ConnectionId = connection.Id }]);
-            var message = Compose(effective, to, subject, body);
-            var result = await client.SendAsync(new DeliveryRequest(opened, message, from.Value, to.Select(a => a.Value).ToArray()), cancellationToken).ConfigureAwait(false);
-            return new TestEmailOutcome(null, effective, connection, result);
-        }
+        var effective = EffectiveOutgoingSettings.Resolve(save.Owner, [new ScopeOutgoingSettings(save.Owner) { FromAddress = from, ConnectionId = connection.Id }]);
+        var message = Compose(effective, to, subject, body);
+        var (problem, results) = await SendEachAsync(connection, from.Value, [(message, to.Select(a => a.Value).ToArray())], cancellationToken).ConfigureAwait(false);
+        return problem is not null
+            ? TestEmailOutcome.Refused(problem) with { Connection = connection }
+            : new TestEmailOutcome(null, effective, connection, results[0]);
     }
 
     /// <summary>Why this node does not test a connection reserved for nodes with other tags: it

@@ -62,6 +62,13 @@ public sealed class NotificationMailer(
     private const int BatchesInFlight = 4;
     private const int MaxIdempotencyKeyLength = 200;
 
+    /// <summary>Why the scope's notifications are dropped now instead of sent: its email is turned
+    /// off (here or above it). Null when they are not. Asked before rendering, so that nothing is
+    /// rendered for nobody; a scope turned off after that finds <see cref="SendAsync(ScopePath, MessageSource, IAsyncEnumerable{NotificationEmail}, CancellationToken)"/>
+    /// storing nothing, with the reason as its problem.</summary>
+    public async ValueTask<string?> TurnedOffAsync(ScopePath scope, CancellationToken cancellationToken) =>
+        (await settings.CheckRouteAsync(scope, cancellationToken).ConfigureAwait(false)).TurnedOff;
+
     public Task<MailerOutcome> SendAsync(ScopePath scope, MessageSource source, IReadOnlyList<NotificationEmail> emails, CancellationToken cancellationToken) =>
         SendAsync(scope, source, emails.ToAsyncEnumerable(), cancellationToken);
 
@@ -179,6 +186,17 @@ public sealed class NotificationMailer(
                 $"The notification for {email.Recipient.Address} renders {rendered:N0} characters, more than a message may hold ({outboxOptions.Value.MaxMessageBytes:N0} bytes); check the template.");
         }
 
+        return NewMessage.Compose(
+            effective, ContentOf(effective, scope, email), scope, source, [email.Recipient.Address.Value], IdempotencyKey(email.IdempotencyKey), now, deliveryOptions.Value.MaximumAge);
+    }
+
+    /// <summary>The notification as a message of the scope: its bodies (naming the requester when
+    /// the scope keeps its own From), unsubscribe, auto-submitted and list headers. Queued
+    /// notifications and a rule's or subscription's test are composed from this alike.</summary>
+    public static MessageContent ContentOf(EffectiveOutgoingSettings effective, ScopePath scope, NotificationEmail email)
+    {
+        ArgumentNullException.ThrowIfNull(effective);
+        ArgumentNullException.ThrowIfNull(email);
         var requested = email.Requester is { } requester ? new RequestedIdentity(requester.Address, requester.Name, null) : RequestedIdentity.None;
         var (text, html) = (email.Content.Text, email.Content.Html);
         if (email.Requester is { } asking && SenderIdentity.Decide(effective, requested).From != asking.Address)
@@ -188,7 +206,7 @@ public sealed class NotificationMailer(
             (text, html) = NameRequester(asking, text, html);
         }
 
-        var content = new MessageContent([email.Recipient.Address], email.Content.Subject, text, html)
+        return new MessageContent([email.Recipient.Address], email.Content.Subject, text, html)
         {
             Requested = requested,
             Headers =
@@ -200,8 +218,6 @@ public sealed class NotificationMailer(
                 new("List-Id", NotificationListId.For(scope, effective.FromAddress.Value?.Domain ?? "localhost")),
             ],
         };
-        return NewMessage.Compose(
-            effective, content, scope, source, [email.Recipient.Address.Value], IdempotencyKey(email.IdempotencyKey), now, deliveryOptions.Value.MaximumAge);
     }
 
     /// <summary>"Requested by Dana Scully &lt;dana@example.com&gt;" after the text, and before the end

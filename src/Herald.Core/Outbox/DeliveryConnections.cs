@@ -23,10 +23,16 @@ public sealed partial class DeliveryConnections(
     /// (which defers, never drops).</summary>
     public async Task<(OpenedConnection? Connection, string? Problem)> ForScopeAsync(ScopePath scope, CancellationToken cancellationToken)
     {
-        var (route, unroutable) = await settings.GetRouteAsync(scope, cancellationToken).ConfigureAwait(false);
-        if (route is null)
+        var check = await settings.CheckRouteAsync(scope, cancellationToken).ConfigureAwait(false);
+        if (check.TurnedOff is { } off)
         {
-            return (null, $"{unroutable} The message waits.");
+            // The reason the queue's views show while the message waits.
+            return (null, $"{off} The message waits until email is turned back on.");
+        }
+
+        if (check.Route is not { } route)
+        {
+            return (null, $"{check.Problem} The message waits.");
         }
 
         var smtp = route.Connection;

@@ -26,6 +26,11 @@ public interface IOutboxStore
     /// drains at once. Returns how many were brought forward.</summary>
     Task<int> ResumeAsync(string connection, DateTimeOffset now, CancellationToken cancellationToken);
 
+    /// <summary>A scope's email was turned back on: the waiting messages of <paramref name="scope"/>
+    /// and the scopes below it that were deferred to later (by attempts made while it was off) are
+    /// due now. Returns how many were brought forward.</summary>
+    Task<int> ResumeScopeAsync(Scopes.ScopePath scope, DateTimeOffset now, CancellationToken cancellationToken);
+
     /// <summary>How many messages wait to be sent through each of <paramref name="connections"/>.</summary>
     Task<IReadOnlyDictionary<string, long>> CountWaitingAsync(IReadOnlyCollection<string> connections, CancellationToken cancellationToken);
 

@@ -138,8 +138,10 @@ public sealed partial class SubmissionService(
 
         if (!effectiveByScope.TryGetValue(scope, out var resolved))
         {
-            var (route, unroutable) = await settings.GetRouteAsync(scope, cancellationToken).ConfigureAwait(false);
-            resolved = (route?.Settings, unroutable);
+            // A scope whose email is turned off still takes messages: they wait in the queue, with
+            // the reason shown, until its email is turned back on.
+            var check = await settings.CheckRouteAsync(scope, cancellationToken).ConfigureAwait(false);
+            resolved = (check.Route?.Settings, check.Problem);
             effectiveByScope[scope] = resolved;
         }
 

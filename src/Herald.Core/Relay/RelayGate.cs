@@ -287,15 +287,16 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
 
     private async ValueTask<(EffectiveOutgoingSettings? Settings, SmtpReply? Problem)> EffectiveAsync(RelayListenerSettings listener, CancellationToken cancellationToken)
     {
-        // A scope that cannot send is an administrator's problem to fix: 451, so clients keep the message.
-        var (route, problem) = await services.Outgoing.GetRouteAsync(listener.Scope, cancellationToken).ConfigureAwait(false);
-        if (route is not null)
+        // A scope that cannot send is an administrator's problem to fix: 451, so clients keep the
+        // message. One whose email is only turned off takes it: it waits in the queue, as the API's do.
+        var check = await services.Outgoing.CheckRouteAsync(listener.Scope, cancellationToken).ConfigureAwait(false);
+        if (check.Route is { } route)
         {
             return (route.Settings, null);
         }
 
-        LogNotConfigured(services.Logger, listen, problem!);
-        return (null, new SmtpReply(451, "4.3.5", $"The relay cannot send now: {problem!.TrimEnd('.')}."));
+        LogNotConfigured(services.Logger, listen, check.Problem!);
+        return (null, new SmtpReply(451, "4.3.5", $"The relay cannot send now: {check.Problem!.TrimEnd('.')}."));
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Relay {Listen} refused client {Address}: {Reason}")]

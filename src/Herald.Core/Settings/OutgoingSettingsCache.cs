@@ -39,41 +39,55 @@ public sealed class OutgoingSettingsCache(ISettingsStore store, TimeProvider tim
 
     /// <summary>
     /// The one answer to "can this scope send?", for API submissions, the relay, notifications,
-    /// digests, test emails and delivery: the scope exists and is enabled, and has a From address
-    /// and an SMTP connection (its own or inherited) that exists and belongs to the scope or a
-    /// scope above it. Otherwise the sentence that says why not.
+    /// digests, test emails and delivery: the scope exists and its email is turned on, and has a
+    /// From address and an SMTP connection (its own or inherited) that exists and belongs to the
+    /// scope or a scope above it. Otherwise the sentence that says why not.
     /// </summary>
     public async ValueTask<(SendingRoute? Route, string? Problem)> GetRouteAsync(ScopePath scope, CancellationToken cancellationToken)
     {
+        var check = await CheckRouteAsync(scope, cancellationToken).ConfigureAwait(false);
+        return check.TurnedOff is { } off ? (null, off) : (check.Route, check.Problem);
+    }
+
+    /// <summary>
+    /// <see cref="GetRouteAsync"/> with "turned off" told apart from every other reason, for what
+    /// treats it differently: notifications are dropped while a scope's email is turned off, and
+    /// messages submitted meanwhile are queued (through the route they will take) and wait.
+    /// </summary>
+    public async ValueTask<ScopeRoute> CheckRouteAsync(ScopePath scope, CancellationToken cancellationToken)
+    {
         if (await GetEffectiveAsync(scope, cancellationToken).ConfigureAwait(false) is not { } effective)
         {
-            return (null, $"Scope {scope} does not exist.");
+            return new ScopeRoute(null, $"Scope {scope} does not exist.", null);
         }
 
-        if (!effective.Enabled.Value)
-        {
-            return (null, $"Outgoing email is disabled for scope {scope} (set at {effective.Enabled.DefinedAt}).");
-        }
-
+        var off = effective.Enabled.Value ? null : TurnedOff(scope, effective.Enabled.DefinedAt);
         if (effective.ConnectionId.Value is not { } id)
         {
-            return (null, $"No SMTP connection is configured for scope {scope} or the scopes above it.");
+            return new ScopeRoute(null, $"No SMTP connection is configured for scope {scope} or the scopes above it.", off);
         }
 
         if (await GetConnectionAsync(id, cancellationToken).ConfigureAwait(false) is not { } connection)
         {
-            return (null, $"The SMTP connection that scope {scope} uses (set at {effective.ConnectionId.DefinedAt}) no longer exists.");
+            return new ScopeRoute(null, $"The SMTP connection that scope {scope} uses (set at {effective.ConnectionId.DefinedAt}) no longer exists.", off);
         }
 
         if (!scope.IsSameOrDescendantOf(connection.Owner))
         {
-            return (null, $"SMTP connection {connection.Qualified} belongs to {connection.Owner}, which is not {scope} or a scope above it.");
+            return new ScopeRoute(null, $"SMTP connection {connection.Qualified} belongs to {connection.Owner}, which is not {scope} or a scope above it.", off);
         }
 
         return effective.FromAddress.Value is null
-            ? (null, $"No From address is configured for scope {scope} or the scopes above it.")
-            : (new SendingRoute(effective, connection), null);
+            ? new ScopeRoute(null, $"No From address is configured for scope {scope} or the scopes above it.", off)
+            : new ScopeRoute(new SendingRoute(effective, connection), null, off);
     }
+
+    /// <summary>The one wording of a scope whose email is turned off (here or above it).</summary>
+    public static string TurnedOff(ScopePath scope, ScopePath? definedAt) =>
+        definedAt is not { } at || at == scope ? $"Email is turned off for scope {scope}." : $"Email is turned off for scope {scope} (at {at}).";
+
+    /// <summary>What turning a scope's email off does, as every door says it.</summary>
+    public const string TurnedOffMeans = "notifications are dropped; queued messages wait until email is turned back on";
 
     /// <summary>The connection with that <see cref="SmtpConnection.Id"/>, or null.</summary>
     public async ValueTask<SmtpConnection?> GetConnectionAsync(string id, CancellationToken cancellationToken)
@@ -118,6 +132,11 @@ public sealed class OutgoingSettingsCache(ISettingsStore store, TimeProvider tim
 
     private sealed record ConnectionList(DateTimeOffset Until, IReadOnlyList<SmtpConnection> Connections);
 }
+
+/// <summary>Whether a scope can send: <paramref name="Route"/> when nothing but its email being
+/// turned off stands in the way (the route it takes once turned back on), else
+/// <paramref name="Problem"/>; <paramref name="TurnedOff"/> says so when its email is turned off.</summary>
+public sealed record ScopeRoute(SendingRoute? Route, string? Problem, string? TurnedOff);
 
 /// <summary>How a scope that can send sends: its effective settings and its connection.</summary>
 public sealed record SendingRoute(EffectiveOutgoingSettings Settings, SmtpConnection Connection);

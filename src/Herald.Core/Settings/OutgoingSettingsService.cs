@@ -1,6 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using Herald.Access;
 using Herald.Credentials;
+using Herald.Outbox;
 using Herald.Scopes;
 
 namespace Herald.Settings;
@@ -29,7 +30,7 @@ public sealed record ConnectionSave(ScopePath Owner, string? Name, bool? IsNew, 
 /// named as the request names it), what changes (settings and connection in one transaction,
 /// secrets sealed, nothing at all on any refusal) and that the settings cache forgets it.
 /// </summary>
-public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettingsCache cache, CredentialVault vault, TimeProvider time)
+public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettingsCache cache, CredentialVault vault, IOutboxStore outbox, TimeProvider time)
 {
     private const string InvalidSummary = "The settings are not valid. Nothing was saved.";
 
@@ -101,8 +102,15 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
             return Refusal.Invalid(errors, InvalidSummary);
         }
 
+        var wasOn = EffectiveOutgoingSettings.Resolve(scope, chain).Enabled.Value;
         await store.SaveOutgoingAsync(settings, changed, cancellationToken).ConfigureAwait(false);
         cache.Invalidate();
+        await ResumeIfTurnedOnAsync(scope, wasOn, cancellationToken).ConfigureAwait(false);
+        if (update.Enabled == false)
+        {
+            notes.Add($"Email is turned off for scope {scope}: {OutgoingSettingsCache.TurnedOffMeans}.");
+        }
+
         if (await SendAsNoteAsync(scope, cancellationToken).ConfigureAwait(false) is { } sendAs)
         {
             notes.Add(sendAs);
@@ -168,7 +176,19 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
         };
         await store.SaveOutgoingAsync(reverted, null, cancellationToken).ConfigureAwait(false);
         cache.Invalidate();
+        await ResumeIfTurnedOnAsync(scope, EffectiveOutgoingSettings.Resolve(scope, chain).Enabled.Value, cancellationToken).ConfigureAwait(false);
         return null;
+    }
+
+    /// <summary>A scope whose email a change turned back on (its own setting, or the one it
+    /// inherits again): its waiting messages, and those of the scopes below it, go now instead of
+    /// at the next retry of a backoff that grew while it was off.</summary>
+    private async Task ResumeIfTurnedOnAsync(ScopePath scope, bool wasOn, CancellationToken cancellationToken)
+    {
+        if (!wasOn && await cache.GetEffectiveAsync(scope, cancellationToken).ConfigureAwait(false) is { Enabled.Value: true })
+        {
+            await outbox.ResumeScopeAsync(scope, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>The fields <see cref="RevertAsync"/> takes.</summary>
@@ -189,12 +209,14 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
             return Refusal.NotFound(ScopeMissing(scope).Message);
         }
 
-        var own = (await store.GetOutgoingChainAsync(scope, cancellationToken).ConfigureAwait(false)).FirstOrDefault(s => s.Scope == scope);
+        var chain = await store.GetOutgoingChainAsync(scope, cancellationToken).ConfigureAwait(false);
+        var own = chain.FirstOrDefault(s => s.Scope == scope);
         var ownConnection = own?.ConnectionId is { } id && await store.GetConnectionAsync(id, cancellationToken).ConfigureAwait(false) is { } used && used.Owner == scope
             ? id
             : null;
         var removed = await store.DeleteOutgoingAsync(scope, ownConnection, cancellationToken).ConfigureAwait(false);
         cache.Invalidate();
+        await ResumeIfTurnedOnAsync(scope, EffectiveOutgoingSettings.Resolve(scope, chain).Enabled.Value, cancellationToken).ConfigureAwait(false);
         return removed;
     }
 

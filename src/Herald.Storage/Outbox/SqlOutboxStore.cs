@@ -466,6 +466,19 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
         return resumed;
     }
 
+    public async Task<int> ResumeScopeAsync(ScopePath scope, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var prefix = scope.IsRoot ? "/" : scope.Value + "/";
+        await using var db = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginWriteAsync(db, Durability.WithNextCommit, cancellationToken).ConfigureAwait(false);
+        // The scope and the scopes below it, by whole path segments (never LIKE on names).
+        var resumed = await db.ExecuteAsync(
+            "UPDATE messages SET next_attempt_at = @now WHERE state = 'pending' AND next_attempt_at > @now AND (scope_path = @scope OR substr(scope_path, 1, @prefixLength) = @prefix)",
+            new { scope = scope.Value, prefix, prefixLength = prefix.Length, now = now.ToUnixTimeMilliseconds() }, write.Transaction).ConfigureAwait(false);
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return resumed;
+    }
+
     public async Task<IReadOnlyDictionary<string, long>> CountWaitingAsync(IReadOnlyCollection<string> connections, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connections);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Herald.Access;
+using Herald.Notifications;
 using Herald.Outbox;
 using Herald.Scopes;
 using Herald.Web.Security;
@@ -16,7 +17,7 @@ public static class MetricsApi
 {
     public static IEndpointRouteBuilder MapMetricsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/metrics", async (HttpContext context, IOutboxStore outbox, DeliveryMetrics metrics, ConnectionHealth health, FailedWorkService failed) =>
+        app.MapGet("/metrics", async (HttpContext context, IOutboxStore outbox, DeliveryMetrics metrics, NotificationMetrics notifications, ConnectionHealth health, FailedWorkService failed) =>
         {
             if (context.Refuse(ScopePath.Root, ApiKeyRole.Admin) is { } refusal)
             {
@@ -53,6 +54,13 @@ public static class MetricsApi
                 text.AppendLine(CultureInfo.InvariantCulture, $"herald_delivery_latency_seconds_bucket{{connection=\"{label}\",le=\"+Inf\"}} {cumulative[^1]}");
                 text.AppendLine(CultureInfo.InvariantCulture, $"herald_delivery_latency_seconds_sum{{connection=\"{label}\"}} {sum}");
                 text.AppendLine(CultureInfo.InvariantCulture, $"herald_delivery_latency_seconds_count{{connection=\"{label}\"}} {cumulative[^1]}");
+            }
+
+            text.AppendLine("# HELP herald_notifications_dropped_total Recipients of notifications this node dropped because their scope's email was turned off, by scope and kind (immediate, digest).");
+            text.AppendLine("# TYPE herald_notifications_dropped_total counter");
+            foreach (var ((scope, kind), count) in notifications.DroppedTotals.OrderBy(t => t.Key.Scope.Value, StringComparer.Ordinal).ThenBy(t => t.Key.Kind))
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"herald_notifications_dropped_total{{scope=\"{Escape(scope.Value)}\",kind=\"{NotificationMetrics.NameOf(kind)}\",reason=\"email turned off\"}} {count}");
             }
 
             // The key administers / (checked above), so every scope is counted.

@@ -21,14 +21,16 @@ public static class RulesApi
             .WithDescription("Rules of the scopes this key administers (optionally one scope and below).");
         rules.MapPost("/", CreateAsync).WithName("createRule").ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Create a rule")
             .WithDescription("Add a rule: event filter and recipients (addresses, user:…, group:…).");
+        rules.MapPost("/test", TestDraftAsync).WithName("testRuleDraft").WithSummary("Test a rule before saving it")
+            .WithDescription("The body the create route takes, checked the same way; a sample goes to each recipient now (at most 50), and the server's answer for each is returned. Nothing is stored.");
         rules.MapGet("/{id}", GetAsync).WithName("getRule").WithSummary("Get a rule")
             .WithDescription("One rule.");
         rules.MapPut("/{id}", PutAsync).WithName("putRule").ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Add or replace a rule")
             .WithDescription("Add or replace a rule.");
         rules.MapDelete("/{id}", DeleteAsync).WithName("deleteRule").WithSummary("Remove a rule")
             .WithDescription("Remove a rule.");
-        rules.MapPost("/{id}/test", TestAsync).WithName("testRule").WithSummary("Test a rule")
-            .WithDescription("Send a sample notification of the rule's first event type to its recipients; returns how many were queued.");
+        rules.MapPost("/{id}/test", TestAsync).WithName("testRule").WithSummary("Test a saved rule")
+            .WithDescription("Send a sample notification of the saved rule's first event type to each of its recipients now (at most 50); returns the server's answer for each.");
         return api;
     }
 
@@ -41,7 +43,14 @@ public static class RulesApi
             r.Addresses.Select(a => a.Value).Concat(r.Recipients.Select(p => p.ToString())).ToArray(), r.ExcludeActor, r.Enabled, r.CreatedAt, r.UpdatedAt);
     }
 
-    public sealed record TestResult(int Queued, int Duplicates);
+    /// <summary>A rule's or subscription's test: <c>problem</c> when nothing was sent (the scope
+    /// cannot send), else the outcome per recipient (<c>accepted</c>, <c>deferred</c>,
+    /// <c>refused</c>) with the server's reply; <c>reached</c> counts every recipient it reaches
+    /// now, <c>note</c> says when not all of them were tried.</summary>
+    public sealed record TestView(string? Problem, int Reached, IReadOnlyList<RecipientTestResult> Recipients, string? Note)
+    {
+        public static TestView From(NotificationTestResult result) => new(result.Problem, result.Reached, result.Recipients, result.Note);
+    }
 
     private static async Task<Results<Ok<RuleView[]>, ProblemHttpResult>> ListAsync(HttpContext context, string? scope, RuleService service)
     {
@@ -78,9 +87,12 @@ public static class RulesApi
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(HttpContext context, string id, RuleService service) =>
         await service.RemoveAsync(context.Caller(), id, context.RequestAborted).ConfigureAwait(false) is { } refusal ? Refused(refusal) : TypedResults.NoContent();
 
-    private static async Task<Results<Ok<TestResult>, ProblemHttpResult>> TestAsync(HttpContext context, string id, RuleService service)
-    {
-        var tested = await service.TestAsync(context.Caller(), id, context.RequestAborted).ConfigureAwait(false);
-        return tested.Refusal is { } refusal ? Refused(refusal) : TypedResults.Ok(new TestResult(tested.Value!.Stored, tested.Value.Duplicates));
-    }
+    private static async Task<Results<Ok<TestView>, ProblemHttpResult>> TestAsync(HttpContext context, string id, RuleService service) =>
+        Tested(await service.TestAsync(context.Caller(), id, context.RequestAborted).ConfigureAwait(false));
+
+    private static async Task<Results<Ok<TestView>, ProblemHttpResult>> TestDraftAsync(HttpContext context, RuleRequest request, RuleService service) =>
+        Tested(await service.TestDraftAsync(context.Caller(), request, context.RequestAborted).ConfigureAwait(false));
+
+    internal static Results<Ok<TestView>, ProblemHttpResult> Tested(Result<NotificationTestResult> tested) =>
+        tested.Refusal is { } refusal ? Refused(refusal) : TypedResults.Ok(TestView.From(tested.Value!));
 }

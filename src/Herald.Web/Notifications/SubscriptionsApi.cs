@@ -22,6 +22,8 @@ public static class SubscriptionsApi
             .WithDescription("Subscriptions in the key's scopes; filter by owner (user:… or group:…) and scope (and below).");
         subscriptions.MapPost("/", CreateAsync).WithName("createSubscription").ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Create a subscription")
             .WithDescription("Subscribe a user or group; the owner needs View on the scope.");
+        subscriptions.MapPost("/test", TestDraftAsync).WithName("testSubscriptionDraft").WithSummary("Test a subscription before saving it")
+            .WithDescription("The body the create route takes, checked the same way; a sample (a digest for daily and weekly) goes to each recipient now (at most 50), and the server's answer for each is returned. Nothing is stored.");
         subscriptions.MapGet("/{id}", GetAsync).WithName("getSubscription").WithSummary("Get a subscription")
             .WithDescription("One subscription.");
         subscriptions.MapPut("/{id}", PutAsync).WithName("putSubscription").ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Add or replace a subscription")
@@ -64,6 +66,9 @@ public static class SubscriptionsApi
         var found = await service.FindAsync(context.Caller(), id, context.RequestAborted).ConfigureAwait(false);
         return found.Refusal is { } refusal ? Refused(refusal) : TypedResults.Ok(SubscriptionView.From(found.Value!));
     }
+
+    private static async Task<Results<Ok<RulesApi.TestView>, ProblemHttpResult>> TestDraftAsync(HttpContext context, SubscriptionRequest request, SubscriptionService service) =>
+        RulesApi.Tested(await service.TestDraftAsync(context.Caller(), request, context.RequestAborted).ConfigureAwait(false));
 
     private static async Task<Results<Created<SubscriptionView>, ProblemHttpResult>> CreateAsync(HttpContext context, SubscriptionRequest request, SubscriptionService service)
     {

@@ -123,7 +123,11 @@ public static class SettingsApi
     public sealed record OutgoingSettingsRequest : ConnectionRequest
     {
         public string? Connection { get; init; }
+
+        /// <summary>Whether the scope sends email. Turned off (false): notifications are dropped;
+        /// queued messages wait until email is turned back on.</summary>
         public bool? Enabled { get; init; }
+
         public string? From { get; init; }
         public string? FromName { get; init; }
         public string? ReplyTo { get; init; }

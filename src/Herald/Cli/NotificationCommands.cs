@@ -6,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Cli;
 
-/// <summary><c>herald subscription add|list|remove</c> and <c>herald rule add|list|remove|test</c>,
+/// <summary><c>herald subscription add|list|remove|test</c> and <c>herald rule add|list|remove|test</c>,
 /// by the local operator through <see cref="SubscriptionService"/> and <see cref="RuleService"/>.
 /// A running <c>herald serve</c> picks changes up within seconds (its index polls the store).</summary>
 internal static class NotificationCommands
@@ -20,7 +20,10 @@ internal static class NotificationCommands
     private static readonly Option<bool> ExcludeActor = new("--exclude-actor") { Description = "Do not notify the person who made the change." };
 
     public static Command CreateSubscription(CliConsole console) =>
-        new("subscription", "Alerts: users and groups subscribed to a scope's events.") { CreateSubscriptionAdd(console), CreateSubscriptionList(console), CreateRemove(console, rule: false) };
+        new("subscription", "Alerts: users and groups subscribed to a scope's events.")
+        {
+            CreateSubscriptionAdd(console), CreateSubscriptionList(console), CreateRemove(console, rule: false), CreateSubscriptionTest(console),
+        };
 
     public static Command CreateRule(CliConsole console) =>
         new("rule", "Notification rules: an administrator routes a scope's events to addresses, users and groups.")
@@ -30,17 +33,12 @@ internal static class NotificationCommands
 
     private static Command CreateSubscriptionAdd(CliConsole console)
     {
-        var id = new Option<string?>("--id") { Description = "Id (default: a new one); an existing id is replaced." };
-        var owner = new Option<string>("--owner") { Description = "user:<id> or group:<id>; needs View on the scope.", Required = true };
-        var frequency = new Option<string?>("--frequency") { Description = "immediate (default), daily or weekly." };
-        var at = new Option<string?>("--at") { Description = "Daily or weekly: HH:mm in the owner's time zone." };
-        var day = new Option<string?>("--day") { Description = "Weekly: monday … sunday." };
-        var command = new Command("add", "Subscribe a user or a group.") { id, Scope, owner, Name, Types, Paths, Kinds, Where, frequency, at, day, ExcludeActor };
+        var flags = new SubscriptionFlags();
+        var command = new Command("add", "Subscribe a user or a group.");
+        flags.AddTo(command);
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var request = new SubscriptionRequest(
-                parse.GetValue(id), parse.GetValue(Scope) ?? "/", parse.GetValue(owner), parse.GetValue(Name), parse.GetValue(Types), parse.GetValue(Paths),
-                parse.GetValue(Kinds), Conditions(parse.GetValue(Where)), parse.GetValue(frequency), parse.GetValue(at), parse.GetValue(day), parse.GetValue(ExcludeActor), true);
+            var request = flags.Request(parse);
             var service = node.GetRequiredService<SubscriptionService>();
             var saved = request.Id is { } given
                 ? await service.PutAsync(Caller.Operator, given, request, ct)
@@ -54,6 +52,38 @@ internal static class NotificationCommands
             return 0;
         });
         return command;
+    }
+
+    private static Command CreateSubscriptionTest(CliConsole console)
+    {
+        var flags = new SubscriptionFlags();
+        var command = new Command("test", "Test a subscription before saving it (the flags of 'add'): a sample goes to each recipient now and the server's answer for each is shown; nothing is stored.");
+        flags.AddTo(command);
+        command.SetNodeAction(console, async (node, parse, ct) =>
+            Report(console, "subscription", await node.GetRequiredService<SubscriptionService>().TestDraftAsync(Caller.Operator, flags.Request(parse), ct)));
+        return command;
+    }
+
+    /// <summary>The flags of a subscription, as 'add' and 'test' take them.</summary>
+    private sealed class SubscriptionFlags
+    {
+        private readonly Option<string?> _id = new("--id") { Description = "Id (default: a new one); an existing id is replaced." };
+        private readonly Option<string> _owner = new("--owner") { Description = "user:<id> or group:<id>; needs View on the scope.", Required = true };
+        private readonly Option<string?> _frequency = new("--frequency") { Description = "immediate (default), daily or weekly." };
+        private readonly Option<string?> _at = new("--at") { Description = "Daily or weekly: HH:mm in the owner's time zone." };
+        private readonly Option<string?> _day = new("--day") { Description = "Weekly: monday … sunday." };
+
+        public void AddTo(Command command)
+        {
+            foreach (var option in new Option[] { _id, Scope, _owner, Name, Types, Paths, Kinds, Where, _frequency, _at, _day, ExcludeActor })
+            {
+                command.Options.Add(option);
+            }
+        }
+
+        public SubscriptionRequest Request(ParseResult parse) => new(
+            parse.GetValue(_id), parse.GetValue(Scope) ?? "/", parse.GetValue(_owner), parse.GetValue(Name), parse.GetValue(Types), parse.GetValue(Paths),
+            parse.GetValue(Kinds), Conditions(parse.GetValue(Where)), parse.GetValue(_frequency), parse.GetValue(_at), parse.GetValue(_day), parse.GetValue(ExcludeActor), true);
     }
 
     private static Command CreateSubscriptionList(CliConsole console)
@@ -80,14 +110,12 @@ internal static class NotificationCommands
 
     private static Command CreateRuleAdd(CliConsole console)
     {
-        var id = new Option<string?>("--id") { Description = "Id (default: a new one); an existing id is replaced." };
-        var to = new Option<string[]>("--to") { Description = "Recipient: an email address, user:<id> or group:<id> (every member, per the group's delivery); repeatable.", Required = true };
-        var command = new Command("add", "Add or replace a notification rule.") { id, Scope, Name, Types, Paths, Kinds, Where, to, ExcludeActor };
+        var flags = new RuleFlags(toRequired: true);
+        var command = new Command("add", "Add or replace a notification rule.");
+        flags.AddTo(command);
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var request = new RuleRequest(
-                parse.GetValue(id), parse.GetValue(Scope) ?? "/", parse.GetValue(Name), parse.GetValue(Types), parse.GetValue(Paths), parse.GetValue(Kinds),
-                Conditions(parse.GetValue(Where)), parse.GetValue(to), parse.GetValue(ExcludeActor), true);
+            var request = flags.Request(parse);
             var service = node.GetRequiredService<RuleService>();
             var saved = request.Id is { } given
                 ? await service.PutAsync(Caller.Operator, given, request, ct)
@@ -147,20 +175,80 @@ internal static class NotificationCommands
 
     private static Command CreateRuleTest(CliConsole console)
     {
-        var id = new Option<string>("--id") { Description = "The rule's id.", Required = true };
-        var command = new Command("test", "Queue a sample notification of the rule's first event type to its recipients.") { id };
+        // --to is required for a draft only; the use case names it when a draft has none.
+        var flags = new RuleFlags(toRequired: false);
+        var draft = new Option<bool>("--draft") { Description = "Test the rule the other flags describe (those of 'add'), without saving it; without --draft, the saved rule --id." };
+        var command = new Command("test", "Send a sample notification to each recipient of a rule now, saved (--id) or not (--draft …), and show the server's answer for each; nothing is stored.") { draft };
+        flags.AddTo(command);
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var tested = await node.GetRequiredService<RuleService>().TestAsync(Caller.Operator, parse.GetValue(id), ct);
-            if (tested.Refusal is { } refusal)
+            var service = node.GetRequiredService<RuleService>();
+            if (parse.GetValue(draft))
             {
-                return console.Fail(refusal);
+                return Report(console, "rule", await service.TestDraftAsync(Caller.Operator, flags.Request(parse), ct));
             }
 
-            console.Out.WriteLine($"Queued {tested.Value!.Stored} test notification(s) for rule {parse.GetValue(id)}; 'herald serve' delivers them.");
-            return 0;
+            return flags.Id(parse) is { } id
+                ? Report(console, $"rule {id}", await service.TestAsync(Caller.Operator, id, ct))
+                : console.Fail("--id: name the saved rule to test, or describe one with --draft and the flags of 'add'.");
         });
         return command;
+    }
+
+    /// <summary>The flags of a rule, as 'add' and 'test --draft' take them.</summary>
+    private sealed class RuleFlags(bool toRequired)
+    {
+        private readonly Option<string?> _id = new("--id")
+        {
+            Description = toRequired ? "Id (default: a new one); an existing id is replaced." : "The saved rule to test; with --draft, the id the draft would have (its opt-outs apply).",
+        };
+        private readonly Option<string[]> _to = new("--to")
+        {
+            Description = "Recipient: an email address, user:<id> or group:<id> (every member, per the group's delivery); repeatable.", Required = toRequired,
+        };
+
+        public void AddTo(Command command)
+        {
+            foreach (var option in new Option[] { _id, Scope, Name, Types, Paths, Kinds, Where, _to, ExcludeActor })
+            {
+                command.Options.Add(option);
+            }
+        }
+
+        public string? Id(ParseResult parse) => parse.GetValue(_id);
+
+        public RuleRequest Request(ParseResult parse) => new(
+            parse.GetValue(_id), parse.GetValue(Scope) ?? "/", parse.GetValue(Name), parse.GetValue(Types), parse.GetValue(Paths), parse.GetValue(Kinds),
+            Conditions(parse.GetValue(Where)), parse.GetValue(_to), parse.GetValue(ExcludeActor), true);
+    }
+
+    /// <summary>A test's outcome, one line per recipient: 0 when every sample was accepted.</summary>
+    private static int Report(CliConsole console, string what, Result<NotificationTestResult> tested)
+    {
+        if (tested.Refusal is { } refusal)
+        {
+            return console.Fail(refusal);
+        }
+
+        var result = tested.Value!;
+        if (result.Problem is { } problem)
+        {
+            return console.Fail(problem);
+        }
+
+        console.Out.WriteLine($"Test of {what}: {result.Reached} recipient(s) reached now.");
+        foreach (var recipient in result.Recipients)
+        {
+            console.Out.WriteLine($"  {recipient.Address}: {recipient.Outcome}: {recipient.Reply}");
+        }
+
+        if (result.Note is { } note)
+        {
+            console.Out.WriteLine(note);
+        }
+
+        var accepted = result.Recipients.Count(r => r.Outcome == "accepted");
+        return accepted == result.Recipients.Count ? 0 : console.Fail($"Accepted for {accepted} of {result.Recipients.Count} recipient(s).");
     }
 
     /// <summary>'FIELD OPERATOR VALUE[,VALUE…]', e.g. 'pipeline.branch in main,release'; what is

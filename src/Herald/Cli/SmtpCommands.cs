@@ -32,7 +32,7 @@ internal static class SmtpCommands
     {
         var connection = new Option<string?>("--connection") { Description = "SMTP connection the scope uses: NAME (the nearest owned by the scope or above) or /SCOPE:NAME. With connection flags and none named: the one the scope uses, or its own 'default'." };
         var fields = new ConnectionFlags();
-        var enabled = new Option<string?>("--enabled") { Description = "true or false: whether the scope sends email at all." };
+        var enabled = new Option<string?>("--enabled") { Description = $"true or false: whether the scope sends email. Turned off, {Herald.Settings.OutgoingSettingsCache.TurnedOffMeans}." };
         var from = new Option<string?>("--from") { Description = "From address." };
         var fromName = new Option<string?>("--from-name") { Description = "From display name." };
         var replyTo = new Option<string?>("--reply-to") { Description = "Reply-To address." };
@@ -208,7 +208,7 @@ internal static class SmtpCommands
             var effective = shown.Value!.Effective;
             var output = console.Out;
             output.WriteLine($"Outgoing email settings for scope {scope}");
-            Line(output, "enabled", effective.Enabled.Value ? "yes" : "no", effective.Enabled, scope);
+            Line(output, "enabled", effective.Enabled.Value ? "yes" : $"no ({Herald.Settings.OutgoingSettingsCache.TurnedOffMeans})", effective.Enabled, scope);
             Line(output, "connection", shown.Value.Connection?.Qualified ?? effective.ConnectionId.Value ?? "(none)", effective.ConnectionId, scope);
             Line(output, "from", effective.FromAddress.Value?.Value ?? "(none)", effective.FromAddress, scope);
             Line(output, "from name", effective.FromName.Value ?? "(none)", effective.FromName, scope);

@@ -108,8 +108,10 @@ public sealed class UseCaseCallerTests
         var allowed = AdministratorsOfHr.Contains(caller);
         Assert.Equal(allowed ? null : RefusalKind.NotFound, removed?.Kind);
         Assert.Equal(allowed ? null : RefusalKind.NotFound, tested.Refusal?.Kind);
-        // The test queued one sample to each recipient: the address and alice.
-        Assert.Equal(allowed ? 2 : 0, await node.CountAsync("SELECT COUNT(*) FROM messages"));
+        // The test tried one sample for each recipient now (the address and alice; port 9 answers
+        // no one, so each was deferred), and queued nothing.
+        Assert.Equal(allowed ? ["deferred", "deferred"] : [], tested.Value?.Recipients.Select(r => r.Outcome) ?? []);
+        Assert.Equal(0, await node.CountAsync("SELECT COUNT(*) FROM messages"));
         Assert.Equal(allowed ? 0 : 1, await node.CountAsync("SELECT COUNT(*) FROM notification_rules WHERE id = 'hr-rule'"));
     }
 

@@ -236,6 +236,7 @@ internal static class ApiMatrix
             Request = c => Post("api/v1/subscriptions", new { id = $"sub-new-{c.Number}", scope = c.Scope, owner = "group:everyone", name = "New", eventTypes = new[] { "item.changed" } }),
             Probe = (h, c) => SubscriptionRow(h, $"sub-new-{c.Number}"),
         },
+        new("POST /api/v1/subscriptions/test", ScopeSender, Effect.Answer) { Request = c => Post("api/v1/subscriptions/test", SubscriptionDraft(c.Scope)) },
         new("GET /api/v1/subscriptions/{id}", SendersThing, Effect.Read) { Seed = SubscriptionAsync, Request = c => Get($"api/v1/subscriptions/{c.Seeded.Id}") },
         new("PUT /api/v1/subscriptions/{id}", SendersThing, Effect.Write)
         {
@@ -276,10 +277,8 @@ internal static class ApiMatrix
         {
             Change = Change.Removed, Seed = RuleAsync, Request = c => Delete($"api/v1/rules/{c.Seeded.Id}"), Probe = (h, c) => RuleRow(h, c.Seeded.Id),
         },
-        new("POST /api/v1/rules/{id}/test", AdministratorsThing, Effect.Write)
-        {
-            Seed = RuleAsync, Request = c => Post($"api/v1/rules/{c.Seeded.Id}/test"), Probe = (h, c) => NotificationMessages(h, c.Scope),
-        },
+        new("POST /api/v1/rules/{id}/test", AdministratorsThing, Effect.Answer) { Seed = RuleAsync, Request = c => Post($"api/v1/rules/{c.Seeded.Id}/test") },
+        new("POST /api/v1/rules/test", ScopeAdministrator, Effect.Answer) { Request = c => Post("api/v1/rules/test", RuleDraft(c.Scope)) },
     ];
 
     /// <summary>A group subscription alice has opted out of.</summary>

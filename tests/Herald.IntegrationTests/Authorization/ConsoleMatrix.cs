@@ -150,15 +150,17 @@ internal static class ConsoleMatrix
         {
             Change = Change.Removed, Seed = RuleAsync, Request = c => Posted($"rules/edit?handler=remove&id={c.Seeded.Id}"), Probe = (h, c) => RuleRow(h, c.Seeded.Id),
         },
-        new("POST /Rules/Edit?handler=Test", ResourceAdministrator, Effect.Write)
-        {
-            Seed = RuleAsync, Request = c => Posted($"rules/edit?handler=test&id={c.Seeded.Id}"), Probe = (h, c) => NotificationMessages(h, c.Scope),
-        },
+        new("POST /Rules/Edit?handler=Test", ResourceAdministrator, Effect.Answer) { Seed = RuleAsync, Request = c => Posted($"rules/edit?handler=test&id={c.Seeded.Id}") },
+        new("POST /Rules/Edit?handler=TestDraft", ScopeAdministrator, Effect.Answer) { Request = c => Posted("rules/edit?handler=testdraft", RuleDraftForm(c.Scope)) },
 
         // Subscriptions.
         new("GET /Subscriptions/Index", ScopeAdministrator, Effect.List) { Seed = SubscriptionAsync, Request = c => Get($"subscriptions?scope={Q(c.Scope)}") },
         new("GET /Subscriptions/Edit", ResourceAdministrator, Effect.Read) { Seed = SubscriptionAsync, Request = c => Get($"subscriptions/edit?id={c.Seeded.Id}") },
         new("GET /Subscriptions/Edit", Policy.AnyCaller, Effect.Answer) { Variant = "new", Request = c => Get($"subscriptions/edit?scope={Q(c.Scope)}") },
+        new("POST /Subscriptions/Edit?handler=TestDraft", ScopeAdministrator, Effect.Answer)
+        {
+            Request = c => Posted("subscriptions/edit?handler=testdraft", SubscriptionDraftForm(c.Scope)),
+        },
         new("POST /Subscriptions/Edit?handler=Save", ResourceAdministrator, Effect.Write)
         {
             Variant = "change", Seed = SubscriptionAsync,

@@ -61,9 +61,18 @@ internal static class Seeds
     public static Task<string?> RuleRow(MatrixHost host, string id) =>
         host.QueryAsync("SELECT scope_path, name, event_types, addresses, recipients, enabled FROM notification_rules WHERE id = @id", new { id });
 
-    /// <summary>How many messages a rule's test queued: the test messages of its scope.</summary>
-    public static Task<string?> NotificationMessages(MatrixHost host, string scope) =>
-        host.QueryAsync("SELECT COUNT(*) AS n FROM messages WHERE scope_path = @scope AND source = 'test'", new { scope });
+    /// <summary>A rule as the create route takes it, for the tests before saving (nothing is stored,
+    /// and the matrix's connection is reserved for other nodes, so nothing is sent either).</summary>
+    public static object RuleDraft(string scope) => new { scope, name = "Draft", eventTypes = new[] { "item.changed" }, recipients = new[] { "ops@example.org" } };
+
+    /// <summary>A subscription as the create route takes it, for the tests before saving.</summary>
+    public static object SubscriptionDraft(string scope) => new { scope, owner = "group:everyone", name = "Draft", eventTypes = new[] { "item.changed" } };
+
+    /// <summary>The same drafts as the console's editors post them.</summary>
+    public static (string, string)[] RuleDraftForm(string scope) => [("name", "Draft"), ("scope", scope), ("addresses", "ops@example.org"), ("eventTypes", "item.changed"), ("enabled", "true")];
+
+    public static (string, string)[] SubscriptionDraftForm(string scope) =>
+        [("name", "Draft"), ("scope", scope), ("owner", "group:everyone"), ("eventTypes", "item.changed"), ("frequency", "immediate"), ("enabled", "true")];
 
     /// <summary>A connection owned by the scope; its host name is its marker.</summary>
     public static async Task<Seeded> ConnectionAsync(MatrixHost host, string scope)

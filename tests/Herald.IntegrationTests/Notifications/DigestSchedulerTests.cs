@@ -152,6 +152,33 @@ public sealed class DigestSchedulerTests
         Assert.Contains("Tomorrow.docx", message.Mime, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_digest_due_while_its_scopes_email_is_turned_off_is_dropped_and_turning_email_back_on_does_not_send_it(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var time = new FakeTimeProvider(SaturdayAfterEight);
+        var store = await PrepareAsync(db.Database, time);
+        await using var node = Node(db.Database, time, store, "node-a");
+        await node.Scheduler.RunOnceAsync(Ct);
+        await AddEventsAsync(db.Database, node.Services);
+        var settings = node.Services.GetRequiredService<OutgoingSettingsService>();
+
+        var off = await settings.ApplyAsync(Herald.Access.Caller.Operator, new OutgoingSettingsUpdate(ScopePath.Root) { Enabled = false }, Ct);
+        Assert.Contains("Email is turned off for scope /: notifications are dropped; queued messages wait until email is turned back on.", off.Value!.Notes);
+        time.SetUtcNow(SundayEight);
+        Assert.Equal(0, await node.Scheduler.RunOnceAsync(Ct));
+        Assert.Equal(1, node.Services.GetRequiredService<NotificationMetrics>().DroppedTotals.Single(t => t.Key == (ScopePath.Root, DroppedKind.Digest)).Value);
+
+        // Turned back on, the dropped window stays done: nothing is sent for it, now or later.
+        Assert.Null((await settings.ApplyAsync(Herald.Access.Caller.Operator, new OutgoingSettingsUpdate(ScopePath.Root) { Enabled = true }, Ct)).Refusal);
+        time.Advance(TimeSpan.FromMinutes(5));
+        Assert.Equal(0, await node.Scheduler.RunOnceAsync(Ct));
+        Assert.Empty(await MessagesAsync(db.Database));
+        await using var connection = await db.Database.OpenAsync(Ct);
+        Assert.Equal(SundayEight.ToUnixTimeMilliseconds(), await connection.ExecuteScalarAsync<long>("SELECT MAX(window_end) FROM digest_runs WHERE subscription_id = 'daily'"));
+    }
+
     private static async Task<InMemorySubscriptionStore> PrepareAsync(HeraldDatabase database, TimeProvider time, DateTimeOffset? created = null)
     {
         await new Herald.Storage.Settings.SqlSettingsStore(database, time).SaveOutgoingAsync(

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Herald.IntegrationTests.Fixtures;
 using Herald.IntegrationTests.Outbox;
 using MimeKit;
+using static Herald.IntegrationTests.Notifications.ApiReplies;
 
 namespace Herald.IntegrationTests.Notifications;
 
@@ -165,14 +166,4 @@ public sealed class NotificationEndToEndTests
             id, type, scope = "/hr", resourcePath, actor = "bob@example.org", title, link = $"https://intranet.example.org/doc/{id}",
             data = new { version = "2.0" },
         }, Ct), HttpStatusCode.Accepted);
-
-    private static async Task<string> MustAsync(HttpResponseMessage response, params HttpStatusCode[] expected)
-    {
-        using (response)
-        {
-            var body = await response.Content.ReadAsStringAsync(Ct);
-            Assert.True(expected.Contains(response.StatusCode), $"{(int)response.StatusCode} {response.RequestMessage?.RequestUri}: {body}");
-            return body;
-        }
-    }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Dapper;
 using Herald.Delivery;
 using Herald.IntegrationTests.Storage;
@@ -10,6 +11,7 @@ using Herald.Settings;
 using Herald.Storage.Notifications;
 using Herald.Storage.Outbox;
 using Herald.Storage.Settings;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -48,6 +50,9 @@ internal sealed class NotificationHarness : IAsyncDisposable
     public FakeDirectory Directory { get; } = new();
 
     public RecordingDigestInbox Digests { get; } = new();
+
+    /// <summary>Every node's notification metrics (what was dropped, and why, is counted here).</summary>
+    public NotificationMetrics Metrics { get; } = new(Meters.Factory);
 
     /// <summary>The failure policy's settings for every node of the harness (three tries, a minute apart).</summary>
     public Herald.Work.WorkOptions Work { get; } = new() { MaxAttempts = 3, RetryDelays = [TimeSpan.FromMinutes(1)] };
@@ -104,7 +109,7 @@ internal sealed class NotificationHarness : IAsyncDisposable
         var signal = new NotificationSignal();
         _signals.Add(signal);
         var engine = new NotificationEngine(
-            Events, matcher, fanOut, new NodeIdentity(name, []), signal, options, Options.Create(Work), Time, NullLogger<NotificationEngine>.Instance);
+            Events, matcher, fanOut, new NodeIdentity(name, []), signal, Metrics, options, Options.Create(Work), Time, NullLogger<NotificationEngine>.Instance);
         return (engine, matcher, fanOut);
     }
 
@@ -139,6 +144,12 @@ internal sealed class NotificationHarness : IAsyncDisposable
 
         await Db.DisposeAsync();
     }
+}
+
+/// <summary>One meter factory for every harness: the metrics each harness reads are its own object's totals.</summary>
+internal static class Meters
+{
+    public static readonly IMeterFactory Factory = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
 }
 
 internal sealed record StoredNotification(string Address, string Source, string EnvelopeSender, MimeMessage Mime, string? IdempotencyKey)

@@ -6,6 +6,7 @@ using Herald.IntegrationTests.Fixtures;
 using Herald.IntegrationTests.Outbox;
 using Herald.IntegrationTests.Storage;
 using Herald.Testing;
+using static Herald.IntegrationTests.Notifications.ApiReplies;
 
 namespace Herald.IntegrationTests.Notifications;
 
@@ -198,14 +199,4 @@ public sealed class PoisonTests(ITestOutputHelper output)
     }
 
     private static string NodeDirectory() => Directory.CreateTempSubdirectory("herald-poison-node-").FullName;
-
-    private static async Task<string> MustAsync(HttpResponseMessage response, params HttpStatusCode[] expected)
-    {
-        using (response)
-        {
-            var body = await response.Content.ReadAsStringAsync(Ct);
-            Assert.True(expected.Contains(response.StatusCode), $"{(int)response.StatusCode} {response.RequestMessage?.RequestUri}: {body}");
-            return body;
-        }
-    }
 }

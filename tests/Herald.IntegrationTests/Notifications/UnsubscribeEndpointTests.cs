@@ -3,7 +3,9 @@ using Herald.IntegrationTests.Storage;
 using Herald.Notifications;
 using Herald.Notifications.Unsubscribe;
 using Herald.Scopes;
+using Herald.Settings;
 using Herald.Storage.Notifications;
+using Herald.Storage.Settings;
 using Herald.Testing;
 using Herald.Web.Notifications;
 using Microsoft.AspNetCore.Builder;
@@ -124,6 +126,9 @@ public sealed class UnsubscribeEndpointTests
             builder.Services.AddSingleton<ISigningKeyStore>(new SqlSigningKeyStore(database.Database));
             builder.Services.AddSingleton<ISubscriptionStore>(store);
             builder.Services.AddSingleton(Options.Create(options));
+            // No public URL stored: links start with this host's own address (options.PublicBaseUrl).
+            builder.Services.AddSingleton<IServiceSettingsStore>(new SqlServiceSettingsStore(database.Database));
+            builder.Services.AddSingleton<PublicUrlService>();
             builder.Services.AddSingleton<UnsubscribeLinks>();
             builder.Services.AddSingleton<UnsubscribeService>();
             var app = builder.Build();

@@ -356,6 +356,8 @@ public sealed class RelayGateTests
 
         public Task<int> ResumeAsync(string connection, DateTimeOffset now, CancellationToken cancellationToken) => inner.ResumeAsync(connection, now, cancellationToken);
 
+        public Task<int> ResumeScopeAsync(Herald.Scopes.ScopePath scope, DateTimeOffset now, CancellationToken cancellationToken) => inner.ResumeScopeAsync(scope, now, cancellationToken);
+
         public Task<IReadOnlyDictionary<string, long>> CountWaitingAsync(IReadOnlyCollection<string> connections, CancellationToken cancellationToken) =>
             inner.CountWaitingAsync(connections, cancellationToken);
 

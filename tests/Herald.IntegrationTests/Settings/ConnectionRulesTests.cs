@@ -331,7 +331,7 @@ public sealed class ConnectionRulesTests
             var db = await TestDatabases.CreateAsync(engine);
             var store = new SqlSettingsStore(db.Database, TimeProvider.System);
             var vault = new CredentialVault(new SqlCredentialKeyStore(db.Database, TimeProvider.System), new NodePassphrase("connection rules passphrase, amber kestrel", Path.Combine(db.DataDirectory, "unused.key")));
-            var service = new OutgoingSettingsService(store, new OutgoingSettingsCache(store, TimeProvider.System), vault, TimeProvider.System);
+            var service = new OutgoingSettingsService(store, new OutgoingSettingsCache(store, TimeProvider.System), vault, new Herald.Storage.Outbox.SqlOutboxStore(db.Database, db.Spool), TimeProvider.System);
             foreach (var scope in Scopes)
             {
                 Assert.True(await store.AddScopeAsync(ScopePath.Parse(scope), Ct));

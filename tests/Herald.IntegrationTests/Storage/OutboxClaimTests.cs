@@ -148,6 +148,30 @@ public sealed class OutboxClaimTests
 
     [Theory]
     [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task When_a_scopes_email_is_turned_back_on_its_deferred_messages_and_those_below_it_are_due_at_once_and_look_alike_scopes_keep_theirs(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
+        await store.EnqueueAsync(
+            [Message("hr", "c", 3) with { Scope = ScopePath.Parse("/hr") }, Message("payroll", "c", 3) with { Scope = ScopePath.Parse("/hr/payroll") },
+             Message("hr2", "c", 3) with { Scope = ScopePath.Parse("/hr2") }],
+            Ct);
+        // Attempts made while /hr's email was off deferred them an hour.
+        var later = Now + TimeSpan.FromHours(1);
+        foreach (var claimed in await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct))
+        {
+            await store.RecordAsync([new AttemptOutcome(claimed.Id, "node-a", Now, [new RecipientUpdate(0, RecipientState.Deferred, null, "Email is turned off for scope /hr.")], later)], Ct);
+        }
+
+        Assert.Equal(2, await store.ResumeScopeAsync(ScopePath.Parse("/hr"), Now, Ct));
+
+        Assert.Equal(["hr", "payroll"], (await store.ClaimAsync("node-a", null, 10, Now, Lease, Ct)).Select(m => m.Id).Order(StringComparer.Ordinal));
+        // /hr2 is not below /hr: it keeps its hour (not claimed above, due then).
+        Assert.Contains("hr2", (await store.ClaimAsync("node-a", null, 10, later, Lease, Ct)).Select(m => m.Id));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
     public async Task The_messages_waiting_for_each_connection_are_counted(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);

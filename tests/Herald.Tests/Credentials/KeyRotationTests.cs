@@ -23,13 +23,15 @@ public sealed class KeyRotationTests : IDisposable
         _settings = new SqlSettingsStore(_database, TimeProvider.System);
     }
 
+    private Herald.Storage.Outbox.SqlOutboxStore Outbox() => new(_database, new Herald.Outbox.MessageSpool(Path.Combine(_directory, "spool")));
+
     [Fact]
     public async Task Rotation_reseals_every_secret_and_retires_the_old_key()
     {
         var ct = TestContext.Current.CancellationToken;
         var node = new NodePassphrase("old passphrase 123 of the heron", Path.Combine(_directory, "unused.key"));
         using var vault = new CredentialVault(_keys, node);
-        var service = new OutgoingSettingsService(_settings, new OutgoingSettingsCache(_settings, TimeProvider.System), vault, TimeProvider.System);
+        var service = new OutgoingSettingsService(_settings, new OutgoingSettingsCache(_settings, TimeProvider.System), vault, Outbox(), TimeProvider.System);
         Assert.Null((await service.ApplyAsync(Caller.Operator, new(Herald.Scopes.ScopePath.Root)
         {
             FromAddress = "herald@example.org",
@@ -62,7 +64,7 @@ public sealed class KeyRotationTests : IDisposable
         var ct = TestContext.Current.CancellationToken;
         var node = new NodePassphrase("old passphrase 123 of the heron", Path.Combine(_directory, "unused.key"));
         using var vault = new CredentialVault(_keys, node);
-        var service = new OutgoingSettingsService(_settings, new OutgoingSettingsCache(_settings, TimeProvider.System), vault, TimeProvider.System);
+        var service = new OutgoingSettingsService(_settings, new OutgoingSettingsCache(_settings, TimeProvider.System), vault, Outbox(), TimeProvider.System);
         await service.ApplyAsync(Caller.Operator, new(Herald.Scopes.ScopePath.Root)
         {
             ConnectionChange = new ConnectionUpdate

@@ -44,7 +44,7 @@ public sealed class DeliveryAttemptTests
         var old = await Attempt(node).DeliverAsync(Claimed(time.GetUtcNow(), "a@example.org") with { Scope = ScopePath.Parse("/off") }, Ct);
 
         Assert.Equal(RecipientState.Deferred, Assert.Single(young.Recipients).State);
-        Assert.Equal("Outgoing email is disabled for scope /off (set at /off). The message waits.", young.Recipients[0].Reply);
+        Assert.Equal("Email is turned off for scope /off. The message waits until email is turned back on.", young.Recipients[0].Reply);
         Assert.Equal(RecipientState.Expired, Assert.Single(old.Recipients).State);
         Assert.Empty(node.Pool.Sent);
     }

@@ -106,6 +106,8 @@ public sealed class OutcomeRecorderTests
 
         public Task<int> ResumeAsync(string connection, DateTimeOffset now, CancellationToken cancellationToken) => throw new NotSupportedException();
 
+        public Task<int> ResumeScopeAsync(Herald.Scopes.ScopePath scope, DateTimeOffset now, CancellationToken cancellationToken) => throw new NotSupportedException();
+
         public Task<IReadOnlyDictionary<string, long>> CountWaitingAsync(IReadOnlyCollection<string> connections, CancellationToken cancellationToken) => throw new NotSupportedException();
 
         public Task<IReadOnlyList<string>> RenewAsync(string node, IReadOnlyList<string> ids, DateTimeOffset until, CancellationToken cancellationToken) => throw new NotSupportedException();

@@ -34,6 +34,7 @@ public sealed partial class DigestScheduler(
     INotificationTemplates templates,
     IUnsubscribeLinks links,
     NotificationMailer mailer,
+    NotificationMetrics metrics,
     NodeIdentity node,
     IOptions<NotificationOptions> options,
     IOptions<WorkOptions> work,
@@ -120,6 +121,16 @@ public sealed partial class DigestScheduler(
     async Task IWorkItems<DueDigest>.ProcessAsync(DueDigest item, CancellationToken cancellationToken)
     {
         var (subscription, recipient, window, events, _) = item;
+        if (await mailer.TurnedOffAsync(subscription.Scope, cancellationToken).ConfigureAwait(false) is { } off)
+        {
+            // Dropped, not held: the window is recorded as done, so turning the scope's email back
+            // on does not send it, and the next digest starts after it.
+            await digests.RecordRunsAsync([new DigestRun(subscription.Id, recipient.Key, window.End, node.Name, time.GetUtcNow())], cancellationToken).ConfigureAwait(false);
+            metrics.Dropped(subscription.Scope, DroppedKind.Digest, 1);
+            LogDropped(logger, subscription.Id, recipient.Key, subscription.Scope.Value, off);
+            return;
+        }
+
         var unsubscribe = await links.CreateAsync(new NotificationOrigin(NotificationSourceKind.Subscription, subscription.Id, recipient.Key), cancellationToken).ConfigureAwait(false);
         var content = await templates.RenderDigestAsync(subscription, events, window, recipient, unsubscribe, cancellationToken).ConfigureAwait(false);
         var email = new NotificationEmail(recipient, content, unsubscribe, IdempotencyKey(subscription.Id, recipient.Key, window.End));
@@ -238,6 +249,9 @@ public sealed partial class DigestScheduler(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Digests of subscription {Subscription} could not be checked; trying again at the next check")]
     private static partial void LogSubscriptionFailed(ILogger logger, Exception exception, string subscription);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Digest of subscription {Subscription} for {Recipient} dropped (scope {Scope}): {Reason}")]
+    private static partial void LogDropped(ILogger logger, string subscription, string recipient, string scope, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Digests of subscription {Subscription} cannot be sent from scope {Scope}: {Problem}; trying again at the next check")]
     private static partial void LogCannotSend(ILogger logger, string subscription, string scope, string problem);

@@ -27,6 +27,7 @@ public sealed partial class NotificationEngine(
     NotificationFanOut fanOut,
     NodeIdentity node,
     NotificationSignal signal,
+    NotificationMetrics metrics,
     IOptions<NotificationOptions> options,
     IOptions<WorkOptions> work,
     TimeProvider time,
@@ -78,9 +79,16 @@ public sealed partial class NotificationEngine(
         try
         {
             var result = await fanOut.RunAsync(item, cancellationToken).ConfigureAwait(false);
-            if (result.Problem is not null)
+            if (result.Dropped is { } dropped)
             {
-                // The scope cannot send now (no settings, sending disabled): the event stays pending and
+                // The event is done: what it would have sent is dropped, counted and said here.
+                metrics.Dropped(item.Scope, DroppedKind.Immediate, dropped.Immediate);
+                metrics.Dropped(item.Scope, DroppedKind.Digest, dropped.Digest);
+                LogDropped(log, item.Id, item.Scope.Value, dropped.Immediate, dropped.Digest, dropped.Because);
+            }
+            else if (result.Problem is not null)
+            {
+                // The scope cannot send now (no connection or From address): the event stays pending and
                 // is tried again later, so nothing is lost while an administrator fixes the settings.
                 LogCannotSend(log, item.Id, item.Scope.Value, result.Problem);
                 await events.ReleaseAsync(item.Key, node.Name, time.GetUtcNow() + options.Value.RetryDelay, cancellationToken).ConfigureAwait(false);
@@ -92,7 +100,10 @@ public sealed partial class NotificationEngine(
                 LogLeaseLost(log, item.Key.ToString());
             }
 
-            LogFannedOut(log, item.Id, item.Type, result.Stored, result.Duplicates, result.DigestEntries);
+            if (result.Dropped is null)
+            {
+                LogFannedOut(log, item.Id, item.Type, result.Stored, result.Duplicates, result.DigestEntries);
+            }
         }
         finally
         {
@@ -114,6 +125,9 @@ public sealed partial class NotificationEngine(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Event {EventId} stays pending: scope {Scope} cannot send ({Problem}); trying again later")]
     private static partial void LogCannotSend(ILogger logger, string eventId, string scope, string problem);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Event {EventId} of scope {Scope}: notifications dropped for {Immediate} immediate and {Digest} digest recipient(s): {Reason}")]
+    private static partial void LogDropped(ILogger logger, string eventId, string scope, int immediate, int digest, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Event {EventId} was worked on after its lease ran out; another node may have taken it (the outbox stores each email once)")]
     private static partial void LogLeaseLost(ILogger logger, string eventId);

@@ -6,8 +6,16 @@ using Herald.Settings;
 namespace Herald.Notifications.FanOut;
 
 /// <summary>What one event's fan-out did: emails stored (or already stored by an earlier run),
-/// digest entries handed on, or why the scope could not send (then nothing is finished).</summary>
-public sealed record FanOutResult(int Recipients, int Stored, int Duplicates, int DigestEntries, string? Problem);
+/// digest entries handed on, or why the scope could not send (then nothing is finished); or,
+/// when the scope's email is turned off, what was dropped instead (<see cref="Dropped"/>).</summary>
+public sealed record FanOutResult(int Recipients, int Stored, int Duplicates, int DigestEntries, string? Problem)
+{
+    public DroppedNotifications? Dropped { get; init; }
+}
+
+/// <summary>Notifications an event would have produced, dropped because <paramref name="Because"/>:
+/// the recipients of its immediate emails and of the digests it would have been listed in.</summary>
+public sealed record DroppedNotifications(int Immediate, int Digest, string Because);
 
 /// <summary>
 /// One event → the recipients of every matching immediate subscription, every matching rule and,
@@ -30,11 +38,13 @@ public sealed class NotificationFanOut(
         var view = await directory.CurrentAsync(cancellationToken).ConfigureAwait(false);
         var plan = new Plan(notificationEvent, view);
         var digestEntries = new List<DigestEntry>();
+        var digestSubscriptions = new List<Subscription>();
         foreach (var subscription in matcher.Subscriptions.Match(notificationEvent))
         {
             if (subscription.Schedule.Frequency != NotificationFrequency.Immediate)
             {
                 digestEntries.Add(new DigestEntry(subscription.Id, notificationEvent.Key, notificationEvent.ReceivedAt));
+                digestSubscriptions.Add(subscription);
                 continue;
             }
 
@@ -56,6 +66,18 @@ public sealed class NotificationFanOut(
             plan.Add(administrators, NotificationSourceKind.Administrative, scope, $"administrators of {scope}", excludeActor: false, optedOut);
         }
 
+        if (await mailer.TurnedOffAsync(notificationEvent.Scope, cancellationToken).ConfigureAwait(false) is { } off)
+        {
+            // Dropped, not held: turning the scope's email back on sends nothing produced meanwhile.
+            var digestRecipients = 0;
+            foreach (var subscription in digestSubscriptions)
+            {
+                digestRecipients += (await subscriptionRecipients.ResolveAsync(subscription, notificationEvent.Scope, view, cancellationToken).ConfigureAwait(false)).Count;
+            }
+
+            return new FanOutResult(plan.Emails.Count, 0, 0, 0, null) { Dropped = new DroppedNotifications(plan.Emails.Count, digestRecipients, off) };
+        }
+
         var result = await SendAsync(notificationEvent, plan.Emails, MessageSource.Notification, Requester(notificationEvent, view), cancellationToken).ConfigureAwait(false);
         if (result.Problem is null && digestEntries.Count > 0)
         {
@@ -63,21 +85,6 @@ public sealed class NotificationFanOut(
         }
 
         return result with { DigestEntries = digestEntries.Count };
-    }
-
-    /// <summary>A rule's test: a sample event of its first type, to its recipients (less those who
-    /// opted out), as test messages.</summary>
-    public async Task<FanOutResult> TestRuleAsync(NotificationRule rule, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        var view = await directory.CurrentAsync(cancellationToken).ConfigureAwait(false);
-        var type = rule.Filter.EventTypes.Count > 0 ? rule.Filter.EventTypes[0] : EventTypes.ItemChanged;
-        var sample = new NotificationEvent(
-            $"test-{Guid.CreateVersion7(now):N}", type, rule.Scope, rule.Filter.PathPrefixes.Count > 0 ? rule.Filter.PathPrefixes[0] : "/sample",
-            null, $"sample (test of rule '{rule.Name}')", null, null, now, now);
-        var optedOut = await store.OptOutsAsync(NotificationSourceKind.Rule, rule.Id, cancellationToken).ConfigureAwait(false);
-        var plan = new Plan(sample, view);
-        plan.Add(RuleRecipients(rule, view), NotificationSourceKind.Rule, rule.Id, rule.Name, excludeActor: false, optedOut);
-        return await SendAsync(sample, plan.Emails, MessageSource.Test, null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>A rule's addresses as given; its users; its groups as each group's delivery says.</summary>

@@ -1,5 +1,4 @@
 using Herald.Access;
-using Herald.Notifications.FanOut;
 using Herald.Notifications.Matching;
 using Herald.Scopes;
 using Herald.Settings;
@@ -15,9 +14,10 @@ namespace Herald.Notifications.Subscriptions;
 /// use case returns.
 /// </summary>
 public sealed class RuleService(
-    ISubscriptionRegistry store, ISettingsStore settings, IDirectory directory, NotificationMatcher matcher, NotificationFanOut fanOut, TimeProvider time)
+    ISubscriptionRegistry store, ISettingsStore settings, IDirectory directory, NotificationMatcher matcher, NotificationTestSender tester, TimeProvider time)
 {
     private const string NotValid = "The rule is not valid; nothing was saved.";
+    private const string NotTested = "The rule is not valid; nothing was sent.";
 
     public async Task<Result<IReadOnlyList<NotificationRule>>> ListAsync(Caller caller, string? scope, CancellationToken cancellationToken)
     {
@@ -81,20 +81,26 @@ public sealed class RuleService(
         return null;
     }
 
-    /// <summary>Queues a sample of the rule's first event type to its recipients (less those who
-    /// opted out) through the scope's outgoing email: how many were queued, or why none could be.</summary>
-    public async Task<Result<FanOutResult>> TestAsync(Caller caller, string? id, CancellationToken cancellationToken)
+    /// <summary>Sends a sample of the saved rule's first event type to each of its recipients (less
+    /// those who opted out) now, through the scope's connection: the server's answer per recipient.</summary>
+    public async Task<Result<NotificationTestResult>> TestAsync(Caller caller, string? id, CancellationToken cancellationToken)
     {
         var found = await FindAsync(caller, id, cancellationToken).ConfigureAwait(false);
-        if (found.Value is not { } rule)
-        {
-            return found.Refusal!;
-        }
+        return found.Value is not { } rule
+            ? found.Refusal!
+            : await tester.TestRuleAsync(rule, cancellationToken).ConfigureAwait(false);
+    }
 
-        var result = await fanOut.TestRuleAsync(rule, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
-        return result.Problem is { } problem
-            ? new Refusal(RefusalKind.Invalid, $"Scope {rule.Scope} cannot send, so nothing was queued: {problem}", [])
-            : result;
+    /// <summary>The same test for a rule not saved: the request the create route takes, checked as
+    /// it checks it (the caller, every field, the scope, the recipients), and nothing stored.</summary>
+    public async Task<Result<NotificationTestResult>> TestDraftAsync(Caller caller, RuleRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var now = time.GetUtcNow();
+        var checkedRule = await CheckAsync(caller, request with { Id = request.Id ?? "draft" }, now, now, NotTested, cancellationToken).ConfigureAwait(false);
+        return checkedRule.Value is not { } rule
+            ? checkedRule.Refusal!
+            : await tester.TestRuleAsync(rule, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<Result<Saved<NotificationRule>>> SaveAsync(Caller caller, RuleRequest request, bool addOnly, CancellationToken cancellationToken)
@@ -120,24 +126,10 @@ public sealed class RuleService(
             return Taken(id);
         }
 
-        if (SubscriptionRequests.Check(request, id, existing?.CreatedAt ?? now, now, errors) is not { } rule)
+        var checkedRule = await CheckAsync(caller, request, existing?.CreatedAt ?? now, now, NotValid, cancellationToken).ConfigureAwait(false);
+        if (checkedRule.Value is not { } rule)
         {
-            return Refusal.Invalid(errors, NotValid);
-        }
-
-        if (!caller.Administers(rule.Scope))
-        {
-            return NotAllowed(caller, rule.Scope);
-        }
-
-        if (!await settings.ScopeExistsAsync(rule.Scope, cancellationToken).ConfigureAwait(false))
-        {
-            return Refusal.Invalid([ScopeService.Missing(rule.Scope)], NotValid);
-        }
-
-        if (await CheckRecipientsAsync(request, rule, cancellationToken).ConfigureAwait(false) is { Count: > 0 } missing)
-        {
-            return Refusal.Invalid(missing, NotValid);
+            return checkedRule.Refusal!;
         }
 
         var outcome = await store.SaveRuleAsync(rule, stored => !addOnly && caller.Administers(stored), cancellationToken).ConfigureAwait(false);
@@ -148,6 +140,33 @@ public sealed class RuleService(
 
         await matcher.LearnChangesAsync(cancellationToken).ConfigureAwait(false);
         return new Saved<NotificationRule>(rule, outcome == SaveOutcome.Created);
+    }
+
+    /// <summary>What a rule request must be, saved or tested: every field, the caller an
+    /// administrator of its scope, the scope there, and every user and group it names.</summary>
+    private async Task<Result<NotificationRule>> CheckAsync(
+        Caller caller, RuleRequest request, DateTimeOffset createdAt, DateTimeOffset now, string notValid, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var errors = new List<FieldError>();
+        if (!SubscriptionRequests.CheckId(request.Id!, errors) || SubscriptionRequests.Check(request, request.Id!, createdAt, now, errors) is not { } rule)
+        {
+            return Refusal.Invalid(errors, notValid);
+        }
+
+        if (!caller.Administers(rule.Scope))
+        {
+            return NotAllowed(caller, rule.Scope);
+        }
+
+        if (!await settings.ScopeExistsAsync(rule.Scope, cancellationToken).ConfigureAwait(false))
+        {
+            return Refusal.Invalid([ScopeService.Missing(rule.Scope)], notValid);
+        }
+
+        return await CheckRecipientsAsync(request, rule, cancellationToken).ConfigureAwait(false) is { Count: > 0 } missing
+            ? Refusal.Invalid(missing, notValid)
+            : rule;
     }
 
     /// <summary>Each user and group the rule names must be in the directory; the problem is named

@@ -14,9 +14,10 @@ namespace Herald.Notifications.Subscriptions;
 /// the use case returns.
 /// </summary>
 public sealed class SubscriptionService(
-    ISubscriptionRegistry store, ISettingsStore settings, IDirectory directory, NotificationMatcher matcher, TimeProvider time)
+    ISubscriptionRegistry store, ISettingsStore settings, IDirectory directory, NotificationMatcher matcher, NotificationTestSender tester, TimeProvider time)
 {
     private const string NotValid = "The subscription is not valid; nothing was saved.";
+    private const string NotTested = "The subscription is not valid; nothing was sent.";
 
     /// <summary>Subscriptions the caller may manage, optionally one owner's and one scope's (and below).</summary>
     public async Task<Result<IReadOnlyList<Subscription>>> ListAsync(Caller caller, string? owner, string? scope, CancellationToken cancellationToken)
@@ -138,19 +139,10 @@ public sealed class SubscriptionService(
             return Taken(id);
         }
 
-        if (SubscriptionRequests.Check(request, id, existing?.CreatedAt ?? now, now, errors) is not { } subscription)
+        var checkedSubscription = await CheckAsync(caller, request, existing?.CreatedAt ?? now, now, mine is null, NotValid, cancellationToken).ConfigureAwait(false);
+        if (checkedSubscription.Value is not { } subscription)
         {
-            return Refusal.Invalid(errors, NotValid);
-        }
-
-        if (mine is null && !MayManage(caller, subscription.Scope))
-        {
-            return NotAllowed(caller, subscription.Scope);
-        }
-
-        if (await CheckScopeAndOwnerAsync(subscription, cancellationToken).ConfigureAwait(false) is { } refused)
-        {
-            return refused;
+            return checkedSubscription.Refusal!;
         }
 
         var outcome = await store.SaveAsync(subscription, stored => !addOnly && (mine is null ? MayManage(caller, stored) : existing is not null && existing.Scope == stored), cancellationToken)
@@ -164,11 +156,45 @@ public sealed class SubscriptionService(
         return new Saved<Subscription>(subscription, outcome == SaveOutcome.Created);
     }
 
-    private async Task<Refusal?> CheckScopeAndOwnerAsync(Subscription subscription, CancellationToken cancellationToken)
+    /// <summary>Sends a sample of a subscription not saved to each of its recipients now, through the
+    /// scope's connection: the request the create route takes, checked as it checks it (the
+    /// caller, every field, the scope, the owner's View), and nothing stored.</summary>
+    public async Task<Result<NotificationTestResult>> TestDraftAsync(Caller caller, SubscriptionRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var now = time.GetUtcNow();
+        var checkedSubscription = await CheckAsync(caller, request with { Id = request.Id ?? "draft" }, now, now, checkCaller: true, NotTested, cancellationToken).ConfigureAwait(false);
+        return checkedSubscription.Value is not { } subscription
+            ? checkedSubscription.Refusal!
+            : await tester.TestSubscriptionAsync(subscription, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>What a subscription request must be, saved or tested: every field, the caller one
+    /// who manages its scope (unless <paramref name="checkCaller"/> is false: one's own alert),
+    /// the scope there, and the owner in the directory with View on it.</summary>
+    private async Task<Result<Subscription>> CheckAsync(
+        Caller caller, SubscriptionRequest request, DateTimeOffset createdAt, DateTimeOffset now, bool checkCaller, string notValid, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var errors = new List<FieldError>();
+        if (!SubscriptionRequests.CheckId(request.Id!, errors) || SubscriptionRequests.Check(request, request.Id!, createdAt, now, errors) is not { } subscription)
+        {
+            return Refusal.Invalid(errors, notValid);
+        }
+
+        if (checkCaller && !MayManage(caller, subscription.Scope))
+        {
+            return NotAllowed(caller, subscription.Scope);
+        }
+
+        return await CheckScopeAndOwnerAsync(subscription, notValid, cancellationToken).ConfigureAwait(false) is { } refused ? refused : subscription;
+    }
+
+    private async Task<Refusal?> CheckScopeAndOwnerAsync(Subscription subscription, string notValid, CancellationToken cancellationToken)
     {
         if (!await settings.ScopeExistsAsync(subscription.Scope, cancellationToken).ConfigureAwait(false))
         {
-            return Refusal.Invalid([ScopeService.Missing(subscription.Scope)], NotValid);
+            return Refusal.Invalid([ScopeService.Missing(subscription.Scope)], notValid);
         }
 
         var view = await directory.CurrentAsync(cancellationToken).ConfigureAwait(false);

@@ -1,5 +1,4 @@
 using Herald.Notifications;
-using Herald.Notifications.FanOut;
 using Herald.Notifications.Subscriptions;
 using Herald.Scopes;
 using Herald.Web.Console.Notifications;
@@ -8,8 +7,8 @@ using Microsoft.AspNetCore.Mvc;
 namespace Herald.Web.Console.Rules;
 
 /// <summary>Add or change a notification rule (event filter; addresses, users and groups), remove
-/// it, and <b>Test</b> it: a sample notification of its first event type goes to its recipients
-/// through the outbox, and the page says how many were queued. Every rule is
+/// it, and test it, saved or before saving: a sample notification of its first event type goes to
+/// each recipient now, and the page shows the server's answer for each. Every rule is
 /// <see cref="RuleService"/>'s; this page translates the form and the refusals.</summary>
 [RequestFormLimits(ValueCountLimit = PickerLimit + 200, ValueLengthLimit = 65_536)]
 public sealed class EditModel(RuleService rules, ScopeService scopes, DirectoryService directory) : ConsolePage
@@ -40,10 +39,14 @@ public sealed class EditModel(RuleService rules, ScopeService scopes, DirectoryS
 
     public bool UsesPicker { get; private set; } = true;
 
-    /// <summary>What Test did: how many samples were queued, or why nothing was.</summary>
-    public FanOutResult? TestResult { get; private set; }
+    /// <summary>What the saved rule's test did, per recipient.</summary>
+    public NotificationTestResult? TestResult { get; private set; }
 
-    public string? TestProblem { get; private set; }
+    /// <summary>What "Test before saving" did with the form as posted, per recipient.</summary>
+    public NotificationTestResult? DraftResult { get; private set; }
+
+    /// <summary>The form was posted to be tested, not saved (a refusal then saved nothing and sent nothing).</summary>
+    public bool TestingDraft { get; private set; }
 
     public FilterFieldsView FilterFields => new(Filter, this, WithSchedule: false);
 
@@ -69,11 +72,8 @@ public sealed class EditModel(RuleService rules, ScopeService scopes, DirectoryS
 
     public async Task<IActionResult> OnPostSaveAsync([FromQuery(Name = "id")] string? existing, string? id, string? name, string? scope, string? addresses, string[]? recipients, string? recipientList)
     {
-        (Id, Name, Scope, Addresses) = (existing ?? id ?? "", name ?? "", scope ?? "", addresses ?? "");
-        Chosen = (recipients ?? []).Concat(FilterForm.Split(recipientList)).ToHashSet(StringComparer.Ordinal);
-        Filter = FilterForm.Read(Request.Form);
         var errors = new List<FieldError>();
-        var request = Filter.ToRule(Id.Length == 0 ? null : Id, Scope, Name, FilterForm.Split(Addresses).Concat(Chosen).ToArray(), errors);
+        var request = Read(existing ?? id, name, scope, addresses, recipients, recipientList, errors);
         var saved = errors.Count > 0
             ? Refusal.Invalid(errors, "The rule is not valid; nothing was saved.")
             : existing is null
@@ -93,6 +93,31 @@ public sealed class EditModel(RuleService rules, ScopeService scopes, DirectoryS
         var rule = saved.Value!.Value;
         Notice = $"Saved rule {rule.Name} in {rule.Scope}: {FilterForm.Summary(rule.Filter)} → {rule.Addresses.Count + rule.Recipients.Count} recipient(s). Send a test below.";
         return Redirect($"/rules/edit?id={Uri.EscapeDataString(rule.Id)}");
+    }
+
+    /// <summary>"Test before saving": the form as the Save button would post it, tested instead of saved.</summary>
+    public async Task<IActionResult> OnPostTestDraftAsync(
+        [FromQuery(Name = "id")] string? existing, string? id, string? name, string? scope, string? addresses, string[]? recipients, string? recipientList)
+    {
+        TestingDraft = true;
+        if (existing is not null && await FindAsync(existing) is { } gone)
+        {
+            return gone;
+        }
+
+        var errors = new List<FieldError>();
+        var request = Read(existing ?? id, name, scope, addresses, recipients, recipientList, errors);
+        var tested = errors.Count > 0
+            ? Refusal.Invalid(errors, "The rule is not valid; nothing was sent.")
+            : await rules.TestDraftAsync(Caller, request, HttpContext.RequestAborted);
+        await LoadAsync();
+        if (tested.Refusal is { } refusal)
+        {
+            return Refused(refusal, Page);
+        }
+
+        DraftResult = tested.Value;
+        return Page();
     }
 
     public async Task<IActionResult> OnPostRemoveAsync([FromQuery(Name = "id")] string? id)
@@ -117,20 +142,22 @@ public sealed class EditModel(RuleService rules, ScopeService scopes, DirectoryS
         Show(Existing!);
         await LoadAsync();
         var tested = await rules.TestAsync(Caller, id, HttpContext.RequestAborted);
-        if (tested.Refusal is { Kind: RefusalKind.Invalid } cannotSend)
-        {
-            TestProblem = cannotSend.Sentence;
-        }
-        else if (tested.Refusal is { } refusal)
+        if (tested.Refusal is { } refusal)
         {
             return Refused(refusal, Page);
         }
-        else
-        {
-            TestResult = tested.Value;
-        }
 
+        TestResult = tested.Value;
         return Page();
+    }
+
+    /// <summary>The form as a rule request, kept on the page to show it again.</summary>
+    private RuleRequest Read(string? id, string? name, string? scope, string? addresses, string[]? recipients, string? recipientList, List<FieldError> errors)
+    {
+        (Id, Name, Scope, Addresses) = (id ?? "", name ?? "", scope ?? "", addresses ?? "");
+        Chosen = (recipients ?? []).Concat(FilterForm.Split(recipientList)).ToHashSet(StringComparer.Ordinal);
+        Filter = FilterForm.Read(Request.Form);
+        return Filter.ToRule(Id.Length == 0 ? null : Id, Scope, Name, FilterForm.Split(Addresses).Concat(Chosen).ToArray(), errors);
     }
 
     public string Describe(Principal principal) => principal.Kind == PrincipalKind.User

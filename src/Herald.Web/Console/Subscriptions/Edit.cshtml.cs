@@ -7,7 +7,8 @@ using Microsoft.AspNetCore.Mvc;
 namespace Herald.Web.Console.Subscriptions;
 
 /// <summary>Add or change a subscription for a user or a group: scope, event filter, frequency,
-/// exclude actor; remove it; for a group's, each member's opt-out. Every rule is
+/// exclude actor; test it before saving (a sample to each recipient now, with the server's answer
+/// for each); remove it; for a group's, each member's opt-out. Every rule is
 /// <see cref="SubscriptionService"/>'s; this page translates the form and the refusals.</summary>
 public sealed class EditModel(SubscriptionService subscriptions, ScopeService scopes, DirectoryService directory) : ConsolePage
 {
@@ -61,12 +62,16 @@ public sealed class EditModel(SubscriptionService subscriptions, ScopeService sc
         return Page();
     }
 
+    /// <summary>What "Test before saving" did with the form as posted, per recipient.</summary>
+    public NotificationTestResult? DraftResult { get; private set; }
+
+    /// <summary>The form was posted to be tested, not saved (a refusal then saved nothing and sent nothing).</summary>
+    public bool TestingDraft { get; private set; }
+
     public async Task<IActionResult> OnPostSaveAsync([FromQuery(Name = "id")] string? existing, string? id, string? name, string? scope, string? owner)
     {
-        (Id, Name, Scope, Owner) = (existing ?? id ?? "", name ?? "", scope ?? "", owner ?? "");
-        Filter = FilterForm.Read(Request.Form);
         var errors = new List<FieldError>();
-        var request = Filter.ToSubscription(Id.Length == 0 ? null : Id, Scope, Owner, Name, errors);
+        var request = Read(existing ?? id, name, scope, owner, errors);
         if (errors.Count > 0)
         {
             return await RedisplayAsync(Refusal.Invalid(errors, "The subscription is not valid; nothing was saved."), existing);
@@ -83,6 +88,38 @@ public sealed class EditModel(SubscriptionService subscriptions, ScopeService sc
         var s = saved.Value!.Value;
         Notice = $"Saved subscription {s.Name} of {s.Owner} in {s.Scope}: {FilterForm.Summary(s.Filter)}, {FilterForm.Describe(s.Schedule)}.";
         return Redirect($"/subscriptions?scope={Uri.EscapeDataString(s.Scope.Value)}");
+    }
+
+    /// <summary>"Test before saving": the form as the Save button would post it, tested instead of saved.</summary>
+    public async Task<IActionResult> OnPostTestDraftAsync([FromQuery(Name = "id")] string? existing, string? id, string? name, string? scope, string? owner)
+    {
+        TestingDraft = true;
+        var errors = new List<FieldError>();
+        var request = Read(existing ?? id, name, scope, owner, errors);
+        var tested = errors.Count > 0
+            ? Refusal.Invalid(errors, "The subscription is not valid; nothing was sent.")
+            : await subscriptions.TestDraftAsync(Caller, request, HttpContext.RequestAborted);
+        if (tested.Refusal is { } refusal)
+        {
+            return await RedisplayAsync(refusal, existing);
+        }
+
+        if (existing is not null && await FindAsync(existing) is { } gone)
+        {
+            return gone;
+        }
+
+        await LoadAsync();
+        DraftResult = tested.Value;
+        return Page();
+    }
+
+    /// <summary>The form as a subscription request, kept on the page to show it again.</summary>
+    private SubscriptionRequest Read(string? id, string? name, string? scope, string? owner, List<FieldError> errors)
+    {
+        (Id, Name, Scope, Owner) = (id ?? "", name ?? "", scope ?? "", owner ?? "");
+        Filter = FilterForm.Read(Request.Form);
+        return Filter.ToSubscription(Id.Length == 0 ? null : Id, Scope, Owner, Name, errors);
     }
 
     public async Task<IActionResult> OnPostRemoveAsync([FromQuery(Name = "id")] string? id)
