@@ -27,6 +27,7 @@ internal static class OAuthNode
         return services
             .AddHeraldCore(new NodePassphrase("oauth tests passphrase", Path.Combine(database.DataDirectory, "credential.key")))
             .AddHeraldStorage(database.Database)
+            .AddSingleton(database.Spool)
             .AddHeraldSmtp()
             .AddHeraldOAuth()
             .BuildServiceProvider();
