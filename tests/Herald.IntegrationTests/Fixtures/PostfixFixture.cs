@@ -46,10 +46,28 @@ public sealed class PostfixFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        var basePort = FreePortRange(5);
-        var (exit, output) = await RunScriptAsync(null, "start", Directory, basePort.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        if (exit != 0)
+        for (var attempt = 1; ; attempt++)
         {
+            var basePort = FreePortRange(5);
+            var (exit, output) = await RunScriptAsync(null, "start", Directory, basePort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (exit == 0)
+            {
+                break;
+            }
+
+            // The ports were free when probed; another process (a client's ephemeral port, another
+            // test assembly's server) may take one before Postfix binds it: start afresh elsewhere.
+            if (attempt < 5 && output.Contains("Address already in use", StringComparison.Ordinal))
+            {
+                await RunScriptAsync(null, "stop", Directory);
+                if (System.IO.Directory.Exists(Directory))
+                {
+                    System.IO.Directory.Delete(Directory, recursive: true);
+                }
+
+                continue;
+            }
+
             throw new InvalidOperationException($"The Postfix fixture did not start (exit {exit}):\n{output}");
         }
 
