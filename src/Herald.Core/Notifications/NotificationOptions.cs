@@ -44,10 +44,10 @@ public sealed class NotificationOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (!Uri.TryCreate(PublicBaseUrl, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || !string.IsNullOrEmpty(url.Query) || !string.IsNullOrEmpty(url.Fragment))
+        if (!Settings.PublicUrlService.CanStartLinks(PublicBaseUrl))
         {
             yield return new ValidationResult(
-                $"Notifications:PublicBaseUrl must be an absolute http or https URL without query, such as https://herald.example.org, not '{PublicBaseUrl}'.", [nameof(PublicBaseUrl)]);
+                $"Notifications:PublicBaseUrl must be an absolute http or https URL without query, fragment or user name, such as https://herald.example.org, not '{PublicBaseUrl}'.", [nameof(PublicBaseUrl)]);
         }
 
         if (UnsubscribeLinkLifetime < TimeSpan.FromHours(1) || UnsubscribeLinkLifetime > TimeSpan.FromDays(3650))

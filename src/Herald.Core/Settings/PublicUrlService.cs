@@ -36,11 +36,20 @@ public sealed class PublicUrlService(IServiceSettingsStore store, IOptions<Notif
 
     private (string? Stored, DateTimeOffset ReadAt)? _cache;
 
-    /// <summary>The base URL links start with, without a trailing '/'.</summary>
+    /// <summary>The base URL links start with, without a trailing '/'. Read for every link a
+    /// notification carries: the stored value from the cache, nothing parsed.</summary>
     public async ValueTask<string> GetBaseUrlAsync(CancellationToken cancellationToken) =>
-        (await ShowAsync(cancellationToken).ConfigureAwait(false)).Url;
+        await GetStoredAsync(cancellationToken).ConfigureAwait(false) ?? options.Value.BaseUrl;
 
     public async ValueTask<PublicUrlView> ShowAsync(CancellationToken cancellationToken)
+    {
+        var view = await GetStoredAsync(cancellationToken).ConfigureAwait(false) is { } stored
+            ? new PublicUrlView(stored, PublicUrlSource.Stored, null)
+            : new PublicUrlView(options.Value.BaseUrl, PublicUrlSource.Node, null);
+        return view with { Warning = WarningFor(view) };
+    }
+
+    private async ValueTask<string?> GetStoredAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         if (_cache is not { } cached || now - cached.ReadAt >= CacheLifetime)
@@ -49,10 +58,7 @@ public sealed class PublicUrlService(IServiceSettingsStore store, IOptions<Notif
             _cache = cached;
         }
 
-        var view = cached.Stored is { } stored
-            ? new PublicUrlView(stored, PublicUrlSource.Stored, null)
-            : new PublicUrlView(options.Value.BaseUrl, PublicUrlSource.Node, null);
-        return view with { Warning = WarningFor(view) };
+        return cached.Stored;
     }
 
     /// <summary>The public URL as an administrator sees it (any administrator: it is in every mail anyway).</summary>
@@ -100,11 +106,17 @@ public sealed class PublicUrlService(IServiceSettingsStore store, IOptions<Notif
             return $"The public URL is {url.Length} characters long; at most {MaxLength} are allowed.";
         }
 
-        return Uri.TryCreate(url.Trim(), UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https"
-            && string.IsNullOrEmpty(parsed.Query) && string.IsNullOrEmpty(parsed.Fragment) && string.IsNullOrEmpty(parsed.UserInfo)
+        return CanStartLinks(url)
             ? null
             : $"The public URL must be an absolute http or https address without query, fragment or user name, such as https://herald.example.org, not '{shown}'.";
     }
+
+    /// <summary>Whether links can start with <paramref name="url"/>: an absolute http or https
+    /// address without query, fragment or user name (which every mail would carry). The one rule
+    /// for the stored URL and for <see cref="NotificationOptions.PublicBaseUrl"/>.</summary>
+    public static bool CanStartLinks(string url) =>
+        Uri.TryCreate(url.Trim(), UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https"
+        && string.IsNullOrEmpty(parsed.Query) && string.IsNullOrEmpty(parsed.Fragment) && string.IsNullOrEmpty(parsed.UserInfo);
 
     private static string Normalize(string url) => new Uri(url.Trim(), UriKind.Absolute).GetLeftPart(UriPartial.Path).TrimEnd('/');
 
