@@ -43,6 +43,7 @@ internal static class HeraldCli
             SettingsCommands.Create(console),
             KeyCommands.Create(console),
             TestEmailCommand.Create(console),
+            DoctorCommand.Create(console),
             ApiKeyCommands.Create(console),
             QueueCommands.Create(console),
             EventCommands.Create(console),
