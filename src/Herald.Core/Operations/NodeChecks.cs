@@ -35,7 +35,7 @@ public sealed class NodeChecks(
     }
 
     /// <summary>Adds the database and migrations checks; false when the database did not answer
-    /// (the checks that need it are then left out).</summary>
+    /// or lacks migrations this binary needs (the checks that read it are then left out).</summary>
     public async Task<bool> SchemaAsync(List<NodeCheck> checks, TimeSpan timeout, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(checks);
@@ -52,8 +52,9 @@ public sealed class NodeChecks(
         }
 
         checks.Add(NodeCheck.Ok(Names.Database, $"The {database.Engine} database answers."));
-        checks.Add(Migrations(schema));
-        return true;
+        var migrations = Migrations(schema);
+        checks.Add(migrations);
+        return migrations.Status != CheckStatus.Fail;
     }
 
     /// <summary>Whether the database has every migration this binary knows and none it does not.</summary>

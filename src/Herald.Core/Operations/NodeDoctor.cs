@@ -38,21 +38,35 @@ public sealed class NodeDoctor(
         }
 
         var report = new List<NodeCheck>();
-        var reachable = await checks.SchemaAsync(report, timeout, cancellationToken).ConfigureAwait(false);
-        if (reachable)
+        var usable = await checks.SchemaAsync(report, timeout, cancellationToken).ConfigureAwait(false);
+        if (usable)
         {
             report.Add(await checks.CredentialKeyAsync(timeout, cancellationToken).ConfigureAwait(false));
             report.Add(await checks.ClockSkewAsync(timeout, cancellationToken).ConfigureAwait(false));
         }
 
         report.Add(FreeDisk(dataDirectory));
-        if (reachable)
+        if (usable)
         {
-            report.AddRange(await RelayEndpointsAsync(timeout, cancellationToken).ConfigureAwait(false));
-            report.AddRange(await ConnectionsAsync(timeout, cancellationToken).ConfigureAwait(false));
+            report.AddRange(await Guarded("relay", RelayEndpointsAsync, timeout, cancellationToken).ConfigureAwait(false));
+            report.AddRange(await Guarded("smtp", ConnectionsAsync, timeout, cancellationToken).ConfigureAwait(false));
         }
 
         return new NodeReport(report);
+    }
+
+    /// <summary>A group of checks whose settings could not even be read is one failed check, not a crash.</summary>
+    private static async Task<IReadOnlyList<NodeCheck>> Guarded(
+        string name, Func<TimeSpan, CancellationToken, Task<IReadOnlyList<NodeCheck>>> group, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await group(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (NodeChecks.IsOwnFailure(ex, cancellationToken))
+        {
+            return [NodeCheck.Fail(name, $"The settings could not be read from the database: {NodeChecks.Reason(ex, timeout)}")];
+        }
     }
 
     private async Task<IReadOnlyList<NodeCheck>> ConnectionsAsync(TimeSpan timeout, CancellationToken cancellationToken)
