@@ -26,12 +26,4 @@ public sealed record NodeReport(IReadOnlyList<NodeCheck> Checks)
     public CheckStatus Status => Checks.Count == 0 ? CheckStatus.Ok : Checks.Max(c => c.Status);
 
     public IEnumerable<NodeCheck> Failed => Checks.Where(c => c.Status == CheckStatus.Fail);
-
-    /// <summary>The status as <c>/readyz</c> and <c>herald doctor --json</c> write it.</summary>
-    public static string NameOf(CheckStatus status) => status switch
-    {
-        CheckStatus.Ok => "ok",
-        CheckStatus.Warn => "warn",
-        _ => "fail",
-    };
 }

@@ -29,7 +29,7 @@ public static class HealthApi
         app.MapGet("/readyz", async Task<Results<Ok<ReadinessReport>, JsonHttpResult<ReadinessReport>>> (NodeChecks checks, CancellationToken cancellationToken) =>
         {
             var report = ReadinessReport.From(await checks.ReadinessAsync(cancellationToken).ConfigureAwait(false));
-            return report.Status == "fail"
+            return report.Status == CheckStatus.Fail
                 ? TypedResults.Json(report, statusCode: StatusCodes.Status503ServiceUnavailable)
                 : TypedResults.Ok(report);
         }).WithTags("Operations").WithName("getReadiness").WithSummary("Check that the node can do its work")
@@ -43,15 +43,15 @@ public static class HealthApi
 
 public sealed record HealthReport(string Status);
 
-/// <summary>What <c>/readyz</c> answers: the overall status (<c>ok</c>, <c>warn</c> or <c>fail</c>) and each check.</summary>
-public sealed record ReadinessReport(string Status, IReadOnlyList<ReadinessCheck> Checks)
+/// <summary>What <c>/readyz</c> answers: the overall status (the worst check's) and each check.</summary>
+public sealed record ReadinessReport(CheckStatus Status, IReadOnlyList<ReadinessCheck> Checks)
 {
     public static ReadinessReport From(NodeReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
-        return new(NodeReport.NameOf(report.Status), [.. report.Checks.Select(c => new ReadinessCheck(c.Name, NodeReport.NameOf(c.Status), c.Detail))]);
+        return new(report.Status, [.. report.Checks.Select(c => new ReadinessCheck(c.Name, c.Status, c.Detail))]);
     }
 }
 
-/// <summary>One check: its name, <c>ok</c>, <c>warn</c> or <c>fail</c>, and a sentence (never a secret).</summary>
-public sealed record ReadinessCheck(string Name, string Status, string Detail);
+/// <summary>One check: its name, how it came out, and a sentence (never a secret).</summary>
+public sealed record ReadinessCheck(string Name, CheckStatus Status, string Detail);

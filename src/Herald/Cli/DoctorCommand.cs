@@ -11,7 +11,13 @@ namespace Herald.Cli;
 /// non-zero when a check fails. It reads the database as it is (no migration) and sends no mail.</summary>
 internal static class DoctorCommand
 {
-    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, WriteIndented = true };
+    /// <summary>As <c>/readyz</c> writes its report: camelCase names, statuses as <c>ok</c>, <c>warn</c>, <c>fail</c>.</summary>
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        WriteIndented = true,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+    };
 
     public static Command Create(CliConsole console)
     {
@@ -64,11 +70,7 @@ internal static class DoctorCommand
             var report = result.Value!;
             if (parse.GetValue(json))
             {
-                console.Out.WriteLine(JsonSerializer.Serialize(new
-                {
-                    status = NodeReport.NameOf(report.Status),
-                    checks = report.Checks.Select(c => new { name = c.Name, status = NodeReport.NameOf(c.Status), detail = c.Detail }),
-                }, Json));
+                console.Out.WriteLine(JsonSerializer.Serialize(new { report.Status, report.Checks }, Json));
             }
             else
             {

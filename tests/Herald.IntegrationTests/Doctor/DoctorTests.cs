@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Herald.IntegrationTests.Fixtures;
+using Herald.IntegrationTests.Storage;
 using Herald.Testing;
 
 namespace Herald.IntegrationTests.Doctor;
@@ -135,6 +136,22 @@ public sealed class DoctorTests(PostfixFixture postfix) : IDisposable
         // The doctor applied nothing: a second look finds the same.
         Assert.Matches(@"(?m)^migrations +FAIL +The database has no Herald schema", second.Output);
         Assert.DoesNotContain("smtp", first.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task On_postgresql_the_doctor_compares_this_nodes_clock_with_the_database_servers()
+    {
+        await using var database = await TestDatabases.CreateAsync(TestDatabases.Postgres);
+        _herald.Environment["HERALD_DATABASE"] = database.Url!;
+        await RelayOnFreePortAsync();
+        await SetConnectionAsync(null, "--server", "127.0.0.1", "--port", $"{postfix.PlainPort}", "--security", "none");
+
+        var result = await _herald.RunAsync("doctor");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Matches(@"(?m)^database +OK +The postgres database answers\.", result.Output);
+        Assert.Matches(@"(?m)^clock skew +OK +The database's clock is [\d.]+ m?s (ahead of|behind) this node's \(round trip [\d.]+ m?s\)\.", result.Output);
+        Assert.DoesNotContain(database.Url!, result.Output + result.Error, StringComparison.Ordinal);
     }
 
     /// <summary>The implied relay endpoint (127.0.0.1:2525) may be another test's; one of this test's own instead.</summary>
