@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using Herald.Access;
 using Herald.Operations;
-using Herald.Storage.Database;
 
 namespace Herald.Cli;
 
@@ -42,15 +41,10 @@ internal static class DoctorCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var dataDirectory = HeraldNode.ResolveDataDirectory(parse.GetValue(HeraldCli.DataDirectory), console);
-            HeraldDatabase database;
-            try
+            var (dataDirectory, database, unusable) = HeraldCli.ResolveNode(parse, console);
+            if (database is null)
             {
-                database = HeraldNode.ResolveDatabase(parse.GetValue(HeraldCli.Database), dataDirectory, console);
-            }
-            catch (ArgumentException ex)
-            {
-                return console.Fail(ex.Message);
+                return console.Fail(unusable!);
             }
 
             // Not migrated first: the doctor reports the schema as it finds it.

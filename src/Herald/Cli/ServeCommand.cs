@@ -24,15 +24,10 @@ internal static partial class ServeCommand
         var command = new Command("serve", "Run Herald: HTTP API, relay listeners, outbox and delivery workers.") { urls, nodeName, nodeTags, logFormat };
         command.SetAction(async (parse, ct) =>
         {
-            var dataDirectory = HeraldNode.ResolveDataDirectory(parse.GetValue(HeraldCli.DataDirectory), console);
-            HeraldDatabase database;
-            try
+            var (dataDirectory, database, unusable) = HeraldCli.ResolveNode(parse, console);
+            if (database is null)
             {
-                database = HeraldNode.ResolveDatabase(parse.GetValue(HeraldCli.Database), dataDirectory, console);
-            }
-            catch (ArgumentException ex)
-            {
-                return console.Fail(ex.Message);
+                return console.Fail(unusable!);
             }
 
             var format = parse.GetValue(logFormat) ?? console.Environment(LogFormatVariable) ?? "simple";
