@@ -24,6 +24,7 @@ public sealed class NodeDoctor(
     IRelayStore relay,
     CredentialVault vault,
     IConnectionDiagnosis connections,
+    NodeIdentity node,
     IOptions<OutboxOptions> outbox)
 {
     /// <summary>Checks the node whose data directory is <paramref name="dataDirectory"/>, each step
@@ -80,6 +81,13 @@ public sealed class NodeDoctor(
         var found = new List<NodeCheck>();
         foreach (var connection in all.OrderBy(c => c.Qualified, StringComparer.Ordinal))
         {
+            if (!node.MayUse(connection))
+            {
+                // Reserved for other nodes (a DMZ, say): from here it may well be unreachable, and that is no fault.
+                found.Add(NodeCheck.Ok($"smtp {connection.Qualified}", $"Not checked: used only by nodes tagged {string.Join(", ", connection.NodeTags)}, and this node has {(node.Tags.Count == 0 ? "no tags" : "tags " + string.Join(", ", node.Tags))} (HERALD_NODE_TAGS). Run herald doctor on one of those nodes."));
+                continue;
+            }
+
             var (opened, problem) = await OpenedConnection.OpenAsync(connection, vault, cancellationToken).ConfigureAwait(false);
             if (opened is null)
             {

@@ -108,6 +108,22 @@ public sealed class DoctorTests(PostfixFixture postfix) : IDisposable
     }
 
     [Fact]
+    public async Task A_connection_reserved_for_other_nodes_is_not_checked_from_this_one()
+    {
+        await RelayOnFreePortAsync();
+        await SetConnectionAsync(null, "--server", "127.0.0.1", "--port", $"{LoopbackPort.Free()}", "--security", "none", "--node-tags", "dmz");
+
+        var untagged = await _herald.RunAsync("doctor");
+        _herald.Environment["HERALD_NODE_TAGS"] = "dmz";
+        var tagged = await _herald.RunAsync("doctor");
+
+        Assert.True(untagged.ExitCode == 0, untagged.ToString());
+        Assert.Matches(@"(?m)^smtp /:default +OK +Not checked: used only by nodes tagged dmz, and this node has no tags", untagged.Output);
+        Assert.NotEqual(0, tagged.ExitCode);
+        Assert.Matches(@"(?m)^smtp /:default connect +FAIL ", tagged.Output);
+    }
+
+    [Fact]
     public async Task A_relay_endpoint_another_program_holds_fails_and_one_herald_serves_would_pass()
     {
         using var other = new TcpListener(IPAddress.Loopback, 0);
