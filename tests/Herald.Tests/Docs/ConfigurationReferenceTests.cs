@@ -125,7 +125,7 @@ public sealed partial class ConfigurationReferenceTests
     /// <summary>The variables the commands read by name (HERALD_URLS, HERALD_DATABASE…), as the
     /// code spells them.</summary>
     private static IReadOnlyList<string> CommandVariables() =>
-        [.. CodeFiles("src", "*.cs")
+        [.. Repository.Files("src", "*.cs")
             .SelectMany(f => QuotedVariable().Matches(File.ReadAllText(f)).Select(m => m.Groups[1].Value))
             .Distinct(StringComparer.Ordinal)
             .Order(StringComparer.Ordinal)];
@@ -134,23 +134,12 @@ public sealed partial class ConfigurationReferenceTests
     /// those of the tests, benchmarks and packaging that the documentation also explains.</summary>
     private static IEnumerable<string> VariablesInCode() =>
         new[] { "src", "tests", "bench", "packaging", "tools", ".ci" }
-            .SelectMany(d => CodeFiles(d, "*.cs").Concat(CodeFiles(d, "*.sh")))
-            .Append(Path.Combine(RepositoryRoot(), "test.sh"))
+            .SelectMany(d => Repository.Files(d, "*.cs").Concat(Repository.Files(d, "*.sh")))
+            .Append(Repository.PathOf("test.sh"))
             .Where(File.Exists)
             .SelectMany(f => VariableName().Matches(File.ReadAllText(f)).Select(m => m.Value));
 
-    private static IEnumerable<string> CodeFiles(string directory, string pattern)
-    {
-        var path = Path.Combine(RepositoryRoot(), directory);
-        return Directory.Exists(path)
-            ? Directory.EnumerateFiles(path, pattern, SearchOption.AllDirectories)
-                .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
-                    && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
-                    && !f.Contains($"{Path.DirectorySeparatorChar}node_modules{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
-            : [];
-    }
-
-    private static Dictionary<string, string> ReferenceRows() => Rows(Path.Combine(RepositoryRoot(), "docs", "configuration.md"));
+    private static Dictionary<string, string> ReferenceRows() => Rows(Repository.PathOf("docs", "configuration.md"));
 
     /// <summary>A page's settings table rows: the variable in the first cell, the default in the second.</summary>
     private static Dictionary<string, string> Rows(string file)
@@ -170,8 +159,7 @@ public sealed partial class ConfigurationReferenceTests
 
     private static IEnumerable<string> DocumentationFiles()
     {
-        var root = RepositoryRoot();
-        return Directory.EnumerateFiles(Path.Combine(root, "docs"), "*.md").Append(Path.Combine(root, "README.md"));
+        return Directory.EnumerateFiles(Repository.PathOf("docs"), "*.md").Append(Repository.PathOf("README.md"));
     }
 
     private static bool SameValue(Setting setting, string literal)
@@ -205,19 +193,6 @@ public sealed partial class ConfigurationReferenceTests
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? "",
     };
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Herald.slnx")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The repository root (with Herald.slnx) was not found above " + AppContext.BaseDirectory);
-    }
 
     [GeneratedRegex(@"^\|\s*`(?<name>HERALD_[A-Za-z0-9_]+)`\s*\|(?<default>[^|]*)\|")]
     private static partial Regex ReferenceRow();
