@@ -17,6 +17,8 @@ public sealed class NodeChecks(
     IEnumerable<IHostedService> hostedServices,
     TimeProvider time)
 {
+    private (string Attempt, string Problem)? _refused;
+
     /// <summary>How long a check of the database may take before it counts as not answering.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
 
@@ -97,7 +99,8 @@ public sealed class NodeChecks(
     private async Task<NodeCheck> CredentialKeyAsync(CancellationToken cancellationToken)
     {
         var stored = await keys.GetKeyParametersAsync(cancellationToken).ConfigureAwait(false);
-        var onNode = vault.Passphrase.Read() is not null;
+        var phrase = vault.Passphrase.Read();
+        var onNode = phrase is not null;
         if (stored is null)
         {
             return onNode
@@ -110,9 +113,18 @@ public sealed class NodeChecks(
             return NodeCheck.Fail(Names.CredentialKey, CredentialKeyStatus.MissingOnNode.Problem!);
         }
 
+        // Deriving a key is slow on purpose, and /readyz needs no key: a passphrase already found
+        // wrong for these parameters is not derived again on every request.
+        var attempt = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(phrase!))) + Convert.ToHexString(stored.CheckValue);
+        if (_refused is { } refused && refused.Attempt == attempt)
+        {
+            return NodeCheck.Fail(Names.CredentialKey, refused.Problem);
+        }
+
         var status = await vault.GetKeyAsync(initializeDatabase: false, cancellationToken).ConfigureAwait(false);
         if (status.Key is not { } key)
         {
+            _refused = (attempt, status.Problem!);
             return NodeCheck.Fail(Names.CredentialKey, status.Problem!);
         }
 

@@ -66,6 +66,25 @@ public sealed class NodeChecksTests
         Assert.Contains(seconds >= 0 ? "ahead of this node's" : "behind this node's", check.Detail, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_passphrase_that_is_not_the_databases_fails_and_is_not_derived_again_on_the_next_check()
+    {
+        using var theirs = CredentialKey.Create("the database's own passphrase, teal walrus", iterations: 1000);
+        var store = new NoKeyStore { Stored = theirs.Parameters };
+        var passphrase = new NodePassphrase("this node's wrong passphrase, amber crow", "/nonexistent/credential.key");
+        var checks = new NodeChecks(new FakeDatabase(_time), store, new CredentialVault(store, passphrase), [], _time);
+
+        var first = await checks.CredentialKeyAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+        var second = await checks.CredentialKeyAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+
+        Assert.Equal(CheckStatus.Fail, first.Status);
+        Assert.Contains("does not match this database's key", first.Detail, StringComparison.Ordinal);
+        Assert.Equal(first, second);
+        // Each check reads the stored parameters once; only the first asked the vault (which reads them too) to derive.
+        Assert.Equal(3, store.Reads);
+        Assert.DoesNotContain("amber crow", first.Detail, StringComparison.Ordinal);
+    }
+
     private NodeChecks Checks(FakeDatabase database, params IHostedService[] workers) =>
         new(database, new NoKeyStore(), new CredentialVault(new NoKeyStore(), new NodePassphrase(null, "/nonexistent/credential.key")), workers, _time);
 
@@ -86,7 +105,15 @@ public sealed class NodeChecksTests
 
     private sealed class NoKeyStore : ICredentialKeyStore
     {
-        public Task<KeyParameters?> GetKeyParametersAsync(CancellationToken cancellationToken) => Task.FromResult<KeyParameters?>(null);
+        public KeyParameters? Stored { get; init; }
+
+        public int Reads { get; private set; }
+
+        public Task<KeyParameters?> GetKeyParametersAsync(CancellationToken cancellationToken)
+        {
+            Reads++;
+            return Task.FromResult(Stored);
+        }
 
         public Task<KeyParameters> InitializeKeyParametersAsync(KeyParameters parameters, CancellationToken cancellationToken) => Task.FromResult(parameters);
 
