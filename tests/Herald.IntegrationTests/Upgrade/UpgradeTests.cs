@@ -1,5 +1,3 @@
-using System.Text;
-using System.Text.RegularExpressions;
 using Dapper;
 using Herald.IntegrationTests.Fixtures;
 using Herald.IntegrationTests.Outbox;
@@ -14,7 +12,7 @@ namespace Herald.IntegrationTests.Upgrade;
 /// key still matches, the directory and subscriptions are there, the API key still
 /// authenticates, and the messages it left queued deliver with the sealed SMTP password.
 /// </summary>
-public sealed partial class UpgradeTests(ITestOutputHelper output)
+public sealed class UpgradeTests(PostfixFixture postfix, ITestOutputHelper output)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -49,36 +47,46 @@ public sealed partial class UpgradeTests(ITestOutputHelper output)
         Assert.Contains("alice@example.org", (await OutboxNode.MustAsync(cli, "user", "list")).Output, StringComparison.Ordinal);
         Assert.Contains("/hr", (await OutboxNode.MustAsync(cli, "scope", "list")).Output, StringComparison.Ordinal);
 
-        // The upstream: smtp-sink offers AUTH and, with -v, shows what the client sent. The
-        // fixture's connection points at a port nothing listens on, on the machine that made
-        // it. Every door drops a connection's password when its server changes (a secret goes
-        // only where it was entered for), so the row is moved here as DNS moving the smart host's
-        // name would: the sealed password, bound to the connection's name, is the old one.
-        using var sink = SmtpSink.Start("-v");
+        // The upstream: the Postfix fixture's listener that relays only for a client that
+        // authenticated (STARTTLS, then AUTH), as the fixture's account. The fixture's connection
+        // points at a port nothing listens on, on the machine that made it. Every door drops a
+        // connection's password when its server changes (a secret goes only where it was entered
+        // for), so the row is moved here as DNS moving the smart host's name would; the sealed
+        // password, bound to the connection's name, stays the old one. Raising the security to
+        // STARTTLS through the door keeps it.
         await using (var connection = await db.Database.OpenAsync(Ct))
         {
-            Assert.Equal(1, await connection.ExecuteAsync("UPDATE smtp_connections SET host = '127.0.0.1', port = @port WHERE name = '/:default'", new { port = sink.Port }));
+            Assert.Equal(1, await connection.ExecuteAsync("UPDATE smtp_connections SET host = '127.0.0.1', port = @port WHERE name = '/:default'", new { port = postfix.StartTlsAuthPort }));
         }
+
+        await OutboxNode.MustAsync(cli, "smtp", "set", "--security", "starttls-required", "--trust-ca", postfix.Pki("ca.pem"));
+        Assert.Contains("password set", (await OutboxNode.MustAsync(cli, "smtp", "connection", "show", "default")).Output, StringComparison.Ordinal);
 
         await using var server = await HeraldServer.StartAsync(db.DataDirectory, environment);
         using var http = server.Client(fixture.ApiKey(engine));
+        var expected = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var id in fixture.QueuedMessages(engine))
         {
             var sent = await OutboxNode.WaitForAsync(http, id, state => state == "sent", TimeSpan.FromSeconds(60));
-            output.WriteLine($"{id}: {sent.GetProperty("message").GetProperty("subject")}");
+            output.WriteLine($"{id}: {sent.GetProperty("attempts").EnumerateArray().Last()}");
+            expected[sent.GetProperty("messageIdHeader").GetString()!.Trim('<', '>')] = OutboxNode.Recipients(sent).Single().GetProperty("address").GetString()!;
         }
 
-        var received = await sink.WaitForAsync(fixture.QueuedMessages(engine).Count, TimeSpan.FromSeconds(30));
-        Assert.Equal(
-            ["Queued before the upgrade 1", "Queued before the upgrade 1", "Queued before the upgrade 2", "Queued before the upgrade 2", "Queued before the upgrade 3", "Queued before the upgrade 3"],
-            received.Select(m => m.ToMimeMessage().Subject).Order(StringComparer.Ordinal));
-
-        // What the upstream received in AUTH PLAIN: the fixture's user and password, unsealed
-        // with the fixture's key.
-        var auth = AuthPlain().Matches(sink.Output).Select(m => Encoding.UTF8.GetString(Convert.FromBase64String(m.Groups[1].Value))).Distinct().ToList();
-        Assert.Equal([$"\0{fixture.SmtpUser}\0{fixture.SmtpPassword}"], auth);
+        // Postfix delivered each one to its recipient's mailbox: only an authenticated client
+        // may relay there, so the password opened with the fixture's key.
+        foreach (var (messageId, address) in expected)
+        {
+            await WaitForDeliveryAsync(address, messageId);
+        }
     }
 
-    [GeneratedRegex(@"AUTH PLAIN ([A-Za-z0-9+/=]+)")]
-    private static partial Regex AuthPlain();
+    private async Task WaitForDeliveryAsync(string address, string messageId)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!postfix.Delivered(address).Any(bytes => MimeKit.MimeMessage.Load(new MemoryStream(bytes)).MessageId == messageId))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"Postfix did not deliver {messageId} to {address}:\n{postfix.MailLogTail()}");
+            await Task.Delay(100, Ct);
+        }
+    }
 }
