@@ -85,6 +85,11 @@ public static class DatabaseBackup
             File.Move(partial, target, overwrite);
             return copy.Value! with { Path = target };
         }
+        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            // Where the backup goes: no room, no permission, or a file that appeared meanwhile.
+            return Refusal.Unavailable($"The backup could not be written to {target} ({ex.Message.TrimEnd('.')}); nothing was replaced.");
+        }
         finally
         {
             File.Delete(partial);
@@ -140,9 +145,17 @@ public static class DatabaseBackup
             placed = true;
             return copy.Value! with { Path = target };
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return Refusal.Unavailable($"The backup could not be placed in {directory} ({ex.Message.TrimEnd('.')}); nothing was restored.");
+        }
         finally
         {
-            File.Delete(partial);
+            if (File.Exists(partial))
+            {
+                File.Delete(partial);
+            }
+
             if (!placed && created && Directory.Exists(directory) && !Directory.EnumerateFileSystemEntries(directory).Any())
             {
                 Directory.Delete(directory);

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Dapper;
 using Herald.IntegrationTests.Outbox;
 using Herald.Storage.Database;
@@ -64,7 +65,8 @@ public sealed class BackupInputTests : IDisposable
         File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
         var (refused, left) = await RestoreAsync(truncated, Path.Combine(_scratch, "empty-node"), exists: true);
 
-        Assert.Contains($"herald: {truncated} is", refused.Error, StringComparison.Ordinal);
+        // SQLite either cannot read it at all or its check finds pages missing.
+        Assert.Matches($@"herald: {Regex.Escape(truncated)} is (not a readable SQLite database|damaged or incomplete) \(", refused.Error);
         Assert.NotNull(left);
         Assert.Empty(left);
     }
