@@ -87,6 +87,8 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<NotificationFanOut>();
         services.AddSingleton<Herald.Notifications.Subscriptions.NotificationTestSender>();
         services.AddSingleton<FailedWorkService>();
+        services.AddSingleton<Herald.Operations.NodeChecks>();
+        services.AddSingleton<Herald.Operations.NodeDoctor>();
         return services;
     }
 

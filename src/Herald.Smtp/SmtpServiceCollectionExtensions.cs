@@ -11,5 +11,6 @@ public static class SmtpServiceCollectionExtensions
         services
             .AddBoundOptions<RelayOptions>(RelayOptions.Section)
             .AddSingleton<IDeliveryClient, MailKitDeliveryClient>()
-            .AddSingleton<IDeliveryPool, SmtpConnectionPool>();
+            .AddSingleton<IDeliveryPool, SmtpConnectionPool>()
+            .AddSingleton<Herald.Operations.IConnectionDiagnosis, SmtpDiagnosis>();
 }

@@ -25,6 +25,7 @@ public static class StorageServiceCollectionExtensions
     public static IServiceCollection AddHeraldStorage(this IServiceCollection services, HeraldDatabase database)
     {
         services.AddSingleton(database);
+        services.AddSingleton<Herald.Operations.IDatabaseProbe>(database);
         services.AddSingleton<ISettingsStore, SqlSettingsStore>();
         services.AddSingleton<ICredentialKeyStore, SqlCredentialKeyStore>();
         services.AddSingleton<IConsoleKeyStore, SqlConsoleKeyStore>();

@@ -32,13 +32,13 @@ public static class WebServiceCollectionExtensions
     }
 
     /// <summary>Every endpoint: health and the OpenAPI document for anyone, the rest for API keys.</summary>
-    public static WebApplication MapHeraldApi(this WebApplication app, Func<CancellationToken, Task<bool>> databaseAnswers)
+    public static WebApplication MapHeraldApi(this WebApplication app)
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
         app.UseAuthorization();
-        app.MapHealthApi(databaseAnswers);
+        app.MapHealthApi();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapMetricsApi();
         app.MapUnsubscribeEndpoints();

@@ -38,13 +38,21 @@ public sealed class CredentialKey : IDisposable
     public static CredentialKey? Unlock(string passphrase, KeyParameters stored)
     {
         var key = Derive(passphrase, stored.Salt, stored.Iterations);
-        if (CryptographicOperations.FixedTimeEquals(key.Parameters.CheckValue, stored.CheckValue))
+        if (key.Matches(stored))
         {
             return key;
         }
 
         key.Dispose();
         return null;
+    }
+
+    /// <summary>Whether this key is the one <paramref name="stored"/> describes (its check value,
+    /// derived with the stored salt, is the database's): then it opens what the database holds.</summary>
+    public bool Matches(KeyParameters stored)
+    {
+        ArgumentNullException.ThrowIfNull(stored);
+        return CryptographicOperations.FixedTimeEquals(Parameters.CheckValue, stored.CheckValue);
     }
 
     /// <summary>zxcvbn's score a passphrase must reach: 3 is "safely unguessable" (about 10^10

@@ -11,6 +11,9 @@ internal sealed class ServerCertificateCheck(ServerTrust trust)
 {
     public string? Rejection { get; private set; }
 
+    /// <summary>The certificate the server presented, for <c>herald doctor</c>; null before the handshake.</summary>
+    public SeenCertificate? Seen { get; private set; }
+
     public bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
         if (certificate is null)
@@ -19,6 +22,7 @@ internal sealed class ServerCertificateCheck(ServerTrust trust)
         }
 
         using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        Seen = new SeenCertificate(leaf.Subject, leaf.Issuer, new DateTimeOffset(leaf.NotBefore.ToUniversalTime()), new DateTimeOffset(leaf.NotAfter.ToUniversalTime()));
         switch (trust.Mode)
         {
             case ServerTrustMode.PinnedThumbprint:
@@ -66,3 +70,6 @@ internal sealed class ServerCertificateCheck(ServerTrust trust)
     private static string Status(X509Chain chain) =>
         string.Join(", ", chain.ChainStatus.Select(s => s.Status.ToString()).Distinct());
 }
+
+/// <summary>What a server's certificate says about itself (no key, nothing secret).</summary>
+internal sealed record SeenCertificate(string Subject, string Issuer, DateTimeOffset NotBefore, DateTimeOffset NotAfter);

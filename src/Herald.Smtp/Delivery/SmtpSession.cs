@@ -36,12 +36,13 @@ internal sealed partial class SmtpSession : IDisposable
     public DateTimeOffset LastUsed { get; set; }
 
     public static async Task<(SmtpSession? Session, SessionFailure? Failure)> OpenAsync(
-        OpenedConnection connection, AccessTokens? tokens, IProtocolLogger logger, string ehloName, CancellationToken cancellationToken)
+        OpenedConnection connection, AccessTokens? tokens, IProtocolLogger logger, string ehloName, CancellationToken cancellationToken, SessionObserver? observer = null)
     {
         var settings = connection.Settings;
         var commands = new CommandTracker(logger);
         var client = new RecipientRecordingSmtpClient(commands) { LocalDomain = ehloName };
         var trust = new ServerCertificateCheck(settings.Trust);
+        observer?.Watch(trust);
         client.ServerCertificateValidationCallback = trust.Validate;
         client.CheckCertificateRevocation = settings.Trust.Mode == ServerTrustMode.System;
         client.Timeout = (int)settings.CommandTimeout.TotalMilliseconds;
@@ -57,6 +58,8 @@ internal sealed partial class SmtpSession : IDisposable
                 connectTimeout.CancelAfter(settings.ConnectTimeout);
                 await client.ConnectAsync(settings.Host, settings.Port, SocketOptions(settings.Security), connectTimeout.Token).ConfigureAwait(false);
             }
+
+            observer?.Connected(client);
 
             if (!settings.Authentication.IsAnonymous)
             {
@@ -187,6 +190,35 @@ internal sealed partial class SmtpSession : IDisposable
         }
 
         protected override void OnNoRecipientsAccepted(MimeMessage message) => throw new NoRecipientsAcceptedException();
+    }
+}
+
+/// <summary>What <c>herald doctor</c> sees of a session being opened: the server's certificate,
+/// and after the greeting, EHLO and any TLS, what the server offers (before the session narrows
+/// the mechanisms to the allowed ones).</summary>
+internal sealed class SessionObserver
+{
+    public ServerCertificateCheck? Trust { get; private set; }
+
+    public bool HasConnected { get; private set; }
+
+    public SmtpCapabilities Capabilities { get; private set; }
+
+    public IReadOnlyList<string> Mechanisms { get; private set; } = [];
+
+    public bool Secure { get; private set; }
+
+    public string? Tls { get; private set; }
+
+    public void Watch(ServerCertificateCheck trust) => Trust = trust;
+
+    public void Connected(SmtpClient client)
+    {
+        HasConnected = true;
+        Capabilities = client.Capabilities;
+        Mechanisms = [.. client.AuthenticationMechanisms];
+        Secure = client.IsSecure;
+        Tls = client.IsSecure ? $"{client.SslProtocol} ({client.SslCipherSuite})" : null;
     }
 }
 

@@ -1,12 +1,13 @@
 using System.Data.Common;
 using System.Reflection;
 using Dapper;
+using Herald.Operations;
 
 namespace Herald.Storage.Database;
 
 /// <summary>A Herald database: how to open a connection to it and how to bring its schema up to
 /// date. The stores' SQL is shared by every engine; only DDL and connection set-up differ.</summary>
-public abstract class HeraldDatabase
+public abstract class HeraldDatabase : IDatabaseProbe
 {
     static HeraldDatabase() => DefaultTypeMap.MatchNamesWithUnderscores = true;
 
@@ -64,6 +65,46 @@ public abstract class HeraldDatabase
         }
 
         return applied;
+    }
+
+    /// <inheritdoc/>
+    public virtual bool SharesThisMachinesClock => false;
+
+    /// <summary>A query for the number of tables named <c>@name</c> in the database's schema.</summary>
+    protected abstract string CountTablesSql { get; }
+
+    /// <summary>A query for the database's current time (a timestamp, or ISO 8601 text in UTC).</summary>
+    protected abstract string CurrentTimeSql { get; }
+
+    /// <inheritdoc/>
+    public async Task<SchemaVersions> ReadSchemaAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var known = Migrations().Select(m => m.Version).ToArray();
+        var exists = await connection.ExecuteScalarAsync<long>(
+            new CommandDefinition(CountTablesSql, new { name = "schema_migrations" }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        if (exists == 0)
+        {
+            return new SchemaVersions([], known);
+        }
+
+        var applied = await connection.QueryAsync<int>(
+            new CommandDefinition("SELECT version FROM schema_migrations", cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return new SchemaVersions([.. applied], known);
+    }
+
+    /// <inheritdoc/>
+    public async Task<DateTimeOffset> ReadClockAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var value = await connection.ExecuteScalarAsync<object>(new CommandDefinition(CurrentTimeSql, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return value switch
+        {
+            DateTime time => new DateTimeOffset(DateTime.SpecifyKind(time, DateTimeKind.Utc)),
+            DateTimeOffset time => time,
+            string text => DateTimeOffset.Parse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal),
+            _ => throw new InvalidOperationException($"The database's time came as {value?.GetType().Name ?? "nothing"}."),
+        };
     }
 
     /// <summary>SQL that is true when <paramref name="column"/> equals one of the values in the list

@@ -52,6 +52,11 @@ public sealed class PostgresDatabase : HeraldDatabase, IAsyncDisposable, IDispos
 
     public override string LockRows => " FOR UPDATE";
 
+    protected override string CountTablesSql => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = @name";
+
+    // clock_timestamp(), not now(): the time of the answer, not of the transaction's start.
+    protected override string CurrentTimeSql => "SELECT clock_timestamp()";
+
     /// <summary>One round trip for the whole list (an NpgsqlBatch), instead of one per row.</summary>
     public override async Task<int> ExecuteEachAsync(DbConnection connection, DbTransaction transaction, string sql, IEnumerable<object> rows)
     {

@@ -50,6 +50,12 @@ public sealed class SqliteDatabase : HeraldDatabase, IDisposable
     /// every use of it to the thread pool first.</summary>
     public override bool NeverBlocksCaller => true;
 
+    public override bool SharesThisMachinesClock => true;
+
+    protected override string CountTablesSql => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = @name";
+
+    protected override string CurrentTimeSql => "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         // Microsoft.Data.Sqlite's async methods run synchronously: the work moves to the thread

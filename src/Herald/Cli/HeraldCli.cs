@@ -43,6 +43,7 @@ internal static class HeraldCli
             SettingsCommands.Create(console),
             KeyCommands.Create(console),
             TestEmailCommand.Create(console),
+            DoctorCommand.Create(console),
             ApiKeyCommands.Create(console),
             QueueCommands.Create(console),
             EventCommands.Create(console),
@@ -63,19 +64,30 @@ internal static class HeraldCli
         return await parsed.InvokeAsync(new InvocationConfiguration { Output = console.Out, Error = console.Error }, cancellationToken);
     }
 
+    /// <summary>The data directory and database a verb names (--data-dir, --database, or their
+    /// variables), or why the database cannot be opened.</summary>
+    public static (string DataDirectory, HeraldDatabase? Database, string? Problem) ResolveNode(ParseResult parse, CliConsole console)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        var dataDirectory = HeraldNode.ResolveDataDirectory(parse.GetValue(DataDirectory), console);
+        try
+        {
+            return (dataDirectory, HeraldNode.ResolveDatabase(parse.GetValue(Database), dataDirectory, console), null);
+        }
+        catch (ArgumentException ex)
+        {
+            return (dataDirectory, null, ex.Message);
+        }
+    }
+
     /// <summary>Makes a verb run against the node named by --data-dir, on a migrated database.</summary>
     public static void SetNodeAction(this Command command, CliConsole console, Func<IServiceProvider, ParseResult, CancellationToken, Task<int>> verb) =>
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var dataDirectory = HeraldNode.ResolveDataDirectory(parse.GetValue(DataDirectory), console);
-            HeraldDatabase database;
-            try
+            var (dataDirectory, database, unusable) = ResolveNode(parse, console);
+            if (database is null)
             {
-                database = HeraldNode.ResolveDatabase(parse.GetValue(Database), dataDirectory, console);
-            }
-            catch (ArgumentException ex)
-            {
-                return console.Fail(ex.Message);
+                return console.Fail(unusable!);
             }
 
             await using var node = await HeraldNode.OpenAsync(dataDirectory, database, console, cancellationToken);

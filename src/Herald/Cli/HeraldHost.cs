@@ -1,4 +1,3 @@
-using Dapper;
 using Herald.Access;
 using Herald.Credentials;
 using Herald.Listeners;
@@ -125,11 +124,7 @@ internal static partial class HeraldHost
             LogConsoleKeysOnDisk(log, consoleKeyDirectory);
         }
 
-        app.MapHeraldApi(async token =>
-        {
-            await using var connection = await database.OpenAsync(token);
-            return await connection.ExecuteScalarAsync<long>("SELECT 1") == 1;
-        });
+        app.MapHeraldApi();
 
         try
         {

@@ -56,12 +56,15 @@ internal static class HeraldNode
     /// <summary>The services for an administrator verb, on a migrated database.</summary>
     public static async Task<ServiceProvider> OpenAsync(string dataDirectory, HeraldDatabase database, CliConsole console, CancellationToken cancellationToken)
     {
-        // Logging goes nowhere in a verb (its output is its sentences), but services may log.
-        var services = new ServiceCollection().AddLogging().AddSingleton<IConfiguration>(Settings(console)).AddHeraldNode(dataDirectory, database, console);
-        var provider = services.BuildServiceProvider();
+        var provider = Open(dataDirectory, database, console);
         await database.MigrateAsync(cancellationToken);
         return provider;
     }
+
+    /// <summary>The services for a verb that looks at the database as it is (<c>herald doctor</c>), unmigrated.</summary>
+    public static ServiceProvider Open(string dataDirectory, HeraldDatabase database, CliConsole console) =>
+        // Logging goes nowhere in a verb (its output is its sentences), but services may log.
+        new ServiceCollection().AddLogging().AddSingleton<IConfiguration>(Settings(console)).AddHeraldNode(dataDirectory, database, console).BuildServiceProvider();
 
     /// <summary>The settings from the <c>HERALD_…</c> environment variables, as serve reads them.</summary>
     public static IConfiguration Settings(CliConsole console) =>

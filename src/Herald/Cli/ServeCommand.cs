@@ -13,42 +13,50 @@ internal static partial class ServeCommand
 {
     public const string DefaultUrls = "http://127.0.0.1:8025";
     public const string UrlsVariable = "HERALD_URLS";
+    public const string LogFormatVariable = "HERALD_LOG_FORMAT";
 
     public static Command Create(CliConsole console)
     {
         var urls = new Option<string?>("--urls") { Description = $"Where the HTTP API listens, several separated by ';' (default: ${UrlsVariable}, else {DefaultUrls})." };
         var nodeName = new Option<string?>("--node-name") { Description = "This node's name in leases and delivery history (default: HERALD_NODE_NAME, else the host name)." };
         var nodeTags = new Option<string?>("--node-tags") { Description = "Comma-separated tags: SMTP connections with node tags are used only by nodes carrying one (default: HERALD_NODE_TAGS)." };
-        var command = new Command("serve", "Run Herald: HTTP API, relay listeners, outbox and delivery workers.") { urls, nodeName, nodeTags };
+        var logFormat = new Option<string?>("--log-format") { Description = $"How the log is written to standard output: 'simple' (one readable line per event) or 'json' (one JSON object per line, for journald, Loki or Elasticsearch) (default: ${LogFormatVariable}, else simple)." };
+        var command = new Command("serve", "Run Herald: HTTP API, relay listeners, outbox and delivery workers.") { urls, nodeName, nodeTags, logFormat };
         command.SetAction(async (parse, ct) =>
         {
-            var dataDirectory = HeraldNode.ResolveDataDirectory(parse.GetValue(HeraldCli.DataDirectory), console);
-            HeraldDatabase database;
-            try
+            var (dataDirectory, database, unusable) = HeraldCli.ResolveNode(parse, console);
+            if (database is null)
             {
-                database = HeraldNode.ResolveDatabase(parse.GetValue(HeraldCli.Database), dataDirectory, console);
+                return console.Fail(unusable!);
             }
-            catch (ArgumentException ex)
+
+            var format = parse.GetValue(logFormat) ?? console.Environment(LogFormatVariable) ?? "simple";
+            if (format is not ("simple" or "json"))
             {
-                return console.Fail(ex.Message);
+                return console.Fail($"The log format '{format}' is not known: use 'simple' or 'json' (--log-format, or {LogFormatVariable}).");
             }
 
             var node = new NodeIdentity(
                 parse.GetValue(nodeName) ?? console.Environment(HeraldNode.NodeNameVariable) ?? Environment.MachineName,
                 HeraldNode.NodeTags(parse.GetValue(nodeTags), console));
-            return await RunAsync(dataDirectory, database, node, parse.GetValue(urls) ?? console.Environment(UrlsVariable) ?? DefaultUrls, console, ct);
+            return await RunAsync(dataDirectory, database, node, parse.GetValue(urls) ?? console.Environment(UrlsVariable) ?? DefaultUrls, format == "json", console, ct);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string dataDirectory, HeraldDatabase database, NodeIdentity node, string urls, CliConsole console, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string dataDirectory, HeraldDatabase database, NodeIdentity node, string urls, bool jsonLogs, CliConsole console, CancellationToken cancellationToken)
     {
         if (database.NeverBlocksCaller)
         {
             UseInlineSocketCompletions();
         }
 
-        var (started, problem) = await HeraldHost.StartAsync(new HeraldHostOptions(dataDirectory, database, node, urls, console), cancellationToken);
+        var (started, problem) = await HeraldHost.StartAsync(new HeraldHostOptions(dataDirectory, database, node, urls, console)
+        {
+            // ASP.NET Core's own JSON console formatter: one object per line, timestamps in UTC.
+            // (Logging:Console:FormatterName=json in configuration does the same.)
+            Configure = jsonLogs ? builder => builder.Logging.AddJsonConsole(json => { json.UseUtcTimestamp = true; json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ"; }) : null,
+        }, cancellationToken);
         if (started is null)
         {
             return console.Fail(problem!);
@@ -116,7 +124,7 @@ internal static partial class ServeCommand
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Warning}")]
     private static partial void LogPublicUrl(ILogger logger, string warning);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Herald is listening on {Urls} (console: /, health: /healthz, API: /api/v1, OpenAPI: /openapi/v1.json)")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Herald is listening on {Urls} (console: /, health: /healthz and /readyz, API: /api/v1, OpenAPI: /openapi/v1.json)")]
     private static partial void LogListening(ILogger logger, ICollection<string> urls);
 
     /// <summary>

@@ -33,6 +33,7 @@ internal static class ApiMatrix
     [
         // Anyone: health, the OpenAPI document, the console's stylesheet and script, an unsubscribe link.
         new("GET /healthz", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("healthz") },
+        new("GET /readyz", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("readyz") },
         new("GET /openapi/{documentName}.json", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("openapi/v1.json") },
         new("GET /console.css", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("console.css") },
         new("GET /console.js", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("console.js") },

@@ -108,6 +108,25 @@ public sealed class DovecotSubmission : IDisposable
             """);
     }
 
+    /// <summary>PLAIN and LOGIN for any user with <paramref name="password"/>, after STARTTLS with
+    /// the certificate and key given (PEM): for a server whose certificate is, say, expired.</summary>
+    public static async Task<DovecotSubmission> StartWithPasswordAsync(int relayPort, string password, string certificatePem, string keyPem)
+    {
+        var directory = CreateDirectory();
+        await File.WriteAllTextAsync(Path.Combine(directory, "server.pem"), certificatePem);
+        await File.WriteAllTextAsync(Path.Combine(directory, "server.key"), keyPem);
+        return await LaunchAsync(directory, relayPort, $$"""
+            ssl = required
+            ssl_cert = <{{directory}}/server.pem
+            ssl_key = <{{directory}}/server.key
+            auth_mechanisms = plain login
+            passdb {
+              driver = static
+              args = password={{password}}
+            }
+            """);
+    }
+
     private static string CreateDirectory()
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("herald-dovecot-").FullName;

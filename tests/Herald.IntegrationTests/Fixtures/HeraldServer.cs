@@ -9,12 +9,17 @@ namespace Herald.IntegrationTests.Fixtures;
 public sealed class HeraldServer : IAsyncDisposable
 {
     private readonly ProcessOutput _output = new();
+    private readonly ProcessOutput _standardOutput = new();
 
     private HeraldServer(Process process, int port)
     {
         Process = process;
         BaseAddress = new Uri($"http://127.0.0.1:{port}/");
-        process.OutputDataReceived += (_, e) => _output.Append(e.Data);
+        process.OutputDataReceived += (_, e) =>
+        {
+            _output.Append(e.Data);
+            _standardOutput.Append(e.Data);
+        };
         process.ErrorDataReceived += (_, e) => _output.Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -24,7 +29,11 @@ public sealed class HeraldServer : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>Standard output and standard error, in the order they came.</summary>
     public string Output => _output.Text;
+
+    /// <summary>Standard output alone (where the log goes).</summary>
+    public string StandardOutput => _standardOutput.Text;
 
     /// <summary>Starts the process without waiting for it to answer.</summary>
     public static HeraldServer Launch(string dataDirectory, IReadOnlyDictionary<string, string>? environment = null, params string[] extraArgs)

@@ -133,7 +133,7 @@ public sealed class SubscriptionApiTests
                 new ScopeOutgoingSettings(ScopePath.Root) { ConnectionId = "default", FromAddress = EmailAddress.Parse("herald@example.org") },
                 new SmtpConnection { Id = "default", Owner = ScopePath.Root, Name = "default", Host = "127.0.0.1", Port = 9, Security = SmtpSecurity.None },
                 Ct);
-            app.MapHeraldApi(_ => Task.FromResult(true));
+            app.MapHeraldApi();
             await app.StartAsync(Ct);
             return new InProcessNode(app, database, dataDirectory, directory);
         }

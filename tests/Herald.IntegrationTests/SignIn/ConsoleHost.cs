@@ -66,7 +66,7 @@ internal sealed partial class ConsoleHost : IAsyncDisposable
         builder.Services.AddHeraldWeb();
         builder.Services.AddConsoleKeyRing(inDatabase: false, Path.Combine(database.DataDirectory, "console-keys"));
         var app = builder.Build();
-        app.MapHeraldApi(_ => Task.FromResult(true));
+        app.MapHeraldApi();
         await app.StartAsync(Ct);
         return new ConsoleHost(app, database);
     }
