@@ -1,5 +1,6 @@
 using System.Globalization;
 using Dapper;
+using Herald.Operations;
 using Microsoft.Data.Sqlite;
 
 namespace Herald.Storage.Database;
@@ -185,7 +186,8 @@ public static class DatabaseBackup
             }
 
             var applied = (await connection.QueryAsync<int>("SELECT version FROM schema_migrations ORDER BY version").ConfigureAwait(false)).ToList();
-            var unknown = applied.Except(known).ToList();
+            // The rule /readyz and herald doctor apply too: applied here, unknown to this binary.
+            var unknown = new SchemaVersions(applied, known).Unknown;
             if (unknown.Count > 0)
             {
                 return Refusal.Invalid("from", $"{name} was made by a newer Herald: it has migration(s) {string.Join(", ", unknown.Select(v => v.ToString("D4", CultureInfo.InvariantCulture)))} that this one does not know. Restore it with that version or a later one.");

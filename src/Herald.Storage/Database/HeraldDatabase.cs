@@ -80,7 +80,7 @@ public abstract class HeraldDatabase : IDatabaseProbe
     public async Task<SchemaVersions> ReadSchemaAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        var known = Migrations().Select(m => m.Version).ToArray();
+        var known = MigrationVersions;
         var exists = await connection.ExecuteScalarAsync<long>(
             new CommandDefinition(CountTablesSql, new { name = "schema_migrations" }, cancellationToken: cancellationToken)).ConfigureAwait(false);
         if (exists == 0)
