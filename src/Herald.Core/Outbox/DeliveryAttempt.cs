@@ -28,7 +28,10 @@ public sealed partial class DeliveryAttempt(
     {
         ArgumentNullException.ThrowIfNull(message);
         // A span per attempt, in the trace the message was accepted in (the API request, the relay
-        // session, an event's fan-out), though this may be another node, much later.
+        // session, an event's fan-out), though this may be another node, much later; a message
+        // stored without one starts its own, never a child of whatever span this flow inherited
+        // (a loop first started inside a request carries that request's span along).
+        Activity.Current = null;
         using var span = HeraldTelemetry.Source.StartActivity("deliver", ActivityKind.Client, HeraldTelemetry.ParentOf(message.TraceParent));
         var outcome = await AttemptAsync(message, span, cancellationToken).ConfigureAwait(false);
         if (span is { IsAllDataRequested: true })

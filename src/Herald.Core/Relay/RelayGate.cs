@@ -161,8 +161,10 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
 
     public async ValueTask<SmtpReply> AcceptAsync(RelaySessionInfo session, RelayEnvelope envelope, MimeData message, CancellationToken cancellationToken)
     {
-        // A trace starts here for relayed mail: the message stores it (NewMessage.TraceParent), and
-        // its delivery attempts continue it up to the upstream's reply.
+        // A trace starts here for relayed mail (not under a span the listener's tasks inherited from
+        // the request that started them): the message stores it (NewMessage.TraceParent), and its
+        // delivery attempts continue it up to the upstream's reply.
+        Activity.Current = null;
         using var span = HeraldTelemetry.Source.StartActivity("relay accept", ActivityKind.Server);
         var reply = await AcceptMessageAsync(session, envelope, message, span, cancellationToken).ConfigureAwait(false);
         if (span is { IsAllDataRequested: true })

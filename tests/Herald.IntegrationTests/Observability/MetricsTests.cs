@@ -1,6 +1,8 @@
+using System.Net;
 using System.Net.Http.Json;
 using Herald.IntegrationTests.Fixtures;
 using Herald.IntegrationTests.Outbox;
+using static Herald.IntegrationTests.Notifications.ApiReplies;
 
 namespace Herald.IntegrationTests.Observability;
 
@@ -28,11 +30,11 @@ public sealed class MetricsTests
         using var admin = node.Server.Client(await node.KeyAsync("/", "admin"));
 
         // A notification dropped: alice follows /hr, whose email is turned off.
-        await Must(await admin.PutAsJsonAsync("api/v1/users/alice", new { name = "alice", email = "alice@example.org", timeZone = "UTC", language = "en" }, Ct));
-        await Must(await admin.PutAsJsonAsync("api/v1/access", new { scope = "/hr", principal = "user:alice", level = "view" }, Ct));
-        await Must(await admin.PostAsJsonAsync("api/v1/subscriptions", new { scope = "/hr", owner = "user:alice", name = "HR now" }, Ct));
-        await Must(await admin.PutAsJsonAsync("api/v1/settings/outgoing?scope=/hr", new { enabled = false }, Ct));
-        await Must(await admin.PostAsJsonAsync("api/v1/events", new { id = "e1", type = "item.changed", scope = "/hr", resourcePath = "/sites/hr/Budget.xlsx", actor = "bob@example.org", title = "Budget" }, Ct));
+        await MustAsync(await admin.PutAsJsonAsync("api/v1/users/alice", new { name = "alice", email = "alice@example.org", timeZone = "UTC", language = "en" }, Ct), HttpStatusCode.OK, HttpStatusCode.Created);
+        await MustAsync(await admin.PutAsJsonAsync("api/v1/access", new { scope = "/hr", principal = "user:alice", level = "view" }, Ct), HttpStatusCode.OK, HttpStatusCode.Created);
+        await MustAsync(await admin.PostAsJsonAsync("api/v1/subscriptions", new { scope = "/hr", owner = "user:alice", name = "HR now" }, Ct), HttpStatusCode.Created);
+        await MustAsync(await admin.PutAsJsonAsync("api/v1/settings/outgoing?scope=/hr", new { enabled = false }, Ct), HttpStatusCode.OK);
+        await MustAsync(await admin.PostAsJsonAsync("api/v1/events", new { id = "e1", type = "item.changed", scope = "/hr", resourcePath = "/sites/hr/Budget.xlsx", actor = "bob@example.org", title = "Budget" }, Ct), HttpStatusCode.Accepted);
         // A delivery, and an attempt through the connection that is down.
         var sent = await OutboxNode.SendAsync(admin, new { scope = "/", to = new[] { "dana@example.org" }, subject = "Delivered", text = "Hello." });
         await OutboxNode.SendAsync(admin, new { scope = "/finance", to = new[] { "erin@example.org" }, subject = "Waits", text = "Hello." });
@@ -108,11 +110,4 @@ public sealed class MetricsTests
         }
     }
 
-    private static async Task Must(HttpResponseMessage response)
-    {
-        using (response)
-        {
-            Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(Ct)}");
-        }
-    }
 }

@@ -1,5 +1,6 @@
 using System.Collections.ObjectModel;
 using System.Diagnostics;
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Herald.Cli;
@@ -7,11 +8,13 @@ using Herald.IntegrationTests.Fixtures;
 using Herald.IntegrationTests.Outbox;
 using Herald.Outbox;
 using Herald.Storage.Database;
+using Herald.Telemetry;
 using Herald.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Trace;
+using static Herald.IntegrationTests.Notifications.ApiReplies;
 
 namespace Herald.IntegrationTests.Observability;
 
@@ -42,7 +45,7 @@ public sealed class TraceTests
         Assert.Equal(post.TraceId, delivery.TraceId);
         Assert.Equal((ActivityKind.Server, "Microsoft.AspNetCore"), (post.Kind, post.Source.Name));
         Assert.Equal(("POST", "/api/v1/messages", 202), (post.GetTagItem("http.request.method"), post.GetTagItem("url.path"), post.GetTagItem("http.response.status_code")));
-        Assert.Equal(HeraldTelemetryName, delivery.Source.Name);
+        Assert.Equal(HeraldTelemetry.Name, delivery.Source.Name);
         Assert.Equal(ActivityKind.Client, delivery.Kind);
         Assert.Equal(250, delivery.GetTagItem("herald.smtp.reply_code"));
         Assert.Equal("/:default", delivery.GetTagItem("herald.connection"));
@@ -56,11 +59,11 @@ public sealed class TraceTests
     {
         using var sink = SmtpSink.Start();
         await using var node = await TracedNode.StartAsync(sink.Port);
-        await Must(await node.Http.PutAsJsonAsync("api/v1/users/alice", new { name = "alice", email = "alice@example.org", timeZone = "UTC", language = "en" }, Ct));
-        await Must(await node.Http.PutAsJsonAsync("api/v1/access", new { scope = "/hr", principal = "user:alice", level = "view" }, Ct));
-        await Must(await node.Http.PostAsJsonAsync("api/v1/subscriptions", new { scope = "/hr", owner = "user:alice", name = "HR now" }, Ct));
+        await MustAsync(await node.Http.PutAsJsonAsync("api/v1/users/alice", new { name = "alice", email = "alice@example.org", timeZone = "UTC", language = "en" }, Ct), HttpStatusCode.OK, HttpStatusCode.Created);
+        await MustAsync(await node.Http.PutAsJsonAsync("api/v1/access", new { scope = "/hr", principal = "user:alice", level = "view" }, Ct), HttpStatusCode.OK, HttpStatusCode.Created);
+        await MustAsync(await node.Http.PostAsJsonAsync("api/v1/subscriptions", new { scope = "/hr", owner = "user:alice", name = "HR now" }, Ct), HttpStatusCode.Created);
 
-        await Must(await node.Http.PostAsJsonAsync("api/v1/events", new { id = "budget-1", type = "item.changed", scope = "/hr", resourcePath = "/sites/hr/Budget.xlsx", actor = "bob@example.org", title = "Budget" }, Ct));
+        await MustAsync(await node.Http.PostAsJsonAsync("api/v1/events", new { id = "budget-1", type = "item.changed", scope = "/hr", resourcePath = "/sites/hr/Budget.xlsx", actor = "bob@example.org", title = "Budget" }, Ct), HttpStatusCode.Accepted);
         await sink.WaitForAsync(1, Wait);
         var fanOut = await node.WaitForSpanAsync(s => s.DisplayName == "fan-out" && Equals(s.GetTagItem("herald.event.id"), "budget-1"));
         var delivery = await node.WaitForSpanAsync(s => s.DisplayName == "deliver" && s.TraceId == fanOut.TraceId);
@@ -74,15 +77,50 @@ public sealed class TraceTests
         Assert.Equal(250, delivery.GetTagItem("herald.smtp.reply_code"));
     }
 
-    private const string HeraldTelemetryName = Herald.Telemetry.HeraldTelemetry.Name;
-
-    private static async Task Must(HttpResponseMessage response)
+    [Fact]
+    public async Task A_relayed_message_is_one_trace_from_the_relays_acceptance_to_the_upstreams_250()
     {
-        using (response)
+        using var sink = SmtpSink.Start();
+        await using var node = await TracedNode.StartAsync(sink.Port);
+
+        using (var client = new MailKit.Net.Smtp.SmtpClient())
         {
-            Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(Ct)}");
+            await ConnectAsync(client, node.RelayPort);
+            var message = new MimeKit.MimeMessage { Subject = "Relayed", Body = new MimeKit.TextPart("plain") { Text = "Hello." } };
+            message.From.Add(MimeKit.MailboxAddress.Parse("app@example.org"));
+            message.To.Add(MimeKit.MailboxAddress.Parse("dana@example.org"));
+            await client.SendAsync(message, Ct);
+            await client.DisconnectAsync(quit: true, Ct);
+        }
+
+        await sink.WaitForAsync(1, Wait);
+        var accept = await node.WaitForSpanAsync(s => s.DisplayName == "relay accept" && s.GetTagItem("herald.relay.client") is "127.0.0.1");
+        var delivery = await node.WaitForSpanAsync(s => s.DisplayName == "deliver" && Equals(s.GetTagItem("herald.message.id"), accept.GetTagItem("herald.message.id")));
+
+        Assert.Equal((ActivityKind.Server, 250, 1), (accept.Kind, accept.GetTagItem("herald.smtp.reply_code"), accept.GetTagItem("herald.recipients")));
+        Assert.Equal(accept.TraceId, delivery.TraceId);
+        Assert.Equal(accept.SpanId, delivery.ParentSpanId);
+        Assert.Equal(250, delivery.GetTagItem("herald.smtp.reply_code"));
+    }
+
+    /// <summary>The listener starts a moment after the node does.</summary>
+    private static async Task ConnectAsync(MailKit.Net.Smtp.SmtpClient client, int port)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (true)
+        {
+            try
+            {
+                await client.ConnectAsync("127.0.0.1", port, MailKit.Security.SecureSocketOptions.None, Ct);
+                return;
+            }
+            catch (System.Net.Sockets.SocketException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100, Ct);
+            }
         }
     }
+
 
     /// <summary>A node started in process with an in-memory span exporter, its SMTP settings for
     /// <c>/</c> pointing at an upstream, and an administrator key of <c>/</c>.</summary>
@@ -92,10 +130,13 @@ public sealed class TraceTests
         private readonly WebApplication _app;
         private readonly SpanList _spans;
 
-        private TracedNode(HeraldCommandLine cli, WebApplication app, SpanList spans, HttpClient http) =>
-            (_cli, _app, _spans, Http) = (cli, app, spans, http);
+        private TracedNode(HeraldCommandLine cli, WebApplication app, SpanList spans, HttpClient http, int relayPort) =>
+            (_cli, _app, _spans, Http, RelayPort) = (cli, app, spans, http, relayPort);
 
         public HttpClient Http { get; }
+
+        /// <summary>The relay listener's port on 127.0.0.1, open to loopback clients without authentication.</summary>
+        public int RelayPort { get; }
 
         /// <summary>The spans ended so far (this process's other nodes' too: find yours by id).</summary>
         public IReadOnlyList<Activity> Spans => _spans.Snapshot();
@@ -106,6 +147,10 @@ public sealed class TraceTests
             await OutboxNode.MustAsync(cli, "smtp", "set", "--server", "127.0.0.1", "--port", $"{upstreamPort}", "--security", "none", "--from", "herald@example.org");
             await OutboxNode.MustAsync(cli, "scope", "add", "/hr");
             var key = (await OutboxNode.MustAsync(cli, "apikey", "create", "--scope", "/", "--role", "admin")).Output.TrimEnd().Split('\n')[^1];
+            var relayPort = LoopbackPort.Free();
+            await OutboxNode.MustAsync(cli, "relay", "set", "--listen", $"127.0.0.1:{relayPort}", "--scope", "/", "--access", "only-list", "--allow", "127.0.0.0/8", "--auth", "none");
+            // Not the implied default listener (127.0.0.1:2525), which another node may hold.
+            await cli.RunAsync("relay", "remove", "--listen", "127.0.0.1:2525");
             var spans = new SpanList();
             var console = new CliConsole(TextReader.Null, TextWriter.Null, TextWriter.Null, _ => null, false);
             var (app, problem) = await HeraldHost.StartAsync(
@@ -127,7 +172,7 @@ public sealed class TraceTests
 
             var http = new HttpClient { BaseAddress = new Uri(app.Urls.First() + "/") };
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-            return new TracedNode(cli, app, spans, http);
+            return new TracedNode(cli, app, spans, http, relayPort);
         }
 
         public async Task<Activity> WaitForSpanAsync(Func<Activity, bool> match)
