@@ -31,7 +31,11 @@ public sealed partial class DeliveryAttempt(
         // session, an event's fan-out), though this may be another node, much later; a message
         // stored without one starts its own, never a child of whatever span this flow inherited
         // (a loop first started inside a request carries that request's span along).
-        Activity.Current = null;
+        if (Activity.Current is not null)
+        {
+            Activity.Current = null;
+        }
+
         using var span = HeraldTelemetry.Source.StartActivity("deliver", ActivityKind.Client, HeraldTelemetry.ParentOf(message.TraceParent));
         var outcome = await AttemptAsync(message, span, cancellationToken).ConfigureAwait(false);
         if (span is { IsAllDataRequested: true })

@@ -164,7 +164,11 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
         // A trace starts here for relayed mail (not under a span the listener's tasks inherited from
         // the request that started them): the message stores it (NewMessage.TraceParent), and its
         // delivery attempts continue it up to the upstream's reply.
-        Activity.Current = null;
+        if (Activity.Current is not null)
+        {
+            Activity.Current = null;
+        }
+
         using var span = HeraldTelemetry.Source.StartActivity("relay accept", ActivityKind.Server);
         var reply = await AcceptMessageAsync(session, envelope, message, span, cancellationToken).ConfigureAwait(false);
         if (span is { IsAllDataRequested: true })
