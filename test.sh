@@ -8,7 +8,8 @@
 # the Kerberos tests' private realm, SpamAssassin, which scores every kind of mail Herald writes,
 # and Prometheus, which the observability tests start on a private port to scrape /metrics),
 # then runs the whole solution with dotnet test, lints the OpenAPI contract (docs/openapi.json)
-# with Redocly and Spectral from npm (pinned in tools/openapi, installed once into .tools/npm), and
+# with Redocly and Spectral from npm (pinned in tools/openapi, installed once into .tools/npm),
+# checks every link in README.md and docs/ with markdown-link-check (pinned in tools/docs), and
 # as root runs the Debian package's check (packaging/check-deb.sh, which installs what it needs:
 # lintian, systemd-analyze). Extra arguments go to dotnet test.
 set -euo pipefail
@@ -21,7 +22,7 @@ for package in postfix sasl2-bin libsasl2-modules libsasl2-modules-db openssl po
   dovecot-gssapi winbind krb5-kdc krb5-admin-server krb5-user spamassassin prometheus; do
   have_package "$package" || packages+=("$package")
 done
-# Node.js and npm for the OpenAPI linters (any install that puts npm on the PATH will do).
+# Node.js and npm for the OpenAPI linters and the link check (any install that puts npm on the PATH will do).
 command -v npm >/dev/null || packages+=(nodejs npm)
 if ((${#packages[@]})); then
   echo "Installing test peers: ${packages[*]}"
@@ -39,6 +40,9 @@ dotnet test --solution Herald.slnx "$@" 2>&1 | tee "$log" || status=$?
 # Api/OpenApiContractTests says so); each linter's own ruleset must find no error in it.
 lint=0
 tools/openapi/lint.sh || lint=1
+# README.md and docs/ stand alone: every file and anchor they link to exists, nothing outside.
+links=0
+tools/docs/check-links.sh || links=1
 
 # One closing line any reader understands: "N passed, N failed".
 passed=$(grep -E '^\s+succeeded: [0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
@@ -65,6 +69,10 @@ fi
 echo "${passed} passed, ${failed} failed"
 if ((lint)); then
   echo "The OpenAPI contract (docs/openapi.json) has lint errors: see Redocly's and Spectral's output above."
+  ((status)) || status=1
+fi
+if ((links)); then
+  echo "README.md or docs/ has broken links or links outside the repository: see the link check above."
   ((status)) || status=1
 fi
 exit "$status"

@@ -109,8 +109,15 @@ public static class CoreServiceCollectionExtensions
         where T : class
     {
         services.AddOptions<T>().ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(new BoundOptionsSection(typeof(T), section));
         services.AddSingleton<IConfigureOptions<T>>(provider => new ConfigureNamedOptions<T>(
             Options.DefaultName, options => provider.GetService<IConfiguration>()?.GetSection(section).Bind(options)));
         return services;
     }
 }
+
+/// <summary>An options class bound from configuration section <see cref="Section"/> (registered by
+/// <see cref="CoreServiceCollectionExtensions.AddBoundOptions{T}"/>): what an operator can set, so
+/// that the configuration reference (docs/configuration.md) is checked against what the node binds.</summary>
+public sealed record BoundOptionsSection(Type Type, string Section);
+

@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")"
 export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true
 document=../../docs/openapi.json
-if ! linters=$(./install.sh); then
+if ! linters=$(../npm-install.sh .); then
   echo "OpenAPI: the linters could not be installed."
   exit 1
 fi
