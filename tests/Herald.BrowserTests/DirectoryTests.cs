@@ -70,6 +70,36 @@ public sealed class DirectoryTests(ConsoleFixture fixture)
     }
 
     [Fact]
+    public async Task A_scope_administrator_keeps_the_groups_of_its_own_scope()
+    {
+        await fixture.CliAsync("user", "add", "olwen", "--name", "Olwen Pryce", "--email", "olwen@example.org");
+        await fixture.CliAsync("group", "add", "all-staff", "--name", "All staff", "--member", "user:olwen");
+        var page = await fixture.SignedInPageAsync(ConsoleFixture.FinanceAdmin);
+        await page.GotoAsync("/groups");
+        // /'s group is listed (to pick as a recipient) but not theirs to open.
+        await Assertions.Expect(page.GetByRole(AriaRole.Row, new() { Name = "All staff" })).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = "All staff" })).ToHaveCountAsync(0);
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Add group" }).ClickAsync();
+        // Only the scopes they administer are offered.
+        await Assertions.Expect(page.GetByLabel("Scope", ConsoleFixture.Exact).Locator("option")).ToHaveTextAsync(["/finance"]);
+        await page.GetByLabel("Id", ConsoleFixture.Exact).FillAsync("ledger-team");
+        await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync("Ledger team");
+        await page.GetByRole(AriaRole.Checkbox, new() { Name = "Olwen Pryce" }).CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save group" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Added group Ledger team (ledger-team)");
+        await Assertions.Expect(page.GetByRole(AriaRole.Row, new() { Name = "Ledger team" })).ToContainTextAsync("/finance");
+        await ConsoleFixture.ScreenshotAsync(page, "groups-scope-admin");
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Ledger team" }).ClickAsync();
+        await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync("Ledger and audit");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save group" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Row, new() { Name = "Ledger and audit" })).ToBeVisibleAsync();
+        Assert.Matches(@"ledger-team\s+Ledger and audit\s+scope /finance\s", await fixture.CliAsync("group", "list"));
+        Assert.Equal("user:olwen", (await fixture.CliAsync("group", "members", "ledger-team")).Trim());
+    }
+
+    [Fact]
     public async Task Access_granted_on_a_scope_shows_as_inherited_below_it_and_a_revoke_removes_it()
     {
         await fixture.CliAsync("scope", "add", "/hr/payroll");

@@ -22,8 +22,13 @@ public static class GroupDeliveryNames
         (GroupDelivery.Members, "members"), (GroupDelivery.Alias, "alias"), (GroupDelivery.Both, "both"));
 }
 
-/// <summary>A group of users and other groups, with an optional alias address.</summary>
-public sealed record DirectoryGroup(string Id, string Name, EmailAddress? Alias, GroupDelivery Delivery, IReadOnlyList<Principal> Members);
+/// <summary>A group of users and other groups, with an optional alias address. It belongs to
+/// <see cref="Scope"/>, whose administrators (and those of the scopes above) change it; the
+/// directory's own groups belong to <c>/</c>.</summary>
+public sealed record DirectoryGroup(string Id, string Name, EmailAddress? Alias, GroupDelivery Delivery, IReadOnlyList<Principal> Members)
+{
+    public ScopePath Scope { get; init; } = ScopePath.Root;
+}
 
 public enum PrincipalKind
 {

@@ -23,6 +23,10 @@ public abstract class HeraldDatabase
     /// completions inline (see herald serve).</summary>
     public virtual bool NeverBlocksCaller => false;
 
+    /// <summary>The migration versions this build carries for the engine, in order: a database
+    /// that has applied any other was made by a newer (or another branch's) Herald.</summary>
+    public IReadOnlyList<int> MigrationVersions => [.. Migrations().Select(m => m.Version)];
+
     /// <summary>Applies every migration not yet applied, each in its own transaction.</summary>
     public async Task<int> MigrateAsync(CancellationToken cancellationToken)
     {

@@ -21,9 +21,15 @@ public sealed class SqliteDatabase : HeraldDatabase, IDisposable
     // The pooled SQLite handles whose per-handle settings are made.
     private readonly ConditionalWeakTable<SQLitePCL.sqlite3, object> _prepared = [];
 
-    public SqliteDatabase(string dataDirectory)
+    /// <param name="createDirectory">False for a restore, which must find the directory as the
+    /// operator left it.</param>
+    public SqliteDatabase(string dataDirectory, bool createDirectory = true)
     {
-        Directory.CreateDirectory(dataDirectory);
+        if (createDirectory)
+        {
+            Directory.CreateDirectory(dataDirectory);
+        }
+
         Path = System.IO.Path.GetFullPath(System.IO.Path.Combine(dataDirectory, FileName));
         _connectionString = new SqliteConnectionStringBuilder
         {

@@ -28,10 +28,13 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
             language = excluded.language, updated_at = excluded.updated_at
         """;
 
+    /// <summary>A group's row; a null <c>@Scope</c> (an import) puts a new group in / and leaves
+    /// an existing group's scope as it is.</summary>
     private const string UpsertGroup = """
-        INSERT INTO directory_groups (id, name, alias, delivery, updated_at)
-        VALUES (@Id, @Name, @Alias, @Delivery, @UpdatedAt)
-        ON CONFLICT (id) DO UPDATE SET name = excluded.name, alias = excluded.alias, delivery = excluded.delivery, updated_at = excluded.updated_at
+        INSERT INTO directory_groups (id, name, alias, delivery, updated_at, scope_path)
+        VALUES (@Id, @Name, @Alias, @Delivery, @UpdatedAt, COALESCE(@Scope, '/'))
+        ON CONFLICT (id) DO UPDATE SET name = excluded.name, alias = excluded.alias, delivery = excluded.delivery, updated_at = excluded.updated_at,
+            scope_path = COALESCE(@Scope, directory_groups.scope_path)
         """;
 
     private const string InsertMember = "INSERT INTO group_members (group_id, member_kind, member_id) VALUES (@GroupId, @MemberKind, @MemberId)";
@@ -117,12 +120,12 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
                 return new GroupSave(null, false, errors);
             }
 
-            await WriteGroupsAsync(connection, write.Transaction, [group], now).ConfigureAwait(false);
+            await WriteGroupsAsync(connection, write.Transaction, [group], now, keepScopes: false).ConfigureAwait(false);
             saved = group;
         }
         else
         {
-            await connection.ExecuteAsync(UpsertGroup, GroupRow.From(group, now), write.Transaction).ConfigureAwait(false);
+            await connection.ExecuteAsync(UpsertGroup, GroupRow.From(group, now, keepScope: false), write.Transaction).ConfigureAwait(false);
             var members = await connection.QueryAsync<MemberRow>(
                 "SELECT group_id, member_kind, member_id FROM group_members WHERE group_id = @Id ORDER BY member_kind DESC, member_id",
                 new { group.Id }, write.Transaction).ConfigureAwait(false);
@@ -222,7 +225,9 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
             await database.ExecuteEachAsync(connection, write.Transaction, UpsertUser, users.Select(u => UserRow.From(u, now))).ConfigureAwait(false);
         }
 
-        await WriteGroupsAsync(connection, write.Transaction, groups, now).ConfigureAwait(false);
+        // An import is the organisation's directory: it adds groups to / and keeps the scope a stored
+        // group was given.
+        await WriteGroupsAsync(connection, write.Transaction, groups, now, keepScopes: true).ConfigureAwait(false);
         await connection.ExecuteAsync(BumpRevision, transaction: write.Transaction).ConfigureAwait(false);
         // Checkpoint: the whole import becomes visible at once, with one new revision, or not at all.
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -254,14 +259,14 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
         return found;
     }
 
-    private async Task WriteGroupsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<DirectoryGroup> groups, DateTimeOffset now)
+    private async Task WriteGroupsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<DirectoryGroup> groups, DateTimeOffset now, bool keepScopes)
     {
         if (groups.Count == 0)
         {
             return;
         }
 
-        await database.ExecuteEachAsync(connection, transaction, UpsertGroup, groups.Select(g => GroupRow.From(g, now))).ConfigureAwait(false);
+        await database.ExecuteEachAsync(connection, transaction, UpsertGroup, groups.Select(g => GroupRow.From(g, now, keepScopes))).ConfigureAwait(false);
         await database.ExecuteEachAsync(
             connection, transaction, "DELETE FROM group_members WHERE group_id = @Id", groups.Select(g => new { g.Id })).ConfigureAwait(false);
         var members = groups.SelectMany(g => g.Members.Distinct().Select(m => new MemberRow { GroupId = g.Id, MemberKind = KindName(m.Kind), MemberId = m.Id })).ToArray();
@@ -344,14 +349,22 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
         public string? Alias { get; set; }
         public string Delivery { get; set; } = "";
         public long UpdatedAt { get; set; }
+        public string? ScopePath { get; set; }
 
-        public static GroupRow From(DirectoryGroup g, DateTimeOffset now) => new()
+        /// <summary>Only for writing: the group's scope, or null to keep a stored group's (an import).</summary>
+        public string? Scope { get; set; }
+
+        public static GroupRow From(DirectoryGroup g, DateTimeOffset now, bool keepScope) => new()
         {
             Id = g.Id, Name = g.Name, Alias = g.Alias?.Value, Delivery = GroupDeliveryNames.Values.NameOf(g.Delivery), UpdatedAt = now.ToUnixTimeMilliseconds(),
+            Scope = keepScope ? null : g.Scope.Value,
         };
 
         public DirectoryGroup ToGroup(IReadOnlyList<Principal> members) =>
-            new(Id, Name, Alias is null ? null : EmailAddress.Parse(Alias), GroupDeliveryNames.Values.Parse(Delivery), members);
+            new(Id, Name, Alias is null ? null : EmailAddress.Parse(Alias), GroupDeliveryNames.Values.Parse(Delivery), members)
+            {
+                Scope = ScopePath is null ? Herald.Scopes.ScopePath.Root : Herald.Scopes.ScopePath.Parse(ScopePath),
+            };
     }
 
     private sealed class MemberRow

@@ -66,6 +66,15 @@ public sealed class SqlSettingsStore(HeraldDatabase database, TimeProvider time)
         var owned = (await connection.QueryAsync<string>(
             "SELECT name FROM smtp_connections WHERE owner_scope = @path", new { path = scope.Value }, transaction).ConfigureAwait(false)).ToArray();
         var removed = await connection.ExecuteAsync("DELETE FROM scopes WHERE path = @path", new { path = scope.Value }, transaction).ConfigureAwait(false);
+        // Its groups outlive it, in the scope above: other groups, subscriptions and access lists
+        // may name them, and their members keep receiving.
+        if (removed > 0 && await connection.ExecuteAsync(
+            "UPDATE directory_groups SET scope_path = @parent WHERE scope_path = @path",
+            new { parent = scope.Parent!.Value.Value, path = scope.Value }, transaction).ConfigureAwait(false) > 0)
+        {
+            await connection.ExecuteAsync("UPDATE directory_revision SET revision = revision + 1 WHERE id = 1", transaction: transaction).ConfigureAwait(false);
+        }
+
         foreach (var id in owned)
         {
             await DeleteConnectionRowAsync(connection, transaction, id).ConfigureAwait(false);

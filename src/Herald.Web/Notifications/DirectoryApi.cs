@@ -12,8 +12,9 @@ using static Herald.Web.ApiResults;
 namespace Herald.Web.Notifications;
 
 /// <summary><c>/api/v1/users</c>, <c>/api/v1/groups</c> and <c>/api/v1/directory/import</c>. The
-/// directory is global (one user may have access in many scopes), so changing it takes an
-/// administrator key of <c>/</c>; any administrator key may read it, to pick recipients and principals.</summary>
+/// directory is global (one user may have access in many scopes), so changing users and importing
+/// takes an administrator key of <c>/</c>; a group is changed with an administrator key of the scope
+/// it belongs to; any administrator key may read it all, to pick recipients and principals.</summary>
 public static class DirectoryApi
 {
     /// <summary>Largest import body: 100,000 users in CSV are about 10 MB.</summary>
@@ -39,9 +40,9 @@ public static class DirectoryApi
         groups.MapGet("/{id}/members", GetMembersAsync).WithName("getGroupMembers").WithSummary("List a group's members")
             .WithDescription("A group's direct members, or with expand=true every user reached through nested groups, each once.");
         groups.MapPut("/{id}", PutGroupAsync).WithName("putGroup").WithSummary("Add or change a group")
-            .WithDescription("Add a group or change one; members (user:<id>, group:<id>) replace the stored list and must exist; a cycle is refused.");
+            .WithDescription("Add a group or change one, for administrators of the scope it belongs to (or a scope above); members (user:<id>, group:<id>) replace the stored list and must exist; a cycle is refused.");
         groups.MapDelete("/{id}", DeleteGroupAsync).WithName("deleteGroup").WithSummary("Remove a group")
-            .WithDescription("Remove a group, its place in other groups and its access entries.");
+            .WithDescription("Remove a group, its place in other groups and its access entries, for administrators of the scope it belongs to (or a scope above).");
 
         api.MapPost("/directory/import", ImportAsync).WithTags("Directory")
             .WithName("importDirectory").WithSummary("Import users and groups")
@@ -56,12 +57,13 @@ public static class DirectoryApi
         public static UserView From(DirectoryUser u) => new(u.Id, u.Name, u.Email.Value, u.TimeZone, u.Language);
     }
 
-    public sealed record GroupRequest(string? Name, string? Alias, string? Delivery, IReadOnlyList<string>? Members);
+    /// <param name="Scope">The scope the group belongs to (default /): its administrators, and those of the scopes above, change the group.</param>
+    public sealed record GroupRequest(string? Name, string? Alias, string? Delivery, IReadOnlyList<string>? Members, string? Scope = null);
 
-    public sealed record GroupView(string Id, string Name, string? Alias, string Delivery, IReadOnlyList<string> Members)
+    public sealed record GroupView(string Id, string Name, string Scope, string? Alias, string Delivery, IReadOnlyList<string> Members)
     {
         public static GroupView From(DirectoryGroup g) =>
-            new(g.Id, g.Name, g.Alias?.Value, GroupDeliveryNames.Values.NameOf(g.Delivery), g.Members.Select(m => m.ToString()).ToArray());
+            new(g.Id, g.Name, g.Scope.Value, g.Alias?.Value, GroupDeliveryNames.Values.NameOf(g.Delivery), g.Members.Select(m => m.ToString()).ToArray());
     }
 
     public sealed record MembersView(string Group, bool Expanded, IReadOnlyList<string>? Members, IReadOnlyList<UserView>? Users);
@@ -128,7 +130,7 @@ public static class DirectoryApi
         HttpContext context, string id, GroupRequest request, DirectoryService service)
     {
         var saved = await service.SaveGroupAsync(
-            context.Caller(), new GroupUpdate(id) { Name = request.Name, Alias = request.Alias, Delivery = request.Delivery, Members = request.Members },
+            context.Caller(), new GroupUpdate(id) { Name = request.Name, Scope = request.Scope, Alias = request.Alias, Delivery = request.Delivery, Members = request.Members },
             SaveMode.AddOrChange, context.RequestAborted).ConfigureAwait(false);
         if (saved.Refusal is { } refusal)
         {

@@ -97,16 +97,17 @@ internal static class DirectoryCommands
         var delivery = new Option<string?>("--delivery") { Description = "members (default), alias, or both." };
         var member = new Option<string[]>("--member") { Description = "Member, user:<id> or group:<id>; repeatable; the list replaces the stored one." };
         var noMembers = new Option<bool>("--no-members") { Description = "Remove every member." };
+        var scope = new Option<string?>("--scope") { Description = "The scope the group belongs to (default /): its administrators, and those of the scopes above, change it." };
         var command = new Command(verb, adding ? "Add a group; its members must exist." : "Change a group; options left out keep their values.")
         {
-            id, name, alias, delivery, member, noMembers,
+            id, name, scope, alias, delivery, member, noMembers,
         };
         command.SetNodeAction(console, async (node, parse, ct) =>
         {
             var members = parse.GetValue(noMembers) ? [] : parse.GetResult(member) is null ? (adding ? [] : null) : parse.GetValue(member);
             var saved = await node.GetRequiredService<DirectoryService>().SaveGroupAsync(
                 Caller.Operator,
-                new GroupUpdate(parse.GetValue(id)) { Name = parse.GetValue(name), Alias = parse.GetValue(alias), Delivery = parse.GetValue(delivery), Members = members },
+                new GroupUpdate(parse.GetValue(id)) { Name = parse.GetValue(name), Scope = parse.GetValue(scope), Alias = parse.GetValue(alias), Delivery = parse.GetValue(delivery), Members = members },
                 adding ? SaveMode.Add : SaveMode.Change,
                 ct);
             if (saved.Refusal is { } refusal)
@@ -292,5 +293,5 @@ internal static class DirectoryCommands
     private static string Describe(DirectoryUser u) => $"{u.Id,-24} {u.Name,-30} {u.Email,-32} {u.TimeZone,-20} {u.Language}";
 
     private static string Describe(DirectoryGroup g) =>
-        $"{g.Id,-24} {g.Name,-30} alias {g.Alias?.Value ?? "(none)"}  delivery {GroupDeliveryNames.Values.NameOf(g.Delivery)}  {g.Members.Count} members";
+        $"{g.Id,-24} {g.Name,-30} scope {g.Scope}  alias {g.Alias?.Value ?? "(none)"}  delivery {GroupDeliveryNames.Values.NameOf(g.Delivery)}  {g.Members.Count} members";
 }

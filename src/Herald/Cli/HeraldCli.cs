@@ -49,6 +49,8 @@ internal static class HeraldCli
             RelayCommands.Create(console),
             TemplateCommands.Create(console),
             AdminCommands.Create(console),
+            BackupCommands.CreateBackup(console),
+            BackupCommands.CreateRestore(console),
             NotificationCommands.CreateSubscription(console),
             NotificationCommands.CreateRule(console),
         };

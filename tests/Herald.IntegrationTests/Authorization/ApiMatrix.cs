@@ -179,13 +179,20 @@ internal static class ApiMatrix
         new("GET /api/v1/groups", Policy.AnyAdministrator, Effect.Read) { Global = true, Seed = GroupAsync, Request = _ => Get("api/v1/groups") },
         new("GET /api/v1/groups/{id}", Policy.AnyAdministrator, Effect.Read) { Global = true, Seed = GroupAsync, Request = c => Get($"api/v1/groups/{c.Seeded.Id}") },
         new("GET /api/v1/groups/{id}/members", Policy.AnyAdministrator, Effect.Read) { Global = true, Seed = GroupAsync, Request = c => Get($"api/v1/groups/{c.Seeded.Id}/members?expand=true") },
-        new("PUT /api/v1/groups/{id}", Policy.Root, Effect.Write)
+        // A group belongs to a scope: its administrators (and those above) change it; every
+        // administrator reads it, so another scope's administrator is told 403, not 404.
+        new("PUT /api/v1/groups/{id}", ScopeAdministrator, Effect.Write)
         {
-            Global = true, Seed = GroupAsync, Request = c => Put($"api/v1/groups/{c.Seeded.Id}", new { name = "Renamed " + c.Marker }), Probe = (h, c) => GroupRow(h, c.Seeded.Id),
+            Seed = GroupAsync, Request = c => Put($"api/v1/groups/{c.Seeded.Id}", new { name = "Renamed " + c.Marker }), Probe = (h, c) => GroupRow(h, c.Seeded.Id),
         },
-        new("DELETE /api/v1/groups/{id}", Policy.Root, Effect.Write)
+        new("PUT /api/v1/groups/{id}", ScopeAdministrator, Effect.Write)
         {
-            Global = true, Change = Change.Removed, Seed = GroupAsync, Request = c => Delete($"api/v1/groups/{c.Seeded.Id}"), Probe = (h, c) => GroupRow(h, c.Seeded.Id),
+            Variant = "new", Change = Change.Created,
+            Request = c => Put($"api/v1/groups/group-new-{c.Number}", new { name = "New", scope = c.Scope }), Probe = (h, c) => GroupRow(h, $"group-new-{c.Number}"),
+        },
+        new("DELETE /api/v1/groups/{id}", ScopeAdministrator, Effect.Write)
+        {
+            Change = Change.Removed, Seed = GroupAsync, Request = c => Delete($"api/v1/groups/{c.Seeded.Id}"), Probe = (h, c) => GroupRow(h, c.Seeded.Id),
         },
         new("POST /api/v1/directory/import", Policy.Root, Effect.Write)
         {

@@ -255,16 +255,22 @@ internal static class ConsoleMatrix
             Probe = (h, c) => UserRow(h, "i" + c.Marker),
         },
         new("GET /Groups/Index", Policy.AnyAdministrator, Effect.Read) { Global = true, Seed = GroupAsync, Request = _ => Get("groups") },
-        new("GET /Groups/Edit", Policy.Root, Effect.Read) { Global = true, Seed = GroupAsync, Request = c => Get($"groups/edit?id={c.Seeded.Id}") },
-        new("POST /Groups/Edit?handler=Save", Policy.Root, Effect.Write)
+        new("GET /Groups/Edit", ScopeAdministrator, Effect.Read) { Seed = GroupAsync, Request = c => Get($"groups/edit?id={c.Seeded.Id}") },
+        new("POST /Groups/Edit?handler=Save", ScopeAdministrator, Effect.Write)
         {
-            Global = true, Seed = GroupAsync,
-            Request = c => Posted($"groups/edit?handler=save&id={c.Seeded.Id}", ("name", "Renamed " + c.Marker), ("delivery", "members"), ("members", "user:alice")),
+            Seed = GroupAsync,
+            Request = c => Posted($"groups/edit?handler=save&id={c.Seeded.Id}", ("name", "Renamed " + c.Marker), ("scope", c.Scope), ("delivery", "members"), ("members", "user:alice")),
             Probe = (h, c) => GroupRow(h, c.Seeded.Id),
         },
-        new("POST /Groups/Edit?handler=Remove", Policy.Root, Effect.Write)
+        new("POST /Groups/Edit?handler=Save", ScopeAdministrator, Effect.Write)
         {
-            Global = true, Change = Change.Removed, Seed = GroupAsync, Request = c => Posted($"groups/edit?handler=remove&id={c.Seeded.Id}"), Probe = (h, c) => GroupRow(h, c.Seeded.Id),
+            Variant = "new", Change = Change.Created,
+            Request = c => Posted("groups/edit?handler=save", ("id", $"group-new-{c.Number}"), ("name", "New"), ("scope", c.Scope), ("delivery", "members")),
+            Probe = (h, c) => GroupRow(h, $"group-new-{c.Number}"),
+        },
+        new("POST /Groups/Edit?handler=Remove", ScopeAdministrator, Effect.Write)
+        {
+            Change = Change.Removed, Seed = GroupAsync, Request = c => Posted($"groups/edit?handler=remove&id={c.Seeded.Id}"), Probe = (h, c) => GroupRow(h, c.Seeded.Id),
         },
 
         // My alerts: the signed-in administrator's own, as the directory user of the same name.

@@ -198,12 +198,12 @@ internal static class Seeds
         var id = "group-" + host.Next().ToString(CultureInfo.InvariantCulture);
         // A member of its own, whose id and name carry the marker too: the member lists show it.
         await SendAsync(host, HttpMethod.Put, $"api/v1/users/u{marker}", new { name = "Member " + marker, email = $"u{marker}@example.org" });
-        await SendAsync(host, HttpMethod.Put, $"api/v1/groups/{id}", new { name = "Team " + marker, members = new[] { $"user:u{marker}" } });
+        await SendAsync(host, HttpMethod.Put, $"api/v1/groups/{id}", new { name = "Team " + marker, scope, members = new[] { $"user:u{marker}" } });
         return new Seeded(id, scope, marker);
     }
 
     public static Task<string?> GroupRow(MatrixHost host, string id) =>
-        host.QueryAsync("SELECT g.name, g.alias, g.delivery, (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS members FROM directory_groups g WHERE g.id = @id", new { id });
+        host.QueryAsync("SELECT g.name, g.scope_path, g.alias, g.delivery, (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS members FROM directory_groups g WHERE g.id = @id", new { id });
 
     /// <summary>A token of the unsubscribe link for alice's own subscription in the scope.</summary>
     public static async Task<Seeded> UnsubscribeLinkAsync(MatrixHost host, string scope)

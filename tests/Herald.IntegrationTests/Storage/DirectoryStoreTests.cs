@@ -456,6 +456,95 @@ public sealed class DirectoryStoreTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_group_belongs_to_a_scope_whose_administrators_alone_change_it(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var (service, store, _, _) = await ServicesAsync(db);
+        await AddUsersAsync(service, "alice", "bob");
+        await MustAsync(service.SetGroupAsync(new GroupUpdate("everyone") { Name = "Everyone", Members = ["user:alice"] }, Ct));
+        var hrAdmin = new Caller.ConsoleAdministrator("hana", Hr);
+        var payrollAdmin = new Caller.ConsoleAdministrator("pat", Payroll);
+        var lookalikes = new[] { "/hr2", "/hr.x", "/hr-x" }.Select(s => new Caller.ConsoleAdministrator("eve", ScopePath.Parse(s))).ToArray();
+
+        var made = await service.SaveGroupAsync(hrAdmin, new GroupUpdate("hr-team") { Name = "HR team", Scope = "/hr", Members = ["user:alice"] }, SaveMode.Add, Ct);
+
+        Assert.Null(made.Refusal);
+        Assert.Equal(Hr, made.Value!.Value.Scope);
+        Assert.Equal(Hr, (await store.FindGroupAsync("hr-team", Ct))!.Scope);
+
+        // Not theirs: /'s group (changing or removing it), a group of /, a scope that only looks
+        // like theirs, and a scope below reaching up.
+        var refusals = new List<Refusal?>
+        {
+            (await service.SaveGroupAsync(hrAdmin, new GroupUpdate("everyone") { Name = "Mine" }, SaveMode.Change, Ct)).Refusal,
+            await service.RemoveGroupAsync(hrAdmin, "everyone", Ct),
+            (await service.SaveGroupAsync(hrAdmin, new GroupUpdate("hr-top") { Name = "Top" }, SaveMode.Add, Ct)).Refusal,
+            (await service.SaveGroupAsync(hrAdmin, new GroupUpdate("hr-team") { Scope = "/" }, SaveMode.Change, Ct)).Refusal,
+            (await service.SaveGroupAsync(payrollAdmin, new GroupUpdate("hr-team") { Name = "Payroll's now" }, SaveMode.Change, Ct)).Refusal,
+            await service.RemoveGroupAsync(payrollAdmin, "hr-team", Ct),
+        };
+        foreach (var lookalike in lookalikes)
+        {
+            refusals.Add((await service.SaveGroupAsync(lookalike, new GroupUpdate("hr-team") { Members = ["user:bob"] }, SaveMode.Change, Ct)).Refusal);
+            refusals.Add(await service.RemoveGroupAsync(lookalike, "hr-team", Ct));
+        }
+
+        Assert.All(refusals, r => Assert.Equal(RefusalKind.NotAllowed, r?.Kind));
+        Assert.Contains("may not change group 'everyone' of scope /", refusals[0]!.Sentence, StringComparison.Ordinal);
+        var everyone = (await store.FindGroupAsync("everyone", Ct))!;
+        var hrTeam = (await store.FindGroupAsync("hr-team", Ct))!;
+        Assert.Equal(("Everyone", ScopePath.Root, 1), (everyone.Name, everyone.Scope, everyone.Members.Count));
+        Assert.Equal(("HR team", Hr), (hrTeam.Name, hrTeam.Scope));
+        Assert.Equal([Principal.User("alice")], hrTeam.Members);
+        Assert.Null(await store.FindGroupAsync("hr-top", Ct));
+
+        // A scope that does not exist, and one written badly, are named.
+        var nowhere = await service.SaveGroupAsync(hrAdmin, new GroupUpdate("hr-team") { Scope = "/hr/nowhere" }, SaveMode.Change, Ct);
+        var badly = await service.SaveGroupAsync(hrAdmin, new GroupUpdate("hr-team") { Scope = "hr//x" }, SaveMode.Change, Ct);
+        Assert.Equal(("scope", "Scope /hr/nowhere does not exist."), (Assert.Single(nowhere.Refusal!.Errors).Field, nowhere.Refusal.Errors[0].Message));
+        Assert.Equal("scope", Assert.Single(badly.Refusal!.Errors).Field);
+
+        // Handing it down the tree is theirs to do; then the scope below changes it, but cannot hand it back up.
+        Assert.Null((await service.SaveGroupAsync(hrAdmin, new GroupUpdate("hr-team") { Scope = "/hr/payroll" }, SaveMode.Change, Ct)).Refusal);
+        Assert.Null((await service.SaveGroupAsync(payrollAdmin, new GroupUpdate("hr-team") { Name = "Payroll team" }, SaveMode.Change, Ct)).Refusal);
+        Assert.Equal(RefusalKind.NotAllowed, (await service.SaveGroupAsync(payrollAdmin, new GroupUpdate("hr-team") { Scope = "/hr" }, SaveMode.Change, Ct)).Refusal?.Kind);
+        Assert.Equal(("Payroll team", Payroll), ((await store.FindGroupAsync("hr-team", Ct))!.Name, (await store.FindGroupAsync("hr-team", Ct))!.Scope));
+
+        Assert.Null(await service.RemoveGroupAsync(hrAdmin, "hr-team", Ct));
+        Assert.Null(await store.FindGroupAsync("hr-team", Ct));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_removed_scopes_groups_move_to_the_scope_above_and_an_import_keeps_a_groups_scope(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var (service, store, cache, _) = await ServicesAsync(db);
+        await AddUsersAsync(service, "alice", "bob");
+        await MustAsync(service.SetGroupAsync(new GroupUpdate("payroll-team") { Name = "Payroll", Scope = "/hr/payroll", Members = ["user:alice"] }, Ct));
+        await MustAsync(service.SetGroupAsync(new GroupUpdate("hr-team") { Name = "HR", Scope = "/hr", Members = ["group:payroll-team"] }, Ct));
+        var revision = await store.GetRevisionAsync(Ct);
+
+        Assert.True(await new SqlSettingsStore(db.Database, TimeProvider.System).RemoveScopeAsync(Payroll, Ct));
+
+        var moved = (await store.FindGroupAsync("payroll-team", Ct))!;
+        Assert.Equal(Hr, moved.Scope);
+        Assert.Equal([Principal.User("alice")], moved.Members);
+        Assert.True(await store.GetRevisionAsync(Ct) > revision, "a node's directory view must read the move");
+        Assert.Equal(["alice"], (await cache.GetViewAsync(Ct)).MembersOf("hr-team").Select(u => u.Id));
+
+        var report = await service.ImportAsync(DirectoryImport.FromJson("""
+            {"groups": [{"id": "hr-team", "name": "HR (imported)", "members": ["user:bob"]},
+                        {"id": "new-team", "name": "New", "members": ["user:alice"]}]}
+            """), Ct);
+
+        Assert.Empty(report.Errors);
+        Assert.Equal(("HR (imported)", Hr), ((await store.FindGroupAsync("hr-team", Ct))!.Name, (await store.FindGroupAsync("hr-team", Ct))!.Scope));
+        Assert.Equal(ScopePath.Root, (await store.FindGroupAsync("new-team", Ct))!.Scope);
+    }
+
     private static async Task MustAsync<T>(Task<(T Saved, bool Created, IReadOnlyList<FieldError> Errors)> call)
     {
         var (_, _, errors) = await call;

@@ -22,10 +22,13 @@ public sealed record UserUpdate(string? Id)
 
 /// <summary>A change to one group; a null field keeps the stored value. <see cref="Members"/>
 /// (<c>user:alice</c>, <c>group:payroll</c>) replaces the stored list; an empty
-/// <see cref="Alias"/> removes the alias. A new group needs a name; delivery defaults to members.</summary>
+/// <see cref="Alias"/> removes the alias. A new group needs a name; delivery defaults to members,
+/// and <see cref="Scope"/> (the scope it belongs to) to <c>/</c>.</summary>
 public sealed record GroupUpdate(string? Id)
 {
     public string? Name { get; init; }
+
+    public string? Scope { get; init; }
 
     public string? Alias { get; init; }
 
@@ -48,9 +51,11 @@ public sealed record ImportReport(int UsersAdded, int UsersChanged, int GroupsAd
 
 /// <summary>
 /// The one place where the directory and the access lists are read and changed (API, console,
-/// CLI, import), given the caller: any administrator reads the directory, only administrators of
-/// <c>/</c> change it (it serves every scope), and a scope's administrators (or an ancestor's)
-/// read and change its access list. Every field is checked and, on any error, nothing is saved. A group's members must exist when it is saved
+/// CLI, import), given the caller: any administrator reads the directory; only administrators of
+/// <c>/</c> change its users and import (they serve every scope); a group is changed by the
+/// administrators of the scope it belongs to (or an ancestor's), as Harness keeps user groups per
+/// account, organisation and project; and a scope's administrators (or an ancestor's) read and
+/// change its access list. Every field is checked and, on any error, nothing is saved. A group's members must exist when it is saved
 /// (within one import, they may be in the same import, in any order); a membership that would
 /// make a group contain itself is refused, naming the cycle. Access entries need an existing scope
 /// and principal.
@@ -159,11 +164,12 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
     }
 
     /// <summary>Adds or changes a group (as <paramref name="mode"/> allows); its new members must
-    /// exist and make no cycle, checked inside the write. Administrators of / only.</summary>
+    /// exist and make no cycle, checked inside the write. The caller administers the scope the
+    /// group belongs to, and the one it moves to.</summary>
     public async Task<Result<Saved<DirectoryGroup>>> SaveGroupAsync(Caller caller, GroupUpdate update, SaveMode mode, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(update);
-        if (RefuseChange(caller) is { } refusal)
+        if (RefuseRead(caller) is { } refusal)
         {
             return refusal;
         }
@@ -179,10 +185,28 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
             return wrongMode;
         }
 
+        if (existing is not null && RefuseGroupChange(caller, existing.Id, existing.Scope) is { } notTheirs)
+        {
+            return notTheirs;
+        }
+
         var errors = new List<FieldError>();
         if (ApplyGroup(existing, update, "", errors) is not { } group)
         {
             return Refusal.Invalid(errors, GroupRefused);
+        }
+
+        if (group.Scope != existing?.Scope)
+        {
+            if (RefuseGroupChange(caller, group.Id, group.Scope) is { } notTheirsToGive)
+            {
+                return notTheirsToGive;
+            }
+
+            if (!await settings.ScopeExistsAsync(group.Scope, cancellationToken).ConfigureAwait(false))
+            {
+                return Refusal.Invalid("scope", $"Scope {group.Scope} does not exist.");
+            }
         }
 
         // Checked inside the write, which no other directory write overlaps: a concurrent save
@@ -198,15 +222,26 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         return new Saved<DirectoryGroup>(saved, created);
     }
 
-    /// <summary>Removes a group, its place in other groups and its access entries; administrators of / only.</summary>
+    /// <summary>Removes a group, its place in other groups and its access entries; administrators
+    /// of the scope it belongs to (or an ancestor's) only.</summary>
     public async Task<Refusal?> RemoveGroupAsync(Caller caller, string? id, CancellationToken cancellationToken)
     {
-        if (RefuseChange(caller) is { } refusal)
+        if (RefuseRead(caller) is { } refusal)
         {
             return refusal;
         }
 
-        if (!DirectoryIds.TryCheck(id, out _) || !await store.RemoveGroupAsync(id!, cancellationToken).ConfigureAwait(false))
+        if (!DirectoryIds.TryCheck(id, out _) || await store.FindGroupAsync(id!, cancellationToken).ConfigureAwait(false) is not { } group)
+        {
+            return NoGroup(id);
+        }
+
+        if (RefuseGroupChange(caller, group.Id, group.Scope) is { } notTheirs)
+        {
+            return notTheirs;
+        }
+
+        if (!await store.RemoveGroupAsync(group.Id, cancellationToken).ConfigureAwait(false))
         {
             return NoGroup(id);
         }
@@ -507,6 +542,19 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
             }
         }
 
+        var scope = existing?.Scope ?? ScopePath.Root;
+        if (update.Scope is not null)
+        {
+            if (ScopePath.TryParse(update.Scope, out var parsedScope, out var scopeError))
+            {
+                scope = parsedScope;
+            }
+            else
+            {
+                errors.Add(new($"{prefix}scope", scopeError));
+            }
+        }
+
         var delivery = existing?.Delivery ?? GroupDelivery.Members;
         if (!string.IsNullOrWhiteSpace(update.Delivery))
         {
@@ -552,7 +600,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
             }
         }
 
-        return errors.Count > before ? null : new DirectoryGroup(update.Id!, name!, alias, delivery, members);
+        return errors.Count > before ? null : new DirectoryGroup(update.Id!, name!, alias, delivery, members) { Scope = scope };
     }
 
     /// <summary>A cycle through the changed groups in the graph of stored nesting with their new
@@ -648,14 +696,25 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         return caller.IsAdministrator ? null : Refusal.NotAllowed($"{caller.Description} may not read the directory of users and groups: that takes an administrator.");
     }
 
-    /// <summary>Users and groups are one directory for every scope: only administrators of / change
-    /// it. Null when the caller may; the console asks before it shows a form for a change.</summary>
+    /// <summary>Users are one directory for every scope: only administrators of / add, change,
+    /// import or remove them (an import may hold groups too). Null when the caller may; the console
+    /// asks before it shows a form for a change.</summary>
     public static Refusal? RefuseChange(Caller caller)
     {
         ArgumentNullException.ThrowIfNull(caller);
         return caller.AdministersRoot
             ? null
-            : Refusal.NotAllowed($"{caller.Description} may not change the directory: users and groups are shared by every scope, so only administrators of / add, change, import or remove them.");
+            : Refusal.NotAllowed($"{caller.Description} may not change the directory's users or import: users are shared by every scope, so only administrators of / add, change, import or remove them.");
+    }
+
+    /// <summary>A group is changed by the administrators of the scope it belongs to, and of the
+    /// scopes above. Null when the caller may; the console asks before it shows a form.</summary>
+    public static Refusal? RefuseGroupChange(Caller caller, string id, ScopePath scope)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        return caller.Administers(scope)
+            ? null
+            : Refusal.NotAllowed($"{caller.Description} may not change group '{id}' of scope {scope}: only administrators of {scope} or a scope above it do.");
     }
 
     private static Refusal? RefuseAccessChange(Caller caller, ScopePath scope) =>

@@ -1,4 +1,5 @@
 using Herald.Notifications;
+using Herald.Scopes;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Herald.Web.Console.Groups;
@@ -6,11 +7,11 @@ namespace Herald.Web.Console.Groups;
 /// <summary>Add or change one group: name, alias, where its notifications go, and its members
 /// (users and groups, picked from the directory). A membership that would make a cycle is refused
 /// next to the members, naming the cycle. <see cref="DirectoryService"/> decides: administrators
-/// of <c>/</c> only.</summary>
+/// of the scope the group belongs to, or of a scope above.</summary>
 // Up to PickerLimit ticked boxes, or a typed list of a large group's members.
 [RequestSizeLimit(16 * 1024 * 1024)]
 [RequestFormLimits(MultipartBodyLengthLimit = 16 * 1024 * 1024, ValueLengthLimit = 16 * 1024 * 1024, ValueCountLimit = PickerLimit + 100)]
-public sealed class EditModel(DirectoryService service, DirectoryCache directory) : ConsolePage
+public sealed class EditModel(DirectoryService service, DirectoryCache directory, ScopeService scopes) : ConsolePage
 {
     /// <summary>Above this many users and groups the picker becomes a list to type: a page of
     /// 100,000 check boxes helps nobody.</summary>
@@ -23,6 +24,11 @@ public sealed class EditModel(DirectoryService service, DirectoryCache directory
     public string Id { get; private set; } = "";
 
     public string Name { get; private set; } = "";
+
+    public string Scope { get; private set; } = "/";
+
+    /// <summary>The scopes a group of this caller's may belong to: those it administers.</summary>
+    public IReadOnlyList<ScopePath> Scopes { get; private set; } = [];
 
     public string Alias { get; private set; } = "";
 
@@ -41,11 +47,6 @@ public sealed class EditModel(DirectoryService service, DirectoryCache directory
 
     public async Task<IActionResult> OnGetAsync(string? id)
     {
-        if (DirectoryService.RefuseChange(Caller) is { } refusal)
-        {
-            return Refused(refusal, Page);
-        }
-
         if (id is not null)
         {
             var found = await service.FindGroupAsync(Caller, id, HttpContext.RequestAborted);
@@ -54,8 +55,13 @@ public sealed class EditModel(DirectoryService service, DirectoryCache directory
                 return Refused(found.Refusal!, Page);
             }
 
+            if (DirectoryService.RefuseGroupChange(Caller, group.Id, group.Scope) is { } refusal)
+            {
+                return Refused(refusal, Page);
+            }
+
             IsNew = false;
-            (Id, Name, Alias, Delivery) = (group.Id, group.Name, group.Alias?.Value ?? "", GroupDeliveryNames.Values.NameOf(group.Delivery));
+            (Id, Name, Scope, Alias, Delivery) = (group.Id, group.Name, group.Scope.Value, group.Alias?.Value ?? "", GroupDeliveryNames.Values.NameOf(group.Delivery));
             Members = group.Members.Select(m => m.ToString()).ToHashSet(StringComparer.Ordinal);
         }
 
@@ -63,17 +69,18 @@ public sealed class EditModel(DirectoryService service, DirectoryCache directory
         return Page();
     }
 
-    public async Task<IActionResult> OnPostSaveAsync([FromQuery(Name = "id")] string? existing, string? id, string? name, string? alias, string? delivery, string[]? members, string? memberList)
+    public async Task<IActionResult> OnPostSaveAsync(
+        [FromQuery(Name = "id")] string? existing, string? id, string? name, string? scope, string? alias, string? delivery, string[]? members, string? memberList)
     {
         IsNew = existing is null;
-        (Id, Name, Alias, Delivery) = (existing ?? id ?? "", name ?? "", alias ?? "", delivery ?? "members");
+        (Id, Name, Scope, Alias, Delivery) = (existing ?? id ?? "", name ?? "", scope ?? "/", alias ?? "", delivery ?? "members");
         var chosen = (members ?? [])
             .Concat((memberList ?? "").Split(MemberSeparators, StringSplitOptions.RemoveEmptyEntries))
             .Distinct(StringComparer.Ordinal)
             .ToArray();
         Members = chosen.ToHashSet(StringComparer.Ordinal);
         var saved = await service.SaveGroupAsync(
-            Caller, new GroupUpdate(Id) { Name = Name, Alias = Alias, Delivery = Delivery, Members = chosen }, IsNew ? SaveMode.Add : SaveMode.Change,
+            Caller, new GroupUpdate(Id) { Name = Name, Scope = scope, Alias = Alias, Delivery = Delivery, Members = chosen }, IsNew ? SaveMode.Add : SaveMode.Change,
             HttpContext.RequestAborted);
         if (saved.Refusal is { } refusal)
         {
@@ -106,6 +113,12 @@ public sealed class EditModel(DirectoryService service, DirectoryCache directory
     private async Task LoadAsync()
     {
         var ct = HttpContext.RequestAborted;
+        Scopes = (await scopes.ListAsync(Caller, ct)).Where(Caller.Administers).ToArray();
+        if (IsNew && !Scopes.Any(s => s.Value == Scope) && Scopes.Count > 0)
+        {
+            Scope = Scopes[0].Value;
+        }
+
         AllUsers = (await service.ListUsersAsync(Caller, ct)).Value ?? [];
         AllGroups = ((await service.ListGroupsAsync(Caller, ct)).Value ?? []).Where(g => g.Id != Id).ToArray();
         if (!IsNew)

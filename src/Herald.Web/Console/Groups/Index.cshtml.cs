@@ -10,8 +10,11 @@ public sealed class IndexModel(DirectoryService service, DirectoryCache director
 
     public DirectoryView View { get; private set; } = DirectoryView.Empty;
 
-    /// <summary>Whether to offer Add and Edit: <see cref="DirectoryService"/> says who may.</summary>
-    public bool MayChange => DirectoryService.RefuseChange(Caller) is null;
+    /// <summary>Whether to offer Add: every administrator may add a group to a scope it administers.</summary>
+    public bool MayAdd => Caller.IsAdministrator;
+
+    /// <summary>Whether to offer Edit for a group: <see cref="DirectoryService"/> says who may.</summary>
+    public bool MayChange(DirectoryGroup group) => DirectoryService.RefuseGroupChange(Caller, group.Id, group.Scope) is null;
 
     public async Task<IActionResult> OnGetAsync()
     {
