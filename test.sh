@@ -5,7 +5,8 @@
 # of the relay listener, chromium, which Playwright drives for the web console's tests, and
 # Dovecot's submission service, the OAuth 2.0 tests' SMTP server, with dovecot-gssapi and Samba's
 # ntlm_auth (winbind) for GSSAPI and NTLM, and MIT Kerberos's KDC, kadmin.local and kinit for
-# the Kerberos tests' private realm, and SpamAssassin, which scores every kind of mail Herald writes),
+# the Kerberos tests' private realm, SpamAssassin, which scores every kind of mail Herald writes,
+# and Prometheus, which the observability tests start on a private port to scrape /metrics),
 # then runs the whole solution with dotnet test, lints the OpenAPI contract (docs/openapi.json)
 # with Redocly and Spectral from npm (pinned in tools/openapi, installed once into .tools/npm),
 # checks every link in README.md and docs/ with markdown-link-check (pinned in tools/docs), and
@@ -18,7 +19,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 packages=()
 have_package() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for package in postfix sasl2-bin libsasl2-modules libsasl2-modules-db openssl postgresql swaks nmap testssl.sh chromium dovecot-core dovecot-submissiond \
-  dovecot-gssapi winbind krb5-kdc krb5-admin-server krb5-user spamassassin; do
+  dovecot-gssapi winbind krb5-kdc krb5-admin-server krb5-user spamassassin prometheus; do
   have_package "$package" || packages+=("$package")
 done
 # Node.js and npm for the OpenAPI linters and the link check (any install that puts npm on the PATH will do).

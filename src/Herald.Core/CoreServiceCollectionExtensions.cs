@@ -10,6 +10,7 @@ using Herald.Notifications.FanOut;
 using Herald.Notifications.Matching;
 using Herald.Settings;
 using Herald.Notifications.Digests;
+using Herald.Telemetry;
 using Herald.Work;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -51,6 +52,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<ConnectionHealth>();
         services.AddSingleton<DeliveryMetrics>();
         services.AddSingleton<NotificationMetrics>();
+        services.AddSingleton<NodeGauges>();
         services.AddSingleton<UpstreamSizeLimits>();
         services.AddSingleton<AccessTokens>();
         services.AddSingleton<OAuthSignInService>();

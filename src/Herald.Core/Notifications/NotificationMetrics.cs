@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Herald.Scopes;
+using Herald.Telemetry;
 
 namespace Herald.Notifications;
 
@@ -15,14 +16,16 @@ public enum DroppedKind
 }
 
 /// <summary>
-/// Notification metrics, named in one place: published as .NET metrics (meter
-/// <c>Herald.Notifications</c>) and kept as running totals for the Prometheus endpoint. Dropped
-/// notifications are counted per recipient: an event whose scope's email is turned off leaves no
-/// message behind, so this counter (and the log line beside it) is where the drop is seen.
+/// Notification metrics on the <see cref="HeraldTelemetry.Name"/> meter, exposed as
+/// <c>herald_notifications_dropped_total{scope,kind,reason}</c>. Dropped notifications are
+/// counted per recipient: an event whose scope's email is turned off leaves no message behind, so
+/// this counter (and the log line beside it) is where the drop is seen. The running totals are
+/// this object's own, for the tests of one node among several in a process.
 /// </summary>
 public sealed class NotificationMetrics
 {
-    public const string MeterName = "Herald.Notifications";
+    /// <summary>Why a notification is dropped; the only reason so far.</summary>
+    public const string EmailTurnedOff = "email turned off";
 
     private readonly Counter<long> _dropped;
     private readonly ConcurrentDictionary<(ScopePath Scope, DroppedKind Kind), long> _totals = new();
@@ -30,8 +33,8 @@ public sealed class NotificationMetrics
     public NotificationMetrics(IMeterFactory meters)
     {
         ArgumentNullException.ThrowIfNull(meters);
-        _dropped = meters.Create(MeterName).CreateCounter<long>(
-            "herald.notifications.dropped", description: "Recipients of notifications dropped because their scope's email was turned off.");
+        _dropped = meters.Create(HeraldTelemetry.Name).CreateCounter<long>(
+            "herald.notifications.dropped", description: "Recipients of notifications this node dropped because their scope's email was turned off, by scope and kind (immediate, digest).");
     }
 
     public void Dropped(ScopePath scope, DroppedKind kind, int recipients)
@@ -41,7 +44,7 @@ public sealed class NotificationMetrics
             return;
         }
 
-        _dropped.Add(recipients, new("scope", scope.Value), new("kind", NameOf(kind)));
+        _dropped.Add(recipients, new("scope", scope.Value), new("kind", NameOf(kind)), new("reason", EmailTurnedOff));
         _totals.AddOrUpdate((scope, kind), recipients, (_, n) => n + recipients);
     }
 

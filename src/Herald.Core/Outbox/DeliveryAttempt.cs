@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Herald.Delivery;
+using Herald.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MimeKit;
@@ -25,6 +27,43 @@ public sealed partial class DeliveryAttempt(
     public async Task<AttemptOutcome> DeliverAsync(ClaimedMessage message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
+        // A span per attempt, in the trace the message was accepted in (the API request, the relay
+        // session, an event's fan-out), though this may be another node, much later; a message
+        // stored without one starts its own, never a child of whatever span this flow inherited
+        // (a loop first started inside a request carries that request's span along).
+        if (Activity.Current is not null)
+        {
+            Activity.Current = null;
+        }
+
+        using var span = HeraldTelemetry.Source.StartActivity("deliver", ActivityKind.Client, HeraldTelemetry.ParentOf(message.TraceParent));
+        var outcome = await AttemptAsync(message, span, cancellationToken).ConfigureAwait(false);
+        if (span is { IsAllDataRequested: true })
+        {
+            foreach (var group in outcome.Recipients.GroupBy(r => r.State))
+            {
+                span.SetTag($"herald.recipients.{RecipientStateNames.Values.NameOf(group.Key)}", group.Count());
+            }
+
+            if (outcome.Recipients.Any(r => r.State != RecipientState.Sent))
+            {
+                span.SetStatus(ActivityStatusCode.Error, outcome.Recipients.First(r => r.State != RecipientState.Sent).Reply);
+            }
+        }
+
+        return outcome;
+    }
+
+    private async Task<AttemptOutcome> AttemptAsync(ClaimedMessage message, Activity? span, CancellationToken cancellationToken)
+    {
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("herald.message.id", message.Id);
+            span.SetTag("herald.scope", message.Scope.Value);
+            span.SetTag("herald.recipients", message.Recipients.Count);
+            span.SetTag("herald.attempt", message.Attempts + 1);
+        }
+
         var now = time.GetUtcNow();
         // Past its maximum age a message gets one last attempt; a temporary failure then expires it.
         var lastChance = now >= message.ExpiresAt;
@@ -45,6 +84,23 @@ public sealed partial class DeliveryAttempt(
             cancellationToken).ConfigureAwait(false);
 
         var name = connection.Settings.Id;
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("herald.connection", name);
+            // The reply that decided the transaction: DATA's for recipients it accepted, else the
+            // recipient's own or the one that stopped the transaction.
+            if (result.Recipients.Select(r => r.Reply).FirstOrDefault(r => r is not null) is { } reply)
+            {
+                span.SetTag("herald.smtp.reply_code", reply.Code);
+                span.SetTag("herald.smtp.reply", reply.ToString());
+            }
+
+            if (result.FailedAt is { } stage)
+            {
+                span.SetTag("herald.smtp.failed_at", stage.ToString());
+            }
+        }
+
         if (result.FailedAt is DeliveryStage.Connect or DeliveryStage.Authenticate or DeliveryStage.Tls)
         {
             // Counted by the connection's circuit breaker: after a few in a row its messages wait

@@ -133,6 +133,7 @@ public sealed class DeliveryCapacity(IOptions<DeliveryOptions> options, NodeIden
         {
             Content = message.Content,
             LeaseUntil = message.Lease!.Until,
+            TraceParent = message.TraceParent,
         };
 
     public void Dispose() => Room.Dispose();

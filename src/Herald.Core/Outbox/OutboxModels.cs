@@ -1,6 +1,7 @@
 using Herald.Delivery;
 using Herald.Scopes;
 using Herald.Settings;
+using Herald.Telemetry;
 using Herald.Work;
 using MimeKit;
 
@@ -82,6 +83,11 @@ public sealed record NewMessage(
     /// <summary>Stored already leased to a node, which then delivers it without claiming it.</summary>
     public MessageLease? Lease { get; init; }
 
+    /// <summary>The trace the message is accepted in (W3C traceparent of the span current where it
+    /// is made: the API request, the relay's acceptance, an event's fan-out), stored with it so
+    /// that its delivery continues that trace on whichever node and however much later.</summary>
+    public string? TraceParent { get; init; } = HeraldTelemetry.CurrentTraceParent();
+
     /// <summary>The subject as a person reads it (decoded), stored beside the MIME so that lists
     /// of messages never read MIME bodies; at most <see cref="MaxSubjectLength"/> characters.</summary>
     public string? Subject
@@ -158,6 +164,9 @@ public sealed record ClaimedMessage(
 
     /// <summary>Until when this node holds it, when it was leased at insert rather than claimed.</summary>
     public DateTimeOffset? LeaseUntil { get; init; }
+
+    /// <summary>The trace it was accepted in (see <see cref="NewMessage.TraceParent"/>).</summary>
+    public string? TraceParent { get; init; }
 }
 
 public sealed record PendingRecipient(int Ordinal, string Address, int Attempts);

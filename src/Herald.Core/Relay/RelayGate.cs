@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using Herald.Access;
 using Herald.Delivery;
 using Herald.Outbox;
 using Herald.Settings;
+using Herald.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MimeKit;
@@ -159,6 +161,32 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
 
     public async ValueTask<SmtpReply> AcceptAsync(RelaySessionInfo session, RelayEnvelope envelope, MimeData message, CancellationToken cancellationToken)
     {
+        // A trace starts here for relayed mail (not under a span the listener's tasks inherited from
+        // the request that started them): the message stores it (NewMessage.TraceParent), and its
+        // delivery attempts continue it up to the upstream's reply.
+        if (Activity.Current is not null)
+        {
+            Activity.Current = null;
+        }
+
+        using var span = HeraldTelemetry.Source.StartActivity("relay accept", ActivityKind.Server);
+        var reply = await AcceptMessageAsync(session, envelope, message, span, cancellationToken).ConfigureAwait(false);
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("herald.relay.client", session.Client.Address.ToString());
+            span.SetTag("herald.recipients", envelope.Recipients.Count);
+            span.SetTag("herald.smtp.reply_code", reply.Code);
+            if (reply.Code >= 400)
+            {
+                span.SetStatus(ActivityStatusCode.Error, $"{reply.Code} {reply.Text}");
+            }
+        }
+
+        return reply;
+    }
+
+    private async ValueTask<SmtpReply> AcceptMessageAsync(RelaySessionInfo session, RelayEnvelope envelope, MimeData message, Activity? span, CancellationToken cancellationToken)
+    {
         if (await ListenerAsync(cancellationToken).ConfigureAwait(false) is not { } listener)
         {
             return NotConfigured;
@@ -173,6 +201,7 @@ public sealed partial class RelayGate(string listen, RelayGate.Services services
         var effective = resolved.Settings!;
         var now = services.Time.GetUtcNow();
         var id = Guid.CreateVersion7(now).ToString("N");
+        span?.SetTag("herald.message.id", id);
         // Only the header section is read and rewritten (impersonation, a Message-ID when there is
         // none), wherever the message is (memory, or a spool file for a large transfer); the body
         // follows as the client sent it and is never read here.

@@ -78,9 +78,9 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
 
     private string InsertMessage => $"""
         INSERT INTO messages (id, scope_path, source, envelope_sender, connection_name, message_id_header, mime, size_bytes, subject,
-            idempotency_key, state, attempts, next_attempt_at, lease_owner, lease_until, created_at, expires_at, updated_at)
+            idempotency_key, state, attempts, next_attempt_at, lease_owner, lease_until, created_at, expires_at, updated_at, trace_parent)
         VALUES (@Id, @Scope, @Source, @EnvelopeSender, @ConnectionName, @MessageIdHeader, COALESCE(@Mime, {database.BlobToWrite("@Size")}), @Size, @Subject,
-            @IdempotencyKey, 'pending', 0, @Created, @LeaseOwner, @LeaseUntil, @Created, @Expires, @Created)
+            @IdempotencyKey, 'pending', 0, @Created, @LeaseOwner, @LeaseUntil, @Created, @Expires, @Created, @TraceParent)
         ON CONFLICT DO NOTHING
         """;
 
@@ -100,6 +100,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
         LeaseUntil = message.Lease?.Until.ToUnixTimeMilliseconds(),
         Created = message.CreatedAt.ToUnixTimeMilliseconds(),
         Expires = message.ExpiresAt.ToUnixTimeMilliseconds(),
+        message.TraceParent,
     };
 
     /// <summary>The ids already stored under the batch's idempotency keys, by scope and key.</summary>
@@ -154,12 +155,12 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
             ? $"""
                UPDATE messages AS m SET lease_owner = @node, lease_until = @until, updated_at = @now
                FROM ({due}) AS due WHERE m.id = due.id
-               RETURNING m.id, m.scope_path, m.envelope_sender, m.connection_name, CASE WHEN m.size_bytes <= @inline THEN m.mime END AS mime, m.size_bytes, m.attempts, m.failures, m.created_at, m.expires_at
+               RETURNING m.id, m.scope_path, m.envelope_sender, m.connection_name, CASE WHEN m.size_bytes <= @inline THEN m.mime END AS mime, m.size_bytes, m.attempts, m.failures, m.created_at, m.expires_at, m.trace_parent
                """
             : $"""
                UPDATE messages SET lease_owner = @node, lease_until = @until, updated_at = @now
                WHERE id IN ({due})
-               RETURNING id, scope_path, envelope_sender, connection_name, CASE WHEN size_bytes <= @inline THEN mime END AS mime, size_bytes, attempts, failures, created_at, expires_at
+               RETURNING id, scope_path, envelope_sender, connection_name, CASE WHEN size_bytes <= @inline THEN mime END AS mime, size_bytes, attempts, failures, created_at, expires_at, trace_parent
                """;
         var parameters = new DynamicParameters(new { node, until = (now + lease).ToUnixTimeMilliseconds(), now = nowMs, max, inline = ClaimedWithRow });
         foreach (var (name, i) in (connections ?? []).Select((name, i) => (name, i)))
@@ -200,6 +201,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
                 recipients[r.Id].Select(p => new PendingRecipient((int)p.Ordinal, p.Address, (int)p.Attempts)).ToArray())
             {
                 Failures = (int)r.Failures,
+                TraceParent = r.TraceParent,
             })
             .ToArray();
     }
@@ -629,6 +631,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
         public long Failures { get; set; }
         public long CreatedAt { get; set; }
         public long ExpiresAt { get; set; }
+        public string? TraceParent { get; set; }
     }
 
     private sealed class SummaryRow

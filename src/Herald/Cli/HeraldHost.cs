@@ -9,6 +9,7 @@ using Herald.Relay;
 using Herald.Storage.Database;
 using Herald.Web;
 using Herald.Web.Console;
+using Herald.Web.Metrics;
 using Microsoft.Extensions.Options;
 
 namespace Herald.Cli;
@@ -56,6 +57,12 @@ internal static partial class HeraldHost
         builder.Services.AddSingleton(provider => ActivatorUtilities.CreateInstance<RelayListenerHost>(provider, dataDirectory));
         builder.Services.AddHostedService(provider => provider.GetRequiredService<RelayListenerHost>());
         builder.Services.AddHeraldWeb();
+        // OpenTelemetry's standard variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, …)
+        // from the environment or the service's settings file: OTLP export when one is set.
+        builder.Configuration.AddInMemoryCollection(console.Variables()
+            .Where(v => v.Key.StartsWith("OTEL_", StringComparison.OrdinalIgnoreCase))
+            .Select(v => KeyValuePair.Create(v.Key, (string?)v.Value)));
+        builder.Services.AddHeraldTelemetry(builder.Configuration, node.Name);
         // Console cookies and anti-forgery tokens survive a restart and are good on every node:
         // their keys live in the database, sealed with the credential key. A node with a
         // passphrase serves only if it opens the database's key (checked below), so the

@@ -79,6 +79,21 @@ public sealed class OutboxStoreTests
 
     [Theory]
     [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_message_keeps_the_trace_it_was_accepted_in_for_whichever_node_claims_it(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var store = new SqlOutboxStore(db.Database, db.Spool);
+        const string TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        await store.EnqueueAsync([Message("traced", "/hr") with { TraceParent = TraceParent }, Message("untraced", "/hr") with { TraceParent = null }], Ct);
+
+        var claimed = await store.ClaimAsync("node-b", null, 10, Now, Lease, Ct);
+
+        Assert.Equal(TraceParent, claimed.Single(m => m.Id == "traced").TraceParent);
+        Assert.Null(claimed.Single(m => m.Id == "untraced").TraceParent);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
     public async Task A_repeated_idempotency_key_returns_the_original_message_and_stores_nothing_new_but_another_scope_is_separate(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);

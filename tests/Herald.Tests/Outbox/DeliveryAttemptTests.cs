@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Herald.Delivery;
 using Herald.Outbox;
 using Herald.Scopes;
@@ -57,6 +58,48 @@ public sealed class DeliveryAttemptTests
 
         await Assert.ThrowsAsync<FormatException>(() => Attempt(node).DeliverAsync(Claimed(time.GetUtcNow().AddDays(5), "a@example.org") with { Mime = MimeData.FromBytes([]) }, Ct));
         Assert.Empty(node.Pool.Sent);
+    }
+
+    [Fact]
+    public async Task An_attempt_is_a_span_in_the_trace_the_message_was_accepted_in_with_the_reply_and_each_outcome()
+    {
+        var time = Eventually.Clock();
+        await using var node = await DeliveryNode.StartAsync(time);
+        node.Pool.Reply = request => Task.FromResult(new DeliveryResult(
+            [
+                new RecipientResult("sent@example.org", RecipientOutcome.Sent, new SmtpReplyText(250, "2.0.0", "Ok: queued"), ""),
+                new RecipientResult("never@example.org", RecipientOutcome.PermanentFailure, new SmtpReplyText(550, "5.1.1", "No such user"), ""),
+            ], null, null, ""));
+        var accepted = ActivityTraceId.CreateRandom();
+        var acceptedSpan = ActivitySpanId.CreateRandom();
+        var spans = new List<Activity>();
+        // Every attempt of this process is heard; this test's is the one in its own trace.
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == Herald.Telemetry.HeraldTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = span =>
+            {
+                if (span.TraceId == accepted)
+                {
+                    lock (spans)
+                    {
+                        spans.Add(span);
+                    }
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        await Attempt(node).DeliverAsync(Claimed(time.GetUtcNow().AddDays(5), "sent@example.org", "never@example.org") with { TraceParent = $"00-{accepted}-{acceptedSpan}-01" }, Ct);
+
+        var span = Assert.Single(spans);
+        Assert.Equal(("deliver", ActivityKind.Client, acceptedSpan), (span.DisplayName, span.Kind, span.ParentSpanId));
+        Assert.Equal("m1", span.GetTagItem("herald.message.id"));
+        Assert.Equal("default", span.GetTagItem("herald.connection"));
+        Assert.Equal(250, span.GetTagItem("herald.smtp.reply_code"));
+        Assert.Equal((2, 1, 1), (span.GetTagItem("herald.recipients"), span.GetTagItem("herald.recipients.sent"), span.GetTagItem("herald.recipients.bounced")));
+        Assert.Equal((ActivityStatusCode.Error, "550 5.1.1 No such user"), (span.Status, span.StatusDescription));
     }
 
     private static DeliveryAttempt Attempt(DeliveryNode node) => node.Services.GetRequiredService<DeliveryAttempt>();

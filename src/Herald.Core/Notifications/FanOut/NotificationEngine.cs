@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using Herald.Notifications.Events;
 using Herald.Notifications.Matching;
 using Herald.Outbox;
+using Herald.Telemetry;
 using Herald.Work;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -76,9 +78,30 @@ public sealed partial class NotificationEngine(
 
     async Task IWorkItems<NotificationEvent>.ProcessAsync(NotificationEvent item, CancellationToken cancellationToken)
     {
+        // The notifications it queues are accepted in this span: their deliveries continue its trace.
+        using var span = HeraldTelemetry.Source.StartActivity("fan-out", ActivityKind.Consumer);
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("herald.event.id", item.Id);
+            span.SetTag("herald.event.type", item.Type);
+            span.SetTag("herald.scope", item.Scope.Value);
+        }
+
         try
         {
             var result = await fanOut.RunAsync(item, cancellationToken).ConfigureAwait(false);
+            if (span is { IsAllDataRequested: true })
+            {
+                span.SetTag("herald.fanout.recipients", result.Recipients);
+                span.SetTag("herald.fanout.queued", result.Stored);
+                span.SetTag("herald.fanout.duplicates", result.Duplicates);
+                span.SetTag("herald.fanout.digest_entries", result.DigestEntries);
+                span.SetTag("herald.fanout.dropped", result.Dropped is { } d ? d.Immediate + d.Digest : 0);
+                if (result.Problem is { } problem)
+                {
+                    span.SetStatus(ActivityStatusCode.Error, problem);
+                }
+            }
             if (result.Dropped is { } dropped)
             {
                 // The event is done: what it would have sent is dropped, counted and said here.
