@@ -2,8 +2,8 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Herald.IntegrationTests.Fixtures;
 using Herald.IntegrationTests.Outbox;
+using Herald.Testing;
 
 namespace Herald.IntegrationTests.Api;
 
@@ -32,7 +32,7 @@ public sealed partial class OpenApiContractTests : IAsyncLifetime
     {
         using var http = _node.Server.Client();
         var served = await http.GetStringAsync(new Uri("openapi/v1.json", UriKind.Relative), Ct);
-        var path = Path.Combine(PostfixFixture.RepositoryRoot(), "docs", "openapi.json");
+        var path = Path.Combine(Repository.Root, "docs", "openapi.json");
         var committed = File.Exists(path) ? await File.ReadAllTextAsync(path, Ct) : "";
         if (committed != served && Environment.GetEnvironmentVariable("HERALD_UPDATE_OPENAPI") == "1")
         {

@@ -1,4 +1,5 @@
 using System.Text;
+using Herald.Testing;
 
 namespace Herald.IntegrationTests.Authorization;
 
@@ -12,7 +13,7 @@ public sealed class ReadmeTableTests
     [Fact]
     public void The_readme_table_of_who_may_do_what_is_the_matrix()
     {
-        var path = Path.Combine(RepositoryRoot(), "README.md");
+        var path = Path.Combine(Repository.Root, "README.md");
         var readme = File.ReadAllText(path);
         var generated = Table();
         var start = readme.IndexOf(Start, StringComparison.Ordinal);
@@ -50,16 +51,4 @@ public sealed class ReadmeTableTests
         return text.ToString();
     }
 
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Herald.slnx")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("No Herald.slnx above " + AppContext.BaseDirectory);
-    }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Herald.IntegrationTests.Fixtures;
+using Herald.Testing;
 
 [assembly: AssemblyFixture(typeof(PostfixFixture))]
 
@@ -197,7 +198,7 @@ public sealed class PostfixFixture : IAsyncLifetime
 
     private static async Task<(int Exit, string Output)> RunScriptAsync(string? standardInput, params string[] args)
     {
-        var script = Path.Combine(RepositoryRoot(), "tests", "fixtures", "postfix", "postfix-fixture.sh");
+        var script = Path.Combine(Repository.Root, "tests", "fixtures", "postfix", "postfix-fixture.sh");
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         start.ArgumentList.Add(script);
         foreach (var arg in args)
@@ -214,16 +215,4 @@ public sealed class PostfixFixture : IAsyncLifetime
         return (process.ExitCode, await stdout + await stderr);
     }
 
-    public static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Herald.slnx")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The repository root (with Herald.slnx) was not found above " + AppContext.BaseDirectory);
-    }
 }

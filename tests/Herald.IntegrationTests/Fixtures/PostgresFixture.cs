@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Herald.IntegrationTests.Fixtures;
+using Herald.Testing;
 using Npgsql;
 
 [assembly: AssemblyFixture(typeof(PostgresFixture))]
@@ -76,7 +77,7 @@ public sealed class PostgresFixture : IAsyncLifetime
 
     private static async Task<(int Exit, string Output)> RunScriptAsync(params string[] args)
     {
-        var script = Path.Combine(PostfixFixture.RepositoryRoot(), "tests", "fixtures", "postgres", "postgres-fixture.sh");
+        var script = Path.Combine(Repository.Root, "tests", "fixtures", "postgres", "postgres-fixture.sh");
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(script);
         foreach (var arg in args)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Herald.Testing;
 
 namespace Herald.IntegrationTests.Fixtures;
 
@@ -38,7 +39,7 @@ public sealed class PrometheusServer : IDisposable
         var credentials = Path.Combine(directory, "herald.key");
         await File.WriteAllTextAsync(credentials, bearer);
         File.SetUnixFileMode(credentials, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        var template = await File.ReadAllTextAsync(Path.Combine(PostfixFixture.RepositoryRoot(), "tests", "fixtures", "prometheus", "prometheus.yml"));
+        var template = await File.ReadAllTextAsync(Path.Combine(Repository.Root, "tests", "fixtures", "prometheus", "prometheus.yml"));
         var config = Path.Combine(directory, "prometheus.yml");
         await File.WriteAllTextAsync(config, template.Replace("{credentials_file}", credentials, StringComparison.Ordinal).Replace("{target}", target, StringComparison.Ordinal));
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Reflection;
-using Herald.IntegrationTests.Fixtures;
+using Herald.Testing;
 
 namespace Herald.IntegrationTests.Serve;
 
@@ -13,7 +13,7 @@ public sealed class DataDirectoryTests : IDisposable
     [Fact]
     public async Task Dotnet_run_keeps_the_data_in_herald_data_of_the_directory_it_runs_in()
     {
-        var project = Path.Combine(PostfixFixture.RepositoryRoot(), "src", "Herald");
+        var project = Path.Combine(Repository.Root, "src", "Herald");
         // The tests' build already built the executable in this configuration: run that one.
         var configuration = typeof(DataDirectoryTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()!.Configuration;
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = _workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };

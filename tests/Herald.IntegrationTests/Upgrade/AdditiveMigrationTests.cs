@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Herald.IntegrationTests.Fixtures;
+using Herald.Testing;
 
 namespace Herald.IntegrationTests.Upgrade;
 
@@ -50,7 +50,7 @@ public sealed partial class AdditiveMigrationTests
 
     private static IEnumerable<(string Name, string Path)> Files()
     {
-        var root = Path.Combine(PostfixFixture.RepositoryRoot(), "src", "Herald.Storage", "Migrations");
+        var root = Path.Combine(Repository.Root, "src", "Herald.Storage", "Migrations");
         return Directory.EnumerateFiles(root, "*.sql", SearchOption.AllDirectories)
             .Select(path => (Path.GetRelativePath(root, path).Replace('\\', '/'), path))
             .Order();

@@ -1,5 +1,5 @@
-using Herald.IntegrationTests.Fixtures;
 using Herald.IntegrationTests.Storage;
+using Herald.Testing;
 
 namespace Herald.IntegrationTests.Upgrade;
 
@@ -12,7 +12,7 @@ internal sealed class UpgradeFixture
 
     private UpgradeFixture(Dictionary<string, string> values) => _values = values;
 
-    public static string Directory => Path.Combine(PostfixFixture.RepositoryRoot(), "tests", "fixtures", "upgrade");
+    public static string Directory => Path.Combine(Repository.Root, "tests", "fixtures", "upgrade");
 
     public string CredentialKey => _values["CREDENTIAL_KEY"];
 

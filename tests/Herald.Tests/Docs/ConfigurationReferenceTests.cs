@@ -4,6 +4,7 @@ using System.Reflection;
 using System.Text.RegularExpressions;
 using Herald.Cli;
 using Herald.Storage.Database;
+using Herald.Testing;
 using Herald.Web;
 using Microsoft.Extensions.DependencyInjection;
 

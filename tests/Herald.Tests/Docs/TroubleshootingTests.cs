@@ -1,3 +1,5 @@
+using Herald.Testing;
+
 namespace Herald.Tests.Docs;
 
 /// <summary>

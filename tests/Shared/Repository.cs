@@ -1,4 +1,4 @@
-namespace Herald.Tests.Docs;
+namespace Herald.Testing;
 
 /// <summary>The repository the tests run from: its documentation and source, read as files.</summary>
 internal static class Repository
