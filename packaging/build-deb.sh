@@ -70,7 +70,10 @@ for rid in "${@:-linux-x64}"; do
   install -m 0644 packaging/herald.service "$stage/lib/systemd/system/herald.service"
   install -m 0640 packaging/herald.env "$stage/etc/herald/herald.env"
   install -m 0644 packaging/bind-port-25.conf "$stage/usr/share/doc/herald/examples/bind-port-25.conf"
-  install -m 0644 README.md docs/install.md "$stage/usr/share/doc/herald/"
+  # The README and the pages it links to, in the same layout, so that its links work here too.
+  install -m 0644 README.md "$stage/usr/share/doc/herald/"
+  install -d -m 0755 "$stage/usr/share/doc/herald/docs"
+  install -m 0644 docs/*.md docs/openapi.json "$stage/usr/share/doc/herald/docs/"
   install -m 0644 packaging/debian/copyright "$stage/usr/share/doc/herald/copyright"
   install -d -m 0755 "$stage/usr/share/man/man1"
   gzip -9n <packaging/herald.1 >"$stage/usr/share/man/man1/herald.1.gz"
@@ -95,7 +98,8 @@ for rid in "${@:-linux-x64}"; do
   tree=$(mktemp -d)
   mkdir "$tree/$name"
   cp "$stage"/usr/lib/herald/* "$tree/$name/"
-  cp packaging/herald.service packaging/herald.env packaging/bind-port-25.conf README.md docs/install.md "$tree/$name/"
+  cp packaging/herald.service packaging/herald.env packaging/bind-port-25.conf README.md "$tree/$name/"
+  mkdir "$tree/$name/docs" && cp docs/*.md docs/openapi.json "$tree/$name/docs/"
   cp packaging/debian/copyright "$tree/$name/COPYRIGHT"
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
     -C "$tree" -czf "$out/$name.tar.gz" "$name"
