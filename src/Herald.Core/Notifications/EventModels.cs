@@ -31,6 +31,10 @@ public sealed record NotificationEvent(
     /// <summary>How often its fan-out failed for a reason of its own so far (a template that
     /// throws, a bug), as claimed; see <see cref="Herald.Work.ItemFailure"/>.</summary>
     public int Failures { get; init; }
+
+    /// <summary>The W3C traceparent of the span it was posted in (the API request), which its
+    /// fan-out continues; null when nothing traced it.</summary>
+    public string? TraceParent { get; init; } = Telemetry.HeraldTelemetry.CurrentTraceParent();
 }
 
 /// <summary>An event's name: ids are unique within a scope, not across scopes, so that a producer

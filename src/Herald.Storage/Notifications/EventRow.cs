@@ -8,7 +8,7 @@ namespace Herald.Storage.Notifications;
 internal sealed class EventRow
 {
     /// <summary>The columns this row maps, in <c>notification_events</c>.</summary>
-    public const string Columns = "id, scope_path, type, resource_path, actor, title, link, data, occurred_at, received_at";
+    public const string Columns = "id, scope_path, type, resource_path, actor, title, link, data, occurred_at, received_at, trace_parent";
 
     public string Id { get; set; } = "";
     public string ScopePath { get; set; } = "";
@@ -20,6 +20,7 @@ internal sealed class EventRow
     public string? Data { get; set; }
     public long OccurredAt { get; set; }
     public long ReceivedAt { get; set; }
+    public string? TraceParent { get; set; }
 
     /// <summary>Read by the claim only (other queries leave it 0).</summary>
     public long Failures { get; set; }
@@ -36,6 +37,7 @@ internal sealed class EventRow
         Data = e.Data?.GetRawText(),
         OccurredAt = e.OccurredAt.ToUnixTimeMilliseconds(),
         ReceivedAt = e.ReceivedAt.ToUnixTimeMilliseconds(),
+        TraceParent = e.TraceParent,
     };
 
     public NotificationEvent ToEvent() => new(
@@ -43,6 +45,7 @@ internal sealed class EventRow
         ParseData(Data), DateTimeOffset.FromUnixTimeMilliseconds(OccurredAt), DateTimeOffset.FromUnixTimeMilliseconds(ReceivedAt))
     {
         Failures = (int)Failures,
+        TraceParent = TraceParent,
     };
 
     private static JsonElement? ParseData(string? data)

@@ -23,7 +23,7 @@ public sealed class SqlNotificationEventStore(HeraldDatabase database) : INotifi
             var inserted = await connection.ExecuteAsync(
                 $"""
                 INSERT INTO notification_events ({EventRow.Columns}, state)
-                VALUES (@Id, @ScopePath, @Type, @ResourcePath, @Actor, @Title, @Link, @Data, @OccurredAt, @ReceivedAt, 'pending')
+                VALUES (@Id, @ScopePath, @Type, @ResourcePath, @Actor, @Title, @Link, @Data, @OccurredAt, @ReceivedAt, @TraceParent, 'pending')
                 ON CONFLICT (scope_path, id) DO NOTHING
                 """,
                 EventRow.From(events[i]), write.Transaction).ConfigureAwait(false);
@@ -48,7 +48,7 @@ public sealed class SqlNotificationEventStore(HeraldDatabase database) : INotifi
             ? $"""
                UPDATE notification_events AS e SET lease_owner = @node, lease_until = @until
                FROM ({due} FOR UPDATE SKIP LOCKED) AS due WHERE e.scope_path = due.scope_path AND e.id = due.id
-               RETURNING e.id, e.scope_path, e.type, e.resource_path, e.actor, e.title, e.link, e.data, e.occurred_at, e.received_at, e.failures
+               RETURNING e.id, e.scope_path, e.type, e.resource_path, e.actor, e.title, e.link, e.data, e.occurred_at, e.received_at, e.trace_parent, e.failures
                """
             : $"""
                UPDATE notification_events SET lease_owner = @node, lease_until = @until

@@ -22,7 +22,8 @@ namespace Herald.IntegrationTests.Observability;
 /// Traces as an operator's collector would get them, read with OpenTelemetry's in-memory exporter
 /// from a node composed as <c>herald serve</c> composes it (<see cref="HeraldHost"/>), delivering
 /// to Postfix's smtp-sink: a message from the API's POST to the upstream's 250 is one trace, and
-/// an event's fan-out is a span whose notifications' deliveries continue its trace.
+/// an event's fan-out continues the trace of the POST that stored it, and its notifications'
+/// deliveries continue the fan-out's.
 /// </summary>
 public sealed class TraceTests
 {
@@ -55,7 +56,7 @@ public sealed class TraceTests
     }
 
     [Fact]
-    public async Task An_events_fan_out_is_a_span_with_its_counts_and_its_notifications_deliveries_continue_its_trace()
+    public async Task An_events_fan_out_continues_the_posts_trace_with_its_counts_and_its_notifications_deliveries_continue_it()
     {
         using var sink = SmtpSink.Start();
         await using var node = await TracedNode.StartAsync(sink.Port);
@@ -73,6 +74,10 @@ public sealed class TraceTests
         Assert.Equal(1, fanOut.GetTagItem("herald.fanout.recipients"));
         Assert.Equal(1, fanOut.GetTagItem("herald.fanout.queued"));
         Assert.Equal(0, fanOut.GetTagItem("herald.fanout.dropped"));
+        // The event was stored inside the request: its fan-out, on the engine's loop, is the request's child.
+        var post = node.Spans.Single(s => s.SpanId == fanOut.ParentSpanId);
+        Assert.Equal(post.TraceId, fanOut.TraceId);
+        Assert.Equal(("POST", "/api/v1/events", ActivityKind.Consumer), (post.GetTagItem("http.request.method"), post.GetTagItem("url.path"), fanOut.Kind));
         Assert.Equal(fanOut.SpanId, delivery.ParentSpanId);
         Assert.Equal(250, delivery.GetTagItem("herald.smtp.reply_code"));
     }

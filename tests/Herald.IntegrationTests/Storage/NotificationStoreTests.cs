@@ -35,6 +35,23 @@ public sealed class NotificationStoreTests
     }
 
     [Theory, MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task An_event_keeps_the_trace_it_was_posted_in_for_whichever_node_claims_it(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var store = new SqlNotificationEventStore(db.Database);
+        const string TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        await store.AddAsync(
+            [NotificationHarness.Event("traced", EventTypes.ItemChanged, "/", "/a") with { TraceParent = TraceParent },
+             NotificationHarness.Event("untraced", EventTypes.ItemChanged, "/", "/b") with { TraceParent = null }], Ct);
+
+        var claimed = await store.ClaimAsync("node-b", 10, Now, TimeSpan.FromMinutes(1), Ct);
+
+        Assert.Equal(TraceParent, claimed.Single(e => e.Id == "traced").TraceParent);
+        Assert.Null(claimed.Single(e => e.Id == "untraced").TraceParent);
+        Assert.Equal(TraceParent, (await store.FindAsync(Root("traced"), Ct))!.TraceParent);
+    }
+
+    [Theory, MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
     public async Task A_claimed_event_is_not_claimed_again_until_its_lease_runs_out_and_done_is_final(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);

@@ -78,8 +78,15 @@ public sealed partial class NotificationEngine(
 
     async Task IWorkItems<NotificationEvent>.ProcessAsync(NotificationEvent item, CancellationToken cancellationToken)
     {
-        // The notifications it queues are accepted in this span: their deliveries continue its trace.
-        using var span = HeraldTelemetry.Source.StartActivity("fan-out", ActivityKind.Consumer);
+        // In the trace the event was posted in, though this may be another node, later; the
+        // notifications it queues are accepted in this span, so their deliveries continue it. An
+        // event stored without one starts its own trace, never a child of a span this loop inherited.
+        if (Activity.Current is not null)
+        {
+            Activity.Current = null;
+        }
+
+        using var span = HeraldTelemetry.Source.StartActivity("fan-out", ActivityKind.Consumer, HeraldTelemetry.ParentOf(item.TraceParent));
         if (span is { IsAllDataRequested: true })
         {
             span.SetTag("herald.event.id", item.Id);
