@@ -12,6 +12,7 @@ using Herald.Scopes;
 using Herald.Settings;
 using Herald.Storage.Database;
 using Herald.Web;
+using Herald.Web.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -125,6 +126,8 @@ public sealed class SubscriptionApiTests
             builder.Services.Configure<Herald.Notifications.NotificationOptions>(o => o.PollInterval = TimeSpan.FromMilliseconds(100));
             builder.Services.AddHostedService<NotificationEngine>();
             builder.Services.AddHeraldWeb();
+            // /metrics (mapped with the API) is OpenTelemetry's exporter, as serve composes it.
+            builder.Services.AddHeraldTelemetry(builder.Configuration, "in-process");
             var app = builder.Build();
             var settings = app.Services.GetRequiredService<ISettingsStore>();
             await settings.AddScopeAsync(ScopePath.Parse("/hr"), Ct);

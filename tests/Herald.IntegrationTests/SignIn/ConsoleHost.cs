@@ -8,6 +8,7 @@ using Herald.Outbox;
 using Herald.Testing;
 using Herald.Web;
 using Herald.Web.Console;
+using Herald.Web.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -64,6 +65,8 @@ internal sealed partial class ConsoleHost : IAsyncDisposable
         }
 
         builder.Services.AddHeraldWeb();
+        // /metrics (mapped with the API) is OpenTelemetry's exporter, as serve composes it.
+        builder.Services.AddHeraldTelemetry(builder.Configuration, "console-host");
         builder.Services.AddConsoleKeyRing(inDatabase: false, Path.Combine(database.DataDirectory, "console-keys"));
         var app = builder.Build();
         app.MapHeraldApi();
