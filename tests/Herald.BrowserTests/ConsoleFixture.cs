@@ -126,7 +126,10 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         try
         {
-            await page.WaitForURLAsync(url => !url.Contains("/signin", StringComparison.Ordinal));
+            // Signed in once the browser is sent on and has the page's document: waiting for every
+            // subresource's load event as well timed out once on a loaded CI machine (the page,
+            // captured below, had rendered).
+            await page.WaitForURLAsync(url => !url.Contains("/signin", StringComparison.Ordinal), new() { WaitUntil = WaitUntilState.DOMContentLoaded });
         }
         catch (TimeoutException)
         {
