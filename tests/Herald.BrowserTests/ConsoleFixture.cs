@@ -126,10 +126,14 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         try
         {
-            // Signed in once the browser is sent on and has the page's document: waiting for every
-            // subresource's load event as well timed out once on a loaded CI machine (the page,
-            // captured below, had rendered).
-            await page.WaitForURLAsync(url => !url.Contains("/signin", StringComparison.Ordinal), new() { WaitUntil = WaitUntilState.DOMContentLoaded });
+            // Signed in once the browser is sent on and has the page's document. A password check
+            // is slow on purpose and runs one at a time per node (SignIn:HashesAtOnce, half the
+            // cores): with every browser test signing in at once beside the integration tests on
+            // two cores, a sign-in waited past Playwright's 30 s twice in CI, and the page captured
+            // below had rendered by then. So this wait is longer; it is no timing assertion.
+            await page.WaitForURLAsync(
+                url => !url.Contains("/signin", StringComparison.Ordinal),
+                new() { WaitUntil = WaitUntilState.DOMContentLoaded, Timeout = 120_000 });
         }
         catch (TimeoutException)
         {
