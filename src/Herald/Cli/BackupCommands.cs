@@ -73,27 +73,24 @@ internal static class BackupCommands
         return command;
     }
 
-    // The data directory and database as every verb resolves them, without opening the node.
+    // The data directory and database as every verb resolves them (HeraldCli.ResolveNode), without
+    // opening the node; the embedded database without creating its directory, which restore must
+    // find as the operator left it.
     private static (string DataDirectory, HeraldDatabase? Database) Database(ParseResult parse, CliConsole console)
     {
-        var dataDirectory = HeraldNode.ResolveDataDirectory(parse.GetValue(HeraldCli.DataDirectory), console);
-        var named = parse.GetValue(HeraldCli.Database) ?? console.Environment(HeraldNode.DatabaseVariable);
-        if (string.IsNullOrWhiteSpace(named))
+        if (string.IsNullOrWhiteSpace(parse.GetValue(HeraldCli.Database) ?? console.Environment(HeraldNode.DatabaseVariable)))
         {
-            // Not HeraldDatabases.Open: SqliteDatabase creates the data directory, which restore
-            // must find as the operator left it.
-            return (dataDirectory, new SqliteDatabase(dataDirectory, createDirectory: false));
+            var directory = HeraldNode.ResolveDataDirectory(parse.GetValue(HeraldCli.DataDirectory), console);
+            return (directory, new SqliteDatabase(directory, createDirectory: false));
         }
 
-        try
+        var (dataDirectory, database, problem) = HeraldCli.ResolveNode(parse, console);
+        if (database is null)
         {
-            return (dataDirectory, HeraldDatabases.Open(named, dataDirectory));
+            console.Fail(problem!);
         }
-        catch (ArgumentException ex)
-        {
-            console.Fail(ex.Message);
-            return (dataDirectory, null);
-        }
+
+        return (dataDirectory, database);
     }
 
     private static string Size(long bytes) => bytes switch
