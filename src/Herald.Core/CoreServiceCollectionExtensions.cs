@@ -82,6 +82,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<Herald.Notifications.Subscriptions.SubscriptionService>();
         services.AddSingleton<Herald.Notifications.Subscriptions.RuleService>();
         services.AddSingleton<Herald.Notifications.Subscriptions.MyAlertsService>();
+        services.AddSingleton<Herald.Notifications.SelfService.PersonSessions>();
         services.AddSingleton<Herald.Notifications.Events.EventService>();
         services.AddSingleton<Herald.Scopes.ScopeService>();
         services.AddSingleton<SubscriptionRecipients>();

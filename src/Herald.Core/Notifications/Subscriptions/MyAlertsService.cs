@@ -14,9 +14,10 @@ public sealed record GroupAlert(Subscription Subscription, DirectoryGroup Group,
 public sealed record MyAlerts(DirectoryUser? User, int Ambiguous, IReadOnlyList<Subscription> Own, IReadOnlyList<GroupAlert> FromGroups, IReadOnlyList<ScopePath> Scopes);
 
 /// <summary>
-/// A person's own alerts, whatever they administer: the caller as a person (its
-/// <see cref="Caller.PersonName"/>) is the directory user whose id is that name, or whose email is
-/// (a name with '@'), or the only one whose display name is. They add alerts of their own in any
+/// A person's own alerts, whatever they administer: a signed-in directory user
+/// (<see cref="Caller.Person"/>) is the user of that exact id and nobody else; an administrator as
+/// a person (their <see cref="Caller.PersonName"/>) is the directory user whose id is that name, or
+/// whose email is (a name with '@'), or the only one whose display name is. They add alerts of their own in any
 /// scope where they hold View, change how often they arrive, remove them, and opt out of (or back
 /// into) the subscriptions of their groups. Anything that is not theirs is not found.
 /// </summary>
@@ -137,6 +138,13 @@ public sealed class MyAlertsService(
     private static (DirectoryUser? User, int Ambiguous) Me(Caller caller, DirectoryView view)
     {
         ArgumentNullException.ThrowIfNull(caller);
+        if (caller is Caller.Person person)
+        {
+            // Signed in as this very user: an email or a display name that happens to equal the id
+            // must never lead to somebody else's alerts.
+            return (view.FindUser(person.UserId), 0);
+        }
+
         if (caller.PersonName is not { } name)
         {
             return (null, 0);

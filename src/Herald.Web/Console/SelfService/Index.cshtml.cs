@@ -4,10 +4,11 @@ using Herald.Scopes;
 using Herald.Web.Console.Notifications;
 using Microsoft.AspNetCore.Mvc;
 
-namespace Herald.Web.Console.MyAlerts;
+namespace Herald.Web.Console.SelfService;
 
 /// <summary>
-/// "My alerts": the signed-in administrator as a directory user manages their own subscriptions
+/// "My alerts": a directory user signed in as themselves, or an administrator as the directory
+/// user of their name, manages their own subscriptions
 /// and how often they arrive, and opts out of (or back into) their groups' subscriptions. Which
 /// user that is, and what is theirs, is <see cref="MyAlertsService"/>'s to say; the page explains
 /// when the account is linked to no user.
@@ -54,7 +55,7 @@ public sealed class IndexModel(MyAlertsService alerts) : ConsolePage
 
         var s = saved.Value!.Value;
         Notice = $"Added your alert {s.Name}: {FilterForm.Summary(s.Filter)} in {s.Scope}, {FilterForm.Describe(s.Schedule)}.";
-        return Redirect("/my-alerts");
+        return Redirect("/me");
     }
 
     public async Task<IActionResult> OnPostFrequencyAsync(string? id, string? frequency, string? at, string? day)
@@ -70,7 +71,7 @@ public sealed class IndexModel(MyAlertsService alerts) : ConsolePage
         await LoadAsync();
         var s = saved.Value!.Value;
         Notice = $"{s.Name} now arrives {FilterForm.Describe(s.Schedule)} ({Me?.TimeZone}).";
-        return Redirect("/my-alerts");
+        return Redirect("/me");
     }
 
     public async Task<IActionResult> OnPostRemoveAsync(string? id)
@@ -83,7 +84,7 @@ public sealed class IndexModel(MyAlertsService alerts) : ConsolePage
         }
 
         Notice = $"Removed your alert {name}.";
-        return Redirect("/my-alerts");
+        return Redirect("/me");
     }
 
     public async Task<IActionResult> OnPostOptOutAsync(string? id, bool optOut)
@@ -96,7 +97,7 @@ public sealed class IndexModel(MyAlertsService alerts) : ConsolePage
         }
 
         Notice = optOut ? $"You no longer receive {name}." : $"You receive {name} again.";
-        return Redirect("/my-alerts");
+        return Redirect("/me");
     }
 
     private async Task LoadAsync()
