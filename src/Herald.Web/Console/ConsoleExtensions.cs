@@ -62,6 +62,10 @@ public static class ConsoleExtensions
                     model.ViewEnginePath.StartsWith(PersonFolder + "/", StringComparison.Ordinal) || model.ViewEnginePath == "/SignOut" ? SignedInPolicy : Policy)));
                 options.Conventions.AllowAnonymousToPage("/SignIn");
                 options.Conventions.AllowAnonymousToPage("/Setup");
+                // A person's ways in: the link itself is what they prove who they are with.
+                options.Conventions.AllowAnonymousToPage(PersonFolder + "/Manage");
+                options.Conventions.AllowAnonymousToPage(PersonFolder + "/RequestLink");
+                options.Conventions.AllowAnonymousToPage(PersonFolder + "/UseLink");
                 // "My alerts" was here before directory users could sign in: old links still work.
                 options.Conventions.AddPageRoute(PersonFolder + "/Index", "my-alerts");
             })

@@ -27,6 +27,20 @@ public sealed class IndexModel(MyAlertsService alerts) : ConsolePage
     /// <summary>Scopes where I hold View: where I may subscribe.</summary>
     public IReadOnlyList<ScopePath> Scopes { get; private set; } = [];
 
+    /// <summary>The daily and weekly summaries on their way to me, and what they hold so far.</summary>
+    public IReadOnlyList<DigestPreview> Digests { get; private set; } = [];
+
+    /// <summary>What was typed into the preferences form when it is shown again with a problem.</summary>
+    public (string TimeZone, string Language)? Typed { get; private set; }
+
+    /// <summary>Every IANA time zone this machine knows, for the time zone field's suggestions.</summary>
+    public static IReadOnlyList<string> TimeZones { get; } =
+        [.. TimeZoneInfo.GetSystemTimeZones().Where(z => z.HasIanaId).Select(z => z.Id).Order(StringComparer.Ordinal)];
+
+    /// <summary>The page is an administrator's view of their own alerts, in the console's layout
+    /// with its navigation; a person sees the same page with only theirs.</summary>
+    public bool ForAdministrator => SignedInAsAdministrator;
+
     public FilterForm Filter { get; private set; } = new();
 
     public string NewName { get; private set; } = "";
@@ -87,6 +101,34 @@ public sealed class IndexModel(MyAlertsService alerts) : ConsolePage
         return Redirect("/me");
     }
 
+    public async Task<IActionResult> OnPostEnabledAsync(string? id, bool enabled)
+    {
+        var saved = await alerts.SetEnabledAsync(Caller, id, enabled, HttpContext.RequestAborted);
+        if (saved.Refusal is { } refusal)
+        {
+            await LoadAsync();
+            return Refused(refusal with { Errors = [.. refusal.Errors.Select(e => e with { Field = $"{id}.{e.Field}" })] }, Page);
+        }
+
+        var s = saved.Value!.Value;
+        Notice = s.Enabled ? $"{s.Name} arrives again, {FilterForm.Describe(s.Schedule)}." : $"{s.Name} is paused: nothing arrives until you resume it.";
+        return Redirect("/me");
+    }
+
+    public async Task<IActionResult> OnPostPreferencesAsync(string? timeZone, string? language)
+    {
+        var saved = await alerts.SetPreferencesAsync(Caller, timeZone, language, HttpContext.RequestAborted);
+        if (saved.Refusal is { } refusal)
+        {
+            await LoadAsync();
+            Typed = (timeZone ?? "", language ?? "");
+            return Refused(refusal, Page);
+        }
+
+        Notice = $"Your time zone is now {saved.Value!.TimeZone} and your language {saved.Value.Language}.";
+        return Redirect("/me");
+    }
+
     public async Task<IActionResult> OnPostOptOutAsync(string? id, bool optOut)
     {
         await LoadAsync();
@@ -103,6 +145,6 @@ public sealed class IndexModel(MyAlertsService alerts) : ConsolePage
     private async Task LoadAsync()
     {
         var mine = await alerts.ShowAsync(Caller, HttpContext.RequestAborted);
-        (Me, Ambiguous, Own, FromGroups, Scopes) = (mine.User, mine.Ambiguous, mine.Own, mine.FromGroups, mine.Scopes);
+        (Me, Ambiguous, Own, FromGroups, Scopes, Digests) = (mine.User, mine.Ambiguous, mine.Own, mine.FromGroups, mine.Scopes, mine.Digests);
     }
 }
