@@ -20,15 +20,15 @@ public sealed class SqlSignInLinkStore(HeraldDatabase database) : ISignInLinkSto
             SELECT (SELECT COUNT(*) FROM sign_in_links WHERE address = @address AND requested_at >= @since),
                    (SELECT COUNT(*) FROM sign_in_links WHERE client = @client AND requested_at >= @since)
             """,
-            new { request.Address, request.Client, since = since.ToUnixTimeMilliseconds() }, write.Transaction).ConfigureAwait(false);
+            new { address = request.Address, client = request.Client, since = since.ToUnixTimeMilliseconds() }, write.Transaction).ConfigureAwait(false);
         if (counts.ForAddress >= perAddress || counts.FromClient >= perClient)
         {
             return false;
         }
 
         await connection.ExecuteAsync(
-            "INSERT INTO sign_in_links (id, address, client, requested_at, state) VALUES (@Id, @Address, @Client, @at, 'requested')",
-            new { request.Id, request.Address, request.Client, at = request.RequestedAt.ToUnixTimeMilliseconds() }, write.Transaction).ConfigureAwait(false);
+            "INSERT INTO sign_in_links (id, address, client, requested_at, state) VALUES (@id, @address, @client, @at, 'requested')",
+            new { id = request.Id, address = request.Address, client = request.Client, at = request.RequestedAt.ToUnixTimeMilliseconds() }, write.Transaction).ConfigureAwait(false);
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return true;
     }

@@ -300,6 +300,36 @@ internal static class ConsoleMatrix
             Variant = "someone else's", Change = Change.Removed, Seed = AlicesAlertAsync,
             Request = c => Posted("me?handler=remove", ("id", c.Seeded.Id)), Probe = (h, c) => SubscriptionRow(h, c.Seeded.Id),
         },
+        new("POST /SelfService/Index?handler=Enabled", new Policy(Need.SignedIn), Effect.Write)
+        {
+            Variant = "mine", SeedFor = OwnAlertAsync,
+            Request = c => Posted("me?handler=enabled", ("id", c.Seeded.Id), ("enabled", "false")), Probe = (h, c) => SubscriptionRow(h, c.Seeded.Id),
+        },
+        new("POST /SelfService/Index?handler=Enabled", OwnerOnly, Effect.Write)
+        {
+            Variant = "someone else's", Seed = AlicesAlertAsync,
+            Request = c => Posted("me?handler=enabled", ("id", c.Seeded.Id), ("enabled", "false")), Probe = (h, c) => SubscriptionRow(h, c.Seeded.Id),
+        },
+        new("POST /SelfService/Index?handler=Preferences", Policy.SignedIn, Effect.Write)
+        {
+            Global = true,
+            Request = c => Posted("me?handler=preferences", ("timeZone", "Europe/Berlin"), ("language", $"en-x-m{c.Number}")),
+            Probe = (h, c) => PreferencesRow(h, OwnUser(c.Caller)),
+        },
+
+        // A person's ways in: the links prove who they are, so anyone holding one may open it.
+        new("GET /SelfService/Manage", Policy.Anyone, Effect.Read) { Global = true, Seed = ManageLinkAsync, Request = c => Get($"me/manage/{c.Seeded.Id}") },
+        new("POST /SelfService/Manage", Policy.Anyone, Effect.Answer) { Global = true, OwnSession = true, Seed = ManageLinkAsync, Request = c => Posted($"me/manage/{c.Seeded.Id}") },
+        new("GET /SelfService/RequestLink", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("signin/link") },
+        new("POST /SelfService/RequestLink", Policy.Anyone, Effect.Answer)
+        {
+            Global = true, OwnSession = true, Request = c => Posted("signin/link", ("email", $"nobody{c.Number}@example.org")),
+        },
+        new("GET /SelfService/UseLink", Policy.Anyone, Effect.Read) { Global = true, SeedFor = SignInLinkAsync, Request = c => Get($"signin/link/{c.Seeded.Id}") },
+        new("POST /SelfService/UseLink", Policy.Anyone, Effect.Answer)
+        {
+            Global = true, OwnSession = true, SeedFor = SignInLinkAsync, Request = c => Posted($"signin/link/{c.Seeded.Id}"),
+        },
         new("POST /SelfService/Index?handler=OptOut", new Policy(Need.SignedIn), Effect.Write)
         {
             Change = Change.Created, Seed = SubscriptionAsync,
@@ -322,12 +352,15 @@ internal static class ConsoleMatrix
 
     /// <summary>An alert of the caller's own directory user (alice's for the signed-out visitor).</summary>
     private static Task<Seeded> OwnAlertAsync(MatrixHost host, string scope, MatrixCaller caller) =>
-        SubscriptionAsync(host, scope, "user:" + caller.Role switch
-        {
-            Role.None => "alice",
-            Role.Person => MatrixHost.PersonName(caller),
-            _ => MatrixHost.AdministratorName(caller),
-        });
+        SubscriptionAsync(host, scope, "user:" + OwnUser(caller));
+
+    /// <summary>The caller's own directory user (alice for the signed-out visitor, who has none).</summary>
+    private static string OwnUser(MatrixCaller caller) => caller.Role switch
+    {
+        Role.None => "alice",
+        Role.Person => MatrixHost.PersonName(caller),
+        _ => MatrixHost.AdministratorName(caller),
+    };
 
     private static Task<Seeded> AlicesAlertAsync(MatrixHost host, string scope) => SubscriptionAsync(host, scope, "user:alice");
 }

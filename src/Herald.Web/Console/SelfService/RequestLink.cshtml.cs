@@ -37,6 +37,8 @@ public sealed class RequestLinkModel(SignInLinks links) : ConsolePage
 
         if (answer.Value == SignInLinkAnswer.Limited)
         {
+            // Not even the address is shown back: the answer is the same for every address.
+            Email = "";
             Problem = "Too many sign-in links were asked for this address or from your network lately. Try again in an hour.";
             Response.StatusCode = StatusCodes.Status429TooManyRequests;
             return Page();
