@@ -60,6 +60,11 @@ public sealed class AccessibilityTests(ConsoleFixture console)
         var signedOut = await console.NewPageAsync();
         await signedOut.GotoAsync("/signin");
         found.AddRange(await ViolationsAsync(signedOut, "/signin"));
+        await signedOut.GotoAsync("/signin/link");
+        found.AddRange(await ViolationsAsync(signedOut, "/signin/link"));
+        await signedOut.GetByRole(AriaRole.Button, new() { Name = "Email me a link" }).ClickAsync();
+        await signedOut.WaitForSelectorAsync(".field-error");
+        found.AddRange(await ViolationsAsync(signedOut, "/signin/link (with errors)"));
 
         Assert.True(found.Count == 0, string.Join("\n", found));
     }
