@@ -41,6 +41,8 @@ public static class ConsoleExtensions
             // Checked on every request against the database that every node shares: an
             // administrator removed, given a new password or moved to another scope loses every
             // session at once, on every node.
+            // An administrator signed in through the provider is checked against this node's group
+            // map instead: a changed map ends the session.
             options.Events.OnValidatePrincipal = ValidateAsync;
         });
         services.AddAuthorizationBuilder().AddPolicy(Policy, policy => policy.AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser());
@@ -59,6 +61,7 @@ public static class ConsoleExtensions
             o.Cookie.SameSite = SameSiteMode.Strict;
         });
         services.AddSingleton<SetupLink>();
+        OpenIdConnect.SingleSignOn.Register(services);
         return services;
     }
 
@@ -121,6 +124,7 @@ public static class ConsoleExtensions
             }).ExcludeFromDescription();
         }
 
+        OpenIdConnect.SingleSignOn.MapStart(app);
         app.MapRazorPages();
         return app;
     }
@@ -139,6 +143,18 @@ public static class ConsoleExtensions
     private static async Task ValidateAsync(CookieValidatePrincipalContext context)
     {
         var principal = context.Principal;
+        if (principal?.FindFirstValue(OpenIdConnect.SingleSignOn.MethodClaim) == OpenIdConnect.SingleSignOn.Method && principal.FindFirstValue(OpenIdConnect.SingleSignOn.GroupClaim) is not null)
+        {
+            // An administrator by the provider's group: as long as this node's map still says so.
+            if (!context.HttpContext.RequestServices.GetRequiredService<OpenIdConnect.SingleSignOn>().StillGrants(principal))
+            {
+                context.RejectPrincipal();
+                await context.HttpContext.SignOutAsync(Scheme).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
         var administrators = context.HttpContext.RequestServices.GetRequiredService<AdministratorService>();
         var current = principal is null ? null : await administrators.ResumeSessionAsync(
             principal.Identity?.Name, principal.FindFirstValue(ScopeClaim), principal.FindFirstValue(SecurityStampClaim), context.HttpContext.RequestAborted).ConfigureAwait(false);
