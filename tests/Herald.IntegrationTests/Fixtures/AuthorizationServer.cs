@@ -446,7 +446,7 @@ public sealed class AuthorizationServer : IAsyncDisposable
             // Authorization code or refresh token: OpenIddict validated it; the grant's claims carry on.
             var granted = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
             var principal = granted.Principal ?? throw new InvalidOperationException("No principal in a validated grant.");
-            identity = _people.TryGetValue(principal.GetClaim(Claims.Subject)!, out var person) && principal.HasScope(Scopes.OpenId)
+            identity = _people.TryGetValue(principal.GetClaim(Claims.Subject)!, out var person) && principal.HasScope(OpenIddictConstants.Scopes.OpenId)
                 ? PersonIdentity(person)
                 : Identity(principal.GetClaim(Claims.Subject)!, principal.GetClaim(Claims.Email)!);
             identity.SetScopes(principal.GetScopes());

@@ -150,5 +150,5 @@ internal sealed partial class ConsoleHost : IAsyncDisposable
     }
 
     [GeneratedRegex("<input[^>]*name=\"__RequestVerificationToken\"[^>]*value=\"([^\"]+)\"")]
-    private static partial Regex AntiforgeryToken();
+    internal static partial Regex AntiforgeryToken();
 }

@@ -104,10 +104,14 @@ public sealed partial class SingleSignOn(IOptions<SingleSignOnOptions> options, 
         handler.ResponseType = OpenIdConnectResponseType.Code;
         handler.UsePkce = true;
         // The answer comes back as a top-level GET, so that the correlation and nonce cookies
-        // can be SameSite=Lax: SameSite=None needs HTTPS, which a node behind a proxy may not see.
+        // can be SameSite=Lax and, like the console's own cookie, Secure when the request is:
+        // SameSite=None needs HTTPS, which a node behind a proxy may not see.
         handler.ResponseMode = OpenIdConnectResponseMode.Query;
-        handler.CorrelationCookie.SameSite = SameSiteMode.Lax;
-        handler.NonceCookie.SameSite = SameSiteMode.Lax;
+        foreach (var cookie in new[] { handler.CorrelationCookie, handler.NonceCookie })
+        {
+            cookie.SameSite = SameSiteMode.Lax;
+            cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+        }
         handler.CallbackPath = CallbackPath;
         handler.SignInScheme = ConsoleExtensions.Scheme;
         handler.Scope.Clear();
