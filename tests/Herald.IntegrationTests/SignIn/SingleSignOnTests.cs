@@ -118,7 +118,7 @@ public sealed class SingleSignOnTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Forbidden, await StatusAsync(browser, "settings?scope=%2Ffinance"));
         Assert.Equal(HttpStatusCode.Forbidden, await StatusAsync(browser, "settings?scope=%2Fhr2"));
         using var page = await browser.GetAsync(new Uri("settings?scope=%2Ffinance", UriKind.Relative), Ct);
-        Assert.Contains("You are signed in as <strong>Hannah HR</strong>, administrator of <code>/hr</code>", await page.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Contains("You are signed in as Hannah HR, administrator of /hr and the scopes below it.", await page.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -162,6 +162,28 @@ public sealed class SingleSignOnTests : IAsyncLifetime
         Assert.Contains("Your account (sam@example.org) is not in Herald's directory", page, StringComparison.Ordinal);
         Assert.DoesNotContain("hannah", page, StringComparison.OrdinalIgnoreCase);
         await AssertSignedOutAsync(browser);
+    }
+
+    [Theory]
+    [InlineData("email", "email", "sam.s", "sam@example.org")]
+    [InlineData("sub", "id", "sam", "someone-else@example.org")]
+    public async Task A_directory_user_matched_by_the_configured_claim_signs_in_as_themselves_and_lands_on_their_own_page(string claim, string field, string userId, string email)
+    {
+        var settings = Settings("/hr=herald-admins-hr");
+        settings["OpenIdConnect:UserClaim"] = claim;
+        settings["OpenIdConnect:UserField"] = field;
+        await using var host = await ConsoleHost.StartAsync(_database, settings: settings);
+        await _provider.AddOpenIdClientAsync(ClientId, ClientSecret, new Uri(host.BaseAddress, "signin-oidc"));
+        Assert.Equal(0, (await host.Cli.RunAsync("user", "add", userId, "--name", "Sam", "--email", email)).ExitCode);
+        using var browser = host.Browser();
+
+        using var signedIn = await SignInAsync(browser, Stranger);
+
+        Assert.Equal(HttpStatusCode.OK, signedIn.StatusCode);
+        Assert.Contains("<meta http-equiv=\"refresh\" content=\"0;url=/me\">", await signedIn.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(browser, "me"));
+        // A person, not an administrator: Sam's groups map to nothing.
+        Assert.Equal(HttpStatusCode.Forbidden, await StatusAsync(browser, "settings?scope=%2Fhr"));
     }
 
     [Fact]

@@ -34,15 +34,16 @@ public sealed partial class SingleSignOn(IOptions<SingleSignOnOptions> options, 
     /// <summary>Where the sign-in page's button leads: the challenge.</summary>
     public const string StartPath = "/signin/oidc";
 
-    /// <summary>How the session was signed in: <c>oidc</c> here.</summary>
-    public const string MethodClaim = "herald:method";
-
-    public const string Method = "oidc";
+    /// <summary>How the session was signed in (<see cref="ConsoleSessions.MethodClaim"/>).</summary>
+    public const string Method = Herald.Notifications.SelfService.PersonSignInMethods.OpenIdConnect;
 
     /// <summary>The provider's group or role value that made the session an administrator.</summary>
     public const string GroupClaim = "herald:group";
 
     private const string StartedItem = "herald:started";
+
+    /// <summary>Where a directory user lands: their own alerts.</summary>
+    private const string PersonPage = "/me";
 
     /// <summary>What an administrator is called in the console, the first the token has.</summary>
     private static readonly string[] NameClaims = ["name", "preferred_username", "email", "sub"];
@@ -201,23 +202,18 @@ public sealed partial class SingleSignOn(IOptions<SingleSignOnOptions> options, 
         }
 
         LogPerson(logger, user.Id);
-        await SignInPersonAsync(http, user).ConfigureAwait(false);
+        await ConsoleSessions.SignInPersonAsync(http, user, Method).ConfigureAwait(false);
+        await ContinueAsync(http, PersonPage).ConfigureAwait(false);
     }
-
-    // Until the person sessions of the self-service work arrive: a person cannot sign in yet.
-    private static Task SignInPersonAsync(HttpContext http, DirectoryUser user) =>
-        WriteAsync(http, StatusCodes.Status403Forbidden, "Not signed in", $"Directory user {user.Id} cannot sign in to this console yet.", retry: false);
-
-    private const string KindClaim = "herald:kind";
 
     /// <summary>A provider-signed-in administrator's session: kind, scope, the provider's name for
     /// them, the method and the group that granted the scope.</summary>
     public static ClaimsPrincipal AdministratorPrincipal(string name, ScopePath scope, string group) => new(new ClaimsIdentity(
         [
             new Claim(ClaimTypes.Name, name),
-            new Claim(KindClaim, "administrator"),
-            new Claim(ConsoleExtensions.ScopeClaim, scope.Value),
-            new Claim(MethodClaim, Method),
+            new Claim(ConsoleSessions.KindClaim, ConsoleSessions.AdministratorKind),
+            new Claim(ConsoleSessions.ScopeClaim, scope.Value),
+            new Claim(ConsoleSessions.MethodClaim, Method),
             new Claim(GroupClaim, group),
         ],
         ConsoleExtensions.Scheme));
@@ -229,7 +225,7 @@ public sealed partial class SingleSignOn(IOptions<SingleSignOnOptions> options, 
         ArgumentNullException.ThrowIfNull(principal);
         return Enabled
             && principal.FindFirstValue(GroupClaim) is { } group
-            && ScopePath.TryParse(principal.FindFirstValue(ConsoleExtensions.ScopeClaim), out var scope, out _)
+            && ScopePath.TryParse(principal.FindFirstValue(ConsoleSessions.ScopeClaim), out var scope, out _)
             && Map.Grants(group, scope);
     }
 
