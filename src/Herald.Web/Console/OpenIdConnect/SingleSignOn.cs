@@ -88,11 +88,12 @@ public sealed partial class SingleSignOn(IOptions<SingleSignOnOptions> options, 
         services.AddTransient<OpenIdConnectHandler>();
     }
 
-    /// <summary>The sign-in page's button: a challenge to the provider (404 while single sign-on is off).</summary>
+    /// <summary>The sign-in page's button: a challenge to the provider; while single sign-on is
+    /// off (a page rendered before the node was reconfigured), back to the sign-in page.</summary>
     internal static void MapStart(WebApplication app) =>
-        app.MapGet(StartPath, (HttpContext http, string? returnUrl, SingleSignOn sso) => sso.Enabled
+        app.MapGet(StartPath, (string? returnUrl, SingleSignOn sso) => sso.Enabled
                 ? Results.Challenge(new AuthenticationProperties { RedirectUri = LocalOrNull(returnUrl) ?? "/" }, [Scheme])
-                : Results.NotFound())
+                : Results.Redirect("/signin"))
             .ExcludeFromDescription();
 
     private void Configure(OpenIdConnectOptions handler)
