@@ -133,7 +133,7 @@ public sealed class SignInLinks(
 
     /// <summary>The hash of something that may be a token; null for what cannot be one.</summary>
     public static string? HashOrNull(string? token) =>
-        token is { Length: > 0 and <= MaxTokenLength } && Base64Url.IsValid(token) ? HashOf(token) : null;
+        token is { Length: > 0 and <= MaxTokenLength } && Unsubscribe.LinkSigningKey.IsBase64Url(token) ? HashOf(token) : null;
 
     private async Task<(DirectoryUser?, LinkProblem)> FindUserAsync(string? userId, CancellationToken cancellationToken)
     {

@@ -30,7 +30,7 @@ public sealed class LinkSigningKey(ISigningKeyStore keys, string purpose, TimePr
     /// base64url, too short, or a MAC that does not match: forged or altered).</summary>
     public async ValueTask<byte[]?> OpenAsync(string? token, int maxLength, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(token) || token.Length > maxLength || !Base64Url.IsValid(token))
+        if (string.IsNullOrEmpty(token) || token.Length > maxLength || !IsBase64Url(token))
         {
             return null;
         }
@@ -47,6 +47,11 @@ public sealed class LinkSigningKey(ISigningKeyStore keys, string purpose, TimePr
         HMACSHA256.HashData(key, payload, expected);
         return CryptographicOperations.FixedTimeEquals(expected, bytes.AsSpan(payload.Length)) ? payload.ToArray() : null;
     }
+
+    /// <summary>Only the base64url alphabet, unpadded: one spelling per token (the decoder would
+    /// also take white space and padding).</summary>
+    public static bool IsBase64Url(string text) =>
+        text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_') && Base64Url.IsValid(text);
 
     /// <summary>Two callers that race both read the one key the store kept.</summary>
     private async ValueTask<byte[]> KeyAsync(CancellationToken cancellationToken)
