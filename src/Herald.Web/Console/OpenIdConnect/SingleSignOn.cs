@@ -42,6 +42,9 @@ public sealed partial class SingleSignOn(IOptions<SingleSignOnOptions> options, 
 
     private const string StartedItem = "herald:started";
 
+    /// <summary>Longer than any email address (320) or id a directory holds: not looked up, not echoed.</summary>
+    private const int MaxUserClaimLength = 400;
+
     /// <summary>Where a directory user lands: their own alerts.</summary>
     private const string PersonPage = "/me";
 
@@ -178,10 +181,10 @@ public sealed partial class SingleSignOn(IOptions<SingleSignOnOptions> options, 
 
         var claim = options.Value.UserClaim;
         var value = identity.FindFirst(claim)?.Value;
-        if (string.IsNullOrWhiteSpace(value))
+        if (string.IsNullOrWhiteSpace(value) || value.Length > MaxUserClaimLength)
         {
             await WriteAsync(http, StatusCodes.Status403Forbidden, "Not signed in",
-                $"Your organisation's account did not say your {claim}, which Herald uses to find you in its directory. Nothing was signed in.", retry: false).ConfigureAwait(false);
+                $"Your organisation's account did not give a usable {claim}, which Herald uses to find you in its directory. Nothing was signed in.", retry: false).ConfigureAwait(false);
             return;
         }
 
