@@ -77,6 +77,7 @@ public static class ConsoleExtensions
             o.Cookie.SameSite = SameSiteMode.Strict;
         });
         services.AddSingleton<SetupLink>();
+        OpenIdConnect.SingleSignOn.Register(services);
         return services;
     }
 
@@ -149,6 +150,7 @@ public static class ConsoleExtensions
             }).ExcludeFromDescription();
         }
 
+        OpenIdConnect.SingleSignOn.MapStart(app);
         app.MapRazorPages();
         return app;
     }

@@ -120,6 +120,12 @@ public static class ConsoleSessions
                 && await services.GetRequiredService<PersonSessions>().ResumeAsync(
                     principal.Identity?.Name, principal.FindFirstValue(SecurityStampClaim), cancellationToken).ConfigureAwait(false) is not null;
         }
+        else if (principal.FindFirstValue(MethodClaim) == OpenIdConnect.SingleSignOn.Method)
+        {
+            // An administrator by the provider's group, not in the administrators table: as long
+            // as this node's group map still gives that group this scope.
+            good = principal.FindFirstValue(KindClaim) == AdministratorKind && services.GetRequiredService<OpenIdConnect.SingleSignOn>().StillGrants(principal);
+        }
         else
         {
             good = principal.FindFirstValue(KindClaim) is null or AdministratorKind
