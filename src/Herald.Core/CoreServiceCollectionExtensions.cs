@@ -74,6 +74,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<DirectoryCache>();
         services.AddSingleton<IDirectory>(provider => provider.GetRequiredService<DirectoryCache>());
         services.AddSingleton<DirectoryService>();
+        services.AddSingleton<Herald.Notifications.Sync.DirectorySyncService>();
         services.AddBoundOptions<SignInOptions>(SignInOptions.Section);
         services.AddSingleton<PasswordChecks>();
         services.AddSingleton<AdministratorService>();
