@@ -76,7 +76,12 @@ public sealed class LdapDirectoryReader : IDirectorySourceReader
             }
             else if (settings.Tls == DirectoryTls.StartTls)
             {
-                options.StartTransportLayerSecurity(null);
+                if (OpenConnection(connection) is { } unreachable)
+                {
+                    return (null, $"Could not connect to {uri.Host}:{port} ({unreachable}); nothing was sent.");
+                }
+
+                StartTls(options);
             }
         }
         catch (Exception ex) when (ex is LdapException or DirectoryOperationException or PlatformNotSupportedException)
@@ -122,6 +127,46 @@ public sealed class LdapDirectoryReader : IDirectorySourceReader
         catch (LdapException ex)
         {
             return (null, $"A search of {uri.Host}:{port} failed ({Describe(ex)}).");
+        }
+    }
+
+    /// <summary>libldap (as System.DirectoryServices.Protocols drives it on Linux) connects with the
+    /// first operation, and StartTLS needs a connection: a read of the root DSE, which carries no
+    /// credentials, opens it. A server that refuses that read anonymously has still connected.
+    /// Null when connected; otherwise why not.</summary>
+    private static string? OpenConnection(LdapConnection connection)
+    {
+        try
+        {
+            connection.SendRequest(new SearchRequest("", "(objectClass=*)", SearchScope.Base, "1.1"), Timeout);
+            return null;
+        }
+        catch (DirectoryOperationException)
+        {
+            return null;
+        }
+        catch (LdapException ex)
+        {
+            return Describe(ex);
+        }
+    }
+
+    /// <summary>StartTLS right after the root DSE read. slapd answers operationsError while it
+    /// still counts that read as outstanding (it may send the result before it finishes the
+    /// operation, and RFC 4511 forbids StartTLS with operations outstanding): tried again shortly.</summary>
+    private static void StartTls(LdapSessionOptions options)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                options.StartTransportLayerSecurity(null);
+                return;
+            }
+            catch (DirectoryOperationException ex) when (ex.Response?.ResultCode == ResultCode.OperationsError && attempt < 5)
+            {
+                Thread.Sleep(20 * attempt);
+            }
         }
     }
 
