@@ -75,6 +75,8 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IDirectory>(provider => provider.GetRequiredService<DirectoryCache>());
         services.AddSingleton<DirectoryService>();
         services.AddSingleton<Herald.Notifications.Sync.DirectorySyncService>();
+        services.AddBoundOptions<Herald.Notifications.Sync.DirectorySyncOptions>(Herald.Notifications.Sync.DirectorySyncOptions.Section);
+        services.AddSingleton<Herald.Notifications.Sync.DirectorySyncScheduler>();
         services.AddBoundOptions<SignInOptions>(SignInOptions.Section);
         services.AddSingleton<PasswordChecks>();
         services.AddSingleton<AdministratorService>();
@@ -102,6 +104,7 @@ public static class CoreServiceCollectionExtensions
         services.AddHostedService<ConnectionProbes>();
         services.AddHostedService<NotificationEngine>();
         services.AddHostedService<DigestScheduler>();
+        services.AddHostedService(provider => provider.GetRequiredService<Herald.Notifications.Sync.DirectorySyncScheduler>());
         return services;
     }
 
