@@ -1,4 +1,7 @@
+using System.Net;
+using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json;
 using Dapper;
 using Herald.Access;
 using Herald.Credentials;
@@ -315,6 +318,68 @@ public sealed class DirectorySyncTests
         Assert.Empty(await node.Store.ListUsersAsync(Ct));
     }
 
+    [Fact]
+    public async Task Synced_users_and_groups_are_refused_for_edit_through_the_api_of_a_real_serve()
+    {
+        using var ldap = await OpenLdap.StartAsync(Small);
+        await using var node = await DirectoryNode.StartAsync();
+        node.Cli.Environment[NodePassphrase.EnvironmentVariable] = Passphrase;
+        var added = await node.Cli.RunWithInputAsync(
+            OpenLdap.BindPassword + "\n", "directory", "source", "set", "corp", "--url", ldap.Url, "--trust", ldap.CaFile, "--bind-dn", OpenLdap.BindDn, "--base-dn", OpenLdap.Suffix, "--password-stdin");
+        var synced = await node.Cli.RunAsync("directory", "sync");
+        Assert.True(added.ExitCode == 0 && synced.ExitCode == 0, $"{added}\n{synced}");
+        using var root = node.Server.Client(await node.KeyAsync("/", "admin"));
+        using var hrAdmin = node.Server.Client(await node.KeyAsync("/hr", "admin"));
+
+        using var putUser = await root.PutAsJsonAsync("api/v1/users/alice", new { name = "Mallory" }, Ct);
+        using var deleteUser = await root.DeleteAsync(new Uri("api/v1/users/alice", UriKind.Relative), Ct);
+        using var putGroup = await root.PutAsJsonAsync("api/v1/groups/devs", new { members = new[] { "user:bob" } }, Ct);
+        using var deleteGroup = await root.DeleteAsync(new Uri("api/v1/groups/eng", UriKind.Relative), Ct);
+        using var hrGroup = await hrAdmin.PutAsJsonAsync("api/v1/groups/devs", new { name = "Taken" }, Ct);
+
+        Assert.Equal([HttpStatusCode.Conflict, HttpStatusCode.Conflict, HttpStatusCode.Conflict, HttpStatusCode.Conflict],
+            new[] { putUser.StatusCode, deleteUser.StatusCode, putGroup.StatusCode, deleteGroup.StatusCode });
+        Assert.Contains("User 'alice' is synced from directory source 'corp' and read-only here", await putUser.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, hrGroup.StatusCode);
+        var alice = JsonDocument.Parse(await root.GetStringAsync(new Uri("api/v1/users/alice", UriKind.Relative), Ct)).RootElement;
+        Assert.Equal("Alice Archer", alice.GetProperty("name").GetString());
+        var devs = JsonDocument.Parse(await root.GetStringAsync(new Uri("api/v1/groups/devs", UriKind.Relative), Ct)).RootElement;
+        Assert.Equal(["user:alice"], devs.GetProperty("members").EnumerateArray().Select(m => m.GetString()));
+    }
+
+    [Fact]
+    public async Task The_scheduled_sync_runs_on_one_node_at_a_time_with_deltas_between_full_syncs()
+    {
+        using var ldap = await OpenLdap.StartAsync(Small);
+        await using var db = await TestDatabases.CreateAsync(TestDatabases.Sqlite);
+        using var a = await SyncNode.StartAsync(db, ldap, node: "node-a");
+        using var b = await SyncNode.StartAsync(db, ldap, node: "node-b");
+        var now = a.Time.GetUtcNow();
+        Assert.True(await a.Sources.TryLeaseAsync("corp", "node-a", now, now.AddMinutes(30), Ct));
+
+        Assert.Null((await b.Cache.GetViewAsync(Ct)).FindUser("alice"));
+        var whileLeased = await b.Scheduler.RunDueAsync(Ct);
+        await a.Sources.ReleaseAsync("corp", "node-a", Ct);
+        var first = await a.Scheduler.RunDueAsync(Ct);
+        var rightAfter = await b.Scheduler.RunDueAsync(Ct);
+
+        Assert.Empty(whileLeased);
+        Assert.Equal(["corp"], first);
+        Assert.Empty(rightAfter);
+        Assert.Equal(3, (await a.Store.ListUsersAsync(Ct)).Count);
+        Assert.StartsWith("Synced (full)", (await a.Sources.FindAsync("corp", Ct))!.LastOutcome, StringComparison.Ordinal);
+
+        // Node b's view reads node a's sync at its next revision check, and b runs the next sync: a delta.
+        b.Time.Advance(DirectoryCache.CheckInterval);
+        Assert.NotNull((await b.Cache.GetViewAsync(Ct)).FindUser("alice"));
+        b.Time.Advance(TimeSpan.FromMinutes(DirectorySourceSettings.DefaultIntervalMinutes));
+        Assert.Equal(["corp"], await b.Scheduler.RunDueAsync(Ct));
+        Assert.StartsWith("Synced (delta)", (await b.Sources.FindAsync("corp", Ct))!.LastOutcome, StringComparison.Ordinal);
+        b.Time.Advance(TimeSpan.FromHours(DirectorySourceSettings.DefaultFullSyncHours));
+        Assert.Equal(["corp"], await b.Scheduler.RunDueAsync(Ct));
+        Assert.StartsWith("Synced (full)", (await b.Sources.FindAsync("corp", Ct))!.LastOutcome, StringComparison.Ordinal);
+    }
+
     /// <summary>Every directory row, the revision and the sources' sync state, as text to compare.</summary>
     private static async Task<string> DumpAsync(TestDatabase db)
     {
@@ -367,7 +432,9 @@ public sealed class DirectorySyncTests
 
         public IDirectorySourceStore Sources => _services.GetRequiredService<IDirectorySourceStore>();
 
-        public static async Task<SyncNode> StartAsync(TestDatabase db, OpenLdap ldap, int? pageSize = null)
+        public DirectorySyncScheduler Scheduler => _services.GetRequiredService<DirectorySyncScheduler>();
+
+        public static async Task<SyncNode> StartAsync(TestDatabase db, OpenLdap ldap, int? pageSize = null, string node = "node-a")
         {
             var time = new FakeTimeProvider(Now);
             var services = new ServiceCollection()
@@ -377,15 +444,16 @@ public sealed class DirectorySyncTests
                 .AddHeraldCore(new NodePassphrase(Passphrase, Path.Combine(db.DataDirectory, "unused.key")))
                 .AddHeraldStorage(db.Database)
                 .AddHeraldLdap()
+                .AddSingleton(new Herald.Outbox.NodeIdentity(node, []))
                 .BuildServiceProvider();
-            var node = new SyncNode(services, db, time);
-            var saved = await node.Sync.SaveSourceAsync(
+            var started = new SyncNode(services, db, time);
+            var saved = await started.Sync.SaveSourceAsync(
                 Caller.Operator,
                 new DirectorySourceUpdate("corp") { Url = ldap.Url, Trust = ldap.CaFile, BindDn = OpenLdap.BindDn, BaseDns = [OpenLdap.Suffix], PageSize = pageSize },
                 OpenLdap.BindPassword,
                 Ct);
             Assert.True(saved.Refusal is null, saved.Refusal?.ToString());
-            return node;
+            return started;
         }
 
         public async Task<DirectorySyncReport> SyncAsync(bool delta = false)
