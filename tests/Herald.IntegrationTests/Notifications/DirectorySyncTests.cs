@@ -319,17 +319,36 @@ public sealed class DirectorySyncTests
     }
 
     [Fact]
-    public async Task Synced_users_and_groups_are_refused_for_edit_through_the_api_of_a_real_serve()
+    public async Task A_source_is_configured_through_the_api_of_a_real_serve_its_password_never_returned_and_synced_items_are_refused_for_edit()
     {
         using var ldap = await OpenLdap.StartAsync(Small);
-        await using var node = await DirectoryNode.StartAsync();
-        node.Cli.Environment[NodePassphrase.EnvironmentVariable] = Passphrase;
-        var added = await node.Cli.RunWithInputAsync(
-            OpenLdap.BindPassword + "\n", "directory", "source", "set", "corp", "--url", ldap.Url, "--trust", ldap.CaFile, "--bind-dn", OpenLdap.BindDn, "--base-dn", OpenLdap.Suffix, "--password-stdin");
-        var synced = await node.Cli.RunAsync("directory", "sync");
-        Assert.True(added.ExitCode == 0 && synced.ExitCode == 0, $"{added}\n{synced}");
-        using var root = node.Server.Client(await node.KeyAsync("/", "admin"));
-        using var hrAdmin = node.Server.Client(await node.KeyAsync("/hr", "admin"));
+        using var cli = new Herald.Testing.HeraldCommandLine { Environment = { [NodePassphrase.EnvironmentVariable] = Passphrase } };
+        Assert.Equal(0, (await cli.RunAsync("scope", "add", "/hr")).ExitCode);
+        var rootKey = (await cli.RunAsync("apikey", "create", "--scope", "/", "--role", "admin")).Output.TrimEnd().Split('\n')[^1];
+        var hrKey = (await cli.RunAsync("apikey", "create", "--scope", "/hr", "--role", "admin")).Output.TrimEnd().Split('\n')[^1];
+        await using var server = await HeraldServer.StartAsync(cli.DataDirectory, new Dictionary<string, string> { [NodePassphrase.EnvironmentVariable] = Passphrase });
+        using var root = server.Client(rootKey);
+        using var hrAdmin = server.Client(hrKey);
+
+        using var plaintext = await root.PutAsJsonAsync("api/v1/directory/sources/corp", new { url = "ldap://ldap.example.org", tls = "none", bindDn = OpenLdap.BindDn, baseDns = new[] { OpenLdap.Suffix } }, Ct);
+        using var hrPut = await hrAdmin.PutAsJsonAsync("api/v1/directory/sources/corp", new { url = ldap.Url, bindDn = OpenLdap.BindDn, baseDns = new[] { OpenLdap.Suffix }, password = "x" }, Ct);
+        using var created = await root.PutAsJsonAsync(
+            "api/v1/directory/sources/corp", new { url = ldap.Url, trust = ldap.CaFile, bindDn = OpenLdap.BindDn, baseDns = new[] { OpenLdap.Suffix }, password = OpenLdap.BindPassword }, Ct);
+        var shown = await root.GetStringAsync(new Uri("api/v1/directory/sources/corp", UriKind.Relative), Ct);
+        using var hrGet = await hrAdmin.GetAsync(new Uri("api/v1/directory/sources", UriKind.Relative), Ct);
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, plaintext.StatusCode);
+        Assert.Contains("allowed only to a server on this machine's loopback", await plaintext.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, hrPut.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.DoesNotContain(OpenLdap.BindPassword, await created.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.DoesNotContain(OpenLdap.BindPassword, shown, StringComparison.Ordinal);
+        Assert.True(JsonDocument.Parse(shown).RootElement.GetProperty("passwordStored").GetBoolean());
+        Assert.Equal(HttpStatusCode.Forbidden, hrGet.StatusCode);
+
+        // The password the API sealed opens for the CLI's sync on the same data.
+        var synced = await cli.RunAsync("directory", "sync");
+        Assert.True(synced.ExitCode == 0, synced.ToString());
 
         using var putUser = await root.PutAsJsonAsync("api/v1/users/alice", new { name = "Mallory" }, Ct);
         using var deleteUser = await root.DeleteAsync(new Uri("api/v1/users/alice", UriKind.Relative), Ct);

@@ -46,8 +46,9 @@ public sealed partial class DirectorySyncService(
         return DirectoryIds.TryCheck(name, out _) && await sources.FindAsync(name!, cancellationToken).ConfigureAwait(false) is { } source ? source : NoSource(name);
     }
 
-    /// <summary>Adds or changes a source. <paramref name="password"/> null keeps the stored one; a
-    /// new source needs one. It is sealed with the credential key before it reaches the store.</summary>
+    /// <summary>Adds or changes a source. <paramref name="password"/> null keeps the stored one (a
+    /// source saved without one is kept, and its sync says the password is missing, as an SMTP
+    /// connection's does). It is sealed with the credential key before it reaches the store.</summary>
     public async Task<Result<Saved<DirectorySource>>> SaveSourceAsync(Caller caller, DirectorySourceUpdate update, string? password, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(update);
@@ -67,10 +68,6 @@ public sealed partial class DirectorySyncService(
         if (password is not null && (password.Length is 0 or > DirectorySourceRules.MaxPasswordLength || password.Any(char.IsControl)))
         {
             errors.Add(new("password", $"The bind password is 1 to {DirectorySourceRules.MaxPasswordLength:N0} characters on one line."));
-        }
-        else if (password is null && existing?.BindPassword is null)
-        {
-            errors.Add(new("password", "A directory source needs the bind DN's password."));
         }
 
         EncryptedSecret? sealedPassword = existing?.BindPassword;
