@@ -364,6 +364,23 @@ public sealed class DirectorySyncTests
         Assert.Equal("Alice Archer", alice.GetProperty("name").GetString());
         var devs = JsonDocument.Parse(await root.GetStringAsync(new Uri("api/v1/groups/devs", UriKind.Relative), Ct)).RootElement;
         Assert.Equal(["user:alice"], devs.GetProperty("members").EnumerateArray().Select(m => m.GetString()));
+
+        // The console marks them and offers no edit; a form posted anyway is refused with the same sentence.
+        const string AdminPassword = "root's long console password";
+        Assert.Equal(0, (await cli.RunWithInputAsync(AdminPassword + "\n", "admin", "create", "--name", "root", "--scope", "/")).ExitCode);
+        using var console = await ConsoleBrowser.SignInAsync(server, "root", AdminPassword);
+        var users = await console.GetStringAsync("/users");
+        var groups = await console.GetStringAsync("/groups");
+        using var posted = await console.PostAsync(
+            "/users/edit", "/users/edit?id=alice&handler=Save", ("name", "Mallory"), ("email", "alice@example.org"), ("timeZone", "UTC"), ("language", "en"));
+
+        Assert.Contains("synced from corp", users, StringComparison.Ordinal);
+        Assert.DoesNotContain("/users/edit?id=alice", users, StringComparison.Ordinal);
+        Assert.Contains("synced from corp", groups, StringComparison.Ordinal);
+        Assert.DoesNotContain("/groups/edit?id=devs", groups, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Conflict, posted.StatusCode);
+        Assert.Contains("is synced from directory source", System.Net.WebUtility.HtmlDecode(await posted.Content.ReadAsStringAsync(Ct)), StringComparison.Ordinal);
+        Assert.Equal("Alice Archer", JsonDocument.Parse(await root.GetStringAsync(new Uri("api/v1/users/alice", UriKind.Relative), Ct)).RootElement.GetProperty("name").GetString());
     }
 
     [Fact]

@@ -744,10 +744,10 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
     /// <summary>A user or group synced from a directory source is that source's to change: the
     /// sync would undo a change made here. Null for a local one; the console asks before it offers an edit.</summary>
     public static Refusal? RefuseSynced(DirectoryUser? user) =>
-        user?.Source is { } source ? Refusal.Conflict(SyncedSentence(Principal.User(user.Id), source)) : null;
+        user?.Source is { } source ? Refusal.Conflict(new FieldError("id", SyncedSentence(Principal.User(user.Id), source))) : null;
 
     public static Refusal? RefuseSynced(DirectoryGroup? group) =>
-        group?.Source is { } source ? Refusal.Conflict(SyncedSentence(Principal.Group(group.Id), source)) : null;
+        group?.Source is { } source ? Refusal.Conflict(new FieldError("id", SyncedSentence(Principal.Group(group.Id), source))) : null;
 
     private static string SyncedSentence(Principal principal, string source) =>
         $"{(principal.Kind == PrincipalKind.User ? "User" : "Group")} '{principal.Id}' is synced from directory source '{source}' and read-only here: change it in the directory, and the next sync brings the change.";
