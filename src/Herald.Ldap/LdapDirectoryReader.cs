@@ -48,6 +48,10 @@ public sealed class LdapDirectoryReader : IDirectorySourceReader
             }
 
             caDirectory = PrivateCaDirectory(caFile);
+            if (caDirectory is null)
+            {
+                return (null, $"The CA file {caFile} is not a PEM file of certificates (at most 1 MiB); nothing was sent.");
+            }
         }
 
         using var connection = new LdapConnection(new LdapDirectoryIdentifier(uri.Host, port), new NetworkCredential(settings.BindDn, password), AuthType.Basic);
@@ -264,11 +268,32 @@ public sealed class LdapDirectoryReader : IDirectorySourceReader
 
     /// <summary>A directory holding only the CA file, named by its content's hash: libldap trusts
     /// a directory of certificates, and this one holds exactly the source's.</summary>
-    private static string PrivateCaDirectory(string caFile)
+    /// <remarks>Only certificates are copied (the path is an administrator's input: no other
+    /// file of the node ends up in a temporary directory), into a directory only this user reads.</remarks>
+    private static string? PrivateCaDirectory(string caFile)
     {
+        if (new FileInfo(caFile).Length > 1024 * 1024)
+        {
+            return null;
+        }
+
         var content = File.ReadAllBytes(caFile);
+        var text = Encoding.ASCII.GetString(content);
+        if (!text.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal) || text.Contains("PRIVATE KEY-----", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
         var directory = Path.Combine(Path.GetTempPath(), $"herald-ldap-ca-{Convert.ToHexStringLower(SHA256.HashData(content))[..16]}");
-        Directory.CreateDirectory(directory);
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+        }
+        else
+        {
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
         var target = Path.Combine(directory, "ca.pem");
         if (!File.Exists(target) || !File.ReadAllBytes(target).AsSpan().SequenceEqual(content))
         {

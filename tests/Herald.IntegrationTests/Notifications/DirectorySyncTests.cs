@@ -228,6 +228,13 @@ public sealed class DirectorySyncTests
         // The failure is recorded on the source, where show and the console read it.
         Assert.Equal(system.Refusal.Sentence, (await node.Sources.FindAsync("corp", Ct))!.LastOutcome);
         Assert.Equal(3, (await node.Store.ListUsersAsync(Ct)).Count);
+
+        // A trust path that is not a file of certificates (a node's secrets file, say) is not used, nor copied anywhere.
+        var notCertificates = Path.Combine(db.DataDirectory, "herald.env");
+        await File.WriteAllTextAsync(notCertificates, "HERALD_CREDENTIAL_KEY=not for anyone else\n", Ct);
+        await node.Sync.SaveSourceAsync(Caller.Operator, new DirectorySourceUpdate("corp") { Trust = notCertificates }, null, Ct);
+        var notCa = await node.Sync.SyncAsync(Caller.Operator, "corp", dryRun: false, delta: false, Ct);
+        Assert.Equal($"Directory source 'corp' could not be read: The CA file {notCertificates} is not a PEM file of certificates (at most 1 MiB); nothing was sent.", notCa.Refusal!.Sentence);
     }
 
     [Theory]
