@@ -30,7 +30,7 @@ public sealed class SignInModel(AdministratorService administrators) : ConsolePa
         switch (await administrators.SignInAsync(name?.Trim(), password, client, HttpContext.RequestAborted))
         {
             case AdministratorSignIn.Success success:
-                await HttpContext.SignInAsync(ConsoleExtensions.Scheme, ConsoleExtensions.Principal(success.Administrator));
+                await ConsoleSessions.SignInAdministratorAsync(HttpContext, success.Administrator);
                 return LocalRedirect(ReturnUrl);
             case AdministratorSignIn.TryLater later:
                 Problem = later.Sentence;
