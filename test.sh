@@ -19,7 +19,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 packages=()
 have_package() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for package in postfix sasl2-bin libsasl2-modules libsasl2-modules-db openssl postgresql swaks nmap testssl.sh chromium dovecot-core dovecot-submissiond \
-  dovecot-gssapi winbind krb5-kdc krb5-admin-server krb5-user spamassassin prometheus; do
+  dovecot-gssapi winbind krb5-kdc krb5-admin-server krb5-user spamassassin prometheus slapd ldap-utils; do
   have_package "$package" || packages+=("$package")
 done
 # Node.js and npm for the OpenAPI linters and the link check (any install that puts npm on the PATH will do).

@@ -28,6 +28,12 @@
 # subscriptions, 100,000 random events, matching time per event p50/p99/max. Needs only .NET.
 #   bench/run.sh matching [subscriptions] [events] [seed]
 #
+# directory-sync: a private slapd (tests' OpenLdap fixture, StartTLS, size limit 1,000) loaded with
+# slapadd with 100,000 users and 10,000 nested groups, synced in process into a fresh SQLite
+# database (paged, 500 per page), then the directory view rebuilt; then a full sync with nothing
+# changed and a delta sync after one change. Needs slapd, ldap-utils and openssl.
+#   bench/run.sh directory-sync [users] [groups]
+#
 # fanout: one item.changed event to an immediate subscription of a group of 100,000 users
 # (--members), on a fresh SQLite node, timed from the POST until smtp-sink counted one mail per
 # member. Needs smtp-sink (package postfix).
@@ -56,6 +62,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [ "${1:-}" = "directory-sync" ]; then
+  shift
+  echo "Building Release…" >&2
+  dotnet build bench/Herald.Bench.DirectorySync/Herald.Bench.DirectorySync.csproj -c Release -nologo -v:q >&2
+  exec dotnet "$(dotnet msbuild bench/Herald.Bench.DirectorySync/Herald.Bench.DirectorySync.csproj -getProperty:TargetPath -p:Configuration=Release)" "$@"
+fi
 if [ "${1:-}" = "matching" ]; then
   shift
   echo "Building Release…" >&2

@@ -74,6 +74,9 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<DirectoryCache>();
         services.AddSingleton<IDirectory>(provider => provider.GetRequiredService<DirectoryCache>());
         services.AddSingleton<DirectoryService>();
+        services.AddSingleton<Herald.Notifications.Sync.DirectorySyncService>();
+        services.AddBoundOptions<Herald.Notifications.Sync.DirectorySyncOptions>(Herald.Notifications.Sync.DirectorySyncOptions.Section);
+        services.AddSingleton<Herald.Notifications.Sync.DirectorySyncScheduler>();
         services.AddBoundOptions<SignInOptions>(SignInOptions.Section);
         services.AddSingleton<PasswordChecks>();
         services.AddSingleton<AdministratorService>();
@@ -108,6 +111,7 @@ public static class CoreServiceCollectionExtensions
         services.AddHostedService<ConnectionProbes>();
         services.AddHostedService<NotificationEngine>();
         services.AddHostedService<DigestScheduler>();
+        services.AddHostedService(provider => provider.GetRequiredService<Herald.Notifications.Sync.DirectorySyncScheduler>());
         services.AddHostedService(provider => provider.GetRequiredService<Herald.Notifications.SelfService.SignInLinkMailer>());
         return services;
     }

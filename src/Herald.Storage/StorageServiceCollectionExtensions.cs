@@ -41,6 +41,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IDigestStore>(provider => provider.GetRequiredService<SqlDigestStore>());
         services.AddSingleton<IDigestInbox>(provider => provider.GetRequiredService<SqlDigestStore>());
         services.AddSingleton<IDirectoryStore, SqlDirectoryStore>();
+        services.AddSingleton<Herald.Notifications.Sync.IDirectorySourceStore, SqlDirectorySourceStore>();
         services.AddSingleton<IAdministratorStore, SqlAdministratorStore>();
         services.AddSingleton(provider => (IOutboxStatistics)provider.GetRequiredService<IOutboxStore>());
         services.AddSingleton<INotificationEventStore, SqlNotificationEventStore>();

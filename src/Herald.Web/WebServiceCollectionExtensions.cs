@@ -48,6 +48,7 @@ public static class WebServiceCollectionExtensions
         api.MapRelayApi();
         api.MapTemplatesApi();
         api.MapDirectoryApi();
+        api.MapDirectorySourcesApi();
         api.MapAccessApi();
         app.MapHeraldConsole();
         api.MapEventsApi();

@@ -12,11 +12,15 @@ internal sealed record CliResult(int ExitCode, string Output, string Error)
 /// standard input and environment (nothing is read from the test process's environment).</summary>
 internal sealed class HeraldCommandLine : IDisposable
 {
-    public HeraldCommandLine(string? dataDirectory = null)
+    /// <param name="deleteOnDispose">False for a data directory the test owns otherwise (a test database's).</param>
+    public HeraldCommandLine(string? dataDirectory = null, bool deleteOnDispose = true)
     {
+        _deleteOnDispose = deleteOnDispose;
         DataDirectory = dataDirectory ?? Path.Combine(Path.GetTempPath(), "herald-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(DataDirectory);
     }
+
+    private readonly bool _deleteOnDispose;
 
     public string DataDirectory { get; }
 
@@ -51,6 +55,11 @@ internal sealed class HeraldCommandLine : IDisposable
 
     public void Dispose()
     {
+        if (!_deleteOnDispose)
+        {
+            return;
+        }
+
         try
         {
             Directory.Delete(DataDirectory, recursive: true);

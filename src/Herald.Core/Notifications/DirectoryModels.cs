@@ -6,7 +6,18 @@ namespace Herald.Notifications;
 
 /// <summary>A person notifications are for. <see cref="TimeZone"/> is an IANA id (Europe/Berlin)
 /// and decides when their daily and weekly summaries go out.</summary>
-public sealed record DirectoryUser(string Id, string Name, EmailAddress Email, string TimeZone, string Language);
+public sealed record DirectoryUser(string Id, string Name, EmailAddress Email, string TimeZone, string Language)
+{
+    /// <summary>The directory source this user is synced from (read-only in Herald); null for a local user.</summary>
+    public string? Source { get; init; }
+
+    /// <summary>The entry's distinguished name in <see cref="Source"/>.</summary>
+    public string? SourceDn { get; init; }
+
+    /// <summary>When the sync found the user gone from the source: a disabled user receives
+    /// nothing and is removed after the source's grace period.</summary>
+    public DateTimeOffset? DisabledAt { get; init; }
+}
 
 /// <summary>Where a group's notifications go: to every member, to the group's alias address, or both.</summary>
 public enum GroupDelivery
@@ -28,6 +39,12 @@ public static class GroupDeliveryNames
 public sealed record DirectoryGroup(string Id, string Name, EmailAddress? Alias, GroupDelivery Delivery, IReadOnlyList<Principal> Members)
 {
     public ScopePath Scope { get; init; } = ScopePath.Root;
+
+    /// <summary>The directory source this group is synced from (read-only in Herald); null for a local group.</summary>
+    public string? Source { get; init; }
+
+    /// <summary>The entry's distinguished name in <see cref="Source"/>.</summary>
+    public string? SourceDn { get; init; }
 }
 
 public enum PrincipalKind

@@ -24,6 +24,9 @@ public static class SecretNames
         [ConnectionPassword(connection), ConnectionClientCertificate(connection), OAuthClientSecret(connection),
          OAuthClientCertificate(connection), OAuthServiceAccountKey(connection), OAuthRefreshToken(connection)];
 
+    /// <summary>A directory source's LDAP bind password.</summary>
+    public static string DirectorySourceBindPassword(string source) => $"directory-source/{source}/bind-password";
+
     /// <summary>An element of the console's key ring (a Data Protection key or revocation), by the
     /// name Data Protection gives it, e.g. <c>key-{guid}</c>.</summary>
     public static string ConsoleKey(string element) => $"{ConsoleKeyPrefix}{element}";

@@ -234,13 +234,109 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
         return [];
     }
 
+    /// <summary>A synced user's row: a new one, or one already the same source's (a local user
+    /// or another source's is never overwritten); found again, a disabled user is enabled.</summary>
+    private const string SyncUser = """
+        INSERT INTO directory_users (id, name, email, time_zone, language, updated_at, source, source_dn, disabled_at)
+        VALUES (@Id, @Name, @Email, @TimeZone, @Language, @UpdatedAt, @Source, @SourceDn, NULL)
+        ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email, time_zone = excluded.time_zone,
+            language = excluded.language, updated_at = excluded.updated_at, source_dn = excluded.source_dn, disabled_at = NULL
+        WHERE directory_users.source = excluded.source
+        """;
+
+    private const string SyncGroup = """
+        INSERT INTO directory_groups (id, name, alias, delivery, updated_at, scope_path, source, source_dn)
+        VALUES (@Id, @Name, @Alias, @Delivery, @UpdatedAt, '/', @Source, @SourceDn)
+        ON CONFLICT (id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at, source_dn = excluded.source_dn
+        WHERE directory_groups.source = excluded.source
+        """;
+
+    public async Task<Herald.Notifications.Sync.DirectorySyncPlan> SyncAsync(
+        string source, Func<DirectorySnapshot, Herald.Notifications.Sync.DirectorySyncPlan> plan, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var write = await database.BeginSerializedWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var transaction = write.Transaction;
+        // Read after taking the write lock: what the plan decides on stays true until this commits.
+        var revision = await connection.ExecuteScalarAsync<long>("SELECT revision FROM directory_revision WHERE id = 1", transaction: transaction).ConfigureAwait(false);
+        var users = await ListUsersAsync(connection, transaction).ConfigureAwait(false);
+        var groups = await ListGroupsAsync(connection, null, transaction).ConfigureAwait(false);
+        var decided = plan(new DirectorySnapshot(revision, users, groups, []));
+        if (decided.Stopped is not null || !decided.ChangesAnything)
+        {
+            // A safety stop changes nothing: the transaction ends unwritten.
+            return decided;
+        }
+
+        var at = now.ToUnixTimeMilliseconds();
+        var upserts = decided.AddedUsers.Concat(decided.ChangedUsers).Select(u => UserRow.From(u, now)).ToArray();
+        if (upserts.Length > 0)
+        {
+            await database.ExecuteEachAsync(connection, transaction, SyncUser, upserts).ConfigureAwait(false);
+        }
+
+        if (decided.DisabledUsers.Count > 0)
+        {
+            await database.ExecuteEachAsync(
+                connection, transaction, "UPDATE directory_users SET disabled_at = @at, updated_at = @at WHERE id = @id AND source = @source AND disabled_at IS NULL",
+                decided.DisabledUsers.Select(id => new { id, source, at })).ConfigureAwait(false);
+        }
+
+        var groupRows = decided.AddedGroups.Concat(decided.ChangedGroups).ToArray();
+        if (groupRows.Length > 0)
+        {
+            await database.ExecuteEachAsync(connection, transaction, SyncGroup, groupRows.Select(g => GroupRow.From(g, now, keepScope: true))).ConfigureAwait(false);
+            // The plan was made inside this write: every group it names is new or the source's own.
+            await database.ExecuteEachAsync(connection, transaction, "DELETE FROM group_members WHERE group_id = @Id", groupRows.Select(g => new { g.Id })).ConfigureAwait(false);
+            var members = groupRows.SelectMany(g => g.Members.Select(m => new MemberRow { GroupId = g.Id, MemberKind = KindName(m.Kind), MemberId = m.Id })).ToArray();
+            if (members.Length > 0)
+            {
+                await database.ExecuteEachAsync(connection, transaction, InsertMember, members).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var (table, kind, ids) in new[] { ("directory_users", "user", decided.RemovedUsers), ("directory_groups", "group", decided.RemovedGroups) })
+        {
+            if (ids.Count == 0)
+            {
+                continue;
+            }
+
+            // As a removal through Herald: memberships and access entries name it only by id.
+            var rows = ids.Select(id => new { id, kind, source }).ToArray();
+            await database.ExecuteEachAsync(connection, transaction, $"DELETE FROM {table} WHERE id = @id AND source = @source", rows).ConfigureAwait(false);
+            await database.ExecuteEachAsync(connection, transaction, "DELETE FROM group_members WHERE member_kind = @kind AND member_id = @id", rows).ConfigureAwait(false);
+            await database.ExecuteEachAsync(connection, transaction, "DELETE FROM access_entries WHERE principal_kind = @kind AND principal_id = @id", rows).ConfigureAwait(false);
+        }
+
+        await connection.ExecuteAsync(BumpRevision, transaction: transaction).ConfigureAwait(false);
+        // Checkpoint: the whole sync becomes visible at once, with one new revision, or not at all.
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return decided;
+    }
+
     /// <summary>What a checked write is checked against, read inside its transaction.</summary>
     private async Task<DirectoryGraph> ReadGraphAsync(DbConnection connection, DbTransaction transaction, IReadOnlyCollection<Principal> named)
     {
         var existing = await FindExistingAsync(connection, transaction, named).ConfigureAwait(false);
         var nested = await connection.QueryAsync<(string, string)>(
             "SELECT group_id, member_id FROM group_members WHERE member_kind = 'group' ORDER BY group_id, member_id", transaction: transaction).ConfigureAwait(false);
-        return new DirectoryGraph(existing, nested.ToArray());
+        var synced = new Dictionary<Principal, string>();
+        foreach (var (kind, table) in new[] { (PrincipalKind.User, "directory_users"), (PrincipalKind.Group, "directory_groups") })
+        {
+            foreach (var slice in existing.Where(p => p.Kind == kind).Select(p => p.Id).Chunk(Slice))
+            {
+                var rows = await connection.QueryAsync<(string Id, string Source)>(
+                    $"SELECT id, source FROM {table} WHERE source IS NOT NULL AND {database.IsAnyOf("id", "ids")}", new { ids = slice }, transaction).ConfigureAwait(false);
+                foreach (var (id, source) in rows)
+                {
+                    synced[new Principal(kind, id)] = source;
+                }
+            }
+        }
+
+        return new DirectoryGraph(existing, nested.ToArray()) { Synced = synced };
     }
 
     private async Task<IReadOnlySet<Principal>> FindExistingAsync(DbConnection connection, DbTransaction? transaction, IReadOnlyCollection<Principal> principals)
@@ -300,16 +396,16 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
     private static async Task<bool> ExistsAsync(DbConnection connection, DbTransaction transaction, string table, string id) =>
         await connection.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM {table} WHERE id = @id", new { id }, transaction).ConfigureAwait(false) > 0;
 
-    private static async Task<IReadOnlyList<DirectoryUser>> ListUsersAsync(DbConnection connection) =>
-        (await connection.QueryAsync<UserRow>("SELECT * FROM directory_users ORDER BY id").ConfigureAwait(false)).Select(r => r.ToUser()).ToArray();
+    private static async Task<IReadOnlyList<DirectoryUser>> ListUsersAsync(DbConnection connection, DbTransaction? transaction = null) =>
+        (await connection.QueryAsync<UserRow>("SELECT * FROM directory_users ORDER BY id", transaction: transaction).ConfigureAwait(false)).Select(r => r.ToUser()).ToArray();
 
-    private static async Task<IReadOnlyList<DirectoryGroup>> ListGroupsAsync(DbConnection connection, string? id)
+    private static async Task<IReadOnlyList<DirectoryGroup>> ListGroupsAsync(DbConnection connection, string? id, DbTransaction? transaction = null)
     {
         var where = id is null ? "" : " WHERE id = @id";
         var memberWhere = id is null ? "" : " WHERE group_id = @id";
-        var groups = await connection.QueryAsync<GroupRow>($"SELECT * FROM directory_groups{where} ORDER BY id", new { id }).ConfigureAwait(false);
+        var groups = await connection.QueryAsync<GroupRow>($"SELECT * FROM directory_groups{where} ORDER BY id", new { id }, transaction).ConfigureAwait(false);
         var members = (await connection.QueryAsync<MemberRow>(
-                $"SELECT group_id, member_kind, member_id FROM group_members{memberWhere} ORDER BY group_id, member_kind DESC, member_id", new { id }).ConfigureAwait(false))
+                $"SELECT group_id, member_kind, member_id FROM group_members{memberWhere} ORDER BY group_id, member_kind DESC, member_id", new { id }, transaction).ConfigureAwait(false))
             .ToLookup(m => m.GroupId, m => m.ToPrincipal(), StringComparer.Ordinal);
         return groups.Select(g => g.ToGroup(members[g.Id].ToArray())).ToArray();
     }
@@ -333,13 +429,20 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
         public string TimeZone { get; set; } = "";
         public string Language { get; set; } = "";
         public long UpdatedAt { get; set; }
+        public string? Source { get; set; }
+        public string? SourceDn { get; set; }
+        public long? DisabledAt { get; set; }
 
         public static UserRow From(DirectoryUser u, DateTimeOffset now) => new()
         {
             Id = u.Id, Name = u.Name, Email = u.Email.Value, TimeZone = u.TimeZone, Language = u.Language, UpdatedAt = now.ToUnixTimeMilliseconds(),
+            Source = u.Source, SourceDn = u.SourceDn,
         };
 
-        public DirectoryUser ToUser() => new(Id, Name, EmailAddress.Parse(Email), TimeZone, Language);
+        public DirectoryUser ToUser() => new(Id, Name, EmailAddress.Parse(Email), TimeZone, Language)
+        {
+            Source = Source, SourceDn = SourceDn, DisabledAt = DisabledAt is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : null,
+        };
     }
 
     private sealed class GroupRow
@@ -350,6 +453,8 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
         public string Delivery { get; set; } = "";
         public long UpdatedAt { get; set; }
         public string? ScopePath { get; set; }
+        public string? Source { get; set; }
+        public string? SourceDn { get; set; }
 
         /// <summary>Only for writing: the group's scope, or null to keep a stored group's (an import).</summary>
         public string? Scope { get; set; }
@@ -357,13 +462,15 @@ public sealed class SqlDirectoryStore(HeraldDatabase database) : IDirectoryStore
         public static GroupRow From(DirectoryGroup g, DateTimeOffset now, bool keepScope) => new()
         {
             Id = g.Id, Name = g.Name, Alias = g.Alias?.Value, Delivery = GroupDeliveryNames.Values.NameOf(g.Delivery), UpdatedAt = now.ToUnixTimeMilliseconds(),
-            Scope = keepScope ? null : g.Scope.Value,
+            Scope = keepScope ? null : g.Scope.Value, Source = g.Source, SourceDn = g.SourceDn,
         };
 
         public DirectoryGroup ToGroup(IReadOnlyList<Principal> members) =>
             new(Id, Name, Alias is null ? null : EmailAddress.Parse(Alias), GroupDeliveryNames.Values.Parse(Delivery), members)
             {
                 Scope = ScopePath is null ? Herald.Scopes.ScopePath.Root : Herald.Scopes.ScopePath.Parse(ScopePath),
+                Source = Source,
+                SourceDn = SourceDn,
             };
     }
 

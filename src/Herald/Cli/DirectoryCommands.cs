@@ -8,7 +8,7 @@ namespace Herald.Cli;
 /// <summary><c>herald user …</c>, <c>herald group …</c>, <c>herald access …</c> and
 /// <c>herald directory import FILE</c>: the people and groups notifications are for, and who may
 /// see what in each scope. A running <c>herald serve</c> sees a change within seconds.</summary>
-internal static class DirectoryCommands
+internal static partial class DirectoryCommands
 {
     public static IEnumerable<Command> Create(CliConsole console) =>
     [
@@ -24,7 +24,14 @@ internal static class DirectoryCommands
         {
             CreateGrant(console), CreateRevoke(console), CreateAccessList(console),
         },
-        new Command("directory", "The directory as a whole.") { CreateImport(console) },
+        new Command("directory", "The directory as a whole, and its sync from LDAP / Active Directory.")
+        {
+            CreateImport(console), CreateSync(console),
+            new Command("source", "Directory sources: LDAP or Active Directory servers users and groups are synced from (administrators of / only).")
+            {
+                CreateSourceSet(console), CreateSourceShow(console), CreateSourceRemove(console),
+            },
+        },
     ];
 
     private static Command CreateUserSave(CliConsole console, string verb)
@@ -290,8 +297,11 @@ internal static class DirectoryCommands
         return import;
     }
 
-    private static string Describe(DirectoryUser u) => $"{u.Id,-24} {u.Name,-30} {u.Email,-32} {u.TimeZone,-20} {u.Language}";
+    private static string Describe(DirectoryUser u) =>
+        $"{u.Id,-24} {u.Name,-30} {u.Email,-32} {u.TimeZone,-20} {u.Language}{Synced(u.Source)}{(u.DisabledAt is { } at ? $" disabled since {at:u}" : "")}";
+
+    private static string Synced(string? source) => source is null ? "" : $" (synced from {source})";
 
     private static string Describe(DirectoryGroup g) =>
-        $"{g.Id,-24} {g.Name,-30} scope {g.Scope}  alias {g.Alias?.Value ?? "(none)"}  delivery {GroupDeliveryNames.Values.NameOf(g.Delivery)}  {g.Members.Count} members";
+        $"{g.Id,-24} {g.Name,-30} scope {g.Scope}  alias {g.Alias?.Value ?? "(none)"}  delivery {GroupDeliveryNames.Values.NameOf(g.Delivery)}  {g.Members.Count} members{Synced(g.Source)}";
 }

@@ -44,6 +44,7 @@ internal static class HeraldNode
             .AddHeraldStorage(database)
             .AddHeraldSmtp()
             .AddHeraldOAuth()
+            .AddHeraldLdap()
             .AddSingleton(new MessageSpool(Path.Combine(dataDirectory, MessageSpool.DirectoryName)))
             // A verb delivers nothing itself (what it queues, such as a rule's test notifications,
             // waits for a serving node); serve registers the node it runs as after this one.

@@ -204,6 +204,27 @@ internal static class ApiMatrix
             Probe = (h, c) => UserRow(h, "i" + c.Marker),
         },
 
+        // Directory sources: their users are every scope's, so only administrators of / see or change them.
+        new("GET /api/v1/directory/sources", Policy.Root, Effect.Read) { Global = true, Seed = DirectorySourceAsync, Request = _ => Get("api/v1/directory/sources") },
+        new("GET /api/v1/directory/sources/{name}", Policy.Root, Effect.Read) { Global = true, Seed = DirectorySourceAsync, Request = c => Get($"api/v1/directory/sources/{c.Seeded.Id}") },
+        new("PUT /api/v1/directory/sources/{name}", Policy.Root, Effect.Write)
+        {
+            Global = true, Seed = DirectorySourceAsync,
+            Request = c => Put($"api/v1/directory/sources/{c.Seeded.Id}", new { url = "ldap://127.0.0.1:1", tls = "none", userFilter = $"(description=changed{c.Marker})" }),
+            Probe = (h, c) => DirectorySourceRow(h, c.Seeded.Id),
+        },
+        new("PUT /api/v1/directory/sources/{name}", Policy.Root, Effect.Write)
+        {
+            Variant = "new", Global = true, Change = Change.Created,
+            Request = c => Put($"api/v1/directory/sources/new-{c.Number}", new { url = "ldaps://evil.example", bindDn = "cn=x,dc=y", baseDns = new[] { "dc=y" } }),
+            Probe = (h, c) => DirectorySourceRow(h, $"new-{c.Number}"),
+        },
+        new("DELETE /api/v1/directory/sources/{name}", Policy.Root, Effect.Write)
+        {
+            Global = true, Change = Change.Removed, Seed = DirectorySourceAsync, Request = c => Delete($"api/v1/directory/sources/{c.Seeded.Id}"),
+            Probe = (h, c) => DirectorySourceRow(h, c.Seeded.Id),
+        },
+
         // Access lists.
         new("GET /api/v1/access", ScopeAdministrator, Effect.Read) { Seed = AccessAsync, Request = c => Get($"api/v1/access?scope={Q(c.Scope)}") },
         new("PUT /api/v1/access", ScopeAdministrator, Effect.Write)

@@ -212,6 +212,21 @@ internal static class Seeds
     public static Task<string?> UserRow(MatrixHost host, string id) =>
         host.QueryAsync("SELECT name, email FROM directory_users WHERE id = @id", new { id });
 
+    /// <summary>A directory source whose user filter carries the marker (no password: none is needed to store one).</summary>
+    public static async Task<Seeded> DirectorySourceAsync(MatrixHost host, string scope)
+    {
+        var marker = host.Marker();
+        var name = "source-" + host.Next().ToString(CultureInfo.InvariantCulture);
+        await SendAsync(host, HttpMethod.Put, $"api/v1/directory/sources/{name}", new
+        {
+            url = "ldaps://ldap.example.org", bindDn = "cn=herald,dc=example,dc=org", baseDns = new[] { "dc=example,dc=org" }, userFilter = $"(description={marker})",
+        });
+        return new Seeded(name, scope, marker);
+    }
+
+    public static Task<string?> DirectorySourceRow(MatrixHost host, string name) =>
+        host.QueryAsync("SELECT settings FROM directory_sources WHERE name = @name", new { name });
+
     /// <summary>The stored public URL (one for the farm).</summary>
     public static Task<string?> PublicUrlRow(MatrixHost host) =>
         host.QueryAsync("SELECT value FROM service_settings WHERE name = 'public_url'", new { });

@@ -105,6 +105,9 @@ internal sealed class InMemoryDirectoryStore : IDirectoryStore
 
     public Task<bool> SaveUserAsync(DirectoryUser user, DateTimeOffset now, CancellationToken cancellationToken) => throw new NotSupportedException();
 
+    public Task<Herald.Notifications.Sync.DirectorySyncPlan> SyncAsync(
+        string source, Func<DirectorySnapshot, Herald.Notifications.Sync.DirectorySyncPlan> plan, DateTimeOffset now, CancellationToken cancellationToken) => throw new NotSupportedException();
+
     public Task<bool> RemoveUserAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
 
     public Task<IReadOnlyList<DirectoryGroup>> ListGroupsAsync(CancellationToken cancellationToken) => throw new NotSupportedException();

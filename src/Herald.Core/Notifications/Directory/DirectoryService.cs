@@ -135,6 +135,11 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
             return wrongMode;
         }
 
+        if (RefuseSynced(existing) is { } synced)
+        {
+            return synced;
+        }
+
         var errors = new List<FieldError>();
         if (ApplyUser(existing, update, "", errors) is not { } user)
         {
@@ -154,7 +159,17 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
             return refusal;
         }
 
-        if (!DirectoryIds.TryCheck(id, out _) || !await store.RemoveUserAsync(id!, cancellationToken).ConfigureAwait(false))
+        if (!DirectoryIds.TryCheck(id, out _) || await store.FindUserAsync(id!, cancellationToken).ConfigureAwait(false) is not { } user)
+        {
+            return NoUser(id);
+        }
+
+        if (RefuseSynced(user) is { } synced)
+        {
+            return synced;
+        }
+
+        if (!await store.RemoveUserAsync(user.Id, cancellationToken).ConfigureAwait(false))
         {
             return NoUser(id);
         }
@@ -185,7 +200,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
             return wrongMode;
         }
 
-        if (existing is not null && RefuseGroupChange(caller, existing.Id, existing.Scope) is { } notTheirs)
+        if (existing is not null && (RefuseGroupChange(caller, existing.Id, existing.Scope) ?? RefuseSynced(existing)) is { } notTheirs)
         {
             return notTheirs;
         }
@@ -236,7 +251,7 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
             return NoGroup(id);
         }
 
-        if (RefuseGroupChange(caller, group.Id, group.Scope) is { } notTheirs)
+        if ((RefuseGroupChange(caller, group.Id, group.Scope) ?? RefuseSynced(group)) is { } notTheirs)
         {
             return notTheirs;
         }
@@ -338,6 +353,15 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
         IReadOnlyList<FieldError> CheckImport(DirectoryGraph graph)
         {
             var problems = MissingMembers(graph.Existing);
+            foreach (var (principal, source) in graph.Synced)
+            {
+                var place = principal.Kind == PrincipalKind.User ? userPlaces.GetValueOrDefault(principal.Id) : groupPlaces.GetValueOrDefault(principal.Id);
+                if (place is not null)
+                {
+                    problems.Add(new($"{place}.id", SyncedSentence(principal, source)));
+                }
+            }
+
             if (problems.Count == 0 && groups.Count > 0 && FindCycle(graph.Nested, groups) is { } cycle)
             {
                 problems.Add(new($"{groupPlaces.GetValueOrDefault(cycle[0], "groups")}.members", CycleMessage(cycle)));
@@ -716,6 +740,17 @@ public sealed partial class DirectoryService(IDirectoryStore store, ISettingsSto
             ? null
             : Refusal.NotAllowed($"{caller.Description} may not change group '{id}' of scope {scope}: only administrators of {scope} or a scope above it do.");
     }
+
+    /// <summary>A user or group synced from a directory source is that source's to change: the
+    /// sync would undo a change made here. Null for a local one; the console asks before it offers an edit.</summary>
+    public static Refusal? RefuseSynced(DirectoryUser? user) =>
+        user?.Source is { } source ? Refusal.Conflict(new FieldError("id", SyncedSentence(Principal.User(user.Id), source))) : null;
+
+    public static Refusal? RefuseSynced(DirectoryGroup? group) =>
+        group?.Source is { } source ? Refusal.Conflict(new FieldError("id", SyncedSentence(Principal.Group(group.Id), source))) : null;
+
+    private static string SyncedSentence(Principal principal, string source) =>
+        $"{(principal.Kind == PrincipalKind.User ? "User" : "Group")} '{principal.Id}' is synced from directory source '{source}' and read-only here: change it in the directory, and the next sync brings the change.";
 
     private static Refusal? RefuseAccessChange(Caller caller, ScopePath scope) =>
         caller.Administers(scope) ? null : Refusal.NotAllowed($"{caller.Description} may not change the access list of scope {scope}: it is not an administrator of it.");

@@ -9,7 +9,8 @@ namespace Herald.Notifications;
 /// each once, cycles followed once) are worked out when the view is built, and access entries are
 /// indexed by scope, so <see cref="AccessOf"/> is a few dictionary lookups per scope level.
 /// Expanded group membership and a scope's administrators are computed on first use and kept for
-/// the life of the view (it is replaced, not changed, when the directory changes).
+/// the life of the view (it is replaced, not changed, when the directory changes). Disabled users
+/// are left out of it.
 /// </summary>
 public sealed class DirectoryView : IDirectoryView
 {
@@ -29,9 +30,12 @@ public sealed class DirectoryView : IDirectoryView
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         Revision = snapshot.Revision;
-        _users = snapshot.Users.ToFrozenDictionary(u => u.Id, StringComparer.Ordinal);
+        // A disabled user (gone from their directory source, within its grace period) is not in
+        // the view: they receive nothing, hold no access and are no group's member until enabled.
+        var active = snapshot.Users.Where(u => u.DisabledAt is null).ToArray();
+        _users = active.ToFrozenDictionary(u => u.Id, StringComparer.Ordinal);
         var byEmail = new Dictionary<string, DirectoryUser>(StringComparer.OrdinalIgnoreCase);
-        foreach (var user in snapshot.Users.OrderBy(u => u.Id, StringComparer.Ordinal))
+        foreach (var user in active.OrderBy(u => u.Id, StringComparer.Ordinal))
         {
             // Two users with one address: the first by id is the one an actor's email names.
             byEmail.TryAdd(user.Email.Value, user);

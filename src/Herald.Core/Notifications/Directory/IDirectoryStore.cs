@@ -14,7 +14,11 @@ public sealed record DirectorySnapshot(
 /// after every earlier directory write has committed and before any later one starts: which of
 /// the principals the write names exist (a saved group's new members; an import's users, groups
 /// and members; a grant's principal), and every group-in-group membership as stored.</summary>
-public sealed record DirectoryGraph(IReadOnlySet<Principal> Existing, IReadOnlyList<(string GroupId, string MemberGroupId)> Nested);
+public sealed record DirectoryGraph(IReadOnlySet<Principal> Existing, IReadOnlyList<(string GroupId, string MemberGroupId)> Nested)
+{
+    /// <summary>Which of the principals the write names are synced, and from which source (read-only here).</summary>
+    public IReadOnlyDictionary<Principal, string> Synced { get; init; } = new Dictionary<Principal, string>();
+}
 
 /// <summary>A check run inside a directory write: the problems found, by field; none lets the write land.</summary>
 public delegate IReadOnlyList<FieldError> DirectoryCheck(DirectoryGraph graph);
@@ -83,4 +87,10 @@ public interface IDirectoryStore
     /// failure leaves the directory as it was.</summary>
     Task<IReadOnlyList<FieldError>> ImportAsync(
         IReadOnlyList<DirectoryUser> users, IReadOnlyList<DirectoryGroup> groups, DateTimeOffset now, DirectoryCheck check, CancellationToken cancellationToken);
+
+    /// <summary>A directory sync of <paramref name="source"/>: <paramref name="plan"/> is given the
+    /// users and groups read inside one serialized write, and what it decides is applied in that
+    /// transaction with one new revision, unless it stopped or changes nothing. Only the source's
+    /// own items are changed: a row that is local or another source's is never overwritten.</summary>
+    Task<Sync.DirectorySyncPlan> SyncAsync(string source, Func<DirectorySnapshot, Sync.DirectorySyncPlan> plan, DateTimeOffset now, CancellationToken cancellationToken);
 }

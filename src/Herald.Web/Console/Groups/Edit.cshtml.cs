@@ -55,7 +55,7 @@ public sealed class EditModel(DirectoryService service, DirectoryCache directory
                 return Refused(found.Refusal!, Page);
             }
 
-            if (DirectoryService.RefuseGroupChange(Caller, group.Id, group.Scope) is { } refusal)
+            if ((DirectoryService.RefuseGroupChange(Caller, group.Id, group.Scope) ?? DirectoryService.RefuseSynced(group)) is { } refusal)
             {
                 return Refused(refusal, Page);
             }

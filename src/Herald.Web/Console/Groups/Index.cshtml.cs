@@ -14,7 +14,7 @@ public sealed class IndexModel(DirectoryService service, DirectoryCache director
     public bool MayAdd => Caller.IsAdministrator;
 
     /// <summary>Whether to offer Edit for a group: <see cref="DirectoryService"/> says who may.</summary>
-    public bool MayChange(DirectoryGroup group) => DirectoryService.RefuseGroupChange(Caller, group.Id, group.Scope) is null;
+    public bool MayChange(DirectoryGroup group) => (DirectoryService.RefuseGroupChange(Caller, group.Id, group.Scope) ?? DirectoryService.RefuseSynced(group)) is null;
 
     public async Task<IActionResult> OnGetAsync()
     {

@@ -53,6 +53,11 @@ public sealed class EditModel(DirectoryService service, DirectoryCache directory
             return Refused(found.Refusal!, Page);
         }
 
+        if (DirectoryService.RefuseSynced(user) is { } synced)
+        {
+            return Refused(synced, Page);
+        }
+
         IsNew = false;
         (Id, Name, Email, TimeZone, Language) = (user.Id, user.Name, user.Email.Value, user.TimeZone, user.Language);
         await LoadGroupsAsync();

@@ -23,6 +23,9 @@ public sealed class IndexModel(DirectoryService service, DirectoryCache director
     /// <summary>Whether to offer Add and Import: <see cref="DirectoryService"/> says who may.</summary>
     public bool MayChange => DirectoryService.RefuseChange(Caller) is null;
 
+    /// <summary>Whether to offer Edit for a user: not for one synced from a directory source.</summary>
+    public bool MayEdit(DirectoryUser user) => MayChange && DirectoryService.RefuseSynced(user) is null;
+
     public async Task<IActionResult> OnGetAsync(string? q)
     {
         Query = (q ?? "").Trim();
