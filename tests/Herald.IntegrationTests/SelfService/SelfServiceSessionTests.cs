@@ -93,9 +93,28 @@ public sealed class SelfServiceSessionTests
             Assert.Equal(HttpStatusCode.NotFound, stale.StatusCode);
         }
 
+        // Disabled by a directory sync (gone from its source): the session ends and a fresh
+        // manage link opens nothing, until the user is enabled again.
+        using var beforeDisabled = await SignedInAsync(host, "alice");
+        var fresh = await ManageLinkAsync(host, "alice");
+        await ExecuteAsync(db, "UPDATE directory_users SET disabled_at = 1 WHERE id = 'alice'");
+        Assert.False(await PersonBrowser.SignedInAsync(beforeDisabled));
+        using (var browser = host.Browser())
+        using (var disabled = await browser.GetAsync(new Uri(fresh.TrimStart('/'), UriKind.Relative), Ct))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, disabled.StatusCode);
+        }
+
+        await ExecuteAsync(db, "UPDATE directory_users SET disabled_at = NULL WHERE id = 'alice'");
         using var again = await SignedInAsync(host, "alice");
         await CliAsync(host, "user", "remove", "alice");
         Assert.False(await PersonBrowser.SignedInAsync(again));
+    }
+
+    private static async Task ExecuteAsync(TestDatabase db, string sql)
+    {
+        await using var connection = await db.Database.OpenAsync(Ct);
+        await connection.ExecuteAsync(sql);
     }
 
     [Theory]

@@ -84,7 +84,7 @@ public sealed class ManageLinks(
             return (null, LinkProblem.Expired);
         }
 
-        var user = DirectoryIds.TryCheck(id, out _) ? await directory.FindUserAsync(id, cancellationToken).ConfigureAwait(false) : null;
+        var user = DirectoryIds.TryCheck(id, out _) ? PersonSessions.Active(await directory.FindUserAsync(id, cancellationToken).ConfigureAwait(false)) : null;
         return user is not null && PersonSessions.Stamp(user) == stamp ? (user, LinkProblem.None) : (null, LinkProblem.Invalid);
     }
 }

@@ -38,6 +38,10 @@ public sealed class PersonSessions(IDirectoryStore store)
 
     /// <summary>The user a session belongs to while it is still good: the user exists with the
     /// stamp the session was signed in with. Null ends the session (removed, new email).</summary>
+    /// <summary>The user when they may sign in: a user disabled by a directory sync (gone from
+    /// its source) receives nothing and signs in nowhere, by session, manage link or sign-in link.</summary>
+    public static DirectoryUser? Active(DirectoryUser? user) => user is { DisabledAt: null } ? user : null;
+
     public async Task<DirectoryUser?> ResumeAsync(string? userId, string? stamp, CancellationToken cancellationToken)
     {
         if (!DirectoryIds.TryCheck(userId, out _) || stamp is null)
@@ -45,7 +49,7 @@ public sealed class PersonSessions(IDirectoryStore store)
             return null;
         }
 
-        var user = await store.FindUserAsync(userId!, cancellationToken).ConfigureAwait(false);
+        var user = Active(await store.FindUserAsync(userId!, cancellationToken).ConfigureAwait(false));
         return user is not null && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Stamp(user)), Encoding.ASCII.GetBytes(stamp)) ? user : null;
     }
 }

@@ -138,7 +138,7 @@ public sealed class SignInLinks(
     private async Task<(DirectoryUser?, LinkProblem)> FindUserAsync(string? userId, CancellationToken cancellationToken)
     {
         // The user must still exist: a link outlives nothing it was sent for.
-        var user = userId is null ? null : await directory.FindUserAsync(userId, cancellationToken).ConfigureAwait(false);
+        var user = userId is null ? null : PersonSessions.Active(await directory.FindUserAsync(userId, cancellationToken).ConfigureAwait(false));
         return user is null ? (null, LinkProblem.Expired) : (user, LinkProblem.None);
     }
 }
