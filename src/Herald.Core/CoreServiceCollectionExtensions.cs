@@ -72,6 +72,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<UnsubscribeLinks>();
         services.AddSingleton<IUnsubscribeLinks>(provider => provider.GetRequiredService<UnsubscribeLinks>());
         services.AddSingleton<UnsubscribeService>();
+        services.AddSingleton<UnsubscribeFromEverything>();
         services.AddSingleton<NotificationMailer>();
         services.AddSingleton<DirectoryCache>();
         services.AddSingleton<IDirectory>(provider => provider.GetRequiredService<DirectoryCache>());
