@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Herald.Notifications.Unsubscribe;
 using Microsoft.AspNetCore.Antiforgery;
@@ -37,6 +38,7 @@ public static class UnsubscribeEndpoints
 
         var action = HtmlEncoder.Default.Encode(context.Request.PathBase + context.Request.Path);
         var (all, _) = await everything.DescribeAsync(token, context.RequestAborted).ConfigureAwait(false);
+        AsVisitor(context);
         // The second choice asks for an anti-forgery token (a cookie and this form's field): only
         // a person who opened this page does it, never a mail client's one-click POST or a scanner.
         var tokens = all is null ? null : antiforgery.GetAndStoreTokens(context);
@@ -54,6 +56,7 @@ public static class UnsubscribeEndpoints
     private static async Task<ContentHttpResult> ApplyEverythingAsync(
         HttpContext context, string token, [FromServices] UnsubscribeFromEverything everything, [FromServices] IAntiforgery antiforgery)
     {
+        AsVisitor(context);
         if (!await antiforgery.IsRequestValidAsync(context).ConfigureAwait(false))
         {
             return Page(context, StatusCodes.Status400BadRequest, "Open the link again",
@@ -89,6 +92,11 @@ public static class UnsubscribeEndpoints
             _ => $"<p>You were already unsubscribed from {what}.</p>",
         });
     }
+
+    /// <summary>The signed link is the authority here, whoever follows it: the form's anti-forgery
+    /// token is made for, and checked against, an anonymous visitor even when the request carried
+    /// an API key.</summary>
+    private static void AsVisitor(HttpContext context) => context.User = new ClaimsPrincipal(new ClaimsIdentity());
 
     private static ContentHttpResult Refused(HttpContext context, UnsubscribeTokenProblem problem) => problem == UnsubscribeTokenProblem.Expired
         ? Page(context, StatusCodes.Status400BadRequest, "Link expired",
