@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using Herald.IntegrationTests.Fixtures;
 using Herald.IntegrationTests.Observability;
 using Herald.IntegrationTests.Outbox;
+using Herald.IntegrationTests.Relay;
 using Herald.Testing;
 using MailKit.Net.Smtp;
 using MimeKit;
@@ -104,17 +105,16 @@ public sealed partial class SuppressionEndToEndTests
     public async Task Mail_relayed_to_a_suppressed_address_is_accepted_but_only_the_other_recipient_reaches_the_smart_host()
     {
         using var sink = SmtpSink.Start();
-        using var cli = new HeraldCommandLine { Environment = { ["HERALD_CREDENTIAL_KEY"] = "suppression relay passphrase" } };
-        var relayPort = LoopbackPort.Free();
-        await OutboxNode.MustAsync(cli, "smtp", "set", "--from", "herald@example.org", "--server", "127.0.0.1", "--port", $"{sink.Port}", "--security", "none");
-        await OutboxNode.MustAsync(cli, "relay", "set", "--listen", $"127.0.0.1:{relayPort}", "--scope", "/", "--allow", "127.0.0.1/32");
-        var added = await OutboxNode.MustAsync(cli, "suppression", "add", "Gone@Example.org", "--reason", "hard-bounce", "--source", "DSN from mailbox bounces@example.org");
-        Assert.StartsWith("Suppressed: ", added.Output, StringComparison.Ordinal);
-        await using var server = await HeraldServer.StartAsync(cli.DataDirectory, cli.Environment);
+        await using var node = new RelayNode();
+        await node.UseSinkAsync(sink);
+        await node.MustAsync("relay", "set", "--listen", node.Listen, "--scope", "/", "--allow", "127.0.0.1/32");
+        var added = await node.MustAsync("suppression", "add", "Gone@Example.org", "--reason", "hard-bounce", "--source", "DSN from mailbox bounces@example.org");
+        Assert.StartsWith("Suppressed: ", added, StringComparison.Ordinal);
+        await node.StartServeAsync();
 
         using (var client = new SmtpClient())
         {
-            await ConnectWithRetriesAsync(client, relayPort);
+            await client.ConnectAsync("127.0.0.1", node.RelayPort, MailKit.Security.SecureSocketOptions.None, Ct);
             var message = new MimeMessage { Subject = "Relayed", Body = new TextPart("plain") { Text = "Hello." } };
             message.From.Add(MailboxAddress.Parse("app@example.org"));
             message.To.Add(MailboxAddress.Parse("ok@example.org"));
@@ -125,11 +125,11 @@ public sealed partial class SuppressionEndToEndTests
 
         var received = Assert.Single(await sink.WaitForAsync(1, TimeSpan.FromSeconds(60)));
         Assert.Equal(["ok@example.org"], received.Recipients);
-        var listed = await OutboxNode.MustAsync(cli, "queue", "list", "--state", "suppressed");
-        var id = Assert.Single(listed.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)).Split(' ')[0];
-        var shown = await OutboxNode.MustAsync(cli, "queue", "show", id);
-        Assert.Contains("Gone@EXAMPLE.ORG: suppressed after 0 attempt(s): Suppressed: Gone@EXAMPLE.ORG is on the suppression list of / since ", shown.Output, StringComparison.Ordinal);
-        Assert.Contains("(hard-bounce, source DSN from mailbox bounces@example.org; entry ", shown.Output, StringComparison.Ordinal);
+        var listed = await node.MustAsync("queue", "list", "--state", "suppressed");
+        var id = Assert.Single(listed.Split('\n', StringSplitOptions.RemoveEmptyEntries)).Split(' ')[0];
+        var shown = await node.MustAsync("queue", "show", id);
+        Assert.Contains("Gone@EXAMPLE.ORG: suppressed after 0 attempt(s): Suppressed: Gone@EXAMPLE.ORG is on the suppression list of / since ", shown, StringComparison.Ordinal);
+        Assert.Contains("(hard-bounce, source DSN from mailbox bounces@example.org; entry ", shown, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -240,23 +240,6 @@ public sealed partial class SuppressionEndToEndTests
 
     private static async Task<JsonElement> AddAsync(HttpClient admin, object entry) =>
         JsonDocument.Parse(await MustAsync(await admin.PostAsJsonAsync("api/v1/suppressions", entry, Ct), HttpStatusCode.Created)).RootElement;
-
-    private static async Task ConnectWithRetriesAsync(SmtpClient client, int port)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            try
-            {
-                await client.ConnectAsync("127.0.0.1", port, MailKit.Security.SecureSocketOptions.None, Ct);
-                return;
-            }
-            catch (System.Net.Sockets.SocketException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(100, Ct);
-            }
-        }
-    }
 
     [GeneratedRegex("""<form method="post" action="(?<action>[^"]+/all)"><input type="hidden" name="(?<name>[^"]+)" value="(?<token>[^"]+)">""")]
     private static partial Regex EverythingForm();
