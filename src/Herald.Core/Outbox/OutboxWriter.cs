@@ -104,15 +104,12 @@ public sealed class OutboxWriter : IAsyncDisposable
 
     private void CountSuppressed(NewMessage[] stored, IReadOnlyList<EnqueueResult> results)
     {
-        for (var i = 0; i < stored.Length; i++)
+        foreach (var (message, result) in stored.Zip(results))
         {
             // A duplicate was not stored: its recipients were counted with the original.
-            if (stored[i].Suppressed.Count > 0 && !results[i].Duplicate)
+            if (message.Suppressed.Count > 0 && !result.Duplicate)
             {
-                for (var n = 0; n < stored[i].Suppressed.Count; n++)
-                {
-                    _metrics?.Recipient(RecipientStateNames.Values.NameOf(RecipientState.Suppressed), stored[i].ConnectionName ?? "(none)");
-                }
+                _metrics?.Recipient(RecipientStateNames.Values.NameOf(RecipientState.Suppressed), message.ConnectionName ?? "(none)", message.Suppressed.Count);
             }
         }
     }
