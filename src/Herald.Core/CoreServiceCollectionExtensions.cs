@@ -85,6 +85,13 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<Herald.Notifications.Subscriptions.SubscriptionService>();
         services.AddSingleton<Herald.Notifications.Subscriptions.RuleService>();
         services.AddSingleton<Herald.Notifications.Subscriptions.MyAlertsService>();
+        services.AddSingleton<Herald.Notifications.SelfService.PersonSessions>();
+        services.AddBoundOptions<Herald.Notifications.SelfService.SelfServiceOptions>(Herald.Notifications.SelfService.SelfServiceOptions.Section);
+        services.AddSingleton<Herald.Notifications.SelfService.ManageLinks>();
+        services.AddSingleton<Herald.Notifications.SelfService.IManageLinks>(provider => provider.GetRequiredService<Herald.Notifications.SelfService.ManageLinks>());
+        services.AddSingleton<Herald.Notifications.SelfService.SignInLinkSignal>();
+        services.AddSingleton<Herald.Notifications.SelfService.SignInLinks>();
+        services.AddSingleton<Herald.Notifications.SelfService.SignInLinkMailer>();
         services.AddSingleton<Herald.Notifications.Events.EventService>();
         services.AddSingleton<Herald.Scopes.ScopeService>();
         services.AddSingleton<SubscriptionRecipients>();
@@ -104,6 +111,7 @@ public static class CoreServiceCollectionExtensions
         services.AddHostedService<ConnectionProbes>();
         services.AddHostedService<NotificationEngine>();
         services.AddHostedService<DigestScheduler>();
+        services.AddHostedService(provider => provider.GetRequiredService<Herald.Notifications.SelfService.SignInLinkMailer>());
         return services;
     }
 

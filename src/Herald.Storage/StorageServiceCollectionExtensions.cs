@@ -36,6 +36,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<INotificationTemplateStore, SqlTemplateStore>();
         services.AddSingleton<IRecentEvents, SqlRecentEvents>();
         services.AddSingleton<ISigningKeyStore, SqlSigningKeyStore>();
+        services.AddSingleton<Herald.Notifications.SelfService.ISignInLinkStore, SqlSignInLinkStore>();
         services.AddSingleton<IServiceSettingsStore, SqlServiceSettingsStore>();
         services.AddSingleton<SqlDigestStore>();
         services.AddSingleton<IDigestStore>(provider => provider.GetRequiredService<SqlDigestStore>());

@@ -38,7 +38,7 @@ public sealed class AccessibilityTests(ConsoleFixture console)
             "/queue", "/queue?scope=%2Fdeferring", $"/queue/message?id={console.DeferredMessageId}", "/queue/failed",
             "/rules", "/rules/edit?scope=%2Fhr", "/rules/edit?id=axe-rule", "/subscriptions", "/subscriptions/edit?scope=%2Fhr", "/subscriptions/edit?id=axe-sub",
             "/relay", "/relay/listener", "/users", "/users/edit", "/users/edit?id=axe-user", "/users/import", "/groups", "/groups/edit", "/groups/edit?id=axe-team",
-            "/access?scope=%2Fhr", "/my-alerts",
+            "/access?scope=%2Fhr", "/me",
         ];
         var page = await console.SignedInPageAsync();
         var found = new List<string>();
@@ -60,6 +60,11 @@ public sealed class AccessibilityTests(ConsoleFixture console)
         var signedOut = await console.NewPageAsync();
         await signedOut.GotoAsync("/signin");
         found.AddRange(await ViolationsAsync(signedOut, "/signin"));
+        await signedOut.GotoAsync("/signin/link");
+        found.AddRange(await ViolationsAsync(signedOut, "/signin/link"));
+        await signedOut.GetByRole(AriaRole.Button, new() { Name = "Email me a link" }).ClickAsync();
+        await signedOut.WaitForSelectorAsync(".field-error");
+        found.AddRange(await ViolationsAsync(signedOut, "/signin/link (with errors)"));
 
         Assert.True(found.Count == 0, string.Join("\n", found));
     }

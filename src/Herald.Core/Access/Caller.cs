@@ -4,8 +4,8 @@ namespace Herald.Access;
 
 /// <summary>
 /// Who asks for an operation. Every use case in Core is given the caller and decides there, once,
-/// for every door: the API passes the request's API key, the console its signed-in administrator,
-/// the CLI the local operator. The doors only translate; none of them decides who may.
+/// for every door: the API passes the request's API key, the console its signed-in administrator
+/// or person, the CLI the local operator. The doors only translate; none of them decides who may.
 /// </summary>
 public abstract record Caller
 {
@@ -79,6 +79,27 @@ public abstract record Caller
         public override bool IsAdministrator => true;
 
         public override string? PersonName => Name;
+    }
+
+    /// <summary>
+    /// A directory user signed in to the console as themselves (through a "Manage your alerts"
+    /// link, an emailed sign-in link or single sign-on). They administer nothing and send nothing:
+    /// what is theirs as a person (their own alerts, their opt-outs, their time zone and language)
+    /// is found by <see cref="UserId"/>, exactly, and by nothing else.
+    /// </summary>
+    public sealed record Person(string UserId) : Caller
+    {
+        public override string Description => $"Directory user {UserId}";
+
+        public override bool Administers(ScopePath scope) => false;
+
+        public override bool AdministersAnyScopeIn(ScopePath subtree) => false;
+
+        public override bool MaySendInto(ScopePath scope) => false;
+
+        public override bool IsAdministrator => false;
+
+        public override string? PersonName => UserId;
     }
 
     /// <summary>See <see cref="Operator"/>.</summary>

@@ -14,6 +14,8 @@ namespace Herald.Notifications;
 /// (<c>event:{id}:{recipient}</c>, <c>digest:{subscription}:{recipient}:{window end}</c>): the
 /// outbox stores a key once, so a fan-out or a digest that is run again after a crash, or by two
 /// nodes, sends nothing twice.</param>
+/// <param name="Unsubscribe">What one click turns off; null for mail that belongs to no
+/// subscription or rule (a sign-in link), which then carries no List-Unsubscribe.</param>
 /// <param name="Requester">For an access request: the person asking. They appear in From when the
 /// scope's impersonation policy allows it (the configured address is then the Sender and the
 /// envelope sender); otherwise the message keeps the scope's From and Reply-To and its body names
@@ -21,7 +23,7 @@ namespace Herald.Notifications;
 public sealed record NotificationEmail(
     NotificationRecipient Recipient,
     RenderedNotification Content,
-    Uri Unsubscribe,
+    Uri? Unsubscribe,
     string IdempotencyKey,
     NotificationRequester? Requester = null);
 
@@ -209,14 +211,16 @@ public sealed class NotificationMailer(
         return new MessageContent([email.Recipient.Address], email.Content.Subject, text, html)
         {
             Requested = requested,
-            Headers =
-            [
-                // RFC 8058 one-click unsubscribe; RFC 3834: no auto-replies to this message.
-                new("List-Unsubscribe", $"<{email.Unsubscribe.AbsoluteUri}>"),
-                new("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-                new("Auto-Submitted", "auto-generated"),
-                new("List-Id", NotificationListId.For(scope, effective.FromAddress.Value?.Domain ?? "localhost")),
-            ],
+            Headers = email.Unsubscribe is { } unsubscribe
+                ?
+                [
+                    // RFC 8058 one-click unsubscribe; RFC 3834: no auto-replies to this message.
+                    new("List-Unsubscribe", $"<{unsubscribe.AbsoluteUri}>"),
+                    new("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                    new("Auto-Submitted", "auto-generated"),
+                    new("List-Id", NotificationListId.For(scope, effective.FromAddress.Value?.Domain ?? "localhost")),
+                ]
+                : [new("Auto-Submitted", "auto-generated")],
         };
     }
 

@@ -17,14 +17,23 @@ namespace Herald.Web.Console;
 /// The web console: server-rendered Razor Pages at <c>/</c>, signed in with a cookie. The cookie
 /// is a second authentication scheme beside API keys: the console's pages accept only the cookie,
 /// the API under <c>/api/v1</c> only keys, so a browser session never reaches the API and a key
-/// never opens a page.
+/// never opens a page. A session is an administrator's or a directory user's
+/// (<see cref="ConsoleSessions"/>): the administrators' pages need an administrator
+/// (<see cref="Policy"/>); a person who opens one is told 403, with a link to their own page; the
+/// pages under <c>/SelfService</c> (their own alerts, at <c>/me</c>) take either (<see cref="SignedInPolicy"/>).
 /// </summary>
 public static class ConsoleExtensions
 {
     public const string Scheme = "Console";
+
+    /// <summary>An administrator's session.</summary>
     public const string Policy = "Console";
-    public const string ScopeClaim = "herald:scope";
-    public const string SecurityStampClaim = "herald:stamp";
+
+    /// <summary>Any session: an administrator's or a directory user's.</summary>
+    public const string SignedInPolicy = "ConsoleSignedIn";
+
+    /// <summary>The folder of the pages a directory user reaches.</summary>
+    public const string PersonFolder = "/SelfService";
 
     public static IServiceCollection AddHeraldConsole(this IServiceCollection services)
     {
@@ -38,18 +47,27 @@ public static class ConsoleExtensions
             options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             options.ExpireTimeSpan = TimeSpan.FromHours(8);
             options.SlidingExpiration = true;
-            // Checked on every request against the database that every node shares: an
-            // administrator removed, given a new password or moved to another scope loses every
-            // session at once, on every node.
-            options.Events.OnValidatePrincipal = ValidateAsync;
+            options.Events.OnValidatePrincipal = ConsoleSessions.ValidateAsync;
+            options.Events.OnRedirectToAccessDenied = NotForPersonsAsync;
         });
-        services.AddAuthorizationBuilder().AddPolicy(Policy, policy => policy.AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser());
+        services.AddAuthorizationBuilder()
+            .AddPolicy(Policy, policy => policy.AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser().RequireAssertion(c => ConsoleSessions.IsAdministrator(c.User)))
+            .AddPolicy(SignedInPolicy, policy => policy.AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser());
         services.AddRazorPages(options =>
             {
                 options.RootDirectory = "/Console";
-                options.Conventions.AuthorizeFolder("/", Policy);
+                // One policy per page (two would both have to pass): a person's pages and signing
+                // out take any session, every other page an administrator's.
+                options.Conventions.AddFolderApplicationModelConvention("/", model => model.EndpointMetadata.Add(new AuthorizeAttribute(
+                    model.ViewEnginePath.StartsWith(PersonFolder + "/", StringComparison.Ordinal) || model.ViewEnginePath == "/SignOut" ? SignedInPolicy : Policy)));
                 options.Conventions.AllowAnonymousToPage("/SignIn");
                 options.Conventions.AllowAnonymousToPage("/Setup");
+                // A person's ways in: the link itself is what they prove who they are with.
+                options.Conventions.AllowAnonymousToPage(PersonFolder + "/Manage");
+                options.Conventions.AllowAnonymousToPage(PersonFolder + "/RequestLink");
+                options.Conventions.AllowAnonymousToPage(PersonFolder + "/UseLink");
+                // "My alerts" was here before directory users could sign in: old links still work.
+                options.Conventions.AddPageRoute(PersonFolder + "/Index", "my-alerts");
             })
             .AddApplicationPart(typeof(ConsoleExtensions).Assembly);
         services.Configure<RouteOptions>(o => o.LowercaseUrls = true);
@@ -59,7 +77,18 @@ public static class ConsoleExtensions
             o.Cookie.SameSite = SameSiteMode.Strict;
         });
         services.AddSingleton<SetupLink>();
+        OpenIdConnect.SingleSignOn.Register(services);
         return services;
+    }
+
+    /// <summary>A signed-in person who opens an administrator's page: 403, with the way to their own.</summary>
+    private static async Task NotForPersonsAsync(RedirectContext<CookieAuthenticationOptions> context)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status403Forbidden;
+        response.ContentType = "text/html; charset=utf-8";
+        await response.WriteAsync(ConsolePage.NotAllowedHtml(
+            "This page is for administrators.", "You are signed in as yourself: your own alerts are on your page.", ("/me", "Go to my alerts")), context.HttpContext.RequestAborted).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -121,43 +150,11 @@ public static class ConsoleExtensions
             }).ExcludeFromDescription();
         }
 
+        OpenIdConnect.SingleSignOn.MapStart(app);
         app.MapRazorPages();
         return app;
     }
 
     private const string Favicon =
         """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#2f55d4"/><text x="16" y="22.5" font-family="system-ui,sans-serif" font-size="19" font-weight="700" fill="#fff" text-anchor="middle">H</text></svg>""";
-
-    public static ClaimsPrincipal Principal(Administrator administrator) => new(new ClaimsIdentity(
-        [
-            new Claim(ClaimTypes.Name, administrator.Name),
-            new Claim(ScopeClaim, administrator.Scope.Value),
-            new Claim(SecurityStampClaim, administrator.SecurityStamp),
-        ],
-        Scheme));
-
-    private static async Task ValidateAsync(CookieValidatePrincipalContext context)
-    {
-        var principal = context.Principal;
-        var administrators = context.HttpContext.RequestServices.GetRequiredService<AdministratorService>();
-        var current = principal is null ? null : await administrators.ResumeSessionAsync(
-            principal.Identity?.Name, principal.FindFirstValue(ScopeClaim), principal.FindFirstValue(SecurityStampClaim), context.HttpContext.RequestAborted).ConfigureAwait(false);
-        if (current is null)
-        {
-            context.RejectPrincipal();
-            await context.HttpContext.SignOutAsync(Scheme).ConfigureAwait(false);
-        }
-    }
-}
-
-/// <summary>The signed-in administrator, read from the cookie's claims.</summary>
-public sealed record ConsoleUser(string Name, ScopePath Scope)
-{
-    public bool Administers(ScopePath scope) => scope.IsSameOrDescendantOf(Scope);
-
-    /// <summary>SMTP connections are shared by every scope: only administrators of <c>/</c> see or change them.</summary>
-    public bool IsGlobal => Scope.IsRoot;
-
-    public static ConsoleUser From(ClaimsPrincipal principal) =>
-        new(principal.Identity?.Name ?? "", ScopePath.Parse(principal.FindFirstValue(ConsoleExtensions.ScopeClaim) ?? "/nobody"));
 }

@@ -9,18 +9,26 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace Herald.Web.Console;
 
-/// <summary>What every console page shares: the signed-in administrator, the 403 for a scope
-/// they do not administer, a one-line notice after a redirect, and field errors by name.</summary>
+/// <summary>What every console page shares: the signed-in caller (an administrator or a person),
+/// the 403 for what they may not do, a one-line notice after a redirect, and field errors by name.</summary>
 [RequestSizeLimit(1_048_576)]
 [RequestFormLimits(MultipartBodyLengthLimit = 1_048_576, ValueLengthLimit = 65_536, ValueCountLimit = 200)]
 public abstract class ConsolePage : PageModel
 {
     private ConsoleUser? _admin;
+    private Caller? _caller;
 
-    public ConsoleUser Admin => _admin ??= ConsoleUser.From(User);
+    /// <summary>The signed-in administrator. Only administrators reach the pages that ask (the
+    /// console's policy); asking on a person's page is a bug, never a default scope.</summary>
+    public ConsoleUser Admin => _admin ??= ConsoleUser.From(User)
+        ?? throw new InvalidOperationException("This page is an administrator's, and no administrator is signed in.");
 
-    /// <summary>The caller every use case is given: the signed-in administrator.</summary>
-    public Caller Caller => new Caller.ConsoleAdministrator(Admin.Name, Admin.Scope);
+    /// <summary>Whether the session is an administrator's (a person's pages take both).</summary>
+    public bool SignedInAsAdministrator => ConsoleUser.From(User) is not null;
+
+    /// <summary>The caller every use case is given: the signed-in administrator or person.</summary>
+    public Caller Caller => _caller ??= ConsoleSessions.CallerOf(User)
+        ?? throw new InvalidOperationException("This page needs a session, and nobody is signed in.");
 
     [TempData]
     public string? Notice { get; set; }
@@ -30,15 +38,20 @@ public abstract class ConsolePage : PageModel
     {
         StatusCode = 403,
         ContentType = "text/html; charset=utf-8",
-        Content = $"""
-            <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>Not allowed · Herald</title><link rel="stylesheet" href="/console.css"></head>
-            <body class="bare"><main class="auth-card" id="main"><h1>Not allowed</h1>
-            <p class="alert alert-error" role="alert">{WebUtility.HtmlEncode(what)}</p>
-            <p>You are signed in as <strong>{WebUtility.HtmlEncode(Admin.Name)}</strong>, administrator of <code>{WebUtility.HtmlEncode(Admin.Scope.Value)}</code> and the scopes below it.</p>
-            <p><a class="button" href="/">Back to the dashboard</a></p></main></body></html>
-            """,
+        Content = ConsoleUser.From(User) is { } admin
+            ? NotAllowedHtml(what, $"You are signed in as {admin.Name}, administrator of {admin.Scope.Value} and the scopes below it.", ("/", "Back to the dashboard"))
+            : NotAllowedHtml(what, $"You are signed in as {User.Identity?.Name}.", ("/me", "Back to my alerts")),
     };
+
+    /// <summary>The "Not allowed" page: what was refused, who is signed in, and where to go.</summary>
+    internal static string NotAllowedHtml(string what, string who, (string Href, string Text) back) => $"""
+        <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>Not allowed · Herald</title><link rel="stylesheet" href="/console.css"></head>
+        <body class="bare"><main class="auth-card" id="main"><h1>Not allowed</h1>
+        <p class="alert alert-error" role="alert">{WebUtility.HtmlEncode(what)}</p>
+        <p>{WebUtility.HtmlEncode(who)}</p>
+        <p><a class="button" href="{WebUtility.HtmlEncode(back.Href)}">{WebUtility.HtmlEncode(back.Text)}</a></p></main></body></html>
+        """;
 
     protected ContentResult RefuseScope(ScopePath scope) =>
         Refuse($"Scope {scope} is outside the scopes you administer ({Admin.Scope} and below).");

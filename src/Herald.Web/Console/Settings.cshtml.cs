@@ -9,7 +9,7 @@ namespace Herald.Web.Console;
 /// <summary>A scope's outgoing email settings, the SharePoint form: every value shows where it
 /// comes from ("set here", "inherited from /", "default"); a child scope overrides a value or
 /// reverts it to the inherited one.</summary>
-public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStore store, TestEmailService tester, ScopeService scopes, PublicUrlService publicUrls) : ConsolePage
+public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStore store, TestEmailService tester, ScopeService scopes, PublicUrlService publicUrls, OpenIdConnect.SingleSignOn singleSignOn) : ConsolePage
 {
     public static readonly string[] Fields = ["enabled", "connection", "from", "fromName", "replyTo", "charset", "impersonation"];
 
@@ -42,6 +42,9 @@ public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStor
 
     /// <summary>The service's public URL, shown on the root scope's page.</summary>
     public PublicUrlView? PublicUrl { get; private set; }
+
+    /// <summary>This node's single sign-on configuration, without its secret: administrators of <c>/</c> only.</summary>
+    public OpenIdConnect.SingleSignOn? SingleSignOn { get; private set; }
 
     /// <summary>What was typed into the public URL field, redisplayed when it was refused.</summary>
     public string? PublicUrlTyped { get; private set; }
@@ -266,6 +269,7 @@ public sealed class SettingsModel(OutgoingSettingsService service, ISettingsStor
 
         CharsetChoices = charsets;
         PublicUrl = path.IsRoot ? (await publicUrls.ShowAsync(Caller, HttpContext.RequestAborted)).Value : null;
+        SingleSignOn = path.IsRoot && Caller.AdministersRoot ? singleSignOn : null;
         return null;
     }
 }

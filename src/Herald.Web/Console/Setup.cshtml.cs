@@ -51,7 +51,7 @@ public sealed class SetupModel(SetupLink link, AdministratorService administrato
         }
 
         link.Spend();
-        await HttpContext.SignInAsync(ConsoleExtensions.Scheme, ConsoleExtensions.Principal(created.Value!));
+        await ConsoleSessions.SignInAdministratorAsync(HttpContext, created.Value!);
         return Redirect("/");
     }
 }

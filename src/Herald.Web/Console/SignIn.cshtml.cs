@@ -1,13 +1,17 @@
 using System.Net;
 using Herald.Access;
+using Herald.Web.Console.OpenIdConnect;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Herald.Web.Console;
 
-public sealed class SignInModel(AdministratorService administrators) : ConsolePage
+public sealed class SignInModel(AdministratorService administrators, SingleSignOn singleSignOn) : ConsolePage
 {
+    /// <summary>The organisation's provider, when single sign-on is on.</summary>
+    public SingleSignOn SingleSignOn => singleSignOn;
+
     public string? Problem { get; private set; }
 
     public bool NoAdministrator { get; private set; }
@@ -26,11 +30,19 @@ public sealed class SignInModel(AdministratorService administrators) : ConsolePa
     {
         Name = name;
         ReturnUrl = LocalOrHome(returnUrl);
+        if (!singleSignOn.LocalPasswords)
+        {
+            // Break-glass turned off: no password is even checked. The node's operator still has 'herald admin'.
+            Problem = $"Local administrator passwords are turned off on this node: sign in with {singleSignOn.Options.DisplayName}. An operator on the node can still use 'herald admin'.";
+            Response.StatusCode = StatusCodes.Status403Forbidden;
+            return Page();
+        }
+
         var client = HttpContext.Connection.RemoteIpAddress ?? IPAddress.None;
         switch (await administrators.SignInAsync(name?.Trim(), password, client, HttpContext.RequestAborted))
         {
             case AdministratorSignIn.Success success:
-                await HttpContext.SignInAsync(ConsoleExtensions.Scheme, ConsoleExtensions.Principal(success.Administrator));
+                await ConsoleSessions.SignInAdministratorAsync(HttpContext, success.Administrator);
                 return LocalRedirect(ReturnUrl);
             case AdministratorSignIn.TryLater later:
                 Problem = later.Sentence;

@@ -39,6 +39,8 @@ internal static class ApiMatrix
         new("GET /console.js", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("console.js") },
         new("GET /favicon.svg", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("favicon.svg") },
         new("GET /favicon.ico", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("favicon.ico") },
+        // The console's "Sign in with …": the provider's challenge (back to /signin on this node, where it is off).
+        new("GET /signin/oidc", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("signin/oidc") },
         new("GET /unsubscribe/{token}", Policy.Anyone, Effect.Answer)
         {
             Seed = UnsubscribeLinkAsync, Request = c => Get($"unsubscribe/{c.Seeded.Id}"),

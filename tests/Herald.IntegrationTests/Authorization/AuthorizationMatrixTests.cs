@@ -16,7 +16,7 @@ public sealed class MatrixGroup : ICollectionFixture<MatrixHost>
 /// <summary>
 /// The authorization matrix: every API endpoint and every console page handler, run by every
 /// caller (none, sender /hr, admin /hr, admin /hr2, admin /hr.x, admin /hr/payroll, sender /,
-/// admin /) against resources of /, /hr, /hr/payroll and /hr2, each cell allowed or refused as the
+/// admin /, and a directory user signed in as themselves) against resources of /, /hr, /hr/payroll and /hr2, each cell allowed or refused as the
 /// rules say, and every write checked in the database.
 /// </summary>
 [Collection(MatrixGroup.Name)]

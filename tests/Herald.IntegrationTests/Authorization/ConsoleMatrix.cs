@@ -37,8 +37,8 @@ internal static class ConsoleMatrix
             Global = true, OwnSession = true,
             Request = _ => Posted("signin", ("name", MatrixHost.AdministratorName(MatrixCaller.All[^1])), ("password", MatrixHost.Password), ("returnUrl", "/")),
         },
-        new("GET /SignOut", Policy.AnyCaller, Effect.Answer) { Global = true, Request = _ => Get("signout") },
-        new("POST /SignOut", Policy.AnyCaller, Effect.Answer) { Global = true, OwnSession = true, Request = _ => Posted("signout") },
+        new("GET /SignOut", Policy.SignedIn, Effect.Answer) { Global = true, Request = _ => Get("signout") },
+        new("POST /SignOut", Policy.SignedIn, Effect.Answer) { Global = true, OwnSession = true, Request = _ => Posted("signout") },
         new("GET /Setup", new Policy(Need.NoOne, Address.Farm), Effect.Answer) { Global = true, Request = _ => Get("setup?token=guess") },
         new("POST /Setup", new Policy(Need.NoOne, Address.Farm), Effect.Answer)
         {
@@ -291,37 +291,67 @@ internal static class ConsoleMatrix
             Change = Change.Removed, Seed = GroupAsync, Request = c => Posted($"groups/edit?handler=remove&id={c.Seeded.Id}"), Probe = (h, c) => GroupRow(h, c.Seeded.Id),
         },
 
-        // My alerts: the signed-in administrator's own, as the directory user of the same name.
-        new("GET /MyAlerts/Index", Policy.AnyCaller, Effect.Answer) { Global = true, Request = _ => Get("my-alerts") },
-        new("POST /MyAlerts/Index?handler=Add", new Policy(Need.AnyCaller), Effect.Write)
+        // My alerts: the signed-in person's own, or an administrator's as the directory user of the same name.
+        new("GET /SelfService/Index", Policy.SignedIn, Effect.Answer) { Global = true, Request = _ => Get("me") },
+        new("POST /SelfService/Index?handler=Add", new Policy(Need.SignedIn), Effect.Write)
         {
-            Change = Change.Created, Request = c => Posted("my-alerts?handler=add", [("name", "Mine " + c.Marker), ("scope", c.Scope), .. Filter]),
+            Change = Change.Created, Request = c => Posted("me?handler=add", [("name", "Mine " + c.Marker), ("scope", c.Scope), .. Filter]),
             Probe = (h, c) => h.QueryAsync("SELECT id, owner_id FROM subscriptions WHERE name = @name", new { name = "Mine " + c.Marker }),
         },
-        new("POST /MyAlerts/Index?handler=Frequency", new Policy(Need.AnyCaller), Effect.Write)
+        new("POST /SelfService/Index?handler=Frequency", new Policy(Need.SignedIn), Effect.Write)
         {
             Variant = "mine", SeedFor = OwnAlertAsync,
-            Request = c => Posted("my-alerts?handler=frequency", ("id", c.Seeded.Id), ("frequency", "daily"), ("at", "08:00")), Probe = (h, c) => SubscriptionRow(h, c.Seeded.Id),
+            Request = c => Posted("me?handler=frequency", ("id", c.Seeded.Id), ("frequency", "daily"), ("at", "08:00")), Probe = (h, c) => SubscriptionRow(h, c.Seeded.Id),
         },
-        new("POST /MyAlerts/Index?handler=Frequency", OwnerOnly, Effect.Write)
+        new("POST /SelfService/Index?handler=Frequency", OwnerOnly, Effect.Write)
         {
             Variant = "someone else's", Seed = AlicesAlertAsync,
-            Request = c => Posted("my-alerts?handler=frequency", ("id", c.Seeded.Id), ("frequency", "daily"), ("at", "08:00")), Probe = (h, c) => SubscriptionRow(h, c.Seeded.Id),
+            Request = c => Posted("me?handler=frequency", ("id", c.Seeded.Id), ("frequency", "daily"), ("at", "08:00")), Probe = (h, c) => SubscriptionRow(h, c.Seeded.Id),
         },
-        new("POST /MyAlerts/Index?handler=Remove", new Policy(Need.AnyCaller), Effect.Write)
+        new("POST /SelfService/Index?handler=Remove", new Policy(Need.SignedIn), Effect.Write)
         {
             Variant = "mine", Change = Change.Removed, SeedFor = OwnAlertAsync,
-            Request = c => Posted("my-alerts?handler=remove", ("id", c.Seeded.Id)), Probe = (h, c) => SubscriptionRow(h, c.Seeded.Id),
+            Request = c => Posted("me?handler=remove", ("id", c.Seeded.Id)), Probe = (h, c) => SubscriptionRow(h, c.Seeded.Id),
         },
-        new("POST /MyAlerts/Index?handler=Remove", OwnerOnly, Effect.Write)
+        new("POST /SelfService/Index?handler=Remove", OwnerOnly, Effect.Write)
         {
             Variant = "someone else's", Change = Change.Removed, Seed = AlicesAlertAsync,
-            Request = c => Posted("my-alerts?handler=remove", ("id", c.Seeded.Id)), Probe = (h, c) => SubscriptionRow(h, c.Seeded.Id),
+            Request = c => Posted("me?handler=remove", ("id", c.Seeded.Id)), Probe = (h, c) => SubscriptionRow(h, c.Seeded.Id),
         },
-        new("POST /MyAlerts/Index?handler=OptOut", new Policy(Need.AnyCaller), Effect.Write)
+        new("POST /SelfService/Index?handler=Enabled", new Policy(Need.SignedIn), Effect.Write)
+        {
+            Variant = "mine", SeedFor = OwnAlertAsync,
+            Request = c => Posted("me?handler=enabled", ("id", c.Seeded.Id), ("enabled", "false")), Probe = (h, c) => SubscriptionRow(h, c.Seeded.Id),
+        },
+        new("POST /SelfService/Index?handler=Enabled", OwnerOnly, Effect.Write)
+        {
+            Variant = "someone else's", Seed = AlicesAlertAsync,
+            Request = c => Posted("me?handler=enabled", ("id", c.Seeded.Id), ("enabled", "false")), Probe = (h, c) => SubscriptionRow(h, c.Seeded.Id),
+        },
+        new("POST /SelfService/Index?handler=Preferences", Policy.SignedIn, Effect.Write)
+        {
+            Global = true,
+            Request = c => Posted("me?handler=preferences", ("timeZone", "Europe/Berlin"), ("language", $"en-x-m{c.Number}")),
+            Probe = (h, c) => PreferencesRow(h, OwnUser(c.Caller)),
+        },
+
+        // A person's ways in: the links prove who they are, so anyone holding one may open it.
+        new("GET /SelfService/Manage", Policy.Anyone, Effect.Read) { Global = true, Seed = ManageLinkAsync, Request = c => Get($"me/manage/{c.Seeded.Id}") },
+        new("POST /SelfService/Manage", Policy.Anyone, Effect.Answer) { Global = true, OwnSession = true, Seed = ManageLinkAsync, Request = c => Posted($"me/manage/{c.Seeded.Id}") },
+        new("GET /SelfService/RequestLink", Policy.Anyone, Effect.Answer) { Global = true, Request = _ => Get("signin/link") },
+        new("POST /SelfService/RequestLink", Policy.Anyone, Effect.Answer)
+        {
+            Global = true, OwnSession = true, Request = c => Posted("signin/link", ("email", $"nobody{c.Number}@example.org")),
+        },
+        new("GET /SelfService/UseLink", Policy.Anyone, Effect.Read) { Global = true, SeedFor = SignInLinkAsync, Request = c => Get($"signin/link/{c.Seeded.Id}") },
+        new("POST /SelfService/UseLink", Policy.Anyone, Effect.Answer)
+        {
+            Global = true, OwnSession = true, SeedFor = SignInLinkAsync, Request = c => Posted($"signin/link/{c.Seeded.Id}"),
+        },
+        new("POST /SelfService/Index?handler=OptOut", new Policy(Need.SignedIn), Effect.Write)
         {
             Change = Change.Created, Seed = SubscriptionAsync,
-            Request = c => Posted("my-alerts?handler=optout", ("id", c.Seeded.Id), ("optOut", "true")), Probe = (h, c) => OptOuts(h, c.Seeded.Id),
+            Request = c => Posted("me?handler=optout", ("id", c.Seeded.Id), ("optOut", "true")), Probe = (h, c) => OptOuts(h, c.Seeded.Id),
         },
     ];
 
@@ -340,7 +370,15 @@ internal static class ConsoleMatrix
 
     /// <summary>An alert of the caller's own directory user (alice's for the signed-out visitor).</summary>
     private static Task<Seeded> OwnAlertAsync(MatrixHost host, string scope, MatrixCaller caller) =>
-        SubscriptionAsync(host, scope, "user:" + (caller.Role == Role.None ? "alice" : MatrixHost.AdministratorName(caller)));
+        SubscriptionAsync(host, scope, "user:" + OwnUser(caller));
+
+    /// <summary>The caller's own directory user (alice for the signed-out visitor, who has none).</summary>
+    private static string OwnUser(MatrixCaller caller) => caller.Role switch
+    {
+        Role.None => "alice",
+        Role.Person => MatrixHost.PersonName(caller),
+        _ => MatrixHost.AdministratorName(caller),
+    };
 
     private static Task<Seeded> AlicesAlertAsync(MatrixHost host, string scope) => SubscriptionAsync(host, scope, "user:alice");
 }

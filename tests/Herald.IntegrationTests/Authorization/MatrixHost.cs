@@ -7,11 +7,18 @@ using Herald.Cli;
 using Herald.Outbox;
 using Herald.Storage.Database;
 using Herald.Testing;
+using Herald.Notifications;
+using Herald.Notifications.SelfService;
+using Herald.Web.Console;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Herald.IntegrationTests.Authorization;
 
@@ -48,6 +55,9 @@ public sealed partial class MatrixHost : IAsyncLifetime
 
     internal HttpClient Root { get; private set; } = null!;
 
+    /// <summary>The directory user of the person's row.</summary>
+    internal static string PersonName(MatrixCaller caller) => caller.Label.Split(' ')[^1];
+
     /// <summary>The console administrator (and directory user) of each administrator row.</summary>
     internal static string AdministratorName(MatrixCaller caller) =>
         "adm-" + (caller.Scope == "/" ? "root" : caller.Scope.Trim('/').Replace('/', '-').Replace('.', '-'));
@@ -82,7 +92,7 @@ public sealed partial class MatrixHost : IAsyncLifetime
             Assert.True(created.ExitCode == 0, created.ToString());
         }
 
-        foreach (var caller in MatrixCaller.All.Where(c => c.Role != Role.None))
+        foreach (var caller in MatrixCaller.All.Where(c => c.Role is Role.Sender or Role.Administrator))
         {
             var created = await RunAsync("apikey", "create", "--scope", caller.Scope, "--role", caller.Role == Role.Sender ? "sender" : "admin", "--name", caller.Label.Replace(' ', '-'));
             _keys[caller] = created.Output.Trim().Split('\n')[^1].Trim();
@@ -224,6 +234,12 @@ public sealed partial class MatrixHost : IAsyncLifetime
             return (browser, cookies, Token(await browser.GetStringAsync(new Uri("signin", UriKind.Relative), ct)));
         }
 
+        if (caller.Role == Role.Person)
+        {
+            await SignInPersonAsync(cookies, PersonName(caller), ct);
+            return (browser, cookies, Token(await browser.GetStringAsync(new Uri("me", UriKind.Relative), ct)));
+        }
+
         var signInToken = Token(await browser.GetStringAsync(new Uri("signin", UriKind.Relative), ct));
         using var form = new FormUrlEncodedContent(
         [
@@ -233,6 +249,17 @@ public sealed partial class MatrixHost : IAsyncLifetime
         Assert.True(signedIn.StatusCode == HttpStatusCode.Redirect, $"{caller} could not sign in: {(int)signedIn.StatusCode}");
         // The token of the signed-in session, from a page with a form.
         return (browser, cookies, Token(await browser.GetStringAsync(new Uri("settings", UriKind.Relative), ct)));
+    }
+
+    /// <summary>The session <see cref="ConsoleSessions.SignInPersonAsync"/> gives the user, sealed
+    /// by the node's own cookie format: the matrix is about what a session may do, not how it was
+    /// won (the link tests follow real links).</summary>
+    private async Task SignInPersonAsync(CookieContainer cookies, string userId, CancellationToken ct)
+    {
+        var user = await Services.GetRequiredService<IDirectoryStore>().FindUserAsync(userId, ct) ?? throw new InvalidOperationException("No user " + userId);
+        var options = Services.GetRequiredService<IOptionsMonitor<CookieAuthenticationOptions>>().Get(ConsoleExtensions.Scheme);
+        var ticket = new AuthenticationTicket(ConsoleSessions.PersonPrincipal(user, PersonSignInMethods.ManageLink), ConsoleExtensions.Scheme);
+        cookies.Add(BaseAddress, new Cookie(options.Cookie.Name!, options.TicketDataFormat.Protect(ticket)));
     }
 
     private HttpClient NewBrowser(CookieContainer cookies) =>

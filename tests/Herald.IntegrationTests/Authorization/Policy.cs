@@ -1,16 +1,19 @@
 namespace Herald.IntegrationTests.Authorization;
 
 /// <summary>What a caller holds: nothing (no key, signed out), a sender key, or an administrator
-/// key or console account, each of one scope and every scope below it.</summary>
+/// key or console account, each of one scope and every scope below it; or a directory user signed
+/// in to the console as themselves, who holds no scope at all.</summary>
 internal enum Role
 {
     None,
     Sender,
     Administrator,
+    Person,
 }
 
 /// <summary>One row of the matrix: who calls. The console has no sender role: its rows are the
-/// administrators and the signed-out visitor.</summary>
+/// administrators, a directory user signed in as themselves and the signed-out visitor. The API
+/// takes no console session: the person's row sends its cookie there and is nobody.</summary>
 internal sealed record MatrixCaller(string Label, Role Role, string Scope)
 {
     public static readonly MatrixCaller Nobody = new("none", Role.None, "/");
@@ -25,6 +28,7 @@ internal sealed record MatrixCaller(string Label, Role Role, string Scope)
         new("admin /hr/payroll", Role.Administrator, "/hr/payroll"),
         new("sender /", Role.Sender, "/"),
         new("admin /", Role.Administrator, "/"),
+        new("person bob", Role.Person, "/"),
     ];
 
     /// <summary>The console's rows: the signed-out visitor and every administrator.</summary>
@@ -37,7 +41,7 @@ internal sealed record MatrixCaller(string Label, Role Role, string Scope)
     public static readonly IReadOnlyList<string> Scopes = ["/hr", "/hr/payroll", "/hr2", "/hr.x"];
 
     /// <summary>The caller holds a role in <paramref name="scope"/>: it is the caller's scope or below it.</summary>
-    public bool Holds(string scope) => Role != Role.None && Tree.IsWithin(scope, Scope);
+    public bool Holds(string scope) => Role is Role.Sender or Role.Administrator && Tree.IsWithin(scope, Scope);
 
     public bool Administers(string scope) => Role == Role.Administrator && Holds(scope);
 
@@ -73,6 +77,9 @@ internal enum Need
 
     /// <summary>Any API key or signed-in administrator.</summary>
     AnyCaller,
+
+    /// <summary>Anyone signed in to the console: an administrator or a directory user (for what is their own).</summary>
+    SignedIn,
 
     /// <summary>Any administrator, of whichever scope (the directory is one for the farm).</summary>
     AnyAdministrator,
@@ -127,6 +134,7 @@ internal sealed record Policy(Need Need, Address Address = Address.Scope, Need? 
 {
     public static readonly Policy Anyone = new(Need.Anyone, Address.Farm);
     public static readonly Policy AnyCaller = new(Need.AnyCaller, Address.Farm);
+    public static readonly Policy SignedIn = new(Need.SignedIn, Address.Farm);
     public static readonly Policy AnyAdministrator = new(Need.AnyAdministrator, Address.Farm);
     public static readonly Policy Root = new(Need.RootAdministrator, Address.Farm);
 
@@ -155,6 +163,13 @@ internal sealed record Policy(Need Need, Address Address = Address.Scope, Need? 
             return Outcome.SignIn;
         }
 
+        // A person's session opens their own pages only: the door refuses every other, before the
+        // page runs (so 403, never 404, whatever the page would have said).
+        if (caller.Role == Role.Person && Need is not (Need.SignedIn or Need.NoOne))
+        {
+            return Outcome.Forbidden;
+        }
+
         if (Need == Need.NoOne)
         {
             return Outcome.NotFound;
@@ -174,7 +189,8 @@ internal sealed record Policy(Need Need, Address Address = Address.Scope, Need? 
     {
         Need.Anyone => true,
         Need.NoOne => false,
-        Need.AnyCaller => caller.Role != Role.None,
+        Need.AnyCaller => caller.Role is Role.Sender or Role.Administrator,
+        Need.SignedIn => caller.Role is Role.Administrator or Role.Person,
         Need.AnyAdministrator => caller.Role == Role.Administrator,
         Need.Sender => caller.Holds(scope),
         Need.Administrator => caller.Administers(scope),
@@ -189,6 +205,7 @@ internal sealed record Policy(Need Need, Address Address = Address.Scope, Need? 
         Need.Anyone => "anyone",
         Need.NoOne => Address == Address.Farm ? "nobody once an administrator exists" : "only its owner",
         Need.AnyCaller => "any key or signed-in administrator",
+        Need.SignedIn => "any signed-in administrator or directory user",
         Need.AnyAdministrator => "any administrator",
         Need.Sender => Address == Address.Resource ? "sender or administrator of its scope" : "sender or administrator of the scope",
         Need.Administrator => Address == Address.Resource ? "administrator of its scope" : "administrator of the scope",

@@ -33,6 +33,30 @@ internal static class Seeds
     public static Task<string?> MessagesKeyed(MatrixHost host, string scope, string key) =>
         host.QueryAsync("SELECT id, scope_path, source FROM messages WHERE scope_path = @scope AND idempotency_key = @key", new { scope, key });
 
+    /// <summary>A "Manage your alerts" link of alice's, as a notification would carry it (its token is the id).</summary>
+    public static async Task<Seeded> ManageLinkAsync(MatrixHost host, string scope)
+    {
+        var alice = await host.Services.GetRequiredService<Herald.Notifications.IDirectoryStore>().FindUserAsync("alice", Ct);
+        var link = await host.Services.GetRequiredService<Herald.Notifications.SelfService.ManageLinks>().CreateAsync(alice!, Ct);
+        return new Seeded(link.AbsolutePath.Split('/')[^1], scope, "Continue as User alice");
+    }
+
+    /// <summary>An emailed sign-in link of alice's, stored as the mailer stores one (its token is the id).</summary>
+    public static async Task<Seeded> SignInLinkAsync(MatrixHost host, string scope, MatrixCaller caller)
+    {
+        var links = host.Services.GetRequiredService<Herald.Notifications.SelfService.ISignInLinkStore>();
+        var now = DateTimeOffset.UtcNow;
+        var id = "sil-matrix-" + host.Next().ToString(CultureInfo.InvariantCulture);
+        Assert.True(await links.AddRequestAsync(new(id, id + "@example.org", "192.0.2.7", now), now, 1000, 1000, Ct));
+        var token = Herald.Notifications.SelfService.SignInLinks.NewToken();
+        await links.CompleteAsync(id, Herald.Notifications.SelfService.SignInLinkOutcome.Sent, "alice", Herald.Notifications.SelfService.SignInLinks.HashOf(token), now.AddMinutes(15), Ct);
+        return new Seeded(token, scope, "Continue as User alice");
+    }
+
+    /// <summary>The time zone and language of the caller's own directory user (alice's for the signed-out visitor).</summary>
+    public static Task<string?> PreferencesRow(MatrixHost host, string userId) =>
+        host.QueryAsync("SELECT time_zone, language FROM directory_users WHERE id = @userId", new { userId });
+
     /// <summary>A group's subscription (so that members may opt out), named by its marker.</summary>
     public static async Task<Seeded> SubscriptionAsync(MatrixHost host, string scope) => await SubscriptionAsync(host, scope, "group:everyone");
 

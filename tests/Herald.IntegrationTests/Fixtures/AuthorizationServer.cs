@@ -25,7 +25,9 @@ namespace Herald.IntegrationTests.Fixtures;
 /// person enters a device's user code and allows or denies it. Refresh tokens rotate: each use
 /// gives a new one and the used one is refused at once. Each client is registered with the mailbox its tokens may send as
 /// (the <c>email</c> claim Dovecot reads). It counts what it was asked, so that a test can say how
-/// many tokens were issued and how many were presented to Dovecot.
+/// many tokens were issued and how many were presented to Dovecot. For console sign-in it is also an
+/// OpenID Connect provider: discovery, a login page where the browser picks one of the test's people,
+/// and ID tokens with their <c>sub</c>, <c>email</c>, <c>name</c> and <c>groups</c>.
 /// </summary>
 public sealed class AuthorizationServer : IAsyncDisposable
 {
@@ -38,6 +40,8 @@ public sealed class AuthorizationServer : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, string> _mailboxes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TestPerson> _people = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _openIdClients = new(StringComparer.Ordinal);
     private int _tokenRequests;
     private int _introspections;
 
@@ -258,6 +262,89 @@ public sealed class AuthorizationServer : IAsyncDisposable
         return RegisterAsync(descriptor);
     }
 
+    /// <summary>A relying party that signs people in (OpenID Connect): authorization requests of this
+    /// client show the login page instead of the consent page. No secret makes a public client.</summary>
+    public Task AddOpenIdClientAsync(string clientId, string? secret, Uri redirectUri)
+    {
+        _openIdClients[clientId] = true;
+        var descriptor = new OpenIddictApplicationDescriptor
+        {
+            ClientId = clientId,
+            ClientSecret = secret,
+            ClientType = secret is null ? ClientTypes.Public : ClientTypes.Confidential,
+            RedirectUris = { redirectUri },
+        };
+        AllowEverything(descriptor);
+        descriptor.Permissions.Remove(Permissions.GrantTypes.ClientCredentials);
+        return RegisterAsync(descriptor);
+    }
+
+    /// <summary>Someone who can sign in at the login page; their ID token carries these claims.</summary>
+    public void AddPerson(TestPerson person)
+    {
+        ArgumentNullException.ThrowIfNull(person);
+        _people[person.Subject] = person;
+    }
+
+    /// <summary>What a person's browser does with a sign-in's authorization URL at the login page:
+    /// picks <paramref name="subject"/> and posts; the address it is sent back to (the client's
+    /// redirect URI with the code and state).</summary>
+    public async Task<Uri> LoginAsync(Uri authorizationUrl, string subject)
+    {
+        ArgumentNullException.ThrowIfNull(authorizationUrl);
+        using var client = Browser();
+        var page = await client.GetStringAsync(authorizationUrl);
+        if (!page.Contains("<select id=\"login\" name=\"login\">", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"No login page at {authorizationUrl}: {page}");
+        }
+
+        var fields = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(authorizationUrl.Query).ToDictionary(p => p.Key, p => p.Value.ToString());
+        fields["login"] = subject;
+        using var form = new FormUrlEncodedContent(fields);
+        using var response = await client.PostAsync(new Uri(authorizationUrl.GetLeftPart(UriPartial.Path)), form);
+        return response.Headers.Location ?? throw new InvalidOperationException($"The login page answered {(int)response.StatusCode} without sending the browser back.");
+    }
+
+    /// <summary>What a browser does to sign <paramref name="subject"/> in to <paramref name="clientId"/>
+    /// without the client's help: authorization request with PKCE, the login page posted, the code
+    /// redeemed. The ID token the provider issued, to be shown to another client.</summary>
+    public async Task<string> IdTokenAsync(string clientId, string? secret, Uri redirectUri, string subject)
+    {
+        var verifier = Base64Url(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        var challenge = Base64Url(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier)));
+        var fields = new Dictionary<string, string>
+        {
+            ["client_id"] = clientId, ["redirect_uri"] = redirectUri.AbsoluteUri, ["response_type"] = "code", ["scope"] = "openid profile email",
+            ["state"] = "s", ["nonce"] = "n", ["code_challenge"] = challenge, ["code_challenge_method"] = "S256", ["login"] = subject,
+        };
+        using var client = Browser();
+        using (var login = new FormUrlEncodedContent(fields))
+        using (var answer = await client.PostAsync(new Uri(AuthorizationEndpoint), login))
+        {
+            var back = answer.Headers.Location ?? throw new InvalidOperationException($"The login page answered {(int)answer.StatusCode}.");
+            fields = new Dictionary<string, string>
+            {
+                ["grant_type"] = "authorization_code", ["client_id"] = clientId, ["redirect_uri"] = redirectUri.AbsoluteUri, ["code_verifier"] = verifier,
+                ["code"] = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(back.Query)["code"].ToString(),
+            };
+        }
+
+        if (secret is not null)
+        {
+            fields["client_secret"] = secret;
+        }
+
+        using var redeem = new FormUrlEncodedContent(fields);
+        using var tokens = await client.PostAsync(new Uri(TokenEndpoint), redeem);
+        var json = System.Text.Json.JsonDocument.Parse(await tokens.Content.ReadAsStringAsync());
+        return json.RootElement.TryGetProperty("id_token", out var idToken)
+            ? idToken.GetString()!
+            : throw new InvalidOperationException($"The token endpoint answered {(int)tokens.StatusCode}: {json.RootElement}");
+    }
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
     /// <summary>Allows a device's user code, as the person who signs in would at the verification
     /// page: the form posted with "Allow" (or "Deny" when <paramref name="allow"/> is false).</summary>
     public async Task VerifyAsync(string userCode, bool allow = true)
@@ -359,7 +446,9 @@ public sealed class AuthorizationServer : IAsyncDisposable
             // Authorization code or refresh token: OpenIddict validated it; the grant's claims carry on.
             var granted = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
             var principal = granted.Principal ?? throw new InvalidOperationException("No principal in a validated grant.");
-            identity = Identity(principal.GetClaim(Claims.Subject)!, principal.GetClaim(Claims.Email)!);
+            identity = _people.TryGetValue(principal.GetClaim(Claims.Subject)!, out var person) && principal.HasScope(OpenIddictConstants.Scopes.OpenId)
+                ? PersonIdentity(person)
+                : Identity(principal.GetClaim(Claims.Subject)!, principal.GetClaim(Claims.Email)!);
             identity.SetScopes(principal.GetScopes());
         }
 
@@ -370,6 +459,11 @@ public sealed class AuthorizationServer : IAsyncDisposable
     private async Task<IResult> AuthorizeAsync(HttpContext context)
     {
         var request = context.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("Not an OpenID Connect request.");
+        if (_openIdClients.ContainsKey(request.ClientId ?? ""))
+        {
+            return LoginPage(context, request);
+        }
+
         var mailbox = _mailboxes.GetValueOrDefault(request.ClientId ?? "", "");
         if (!HttpMethods.IsPost(context.Request.Method) || !context.Request.HasFormContentType || context.Request.Form["consent"] != "allow")
         {
@@ -388,6 +482,44 @@ public sealed class AuthorizationServer : IAsyncDisposable
         var identity = Identity(mailbox, mailbox);
         identity.SetScopes(request.GetScopes());
         return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    /// <summary>The provider's login page: the browser picks who signs in (the test's people); the
+    /// code it leads to carries that person.</summary>
+    private IResult LoginPage(HttpContext context, OpenIddictRequest request)
+    {
+        var chosen = HttpMethods.IsPost(context.Request.Method) && context.Request.HasFormContentType ? context.Request.Form["login"].ToString() : "";
+        if (!_people.TryGetValue(chosen, out var person))
+        {
+            var fields = string.Concat(request.GetParameters().Where(p => p.Key != "login").Select(p =>
+                $"<input type=\"hidden\" name=\"{WebUtility.HtmlEncode(p.Key)}\" value=\"{WebUtility.HtmlEncode((string?)p.Value)}\">"));
+            var options = string.Concat(_people.Values.OrderBy(p => p.Subject, StringComparer.Ordinal).Select(p =>
+                $"<option value=\"{WebUtility.HtmlEncode(p.Subject)}\">{WebUtility.HtmlEncode(p.Name)} ({WebUtility.HtmlEncode(p.Email)})</option>"));
+            return Results.Content($"""
+                <!doctype html><html><head><title>Test identity provider</title></head><body>
+                <h1>Sign in to {WebUtility.HtmlEncode(request.ClientId)}</h1>
+                <form method="post">{fields}<label for="login">Account</label><select id="login" name="login">{options}</select>
+                <button type="submit">Sign in</button></form>
+                </body></html>
+                """, "text/html");
+        }
+
+        var identity = PersonIdentity(person);
+        identity.SetScopes(request.GetScopes());
+        return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    /// <summary>A person's claims, in the ID token (and the access token).</summary>
+    private static ClaimsIdentity PersonIdentity(TestPerson person)
+    {
+        var identity = new ClaimsIdentity(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Name, Claims.Role);
+        identity.SetClaim(Claims.Subject, person.Subject);
+        identity.SetClaim(Claims.Email, person.Email);
+        identity.SetClaim(Claims.Name, person.Name);
+        identity.SetClaim(Claims.PreferredUsername, person.Email);
+        identity.SetClaims("groups", [.. person.Groups]);
+        identity.SetDestinations(_ => [Destinations.AccessToken, Destinations.IdentityToken]);
+        return identity;
     }
 
     /// <summary>The verification page of the device flow: the user code the person entered, checked
@@ -435,3 +567,6 @@ public sealed class AuthorizationServer : IAsyncDisposable
         await _app.DisposeAsync();
     }
 }
+
+/// <summary>A person of the test identity provider: <see cref="Subject"/> is the <c>sub</c> claim.</summary>
+public sealed record TestPerson(string Subject, string Email, string Name, params string[] Groups);

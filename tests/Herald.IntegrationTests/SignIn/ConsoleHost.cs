@@ -11,6 +11,7 @@ using Herald.Web.Console;
 using Herald.Web.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -51,11 +52,24 @@ internal sealed partial class ConsoleHost : IAsyncDisposable
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static async Task<ConsoleHost> StartAsync(TestDatabase database, Action<SignInOptions>? signIn = null)
+    /// <summary>Starts the console; <paramref name="settings"/> are what an operator sets as
+    /// <c>HERALD_Section__Name</c> (<c>OpenIdConnect:Authority</c> here), <paramref name="time"/> the node's clock.</summary>
+    public static async Task<ConsoleHost> StartAsync(TestDatabase database, Action<SignInOptions>? signIn = null,
+        IReadOnlyDictionary<string, string?>? settings = null, TimeProvider? time = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
+        if (settings is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(settings);
+        }
+
+        if (time is not null)
+        {
+            builder.Services.AddSingleton(time);
+        }
+
         var console = new CliConsole(TextReader.Null, TextWriter.Null, TextWriter.Null, _ => null, false);
         builder.Services.AddHeraldNode(database.DataDirectory, database.Database, console);
         builder.Services.AddSingleton(new NodeIdentity("console-host", []));
@@ -136,5 +150,5 @@ internal sealed partial class ConsoleHost : IAsyncDisposable
     }
 
     [GeneratedRegex("<input[^>]*name=\"__RequestVerificationToken\"[^>]*value=\"([^\"]+)\"")]
-    private static partial Regex AntiforgeryToken();
+    internal static partial Regex AntiforgeryToken();
 }

@@ -101,7 +101,7 @@ internal sealed class InMemoryDirectoryStore : IDirectoryStore
 
     public Task<IReadOnlyList<DirectoryUser>> ListUsersAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task<DirectoryUser?> FindUserAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task<DirectoryUser?> FindUserAsync(string id, CancellationToken cancellationToken) => Task.FromResult(Users.FirstOrDefault(u => u.Id == id));
 
     public Task<bool> SaveUserAsync(DirectoryUser user, DateTimeOffset now, CancellationToken cancellationToken) => throw new NotSupportedException();
 

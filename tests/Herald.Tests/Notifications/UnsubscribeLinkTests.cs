@@ -99,21 +99,22 @@ public sealed class UnsubscribeLinkTests
         Assert.Equal([new NotificationOrigin(NotificationSourceKind.Subscription, "team", "alice")], store.OptOuts);
     }
 
-    private sealed class MemoryKeys : ISigningKeyStore
+    /// <summary>Keys by purpose, in memory; the SQL twin is the integration tests' node.</summary>
+    internal sealed class MemoryKeys : ISigningKeyStore
     {
-        private byte[]? _key;
+        private readonly Dictionary<string, byte[]> _keys = new(StringComparer.Ordinal);
 
         public int Created { get; private set; }
 
         public Task<byte[]> GetOrCreateAsync(string purpose, byte[] candidate, DateTimeOffset now, CancellationToken cancellationToken)
         {
-            if (_key is null)
+            if (!_keys.TryGetValue(purpose, out var key))
             {
-                _key = candidate;
+                _keys[purpose] = key = candidate;
                 Created++;
             }
 
-            return Task.FromResult(_key);
+            return Task.FromResult(key);
         }
     }
 }

@@ -22,6 +22,11 @@ public static class DefaultTemplates
     /// <summary>The same for an event of a digest (<c>e</c>).</summary>
     private const string DigestWhere = """{% if e.scope == "/" %}{{ e.resource_path | default: "/" }}{% else %}{{ e.scope }}{{ e.resource_path }}{% endif %}""";
 
+    /// <summary>The footer's "Manage your alerts" line, for a recipient who is a directory user.</summary>
+    private const string ManageText = "{% if manage_url %}\nManage your alerts: {{ manage_url }}{% endif %}";
+
+    private const string ManageHtml = """{% if manage_url %} &middot; <a href="{{ manage_url }}">Manage your alerts</a>{% endif %}""";
+
     private static readonly Dictionary<string, TemplateSources> ByType = new(StringComparer.Ordinal)
     {
         [EventTypes.ItemAdded] = Event("Added: {{ event.title }}", "{{ event.title }} was added", "added"),
@@ -52,7 +57,7 @@ public static class DefaultTemplates
           {{ e.link }}{% endif %}
         {% endfor %}
         --
-        You receive this summary because of the alert "{{ digest.subscription_name }}".
+        You receive this summary because of the alert "{{ digest.subscription_name }}".{{{ManageText}}}
         Unsubscribe: {{ unsubscribe_url }}
         """,
         $$$"""
@@ -66,7 +71,7 @@ public static class DefaultTemplates
         {% for e in digest.events %}<tr style="border-top:1px solid #ddd"><td>{% if e.link %}<a href="{{ e.link }}">{{ e.title }}</a>{% else %}{{ e.title }}{% endif %}<br><span style="color:#666">{{{DigestWhere}}}</span></td><td>{{ e.change_kind }}</td><td>{{ e.actor }}</td><td>{{ e.time | date: "%a %-d %b %H:%M" }}</td></tr>
         {% endfor %}</table>
         <hr style="border:0;border-top:1px solid #ddd;margin:24px 0 8px">
-        <p style="color:#666;font-size:12px">You receive this summary because of the alert &ldquo;{{ digest.subscription_name }}&rdquo;. <a href="{{ unsubscribe_url }}">Unsubscribe</a></p>
+        <p style="color:#666;font-size:12px">You receive this summary because of the alert &ldquo;{{ digest.subscription_name }}&rdquo;. <a href="{{ unsubscribe_url }}">Unsubscribe</a>{{{ManageHtml}}}</p>
         </body></html>
         """);
 
@@ -87,7 +92,7 @@ public static class DefaultTemplates
         Open:    {{ event.link }}{% endif %}
 
         --
-        You receive this because of {{ source_name }}.
+        You receive this because of {{ source_name }}.{{{ManageText}}}
         Unsubscribe: {{ unsubscribe_url }}
         """,
         $$$"""
@@ -103,7 +108,7 @@ public static class DefaultTemplates
         </table>{% if event.link %}
         <p style="margin:16px 0"><a href="{{ event.link }}" style="background:#0366d6;color:#fff;padding:8px 14px;border-radius:4px;text-decoration:none">Open</a></p>{% endif %}
         <hr style="border:0;border-top:1px solid #ddd;margin:24px 0 8px">
-        <p style="color:#666;font-size:12px">You receive this because of {{ source_name }}. <a href="{{ unsubscribe_url }}">Unsubscribe</a></p>
+        <p style="color:#666;font-size:12px">You receive this because of {{ source_name }}. <a href="{{ unsubscribe_url }}">Unsubscribe</a>{{{ManageHtml}}}</p>
         </body></html>
         """);
 }

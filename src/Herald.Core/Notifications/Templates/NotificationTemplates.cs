@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Fluid;
+using Herald.Notifications.SelfService;
 using Herald.Scopes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -16,7 +17,12 @@ namespace Herald.Notifications.Templates;
 /// it fails (a digest too long for a body), the failure names it.
 /// </summary>
 public sealed partial class NotificationTemplates(
-    INotificationTemplateStore store, TemplateRenderer renderer, IOptions<NotificationTemplateOptions> options, TimeProvider time, ILogger<NotificationTemplates> logger)
+    INotificationTemplateStore store,
+    TemplateRenderer renderer,
+    IOptions<NotificationTemplateOptions> options,
+    TimeProvider time,
+    ILogger<NotificationTemplates> logger,
+    IManageLinks? manageLinks = null)
     : INotificationTemplates
 {
     /// <summary>How long a node trusts its copy of a scope's templates: a change made on another
@@ -37,10 +43,11 @@ public sealed partial class NotificationTemplates(
         ArgumentNullException.ThrowIfNull(unsubscribe);
         var (stored, _) = await EffectiveAsync(notificationEvent.Scope, notificationEvent.Type, cancellationToken).ConfigureAwait(false);
         var zone = TemplateModel.ZoneOf(recipient);
+        var manage = await ManageLinkAsync(recipient, cancellationToken).ConfigureAwait(false);
         return await RenderEffectiveAsync(stored, notificationEvent.Type, context =>
         {
             TemplateModel.SetEvent(context, notificationEvent, zone);
-            Common(context, recipient, zone, sourceName, unsubscribe);
+            Common(context, recipient, zone, sourceName, unsubscribe, manage);
         }).ConfigureAwait(false);
     }
 
@@ -52,10 +59,11 @@ public sealed partial class NotificationTemplates(
         ArgumentNullException.ThrowIfNull(unsubscribe);
         var (stored, _) = await EffectiveAsync(subscription.Scope, DefaultTemplates.Digest, cancellationToken).ConfigureAwait(false);
         var zone = TemplateModel.ZoneOf(recipient);
+        var manage = await ManageLinkAsync(recipient, cancellationToken).ConfigureAwait(false);
         return await RenderEffectiveAsync(stored, DefaultTemplates.Digest, context =>
         {
             TemplateModel.SetDigest(context, subscription.Name, events, window, zone);
-            Common(context, recipient, zone, $"the alert \"{subscription.Name}\"", unsubscribe);
+            Common(context, recipient, zone, $"the alert \"{subscription.Name}\"", unsubscribe, manage);
         }).ConfigureAwait(false);
     }
 
@@ -83,12 +91,20 @@ public sealed partial class NotificationTemplates(
     /// <summary>Forgets cached templates after a change on this node.</summary>
     public void Invalidate() => _chains.Clear();
 
-    internal static void Common(TemplateContext context, NotificationRecipient recipient, TimeZoneInfo zone, string sourceName, Uri unsubscribe)
+    internal static void Common(TemplateContext context, NotificationRecipient recipient, TimeZoneInfo zone, string sourceName, Uri unsubscribe, Uri? manage)
     {
         TemplateModel.SetRecipient(context, recipient, zone);
         context.SetValue("source_name", sourceName);
         context.SetValue("unsubscribe_url", unsubscribe.AbsoluteUri);
+        if (manage is not null)
+        {
+            context.SetValue("manage_url", manage.AbsoluteUri);
+        }
     }
+
+    /// <summary>The recipient's "Manage your alerts" link; none for an address that is no user.</summary>
+    private ValueTask<Uri?> ManageLinkAsync(NotificationRecipient recipient, CancellationToken cancellationToken) =>
+        manageLinks?.ForAsync(recipient, cancellationToken) ?? ValueTask.FromResult<Uri?>(null);
 
     private async ValueTask<RenderedNotification> RenderEffectiveAsync(NotificationTemplate? stored, string type, Action<TemplateContext> model)
     {

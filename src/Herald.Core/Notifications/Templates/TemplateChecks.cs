@@ -27,6 +27,7 @@ public sealed class TemplateChecks(
     TemplateCompiler compiler, TemplateRenderer renderer, IRecentEvents recent, IOptions<NotificationTemplateOptions> options, TimeProvider time)
 {
     private static readonly Uri SampleUnsubscribe = new("https://herald.example.org/unsubscribe/sample");
+    private static readonly Uri SampleManage = new("https://herald.example.org/me/manage/sample");
 
     /// <summary>Every problem of the sources, per field (subject, text, html). With a
     /// <paramref name="scope"/>, its latest events (and below) are rendered too.</summary>
@@ -204,7 +205,7 @@ public sealed class TemplateChecks(
         return context =>
         {
             TemplateModel.SetEvent(context, notificationEvent, zone);
-            NotificationTemplates.Common(context, recipient, zone, "the alert \"Shared Documents\"", SampleUnsubscribe);
+            NotificationTemplates.Common(context, recipient, zone, "the alert \"Shared Documents\"", SampleUnsubscribe, SampleManage);
         };
     }
 
@@ -217,7 +218,7 @@ public sealed class TemplateChecks(
         return context =>
         {
             TemplateModel.SetDigest(context, "Shared Documents", events, window, zone);
-            NotificationTemplates.Common(context, recipient, zone, "the alert \"Shared Documents\"", SampleUnsubscribe);
+            NotificationTemplates.Common(context, recipient, zone, "the alert \"Shared Documents\"", SampleUnsubscribe, SampleManage);
         };
     }
 }

@@ -9,7 +9,8 @@ namespace Herald.Notifications.Templates;
 /// What a template sees. <c>event</c>: id, type, change_kind, scope, resource_path, actor, title,
 /// link, data (the event's JSON as nested objects), time (in the recipient's time zone).
 /// <c>recipient</c>: name, email, time_zone. <c>source_name</c>: the alert or rule that sent it.
-/// <c>unsubscribe_url</c>. A digest adds <c>digest</c>: events, count, window_start, window_end
+/// <c>unsubscribe_url</c>; <c>manage_url</c> (the recipient's "Manage your alerts" page, only for a
+/// directory user). A digest adds <c>digest</c>: events, count, window_start, window_end
 /// (local), frequency (daily, weekly), subscription_name.
 /// </summary>
 internal static class TemplateModel

@@ -27,6 +27,8 @@ public enum UnsubscribeTokenProblem
 /// </summary>
 public sealed class UnsubscribeLinks(ISigningKeyStore keys, IOptions<NotificationOptions> options, PublicUrlService publicUrl, TimeProvider time) : IUnsubscribeLinks
 {
+    private readonly LinkSigningKey _key = new(keys, Purpose, time);
+
     public const string Purpose = "unsubscribe";
 
     /// <summary>Longest token accepted: far above any real one (ids are at most 100 characters, a
@@ -34,18 +36,14 @@ public sealed class UnsubscribeLinks(ISigningKeyStore keys, IOptions<Notificatio
     public const int MaxTokenLength = 2_048;
 
     private const byte Version = 1;
-    private const int MacLength = 32;
-
-    private byte[]? _key;
 
     public async ValueTask<Uri> CreateAsync(NotificationOrigin origin, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(origin);
-        var key = await KeyAsync(cancellationToken).ConfigureAwait(false);
         var expires = time.GetUtcNow() + options.Value.UnsubscribeLinkLifetime;
         var source = Encoding.UTF8.GetBytes(origin.SourceId);
         var recipient = Encoding.UTF8.GetBytes(origin.Recipient);
-        var token = new byte[1 + 1 + 8 + 2 + source.Length + 2 + recipient.Length + MacLength];
+        var token = new byte[1 + 1 + 8 + 2 + source.Length + 2 + recipient.Length];
         var span = token.AsSpan();
         span[0] = Version;
         span[1] = (byte)origin.Kind;
@@ -58,32 +56,20 @@ public sealed class UnsubscribeLinks(ISigningKeyStore keys, IOptions<Notificatio
             at += 2 + field.Length;
         }
 
-        HMACSHA256.HashData(key, span[..at], span[at..]);
-        return new Uri($"{await publicUrl.GetBaseUrlAsync(cancellationToken).ConfigureAwait(false)}/unsubscribe/{Base64Url.EncodeToString(token)}");
+        var sealedToken = await _key.SealAsync(token, cancellationToken).ConfigureAwait(false);
+        return new Uri($"{await publicUrl.GetBaseUrlAsync(cancellationToken).ConfigureAwait(false)}/unsubscribe/{sealedToken}");
     }
 
     /// <summary>The origin a token names, when it is genuine and not expired.</summary>
     public async ValueTask<(NotificationOrigin? Origin, UnsubscribeTokenProblem Problem)> ReadAsync(string? token, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(token) || token.Length > MaxTokenLength || !Base64Url.IsValid(token))
+        if (await _key.OpenAsync(token, MaxTokenLength, cancellationToken).ConfigureAwait(false) is not { } opened
+            || opened.Length < 1 + 1 + 8 + 2 + 2 || opened[0] != Version)
         {
             return (null, UnsubscribeTokenProblem.Invalid);
         }
 
-        var bytes = Base64Url.DecodeFromChars(token);
-        if (bytes.Length < 1 + 1 + 8 + 2 + 2 + MacLength || bytes[0] != Version)
-        {
-            return (null, UnsubscribeTokenProblem.Invalid);
-        }
-
-        var key = await KeyAsync(cancellationToken).ConfigureAwait(false);
-        var payload = bytes.AsSpan(0, bytes.Length - MacLength);
-        Span<byte> expected = stackalloc byte[MacLength];
-        HMACSHA256.HashData(key, payload, expected);
-        if (!CryptographicOperations.FixedTimeEquals(expected, bytes.AsSpan(payload.Length)))
-        {
-            return (null, UnsubscribeTokenProblem.Invalid);
-        }
+        var payload = opened.AsSpan();
 
         // Signed by us, so well formed; the checks below guard only against our own bugs.
         var kind = (NotificationSourceKind)payload[1];
@@ -110,19 +96,5 @@ public sealed class UnsubscribeLinks(ISigningKeyStore keys, IOptions<Notificatio
         return time.GetUtcNow() >= expires
             ? (null, UnsubscribeTokenProblem.Expired)
             : (new NotificationOrigin(kind, fields[0], fields[1]), UnsubscribeTokenProblem.None);
-    }
-
-    /// <summary>The key, made once by the first node that needs it and then kept in memory. Two
-    /// callers that race both read the one key the store kept.</summary>
-    private async ValueTask<byte[]> KeyAsync(CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _key) is { } key)
-        {
-            return key;
-        }
-
-        key = await keys.GetOrCreateAsync(Purpose, RandomNumberGenerator.GetBytes(32), time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
-        Volatile.Write(ref _key, key);
-        return key;
     }
 }

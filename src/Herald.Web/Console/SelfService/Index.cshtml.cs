@@ -4,10 +4,11 @@ using Herald.Scopes;
 using Herald.Web.Console.Notifications;
 using Microsoft.AspNetCore.Mvc;
 
-namespace Herald.Web.Console.MyAlerts;
+namespace Herald.Web.Console.SelfService;
 
 /// <summary>
-/// "My alerts": the signed-in administrator as a directory user manages their own subscriptions
+/// "My alerts": a directory user signed in as themselves, or an administrator as the directory
+/// user of their name, manages their own subscriptions
 /// and how often they arrive, and opts out of (or back into) their groups' subscriptions. Which
 /// user that is, and what is theirs, is <see cref="MyAlertsService"/>'s to say; the page explains
 /// when the account is linked to no user.
@@ -25,6 +26,20 @@ public sealed class IndexModel(MyAlertsService alerts) : ConsolePage
 
     /// <summary>Scopes where I hold View: where I may subscribe.</summary>
     public IReadOnlyList<ScopePath> Scopes { get; private set; } = [];
+
+    /// <summary>The daily and weekly summaries on their way to me, and what they hold so far.</summary>
+    public IReadOnlyList<DigestPreview> Digests { get; private set; } = [];
+
+    /// <summary>What was typed into the preferences form when it is shown again with a problem.</summary>
+    public (string TimeZone, string Language)? Typed { get; private set; }
+
+    /// <summary>Every IANA time zone this machine knows, for the time zone field's suggestions.</summary>
+    public static IReadOnlyList<string> TimeZones { get; } =
+        [.. TimeZoneInfo.GetSystemTimeZones().Where(z => z.HasIanaId).Select(z => z.Id).Order(StringComparer.Ordinal)];
+
+    /// <summary>The page is an administrator's view of their own alerts, in the console's layout
+    /// with its navigation; a person sees the same page with only theirs.</summary>
+    public bool ForAdministrator => SignedInAsAdministrator;
 
     public FilterForm Filter { get; private set; } = new();
 
@@ -54,7 +69,7 @@ public sealed class IndexModel(MyAlertsService alerts) : ConsolePage
 
         var s = saved.Value!.Value;
         Notice = $"Added your alert {s.Name}: {FilterForm.Summary(s.Filter)} in {s.Scope}, {FilterForm.Describe(s.Schedule)}.";
-        return Redirect("/my-alerts");
+        return Redirect("/me");
     }
 
     public async Task<IActionResult> OnPostFrequencyAsync(string? id, string? frequency, string? at, string? day)
@@ -70,7 +85,7 @@ public sealed class IndexModel(MyAlertsService alerts) : ConsolePage
         await LoadAsync();
         var s = saved.Value!.Value;
         Notice = $"{s.Name} now arrives {FilterForm.Describe(s.Schedule)} ({Me?.TimeZone}).";
-        return Redirect("/my-alerts");
+        return Redirect("/me");
     }
 
     public async Task<IActionResult> OnPostRemoveAsync(string? id)
@@ -83,7 +98,35 @@ public sealed class IndexModel(MyAlertsService alerts) : ConsolePage
         }
 
         Notice = $"Removed your alert {name}.";
-        return Redirect("/my-alerts");
+        return Redirect("/me");
+    }
+
+    public async Task<IActionResult> OnPostEnabledAsync(string? id, bool enabled)
+    {
+        var saved = await alerts.SetEnabledAsync(Caller, id, enabled, HttpContext.RequestAborted);
+        if (saved.Refusal is { } refusal)
+        {
+            await LoadAsync();
+            return Refused(refusal with { Errors = [.. refusal.Errors.Select(e => e with { Field = $"{id}.{e.Field}" })] }, Page);
+        }
+
+        var s = saved.Value!.Value;
+        Notice = s.Enabled ? $"{s.Name} arrives again, {FilterForm.Describe(s.Schedule)}." : $"{s.Name} is paused: nothing arrives until you resume it.";
+        return Redirect("/me");
+    }
+
+    public async Task<IActionResult> OnPostPreferencesAsync(string? timeZone, string? language)
+    {
+        var saved = await alerts.SetPreferencesAsync(Caller, timeZone, language, HttpContext.RequestAborted);
+        if (saved.Refusal is { } refusal)
+        {
+            await LoadAsync();
+            Typed = (timeZone ?? "", language ?? "");
+            return Refused(refusal, Page);
+        }
+
+        Notice = $"Your time zone is now {saved.Value!.TimeZone} and your language {saved.Value.Language}.";
+        return Redirect("/me");
     }
 
     public async Task<IActionResult> OnPostOptOutAsync(string? id, bool optOut)
@@ -96,12 +139,12 @@ public sealed class IndexModel(MyAlertsService alerts) : ConsolePage
         }
 
         Notice = optOut ? $"You no longer receive {name}." : $"You receive {name} again.";
-        return Redirect("/my-alerts");
+        return Redirect("/me");
     }
 
     private async Task LoadAsync()
     {
         var mine = await alerts.ShowAsync(Caller, HttpContext.RequestAborted);
-        (Me, Ambiguous, Own, FromGroups, Scopes) = (mine.User, mine.Ambiguous, mine.Own, mine.FromGroups, mine.Scopes);
+        (Me, Ambiguous, Own, FromGroups, Scopes, Digests) = (mine.User, mine.Ambiguous, mine.Own, mine.FromGroups, mine.Scopes, mine.Digests);
     }
 }
