@@ -46,6 +46,8 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<IDeliveryRoom>(provider => provider.GetRequiredService<DeliveryCapacity>());
         services.AddSingleton<DeliveryConnections>();
         services.AddSingleton<DeliveryAttempt>();
+        services.AddSingleton<Herald.Suppression.SuppressionCheck>();
+        services.AddSingleton<Herald.Suppression.SuppressionService>();
         services.AddSingleton<OutboxWriter>();
         services.AddSingleton<SubmissionService>();
         services.AddSingleton<QueueService>();
@@ -70,6 +72,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<UnsubscribeLinks>();
         services.AddSingleton<IUnsubscribeLinks>(provider => provider.GetRequiredService<UnsubscribeLinks>());
         services.AddSingleton<UnsubscribeService>();
+        services.AddSingleton<UnsubscribeFromEverything>();
         services.AddSingleton<NotificationMailer>();
         services.AddSingleton<DirectoryCache>();
         services.AddSingleton<IDirectory>(provider => provider.GetRequiredService<DirectoryCache>());

@@ -32,6 +32,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IOutboxStore, SqlOutboxStore>();
         services.AddSingleton<IApiKeyStore, SqlApiKeyStore>();
         services.AddSingleton<IRelayStore, SqlRelayStore>();
+        services.AddSingleton<Herald.Suppression.ISuppressionStore, Herald.Storage.Suppression.SqlSuppressionStore>();
         services.AddSingleton<INotificationTemplateStore, SqlTemplateStore>();
         services.AddSingleton<IRecentEvents, SqlRecentEvents>();
         services.AddSingleton<ISigningKeyStore, SqlSigningKeyStore>();

@@ -7,6 +7,7 @@ using Herald.Web.Outbox;
 using Herald.Web.Relay;
 using Herald.Web.Security;
 using Herald.Web.Settings;
+using Herald.Web.Suppression;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
@@ -55,6 +56,7 @@ public static class WebServiceCollectionExtensions
         api.MapFailedEventsApi();
         api.MapSubscriptionsApi();
         api.MapRulesApi();
+        api.MapSuppressionsApi();
         return app;
     }
 }

@@ -105,11 +105,12 @@ public sealed class DeliveryCapacity(IOptions<DeliveryOptions> options, NodeIden
         Room.Release(stored.Count(m => m.Lease is not null));
     }
 
-    /// <summary>Whether the send loop runs and this node may use the message's connection. A
+    /// <summary>Whether the message has a recipient to deliver (one whose every recipient is
+    /// suppressed is stored finished), the send loop runs and this node may use the message's connection. A
     /// message whose bytes are not in memory (a spooled relay transfer) is claimed and read back
     /// from the outbox instead: its spool file is gone once the message is stored.</summary>
     private bool Accepts(NewMessage message) =>
-        message.Mime.Bytes is not null && Volatile.Read(ref _intake) is not null && _allowed is { } allowed
+        !message.NothingToDeliver && message.Mime.Bytes is not null && Volatile.Read(ref _intake) is not null && _allowed is { } allowed
         && (allowed.Connections is not { } connections || message.ConnectionName is not { } name || connections.Contains(name))
         // Asked at each insert, not only as of the last claim: while submissions keep the room
         // full the send loop claims nothing, and a connection that went down meanwhile must not
@@ -129,7 +130,8 @@ public sealed class DeliveryCapacity(IOptions<DeliveryOptions> options, NodeIden
             Attempts: 0,
             message.CreatedAt,
             message.ExpiresAt,
-            message.Recipients.Select((address, ordinal) => new PendingRecipient(ordinal, address, 0)).ToArray())
+            message.Recipients.Select((address, ordinal) => new PendingRecipient(ordinal, address, 0))
+                .Where(r => !message.Suppressed.Any(s => s.Ordinal == r.Ordinal)).ToArray())
         {
             Content = message.Content,
             LeaseUntil = message.Lease!.Until,

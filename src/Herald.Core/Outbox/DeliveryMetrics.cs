@@ -31,8 +31,8 @@ public sealed class DeliveryMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
     }
 
-    public void Recipient(string state, string connection) =>
-        _recipients.Add(1, new("state", state), new("connection", connection));
+    public void Recipient(string state, string connection, int count = 1) =>
+        _recipients.Add(count, new("state", state), new("connection", connection));
 
     public void Delivered(string connection, TimeSpan latency) =>
         _latency.Record(latency.TotalSeconds, new KeyValuePair<string, object?>("connection", connection));

@@ -21,6 +21,10 @@ public enum RecipientState
     /// bug) as many times as <see cref="WorkOptions.MaxAttempts"/> allows; it waits for an
     /// administrator to retry it.</summary>
     Failed,
+
+    /// <summary>On a suppression list of the message's scope or one above it when the message was
+    /// stored: never sent, never claimed; its reply names the entry.</summary>
+    Suppressed,
 }
 
 public static class RecipientStateNames
@@ -32,7 +36,8 @@ public static class RecipientStateNames
         (RecipientState.Bounced, "bounced"),
         (RecipientState.Expired, "expired"),
         (RecipientState.Cancelled, "cancelled"),
-        (RecipientState.Failed, "failed"));
+        (RecipientState.Failed, "failed"),
+        (RecipientState.Suppressed, "suppressed"));
 
     /// <summary>Still to be delivered: a worker will try again.</summary>
     public static bool IsPending(this RecipientState state) => state is RecipientState.Queued or RecipientState.Deferred;
@@ -96,6 +101,14 @@ public sealed record NewMessage(
         init => field = value is { Length: > MaxSubjectLength } ? value[..MaxSubjectLength] : value;
     }
 
+    /// <summary>Recipients on a suppression list (marked by <see cref="Suppression.SuppressionCheck"/>
+    /// as the outbox writer stores the message): stored as <see cref="RecipientState.Suppressed"/>
+    /// with the entry in their reply, and never delivered.</summary>
+    public IReadOnlyList<SuppressedRecipient> Suppressed { get; init; } = [];
+
+    /// <summary>Every recipient is suppressed: the message is finished as it is stored.</summary>
+    public bool NothingToDeliver => Suppressed.Count > 0 && Suppressed.Count >= Recipients.Count;
+
     /// <summary>The longest subject kept for lists (a header line's limit, RFC 5322 §2.1.1).</summary>
     public const int MaxSubjectLength = 998;
 
@@ -134,6 +147,9 @@ public sealed record NewMessage(
         };
     }
 }
+
+/// <summary>A recipient left out of delivery, and the reply stored for it.</summary>
+public sealed record SuppressedRecipient(int Ordinal, string Reply);
 
 /// <summary>Who holds a message's lease, and until when.</summary>
 public sealed record MessageLease(string Node, DateTimeOffset Until);

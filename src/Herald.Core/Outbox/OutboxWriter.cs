@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Herald.Suppression;
 using Microsoft.Extensions.Options;
 
 namespace Herald.Outbox;
@@ -13,14 +14,18 @@ public sealed class OutboxWriter : IAsyncDisposable
     private readonly IOutboxStore _store;
     private readonly OutboxSignal _signal;
     private readonly IDeliveryRoom _room;
+    private readonly SuppressionCheck _suppressions;
+    private readonly DeliveryMetrics? _metrics;
     private readonly int _maxBatch;
     private readonly Task _loop;
 
-    public OutboxWriter(IOutboxStore store, OutboxSignal signal, IDeliveryRoom room, IOptions<OutboxOptions> options)
+    public OutboxWriter(IOutboxStore store, OutboxSignal signal, IDeliveryRoom room, SuppressionCheck suppressions, IOptions<OutboxOptions> options, DeliveryMetrics? metrics = null)
     {
         _store = store;
         _signal = signal;
         _room = room;
+        _suppressions = suppressions;
+        _metrics = metrics;
         _maxBatch = options.Value.MaxCommitBatch;
         _loop = Task.Run(WriteLoopAsync);
     }
@@ -59,12 +64,20 @@ public sealed class OutboxWriter : IAsyncDisposable
                 count += pending.Messages.Count;
             }
 
-            var messages = _room.Lease(batch.SelectMany(p => p.Messages));
+            var messages = batch.SelectMany(p => p.Messages).ToArray();
             try
             {
+                // Suppressed recipients are marked before anything is stored or leased, for every
+                // producer alike. A message with none left to deliver gives back the room it was
+                // leased into ahead (a paced fan-out): it is stored finished and never sent.
+                var marked = await _suppressions.MarkAsync(messages, CancellationToken.None).ConfigureAwait(false);
+                _room.Abandon(marked.Where(m => m.NothingToDeliver && m.Lease is not null).ToArray());
+                messages = _room.Lease(marked.Select(m => m.NothingToDeliver && m.Lease is not null ? m with { Lease = null } : m));
+
                 // Checkpoint: the rows are durable when this returns; only then is anyone told.
                 var results = await _store.EnqueueAsync(messages, CancellationToken.None).ConfigureAwait(false);
                 _room.Deliver(messages, results);
+                CountSuppressed(messages, results);
                 var offset = 0;
                 foreach (var pending in batch)
                 {
@@ -73,7 +86,7 @@ public sealed class OutboxWriter : IAsyncDisposable
                 }
 
                 // What this node's worker did not take is for the claims (here or on other nodes).
-                if (messages.Any(m => m.Lease is null))
+                if (messages.Any(m => m.Lease is null && !m.NothingToDeliver))
                 {
                     _signal.Notify();
                 }
@@ -85,6 +98,18 @@ public sealed class OutboxWriter : IAsyncDisposable
                 {
                     pending.Completion.TrySetException(ex);
                 }
+            }
+        }
+    }
+
+    private void CountSuppressed(NewMessage[] stored, IReadOnlyList<EnqueueResult> results)
+    {
+        foreach (var (message, result) in stored.Zip(results))
+        {
+            // A duplicate was not stored: its recipients were counted with the original.
+            if (message.Suppressed.Count > 0 && !result.Duplicate)
+            {
+                _metrics?.Recipient(RecipientStateNames.Values.NameOf(RecipientState.Suppressed), message.ConnectionName ?? "(none)", message.Suppressed.Count);
             }
         }
     }

@@ -15,6 +15,8 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
 {
     private const string Pending = "pending";
     private const string Done = "done";
+    private const string Queued = "queued";
+    private const string Suppressed = "suppressed";
 
     /// <summary>Up to this size a claim reads the MIME with the row, as small messages are sent
     /// at once; a larger one stays in the database until its attempt begins.</summary>
@@ -64,11 +66,20 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
             await database.WriteBlobAsync(connection, transaction, "messages", "mime", message.Id, content, message.Mime.Length, cancellationToken).ConfigureAwait(false);
         }
 
+        // A suppressed recipient is stored finished, with the entry that suppressed it as its reply.
         await database.ExecuteEachAsync(
             connection,
             transaction,
-            "INSERT INTO recipients (message_id, ordinal, address, state, attempts, updated_at) VALUES (@Id, @Ordinal, @Address, 'queued', 0, @Created)",
-            fresh.SelectMany(m => m.Recipients.Select((address, ordinal) => (object)new { m.Id, Ordinal = ordinal, Address = address, Created = m.CreatedAt.ToUnixTimeMilliseconds() }))).ConfigureAwait(false);
+            "INSERT INTO recipients (message_id, ordinal, address, state, attempts, last_reply, updated_at) VALUES (@Id, @Ordinal, @Address, @State, 0, @Reply, @Created)",
+            fresh.SelectMany(m => m.Recipients.Select((address, ordinal) => (object)new
+            {
+                m.Id,
+                Ordinal = ordinal,
+                Address = address,
+                State = m.Suppressed.Any(s => s.Ordinal == ordinal) ? Suppressed : Queued,
+                Reply = m.Suppressed.FirstOrDefault(s => s.Ordinal == ordinal)?.Reply,
+                Created = m.CreatedAt.ToUnixTimeMilliseconds(),
+            }))).ConfigureAwait(false);
 
         // Checkpoint: with synchronous=FULL (SQLite) or a synchronous commit (PostgreSQL) the
         // messages are on disk when this returns.
@@ -80,7 +91,7 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
         INSERT INTO messages (id, scope_path, source, envelope_sender, connection_name, message_id_header, mime, size_bytes, subject,
             idempotency_key, state, attempts, next_attempt_at, lease_owner, lease_until, created_at, expires_at, updated_at, trace_parent)
         VALUES (@Id, @Scope, @Source, @EnvelopeSender, @ConnectionName, @MessageIdHeader, COALESCE(@Mime, {database.BlobToWrite("@Size")}), @Size, @Subject,
-            @IdempotencyKey, 'pending', 0, @Created, @LeaseOwner, @LeaseUntil, @Created, @Expires, @Created, @TraceParent)
+            @IdempotencyKey, @State, 0, @Created, @LeaseOwner, @LeaseUntil, @Created, @Expires, @Created, @TraceParent)
         ON CONFLICT DO NOTHING
         """;
 
@@ -96,6 +107,8 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
         Size = message.Mime.Length,
         message.Subject,
         message.IdempotencyKey,
+        // Every recipient suppressed: finished as it is stored, never claimed.
+        State = message.NothingToDeliver ? Done : Pending,
         LeaseOwner = message.Lease?.Node,
         LeaseUntil = message.Lease?.Until.ToUnixTimeMilliseconds(),
         Created = message.CreatedAt.ToUnixTimeMilliseconds(),

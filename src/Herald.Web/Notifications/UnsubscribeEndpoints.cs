@@ -1,5 +1,7 @@
+using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Herald.Notifications.Unsubscribe;
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -21,10 +23,12 @@ public static class UnsubscribeEndpoints
         var unsubscribe = app.MapGroup("/unsubscribe").AllowAnonymous().ExcludeFromDescription();
         unsubscribe.MapGet("/{token}", ShowAsync);
         unsubscribe.MapPost("/{token}", ApplyAsync);
+        unsubscribe.MapPost("/{token}/all", ApplyEverythingAsync);
         return app;
     }
 
-    private static async Task<ContentHttpResult> ShowAsync(HttpContext context, string token, [FromServices] UnsubscribeService service)
+    private static async Task<ContentHttpResult> ShowAsync(
+        HttpContext context, string token, [FromServices] UnsubscribeService service, [FromServices] UnsubscribeFromEverything everything, [FromServices] IAntiforgery antiforgery)
     {
         var (target, problem) = await service.DescribeAsync(token, context.RequestAborted).ConfigureAwait(false);
         if (target is null)
@@ -33,10 +37,42 @@ public static class UnsubscribeEndpoints
         }
 
         var action = HtmlEncoder.Default.Encode(context.Request.PathBase + context.Request.Path);
+        var (all, _) = await everything.DescribeAsync(token, context.RequestAborted).ConfigureAwait(false);
+        AsVisitor(context);
+        // The second choice asks for an anti-forgery token (a cookie and this form's field): only
+        // a person who opened this page does it, never a mail client's one-click POST or a scanner.
+        var tokens = all is null ? null : antiforgery.GetAndStoreTokens(context);
+        var allForm = all is null ? "" : $"""
+            <p>Or stop every email from {HtmlEncoder.Default.Encode(all.Scope.Value)} to <b>{HtmlEncoder.Default.Encode(all.Address)}</b>: alerts, rules and administrative messages alike.</p>
+            <form method="post" action="{action}/all"><input type="hidden" name="{HtmlEncoder.Default.Encode(tokens!.FormFieldName)}" value="{HtmlEncoder.Default.Encode(tokens.RequestToken ?? "")}"><button type="submit" style="padding:8px 14px">Unsubscribe from everything</button></form>
+            """;
         return Page(context, StatusCodes.Status200OK, "Unsubscribe", $"""
             <p>Stop receiving emails from {HtmlEncoder.Default.Encode(target.Description)} at <b>{HtmlEncoder.Default.Encode(target.Origin.Recipient)}</b>?</p>
             <form method="post" action="{action}"><button type="submit" style="padding:8px 14px">Unsubscribe</button></form>
+            {allForm}
             """);
+    }
+
+    private static async Task<ContentHttpResult> ApplyEverythingAsync(
+        HttpContext context, string token, [FromServices] UnsubscribeFromEverything everything, [FromServices] IAntiforgery antiforgery)
+    {
+        AsVisitor(context);
+        if (!await antiforgery.IsRequestValidAsync(context).ConfigureAwait(false))
+        {
+            return Page(context, StatusCodes.Status400BadRequest, "Open the link again",
+                "<p>This page has expired. Open the unsubscribe link in the email again, then choose \"Unsubscribe from everything\".</p>");
+        }
+
+        var (target, added, problem) = await everything.ApplyAsync(token, context.RequestAborted).ConfigureAwait(false);
+        if (target is null)
+        {
+            return Refused(context, problem);
+        }
+
+        var what = $"{HtmlEncoder.Default.Encode(target.Scope.Value)} to <b>{HtmlEncoder.Default.Encode(target.Address)}</b>";
+        return Page(context, StatusCodes.Status200OK, "Unsubscribed", added
+            ? $"<p>Done: no more emails from {what}. Ask your administrator if you want them again.</p>"
+            : $"<p>You were already unsubscribed from every email from {what}.</p>");
     }
 
     private static async Task<ContentHttpResult> ApplyAsync(HttpContext context, string token, [FromServices] UnsubscribeService service)
@@ -56,6 +92,11 @@ public static class UnsubscribeEndpoints
             _ => $"<p>You were already unsubscribed from {what}.</p>",
         });
     }
+
+    /// <summary>The signed link is the authority here, whoever follows it: the form's anti-forgery
+    /// token is made for, and checked against, an anonymous visitor even when the request carried
+    /// an API key.</summary>
+    private static void AsVisitor(HttpContext context) => context.User = new ClaimsPrincipal(new ClaimsIdentity());
 
     private static ContentHttpResult Refused(HttpContext context, UnsubscribeTokenProblem problem) => problem == UnsubscribeTokenProblem.Expired
         ? Page(context, StatusCodes.Status400BadRequest, "Link expired",

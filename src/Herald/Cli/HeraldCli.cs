@@ -46,6 +46,7 @@ internal static class HeraldCli
             DoctorCommand.Create(console),
             ApiKeyCommands.Create(console),
             QueueCommands.Create(console),
+            SuppressionCommands.Create(console),
             EventCommands.Create(console),
             RelayCommands.Create(console),
             TemplateCommands.Create(console),

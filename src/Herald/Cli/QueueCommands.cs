@@ -14,7 +14,7 @@ internal static class QueueCommands
     public static Command Create(CliConsole console)
     {
         var scope = new Option<string>("--scope") { Description = "Scope (and its children) to list (default /).", DefaultValueFactory = _ => "/" };
-        var state = new Option<string?>("--state") { Description = "Only messages with a recipient in this state: queued, sent, deferred, bounced, expired, cancelled, failed (quarantined: see 'queue show')." };
+        var state = new Option<string?>("--state") { Description = "Only messages with a recipient in this state: queued, sent, deferred, bounced, expired, cancelled, failed (quarantined: see 'queue show'), suppressed." };
         var recipient = new Option<string?>("--recipient") { Description = "Only messages to this address." };
         var limit = new Option<int>("--limit") { Description = $"At most this many, 1 to {QueueService.MaxLimit} (default 50).", DefaultValueFactory = _ => 50 };
         var list = new Command("list", "List messages, newest first.") { scope, state, recipient, limit };

@@ -49,6 +49,12 @@ internal static class ApiMatrix
         {
             Seed = UnsubscribeLinkAsync, Request = c => Post($"unsubscribe/{c.Seeded.Id}"), Probe = (h, c) => SubscriptionRow(h, c.Seeded.Marker),
         },
+        new("POST /unsubscribe/{token}/all", Policy.Anyone, Effect.Write)
+        {
+            Change = Change.Created, Seed = EverythingFormAsync,
+            Request = c => new CellRequest(HttpMethod.Post, $"unsubscribe/{c.Seeded.Id}/all") { Form = EverythingForms[c.Seeded.Id].Form, Cookie = EverythingForms[c.Seeded.Id].Cookie },
+            Probe = (h, c) => SuppressionRow(h, c.Scope, c.Seeded.Marker + "@example.org"),
+        },
         new("GET /metrics", Policy.Root, Effect.Answer) { Global = true, Request = _ => Get("metrics") },
 
         // Messages.
@@ -310,6 +316,21 @@ internal static class ApiMatrix
         },
         new("POST /api/v1/rules/{id}/test", AdministratorsThing, Effect.Answer) { Seed = RuleAsync, Request = c => Post($"api/v1/rules/{c.Seeded.Id}/test") },
         new("POST /api/v1/rules/test", ScopeAdministrator, Effect.Answer) { Request = c => Post("api/v1/rules/test", RuleDraft(c.Scope)) },
+
+        // Suppression lists: administrators of their scope.
+        new("GET /api/v1/suppressions", ScopeAdministrator, Effect.List) { Seed = SuppressionAsync, Request = c => Get($"api/v1/suppressions?scope={Q(c.Scope)}") },
+        new("GET /api/v1/suppressions/export", ScopeAdministrator, Effect.Read) { Seed = SuppressionAsync, Request = c => Get($"api/v1/suppressions/export?format=csv&scope={Q(c.Scope)}") },
+        new("POST /api/v1/suppressions", ScopeAdministrator, Effect.Write)
+        {
+            Change = Change.Created,
+            Request = c => Post("api/v1/suppressions", new { scope = c.Scope, address = c.Marker + "@example.org", reason = "administrator" }),
+            Probe = (h, c) => SuppressionRow(h, c.Scope, c.Marker + "@example.org"),
+        },
+        new("DELETE /api/v1/suppressions/{id}", AdministratorsThing, Effect.Write)
+        {
+            Change = Change.Removed, Seed = SuppressionAsync,
+            Request = c => Delete($"api/v1/suppressions/{c.Seeded.Id}"), Probe = (h, c) => SuppressionRow(h, c.Scope, c.Seeded.Marker + "@example.org"),
+        },
     ];
 
     /// <summary>A group subscription alice has opted out of.</summary>

@@ -48,6 +48,9 @@ internal sealed record CellRequest(HttpMethod Method, string Path)
 
     public (string ContentType, string Text)? Body { get; init; }
 
+    /// <summary>A Cookie header of its own (an anti-forgery cookie a seed was given by a page).</summary>
+    public string? Cookie { get; init; }
+
     /// <summary>A file field of a multipart form (the console's import).</summary>
     public (string Field, string FileName, string Text)? File { get; init; }
 
@@ -159,8 +162,10 @@ internal static class CellRunner
         try
         {
             using var message = Build(request, console ? (ownSession?.Item2 ?? host.Session(cell.Caller).Token) : null);
-            var client = console ? ownSession?.Item1 ?? host.Session(cell.Caller).Browser
-                : cell.Caller.Role == Role.Person ? host.Session(cell.Caller).Browser : host.ApiClient(cell.Caller);
+            // A Cookie header of the request's own is sent by a client that keeps no cookies (one that does drops it).
+            using var cookieless = request.Cookie is not null && !console ? host.Api(cell.Caller, cookies: false) : null;
+            var client = cookieless ?? (console ? ownSession?.Item1 ?? host.Session(cell.Caller).Browser
+                : cell.Caller.Role == Role.Person ? host.Session(cell.Caller).Browser : host.ApiClient(cell.Caller));
             using var response = await client.SendAsync(message, TestContext.Current.CancellationToken);
             status = response.StatusCode;
             body = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
@@ -249,6 +254,11 @@ internal static class CellRunner
     private static HttpRequestMessage Build(CellRequest request, string? token)
     {
         var message = new HttpRequestMessage(request.Method, new Uri(request.Path.TrimStart('/'), UriKind.Relative));
+        if (request.Cookie is { } cookie)
+        {
+            message.Headers.Add("Cookie", cookie);
+        }
+
         if (request.File is { } file)
         {
             var multipart = new MultipartFormDataContent

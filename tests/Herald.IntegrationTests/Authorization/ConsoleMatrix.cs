@@ -111,6 +111,24 @@ internal static class ConsoleMatrix
             Seed = MessageAsync, Request = c => Posted($"queue/message?handler=cancel&id={c.Seeded.Id}"), Probe = (h, c) => MessageRow(h, c.Seeded.Id),
         },
 
+        // Suppression lists: administrators of their scope.
+        new("GET /Suppressions/Index", ScopeAdministrator, Effect.List) { Variant = "list", Seed = SuppressionAsync, Request = c => Get($"suppressions?scope={Q(c.Scope)}") },
+        new("GET /Suppressions/Index", ScopeAdministrator, Effect.Read)
+        {
+            Variant = "export", Seed = SuppressionAsync, Request = c => Get($"suppressions?handler=export&format=csv&scope={Q(c.Scope)}"),
+        },
+        new("POST /Suppressions/Index?handler=Add", ScopeAdministrator, Effect.Write)
+        {
+            Change = Change.Created,
+            Request = c => Posted("suppressions?handler=add", ("scope", c.Scope), ("address", c.Marker + "@example.org"), ("reason", "administrator")),
+            Probe = (h, c) => SuppressionRow(h, c.Scope, c.Marker + "@example.org"),
+        },
+        new("POST /Suppressions/Index?handler=Remove", ResourceAdministrator, Effect.Write)
+        {
+            Change = Change.Removed, Seed = SuppressionAsync,
+            Request = c => Posted("suppressions?handler=remove", ("id", c.Seeded.Id)), Probe = (h, c) => SuppressionRow(h, c.Scope, c.Seeded.Marker + "@example.org"),
+        },
+
         // Failed work: the signed-in administrator's own scope and below, retried one item at a time.
         new("GET /Queue/Failed", Policy.AnyAdministrator, Effect.Answer) { Global = true, Request = _ => Get("queue/failed") },
         new("POST /Queue/Failed?handler=RetryEvent", ResourceAdministrator, Effect.Write)

@@ -126,10 +126,11 @@ public sealed partial class MatrixHost : IAsyncLifetime
         }
     }
 
-    /// <summary>An HTTP client for the API with the caller's key (none for the signed-out row).</summary>
-    internal HttpClient Api(MatrixCaller caller)
+    /// <summary>An HTTP client for the API with the caller's key (none for the signed-out row);
+    /// <paramref name="cookies"/> false for a request that carries a Cookie header of its own.</summary>
+    internal HttpClient Api(MatrixCaller caller, bool cookies = true)
     {
-        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        var client = new HttpClient(new HttpClientHandler { UseCookies = cookies }) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
         if (_keys.TryGetValue(caller, out var key))
         {
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);

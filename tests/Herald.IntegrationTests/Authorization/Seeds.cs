@@ -253,6 +253,39 @@ internal static class Seeds
         return new Seeded(link.AbsolutePath.Split('/')[^1], scope, subscription.Id);
     }
 
+    /// <summary>An entry of the scope's suppression list, for its marker's address.</summary>
+    public static async Task<Seeded> SuppressionAsync(MatrixHost host, string scope)
+    {
+        var marker = host.Marker();
+        var id = await PostAsync(host, "api/v1/suppressions", new { scope, address = marker + "@example.org", reason = "administrator", source = "matrix " + marker }, "id");
+        return new Seeded(id, scope, marker);
+    }
+
+    public static Task<string?> SuppressionRow(MatrixHost host, string scope, string address) =>
+        host.QueryAsync("SELECT reason, source FROM suppressions WHERE scope_path = @scope AND address = @address", new { scope, address });
+
+    /// <summary>The "unsubscribe from everything" form of a rule's notification to the marker's
+    /// address, as a browser gets it: its anti-forgery cookie and field, by the link's token.</summary>
+    public static readonly System.Collections.Concurrent.ConcurrentDictionary<string, ((string, string)[] Form, string Cookie)> EverythingForms = new(StringComparer.Ordinal);
+
+    public static async Task<Seeded> EverythingFormAsync(MatrixHost host, string scope)
+    {
+        var marker = host.Marker();
+        var rule = "rule-" + host.Next().ToString(CultureInfo.InvariantCulture);
+        await PostAsync(host, "api/v1/rules", new { id = rule, scope, name = "Rule " + marker, eventTypes = new[] { "item.changed" }, recipients = new[] { marker + "@example.org" } }, "id");
+        var links = host.Services.GetRequiredService<Herald.Notifications.IUnsubscribeLinks>();
+        var link = await links.CreateAsync(new Herald.Notifications.NotificationOrigin(Herald.Notifications.NotificationSourceKind.Rule, rule, marker + "@example.org"), Ct);
+        var token = link.AbsolutePath.Split('/')[^1];
+        using var browser = new HttpClient(new HttpClientHandler { UseCookies = false }) { BaseAddress = host.Root.BaseAddress };
+        using var page = await browser.GetAsync($"unsubscribe/{token}", Ct);
+        var html = await page.Content.ReadAsStringAsync(Ct);
+        var field = System.Text.RegularExpressions.Regex.Match(html, "<input type=\"hidden\" name=\"(?<name>[^\"]+)\" value=\"(?<value>[^\"]+)\">");
+        Assert.True(field.Success, html);
+        var cookie = string.Join("; ", page.Headers.GetValues("Set-Cookie").Select(c => c.Split(';')[0]));
+        EverythingForms[token] = ([(field.Groups["name"].Value, System.Net.WebUtility.HtmlDecode(field.Groups["value"].Value))], cookie);
+        return new Seeded(token, scope, marker);
+    }
+
     public static async Task<string> PostAsync(MatrixHost host, string path, object body, string idProperty)
     {
         using var response = await host.Root.PostAsJsonAsync(path, body, Ct);

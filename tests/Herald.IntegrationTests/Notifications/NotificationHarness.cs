@@ -11,6 +11,8 @@ using Herald.Settings;
 using Herald.Storage.Notifications;
 using Herald.Storage.Outbox;
 using Herald.Storage.Settings;
+using Herald.Storage.Suppression;
+using Herald.Suppression;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -99,7 +101,7 @@ internal sealed class NotificationHarness : IAsyncDisposable
         var outboxOptions = Options.Create(new OutboxOptions());
         // No delivery runs here: the room is never opened, so nothing is leased at insert.
         var handoff = new DeliveryCapacity(Options.Create(new DeliveryOptions()), new NodeIdentity(name, []), Time);
-        var writer = new OutboxWriter(new SqlOutboxStore(Db.Database, Db.Spool), new OutboxSignal(), handoff, outboxOptions);
+        var writer = new OutboxWriter(new SqlOutboxStore(Db.Database, Db.Spool), new OutboxSignal(), handoff, new SuppressionCheck(new SqlSuppressionStore(Db.Database), Time), outboxOptions);
         _writers.Add(writer);
         var mailer = new NotificationMailer(new OutgoingSettingsCache(Settings, Time), writer, handoff, Options.Create(new DeliveryOptions()), outboxOptions, Time);
         var matcher = new NotificationMatcher(Subscriptions, Time);

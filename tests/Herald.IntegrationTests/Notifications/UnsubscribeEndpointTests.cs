@@ -6,6 +6,8 @@ using Herald.Scopes;
 using Herald.Settings;
 using Herald.Storage.Notifications;
 using Herald.Storage.Settings;
+using Herald.Storage.Suppression;
+using Herald.Suppression;
 using Herald.Testing;
 using Herald.Web.Notifications;
 using Microsoft.AspNetCore.Builder;
@@ -131,6 +133,15 @@ public sealed class UnsubscribeEndpointTests
             builder.Services.AddSingleton<PublicUrlService>();
             builder.Services.AddSingleton<UnsubscribeLinks>();
             builder.Services.AddSingleton<UnsubscribeService>();
+            // The page's second choice, "unsubscribe from everything": the recipient's address, the suppression list, its form's anti-forgery token.
+            var directory = new FakeDirectory();
+            directory.AddUser("alice");
+            builder.Services.AddSingleton<IDirectory>(directory);
+            builder.Services.AddSingleton<ISuppressionStore>(new SqlSuppressionStore(database.Database));
+            builder.Services.AddSingleton<ISettingsStore>(new SqlSettingsStore(database.Database, time));
+            builder.Services.AddSingleton<SuppressionService>();
+            builder.Services.AddSingleton<UnsubscribeFromEverything>();
+            builder.Services.AddAntiforgery();
             var app = builder.Build();
             app.MapUnsubscribeEndpoints();
             await app.StartAsync(Ct);

@@ -11,6 +11,8 @@ using Herald.Settings;
 using Herald.Storage.Outbox;
 using Herald.Storage.Relay;
 using Herald.Storage.Settings;
+using Herald.Storage.Suppression;
+using Herald.Suppression;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -285,7 +287,7 @@ public sealed class RelayGateTests
                 Ct);
             var outboxOptions = Options.Create(new OutboxOptions { MinimumFreeDiskBytes = minimumFreeDiskBytes, MaxMessageBytes = maxMessageBytes });
             var outbox = new HeldOutbox(new SqlOutboxStore(db.Database, db.Spool), holdCommits);
-            var writer = new OutboxWriter(outbox, new OutboxSignal(), new DeliveryCapacity(Options.Create(new DeliveryOptions()), new NodeIdentity("gate", []), TimeProvider.System), outboxOptions);
+            var writer = new OutboxWriter(outbox, new OutboxSignal(), new DeliveryCapacity(Options.Create(new DeliveryOptions()), new NodeIdentity("gate", []), TimeProvider.System), new SuppressionCheck(new SqlSuppressionStore(db.Database), TimeProvider.System), outboxOptions);
             var store = new SqlRelayStore(db.Database);
             var listener = new RelayListenerSettings(
                 Listen, ScopePath.Parse(scope), RelayAccessMode.OnlyList, entries ?? ["127.0.0.0/8"], auth, senderDomains ?? [], recipientDomains ?? [], AuthWithoutTls: false);

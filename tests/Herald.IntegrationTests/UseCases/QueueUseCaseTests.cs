@@ -7,6 +7,8 @@ using Herald.Scopes;
 using Herald.Settings;
 using Herald.Storage.Outbox;
 using Herald.Storage.Settings;
+using Herald.Storage.Suppression;
+using Herald.Suppression;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using static Herald.IntegrationTests.UseCases.Outcome;
@@ -175,7 +177,7 @@ public sealed class QueueUseCaseTests
             var store = new SqlOutboxStore(db.Database, db.Spool);
             var outboxOptions = Options.Create(new OutboxOptions());
             var signal = new OutboxSignal();
-            var writer = new OutboxWriter(store, signal, new DeliveryCapacity(Options.Create(new DeliveryOptions()), new NodeIdentity("queue", []), time), outboxOptions);
+            var writer = new OutboxWriter(store, signal, new DeliveryCapacity(Options.Create(new DeliveryOptions()), new NodeIdentity("queue", []), time), new SuppressionCheck(new SqlSuppressionStore(db.Database), time), outboxOptions);
             var deliveryOptions = Options.Create(new DeliveryOptions());
             var submissions = new SubmissionService(
                 new OutgoingSettingsCache(settings, time), writer, new DiskSpaceGuard(db.DataDirectory, outboxOptions, time), outboxOptions, deliveryOptions, time);

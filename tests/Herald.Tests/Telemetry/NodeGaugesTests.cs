@@ -42,7 +42,8 @@ public sealed class NodeGaugesTests
         listener.RecordObservableInstruments();
 
         Assert.Equal(1, reads());
-        Assert.Equal(7 * 2, seen.Count(s => s.Instrument == "herald.outbox.recipients"));
+        // One measurement per recipient state, in each of the two collections.
+        Assert.Equal(Enum.GetValues<RecipientState>().Length * 2, seen.Count(s => s.Instrument == "herald.outbox.recipients"));
         Assert.Equal(["digest", "event", "message"], seen.Where(s => s.Instrument == "herald.failed.items").Select(s => s.Label).Distinct().Order(StringComparer.Ordinal));
 
         // A scrape reads once before collecting; the collection then reads nothing more.

@@ -11,7 +11,7 @@ public static class States
         RecipientState.Sent => "badge-good",
         RecipientState.Queued => "badge-default",
         RecipientState.Deferred => "badge-warn",
-        RecipientState.Cancelled => "badge-muted",
+        RecipientState.Cancelled or RecipientState.Suppressed => "badge-muted",
         _ => "badge-bad",
     };
 
