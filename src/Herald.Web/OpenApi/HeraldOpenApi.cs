@@ -68,6 +68,7 @@ public static class HeraldOpenApi
     private static readonly (string Name, string Description)[] Tags =
     [
         ("Messages", "Submit email into the outbox and follow each recipient's delivery."),
+        ("Suppressions", "Addresses no mail from a scope reaches (hard bounces, complaints, unsubscribe from everything, administrators' entries), inherited down the scope tree."),
         ("Notifications", "Events, subscriptions and rules: who is told of what, and when."),
         ("Templates", "The Liquid templates of notifications, per scope and event type."),
         ("Directory", "Users and groups that subscriptions and rules name."),
