@@ -47,44 +47,9 @@ internal static partial class DirectoryCommands
 
     private static void PrintPlan(CliConsole console, DirectorySyncPlan plan)
     {
-        foreach (var user in plan.AddedUsers)
+        foreach (var line in plan.Lines())
         {
-            console.Out.WriteLine($"  add user {user.Id} ({user.Name} <{user.Email}>)");
-        }
-
-        foreach (var user in plan.ChangedUsers)
-        {
-            console.Out.WriteLine($"  change user {user.Id} ({user.Name} <{user.Email}>)");
-        }
-
-        foreach (var id in plan.DisabledUsers)
-        {
-            console.Out.WriteLine($"  disable user {id}");
-        }
-
-        foreach (var id in plan.RemovedUsers)
-        {
-            console.Out.WriteLine($"  remove user {id}");
-        }
-
-        foreach (var group in plan.AddedGroups)
-        {
-            console.Out.WriteLine($"  add group {group.Id} ({group.Members.Count} members)");
-        }
-
-        foreach (var group in plan.ChangedGroups)
-        {
-            console.Out.WriteLine($"  change group {group.Id} ({group.Members.Count} members)");
-        }
-
-        foreach (var id in plan.RemovedGroups)
-        {
-            console.Out.WriteLine($"  remove group {id}");
-        }
-
-        foreach (var skipped in plan.Skipped)
-        {
-            console.Out.WriteLine($"  skip {skipped}");
+            console.Out.WriteLine($"  {line}");
         }
     }
 

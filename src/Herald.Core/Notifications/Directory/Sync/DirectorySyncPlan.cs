@@ -20,6 +20,18 @@ public sealed record DirectorySyncPlan(
     public bool ChangesAnything =>
         AddedUsers.Count + ChangedUsers.Count + DisabledUsers.Count + RemovedUsers.Count + AddedGroups.Count + ChangedGroups.Count + RemovedGroups.Count > 0;
 
+    /// <summary>Every change, a line each ("add user alice (Alice <alice@example.org>)"), then
+    /// every skipped entry: what a dry run lists.</summary>
+    public IEnumerable<string> Lines() =>
+        AddedUsers.Select(u => $"add user {u.Id} ({u.Name} <{u.Email}>)")
+            .Concat(ChangedUsers.Select(u => $"change user {u.Id} ({u.Name} <{u.Email}>)"))
+            .Concat(DisabledUsers.Select(id => $"disable user {id}"))
+            .Concat(RemovedUsers.Select(id => $"remove user {id}"))
+            .Concat(AddedGroups.Select(g => $"add group {g.Id} ({g.Members.Count} members)"))
+            .Concat(ChangedGroups.Select(g => $"change group {g.Id} ({g.Members.Count} members)"))
+            .Concat(RemovedGroups.Select(id => $"remove group {id}"))
+            .Concat(Skipped.Select(skipped => $"skip {skipped}"));
+
     /// <summary>One line of counts: what a sync did, or a dry run would do.</summary>
     public string Counts =>
         $"users: {AddedUsers.Count} added, {ChangedUsers.Count} changed, {DisabledUsers.Count} disabled, {RemovedUsers.Count} removed; " +
