@@ -102,8 +102,11 @@ public sealed class DeadLetterEndToEndTests
         var own = await GetAsync(hr2Admin, "api/v1/dead-letters");
         var ownExport = await hr2Admin.GetStringAsync(new Uri("api/v1/dead-letters/export?format=json", UriKind.Relative), Ct);
         var ownFilter = await PostAsync(hr2Admin, "api/v1/dead-letters/retry", new { filter = new { } }, HttpStatusCode.OK);
-        var foreign = await PostAsync(hr2Admin, "api/v1/dead-letters/retry", new { recipients = new[] { new { messageId = id, recipient = "secret@example.org" } } }, HttpStatusCode.OK);
-        var suppressed = await PostAsync(hr2Admin, "api/v1/dead-letters/suppress", new { recipients = new[] { new { messageId = id, recipient = "secret@example.org" } } }, HttpStatusCode.OK);
+        // Their own message beside the other scope's: the whole selection is refused.
+        var mine = await OutboxNode.SendAsync(hr2Admin, new { scope = "/hr2", to = new[] { "mine@example.org" }, subject = "Mine", text = "Hello." });
+        var foreignSelection = new { recipients = new[] { new { messageId = mine, recipient = "mine@example.org" }, new { messageId = id, recipient = "secret@example.org" } } };
+        var foreign = await PostAsync(hr2Admin, "api/v1/dead-letters/retry", foreignSelection, HttpStatusCode.NotFound);
+        var suppressed = await PostAsync(hr2Admin, "api/v1/dead-letters/suppress", foreignSelection, HttpStatusCode.NotFound);
 
         Assert.Equal([HttpStatusCode.Forbidden, HttpStatusCode.Forbidden, HttpStatusCode.Forbidden], new[] { list.StatusCode, export.StatusCode, retryFilter.StatusCode });
         foreach (var body in new[] { await list.Content.ReadAsStringAsync(Ct), await export.Content.ReadAsStringAsync(Ct), await retryFilter.Content.ReadAsStringAsync(Ct), own.ToString(), ownExport })
@@ -114,12 +117,12 @@ public sealed class DeadLetterEndToEndTests
         Assert.Empty(Items(own));
         Assert.Equal("[]", ownExport);
         Assert.Equal((0, 0, 0), Outcome(ownFilter));
-        Assert.Equal((1, 0, 1), Outcome(foreign));
-        Assert.Equal((1, 0, 1), Outcome(suppressed));
+        Assert.Equal($"No message '{id}' in the scopes you administer; nothing was retried.", foreign.GetProperty("detail").GetString());
+        Assert.Equal($"No message '{id}' in the scopes you administer; nothing was suppressed.", suppressed.GetProperty("detail").GetString());
         var after = await MessageView.GetAsync(hrAdmin, id);
         Assert.Equal("expired", after.Recipient("secret@example.org").State);
         Assert.Empty(Items(await GetAsync(hrAdmin, "api/v1/suppressions")));
-        Assert.Empty(sink.Received());
+        Assert.DoesNotContain("secret@example.org", sink.Received().SelectMany(m => m.Recipients));
     }
 
     [Fact]

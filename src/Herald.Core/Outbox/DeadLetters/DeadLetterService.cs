@@ -26,8 +26,8 @@ public sealed record DeadLetterRecipient(string? MessageId, string? Recipient);
 public sealed record DeadLetterSelection(IReadOnlyList<DeadLetterRecipient>? Recipients, DeadLetterQuery? Matching);
 
 /// <summary>What a bulk action did: of <see cref="Selected"/> recipients, <see cref="Changed"/> were
-/// retried (or had their address suppressed); the others were skipped — not found in the scopes
-/// the caller administers, no longer a dead letter (retried already, say), or still suppressed.</summary>
+/// retried (or had their address suppressed); the others were skipped — no longer a dead letter
+/// (retried already, say), not a recipient of the message named, or still suppressed.</summary>
 public sealed record DeadLetterOutcome(int Selected, int Changed, int Skipped);
 
 /// <summary>An export ready to be written: the doors set the type and file name, then stream it.</summary>
@@ -211,12 +211,18 @@ public sealed class DeadLetterService(
         }
 
         var wanted = listed.Select(r => (r.MessageId!, r.Recipient!)).ToHashSet();
-        var recipients = await store.RecipientsOfAsync(wanted.Select(w => w.Item1).ToHashSet(StringComparer.Ordinal), cancellationToken).ConfigureAwait(false);
-        // Another scope's recipient is skipped exactly as one that does not exist.
-        var rows = recipients
-            .Where(r => wanted.Contains((r.MessageId, r.Recipient)) && caller.Administers(r.Scope) && r.State.IsDeadLetter())
+        var recipients = (await store.RecipientsOfAsync(wanted.Select(w => w.Item1).ToHashSet(StringComparer.Ordinal), cancellationToken).ConfigureAwait(false))
+            .Where(r => caller.Administers(r.Scope))
             .ToArray();
-        return (wanted.Count, rows);
+        // A message of another scope answers exactly as one that does not exist, and the whole
+        // selection is refused: nothing changes when part of it was never the caller's.
+        var visible = recipients.Select(r => r.MessageId).ToHashSet(StringComparer.Ordinal);
+        if (wanted.FirstOrDefault(w => !visible.Contains(w.Item1)) is ({ } missing, _))
+        {
+            return Refusal.NotFound($"No message '{missing}' in the scopes you administer; nothing was {(verb == "retry" ? "retried" : "suppressed")}.");
+        }
+
+        return (wanted.Count, recipients.Where(r => wanted.Contains((r.MessageId, r.Recipient)) && r.State.IsDeadLetter()).ToArray());
     }
 
     /// <summary>The suppressed recipients whose address a list of their scope (or one above it) still holds.</summary>
