@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text;
 using Herald.Access;
 using Herald.Outbox;
 using Herald.Outbox.DeadLetters;
@@ -60,21 +59,7 @@ internal static class DeadLetterCommands
                 return console.Fail(refusal);
             }
 
-            if (parse.GetValue(output) is { } path)
-            {
-                var file = File.Create(path);
-                await using (file.ConfigureAwait(false))
-                {
-                    await prepared.Value!.WriteAsync(file, ct);
-                }
-
-                return 0;
-            }
-
-            using var buffer = new MemoryStream();
-            await prepared.Value!.WriteAsync(buffer, ct);
-            await console.Out.WriteAsync(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
-            return 0;
+            return await CliExport.WriteAsync(console, prepared.Value!.WriteAsync, parse.GetValue(output), ct);
         });
 
         return new Command("dead-letters", "Dead letters: expired, bounced, failed (quarantined) and suppressed recipients; list, retry, suppress and export them in bulk.")

@@ -60,9 +60,7 @@ public sealed class IndexModel(DeadLetterService deadLetters, ISettingsStore set
         }
 
         var file = export.Value!;
-        Response.Headers.ContentDisposition = $"attachment; filename=\"{file.FileName}\"";
-        Response.ContentType = file.ContentType;
-        return new ExportResult(file);
+        return new StreamedFile(file.ContentType, file.FileName, file.WriteAsync);
     }
 
     private async Task<IActionResult> ActAsync(
@@ -150,10 +148,4 @@ public sealed class IndexModel(DeadLetterService deadLetters, ISettingsStore set
 
     private static string FilterQueryOf(string? scope, string? state, string? domain, string? since, string? until) =>
         $"scope={Uri.EscapeDataString(scope ?? "")}&state={Uri.EscapeDataString(state ?? "")}&domain={Uri.EscapeDataString(domain ?? "")}&since={Uri.EscapeDataString(since ?? "")}&until={Uri.EscapeDataString(until ?? "")}";
-
-    /// <summary>Streams the export into the response, page by page of the list.</summary>
-    private sealed class ExportResult(DeadLetterExport export) : IActionResult
-    {
-        public Task ExecuteResultAsync(ActionContext context) => export.WriteAsync(context.HttpContext.Response.Body, context.HttpContext.RequestAborted);
-    }
 }
