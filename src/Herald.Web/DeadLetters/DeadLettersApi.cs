@@ -73,7 +73,7 @@ public static class DeadLettersApi
     }
 
     private static DeadLetterSelection Selection(HttpContext context, SelectionRequest request) => new(
-        request.Recipients?.Select(r => new DeadLetterRecipient(r.MessageId, r.Recipient)).ToArray(),
+        request.Recipients?.Select(r => new DeadLetterRecipient(r?.MessageId, r?.Recipient)).ToArray(),
         request.Filter is { } filter
             ? new DeadLetterQuery(filter.Scope ?? context.ApiKey().Scope.Value, filter.State, filter.Domain, filter.Since, filter.Until)
             : null);

@@ -126,6 +126,50 @@ public sealed class DeadLetterEndToEndTests
     }
 
     [Fact]
+    public async Task The_cli_lists_exports_retries_and_suppresses_dead_letters_of_the_real_database_and_refuses_bad_input_naming_the_field()
+    {
+        using var sink = SmtpSink.Start("-r", "RCPT");
+        await using var node = await OutboxNode.StartAsync(sink.Port, ShortLife);
+        using var admin = node.Server.Client(await node.KeyAsync("/hr", "admin"));
+        var id = await OutboxNode.SendAsync(admin, new { scope = "/hr", to = new[] { "one@example.org", "two@Example.net" }, subject = "=SUM(A1)", text = "Hello." });
+        await MessageView.WaitAsync(admin, id, m => m.Recipients.All(r => r.State == "expired"), "expired", TimeSpan.FromSeconds(60));
+        sink.Restart();
+
+        var listed = (await OutboxNode.MustAsync(node.Cli, "dead-letters", "list", "--scope", "/hr", "--domain", "EXAMPLE.NET")).Output;
+        var csv = (await OutboxNode.MustAsync(node.Cli, "dead-letters", "export", "--state", "expired")).Output;
+        var file = Path.Combine(node.Cli.DataDirectory, "dead-letters.json");
+        await OutboxNode.MustAsync(node.Cli, "dead-letters", "export", "--format", "json", "--output", file);
+        var badDomain = await node.Cli.RunAsync("dead-letters", "list", "--domain", "bad domain");
+        var badLimit = await node.Cli.RunAsync("dead-letters", "list", "--limit", "1000000000");
+        var retried = (await OutboxNode.MustAsync(node.Cli, "dead-letters", "retry", "--recipient", $"{id}:one@example.org")).Output;
+        var again = (await OutboxNode.MustAsync(node.Cli, "dead-letters", "retry", "--recipient", $"{id}:one@example.org")).Output;
+        var suppressed = (await OutboxNode.MustAsync(node.Cli, "dead-letters", "suppress", "--all-matching", "--domain", "example.net")).Output;
+
+        var line = Assert.Single(listed.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"{id}  two@Example.net  expired  ", line, StringComparison.Ordinal);
+        Assert.Contains("  /hr  =SUM(A1)  450 4.3.0 Error: command failed", line, StringComparison.Ordinal);
+        Assert.Equal(3, csv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Contains($"{id},one@example.org,expired,450,450 4.3.0 Error: command failed,", csv, StringComparison.Ordinal);
+        Assert.EndsWith(",/hr,'=SUM(A1)\r\n", csv, StringComparison.Ordinal);
+        Assert.Equal(2, JsonDocument.Parse(await File.ReadAllTextAsync(file, Ct)).RootElement.GetArrayLength());
+        Assert.Equal(1, badDomain.ExitCode);
+        Assert.Contains("domain: 'bad domain' is not a domain: write it as example.org.", badDomain.Error, StringComparison.Ordinal);
+        Assert.Equal(1, badLimit.ExitCode);
+        Assert.Contains("limit: The limit is a number from 1 to 1000.", badLimit.Error, StringComparison.Ordinal);
+        Assert.Equal("Retried 1 of 1 selected; skipped 0.", retried.Trim());
+        Assert.Equal("Retried 0 of 1 selected; skipped 1.", again.Trim());
+        Assert.Equal("Suppressed 1 of 1 selected; skipped 0.", suppressed.Trim());
+
+        var received = Assert.Single(await sink.WaitForAsync(1, TimeSpan.FromSeconds(60)));
+        Assert.Equal(["one@example.org"], received.Recipients);
+        var entries = (await OutboxNode.MustAsync(node.Cli, "suppression", "list", "--scope", "/hr")).Output;
+        Assert.Contains("two@Example.net  administrator", entries, StringComparison.Ordinal);
+        Assert.Contains("(dead letters: suppress selected (message " + id + "))", entries, StringComparison.Ordinal);
+        var next = await OutboxNode.SendAsync(admin, new { scope = "/hr", to = new[] { "two@example.net" }, subject = "Again", text = "Hello." });
+        Assert.Equal("suppressed", (await MessageView.WaitAsync(admin, next, m => m.Recipients.All(r => r.State == "suppressed"), "suppressed")).Recipient("two@example.net").State);
+    }
+
+    [Fact]
     public async Task Bad_filters_and_selections_are_refused_naming_the_field()
     {
         using var sink = SmtpSink.Start();

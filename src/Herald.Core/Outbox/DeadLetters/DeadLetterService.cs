@@ -194,12 +194,12 @@ public sealed class DeadLetterService(
         var errors = new List<FieldError>();
         for (var i = 0; i < listed.Count && errors.Count < 10; i++)
         {
-            if (!IsMessageId(listed[i].MessageId))
+            if (!IsMessageId(listed[i]?.MessageId))
             {
                 errors.Add(new($"recipients[{i}].messageId", "A message id is what the list shows: letters, digits, '-', '_' and '.', at most 100."));
             }
 
-            if (listed[i].Recipient is not { Length: > 0 and <= QueueService.MaxRecipientLength })
+            if (listed[i]?.Recipient is not { Length: > 0 and <= QueueService.MaxRecipientLength })
             {
                 errors.Add(new($"recipients[{i}].recipient", $"A recipient is an address as the list shows it, at most {QueueService.MaxRecipientLength} characters."));
             }
