@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using Herald.Access;
 using Herald.Scopes;
@@ -66,10 +65,9 @@ public sealed class DeadLetterService(
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(query);
-        var csv = format is null || string.Equals(format.Trim(), "csv", StringComparison.OrdinalIgnoreCase);
-        if (!csv && !string.Equals(format?.Trim(), "json", StringComparison.OrdinalIgnoreCase))
+        if (Exports.ParseFormat(format, out var csv) is { } badFormat)
         {
-            return Refusal.Invalid("format", "The format is csv or json.");
+            return badFormat;
         }
 
         var filter = Filter(caller, query with { After = null, Limit = null }, "export");
@@ -315,30 +313,18 @@ public sealed class DeadLetterService(
     private static string Printable(string text) =>
         new(text.Take(100).Select(c => char.IsControl(c) ? '?' : c).ToArray());
 
-    private async Task WriteCsvAsync(DeadLetterFilter filter, Stream output, CancellationToken cancellationToken)
-    {
-        var writer = new StreamWriter(output, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), leaveOpen: true);
-        await using (writer.ConfigureAwait(false))
+    private Task WriteCsvAsync(DeadLetterFilter filter, Stream output, CancellationToken cancellationToken) =>
+        Exports.WriteCsvAsync(output, "message_id,recipient,state,code,reply,at,scope,subject", RowsAsync(filter, cancellationToken), row => new[]
         {
-            writer.NewLine = "\r\n";
-            await writer.WriteLineAsync("message_id,recipient,state,code,reply,at,scope,subject".AsMemory(), cancellationToken).ConfigureAwait(false);
-            await foreach (var row in RowsAsync(filter, cancellationToken).ConfigureAwait(false))
-            {
-                var line = string.Join(',', new[]
-                {
-                    row.MessageId,
-                    row.Recipient,
-                    RecipientStateNames.Values.NameOf(row.State),
-                    row.Code?.ToString(CultureInfo.InvariantCulture) ?? "",
-                    row.Reply ?? "",
-                    Timestamp(row.At),
-                    row.Scope.Value,
-                    row.Subject ?? "",
-                }.Select(SuppressionService.CsvCell));
-                await writer.WriteLineAsync(line.AsMemory(), cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
+            row.MessageId,
+            row.Recipient,
+            RecipientStateNames.Values.NameOf(row.State),
+            row.Code?.ToString(CultureInfo.InvariantCulture) ?? "",
+            row.Reply ?? "",
+            Timestamp(row.At),
+            row.Scope.Value,
+            row.Subject ?? "",
+        }, cancellationToken);
 
     private async Task WriteJsonAsync(DeadLetterFilter filter, Stream output, CancellationToken cancellationToken)
     {
