@@ -48,6 +48,7 @@ internal static class HeraldCli
             QueueCommands.Create(console),
             SuppressionCommands.Create(console),
             EventCommands.Create(console),
+            ExplainCommand.Create(console),
             RelayCommands.Create(console),
             TemplateCommands.Create(console),
             AdminCommands.Create(console),
