@@ -79,17 +79,17 @@ public sealed class SqlExplainStore(HeraldDatabase database) : IExplainStore
             return null;
         }
 
-        var counts = await connection.QueryAsync<(int Outcome, long Count)>(
+        var counts = await connection.QueryAsync<(long Outcome, long Count)>(
             new CommandDefinition(
-                "SELECT outcome, COUNT(*) FROM event_candidates WHERE explanation_id = @id GROUP BY outcome",
+                "SELECT CAST(outcome AS BIGINT), COUNT(*) FROM event_candidates WHERE explanation_id = @id GROUP BY outcome",
                 new { id = header.Id },
                 cancellationToken: cancellationToken)).ConfigureAwait(false);
         // A user id is compared exactly; an address as the fan-out compared them (case aside).
         var rows = await connection.QueryAsync<CandidateRow>(
             new CommandDefinition(
                 $"""
-                SELECT c.ordinal, c.address, c.user_id, c.outcome, c.source, c.other, c.detail, c.message_id,
-                       r.state, r.attempts, r.last_reply, r.updated_at
+                SELECT CAST(c.ordinal AS BIGINT) AS ordinal, c.address, c.user_id, CAST(c.outcome AS BIGINT) AS outcome, CAST(c.source AS BIGINT) AS source,
+                       CAST(c.other AS BIGINT) AS other, c.detail, c.message_id, r.state, CAST(r.attempts AS BIGINT) AS attempts, r.last_reply, r.updated_at
                 FROM event_candidates c LEFT JOIN recipients r ON r.message_id = c.message_id AND r.ordinal = 0
                 WHERE c.explanation_id = @id {(recipient is null ? "" : "AND (c.user_id = @recipient OR LOWER(c.address) = LOWER(@recipient))")}
                 ORDER BY c.ordinal

@@ -112,6 +112,10 @@ internal static class ConsoleMatrix
         },
 
         // Suppression lists: administrators of their scope.
+        new("GET /Events/Explain", ResourceAdministrator, Effect.Read)
+        {
+            Seed = ExplainedEventAsync, Request = c => Get($"events/explain?scope={Q(c.Scope)}&id={Uri.EscapeDataString(c.Seeded.Id)}"),
+        },
         new("GET /Suppressions/Index", ScopeAdministrator, Effect.List) { Variant = "list", Seed = SuppressionAsync, Request = c => Get($"suppressions?scope={Q(c.Scope)}") },
         new("GET /Suppressions/Index", ScopeAdministrator, Effect.Read)
         {

@@ -151,8 +151,11 @@ public sealed class NotificationFanOut(
     private static string WindowOf(Subscription subscription, NotificationRecipient recipient, DateTimeOffset receivedAt)
     {
         var period = TimeSpan.FromDays(subscription.Schedule.Frequency == NotificationFrequency.Weekly ? 7 : 1);
-        var end = DigestCalendar.LatestWindowEnd(subscription.Schedule, TemplateModel.ZoneOf(recipient), receivedAt + period);
-        return end.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
+        var zone = TemplateModel.ZoneOf(recipient);
+        var end = DigestCalendar.LatestWindowEnd(subscription.Schedule, zone, receivedAt + period);
+        var utc = end.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
+        var local = TimeZoneInfo.ConvertTime(end, zone);
+        return local.Offset == TimeSpan.Zero ? utc : $"{utc} ({local.ToString("HH:mm", CultureInfo.InvariantCulture)} {zone.Id})";
     }
 
     /// <summary>A rule's addresses as given; its users; its groups as each group's delivery says.</summary>
