@@ -115,6 +115,8 @@ internal sealed class FanOutBenchmark(FanOutOptions options, ChildProcesses chil
         return null;
     }
 
+    private static readonly string[] DatabaseFiles = ["herald.db", "herald.db-wal"];
+
     private static long DatabaseBytes(string data) =>
-        new[] { "herald.db", "herald.db-wal" }.Select(name => new FileInfo(Path.Combine(data, name))).Where(f => f.Exists).Sum(f => f.Length);
+        DatabaseFiles.Select(name => new FileInfo(Path.Combine(data, name))).Where(f => f.Exists).Sum(f => f.Length);
 }

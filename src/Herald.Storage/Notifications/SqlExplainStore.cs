@@ -88,8 +88,9 @@ public sealed class SqlExplainStore(HeraldDatabase database) : IExplainStore
         var rows = await connection.QueryAsync<CandidateRow>(
             new CommandDefinition(
                 $"""
-                SELECT CAST(c.ordinal AS BIGINT) AS ordinal, c.address, c.user_id, CAST(c.outcome AS BIGINT) AS outcome, CAST(c.source AS BIGINT) AS source,
-                       CAST(c.other AS BIGINT) AS other, c.detail, c.message_id, r.state, CAST(r.attempts AS BIGINT) AS attempts, r.last_reply, r.updated_at
+                SELECT c.address AS Address, c.user_id AS UserId, CAST(c.outcome AS BIGINT) AS Outcome, CAST(c.source AS BIGINT) AS Source,
+                       CAST(c.other AS BIGINT) AS Other, c.detail AS Detail, c.message_id AS MessageId,
+                       r.state AS State, CAST(r.attempts AS BIGINT) AS Attempts, r.last_reply AS LastReply, r.updated_at AS UpdatedAt
                 FROM event_candidates c LEFT JOIN recipients r ON r.message_id = c.message_id AND r.ordinal = 0
                 WHERE c.explanation_id = @id {(recipient is null ? "" : "AND (c.user_id = @recipient OR LOWER(c.address) = LOWER(@recipient))")}
                 ORDER BY c.ordinal
@@ -195,10 +196,32 @@ public sealed class SqlExplainStore(HeraldDatabase database) : IExplainStore
             new(Number, Enum.TryParse<NotificationSourceKind>(Kind, out var kind) ? kind : NotificationSourceKind.Subscription, Id, Name, Frequency);
     }
 
-    private sealed record CandidateRow(
-        long Ordinal, string Address, string? UserId, long Outcome, long Source, long? Other, string? Detail, string? MessageId,
-        string? State, long? Attempts, string? LastReply, long? UpdatedAt)
+    /// <summary>A candidate's row as read: a class with setters, because a column that is NULL in
+    /// every row has no type SQLite can name (a record's constructor would not match).</summary>
+    private sealed class CandidateRow
     {
+        public string Address { get; set; } = "";
+
+        public string? UserId { get; set; }
+
+        public long Outcome { get; set; }
+
+        public long Source { get; set; }
+
+        public long? Other { get; set; }
+
+        public string? Detail { get; set; }
+
+        public string? MessageId { get; set; }
+
+        public string? State { get; set; }
+
+        public long? Attempts { get; set; }
+
+        public string? LastReply { get; set; }
+
+        public long? UpdatedAt { get; set; }
+
         public ExplainedCandidate ToCandidate() => new(
             new CandidateRecord(Address, UserId, (CandidateOutcome)Outcome, (int)Source, Other is { } o ? (int)o : null, Detail, MessageId),
             MessageId is { } message && State is { } state && RecipientStateNames.Values.TryParse(state, out var parsed)

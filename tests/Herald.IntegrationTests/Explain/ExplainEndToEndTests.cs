@@ -25,7 +25,8 @@ public sealed class ExplainEndToEndTests
         using var sink = SmtpSink.Start();
         await using var node = await StartAsync(sink, db);
         using var admin = node.Server.Client(await node.KeyAsync("/hr", "admin"));
-        var entry = await EightCandidatesAsync(admin);
+        using var root = node.Server.Client(await node.KeyAsync("/", "admin"));
+        var entry = await EightCandidatesAsync(root);
 
         await PostEventAsync(admin, "doc-4711");
         var received = await sink.WaitForAsync(2, TimeSpan.FromSeconds(60));
@@ -90,7 +91,11 @@ public sealed class ExplainEndToEndTests
         using var sink = SmtpSink.Start();
         await using var node = await OutboxNode.StartAsync(sink.Port, null, cli => OutboxNode.MustAsync(cli, "scope", "add", "/hr2"));
         using var admin = node.Server.Client(await node.KeyAsync("/hr", "admin"));
-        await EightCandidatesAsync(admin);
+        using (var root = node.Server.Client(await node.KeyAsync("/", "admin")))
+        {
+            await EightCandidatesAsync(root);
+        }
+
         await PostEventAsync(admin, "doc-4711");
         await WaitForAsync(admin, "doc-4711", _ => true);
 
@@ -151,17 +156,17 @@ public sealed class ExplainEndToEndTests
     /// bob subscribed without View; the team's subscription (leaving the actor out) with carol
     /// opted out, dave the actor, erin mailed, gina suppressed; hank's daily subscription; a rule
     /// naming erin's address again. Returns the suppression entry's id.</summary>
-    internal static async Task<string> EightCandidatesAsync(HttpClient admin)
+    internal static async Task<string> EightCandidatesAsync(HttpClient rootAdmin)
     {
         string[] people = ["alice", "bob", "carol", "dave", "erin", "gina", "hank"];
-        await MustAsync(await admin.PostAsJsonAsync("api/v1/directory/import", new
+        await MustAsync(await rootAdmin.PostAsJsonAsync("api/v1/directory/import", new
         {
             users = people.Select(id => new { id, name = id, email = $"{id}@example.org", timeZone = "UTC", language = "en" }),
             groups = new[] { new { id = "team", name = "Team", delivery = "members", members = new[] { "user:carol", "user:dave", "user:erin", "user:gina" } } },
         }, Ct), HttpStatusCode.OK);
         foreach (var principal in new[] { "user:alice", "group:team", "user:hank" })
         {
-            await MustAsync(await admin.PutAsJsonAsync("api/v1/access", new { scope = "/hr", principal, level = "view" }, Ct), HttpStatusCode.OK, HttpStatusCode.Created);
+            await MustAsync(await rootAdmin.PutAsJsonAsync("api/v1/access", new { scope = "/hr", principal, level = "view" }, Ct), HttpStatusCode.OK, HttpStatusCode.Created);
         }
 
         foreach (var subscription in new object[]
@@ -172,13 +177,13 @@ public sealed class ExplainEndToEndTests
             new { id = "s-hank", scope = "/hr", owner = "user:hank", name = "Hank daily", frequency = "daily", at = "08:00" },
         })
         {
-            await MustAsync(await admin.PostAsJsonAsync("api/v1/subscriptions", subscription, Ct), HttpStatusCode.Created);
+            await MustAsync(await rootAdmin.PostAsJsonAsync("api/v1/subscriptions", subscription, Ct), HttpStatusCode.Created);
         }
 
-        await MustAsync(await admin.PostAsJsonAsync("api/v1/rules", new { id = "r-ops", scope = "/hr", name = "Ops", recipients = new[] { "erin@example.org" } }, Ct), HttpStatusCode.Created);
-        await MustAsync(await admin.PutAsync(new Uri("api/v1/subscriptions/s-team/opt-outs/carol", UriKind.Relative), null, Ct), HttpStatusCode.NoContent);
+        await MustAsync(await rootAdmin.PostAsJsonAsync("api/v1/rules", new { id = "r-ops", scope = "/hr", name = "Ops", recipients = new[] { "erin@example.org" } }, Ct), HttpStatusCode.Created);
+        await MustAsync(await rootAdmin.PutAsync(new Uri("api/v1/subscriptions/s-team/opt-outs/carol", UriKind.Relative), null, Ct), HttpStatusCode.NoContent);
         var entry = JsonDocument.Parse(await MustAsync(
-            await admin.PostAsJsonAsync("api/v1/suppressions", new { scope = "/hr", address = "gina@example.org", reason = "hard-bounce", source = "DSN" }, Ct), HttpStatusCode.Created)).RootElement;
+            await rootAdmin.PostAsJsonAsync("api/v1/suppressions", new { scope = "/hr", address = "gina@example.org", reason = "hard-bounce", source = "DSN" }, Ct), HttpStatusCode.Created)).RootElement;
         return entry.GetProperty("id").GetString()!;
     }
 
