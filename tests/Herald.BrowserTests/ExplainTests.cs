@@ -75,7 +75,7 @@ public sealed class ExplainTests(ConsoleFixture fixture)
             users = people.Select(id => new { id, name = id, email = $"{id}@example.org", timeZone = "UTC", language = "en" }),
             groups = new[] { new { id = "x-team", name = "Team", delivery = "members", members = new[] { "user:x-carol", "user:x-dave", "user:x-erin", "user:x-gina" } } },
         }, Ct));
-        foreach (var principal in new[] { "user:x-alice", "group:x-team", "user:x-hank" })
+        foreach (var principal in new[] { "user:x-alice", "user:x-bob", "group:x-team", "user:x-hank" })
         {
             await MustAsync(api.PutAsJsonAsync(new Uri("api/v1/access", UriKind.Relative), new { scope = "/deliveries", principal, level = "view" }, Ct));
         }
@@ -91,6 +91,8 @@ public sealed class ExplainTests(ConsoleFixture fixture)
             await MustAsync(api.PostAsJsonAsync(new Uri("api/v1/subscriptions", UriKind.Relative), subscription, Ct));
         }
 
+        // Bob subscribed while he could see the scope, and has lost View since.
+        await MustAsync(api.DeleteAsync(new Uri("api/v1/access?scope=%2Fdeliveries&principal=user:x-bob", UriKind.Relative), Ct));
         await MustAsync(api.PostAsJsonAsync(new Uri("api/v1/rules", UriKind.Relative), new { id = "x-r-ops", scope = "/deliveries", name = "Ops", recipients = new[] { "x-erin@example.org" } }, Ct));
         await MustAsync(api.PutAsync(new Uri("api/v1/subscriptions/x-s-team/opt-outs/x-carol", UriKind.Relative), null, Ct));
         await MustAsync(api.PostAsJsonAsync(new Uri("api/v1/suppressions", UriKind.Relative), new { scope = "/deliveries", address = "x-gina@example.org", reason = "hard-bounce", source = "DSN" }, Ct));

@@ -153,7 +153,7 @@ public sealed class ExplainEndToEndTests
     }
 
     /// <summary>In /hr, everyone an event changed by dave reaches or not: alice subscribed (mailed);
-    /// bob subscribed without View; the team's subscription (leaving the actor out) with carol
+    /// bob subscribed, then lost View; the team's subscription (leaving the actor out) with carol
     /// opted out, dave the actor, erin mailed, gina suppressed; hank's daily subscription; a rule
     /// naming erin's address again. Returns the suppression entry's id.</summary>
     internal static async Task<string> EightCandidatesAsync(HttpClient rootAdmin)
@@ -164,7 +164,7 @@ public sealed class ExplainEndToEndTests
             users = people.Select(id => new { id, name = id, email = $"{id}@example.org", timeZone = "UTC", language = "en" }),
             groups = new[] { new { id = "team", name = "Team", delivery = "members", members = new[] { "user:carol", "user:dave", "user:erin", "user:gina" } } },
         }, Ct), HttpStatusCode.OK);
-        foreach (var principal in new[] { "user:alice", "group:team", "user:hank" })
+        foreach (var principal in new[] { "user:alice", "user:bob", "group:team", "user:hank" })
         {
             await MustAsync(await rootAdmin.PutAsJsonAsync("api/v1/access", new { scope = "/hr", principal, level = "view" }, Ct), HttpStatusCode.OK, HttpStatusCode.Created);
         }
@@ -180,6 +180,8 @@ public sealed class ExplainEndToEndTests
             await MustAsync(await rootAdmin.PostAsJsonAsync("api/v1/subscriptions", subscription, Ct), HttpStatusCode.Created);
         }
 
+        // Bob subscribed while he could see /hr, and has lost View since.
+        await MustAsync(await rootAdmin.DeleteAsync(new Uri("api/v1/access?scope=%2Fhr&principal=user:bob", UriKind.Relative), Ct), HttpStatusCode.OK, HttpStatusCode.NoContent);
         await MustAsync(await rootAdmin.PostAsJsonAsync("api/v1/rules", new { id = "r-ops", scope = "/hr", name = "Ops", recipients = new[] { "erin@example.org" } }, Ct), HttpStatusCode.Created);
         await MustAsync(await rootAdmin.PutAsync(new Uri("api/v1/subscriptions/s-team/opt-outs/carol", UriKind.Relative), null, Ct), HttpStatusCode.NoContent);
         var entry = JsonDocument.Parse(await MustAsync(
