@@ -37,7 +37,9 @@
 # fanout: one item.changed event to an immediate subscription of a group of 100,000 users
 # (--members), on a fresh SQLite node, timed from the POST until smtp-sink counted one mail per
 # member. Needs smtp-sink (package postfix).
-#   bench/run.sh fanout [--members 100000]
+#   bench/run.sh fanout [--members 100000] [--explain on|off|both]
+# With --explain both (the default) it runs twice, explain records on and off, and prints for each
+# the time until the event's explanation was stored and how much the database (file and WAL) grew.
 #
 # outage: one node (SQLite, or --engine postgres with a private cluster). After a warm-up, a fresh
 # run with the upstream up (--fresh 20000 messages, as run A) gives the rate to compare with;

@@ -101,6 +101,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<SubscriptionRecipients>();
         services.AddSingleton<ISubscriptionRecipients>(provider => provider.GetRequiredService<SubscriptionRecipients>());
         services.AddSingleton<NotificationFanOut>();
+        services.AddSingleton<Herald.Notifications.Explain.ExplainService>();
         services.AddSingleton<Herald.Notifications.Subscriptions.NotificationTestSender>();
         services.AddSingleton<FailedWorkService>();
         services.AddSingleton<Herald.Operations.NodeChecks>();

@@ -39,6 +39,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<ISigningKeyStore, SqlSigningKeyStore>();
         services.AddSingleton<Herald.Notifications.SelfService.ISignInLinkStore, SqlSignInLinkStore>();
         services.AddSingleton<IServiceSettingsStore, SqlServiceSettingsStore>();
+        services.AddSingleton<Herald.Notifications.Explain.IExplainStore, SqlExplainStore>();
         services.AddSingleton<SqlDigestStore>();
         services.AddSingleton<IDigestStore>(provider => provider.GetRequiredService<SqlDigestStore>());
         services.AddSingleton<IDigestInbox>(provider => provider.GetRequiredService<SqlDigestStore>());

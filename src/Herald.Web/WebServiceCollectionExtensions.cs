@@ -55,6 +55,7 @@ public static class WebServiceCollectionExtensions
         app.MapHeraldConsole();
         api.MapEventsApi();
         api.MapFailedEventsApi();
+        api.MapExplainApi();
         api.MapSubscriptionsApi();
         api.MapRulesApi();
         api.MapSuppressionsApi();

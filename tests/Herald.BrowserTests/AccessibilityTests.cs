@@ -38,7 +38,7 @@ public sealed class AccessibilityTests(ConsoleFixture console)
             "/queue", "/queue?scope=%2Fdeferring", $"/queue/message?id={console.DeferredMessageId}", "/queue/failed",
             "/rules", "/rules/edit?scope=%2Fhr", "/rules/edit?id=axe-rule", "/subscriptions", "/subscriptions/edit?scope=%2Fhr", "/subscriptions/edit?id=axe-sub",
             "/relay", "/relay/listener", "/users", "/users/edit", "/users/edit?id=axe-user", "/users/import", "/groups", "/groups/edit", "/groups/edit?id=axe-team",
-            "/access?scope=%2Fhr", "/me",
+            "/access?scope=%2Fhr", "/me", "/events/explain",
         ];
         var page = await console.SignedInPageAsync();
         var found = new List<string>();

@@ -30,7 +30,11 @@ public sealed record NotificationEmail(
 public sealed record NotificationRequester(EmailAddress Address, string? Name);
 
 /// <summary>Stored, or why the scope cannot send (nothing was stored then).</summary>
-public sealed record MailerOutcome(int Stored, int Duplicates, string? Problem);
+public sealed record MailerOutcome(int Stored, int Duplicates, string? Problem)
+{
+    /// <summary>What the outbox did with each email, in the order they were given.</summary>
+    public IReadOnlyList<EnqueueResult> Results { get; init; } = [];
+}
 
 /// <summary>
 /// Composes notifications in the scope's outgoing settings and writes them to the outbox in
@@ -89,6 +93,7 @@ public sealed class NotificationMailer(
         var pacing = new Pacing(handoff);
         var stored = 0;
         var duplicates = 0;
+        var all = new List<EnqueueResult>();
         var inFlight = new Queue<Task<IReadOnlyList<EnqueueResult>>>();
         var batch = new List<NotificationEmail>(BatchSize);
         await foreach (var email in emails.WithCancellation(cancellationToken).ConfigureAwait(false))
@@ -111,7 +116,7 @@ public sealed class NotificationMailer(
             Count(await inFlight.Dequeue().ConfigureAwait(false));
         }
 
-        return new MailerOutcome(stored, duplicates, null);
+        return new MailerOutcome(stored, duplicates, null) { Results = all };
 
         async Task StartAsync(List<NotificationEmail> emails)
         {
@@ -127,6 +132,7 @@ public sealed class NotificationMailer(
             var repeated = results.Count(r => r.Duplicate);
             duplicates += repeated;
             stored += results.Count - repeated;
+            all.AddRange(results);
         }
     }
 

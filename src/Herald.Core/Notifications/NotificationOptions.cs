@@ -42,6 +42,14 @@ public sealed class NotificationOptions : IValidatableObject
     [Range(1, 1000)]
     public int ClaimBatch { get; set; } = 16;
 
+    /// <summary>Whether each event's fan-out records which sources matched and what happened to
+    /// every candidate recipient (what "explain" shows). Off saves the rows on huge fan-outs.</summary>
+    public bool RecordExplanations { get; set; } = true;
+
+    /// <summary>How long an event's explanation is kept.</summary>
+    [Range(typeof(TimeSpan), "01:00:00", "366.00:00:00")]
+    public TimeSpan ExplainRetention { get; set; } = TimeSpan.FromDays(7);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!Settings.PublicUrlService.CanStartLinks(PublicBaseUrl))

@@ -156,7 +156,12 @@ public sealed record MessageLease(string Node, DateTimeOffset Until);
 
 /// <summary>What the outbox did with a submitted message: stored it, or found the one stored
 /// earlier with the same idempotency key in that scope.</summary>
-public sealed record EnqueueResult(string Id, bool Duplicate);
+public sealed record EnqueueResult(string Id, bool Duplicate)
+{
+    /// <summary>The recipients the writer found on a suppression list, with the reply stored for
+    /// each (naming the entry), as this write checked them.</summary>
+    public IReadOnlyList<SuppressedRecipient> Suppressed { get; init; } = [];
+}
 
 /// <summary>A message a worker holds the lease on, with the recipients still to deliver. A large
 /// message's <see cref="Mime"/> stays in the outbox until it is sent.</summary>

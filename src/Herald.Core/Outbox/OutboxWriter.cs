@@ -75,7 +75,7 @@ public sealed class OutboxWriter : IAsyncDisposable
                 messages = _room.Lease(marked.Select(m => m.NothingToDeliver && m.Lease is not null ? m with { Lease = null } : m));
 
                 // Checkpoint: the rows are durable when this returns; only then is anyone told.
-                var results = await _store.EnqueueAsync(messages, CancellationToken.None).ConfigureAwait(false);
+                var results = WithSuppressed(messages, await _store.EnqueueAsync(messages, CancellationToken.None).ConfigureAwait(false));
                 _room.Deliver(messages, results);
                 CountSuppressed(messages, results);
                 var offset = 0;
@@ -101,6 +101,11 @@ public sealed class OutboxWriter : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>Each result with the suppressed recipients of its message, so that a producer (a
+    /// fan-out recording what it did) learns which entry stopped which recipient.</summary>
+    private static EnqueueResult[] WithSuppressed(NewMessage[] messages, IReadOnlyList<EnqueueResult> results) =>
+        [.. messages.Zip(results, (message, result) => message.Suppressed.Count > 0 ? result with { Suppressed = message.Suppressed } : result)];
 
     private void CountSuppressed(NewMessage[] stored, IReadOnlyList<EnqueueResult> results)
     {

@@ -49,6 +49,7 @@ internal static class HeraldCli
             SuppressionCommands.Create(console),
             DeadLetterCommands.Create(console),
             EventCommands.Create(console),
+            ExplainCommand.Create(console),
             RelayCommands.Create(console),
             TemplateCommands.Create(console),
             AdminCommands.Create(console),

@@ -260,6 +260,10 @@ internal static class ApiMatrix
             Request = c => Post($"api/v1/events/{Uri.EscapeDataString(c.Seeded.Id)}/retry?scope={Q(c.Scope)}"),
             Probe = (h, c) => FailedEventRow(h, c.Seeded.Id, c.Scope),
         },
+        new("GET /api/v1/events/{id}/explain", AdministratorsThing, Effect.Read)
+        {
+            Seed = ExplainedEventAsync, Request = c => Get($"api/v1/events/{Uri.EscapeDataString(c.Seeded.Id)}/explain?scope={Q(c.Scope)}"),
+        },
 
         // Subscriptions: managed by the applications holding a sender or administrator key of their scope.
         new("GET /api/v1/subscriptions", ScopeSender, Effect.List)

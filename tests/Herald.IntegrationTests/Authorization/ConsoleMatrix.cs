@@ -134,6 +134,10 @@ internal static class ConsoleMatrix
             Seed = DeadLetterAsync, Request = c => Posted("dead-letters?handler=retryall", ("scope", c.Scope)), Probe = (h, c) => MessageRow(h, c.Seeded.Id),
         },
         // Suppression lists: administrators of their scope.
+        new("GET /Events/Explain", ResourceAdministrator, Effect.Read)
+        {
+            Seed = ExplainedEventAsync, Request = c => Get($"events/explain?scope={Q(c.Scope)}&id={Uri.EscapeDataString(c.Seeded.Id)}"),
+        },
         new("GET /Suppressions/Index", ScopeAdministrator, Effect.List) { Variant = "list", Seed = SuppressionAsync, Request = c => Get($"suppressions?scope={Q(c.Scope)}") },
         new("GET /Suppressions/Index", ScopeAdministrator, Effect.Read)
         {

@@ -193,6 +193,20 @@ internal static class Seeds
         return new Seeded(id, scope, marker);
     }
 
+    /// <summary>An event with an explanation: the event's title carries the marker, which its
+    /// explanation shows. Recorded now, so that the hourly purge keeps it.</summary>
+    public static async Task<Seeded> ExplainedEventAsync(MatrixHost host, string scope)
+    {
+        var marker = host.Marker();
+        var id = "explained-" + host.Next().ToString(CultureInfo.InvariantCulture);
+        await SendAsync(host, HttpMethod.Post, "api/v1/events", new { id, type = "pipeline.failed", scope, resourcePath = "/builds/1", title = "Build " + marker });
+        // The node's own fan-out may record it first (or after, replacing this one): either way it is there.
+        await host.ExecuteAsync(
+            "INSERT INTO event_explanations (event_scope, event_id, recorded_at, sources, disabled) VALUES (@scope, @id, @at, '[]', NULL) ON CONFLICT (event_scope, event_id) DO NOTHING",
+            new { id, scope, at = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() });
+        return new Seeded(id, scope, marker);
+    }
+
     /// <summary>A subscription whose digest for one recipient and window failed and is quarantined.</summary>
     public static async Task<Seeded> FailedDigestAsync(MatrixHost host, string scope)
     {

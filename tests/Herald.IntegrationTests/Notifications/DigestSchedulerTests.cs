@@ -255,7 +255,7 @@ public sealed class DigestSchedulerTests
         return $"Subject: {message.Subject}\n{string.Join("\n", message.Headers.Select(h => $"{h.Field}: {h.Value}"))}\n{message.TextBody}\n{message.HtmlBody}";
     }
 
-    private static Node Node(HeraldDatabase database, FakeTimeProvider time, InMemorySubscriptionStore store, string name)
+    internal static Node Node(HeraldDatabase database, FakeTimeProvider time, InMemorySubscriptionStore store, string name)
     {
         var services = new ServiceCollection()
             .AddLogging()

@@ -37,6 +37,7 @@ internal sealed class NotificationHarness : IAsyncDisposable
         Settings = settings;
         Subscriptions = new SqlSubscriptionStore(db.Database);
         Events = new SqlNotificationEventStore(db.Database);
+        Explanations = new SqlExplainStore(db.Database);
     }
 
     public TestDatabase Db { get; }
@@ -48,6 +49,8 @@ internal sealed class NotificationHarness : IAsyncDisposable
     public SqlSubscriptionStore Subscriptions { get; }
 
     public SqlNotificationEventStore Events { get; }
+
+    public SqlExplainStore Explanations { get; }
 
     public FakeDirectory Directory { get; } = new();
 
@@ -105,9 +108,10 @@ internal sealed class NotificationHarness : IAsyncDisposable
         _writers.Add(writer);
         var mailer = new NotificationMailer(new OutgoingSettingsCache(Settings, Time), writer, handoff, Options.Create(new DeliveryOptions()), outboxOptions, Time);
         var matcher = new NotificationMatcher(Subscriptions, Time);
-        var fanOut = new NotificationFanOut(
-            Directory, matcher, new SubscriptionRecipients(Subscriptions), Subscriptions, templates ?? new FakeTemplates(), new FakeUnsubscribeLinks(), Digests, mailer);
         var options = Options.Create(new NotificationOptions { Lease = lease ?? TimeSpan.FromMinutes(5), RetryDelay = TimeSpan.FromSeconds(30) });
+        var fanOut = new NotificationFanOut(
+            Directory, matcher, new SubscriptionRecipients(Subscriptions), Subscriptions, templates ?? new FakeTemplates(), new FakeUnsubscribeLinks(), Digests, mailer,
+            Explanations, options, Time);
         var signal = new NotificationSignal();
         _signals.Add(signal);
         var engine = new NotificationEngine(

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using Herald.Notifications.Explain;
 using Herald.Notifications.Templates;
 using Herald.Outbox;
 using Herald.Work;
@@ -31,6 +32,7 @@ public sealed partial class DigestScheduler(
     ISubscriptionRecipients recipients,
     IDirectory directory,
     IDigestStore digests,
+    IExplainStore explanations,
     INotificationTemplates templates,
     IUnsubscribeLinks links,
     NotificationMailer mailer,
@@ -178,6 +180,8 @@ public sealed partial class DigestScheduler(
         if (now - _lastPurge >= PurgeInterval)
         {
             await digests.PurgeAsync(now - ItemRetention, now - RunRetention, cancellationToken).ConfigureAwait(false);
+            // The notification engine's other records of what it did: events' explanations.
+            await explanations.PurgeAsync(now - options.Value.ExplainRetention, cancellationToken).ConfigureAwait(false);
             _lastPurge = now;
         }
     }
