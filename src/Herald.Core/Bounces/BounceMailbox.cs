@@ -147,6 +147,10 @@ public interface IBounceMailboxSession : IAsyncDisposable
     /// <summary>Whether <see cref="SettleAsync"/> moves kept mail aside (IMAP) rather than leaving it where it is.</summary>
     bool MovesKeptMail { get; }
 
+    /// <summary>Whether the session sees mail that arrives while it is open (IMAP); a POP3
+    /// session shows the mailbox as it was at sign-in, so the reader opens a new one to look again.</summary>
+    bool StaysCurrent { get; }
+
     const string UnmatchedFolder = "Herald/Unmatched";
 }
 

@@ -153,6 +153,11 @@ public sealed partial class BounceReader(
                     {
                         await DrainAsync(session, mailbox, stoppingToken).ConfigureAwait(false);
                         await session.WaitForMailAsync(o.PollInterval, stoppingToken).ConfigureAwait(false);
+                        if (!session.StaysCurrent)
+                        {
+                            break;
+                        }
+
                         now = time.GetUtcNow();
                         if (!await store.TryLeaseAsync(scope, node.Name, now, now + o.LeaseDuration, stoppingToken).ConfigureAwait(false)
                             || await store.FindAsync(scope, stoppingToken).ConfigureAwait(false) is not { } current

@@ -44,15 +44,16 @@ public sealed class SmtpConnectionPool(IOptions<DeliveryOptions> options, TimePr
                     session = opened;
                 }
 
-                var (results, sendFailure) = await TransactAsync(session!, request, cancellationToken).ConfigureAwait(false);
-                if (sendFailure is null && session.IsUsable)
+                var current = session!;
+                var (results, sendFailure) = await TransactAsync(current, request, cancellationToken).ConfigureAwait(false);
+                if (sendFailure is null && current.IsUsable)
                 {
-                    session.LastUsed = time.GetUtcNow();
-                    lane.ReturnIdle(session);
+                    current.LastUsed = time.GetUtcNow();
+                    lane.ReturnIdle(current);
                     return new DeliveryResult(results, null, null, "");
                 }
 
-                await session.CloseAsync(cancellationToken).ConfigureAwait(false);
+                await current.CloseAsync(cancellationToken).ConfigureAwait(false);
                 // A pooled connection the server has dropped meanwhile fails before anything was
                 // accepted; one fresh connection gets the same transaction.
                 if (reused && attempt == 0 && sendFailure is { Reply: null } && !results.Any(r => r.Outcome == RecipientOutcome.Sent))
