@@ -18,7 +18,7 @@ public sealed class BounceOptions
 
     /// <summary>How long a reader waits between looks at a mailbox whose server has no IMAP IDLE
     /// (POP3, or IMAP without it); with IDLE, the longest it idles before looking again.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    [Range(typeof(TimeSpan), "00:00:00.100", "1.00:00:00")]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>How long a node holds a mailbox's read lease; it renews it while it reads, and a

@@ -191,7 +191,7 @@ public static partial class BounceParser
         }
     }
 
-    /// <summary>"smtp; 550 5.1.1 ..." without its type, unfolded and cut.</summary>
+    /// <summary>"smtp; 550 5.1.1 ..." without its type, on one line, cut.</summary>
     private static string? Diagnostic(string? value)
     {
         if (string.IsNullOrWhiteSpace(value))
@@ -199,7 +199,8 @@ public static partial class BounceParser
             return null;
         }
 
-        var text = string.Join(' ', value.Split((char[])['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries).Select(s => s.Trim()));
+        // Unfolded, each run of white space one space (a folded line keeps its indentation).
+        var text = string.Join(' ', value.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
         var semicolon = text.IndexOf(';', StringComparison.Ordinal);
         return Cut((semicolon >= 0 && semicolon < 20 ? text[(semicolon + 1)..] : text).Trim());
     }

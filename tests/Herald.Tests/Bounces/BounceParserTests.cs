@@ -1,5 +1,6 @@
 using System.Text;
 using Herald.Bounces;
+using Herald.Testing;
 using MimeKit;
 
 namespace Herald.Tests.Bounces;
@@ -13,87 +14,12 @@ public sealed class BounceParserTests
 
     private static string Address => $"bounces+{Token[..47]}@bounces.example.org";
 
-    internal static string Dsn(string to, string action, string status, string diagnostic, string messageId = "<dsn-1@postfix.test>") => $"""
-        Return-Path: <>
-        Delivered-To: {to}
-        From: MAILER-DAEMON@postfix.test (Mail Delivery System)
-        Subject: Undelivered Mail Returned to Sender
-        To: {to}
-        Message-ID: {messageId}
-        MIME-Version: 1.0
-        Content-Type: multipart/report; report-type=delivery-status; boundary="B1"
-
-        --B1
-        Content-Type: text/plain
-
-        I'm sorry to have to inform you that your message could not be delivered.
-
-        --B1
-        Content-Type: message/delivery-status
-
-        Reporting-MTA: dns; postfix.test
-        Arrival-Date: Mon,  7 Dec 2026 08:00:00 +0000
-
-        Final-Recipient: rfc822; nobody@example.net
-        Original-Recipient: rfc822;nobody@example.net
-        Action: {action}
-        Status: {status}
-        Diagnostic-Code: {diagnostic}
-
-        --B1
-        Content-Type: text/rfc822-headers
-
-        Return-Path: <{to}>
-        From: Herald <herald@example.org>
-        To: nobody@example.net
-        Subject: Hello
-
-        --B1--
-        """.Replace("\r\n", "\n", StringComparison.Ordinal).Replace("\n", "\r\n", StringComparison.Ordinal);
-
-    internal static string Complaint(string originalMailFrom) => $"""
-        From: feedback@isp.example
-        To: abuse@example.org
-        Subject: FW: Hello
-        Message-ID: <arf-1@isp.example>
-        MIME-Version: 1.0
-        Content-Type: multipart/report; report-type=feedback-report; boundary="F1"
-
-        --F1
-        Content-Type: text/plain
-
-        This is an email abuse report for an email message received from IP 192.0.2.1.
-
-        --F1
-        Content-Type: message/feedback-report
-
-        Feedback-Type: abuse
-        User-Agent: SomeGenerator/1.0
-        Version: 1
-        Original-Mail-From: <{originalMailFrom}>
-        Original-Rcpt-To: <nobody@example.net>
-        Arrival-Date: Mon, 7 Dec 2026 08:00:00 +0000
-        Reported-Domain: example.org
-
-        --F1
-        Content-Type: message/rfc822
-
-        From: Herald <herald@example.org>
-        To: nobody@example.net
-        Subject: Hello
-        Message-ID: <original@example.org>
-
-        Hello.
-
-        --F1--
-        """.Replace("\r\n", "\n", StringComparison.Ordinal).Replace("\n", "\r\n", StringComparison.Ordinal);
-
     private static MimeMessage Parse(string text) => MimeMessage.Load(new MemoryStream(Encoding.UTF8.GetBytes(text)));
 
     [Fact]
     public void A_permanent_failure_after_delivery_is_failed_with_its_status_and_diagnostic()
     {
-        var report = BounceParser.Parse(Parse(Dsn(Address, "failed", "5.1.1", "smtp; 550 5.1.1 <nobody@example.net>: Recipient address rejected: User unknown")));
+        var report = BounceParser.Parse(Parse(BounceSamples.Dsn(Address, "failed", "5.1.1", "smtp; 550 5.1.1 <nobody@example.net>: Recipient address rejected: User unknown")));
 
         Assert.Equal(BounceKind.Failed, report.Kind);
         Assert.Equal("5.1.1", report.Status);
@@ -109,7 +35,7 @@ public sealed class BounceParserTests
     [InlineData("failed", "4.4.7", "x-unix; gave up")]
     public void A_temporary_report_is_delayed(string action, string status, string diagnostic)
     {
-        var report = BounceParser.Parse(Parse(Dsn(Address, action, status, diagnostic)));
+        var report = BounceParser.Parse(Parse(BounceSamples.Dsn(Address, action, status, diagnostic)));
 
         Assert.Equal(BounceKind.Delayed, report.Kind);
         Assert.Equal(status, report.Status);
@@ -118,13 +44,13 @@ public sealed class BounceParserTests
     [Fact]
     public void A_delivery_notice_is_not_a_bounce()
     {
-        Assert.Equal(BounceKind.Unrecognised, BounceParser.Parse(Parse(Dsn(Address, "delivered", "2.0.0", "smtp; 250 ok"))).Kind);
+        Assert.Equal(BounceKind.Unrecognised, BounceParser.Parse(Parse(BounceSamples.Dsn(Address, "delivered", "2.0.0", "smtp; 250 ok"))).Kind);
     }
 
     [Fact]
     public void A_bounce_address_is_found_in_the_returned_headers_when_the_report_is_addressed_elsewhere()
     {
-        var text = Dsn(Address, "failed", "5.1.1", "smtp; 550 no").Replace($"Delivered-To: {Address}", "Delivered-To: postmaster@example.org", StringComparison.Ordinal)
+        var text = BounceSamples.Dsn(Address, "failed", "5.1.1", "smtp; 550 no").Replace($"Delivered-To: {Address}", "Delivered-To: postmaster@example.org", StringComparison.Ordinal)
             .Replace($"To: {Address}", "To: postmaster@example.org", StringComparison.Ordinal);
 
         Assert.Equal([Address], BounceParser.Parse(Parse(text)).Addresses);
@@ -133,7 +59,7 @@ public sealed class BounceParserTests
     [Fact]
     public void A_feedback_report_is_a_complaint_naming_the_original_envelope_sender()
     {
-        var report = BounceParser.Parse(Parse(Complaint(Address)));
+        var report = BounceParser.Parse(Parse(BounceSamples.Complaint(Address)));
 
         Assert.Equal(BounceKind.Complaint, report.Kind);
         Assert.Equal("abuse", report.Status);
@@ -194,7 +120,7 @@ public sealed class BounceParserTests
     [Fact]
     public void A_huge_diagnostic_is_cut()
     {
-        var report = BounceParser.Parse(Parse(Dsn(Address, "failed", "5.1.1", "smtp; 550 5.1.1 " + new string('x', 5_000))));
+        var report = BounceParser.Parse(Parse(BounceSamples.Dsn(Address, "failed", "5.1.1", "smtp; 550 5.1.1 " + new string('x', 5_000))));
 
         Assert.Equal(BounceParser.MaxFieldLength, report.Diagnostic!.Length);
     }
