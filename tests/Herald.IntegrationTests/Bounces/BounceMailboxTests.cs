@@ -139,6 +139,33 @@ public sealed class BounceMailboxTests(PostfixFixture postfix)
         }
     }
 
+    [Fact]
+    public async Task With_a_bounce_domain_each_recipient_gets_its_own_envelope_sender_and_a_scope_without_one_keeps_its_sender()
+    {
+        using var sink = SmtpSink.Start();
+        await using var node = await OutboxNode.StartAsync(sink.Port, FastReads, async cli =>
+        {
+            // A mailbox nobody answers at: reading it fails (and is logged); sending does not care.
+            var set = await cli.RunWithInputAsync("secret-pass\n", "bounce-mailbox", "set", "--scope", "/hr", "--protocol", "pop3", "--host", "127.0.0.1",
+                "--port", $"{LoopbackPort.Free()}", "--domain", "bounces.example.org", "--user", "bounces", "--password-stdin");
+            Assert.True(set.ExitCode == 0, set.ToString());
+        });
+        using var admin = node.Server.Client(await node.KeyAsync("/", "admin"));
+
+        var id = await OutboxNode.SendAsync(admin, new { scope = "/hr", to = new[] { "a@example.org", "b@example.org", "c@example.org" }, subject = "Three", text = "Hello." });
+        await OutboxNode.SendAsync(admin, new { scope = "/finance", to = new[] { "d@example.org", "e@example.org" }, subject = "Elsewhere", text = "Hello." });
+        var received = await sink.WaitForAsync(4, TimeSpan.FromSeconds(60));
+        await OutboxNode.WaitForAsync(admin, id, state => state == "sent");
+
+        var verp = received.Where(m => m.ToMimeMessage().Subject == "Three").ToArray();
+        Assert.Equal(["a@example.org", "b@example.org", "c@example.org"], verp.Select(m => Assert.Single(m.Recipients)).Order(StringComparer.Ordinal));
+        Assert.All(verp, m => Assert.Matches(@"^bounces\+[a-z2-7]{47}@bounces\.example\.org$", m.Sender));
+        Assert.Equal(3, verp.Select(m => m.Sender).Distinct(StringComparer.Ordinal).Count());
+        // /finance has no bounce mailbox of its own or above it: one transaction, the configured sender.
+        var other = Assert.Single(received, m => m.ToMimeMessage().Subject == "Elsewhere");
+        Assert.Equal(("herald@example.org", 2), (other.Sender, other.Recipients.Count));
+    }
+
     private async Task<OutboxNode> StartAsync(DovecotMailbox dovecot, string protocol, int port, string security) =>
         await OutboxNode.StartAsync(postfix.PlainPort, FastReads, async cli =>
         {
