@@ -1,4 +1,5 @@
 using Herald.Web.Console;
+using Herald.Web.DeadLetters;
 using Herald.Web.Health;
 using Herald.Web.Metrics;
 using Herald.Web.Notifications;
@@ -57,6 +58,7 @@ public static class WebServiceCollectionExtensions
         api.MapSubscriptionsApi();
         api.MapRulesApi();
         api.MapSuppressionsApi();
+        api.MapDeadLettersApi();
         return app;
     }
 }

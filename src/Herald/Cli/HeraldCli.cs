@@ -48,6 +48,7 @@ internal static class HeraldCli
             QueueCommands.Create(console),
             SuppressionCommands.Create(console),
             BounceCommands.Create(console),
+            DeadLetterCommands.Create(console),
             EventCommands.Create(console),
             RelayCommands.Create(console),
             TemplateCommands.Create(console),
