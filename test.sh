@@ -18,7 +18,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 
 packages=()
 have_package() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for package in postfix sasl2-bin libsasl2-modules libsasl2-modules-db openssl postgresql swaks nmap testssl.sh chromium dovecot-core dovecot-submissiond \
+for package in postfix sasl2-bin libsasl2-modules libsasl2-modules-db openssl postgresql swaks nmap testssl.sh chromium dovecot-core dovecot-submissiond dovecot-imapd dovecot-pop3d \
   dovecot-gssapi winbind krb5-kdc krb5-admin-server krb5-user spamassassin prometheus slapd ldap-utils; do
   have_package "$package" || packages+=("$package")
 done

@@ -48,6 +48,13 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<DeliveryAttempt>();
         services.AddSingleton<Herald.Suppression.SuppressionCheck>();
         services.AddSingleton<Herald.Suppression.SuppressionService>();
+        services.AddBoundOptions<Herald.Bounces.BounceOptions>(Herald.Bounces.BounceOptions.Section);
+        services.AddSingleton<Herald.Bounces.BounceTokens>();
+        services.AddSingleton<Herald.Bounces.BounceDomains>();
+        services.AddSingleton<Herald.Bounces.BounceMetrics>();
+        services.AddSingleton<Herald.Bounces.BounceProcessor>();
+        services.AddSingleton<Herald.Bounces.BounceReader>();
+        services.AddSingleton<Herald.Bounces.BounceMailboxService>();
         services.AddSingleton<OutboxWriter>();
         services.AddSingleton<SubmissionService>();
         services.AddSingleton<QueueService>();
@@ -109,7 +116,7 @@ public static class CoreServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>The node's background loops: delivery, notification fan-out, digests.</summary>
+    /// <summary>The node's background loops: delivery, notification fan-out, digests, directory sync, bounce mailboxes.</summary>
     public static IServiceCollection AddHeraldWorkers(this IServiceCollection services)
     {
         services.AddHostedService<DeliveryWorker>();
@@ -118,6 +125,7 @@ public static class CoreServiceCollectionExtensions
         services.AddHostedService<DigestScheduler>();
         services.AddHostedService(provider => provider.GetRequiredService<Herald.Notifications.Sync.DirectorySyncScheduler>());
         services.AddHostedService(provider => provider.GetRequiredService<Herald.Notifications.SelfService.SignInLinkMailer>());
+        services.AddHostedService(provider => provider.GetRequiredService<Herald.Bounces.BounceReader>());
         return services;
     }
 

@@ -6,11 +6,12 @@ namespace Herald.Smtp;
 
 public static class SmtpServiceCollectionExtensions
 {
-    /// <summary>The delivery client and its pool, and the relay's options (section <c>Relay</c>), bound and validated.</summary>
+    /// <summary>The delivery client and its pool, the bounce mailboxes' IMAP/POP3 client, and the relay's options (section <c>Relay</c>), bound and validated.</summary>
     public static IServiceCollection AddHeraldSmtp(this IServiceCollection services) =>
         services
             .AddBoundOptions<RelayOptions>(RelayOptions.Section)
             .AddSingleton<IDeliveryClient, MailKitDeliveryClient>()
             .AddSingleton<IDeliveryPool, SmtpConnectionPool>()
-            .AddSingleton<Herald.Operations.IConnectionDiagnosis, SmtpDiagnosis>();
+            .AddSingleton<Herald.Operations.IConnectionDiagnosis, SmtpDiagnosis>()
+            .AddSingleton<Herald.Bounces.IBounceMailboxClient, Herald.Smtp.Bounces.MailKitBounceMailbox>();
 }

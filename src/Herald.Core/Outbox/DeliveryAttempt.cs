@@ -16,6 +16,8 @@ namespace Herald.Outbox;
 /// </summary>
 public sealed partial class DeliveryAttempt(
     DeliveryConnections connections,
+    Bounces.BounceDomains bounceDomains,
+    Bounces.BounceTokens bounceTokens,
     IDeliveryPool pool,
     NodeIdentity node,
     IOptions<DeliveryOptions> options,
@@ -80,7 +82,10 @@ public sealed partial class DeliveryAttempt(
         // claimed message carries its MIME.
         using var parsed = message.Content is null ? await message.Mime.ParseAsync(cancellationToken).ConfigureAwait(false) : null;
         var result = await pool.SendAsync(
-            new DeliveryRequest(connection, message.Content ?? parsed!.Message, message.EnvelopeSender, message.Recipients.Select(r => r.Address).ToArray()),
+            new DeliveryRequest(connection, message.Content ?? parsed!.Message, message.EnvelopeSender, message.Recipients.Select(r => r.Address).ToArray())
+            {
+                RecipientSenders = await BounceSendersAsync(message, cancellationToken).ConfigureAwait(false),
+            },
             cancellationToken).ConfigureAwait(false);
 
         var name = connection.Settings.Id;
@@ -126,6 +131,31 @@ public sealed partial class DeliveryAttempt(
             var own = byAddress[r.Address];
             return (r, own.Outcome, own.Reply, own.Detail);
         }), name);
+    }
+
+    /// <summary>
+    /// With a bounce domain for the message's scope, each recipient's own envelope sender
+    /// (<c>bounces+TOKEN@domain</c>), so that a DSN arriving days later names it. The cost: one SMTP
+    /// transaction per recipient (MAIL FROM, RCPT TO, DATA again, on the same connection) instead
+    /// of one per message. The null sender stays null: that message must never be answered.
+    /// </summary>
+    private async Task<IReadOnlyList<string>?> BounceSendersAsync(ClaimedMessage message, CancellationToken cancellationToken)
+    {
+        if (message.EnvelopeSender.Length == 0
+            || await bounceDomains.DomainForAsync(message.Scope, cancellationToken).ConfigureAwait(false) is not { } domain)
+        {
+            return null;
+        }
+
+        var senders = new string[message.Recipients.Count];
+        for (var i = 0; i < senders.Length; i++)
+        {
+            // An id or ordinal no token can carry keeps the configured sender.
+            senders[i] = await bounceTokens.SenderAsync(message.Id, message.Recipients[i].Ordinal, domain, cancellationToken).ConfigureAwait(false)
+                ?? message.EnvelopeSender;
+        }
+
+        return senders;
     }
 
     private AttemptOutcome Outcome(

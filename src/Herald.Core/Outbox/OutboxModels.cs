@@ -25,6 +25,10 @@ public enum RecipientState
     /// <summary>On a suppression list of the message's scope or one above it when the message was
     /// stored: never sent, never claimed; its reply names the entry.</summary>
     Suppressed,
+
+    /// <summary>Sent, and then reported as spam by its recipient (an ARF feedback report read from
+    /// a bounce mailbox); the address is put on the message scope's suppression list.</summary>
+    Complained,
 }
 
 public static class RecipientStateNames
@@ -37,7 +41,8 @@ public static class RecipientStateNames
         (RecipientState.Expired, "expired"),
         (RecipientState.Cancelled, "cancelled"),
         (RecipientState.Failed, "failed"),
-        (RecipientState.Suppressed, "suppressed"));
+        (RecipientState.Suppressed, "suppressed"),
+        (RecipientState.Complained, "complained"));
 
     /// <summary>Still to be delivered: a worker will try again.</summary>
     public static bool IsPending(this RecipientState state) => state is RecipientState.Queued or RecipientState.Deferred;

@@ -27,6 +27,12 @@ public static class SecretNames
     /// <summary>A directory source's LDAP bind password.</summary>
     public static string DirectorySourceBindPassword(string source) => $"directory-source/{source}/bind-password";
 
+    /// <summary>A bounce mailbox's user name (sealed too: with the host it tells where to sign in).</summary>
+    public static string BounceMailboxUserName(string scope) => $"bounce-mailbox/{scope}/user-name";
+
+    /// <summary>A bounce mailbox's password.</summary>
+    public static string BounceMailboxPassword(string scope) => $"bounce-mailbox/{scope}/password";
+
     /// <summary>An element of the console's key ring (a Data Protection key or revocation), by the
     /// name Data Protection gives it, e.g. <c>key-{guid}</c>.</summary>
     public static string ConsoleKey(string element) => $"{ConsoleKeyPrefix}{element}";

@@ -149,15 +149,25 @@ public sealed class SuppressionService(ISuppressionStore store, ISettingsStore s
     /// <summary>"Unsubscribe from everything": the recipient of a notification of <paramref name="scope"/>
     /// puts their address on its list. The signed unsubscribe link is the authority, not a caller.
     /// False when the address is listed there already.</summary>
-    public async Task<bool> UnsubscribeAllAsync(ScopePath scope, string address, CancellationToken cancellationToken)
+    public Task<bool> UnsubscribeAllAsync(ScopePath scope, string address, CancellationToken cancellationToken) =>
+        AddOnBehalfAsync(scope, address, SuppressionReason.UnsubscribeAll, "unsubscribe link", "the recipient", cancellationToken);
+
+    /// <summary>An entry that Herald itself adds, on the authority of what it read (a signed
+    /// unsubscribe link, a bounce or complaint whose signed address named the message): no caller
+    /// to check. <paramref name="source"/> is cut to <see cref="MaxSourceLength"/>. False when the
+    /// address is listed there already, or is no address.</summary>
+    public async Task<bool> AddOnBehalfAsync(
+        ScopePath scope, string address, SuppressionReason reason, string source, string createdBy, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(source);
         if (!SuppressionAddress.TryParse(address, out var parsed, out _))
         {
             return false;
         }
 
         var now = time.GetUtcNow();
-        var entry = new SuppressionEntry(NewId(now), scope, parsed.Value, SuppressionReason.UnsubscribeAll, "unsubscribe link", now, "the recipient", null);
+        var entry = new SuppressionEntry(
+            NewId(now), scope, parsed.Value, reason, source.Length > MaxSourceLength ? source[..MaxSourceLength] : source, now, createdBy, null);
         var (_, added) = await store.AddAsync(new NewSuppression(entry, parsed), now, cancellationToken).ConfigureAwait(false);
         return added;
     }

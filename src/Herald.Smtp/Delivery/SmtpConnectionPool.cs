@@ -44,18 +44,19 @@ public sealed class SmtpConnectionPool(IOptions<DeliveryOptions> options, TimePr
                     session = opened;
                 }
 
-                var (results, sendFailure) = await session!.SendAsync(request.Message, request.EnvelopeSender, request.Recipients, cancellationToken).ConfigureAwait(false);
-                if (sendFailure is null && session.IsUsable)
+                var current = session!;
+                var (results, sendFailure) = await TransactAsync(current, request, cancellationToken).ConfigureAwait(false);
+                if (sendFailure is null && current.IsUsable)
                 {
-                    session.LastUsed = time.GetUtcNow();
-                    lane.ReturnIdle(session);
+                    current.LastUsed = time.GetUtcNow();
+                    lane.ReturnIdle(current);
                     return new DeliveryResult(results, null, null, "");
                 }
 
-                await session.CloseAsync(cancellationToken).ConfigureAwait(false);
+                await current.CloseAsync(cancellationToken).ConfigureAwait(false);
                 // A pooled connection the server has dropped meanwhile fails before anything was
                 // accepted; one fresh connection gets the same transaction.
-                if (reused && attempt == 0 && sendFailure is { Reply: null })
+                if (reused && attempt == 0 && sendFailure is { Reply: null } && !results.Any(r => r.Outcome == RecipientOutcome.Sent))
                 {
                     continue;
                 }
@@ -67,6 +68,36 @@ public sealed class SmtpConnectionPool(IOptions<DeliveryOptions> options, TimePr
         {
             lane.Slots.Release();
         }
+    }
+
+    /// <summary>One transaction for every recipient, or, when each has its own envelope sender
+    /// (<see cref="DeliveryRequest.RecipientSenders"/>), one per recipient on this session (MailKit
+    /// resets a transaction the server refused before the next MAIL FROM). Once a failure has
+    /// closed the session, the recipients not yet tried share it.</summary>
+    private static async Task<(IReadOnlyList<RecipientResult> Results, SessionFailure? Failure)> TransactAsync(
+        SmtpSession session, DeliveryRequest request, CancellationToken cancellationToken)
+    {
+        if (request.RecipientSenders is not { } senders)
+        {
+            return await session.SendAsync(request.Message, request.EnvelopeSender, request.Recipients, cancellationToken).ConfigureAwait(false);
+        }
+
+        var results = new List<RecipientResult>(request.Recipients.Count);
+        SessionFailure? failure = null;
+        for (var i = 0; i < request.Recipients.Count; i++)
+        {
+            if (failure is not null && !session.IsUsable)
+            {
+                results.Add(new RecipientResult(request.Recipients[i], failure.Outcome, failure.Reply, failure.Message));
+                continue;
+            }
+
+            var (one, oneFailure) = await session.SendAsync(request.Message, senders[i], [request.Recipients[i]], cancellationToken).ConfigureAwait(false);
+            results.AddRange(one);
+            failure = oneFailure ?? failure;
+        }
+
+        return (results, failure);
     }
 
     /// <summary>

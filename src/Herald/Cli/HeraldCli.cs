@@ -47,6 +47,7 @@ internal static class HeraldCli
             ApiKeyCommands.Create(console),
             QueueCommands.Create(console),
             SuppressionCommands.Create(console),
+            BounceCommands.Create(console),
             DeadLetterCommands.Create(console),
             EventCommands.Create(console),
             ExplainCommand.Create(console),

@@ -127,7 +127,7 @@ public sealed class DovecotSubmission : IDisposable
             """);
     }
 
-    private static string CreateDirectory()
+    internal static string CreateDirectory()
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("herald-dovecot-").FullName;
         var home = System.IO.Directory.CreateDirectory(Path.Combine(directory, "home")).FullName;
@@ -140,14 +140,8 @@ public sealed class DovecotSubmission : IDisposable
     {
         var dovecot = new DovecotSubmission(directory, LoopbackPort.Free());
         var home = Path.Combine(directory, "home");
-        // As root Dovecot drops to its own users (Debian creates dovecot and dovenull); otherwise
-        // every process runs as the user running the tests.
         var root = Environment.UserName == "root";
-        var user = root ? "" : $"""
-            default_login_user = {Environment.UserName}
-            default_internal_user = {Environment.UserName}
-            default_internal_group = {await IdAsync("-gn")}
-            """;
+        var user = await UserSettingsAsync();
         await File.WriteAllTextAsync(dovecot._config, $"""
             base_dir = {directory}/run
             state_dir = {directory}/state
@@ -174,18 +168,37 @@ public sealed class DovecotSubmission : IDisposable
             {authentication}
             userdb {"{"}
               driver = static
-              args = uid={(root ? "nobody" : await IdAsync("-u"))} gid={(root ? "nogroup" : await IdAsync("-g"))} home={home}/%u
+              args = {await MailOwnerAsync()} home={home}/%u
             {"}"}
 
             """);
 
+        await StartMasterAsync(dovecot._config, () => dovecot.Log, dovecot.Port);
+        return dovecot;
+    }
+
+    /// <summary>Dovecot's processes run as the user running the tests, unless that is root (then
+    /// Dovecot drops to its own users, as Debian creates them).</summary>
+    internal static async Task<string> UserSettingsAsync() => Environment.UserName == "root" ? "" : $"""
+        default_login_user = {Environment.UserName}
+        default_internal_user = {Environment.UserName}
+        default_internal_group = {await IdAsync("-gn")}
+        """;
+
+    /// <summary>The static userdb's owner of the mail homes: nobody as root, else the user running the tests.</summary>
+    internal static async Task<string> MailOwnerAsync() =>
+        Environment.UserName == "root" ? "uid=nobody gid=nogroup" : $"uid={await IdAsync("-u")} gid={await IdAsync("-g")}";
+
+    /// <summary>Starts the master of <paramref name="config"/> and waits until <paramref name="port"/> answers.</summary>
+    internal static async Task StartMasterAsync(string config, Func<string> log, int port)
+    {
         // The master daemonizes and its children keep any inherited pipe open: it writes to its log file only.
-        using (var master = Process.Start(new ProcessStartInfo("/usr/sbin/dovecot") { ArgumentList = { "-c", dovecot._config }, UseShellExecute = false })!)
+        using (var master = Process.Start(new ProcessStartInfo("/usr/sbin/dovecot") { ArgumentList = { "-c", config }, UseShellExecute = false })!)
         {
             await master.WaitForExitAsync();
             if (master.ExitCode != 0)
             {
-                throw new InvalidOperationException($"Dovecot did not start (exit {master.ExitCode}):\n{dovecot.Log}");
+                throw new InvalidOperationException($"Dovecot did not start (exit {master.ExitCode}):\n{log()}");
             }
         }
 
@@ -195,8 +208,8 @@ public sealed class DovecotSubmission : IDisposable
             try
             {
                 using var probe = new TcpClient();
-                await probe.ConnectAsync("127.0.0.1", dovecot.Port);
-                return dovecot;
+                await probe.ConnectAsync("127.0.0.1", port);
+                return;
             }
             catch (SocketException) when (DateTime.UtcNow < deadline)
             {
@@ -205,19 +218,22 @@ public sealed class DovecotSubmission : IDisposable
         }
     }
 
-    public void Dispose()
+    /// <summary>Stops the master of <paramref name="config"/> and removes its directory.</summary>
+    internal static void Stop(string config, string directory)
     {
-        using var stop = Process.Start(new ProcessStartInfo("/usr/sbin/dovecot") { ArgumentList = { "-c", _config, "stop" }, UseShellExecute = false })!;
+        using var stop = Process.Start(new ProcessStartInfo("/usr/sbin/dovecot") { ArgumentList = { "-c", config, "stop" }, UseShellExecute = false })!;
         stop.WaitForExit();
         try
         {
-            System.IO.Directory.Delete(Directory, recursive: true);
+            System.IO.Directory.Delete(directory, recursive: true);
         }
         catch (IOException)
         {
             // A process still finishing may hold a file; the temporary directory is left behind.
         }
     }
+
+    public void Dispose() => Stop(_config, Directory);
 
     private static async Task<string> IdAsync(string flag) => (await RunAsync("id", flag)).Output.Trim();
 

@@ -48,6 +48,14 @@ public sealed class LinkSigningKey(ISigningKeyStore keys, string purpose, TimePr
         return CryptographicOperations.FixedTimeEquals(expected, bytes.AsSpan(payload.Length)) ? payload.ToArray() : null;
     }
 
+    /// <summary>The MAC of <paramref name="payload"/> under this key, for a token of another
+    /// encoding (a bounce address's, which must be short and survive lower-casing).</summary>
+    public async ValueTask<byte[]> MacAsync(byte[] payload, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(payload);
+        return HMACSHA256.HashData(await KeyAsync(cancellationToken).ConfigureAwait(false), payload);
+    }
+
     /// <summary>Only the base64url alphabet, unpadded: one spelling per token (the decoder would
     /// also take white space and padding).</summary>
     public static bool IsBase64Url(string text) =>

@@ -14,6 +14,7 @@ public static class DeadLetterStates
         RecipientState.Bounced,
         RecipientState.Failed,
         RecipientState.Suppressed,
+        RecipientState.Complained,
     ];
 
     public static bool IsDeadLetter(this RecipientState state) => All.Contains(state);
