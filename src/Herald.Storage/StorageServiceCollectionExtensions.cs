@@ -33,6 +33,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IApiKeyStore, SqlApiKeyStore>();
         services.AddSingleton<IRelayStore, SqlRelayStore>();
         services.AddSingleton<Herald.Suppression.ISuppressionStore, Herald.Storage.Suppression.SqlSuppressionStore>();
+        services.AddSingleton<Herald.Webhooks.IWebhookStore, Herald.Storage.Webhooks.SqlWebhookStore>();
         services.AddSingleton<INotificationTemplateStore, SqlTemplateStore>();
         services.AddSingleton<IRecentEvents, SqlRecentEvents>();
         services.AddSingleton<ISigningKeyStore, SqlSigningKeyStore>();
