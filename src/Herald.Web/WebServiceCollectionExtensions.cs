@@ -8,6 +8,7 @@ using Herald.Web.Relay;
 using Herald.Web.Security;
 using Herald.Web.Settings;
 using Herald.Web.Suppression;
+using Herald.Web.Webhooks;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
@@ -57,6 +58,7 @@ public static class WebServiceCollectionExtensions
         api.MapSubscriptionsApi();
         api.MapRulesApi();
         api.MapSuppressionsApi();
+        api.MapWebhooksApi();
         return app;
     }
 }

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Herald.Notifications;
+using Herald.Notifications.FanOut;
 using Herald.Scopes;
 
 namespace Herald.Webhooks;
@@ -30,11 +32,19 @@ public static class WebhookPayloads
         return new WebhookEvent(messageId, scope, type, $"{messageId} {recipient}", at, Body(type, at, data));
     }
 
-    /// <summary>An event's fan-out finished: the messages it stored and the recipients they carry.</summary>
-    public static WebhookEvent EventFinished(ScopePath scope, string eventId, string eventType, int messages, int recipients, DateTimeOffset at)
+    /// <summary>An event's fan-out finished: the recipients it reached, the messages it stored,
+    /// those another subscription had reached already, the digest entries it made, and what it
+    /// dropped (and why) when the scope could not send.</summary>
+    public static WebhookEvent EventFinished(NotificationEvent notificationEvent, FanOutResult result, DateTimeOffset at)
     {
-        var data = new EventData(scope.Value, eventId, eventType, messages, recipients);
-        return new WebhookEvent($"event {scope.Value} {eventId}", scope, WebhookEventTypes.EventFinished, $"{scope.Value} {eventId}", at, Body(WebhookEventTypes.EventFinished, at, data));
+        ArgumentNullException.ThrowIfNull(notificationEvent);
+        ArgumentNullException.ThrowIfNull(result);
+        var scope = notificationEvent.Scope;
+        var data = new EventData(
+            scope.Value, notificationEvent.Id, notificationEvent.Type, result.Recipients, result.Stored, result.Duplicates, result.DigestEntries,
+            result.Dropped is { } dropped ? dropped.Immediate + dropped.Digest : 0, result.Dropped?.Because);
+        return new WebhookEvent(
+            $"event {scope.Value} {notificationEvent.Id}", scope, WebhookEventTypes.EventFinished, $"event {notificationEvent.Id}", at, Body(WebhookEventTypes.EventFinished, at, data));
     }
 
     private static string Body<TData>(string type, DateTimeOffset at, TData data) =>
@@ -46,5 +56,6 @@ public static class WebhookPayloads
 
     private sealed record RecipientData(string MessageId, string Scope, string Recipient, string State, int Attempt, int? Code, string? Reply);
 
-    private sealed record EventData(string Scope, string EventId, string EventType, int Messages, int Recipients);
+    private sealed record EventData(
+        string Scope, string EventId, string EventType, int Recipients, int Messages, int Duplicates, int DigestEntries, int Dropped, string? DroppedBecause);
 }
