@@ -85,6 +85,9 @@ public sealed class SqlNotificationEventStore(HeraldDatabase database) : INotifi
         return renewed.Select(r => new EventKey(ScopePath.Parse(r.ScopePath), r.Id)).ToArray();
     }
 
+    public Task<bool> CompleteAsync(EventKey key, string node, DateTimeOffset now, CancellationToken cancellationToken) =>
+        CompleteAsync(key, node, now, null, cancellationToken);
+
     public async Task<bool> CompleteAsync(EventKey key, string node, DateTimeOffset now, Herald.Webhooks.WebhookEvent? outcome, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
