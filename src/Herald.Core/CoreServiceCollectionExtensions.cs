@@ -51,6 +51,7 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<OutboxWriter>();
         services.AddSingleton<SubmissionService>();
         services.AddSingleton<QueueService>();
+        services.AddSingleton<Herald.Outbox.DeadLetters.DeadLetterService>();
         services.AddSingleton<ConnectionHealth>();
         services.AddSingleton<DeliveryMetrics>();
         services.AddSingleton<NotificationMetrics>();

@@ -30,6 +30,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<ICredentialKeyStore, SqlCredentialKeyStore>();
         services.AddSingleton<IConsoleKeyStore, SqlConsoleKeyStore>();
         services.AddSingleton<IOutboxStore, SqlOutboxStore>();
+        services.AddSingleton<Herald.Outbox.DeadLetters.IDeadLetterStore, SqlDeadLetterStore>();
         services.AddSingleton<IApiKeyStore, SqlApiKeyStore>();
         services.AddSingleton<IRelayStore, SqlRelayStore>();
         services.AddSingleton<Herald.Suppression.ISuppressionStore, Herald.Storage.Suppression.SqlSuppressionStore>();

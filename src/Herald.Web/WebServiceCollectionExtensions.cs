@@ -1,4 +1,5 @@
 using Herald.Web.Console;
+using Herald.Web.DeadLetters;
 using Herald.Web.Health;
 using Herald.Web.Metrics;
 using Herald.Web.Notifications;
@@ -58,6 +59,7 @@ public static class WebServiceCollectionExtensions
         api.MapSubscriptionsApi();
         api.MapRulesApi();
         api.MapSuppressionsApi();
+        api.MapDeadLettersApi();
         api.MapWebhooksApi();
         return app;
     }

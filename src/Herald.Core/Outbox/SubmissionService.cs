@@ -79,6 +79,15 @@ public sealed partial class SubmissionService(
             return Refusal.Invalid("messages", $"A batch holds 1 to {MaxBatch} messages.");
         }
 
+        // A JSON body may hold null where a message belongs; each such slot is named, and nothing is accepted.
+        var missing = Enumerable.Range(0, requests.Count).Where(i => requests[i] is null)
+            .Select(i => new FieldError(batch ? $"messages[{i}]" : "message", "is null; each entry must be a message object."))
+            .ToList();
+        if (missing.Count > 0)
+        {
+            return Refusal.Invalid(missing, "The message is not valid; nothing was accepted.");
+        }
+
         foreach (var request in requests)
         {
             if (ScopePath.TryParse(request.Scope, out var scope, out _) && caller.RefuseUnlessMaySendInto(scope) is { } refusal)
@@ -272,6 +281,10 @@ public sealed partial class SubmissionService(
             {
                 problems.Add(new(field, $"'{name}' is set by Herald from the message's fields and cannot be given as a custom header."));
             }
+            else if (value is null)
+            {
+                problems.Add(new(field, "A header needs a value (a string, not null)."));
+            }
             else
             {
                 SingleLine(value, field, problems);
@@ -289,6 +302,12 @@ public sealed partial class SubmissionService(
         {
             var attachment = attachments![i];
             var field = $"attachments[{i}]";
+            if (attachment is null)
+            {
+                problems.Add(new(field, "is null; each attachment must be an object with a file name and content."));
+                continue;
+            }
+
             if (string.IsNullOrWhiteSpace(attachment.FileName))
             {
                 problems.Add(new(field + ".fileName", "An attachment needs a file name."));

@@ -704,6 +704,12 @@ public sealed class OutgoingSettingsService(ISettingsStore store, OutgoingSettin
                 return connection;
             }
 
+            if (tags.Any(t => t is null))
+            {
+                errors.Add(new("nodeTags", "A node tag is a name, not null."));
+                return connection;
+            }
+
             var normalized = tags.Select(t => t.Trim().ToLowerInvariant()).Where(t => t.Length > 0).Distinct().ToArray();
             if (normalized.FirstOrDefault(t => !ConnectionReference.TryNormalizeName(t, out _, out _)) is { } bad)
             {

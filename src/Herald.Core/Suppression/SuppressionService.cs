@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Herald.Access;
@@ -61,10 +60,9 @@ public sealed class SuppressionService(ISuppressionStore store, ISettingsStore s
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(query);
-        var csv = format is null || string.Equals(format.Trim(), "csv", StringComparison.OrdinalIgnoreCase);
-        if (!csv && !string.Equals(format?.Trim(), "json", StringComparison.OrdinalIgnoreCase))
+        if (Exports.ParseFormat(format, out var csv) is { } badFormat)
         {
-            return Refusal.Invalid("format", "The format is csv or json.");
+            return badFormat;
         }
 
         var filter = Filter(caller, query with { Limit = null, Before = null }, "export");
@@ -243,30 +241,18 @@ public sealed class SuppressionService(ISuppressionStore store, ISettingsStore s
             : new SuppressionFilter(scope, key, domain, reason, string.IsNullOrEmpty(query.Before) ? null : query.Before, query.Limit ?? DefaultLimit);
     }
 
-    private async Task WriteCsvAsync(SuppressionFilter filter, Stream output, CancellationToken cancellationToken)
-    {
-        var writer = new StreamWriter(output, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), leaveOpen: true);
-        await using (writer.ConfigureAwait(false))
+    private Task WriteCsvAsync(SuppressionFilter filter, Stream output, CancellationToken cancellationToken) =>
+        Exports.WriteCsvAsync(output, "id,scope,address,reason,source,created_at,created_by,expires_at", EntriesAsync(filter, cancellationToken), entry => new[]
         {
-            writer.NewLine = "\r\n";
-            await writer.WriteLineAsync("id,scope,address,reason,source,created_at,created_by,expires_at".AsMemory(), cancellationToken).ConfigureAwait(false);
-            await foreach (var entry in EntriesAsync(filter, cancellationToken).ConfigureAwait(false))
-            {
-                var line = string.Join(',', new[]
-                {
-                    entry.Id,
-                    entry.Scope.Value,
-                    entry.Address,
-                    SuppressionReasonNames.Values.NameOf(entry.Reason),
-                    entry.Source,
-                    Timestamp(entry.CreatedAt),
-                    entry.CreatedBy,
-                    entry.ExpiresAt is { } expires ? Timestamp(expires) : "",
-                }.Select(CsvCell));
-                await writer.WriteLineAsync(line.AsMemory(), cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
+            entry.Id,
+            entry.Scope.Value,
+            entry.Address,
+            SuppressionReasonNames.Values.NameOf(entry.Reason),
+            entry.Source,
+            Timestamp(entry.CreatedAt),
+            entry.CreatedBy,
+            entry.ExpiresAt is { } expires ? Timestamp(expires) : "",
+        }, cancellationToken);
 
     private async Task WriteJsonAsync(SuppressionFilter filter, Stream output, CancellationToken cancellationToken)
     {
@@ -308,18 +294,4 @@ public sealed class SuppressionService(ISuppressionStore store, ISettingsStore s
     }
 
     private static string Timestamp(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
-
-    /// <summary>A CSV cell (RFC 4180) that a spreadsheet shows as text: a cell that would start a
-    /// formula (=, +, -, @, or a tab or carriage return before one) is prefixed with an
-    /// apostrophe (OWASP's CSV injection advice); quotes, commas and line breaks are quoted.</summary>
-    public static string CsvCell(string value)
-    {
-        ArgumentNullException.ThrowIfNull(value);
-        if (value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r')
-        {
-            value = "'" + value;
-        }
-
-        return value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
-    }
 }

@@ -47,6 +47,7 @@ internal static class HeraldCli
             ApiKeyCommands.Create(console),
             QueueCommands.Create(console),
             SuppressionCommands.Create(console),
+            DeadLetterCommands.Create(console),
             WebhookCommands.Create(console),
             EventCommands.Create(console),
             RelayCommands.Create(console),

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text;
 using Herald.Access;
 using Herald.Suppression;
 using Microsoft.Extensions.DependencyInjection;
@@ -111,21 +110,7 @@ internal static class SuppressionCommands
                 return console.Fail(refusal);
             }
 
-            if (parse.GetValue(output) is { } path)
-            {
-                var file = File.Create(path);
-                await using (file.ConfigureAwait(false))
-                {
-                    await prepared.Value!.WriteAsync(file, ct);
-                }
-
-                return 0;
-            }
-
-            using var buffer = new MemoryStream();
-            await prepared.Value!.WriteAsync(buffer, ct);
-            await console.Out.WriteAsync(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
-            return 0;
+            return await CliExport.WriteAsync(console, prepared.Value!.WriteAsync, parse.GetValue(output), ct);
         });
 
         return new Command("suppression", "Suppression lists: addresses nothing is sent to (hard bounces, complaints, unsubscribe from everything, administrators).")

@@ -43,42 +43,7 @@ public sealed class GeneratedInputTests(ITestOutputHelper output) : IAsyncLifeti
         {
             for (var i = 0; i < BodiesPerRoute; i++)
             {
-                var path = Fill(template, random);
-                var body = Body(random, properties);
-                var before = await CountRowsAsync();
-                using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path.TrimStart('/'), UriKind.Relative))
-                {
-                    Content = new StringContent(body, Encoding.UTF8, "application/json"),
-                };
-                int status;
-                string answer;
-                try
-                {
-                    using var response = await admin.SendAsync(request, Ct);
-                    status = (int)response.StatusCode;
-                    answer = await response.Content.ReadAsStringAsync(Ct);
-                }
-                catch (HttpRequestException) when (body.Length > 60_000)
-                {
-                    // Kestrel answers 413 to a body over the route's limit and closes the
-                    // connection before the client has finished sending it.
-                    status = 413;
-                    answer = "(connection closed while sending)";
-                }
-
-                if (status >= 500 && status != 507)
-                {
-                    failures.Add($"{method} {path} answered {status} (seed {seed}) to: {Shorten(body)}\n{Shorten(answer)}");
-                }
-                else if (status is >= 400 and < 500)
-                {
-                    var after = await CountRowsAsync();
-                    var changed = before.Where(t => after[t.Key] != t.Value).Select(t => $"{t.Key} {t.Value}→{after[t.Key]}").ToArray();
-                    if (changed.Length > 0)
-                    {
-                        failures.Add($"{method} {path} answered {status} but stored rows ({string.Join(", ", changed)}) (seed {seed}) for: {Shorten(body)}");
-                    }
-                }
+                await CheckAsync(admin, method, Fill(template, random), Body(random, properties), $"seed {seed}", failures);
             }
         }
 
@@ -86,6 +51,170 @@ public sealed class GeneratedInputTests(ITestOutputHelper output) : IAsyncLifeti
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
         Assert.False(_node.Server.Process.HasExited, "herald serve exited.");
         Assert.True(failures.Count == 0, string.Join("\n\n", failures.Take(20)));
+    }
+
+    /// <summary>
+    /// JSON lets a client put null where a list's item or a map's value belongs; C#'s nullable
+    /// annotations do not reach a collection's items, so each door must name such a slot. Every
+    /// list and map the request schemas declare, at any depth, is sent holding a null.
+    /// </summary>
+    [Fact]
+    public async Task A_null_in_any_list_or_map_of_any_request_is_refused_not_a_500()
+    {
+        using var admin = _node.Server.Client(await _node.KeyAsync("/", "admin"));
+        var document = JsonNode.Parse(await admin.GetStringAsync(new Uri("openapi/v1.json", UriKind.Relative), Ct))!;
+        var failures = new List<string>();
+        var sent = 0;
+        foreach (var (path, item) in document["paths"]!.AsObject())
+        {
+            foreach (var method in new[] { "post", "put" })
+            {
+                var schema = item![method]?["requestBody"]?["content"]?["application/json"]?["schema"];
+                foreach (var body in NullSlots(document, schema, 0))
+                {
+                    sent++;
+                    var filled = System.Text.RegularExpressions.Regex.Replace(path, @"\{[^}]+\}", "x");
+                    await CheckAsync(admin, method.ToUpperInvariant(), filled, body!.ToJsonString(), "null slot", failures);
+                    await CheckAsync(admin, method.ToUpperInvariant(), filled + "?scope=/", body.ToJsonString(), "null slot", failures);
+                }
+            }
+        }
+
+        Assert.True(sent >= 20, $"Only {sent} null slots were found in the request schemas.");
+        Assert.False(_node.Server.Process.HasExited, "herald serve exited.");
+        Assert.True(failures.Count == 0, string.Join("\n\n", failures.Take(20)));
+    }
+
+    private static readonly string[] ParameterValues =
+    [
+        "", "%20", "x", "-1", "0", "2147483648", "99999999999999999999", "1e308", "NaN", "%00", "%E2%80%AE", "%2F%2F", "%2Fhr%2F..%2Ffinance",
+        "..", new string('a', 5_000), "2026-13-45T99:00:00Z", "-0001-01-01", "true", "%5B%5D", "user:", "group:x:y", "%C3%A9%F0%9F%91%8D", "a%40b%40c",
+    ];
+
+    /// <summary>
+    /// Every GET and DELETE route, each of its parameters in turn given values a client may send
+    /// by mistake or on purpose (empty, huge, negative, out of range, malformed dates and paths,
+    /// control characters): never a 500, and a refused DELETE removes nothing.
+    /// </summary>
+    [Fact]
+    public async Task No_parameter_value_makes_a_get_or_delete_route_fail()
+    {
+        using var admin = _node.Server.Client(await _node.KeyAsync("/", "admin"));
+        var document = JsonNode.Parse(await admin.GetStringAsync(new Uri("openapi/v1.json", UriKind.Relative), Ct))!;
+        var failures = new List<string>();
+        var sent = 0;
+        foreach (var (path, item) in document["paths"]!.AsObject())
+        {
+            foreach (var method in new[] { "get", "delete" })
+            {
+                var parameters = (item![method]?["parameters"] as JsonArray ?? []).Select(p => (Name: p!["name"]!.GetValue<string>(), In: p["in"]!.GetValue<string>())).ToArray();
+                foreach (var parameter in parameters)
+                {
+                    foreach (var value in ParameterValues)
+                    {
+                        var filled = System.Text.RegularExpressions.Regex.Replace(path, @"\{([^}]+)\}", m => m.Groups[1].Value == parameter.Name ? (value.Length == 0 ? "%20" : value) : "x");
+                        var target = parameter.In == "query" ? $"{filled}?{parameter.Name}={value}" : filled;
+                        await CheckAsync(admin, method.ToUpperInvariant(), target, null, $"{parameter.In} parameter {parameter.Name}", failures);
+                        sent++;
+                    }
+                }
+            }
+        }
+
+        Assert.True(sent >= 500, $"Only {sent} requests were sent: the document lists fewer parameters than it should.");
+        Assert.False(_node.Server.Process.HasExited, "herald serve exited.");
+        Assert.True(failures.Count == 0, string.Join("\n\n", failures.Take(20)));
+    }
+
+    /// <summary>A value of <paramref name="schema"/> for each list or map inside it, that slot holding null.</summary>
+    private static IEnumerable<JsonNode?> NullSlots(JsonNode document, JsonNode? schema, int depth)
+    {
+        schema = Resolve(document, schema);
+        if (schema is null || depth > 5)
+        {
+            yield break;
+        }
+
+        var types = schema["type"] is JsonArray many ? many.Select(t => t!.GetValue<string>()).ToArray() : [schema["type"]?.GetValue<string>() ?? ""];
+        if (types.Contains("array"))
+        {
+            yield return new JsonArray((JsonNode?)null);
+            foreach (var inner in NullSlots(document, schema["items"], depth + 1))
+            {
+                yield return new JsonArray(inner);
+            }
+        }
+
+        if (schema["additionalProperties"] is JsonObject values)
+        {
+            yield return new JsonObject { ["X-Slot"] = null };
+            foreach (var inner in NullSlots(document, values, depth + 1))
+            {
+                yield return new JsonObject { ["X-Slot"] = inner };
+            }
+        }
+
+        if (schema["properties"] is JsonObject properties)
+        {
+            foreach (var (name, property) in properties)
+            {
+                foreach (var inner in NullSlots(document, property, depth + 1))
+                {
+                    yield return new JsonObject { [name] = inner };
+                }
+            }
+        }
+    }
+
+    private static JsonNode? Resolve(JsonNode document, JsonNode? schema)
+    {
+        if (schema?["oneOf"] is JsonArray choices)
+        {
+            schema = choices.FirstOrDefault(c => c?["$ref"] is not null) ?? schema;
+        }
+
+        return schema?["$ref"]?.GetValue<string>() is { } reference && reference.StartsWith("#/components/schemas/", StringComparison.Ordinal)
+            ? document["components"]?["schemas"]?[reference["#/components/schemas/".Length..]]
+            : schema;
+    }
+
+    /// <summary>Sends one body and notes a 5xx answer, or a 4xx answer that stored rows.</summary>
+    private async Task CheckAsync(HttpClient admin, string method, string path, string? body, string origin, List<string> failures)
+    {
+        var before = await CountRowsAsync();
+        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path.TrimStart('/'), UriKind.Relative))
+        {
+            Content = body is null ? null : new StringContent(body, Encoding.UTF8, "application/json"),
+        };
+        int status;
+        string answer;
+        try
+        {
+            using var response = await admin.SendAsync(request, Ct);
+            status = (int)response.StatusCode;
+            answer = await response.Content.ReadAsStringAsync(Ct);
+        }
+        catch (HttpRequestException) when (body?.Length > 60_000)
+        {
+            // Kestrel answers 413 to a body over the route's limit and closes the
+            // connection before the client has finished sending it.
+            status = 413;
+            answer = "(connection closed while sending)";
+        }
+
+        if (status >= 500 && status != 507)
+        {
+            failures.Add($"{method} {path} answered {status} ({origin}) to: {Shorten(body ?? "")}\n{Shorten(answer)}");
+        }
+        else if (status is >= 400 and < 500)
+        {
+            var after = await CountRowsAsync();
+            var changed = before.Where(t => after[t.Key] != t.Value).Select(t => $"{t.Key} {t.Value}→{after[t.Key]}").ToArray();
+            if (changed.Length > 0)
+            {
+                failures.Add($"{method} {path} answered {status} but stored rows ({string.Join(", ", changed)}) ({origin}) for: {Shorten(body ?? "")}");
+            }
+        }
     }
 
     /// <summary>Each POST and PUT operation with the property names its request schema declares.</summary>
@@ -108,17 +237,13 @@ public sealed class GeneratedInputTests(ITestOutputHelper output) : IAsyncLifeti
 
     private static IEnumerable<string> PropertiesOf(JsonNode document, JsonNode? schema, int depth = 0)
     {
+        schema = Resolve(document, schema);
         if (schema is null || depth > 4)
         {
             yield break;
         }
 
-        if (schema["$ref"]?.GetValue<string>() is { } reference && reference.StartsWith("#/components/schemas/", StringComparison.Ordinal))
-        {
-            schema = document["components"]?["schemas"]?[reference["#/components/schemas/".Length..]];
-        }
-
-        if (schema?["properties"] is JsonObject properties)
+        if (schema["properties"] is JsonObject properties)
         {
             foreach (var (name, property) in properties)
             {

@@ -332,6 +332,20 @@ internal static class ApiMatrix
             Request = c => Delete($"api/v1/suppressions/{c.Seeded.Id}"), Probe = (h, c) => SuppressionRow(h, c.Scope, c.Seeded.Marker + "@example.org"),
         },
 
+        // Dead letters: administrators of their scope; a bulk action names its scope in a filter.
+        new("GET /api/v1/dead-letters", ScopeAdministrator, Effect.List) { Seed = DeadLetterAsync, Request = c => Get($"api/v1/dead-letters?scope={Q(c.Scope)}") },
+        new("GET /api/v1/dead-letters/export", ScopeAdministrator, Effect.Read) { Seed = DeadLetterAsync, Request = c => Get($"api/v1/dead-letters/export?format=csv&scope={Q(c.Scope)}") },
+        new("POST /api/v1/dead-letters/retry", ScopeAdministrator, Effect.Write)
+        {
+            Seed = DeadLetterAsync, Request = c => Post("api/v1/dead-letters/retry", new { filter = new { scope = c.Scope } }), Probe = (h, c) => MessageRow(h, c.Seeded.Id),
+        },
+        new("POST /api/v1/dead-letters/suppress", ScopeAdministrator, Effect.Write)
+        {
+            Change = Change.Created, Seed = DeadLetterAsync,
+            Request = c => Post("api/v1/dead-letters/suppress", new { filter = new { scope = c.Scope } }),
+            Probe = (h, c) => SuppressionRow(h, c.Scope, c.Seeded.Marker + "@example.org"),
+        },
+
         // Webhooks: administrators of their scope.
         new("GET /api/v1/webhooks", ScopeAdministrator, Effect.List) { Seed = WebhookAsync, Request = c => Get($"api/v1/webhooks?scope={Q(c.Scope)}") },
         new("POST /api/v1/webhooks", ScopeAdministrator, Effect.Write)

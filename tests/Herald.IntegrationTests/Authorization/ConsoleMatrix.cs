@@ -111,6 +111,28 @@ internal static class ConsoleMatrix
             Seed = MessageAsync, Request = c => Posted($"queue/message?handler=cancel&id={c.Seeded.Id}"), Probe = (h, c) => MessageRow(h, c.Seeded.Id),
         },
 
+        // Dead letters: administrators of their scope; a selection names messages, which another scope's administrator is told do not exist.
+        new("GET /DeadLetters/Index", ScopeAdministrator, Effect.List) { Variant = "list", Seed = DeadLetterAsync, Request = c => Get($"dead-letters?scope={Q(c.Scope)}") },
+        new("GET /DeadLetters/Index", ScopeAdministrator, Effect.Read)
+        {
+            Variant = "export", Seed = DeadLetterAsync, Request = c => Get($"dead-letters?handler=export&format=csv&scope={Q(c.Scope)}"),
+        },
+        new("POST /DeadLetters/Index?handler=Retry", ResourceAdministrator, Effect.Write)
+        {
+            Seed = DeadLetterAsync,
+            Request = c => Posted("dead-letters?handler=retry", ("scope", c.Scope), ("selected", $"{c.Seeded.Id}:{c.Seeded.Marker}@example.org")),
+            Probe = (h, c) => MessageRow(h, c.Seeded.Id),
+        },
+        new("POST /DeadLetters/Index?handler=Suppress", ResourceAdministrator, Effect.Write)
+        {
+            Change = Change.Created, Seed = DeadLetterAsync,
+            Request = c => Posted("dead-letters?handler=suppress", ("scope", c.Scope), ("selected", $"{c.Seeded.Id}:{c.Seeded.Marker}@example.org")),
+            Probe = (h, c) => SuppressionRow(h, c.Scope, c.Seeded.Marker + "@example.org"),
+        },
+        new("POST /DeadLetters/Index?handler=RetryAll", ScopeAdministrator, Effect.Write)
+        {
+            Seed = DeadLetterAsync, Request = c => Posted("dead-letters?handler=retryall", ("scope", c.Scope)), Probe = (h, c) => MessageRow(h, c.Seeded.Id),
+        },
         // Suppression lists: administrators of their scope.
         new("GET /Suppressions/Index", ScopeAdministrator, Effect.List) { Variant = "list", Seed = SuppressionAsync, Request = c => Get($"suppressions?scope={Q(c.Scope)}") },
         new("GET /Suppressions/Index", ScopeAdministrator, Effect.Read)

@@ -29,6 +29,17 @@ internal static class Seeds
     public static Task<string?> MessageRow(MatrixHost host, string id) =>
         host.QueryAsync("SELECT m.state, m.next_attempt_at, m.expires_at, r.state AS recipient, r.attempts FROM messages m JOIN recipients r ON r.message_id = m.id WHERE m.id = @id", new { id });
 
+    /// <summary>A dead letter: a message to the marker's address whose recipient expired (as after
+    /// an outage), its subject naming the marker.</summary>
+    public static async Task<Seeded> DeadLetterAsync(MatrixHost host, string scope)
+    {
+        var marker = host.Marker();
+        var id = await PostAsync(host, "api/v1/messages", new { scope, to = new[] { marker + "@example.org" }, subject = "Subject " + marker, text = "Body" }, "id");
+        await host.ExecuteAsync("UPDATE recipients SET state = 'expired' WHERE message_id = @id", new { id });
+        await host.ExecuteAsync("UPDATE messages SET state = 'done' WHERE id = @id", new { id });
+        return new Seeded(id, scope, marker);
+    }
+
     /// <summary>The messages a cell submitted, found by the idempotency key it gave them.</summary>
     public static Task<string?> MessagesKeyed(MatrixHost host, string scope, string key) =>
         host.QueryAsync("SELECT id, scope_path, source FROM messages WHERE scope_path = @scope AND idempotency_key = @key", new { scope, key });

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json;
 using Herald.IntegrationTests.Fixtures;
 
@@ -123,6 +124,10 @@ public sealed class OutboxApiTests : IAsyncLifetime
         { """{"scope":"/","to":["a@example.org"],"subject":"Hi","text":"x","headers":{"Bcc":"victim@example.org"}}""", "headers[Bcc]" },
         { """{"scope":"/","to":["a@example.org"],"subject":"Hi","text":"x","attachments":[{"fileName":"a.txt\r\nBcc: v@example.org","content":"eA=="}]}""", "attachments[0].fileName" },
         { """{"scope":"/","to":["a@example.org","not an address"],"subject":"Hi","text":"x"}""", "to[1]" },
+        { """{"scope":"/","to":["a@example.org"],"subject":"Hi","text":"x","attachments":[null]}""", "attachments[0]" },
+        { """{"scope":"/","to":["a@example.org",null],"subject":"Hi","text":"x"}""", "to[1]" },
+        { """{"scope":"/","to":["a@example.org"],"cc":[null],"subject":"Hi","text":"x"}""", "cc[0]" },
+        { """{"scope":"/","to":["a@example.org"],"subject":"Hi","text":"x","headers":{"X-Ticket":null}}""", "headers[X-Ticket]" },
         { """{"scope":"/","to":["a@example.org"],"subject":"Hi"}""", "text" },
         { """{"scope":"/nowhere","to":["a@example.org"],"subject":"Hi","text":"x"}""", "scope" },
         { """{"scope":"/","from":"ceo@example.org","to":["a@example.org"],"subject":"Hi","text":"x"}""", "from" },
@@ -184,6 +189,23 @@ public sealed class OutboxApiTests : IAsyncLifetime
         Assert.Equal(3, JsonDocument.Parse(await accepted.Content.ReadAsStringAsync(ct)).RootElement.GetProperty("messages").GetArrayLength());
         Assert.Equal(HttpStatusCode.UnprocessableEntity, tooMany.StatusCode);
         Assert.Equal(3, (await _sink.WaitForAsync(3, TimeSpan.FromSeconds(30))).Count);
+    }
+
+    [Fact]
+    public async Task A_batch_with_a_null_entry_is_refused_naming_the_entry_and_nothing_is_sent()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var http = _node.Server.Client(await _node.KeyAsync("/", "sender"));
+
+        using var refused = await http.PostAsync("api/v1/messages/batch", new StringContent(
+            $$"""{"messages":[{{JsonSerializer.Serialize(Minimal(to: "null-neighbour@example.org"))}},null]}""", Encoding.UTF8, "application/json"), ct);
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.StatusCode);
+        var errors = JsonDocument.Parse(await refused.Content.ReadAsStringAsync(ct)).RootElement.GetProperty("errors");
+        Assert.True(errors.TryGetProperty("messages[1]", out _), errors.ToString());
+        Assert.False(errors.TryGetProperty("messages[0]", out _), errors.ToString());
+        using var list = await _node.Server.Client(await _node.KeyAsync("/", "admin")).GetAsync("api/v1/messages/?recipient=null-neighbour@example.org", ct);
+        Assert.Equal("[]", (await list.Content.ReadAsStringAsync(ct)).Trim());
     }
 
     [Fact]

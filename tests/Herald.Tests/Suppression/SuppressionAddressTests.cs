@@ -72,5 +72,5 @@ public sealed class SuppressionAddressTests
     [InlineData("=cmd|' /C calc'!A0,x", "\"'=cmd|' /C calc'!A0,x\"")]
     [InlineData("two\nlines", "\"two\nlines\"")]
     public void A_csv_cell_is_never_read_as_a_formula_and_is_quoted_when_it_must_be(string value, string cell) =>
-        Assert.Equal(cell, SuppressionService.CsvCell(value));
+        Assert.Equal(cell, Exports.CsvCell(value));
 }

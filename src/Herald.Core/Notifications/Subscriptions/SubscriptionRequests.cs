@@ -162,9 +162,9 @@ public static class SubscriptionRequests
         prefixes ??= [];
         kinds ??= [];
         conditions ??= [];
-        CheckList("eventTypes", types, t => EventLimits.EventType().IsMatch(t), "is not an event type (lower-case letters, digits, '.', '_', '-'; e.g. item.changed)", errors);
-        CheckList("pathPrefixes", prefixes, p => ResourcePaths.TryCheck(p, out _), "is not a path prefix: it starts with '/' and has no empty segment (e.g. /Shared Documents)", errors);
-        CheckList("changeKinds", kinds, k => EventLimits.EventType().IsMatch(k) && !k.Contains('.', StringComparison.Ordinal), "is not a change kind (e.g. added, changed, deleted, failed)", errors);
+        var validTypes = CheckList("eventTypes", types, t => EventLimits.EventType().IsMatch(t), "is not an event type (lower-case letters, digits, '.', '_', '-'; e.g. item.changed)", errors);
+        var validPrefixes = CheckList("pathPrefixes", prefixes, p => ResourcePaths.TryCheck(p, out _), "is not a path prefix: it starts with '/' and has no empty segment (e.g. /Shared Documents)", errors);
+        var validKinds = CheckList("changeKinds", kinds, k => EventLimits.EventType().IsMatch(k) && !k.Contains('.', StringComparison.Ordinal), "is not a change kind (e.g. added, changed, deleted, failed)", errors);
         if (conditions.Count > MaxConditions)
         {
             errors.Add(new FieldError("conditions", $"At most {MaxConditions} conditions."));
@@ -199,27 +199,35 @@ public static class SubscriptionRequests
         }
 
         return new EventFilter(
-            types.Distinct(StringComparer.Ordinal).ToArray(),
-            prefixes.Select(p => p.Length > 1 ? p.TrimEnd('/') : p).Distinct(StringComparer.Ordinal).ToArray(),
-            kinds.Distinct(StringComparer.Ordinal).ToArray(),
+            validTypes.Distinct(StringComparer.Ordinal).ToArray(),
+            validPrefixes.Select(p => p.Length > 1 ? p.TrimEnd('/') : p).Distinct(StringComparer.Ordinal).ToArray(),
+            validKinds.Distinct(StringComparer.Ordinal).ToArray(),
             checkedConditions);
     }
 
-    private static void CheckList(string field, IReadOnlyList<string> items, Func<string, bool> valid, string problem, List<FieldError> errors)
+    /// <summary>The items that are valid; each other one (null included: JSON allows it in a list) is named in <paramref name="errors"/>.</summary>
+    private static List<string> CheckList(string field, IReadOnlyList<string> items, Func<string, bool> valid, string problem, List<FieldError> errors)
     {
+        var accepted = new List<string>();
         if (items.Count > MaxListItems)
         {
             errors.Add(new FieldError(field, $"At most {MaxListItems} items."));
-            return;
+            return accepted;
         }
 
         for (var i = 0; i < items.Count; i++)
         {
-            if (items[i] is null || !valid(items[i]))
+            if (items[i] is { } item && valid(item))
             {
-                errors.Add(new FieldError($"{field}[{i}]", $"'{items[i]}' {problem}."));
+                accepted.Add(item);
+            }
+            else
+            {
+                errors.Add(new FieldError($"{field}[{i}]", $"{(items[i] is null ? "null" : $"'{items[i]}'")} {problem}."));
             }
         }
+
+        return accepted;
     }
 
     private static NotificationSchedule? Schedule(string? frequencyText, string? at, string? day, List<FieldError> errors)

@@ -90,9 +90,7 @@ public sealed class IndexModel(SuppressionService suppressions, ISettingsStore s
         }
 
         var file = export.Value!;
-        Response.Headers.ContentDisposition = $"attachment; filename=\"{file.FileName}\"";
-        Response.ContentType = file.ContentType;
-        return new ExportResult(file);
+        return new StreamedFile(file.ContentType, file.FileName, file.WriteAsync);
     }
 
     private async Task<IActionResult> ShowAsync(string? scope, string? address, string? reason, string? before)
@@ -113,11 +111,5 @@ public sealed class IndexModel(SuppressionService suppressions, ISettingsStore s
 
         Found = found.Value!;
         return Page();
-    }
-
-    /// <summary>Streams the export into the response, page by page of the list.</summary>
-    private sealed class ExportResult(SuppressionExport export) : IActionResult
-    {
-        public Task ExecuteResultAsync(ActionContext context) => export.WriteAsync(context.HttpContext.Response.Body, context.HttpContext.RequestAborted);
     }
 }
