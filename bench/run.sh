@@ -34,6 +34,11 @@
 # changed and a delta sync after one change. Needs slapd, ldap-utils and openssl.
 #   bench/run.sh directory-sync [users] [groups]
 #
+# webhooks: deliveries written as recorded outcomes write them (a fresh SQLite database), then
+# delivered by the real WebhookWorker (claim, lease, sign, batched outcomes) to a Kestrel receiver
+# on loopback; deliveries/second. Needs only .NET.
+#   bench/run.sh webhooks [deliveries (50000)] [per transaction (500)]
+#
 # fanout: one item.changed event to an immediate subscription of a group of 100,000 users
 # (--members), on a fresh SQLite node, timed from the POST until smtp-sink counted one mail per
 # member. Needs smtp-sink (package postfix).
@@ -69,6 +74,12 @@ if [ "${1:-}" = "directory-sync" ]; then
   echo "Building Release…" >&2
   dotnet build bench/Herald.Bench.DirectorySync/Herald.Bench.DirectorySync.csproj -c Release -nologo -v:q >&2
   exec dotnet "$(dotnet msbuild bench/Herald.Bench.DirectorySync/Herald.Bench.DirectorySync.csproj -getProperty:TargetPath -p:Configuration=Release)" "$@"
+fi
+if [ "${1:-}" = "webhooks" ]; then
+  shift
+  echo "Building Release…" >&2
+  dotnet build bench/Herald.Bench.Webhooks/Herald.Bench.Webhooks.csproj -c Release -nologo -v:q >&2
+  exec dotnet "$(dotnet msbuild bench/Herald.Bench.Webhooks/Herald.Bench.Webhooks.csproj -getProperty:TargetPath -p:Configuration=Release)" "$@"
 fi
 if [ "${1:-}" = "matching" ]; then
   shift

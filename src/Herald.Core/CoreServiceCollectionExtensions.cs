@@ -22,7 +22,7 @@ namespace Herald;
 public static class CoreServiceCollectionExtensions
 {
     /// <summary>The domain services, with their options bound from the host's configuration
-    /// (<c>Delivery</c>, <c>Outbox</c>, <c>Notifications</c>, <c>Work</c>; none registered: the
+    /// (<c>Delivery</c>, <c>Outbox</c>, <c>Notifications</c>, <c>Work</c>, <c>Webhooks</c>; none registered: the
     /// defaults) and validated, at start-up for <c>herald serve</c> and before a CLI verb runs.
     /// The host supplies this node's passphrase source, a storage engine and a delivery client.</summary>
     public static IServiceCollection AddHeraldCore(this IServiceCollection services, NodePassphrase passphrase)
@@ -111,18 +111,23 @@ public static class CoreServiceCollectionExtensions
         services.AddSingleton<Herald.Notifications.Explain.ExplainService>();
         services.AddSingleton<Herald.Notifications.Subscriptions.NotificationTestSender>();
         services.AddSingleton<FailedWorkService>();
+        services.AddBoundOptions<Herald.Webhooks.WebhookOptions>(Herald.Webhooks.WebhookOptions.Section);
+        services.AddSingleton<Herald.Webhooks.WebhookSignal>();
+        services.AddSingleton<Herald.Webhooks.WebhookSender>();
+        services.AddSingleton<Herald.Webhooks.WebhookService>();
         services.AddSingleton<Herald.Operations.NodeChecks>();
         services.AddSingleton<Herald.Operations.NodeDoctor>();
         return services;
     }
 
-    /// <summary>The node's background loops: delivery, notification fan-out, digests, directory sync, bounce mailboxes.</summary>
+    /// <summary>The node's background loops: delivery, notification fan-out, digests, directory sync, bounce mailboxes, webhooks.</summary>
     public static IServiceCollection AddHeraldWorkers(this IServiceCollection services)
     {
         services.AddHostedService<DeliveryWorker>();
         services.AddHostedService<ConnectionProbes>();
         services.AddHostedService<NotificationEngine>();
         services.AddHostedService<DigestScheduler>();
+        services.AddHostedService<Herald.Webhooks.WebhookWorker>();
         services.AddHostedService(provider => provider.GetRequiredService<Herald.Notifications.Sync.DirectorySyncScheduler>());
         services.AddHostedService(provider => provider.GetRequiredService<Herald.Notifications.SelfService.SignInLinkMailer>());
         services.AddHostedService(provider => provider.GetRequiredService<Herald.Bounces.BounceReader>());

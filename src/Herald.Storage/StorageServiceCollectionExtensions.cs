@@ -35,6 +35,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IRelayStore, SqlRelayStore>();
         services.AddSingleton<Herald.Suppression.ISuppressionStore, Herald.Storage.Suppression.SqlSuppressionStore>();
         services.AddSingleton<Herald.Bounces.IBounceStore, Herald.Storage.Bounces.SqlBounceStore>();
+        services.AddSingleton<Herald.Webhooks.IWebhookStore, Herald.Storage.Webhooks.SqlWebhookStore>();
         services.AddSingleton<INotificationTemplateStore, SqlTemplateStore>();
         services.AddSingleton<IRecentEvents, SqlRecentEvents>();
         services.AddSingleton<ISigningKeyStore, SqlSigningKeyStore>();

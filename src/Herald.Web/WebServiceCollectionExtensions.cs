@@ -9,6 +9,7 @@ using Herald.Web.Relay;
 using Herald.Web.Security;
 using Herald.Web.Settings;
 using Herald.Web.Suppression;
+using Herald.Web.Webhooks;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
@@ -60,6 +61,7 @@ public static class WebServiceCollectionExtensions
         api.MapRulesApi();
         api.MapSuppressionsApi();
         api.MapDeadLettersApi();
+        api.MapWebhooksApi();
         return app;
     }
 }

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Herald.Work;
 using Microsoft.Extensions.Logging;
 
@@ -7,97 +6,25 @@ namespace Herald.Outbox;
 /// <summary>
 /// Records delivery outcomes in batches, as submissions are stored, so that a busy node commits
 /// once per batch rather than once per message; a message's lease is let go (no longer renewed)
-/// only once its outcome is recorded.
+/// only once its outcome is recorded (<see cref="BatchRecorder{TOutcome, TKey}"/>).
 /// </summary>
-public sealed partial class OutcomeRecorder(IOutboxStore outbox, LeaseKeeper<string> leases, TimeProvider time, ILogger<OutcomeRecorder> log)
+public sealed class OutcomeRecorder(IOutboxStore outbox, LeaseKeeper<string> leases, TimeProvider time, ILogger<OutcomeRecorder> log)
 {
     /// <summary>Most outcomes written in one transaction.</summary>
-    public const int MaxBatch = 512;
+    public const int MaxBatch = BatchRecorder<AttemptOutcome, string>.MaxBatch;
 
-    private static readonly TimeSpan LongestPause = TimeSpan.FromSeconds(5);
-
-    private readonly Channel<AttemptOutcome> _outcomes = Channel.CreateUnbounded<AttemptOutcome>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly BatchRecorder<AttemptOutcome, string> _recorder = new(
+        "message", outcomes => outbox.RecordAsync(outcomes, CancellationToken.None), o => o.MessageId, leases, time, log);
 
     /// <summary>Outcomes waiting to be written.</summary>
-    public int Waiting => _outcomes.Reader.Count;
+    public int Waiting => _recorder.Waiting;
 
     /// <summary>Queues an outcome for the next batch.</summary>
-    public void Add(AttemptOutcome outcome) => _outcomes.Writer.TryWrite(outcome);
+    public void Add(AttemptOutcome outcome) => _recorder.Add(outcome);
 
     /// <summary>Nothing more will be added: <see cref="RunAsync"/> ends once everything is written.</summary>
-    public void Complete() => _outcomes.Writer.TryComplete();
+    public void Complete() => _recorder.Complete();
 
     /// <summary>Writes what is added, batch by batch, until <see cref="Complete"/>.</summary>
-    public async Task RunAsync()
-    {
-        var batch = new List<AttemptOutcome>(MaxBatch);
-        while (await _outcomes.Reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            while (batch.Count < MaxBatch && _outcomes.Reader.TryRead(out var outcome))
-            {
-                batch.Add(outcome);
-            }
-
-            await RecordAsync(batch).ConfigureAwait(false);
-            batch.Clear();
-        }
-    }
-
-    /// <summary>
-    /// Never given up while the database fails: these outcomes exist nowhere else, and the
-    /// messages were sent. They are written again (every five seconds at most) and their leases
-    /// renewed meanwhile, so that no node sends them again. An outcome the database refuses for
-    /// itself (the failure policy says it is that outcome's fault) is written alone and, if it
-    /// fails alone, dropped: its lease runs out and the message is tried again (at-least-once),
-    /// instead of one outcome holding up every other.
-    /// </summary>
-    private async Task RecordAsync(List<AttemptOutcome> batch)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                await outbox.RecordAsync(batch, CancellationToken.None).ConfigureAwait(false);
-                Release(batch);
-                return;
-            }
-            catch (Exception ex)
-            {
-                switch (FailurePolicy.Classify(ex, CancellationToken.None))
-                {
-                    case FailureKind.Fatal:
-                        throw;
-                    case FailureKind.Item when batch.Count > 1:
-                        foreach (var outcome in batch)
-                        {
-                            await RecordAsync([outcome]).ConfigureAwait(false);
-                        }
-
-                        return;
-                    case FailureKind.Item:
-                        LogOutcomeDropped(log, batch[0].MessageId, ex);
-                        Release(batch);
-                        return;
-                    default:
-                        LogRecordFailed(log, batch.Count, ex);
-                        await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(200 * attempt, LongestPause.TotalMilliseconds)), time, CancellationToken.None).ConfigureAwait(false);
-                        break;
-                }
-            }
-        }
-    }
-
-    private void Release(IReadOnlyList<AttemptOutcome> recorded)
-    {
-        foreach (var outcome in recorded)
-        {
-            leases.Release(outcome.MessageId);
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Recording {Count} delivery outcome(s) failed; retrying")]
-    private static partial void LogRecordFailed(ILogger logger, int count, Exception exception);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "The outcome of message {MessageId} cannot be recorded; its lease runs out and it is tried again")]
-    private static partial void LogOutcomeDropped(ILogger logger, string messageId, Exception exception);
+    public Task RunAsync() => _recorder.RunAsync();
 }

@@ -33,6 +33,9 @@ public static class SecretNames
     /// <summary>A bounce mailbox's password.</summary>
     public static string BounceMailboxPassword(string scope) => $"bounce-mailbox/{scope}/password";
 
+    /// <summary>A webhook endpoint's signing secret (<c>whsec_…</c>).</summary>
+    public static string WebhookSecret(string endpoint) => $"webhook/{endpoint}/secret";
+
     /// <summary>An element of the console's key ring (a Data Protection key or revocation), by the
     /// name Data Protection gives it, e.g. <c>key-{guid}</c>.</summary>
     public static string ConsoleKey(string element) => $"{ConsoleKeyPrefix}{element}";

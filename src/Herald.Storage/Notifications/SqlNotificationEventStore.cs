@@ -85,15 +85,28 @@ public sealed class SqlNotificationEventStore(HeraldDatabase database) : INotifi
         return renewed.Select(r => new EventKey(ScopePath.Parse(r.ScopePath), r.Id)).ToArray();
     }
 
-    public async Task<bool> CompleteAsync(EventKey key, string node, DateTimeOffset now, CancellationToken cancellationToken)
+    public Task<bool> CompleteAsync(EventKey key, string node, DateTimeOffset now, CancellationToken cancellationToken) =>
+        CompleteAsync(key, node, now, null, cancellationToken);
+
+    public async Task<bool> CompleteAsync(EventKey key, string node, DateTimeOffset now, Herald.Webhooks.WebhookEvent? outcome, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        return await connection.ExecuteAsync(
+        await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
+        var completed = await connection.ExecuteAsync(
             """
             UPDATE notification_events SET state = 'done', processed_at = @now, lease_owner = NULL, lease_until = NULL
             WHERE scope_path = @scope AND id = @id AND lease_owner = @node AND state = 'pending'
             """,
-            new { scope = key.Scope.Value, id = key.Id, node, now = now.ToUnixTimeMilliseconds() }).ConfigureAwait(false) > 0;
+            new { scope = key.Scope.Value, id = key.Id, node, now = now.ToUnixTimeMilliseconds() }, write.Transaction).ConfigureAwait(false) > 0;
+        // The webhooks hear that the event finished in the transaction that says so (only once:
+        // a node whose lease ran out records nothing).
+        if (completed && outcome is not null)
+        {
+            await Herald.Storage.Webhooks.WebhookJournal.AppendAsync(database, connection, write.Transaction, [outcome]).ConfigureAwait(false);
+        }
+
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return completed;
     }
 
     public async Task ReleaseAsync(EventKey key, string node, DateTimeOffset retryAt, CancellationToken cancellationToken)

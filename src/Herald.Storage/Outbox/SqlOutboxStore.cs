@@ -3,6 +3,8 @@ using Dapper;
 using Herald.Outbox;
 using Herald.Scopes;
 using Herald.Storage.Database;
+using Herald.Storage.Webhooks;
+using Herald.Webhooks;
 
 namespace Herald.Storage.Outbox;
 
@@ -81,8 +83,15 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
                 Created = m.CreatedAt.ToUnixTimeMilliseconds(),
             }))).ConfigureAwait(false);
 
+        // Webhooks hear of each suppressed recipient in this same transaction.
+        await WebhookJournal.AppendAsync(database, connection, transaction, fresh
+            .SelectMany(m => m.Suppressed.Select(s => WebhookPayloads.RecipientChanged(
+                m.Id, m.Scope, m.Recipients[s.Ordinal], Suppressed, 0, null, s.Reply, m.CreatedAt)))
+            .OfType<WebhookEvent>()
+            .ToArray()).ConfigureAwait(false);
+
         // Checkpoint: with synchronous=FULL (SQLite) or a synchronous commit (PostgreSQL) the
-        // messages are on disk when this returns.
+        // messages and their webhook deliveries are on disk when this returns.
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return results;
     }
@@ -272,12 +281,12 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
         // while it worked leaves the message to the node that took it over. The rows stay locked
         // (PostgreSQL) until the outcomes are written. An outcome recorded releases the lease,
         // so a second outcome for the same message in one batch is stale too.
-        var owners = (await connection.QueryAsync<(string Id, string? LeaseOwner)>(
-                $"SELECT id, lease_owner FROM messages WHERE {database.IsAnyOf("id", "ids")}{database.LockRows}",
+        var owners = (await connection.QueryAsync<(string Id, string? LeaseOwner, string ScopePath)>(
+                $"SELECT id, lease_owner, scope_path FROM messages WHERE {database.IsAnyOf("id", "ids")}{database.LockRows}",
                 new { ids = outcomes.Select(o => o.MessageId).Distinct(StringComparer.Ordinal).ToArray() }, transaction).ConfigureAwait(false))
-            .ToDictionary(r => r.Id, r => r.LeaseOwner, StringComparer.Ordinal);
+            .ToDictionary(r => r.Id, StringComparer.Ordinal);
         var current = outcomes
-            .Where(o => owners.GetValueOrDefault(o.MessageId) == o.Node)
+            .Where(o => owners.TryGetValue(o.MessageId, out var owner) && owner.LeaseOwner == o.Node)
             .DistinctBy(o => o.MessageId, StringComparer.Ordinal)
             .ToArray();
         if (current.Length == 0)
@@ -288,6 +297,11 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
         var attempted = current.Where(o => o.Recipients.Count > 0).ToArray();
         await RecordAttemptsAsync(connection, transaction, attempted).ConfigureAwait(false);
         await RecordFailuresAsync(connection, transaction, current.Where(o => o.Failure is not null).ToArray()).ConfigureAwait(false);
+        // Webhooks hear of each recipient's new state in this same transaction.
+        await WebhookJournal.AppendAsync(
+            database, connection, transaction,
+            () => RecipientChangesAsync(connection, transaction, attempted, current.Where(o => o.Failure is { Quarantined: true }).ToArray(), id => ScopePath.Parse(owners[id].ScopePath)))
+            .ConfigureAwait(false);
         // Postponed (the attempt never began: the database or the disk failed): the lease goes,
         // nothing is counted.
         await database.ExecuteEachAsync(
@@ -359,6 +373,35 @@ public sealed class SqlOutboxStore(HeraldDatabase database, MessageSpool spool) 
             """,
             new { ids = attempted.Select(o => o.MessageId).ToArray(), pending = Pending, done = Done },
             transaction).ConfigureAwait(false);
+    }
+
+    /// <summary>The recipient states these outcomes set, read back from the rows: an attempt's
+    /// state that an administrator's cancel overrode is no change; a quarantined message's
+    /// recipients are those it just made <c>failed</c>.</summary>
+    private async Task<IReadOnlyCollection<WebhookEvent>> RecipientChangesAsync(
+        DbConnection connection, DbTransaction transaction, AttemptOutcome[] attempted, AttemptOutcome[] quarantined, Func<string, ScopePath> scopeOf)
+    {
+        var ids = attempted.Concat(quarantined).Select(o => o.MessageId).Distinct(StringComparer.Ordinal).ToArray();
+        if (ids.Length == 0)
+        {
+            return [];
+        }
+
+        var rows = (await connection.QueryAsync<(string MessageId, long Ordinal, string Address, string State, long Attempts, long UpdatedAt)>(
+                $"SELECT message_id, ordinal, address, state, attempts, updated_at FROM recipients WHERE {database.IsAnyOf("message_id", "ids")}",
+                new { ids }, transaction).ConfigureAwait(false))
+            .ToArray();
+        var byKey = rows.ToDictionary(r => (r.MessageId, (int)r.Ordinal));
+        var changed = attempted.SelectMany(o => o.Recipients
+            .Where(r => byKey.TryGetValue((o.MessageId, r.Ordinal), out var row) && row.State == RecipientStateNames.Values.NameOf(r.State))
+            .Select(r => (o.MessageId, Row: byKey[(o.MessageId, r.Ordinal)], r.Code, r.Reply, o.At)));
+        var failed = quarantined.SelectMany(o => rows
+            .Where(r => r.MessageId == o.MessageId && r.State == "failed" && r.UpdatedAt == o.At.ToUnixTimeMilliseconds())
+            .Select(r => (o.MessageId, Row: r, Code: (int?)null, Reply: (string?)o.Failure!.Reason, o.At)));
+        return changed.Concat(failed)
+            .Select(c => WebhookPayloads.RecipientChanged(c.MessageId, scopeOf(c.MessageId), c.Row.Address, c.Row.State, (int)c.Row.Attempts, c.Code, c.Reply, c.At))
+            .OfType<WebhookEvent>()
+            .ToArray();
     }
 
     /// <summary>Attempts that failed for the message's own reason: counted with the reason; a

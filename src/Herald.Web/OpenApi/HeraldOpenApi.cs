@@ -70,6 +70,7 @@ public static class HeraldOpenApi
         ("Messages", "Submit email into the outbox and follow each recipient's delivery."),
         ("Suppressions", "Addresses no mail from a scope reaches (hard bounces, complaints, unsubscribe from everything, administrators' entries), inherited down the scope tree."),
         ("Dead letters", "Recipients delivery gave up on or never tried (expired, bounced, failed, suppressed): list, retry, suppress and export them in bulk."),
+        ("Webhooks", "Endpoints told, signed as Standard Webhooks says, about recipient state changes and finished events of a scope and below; their delivery logs and retries."),
         ("Notifications", "Events, subscriptions and rules: who is told of what, and when."),
         ("Templates", "The Liquid templates of notifications, per scope and event type."),
         ("Directory", "Users and groups that subscriptions and rules name."),

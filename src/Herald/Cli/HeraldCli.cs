@@ -49,6 +49,7 @@ internal static class HeraldCli
             SuppressionCommands.Create(console),
             BounceCommands.Create(console),
             DeadLetterCommands.Create(console),
+            WebhookCommands.Create(console),
             EventCommands.Create(console),
             ExplainCommand.Create(console),
             RelayCommands.Create(console),

@@ -349,6 +349,30 @@ internal static class ApiMatrix
             Request = c => Post("api/v1/dead-letters/suppress", new { filter = new { scope = c.Scope } }),
             Probe = (h, c) => SuppressionRow(h, c.Scope, c.Seeded.Marker + "@example.org"),
         },
+
+        // Webhooks: administrators of their scope.
+        new("GET /api/v1/webhooks", ScopeAdministrator, Effect.List) { Seed = WebhookAsync, Request = c => Get($"api/v1/webhooks?scope={Q(c.Scope)}") },
+        new("POST /api/v1/webhooks", ScopeAdministrator, Effect.Write)
+        {
+            Change = Change.Created,
+            Request = c => Post("api/v1/webhooks", new { scope = c.Scope, url = $"https://hooks.example.org/{c.Marker}" }),
+            Probe = (h, c) => WebhookRowByUrl(h, c.Scope, $"https://hooks.example.org/{c.Marker}"),
+        },
+        new("PATCH /api/v1/webhooks/{id}", AdministratorsThing, Effect.Write)
+        {
+            Seed = WebhookAsync, Request = c => Patch($"api/v1/webhooks/{c.Seeded.Id}", new { description = "Renamed " + c.Marker }), Probe = (h, c) => WebhookRow(h, c.Seeded.Id),
+        },
+        new("DELETE /api/v1/webhooks/{id}", AdministratorsThing, Effect.Write)
+        {
+            Change = Change.Removed, Seed = WebhookAsync, Request = c => Delete($"api/v1/webhooks/{c.Seeded.Id}"), Probe = (h, c) => WebhookRow(h, c.Seeded.Id),
+        },
+        new("GET /api/v1/webhooks/{id}/deliveries", AdministratorsThing, Effect.Read) { Seed = WebhookAsync, Request = c => Get($"api/v1/webhooks/{c.Seeded.Id}/deliveries") },
+        new("POST /api/v1/webhooks/{id}/deliveries/{deliveryId}/retry", AdministratorsThing, Effect.Write)
+        {
+            Seed = FailedWebhookDeliveryAsync,
+            Request = c => Post($"api/v1/webhooks/{c.Seeded.Id}/deliveries/msg_{c.Seeded.Marker}/retry"),
+            Probe = (h, c) => WebhookDeliveryRow(h, "msg_" + c.Seeded.Marker),
+        },
     ];
 
     /// <summary>A group subscription alice has opted out of.</summary>

@@ -62,6 +62,8 @@ internal sealed record CellRequest(HttpMethod Method, string Path)
 
     public static CellRequest Put(string path, object? json) => new(HttpMethod.Put, path) { Json = json };
 
+    public static CellRequest Patch(string path, object? json) => new(HttpMethod.Patch, path) { Json = json };
+
     public static CellRequest Posted(string path, params (string Name, string Value)[] form) => new(HttpMethod.Post, path) { Form = form };
 }
 

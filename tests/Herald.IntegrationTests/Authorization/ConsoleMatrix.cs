@@ -155,6 +155,30 @@ internal static class ConsoleMatrix
             Request = c => Posted("suppressions?handler=remove", ("id", c.Seeded.Id)), Probe = (h, c) => SuppressionRow(h, c.Scope, c.Seeded.Marker + "@example.org"),
         },
 
+        // Webhooks: administrators of their scope.
+        new("GET /Webhooks/Index", ScopeAdministrator, Effect.List) { Variant = "list", Seed = WebhookAsync, Request = c => Get($"webhooks?scope={Q(c.Scope)}") },
+        new("GET /Webhooks/Index", ResourceAdministrator, Effect.Read) { Variant = "log", Seed = WebhookAsync, Request = c => Get($"webhooks?id={c.Seeded.Id}") },
+        new("POST /Webhooks/Index?handler=Add", ScopeAdministrator, Effect.Write)
+        {
+            Change = Change.Created,
+            Request = c => Posted("webhooks?handler=add", ("scope", c.Scope), ("url", $"https://hooks.example.org/{c.Marker}")),
+            Probe = (h, c) => WebhookRowByUrl(h, c.Scope, $"https://hooks.example.org/{c.Marker}"),
+        },
+        new("POST /Webhooks/Index?handler=Remove", ResourceAdministrator, Effect.Write)
+        {
+            Change = Change.Removed, Seed = WebhookAsync, Request = c => Posted("webhooks?handler=remove", ("id", c.Seeded.Id)), Probe = (h, c) => WebhookRow(h, c.Seeded.Id),
+        },
+        new("POST /Webhooks/Index?handler=Enable", ResourceAdministrator, Effect.Write)
+        {
+            Seed = WebhookAsync, Request = c => Posted("webhooks?handler=enable", ("id", c.Seeded.Id), ("enabled", "false")), Probe = (h, c) => WebhookRow(h, c.Seeded.Id),
+        },
+        new("POST /Webhooks/Index?handler=Retry", ResourceAdministrator, Effect.Write)
+        {
+            Seed = FailedWebhookDeliveryAsync,
+            Request = c => Posted("webhooks?handler=retry", ("id", c.Seeded.Id), ("delivery", "msg_" + c.Seeded.Marker)),
+            Probe = (h, c) => WebhookDeliveryRow(h, "msg_" + c.Seeded.Marker),
+        },
+
         // Failed work: the signed-in administrator's own scope and below, retried one item at a time.
         new("GET /Queue/Failed", Policy.AnyAdministrator, Effect.Answer) { Global = true, Request = _ => Get("queue/failed") },
         new("POST /Queue/Failed?handler=RetryEvent", ResourceAdministrator, Effect.Write)

@@ -75,6 +75,9 @@ public sealed partial class MatrixHost : IAsyncLifetime
             await RunAsync("scope", "add", scope);
         }
 
+        // A credential key, so that webhook secrets can be sealed.
+        var key = await _cli.RunWithInputAsync("matrix credential passphrase 7d1\n", "key", "set");
+        Assert.True(key.ExitCode == 0, key.ToString());
         await RunAsync("smtp", "set", "--server", "127.0.0.1", "--port", ClosedPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--security", "none", "--auth", "anonymous", "--node-tags", ElsewhereTag, "--from", "matrix@example.org", "--enabled", "true");
         var administrators = MatrixCaller.All.Where(c => c.Role == Role.Administrator).ToArray();

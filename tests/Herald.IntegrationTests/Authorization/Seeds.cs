@@ -289,6 +289,38 @@ internal static class Seeds
     public static Task<string?> SuppressionRow(MatrixHost host, string scope, string address) =>
         host.QueryAsync("SELECT reason, source FROM suppressions WHERE scope_path = @scope AND address = @address", new { scope, address });
 
+    /// <summary>A webhook endpoint of the scope, its marker in its URL.</summary>
+    public static async Task<Seeded> WebhookAsync(MatrixHost host, string scope)
+    {
+        var marker = host.Marker();
+        using var response = await host.Root.PostAsJsonAsync("api/v1/webhooks", new { scope, url = $"https://hooks.example.org/{marker}", description = "matrix " + marker }, Ct);
+        var text = await response.Content.ReadAsStringAsync(Ct);
+        Assert.True(response.IsSuccessStatusCode, $"Seeding a webhook failed: {(int)response.StatusCode} {text}");
+        return new Seeded(JsonDocument.Parse(text).RootElement.GetProperty("endpoint").GetProperty("id").GetString()!, scope, marker);
+    }
+
+    /// <summary>A webhook endpoint with one quarantined delivery, <c>msg_</c> and the marker.</summary>
+    public static async Task<Seeded> FailedWebhookDeliveryAsync(MatrixHost host, string scope)
+    {
+        var webhook = await WebhookAsync(host, scope);
+        await host.ExecuteAsync(
+            """
+            INSERT INTO webhook_deliveries (id, endpoint_id, order_key, type, subject, payload, state, attempts, failures, created_at, next_attempt_at, updated_at)
+            VALUES (@id, @endpoint, @id, 'message.recipient.sent', @id, '{}', 'failed', 5, 5, 0, 4102444800000, 0)
+            """,
+            new { id = "msg_" + webhook.Marker, endpoint = webhook.Id });
+        return webhook;
+    }
+
+    public static Task<string?> WebhookRow(MatrixHost host, string id) =>
+        host.QueryAsync("SELECT scope_path, url, description, enabled FROM webhook_endpoints WHERE id = @id", new { id });
+
+    public static Task<string?> WebhookRowByUrl(MatrixHost host, string scope, string url) =>
+        host.QueryAsync("SELECT scope_path, description FROM webhook_endpoints WHERE scope_path = @scope AND url = @url", new { scope, url });
+
+    public static Task<string?> WebhookDeliveryRow(MatrixHost host, string id) =>
+        host.QueryAsync("SELECT state, failures FROM webhook_deliveries WHERE id = @id", new { id });
+
     /// <summary>The "unsubscribe from everything" form of a rule's notification to the marker's
     /// address, as a browser gets it: its anti-forgery cookie and field, by the link's token.</summary>
     public static readonly System.Collections.Concurrent.ConcurrentDictionary<string, ((string, string)[] Form, string Cookie)> EverythingForms = new(StringComparer.Ordinal);

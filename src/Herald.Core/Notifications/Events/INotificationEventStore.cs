@@ -20,7 +20,12 @@ public interface INotificationEventStore
 
     /// <summary>Marks the event done; false when this node no longer holds it (its lease ran out
     /// and another node took it).</summary>
-    Task<bool> CompleteAsync(EventKey key, string node, DateTimeOffset now, CancellationToken cancellationToken);
+    Task<bool> CompleteAsync(EventKey key, string node, DateTimeOffset now, CancellationToken cancellationToken) =>
+        CompleteAsync(key, node, now, null, cancellationToken);
+
+    /// <summary>As the other overload; <paramref name="outcome"/> (the fan-out's counts) goes to
+    /// the webhooks that ask for it, in the same transaction that marks the event done.</summary>
+    Task<bool> CompleteAsync(EventKey key, string node, DateTimeOffset now, Webhooks.WebhookEvent? outcome, CancellationToken cancellationToken);
 
     /// <summary>Gives the event back, still pending, claimable again from <paramref name="retryAt"/>.</summary>
     Task ReleaseAsync(EventKey key, string node, DateTimeOffset retryAt, CancellationToken cancellationToken);

@@ -1,3 +1,4 @@
+using Herald.Webhooks;
 using System.Diagnostics;
 using Herald.Notifications.Events;
 using Herald.Notifications.Matching;
@@ -125,7 +126,9 @@ public sealed partial class NotificationEngine(
                 return;
             }
 
-            if (!await events.CompleteAsync(item.Key, node.Name, time.GetUtcNow(), cancellationToken).ConfigureAwait(false))
+            var now = time.GetUtcNow();
+            var outcome = WebhookPayloads.EventFinished(item, result, now);
+            if (!await events.CompleteAsync(item.Key, node.Name, now, outcome, cancellationToken).ConfigureAwait(false))
             {
                 LogLeaseLost(log, item.Key.ToString());
             }

@@ -1,0 +1,63 @@
+-- Webhooks: per scope, endpoints that are told about recipient state changes and finished
+-- events, signed as Standard Webhooks says (the secret is in `secrets`, sealed with the
+-- credential key, under webhook/{id}/secret). event_types: space-separated; empty means all.
+--
+-- webhook_deliveries is an outbox of its own: each row is written in the transaction that
+-- records the change it reports, so a crash never loses one; it is claimed with a lease like a
+-- message. seq orders a message's changes (order_key): a delivery is claimed only when no
+-- earlier one of the same order_key for the same endpoint is undelivered.
+-- webhook_attempts is each endpoint's log, pruned to its last attempts.
+--
+-- Additive: a node of the previous release ignores these tables (and sends no webhooks).
+CREATE TABLE webhook_endpoints (
+    id               TEXT PRIMARY KEY,
+    scope_path       TEXT NOT NULL,
+    url              TEXT NOT NULL,
+    description      TEXT NOT NULL,
+    event_types      TEXT NOT NULL,
+    enabled          INTEGER NOT NULL,
+    failing_since    INTEGER,
+    disabled_reason  TEXT,
+    created_at       INTEGER NOT NULL,
+    created_by       TEXT NOT NULL,
+    updated_at       INTEGER NOT NULL
+);
+CREATE INDEX webhook_endpoints_scope ON webhook_endpoints (scope_path, id);
+
+CREATE TABLE webhook_deliveries (
+    seq              INTEGER PRIMARY KEY,
+    id               TEXT NOT NULL,
+    endpoint_id      TEXT NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+    order_key        TEXT NOT NULL,
+    type             TEXT NOT NULL,
+    subject          TEXT NOT NULL,
+    payload          TEXT NOT NULL,
+    state            TEXT NOT NULL,
+    attempts         INTEGER NOT NULL,
+    failures         INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL,
+    next_attempt_at  INTEGER NOT NULL,
+    lease_owner      TEXT,
+    lease_until      INTEGER,
+    last_status      INTEGER,
+    last_reply       TEXT,
+    delivered_at     INTEGER,
+    updated_at       INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX webhook_deliveries_id ON webhook_deliveries (id);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_order ON webhook_deliveries (endpoint_id, order_key, seq);
+CREATE INDEX webhook_deliveries_delivered ON webhook_deliveries (delivered_at) WHERE state = 'delivered';
+
+CREATE TABLE webhook_attempts (
+    id            INTEGER PRIMARY KEY,
+    endpoint_id   TEXT NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+    delivery_seq  INTEGER NOT NULL,
+    delivery_id   TEXT NOT NULL,
+    type          TEXT NOT NULL,
+    at            INTEGER NOT NULL,
+    status        INTEGER,
+    succeeded     INTEGER NOT NULL,
+    reply         TEXT NOT NULL
+);
+CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (endpoint_id, id);
