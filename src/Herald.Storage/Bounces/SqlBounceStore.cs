@@ -8,6 +8,8 @@ using Herald.Outbox;
 using Herald.Scopes;
 using Herald.Settings;
 using Herald.Storage.Database;
+using Herald.Storage.Webhooks;
+using Herald.Webhooks;
 
 namespace Herald.Storage.Bounces;
 
@@ -160,8 +162,23 @@ public sealed class SqlBounceStore(HeraldDatabase database) : IBounceStore
             """,
             new { update.MessageId, update.Ordinal, at = update.At.ToUnixTimeMilliseconds(), update.Node, state = RecipientStateNames.Values.NameOf(after), update.Code, update.Reply },
             transaction).ConfigureAwait(false);
+        var scope = ScopePath.Parse(target.Scope);
+        if (changed)
+        {
+            // Webhook endpoints hear of a bounce or complaint in the transaction that records it,
+            // as they hear of every other state change, so that a crash loses neither.
+            await WebhookJournal.AppendAsync(database, connection, transaction, async () =>
+            {
+                var attempt = await connection.ExecuteScalarAsync<int>(
+                    "SELECT attempts FROM recipients WHERE message_id = @MessageId AND ordinal = @Ordinal", new { update.MessageId, update.Ordinal }, transaction).ConfigureAwait(false);
+                return WebhookPayloads.RecipientChanged(update.MessageId, scope, target.Address, RecipientStateNames.Values.NameOf(after), attempt, update.Code, update.Reply, update.At) is { } change
+                    ? [change]
+                    : [];
+            }).ConfigureAwait(false);
+        }
+
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return new BounceRecorded(ScopePath.Parse(target.Scope), target.Address, before, changed);
+        return new BounceRecorded(scope, target.Address, before, changed);
     }
 
     private sealed class TargetRow

@@ -8,6 +8,8 @@ using Herald.Scopes;
 using Herald.Settings;
 using Herald.Storage.Bounces;
 using Herald.Storage.Outbox;
+using Herald.Storage.Webhooks;
+using Herald.Webhooks;
 
 namespace Herald.IntegrationTests.Bounces;
 
@@ -54,6 +56,34 @@ public sealed class BounceStoreTests
         await outbox.ClaimAsync("node", null, 10, Now.AddHours(3), TimeSpan.FromMinutes(5), Ct);
         await outbox.RecordAsync([new AttemptOutcome(id, "node", Now.AddHours(3), [new RecipientUpdate(1, RecipientState.Sent, 250, "ok")], Now.AddHours(4))], Ct);
         Assert.Equal(RecipientState.Sent, (await outbox.GetAsync(id, Ct))!.Message.Recipients[1].State);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_bounce_and_a_complaint_are_told_to_webhook_endpoints_and_a_report_that_changes_nothing_is_not(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var outbox = new SqlOutboxStore(db.Database, db.Spool);
+        var webhooks = new SqlWebhookStore(db.Database);
+        var store = new SqlBounceStore(db.Database);
+        await webhooks.AddAsync(new WebhookEndpoint("hooks", ScopePath.Root, new Uri("https://hooks.example.org/h"), "", [], true, Now, "the local operator", null, null),
+            new EncryptedSecret(Encoding.ASCII.GetBytes("not opened here")), Ct);
+        var id = Guid.NewGuid().ToString("N");
+        await outbox.EnqueueAsync([new NewMessage(id, ScopePath.Parse("/hr"), MessageSource.Api, "herald@example.org", null, "<w@example.org>",
+            MimeData.FromBytes(Encoding.ASCII.GetBytes("Subject: x\r\n\r\nx\r\n")), ["bob@example.org", "carol@example.org"], null, Now, Now.AddDays(5))], Ct);
+        await outbox.ClaimAsync("node", null, 10, Now, TimeSpan.FromMinutes(5), Ct);
+        await outbox.RecordAsync([new AttemptOutcome(id, "node", Now, [new RecipientUpdate(0, RecipientState.Sent, 250, "ok"), new RecipientUpdate(1, RecipientState.Sent, 250, "ok")], Now.AddMinutes(1))], Ct);
+
+        RecipientState[] sent = [RecipientState.Sent];
+        await store.RecordAsync(new BounceUpdate(id, 0, RecipientState.Bounced, sent, 550, "DSN: failed, 5.1.1: no such user", Now.AddHours(1), "node-b"), Ct);
+        await store.RecordAsync(new BounceUpdate(id, 0, RecipientState.Bounced, sent, 550, "DSN: failed, 5.1.1: again", Now.AddHours(2), "node-b"), Ct);
+        await store.RecordAsync(new BounceUpdate(id, 1, null, sent, 451, "DSN: delayed, 4.4.1", Now.AddHours(2), "node-b"), Ct);
+        await store.RecordAsync(new BounceUpdate(id, 1, RecipientState.Complained, sent, null, "ARF: abuse", Now.AddHours(3), "node-b"), Ct);
+
+        var log = await webhooks.LogAsync("hooks", 20, 20, Ct);
+        Assert.Equal(
+            [$"message.recipient.sent {id} bob@example.org", $"message.recipient.sent {id} carol@example.org", $"message.recipient.bounced {id} bob@example.org", $"message.recipient.complained {id} carol@example.org"],
+            log.Waiting.Select(d => $"{d.Type} {d.Subject}"));
     }
 
     [Theory]
