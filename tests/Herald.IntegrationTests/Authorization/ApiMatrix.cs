@@ -341,13 +341,14 @@ internal static class ApiMatrix
         new("GET /api/v1/dead-letters/export", ScopeAdministrator, Effect.Read) { Seed = DeadLetterAsync, Request = c => Get($"api/v1/dead-letters/export?format=csv&scope={Q(c.Scope)}") },
         new("POST /api/v1/dead-letters/retry", ScopeAdministrator, Effect.Write)
         {
-            Seed = DeadLetterAsync, Request = c => Post("api/v1/dead-letters/retry", new { filter = new { scope = c.Scope } }), Probe = (h, c) => MessageRow(h, c.Seeded.Id),
+            Seed = DeadLetterAsync, Request = c => Post("api/v1/dead-letters/retry", new { filter = new { scope = c.Scope, domain = DeadLetterDomain(c.Seeded) } }),
+            Probe = (h, c) => MessageRow(h, c.Seeded.Id),
         },
         new("POST /api/v1/dead-letters/suppress", ScopeAdministrator, Effect.Write)
         {
             Change = Change.Created, Seed = DeadLetterAsync,
-            Request = c => Post("api/v1/dead-letters/suppress", new { filter = new { scope = c.Scope } }),
-            Probe = (h, c) => SuppressionRow(h, c.Scope, c.Seeded.Marker + "@example.org"),
+            Request = c => Post("api/v1/dead-letters/suppress", new { filter = new { scope = c.Scope, domain = DeadLetterDomain(c.Seeded) } }),
+            Probe = (h, c) => SuppressionRow(h, c.Scope, DeadLetterAddress(c.Seeded)),
         },
 
         // Webhooks: administrators of their scope.

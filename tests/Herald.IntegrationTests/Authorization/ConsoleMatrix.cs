@@ -120,18 +120,19 @@ internal static class ConsoleMatrix
         new("POST /DeadLetters/Index?handler=Retry", ResourceAdministrator, Effect.Write)
         {
             Seed = DeadLetterAsync,
-            Request = c => Posted("dead-letters?handler=retry", ("scope", c.Scope), ("selected", $"{c.Seeded.Id}:{c.Seeded.Marker}@example.org")),
+            Request = c => Posted("dead-letters?handler=retry", ("scope", c.Scope), ("selected", $"{c.Seeded.Id}:{DeadLetterAddress(c.Seeded)}")),
             Probe = (h, c) => MessageRow(h, c.Seeded.Id),
         },
         new("POST /DeadLetters/Index?handler=Suppress", ResourceAdministrator, Effect.Write)
         {
             Change = Change.Created, Seed = DeadLetterAsync,
-            Request = c => Posted("dead-letters?handler=suppress", ("scope", c.Scope), ("selected", $"{c.Seeded.Id}:{c.Seeded.Marker}@example.org")),
-            Probe = (h, c) => SuppressionRow(h, c.Scope, c.Seeded.Marker + "@example.org"),
+            Request = c => Posted("dead-letters?handler=suppress", ("scope", c.Scope), ("selected", $"{c.Seeded.Id}:{DeadLetterAddress(c.Seeded)}")),
+            Probe = (h, c) => SuppressionRow(h, c.Scope, DeadLetterAddress(c.Seeded)),
         },
         new("POST /DeadLetters/Index?handler=RetryAll", ScopeAdministrator, Effect.Write)
         {
-            Seed = DeadLetterAsync, Request = c => Posted("dead-letters?handler=retryall", ("scope", c.Scope)), Probe = (h, c) => MessageRow(h, c.Seeded.Id),
+            Seed = DeadLetterAsync, Request = c => Posted("dead-letters?handler=retryall", ("scope", c.Scope), ("domain", DeadLetterDomain(c.Seeded))),
+            Probe = (h, c) => MessageRow(h, c.Seeded.Id),
         },
         // Suppression lists: administrators of their scope.
         new("GET /Events/Explain", ResourceAdministrator, Effect.Read)

@@ -29,16 +29,21 @@ internal static class Seeds
     public static Task<string?> MessageRow(MatrixHost host, string id) =>
         host.QueryAsync("SELECT m.state, m.next_attempt_at, m.expires_at, r.state AS recipient, r.attempts FROM messages m JOIN recipients r ON r.message_id = m.id WHERE m.id = @id", new { id });
 
-    /// <summary>A dead letter: a message to the marker's address whose recipient expired (as after
-    /// an outage), its subject naming the marker.</summary>
+    /// <summary>A dead letter: a message to <see cref="DeadLetterAddress"/> whose recipient expired
+    /// (as after an outage), its subject naming the marker. Its domain is the marker's own, so that a
+    /// bulk action filtered by it reaches this cell's dead letter and no other cell's.</summary>
     public static async Task<Seeded> DeadLetterAsync(MatrixHost host, string scope)
     {
         var marker = host.Marker();
-        var id = await PostAsync(host, "api/v1/messages", new { scope, to = new[] { marker + "@example.org" }, subject = "Subject " + marker, text = "Body" }, "id");
+        var id = await PostAsync(host, "api/v1/messages", new { scope, to = new[] { $"dead@{marker}.example.org" }, subject = "Subject " + marker, text = "Body" }, "id");
         await host.ExecuteAsync("UPDATE recipients SET state = 'expired' WHERE message_id = @id", new { id });
         await host.ExecuteAsync("UPDATE messages SET state = 'done' WHERE id = @id", new { id });
         return new Seeded(id, scope, marker);
     }
+
+    public static string DeadLetterDomain(Seeded seeded) => $"{seeded.Marker}.example.org";
+
+    public static string DeadLetterAddress(Seeded seeded) => "dead@" + DeadLetterDomain(seeded);
 
     /// <summary>The messages a cell submitted, found by the idempotency key it gave them.</summary>
     public static Task<string?> MessagesKeyed(MatrixHost host, string scope, string key) =>
