@@ -47,6 +47,10 @@ try
         .AddHeraldSmtp()
         .AddSingleton(new MessageSpool(Path.Combine(directory, MessageSpool.DirectoryName)))
         .AddSingleton(new NodeIdentity("bench", []))
+        // The production client (MailKitBounceMailbox), timed.
+        .AddSingleton<Herald.Smtp.Bounces.MailKitBounceMailbox>()
+        .AddSingleton(provider => new TimedMailboxClient(provider.GetRequiredService<Herald.Smtp.Bounces.MailKitBounceMailbox>()))
+        .AddSingleton<IBounceMailboxClient>(provider => provider.GetRequiredService<TimedMailboxClient>())
         .BuildServiceProvider();
     await services.GetRequiredService<CredentialVault>().GetKeyAsync(initializeDatabase: true, CancellationToken.None);
     var set = await services.GetRequiredService<BounceMailboxService>().SetAsync(Caller.Operator, new BounceMailboxUpdate(
@@ -101,6 +105,9 @@ try
     Console.WriteLine($"  DSNs:       {dsns:N0}");
     Console.WriteLine($"  seconds:    {seconds:N2}");
     Console.WriteLine($"  DSNs/s:     {dsns / seconds:N0} (target ≥ {Target:N0}/s: {(dsns / seconds >= Target ? "met" : "not met")})");
+    var imap = services.GetRequiredService<TimedMailboxClient>();
+    var processing = reading.Elapsed - imap.Opening - imap.Fetching - imap.Settling;
+    Console.WriteLine($"  where:      IMAP sign-in {imap.Opening.TotalSeconds:N2} s, fetch {imap.Fetching.TotalSeconds:N2} s, delete {imap.Settling.TotalSeconds:N2} s; parse, match and record {processing.TotalSeconds:N2} s");
     Console.WriteLine($"  checked:    {bounced:N0} recipients bounced, {suppressed:N0} hard-bounce suppressions, {left:N0} messages left in INBOX");
     if (bounced != dsns || suppressed != dsns || left != 0)
     {

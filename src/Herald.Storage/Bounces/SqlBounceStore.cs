@@ -122,12 +122,24 @@ public sealed class SqlBounceStore(HeraldDatabase database) : IBounceStore
             new { scope = scope.Value, holder }).ConfigureAwait(false);
     }
 
-    public async Task<BounceRecorded?> RecordAsync(BounceUpdate update, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<BounceRecorded?>> RecordAsync(IReadOnlyList<BounceUpdate> updates, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(update);
+        ArgumentNullException.ThrowIfNull(updates);
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
-        var transaction = write.Transaction;
+        var recorded = new List<BounceRecorded?>(updates.Count);
+        foreach (var update in updates)
+        {
+            recorded.Add(await RecordOneAsync(connection, write.Transaction, update).ConfigureAwait(false));
+        }
+
+        // One durable commit for the batch: the reader deletes the batch's mail only after it.
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return recorded;
+    }
+
+    private static async Task<BounceRecorded?> RecordOneAsync(DbConnection connection, DbTransaction transaction, BounceUpdate update)
+    {
         var target = await connection.QuerySingleOrDefaultAsync<TargetRow>(
             """
             SELECT m.scope_path AS Scope, r.address AS Address, r.state AS State FROM recipients r JOIN messages m ON m.id = r.message_id
@@ -160,7 +172,6 @@ public sealed class SqlBounceStore(HeraldDatabase database) : IBounceStore
             """,
             new { update.MessageId, update.Ordinal, at = update.At.ToUnixTimeMilliseconds(), update.Node, state = RecipientStateNames.Values.NameOf(after), update.Code, update.Reply },
             transaction).ConfigureAwait(false);
-        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return new BounceRecorded(ScopePath.Parse(target.Scope), target.Address, before, changed);
     }
 
