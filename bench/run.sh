@@ -44,7 +44,7 @@
 # the production BounceReader (ReadOnceAsync, as `herald bounce-mailbox read`) reads the mailbox to
 # its end; then checks every recipient is bounced, every address suppressed, the INBOX empty.
 # Prints DSNs, seconds, DSNs/s and the target (1,000/s). Needs dovecot-imapd.
-#   bench/run.sh bounces [--dsns 5000] [--batch 200]
+#   bench/run.sh bounces [--dsns 5000] [--batch 200] [--mail-format maildir|mdbox]
 #
 # fanout: one item.changed event to an immediate subscription of a group of 100,000 users
 # (--members), on a fresh SQLite node, timed from the POST until smtp-sink counted one mail per

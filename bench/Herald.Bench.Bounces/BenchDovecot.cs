@@ -29,7 +29,9 @@ internal sealed class BenchDovecot : IDisposable
 
     private string Log => File.Exists(Path.Combine(Directory, "dovecot.log")) ? File.ReadAllText(Path.Combine(Directory, "dovecot.log")) : "";
 
-    public static async Task<BenchDovecot> StartAsync()
+    /// <param name="format">Dovecot's mail storage: maildir (one file per message, as the tests'
+    /// fixture) or mdbox (messages in shared files).</param>
+    public static async Task<BenchDovecot> StartAsync(string format)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("herald-bench-dovecot-").FullName;
         var home = System.IO.Directory.CreateDirectory(Path.Combine(directory, "home")).FullName;
@@ -59,7 +61,7 @@ internal sealed class BenchDovecot : IDisposable
             auth_mechanisms = plain login
             auth_failure_delay = 0
             hostname = dovecot.bench
-            mail_location = maildir:~/Maildir
+            mail_location = {{format}}:~/mail
             {{users}}
             service imap-login {
               inet_listener imap {

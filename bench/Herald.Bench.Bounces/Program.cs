@@ -20,13 +20,15 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using MimeKit;
 
-// bench/run.sh bounces [--dsns 5000] [--batch 200]
+// bench/run.sh bounces [--dsns 5000] [--batch 200] [--mail-format maildir|mdbox]
 var dsns = Option("--dsns", 5_000);
 var batch = Option("--batch", new BounceOptions().BatchSize);
 const int Target = 1_000;
 const string Domain = "bounces.bench.test";
 
-using var dovecot = await BenchDovecot.StartAsync();
+var at = Array.IndexOf(args, "--mail-format");
+var format = at >= 0 && at + 1 < args.Length && args[at + 1] == "mdbox" ? "mdbox" : "maildir";
+using var dovecot = await BenchDovecot.StartAsync(format);
 var directory = Directory.CreateTempSubdirectory("herald-bench-bounces-").FullName;
 try
 {
@@ -101,7 +103,7 @@ try
     var suppressed = await CountAsync(database, "SELECT COUNT(*) FROM suppressions WHERE reason = 'hard-bounce'");
     var left = await MailboxCountAsync(dovecot.Port);
     var seconds = reading.Elapsed.TotalSeconds;
-    Console.WriteLine($"bounce processing from IMAP (SQLite, Dovecot on loopback, {Environment.ProcessorCount} cores, batch {batch}): {report.Summary}");
+    Console.WriteLine($"bounce processing from IMAP (SQLite, Dovecot {format} on loopback, {Environment.ProcessorCount} cores, batch {batch}): {report.Summary}");
     Console.WriteLine($"  DSNs:       {dsns:N0}");
     Console.WriteLine($"  seconds:    {seconds:N2}");
     Console.WriteLine($"  DSNs/s:     {dsns / seconds:N0} (target ≥ {Target:N0}/s: {(dsns / seconds >= Target ? "met" : "not met")})");
