@@ -39,6 +39,13 @@
 # on loopback; deliveries/second. Needs only .NET.
 #   bench/run.sh webhooks [deliveries (50000)] [per transaction (500)]
 #
+# bounces: a private Dovecot (plain IMAP on loopback) holding --dsns (5000) DSNs, each addressed to
+# the signed bounce address of a recipient that is `sent` in a fresh SQLite database; timed while
+# the production BounceReader (ReadOnceAsync, as `herald bounce-mailbox read`) reads the mailbox to
+# its end; then checks every recipient is bounced, every address suppressed, the INBOX empty.
+# Prints DSNs, seconds, DSNs/s and the target (1,000/s). Needs dovecot-imapd.
+#   bench/run.sh bounces [--dsns 5000] [--batch 200] [--mail-format maildir|mdbox]
+#
 # fanout: one item.changed event to an immediate subscription of a group of 100,000 users
 # (--members), on a fresh SQLite node, timed from the POST until smtp-sink counted one mail per
 # member. Needs smtp-sink (package postfix).
@@ -80,6 +87,12 @@ if [ "${1:-}" = "webhooks" ]; then
   echo "Building Release…" >&2
   dotnet build bench/Herald.Bench.Webhooks/Herald.Bench.Webhooks.csproj -c Release -nologo -v:q >&2
   exec dotnet "$(dotnet msbuild bench/Herald.Bench.Webhooks/Herald.Bench.Webhooks.csproj -getProperty:TargetPath -p:Configuration=Release)" "$@"
+fi
+if [ "${1:-}" = "bounces" ]; then
+  shift
+  echo "Building Release…" >&2
+  dotnet build bench/Herald.Bench.Bounces/Herald.Bench.Bounces.csproj -c Release -nologo -v:q >&2
+  exec dotnet "$(dotnet msbuild bench/Herald.Bench.Bounces/Herald.Bench.Bounces.csproj -getProperty:TargetPath -p:Configuration=Release)" "$@"
 fi
 if [ "${1:-}" = "matching" ]; then
   shift

@@ -105,10 +105,11 @@ public interface IBounceStore
 
     Task ReleaseAsync(ScopePath scope, string holder, CancellationToken cancellationToken);
 
-    /// <summary>In one transaction: the recipient's state (when it is one of
-    /// <see cref="BounceUpdate.From"/>) and a line in its delivery history. Null when the outbox
-    /// has no such recipient (the message was purged).</summary>
-    Task<BounceRecorded?> RecordAsync(BounceUpdate update, CancellationToken cancellationToken);
+    /// <summary>In one transaction for the whole batch (a reader settles mail a batch at a time),
+    /// in order: each recipient's state (when it is one of <see cref="BounceUpdate.From"/>) and a
+    /// line in its delivery history. One result per update, null when the outbox has no such
+    /// recipient (the message was purged).</summary>
+    Task<IReadOnlyList<BounceRecorded?>> RecordAsync(IReadOnlyList<BounceUpdate> updates, CancellationToken cancellationToken);
 }
 
 /// <summary>What a bounce mailbox is opened with: its settings and its opened secrets.</summary>

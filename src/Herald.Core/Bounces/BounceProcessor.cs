@@ -67,33 +67,37 @@ public sealed class BounceMetrics
     public void Read(BounceOutcome outcome) => _bounces.Add(1, new KeyValuePair<string, object?>("outcome", BounceOutcomeNames.Values.NameOf(outcome)));
 }
 
+/// <summary>What one report asks for, decided before anything is written: a final outcome
+/// (nothing to record), or an update of the recipient it names (and, if that changes its state, an
+/// entry on the suppression list).</summary>
+public sealed record BounceDecision(BounceOutcome? Final, BounceUpdate? Update, BounceKind Kind, SuppressionReason? Suppress, string? Source);
+
 /// <summary>
-/// What one report read from a bounce mailbox does: it finds the recipient through the signed
+/// What reports read from a bounce mailbox do: each finds its recipient through the signed
 /// bounce address (<see cref="BounceTokens"/>) and never through anything else in the report,
 /// which anyone can write; a permanent failure after <c>sent</c> makes the recipient
 /// <c>bounced</c> with the report's status and diagnostic, a complaint makes it <c>complained</c>,
 /// and both put the address on the suppression list of the message's scope; a delay is a line in
-/// the recipient's history.
+/// the recipient's history. A reader decides each message of a batch on its own
+/// (<see cref="DecideAsync"/>, where a broken one fails alone), then records the batch at once
+/// (<see cref="RecordAsync"/>): one transaction for the recipients and one for the suppressions,
+/// not two per report.
 /// </summary>
 public sealed class BounceProcessor(BounceTokens tokens, IBounceStore store, SuppressionService suppressions, NodeIdentity node, BounceMetrics metrics, TimeProvider time)
 {
+    private const string CreatedBy = "Herald (bounce mailbox)";
     private static readonly RecipientState[] Delivered = [RecipientState.Sent];
     private static readonly RecipientState[] Complainable = [RecipientState.Sent, RecipientState.Bounced, RecipientState.Deferred, RecipientState.Expired];
-
-    public async Task<BounceOutcome> ProcessAsync(MimeMessage message, BounceMailbox mailbox, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(message);
-        ArgumentNullException.ThrowIfNull(mailbox);
-        var outcome = await DecideAsync(BounceParser.Parse(message), mailbox, cancellationToken).ConfigureAwait(false);
-        metrics.Read(outcome);
-        return outcome;
-    }
 
     /// <summary>Counts mail that could not even be parsed.</summary>
     public void Unreadable() => metrics.Read(BounceOutcome.Unreadable);
 
-    private async Task<BounceOutcome> DecideAsync(BounceReport report, BounceMailbox mailbox, CancellationToken cancellationToken)
+    /// <summary>Parses one message and finds the recipient it names; writes nothing.</summary>
+    public async Task<BounceDecision> DecideAsync(MimeMessage message, BounceMailbox mailbox, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(mailbox);
+        var report = BounceParser.Parse(message);
         BounceTarget? target = null;
         foreach (var address in report.Addresses)
         {
@@ -105,42 +109,72 @@ public sealed class BounceProcessor(BounceTokens tokens, IBounceStore store, Sup
 
         if (target is null)
         {
-            return report.Addresses.Count > 0 ? BounceOutcome.Forged : BounceOutcome.Unmatched;
+            return new BounceDecision(report.Addresses.Count > 0 ? BounceOutcome.Forged : BounceOutcome.Unmatched, null, report.Kind, null, null);
+        }
+
+        if (report.Kind == BounceKind.Unrecognised)
+        {
+            return new BounceDecision(BounceOutcome.Unmatched, null, report.Kind, null, null);
         }
 
         var (state, from, reason) = report.Kind switch
         {
             BounceKind.Failed => ((RecipientState?)RecipientState.Bounced, Delivered, (SuppressionReason?)SuppressionReason.HardBounce),
             BounceKind.Complaint => (RecipientState.Complained, Complainable, SuppressionReason.Complaint),
-            BounceKind.Delayed => (null, Delivered, null),
             _ => (null, Delivered, (SuppressionReason?)null),
         };
-        if (report.Kind == BounceKind.Unrecognised)
-        {
-            return BounceOutcome.Unmatched;
-        }
-
         var code = report.Code ?? (report.Kind == BounceKind.Failed ? 550 : null);
-        var recorded = await store.RecordAsync(
-            new BounceUpdate(target.MessageId, target.Ordinal, state, from, code, report.Reply, time.GetUtcNow(), node.Name), cancellationToken).ConfigureAwait(false);
-        if (recorded is null)
+        var what = report.Kind == BounceKind.Complaint ? "complaint" : $"DSN {report.Status}";
+        return new BounceDecision(
+            null,
+            new BounceUpdate(target.MessageId, target.Ordinal, state, from, code, report.Reply, time.GetUtcNow(), node.Name),
+            report.Kind,
+            reason,
+            $"{what} {report.ReportMessageId ?? "(no Message-ID)"} in bounce mailbox {mailbox.Description}");
+    }
+
+    /// <summary>Records a batch of decisions, in order; one outcome per decision.</summary>
+    public async Task<IReadOnlyList<BounceOutcome>> RecordAsync(IReadOnlyList<BounceDecision> decisions, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(decisions);
+        var updates = decisions.Where(d => d.Update is not null).Select(d => d.Update!).ToArray();
+        var recorded = updates.Length == 0 ? [] : await store.RecordAsync(updates, cancellationToken).ConfigureAwait(false);
+        var outcomes = new List<BounceOutcome>(decisions.Count);
+        var suppress = new List<OnBehalfSuppression>();
+        var next = 0;
+        foreach (var decision in decisions)
         {
-            return BounceOutcome.Unknown;
+            if (decision.Final is { } final)
+            {
+                outcomes.Add(final);
+                continue;
+            }
+
+            var result = recorded[next++];
+            if (result is not null && result.Changed && decision.Suppress is { } reason)
+            {
+                suppress.Add(new OnBehalfSuppression(result.Scope, result.Address, reason, decision.Source!));
+            }
+
+            outcomes.Add(result is null ? BounceOutcome.Unknown : decision.Kind switch
+            {
+                BounceKind.Delayed => BounceOutcome.Delayed,
+                _ when !result.Changed => BounceOutcome.Repeated,
+                BounceKind.Complaint => BounceOutcome.Complained,
+                _ => BounceOutcome.Bounced,
+            });
         }
 
-        if (reason is { } suppress && recorded.Changed)
+        if (suppress.Count > 0)
         {
-            var what = report.Kind == BounceKind.Complaint ? "complaint" : $"DSN {report.Status}";
-            await suppressions.AddOnBehalfAsync(
-                recorded.Scope, recorded.Address, suppress, $"{what} {report.ReportMessageId ?? "(no Message-ID)"} in bounce mailbox {mailbox.Description}", "Herald (bounce mailbox)", cancellationToken).ConfigureAwait(false);
+            await suppressions.AddOnBehalfAsync(suppress, CreatedBy, cancellationToken).ConfigureAwait(false);
         }
 
-        return report.Kind switch
+        foreach (var outcome in outcomes)
         {
-            BounceKind.Delayed => BounceOutcome.Delayed,
-            _ when !recorded.Changed => BounceOutcome.Repeated,
-            BounceKind.Complaint => BounceOutcome.Complained,
-            _ => BounceOutcome.Bounced,
-        };
+            metrics.Read(outcome);
+        }
+
+        return outcomes;
     }
 }

@@ -49,8 +49,8 @@ public sealed record BounceReadReport(ScopePath Scope, IReadOnlyDictionary<Bounc
 /// <summary>
 /// Reads every bounce mailbox in <c>herald serve</c>: one reader per mailbox, on the one node
 /// that holds the mailbox's lease (a row update only one node wins, renewed while it reads). It
-/// fetches a batch, hands each message to the <see cref="BounceProcessor"/> in its own guard, then
-/// deletes what was processed and moves aside what was not (IMAP: folder
+/// fetches a batch, has the <see cref="BounceProcessor"/> decide each message in its own guard and record the
+/// batch at once, then deletes what was processed and moves aside what was not (IMAP: folder
 /// <see cref="IBounceMailboxSession.UnmatchedFolder"/>; POP3 leaves it, and this node remembers not
 /// to count it again), and waits for new mail with IDLE or for the poll interval. A mailbox that
 /// cannot be read records why and is tried again after the interval; nothing it holds stops the loop.
@@ -238,11 +238,25 @@ public sealed partial class BounceReader(
             var batch = await session.FetchAsync(o.BatchSize, o.MaxMessageBytes, kept, cancellationToken).ConfigureAwait(false);
             var processed = new List<string>();
             var unmatched = new List<string>();
+            var decided = new List<(string Handle, BounceDecision Decision)>(batch.Count);
             foreach (var mail in batch)
             {
-                var outcome = await ProcessOneAsync(mail, mailbox, cancellationToken).ConfigureAwait(false);
+                if (await DecideOneAsync(mail, mailbox, cancellationToken).ConfigureAwait(false) is { } decision)
+                {
+                    decided.Add((mail.Handle, decision));
+                }
+                else
+                {
+                    counts[BounceOutcome.Unreadable] = counts.GetValueOrDefault(BounceOutcome.Unreadable) + 1;
+                    unmatched.Add(mail.Handle);
+                }
+            }
+
+            var outcomes = await processor.RecordAsync(decided.Select(d => d.Decision).ToArray(), cancellationToken).ConfigureAwait(false);
+            foreach (var ((handle, _), outcome) in decided.Zip(outcomes))
+            {
                 counts[outcome] = counts.GetValueOrDefault(outcome) + 1;
-                (outcome.IsProcessed() ? processed : unmatched).Add(mail.Handle);
+                (outcome.IsProcessed() ? processed : unmatched).Add(handle);
             }
 
             // Checkpoint: a message is deleted only after what it said is recorded; a node that
@@ -269,25 +283,26 @@ public sealed partial class BounceReader(
         return report;
     }
 
-    /// <summary>One message, in its own guard: what it contains can never stop the reader.</summary>
-    private async Task<BounceOutcome> ProcessOneAsync(FetchedMail mail, BounceMailbox mailbox, CancellationToken cancellationToken)
+    /// <summary>One message, in its own guard: what it contains can never stop the reader. Null
+    /// when it cannot be read (counted and logged here).</summary>
+    private async Task<BounceDecision?> DecideOneAsync(FetchedMail mail, BounceMailbox mailbox, CancellationToken cancellationToken)
     {
         if (mail.Message is not { } message)
         {
             processor.Unreadable();
             LogUnreadable(logger, mailbox.Scope.Value, mail.Handle, mail.Problem ?? "unreadable");
-            return BounceOutcome.Unreadable;
+            return null;
         }
 
         try
         {
-            return await processor.ProcessAsync(message, mailbox, cancellationToken).ConfigureAwait(false);
+            return await processor.DecideAsync(message, mailbox, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (FailurePolicy.Classify(ex, cancellationToken) is FailureKind.Item)
         {
             processor.Unreadable();
             LogUnreadable(logger, mailbox.Scope.Value, mail.Handle, FailurePolicy.Describe(ex));
-            return BounceOutcome.Unreadable;
+            return null;
         }
         finally
         {

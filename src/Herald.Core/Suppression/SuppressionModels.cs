@@ -60,6 +60,10 @@ public sealed record SuppressionEntry(
 /// <summary>A new entry as the store keeps it, its address already compared by <see cref="SuppressionAddress"/>.</summary>
 public sealed record NewSuppression(SuppressionEntry Entry, SuppressionAddress Address);
 
+/// <summary>An entry Herald adds on the authority of what it read (see
+/// <see cref="SuppressionService.AddOnBehalfAsync(IReadOnlyList{OnBehalfSuppression}, string, CancellationToken)"/>).</summary>
+public sealed record OnBehalfSuppression(ScopePath Scope, string Address, SuppressionReason Reason, string Source);
+
 /// <summary>Which entries to list: those of <see cref="Scope"/> and the scopes below it, newest first.</summary>
 /// <param name="Address">One address (by its key), or with <see cref="Domain"/> every address of a domain.</param>
 /// <param name="Before">The page after the one that ended with this entry id.</param>
@@ -71,10 +75,10 @@ public sealed record SuppressionPage(IReadOnlyList<SuppressionEntry> Entries, st
 /// <summary>The suppression lists of every scope, as the outbox and the use cases need them.</summary>
 public interface ISuppressionStore
 {
-    /// <summary>Adds the entry unless its scope already lists the address with an entry that
-    /// still applies at <paramref name="now"/> (an expired one is replaced). Returns the entry
-    /// that stands and whether it is the new one.</summary>
-    Task<(SuppressionEntry Entry, bool Added)> AddAsync(NewSuppression suppression, DateTimeOffset now, CancellationToken cancellationToken);
+    /// <summary>In one transaction, in order: adds each entry unless its scope already lists the
+    /// address with an entry that still applies at <paramref name="now"/> (an expired one is
+    /// replaced). Returns, for each, the entry that stands and whether it is the new one.</summary>
+    Task<IReadOnlyList<(SuppressionEntry Entry, bool Added)>> AddAsync(IReadOnlyList<NewSuppression> suppressions, DateTimeOffset now, CancellationToken cancellationToken);
 
     Task<SuppressionEntry?> FindAsync(string id, CancellationToken cancellationToken);
 

@@ -123,7 +123,7 @@ public sealed class SuppressionService(ISuppressionStore store, ISettingsStore s
         var actor = Actor(caller);
         var entry = new SuppressionEntry(
             NewId(now), scope, address!.Value, reason!.Value, string.IsNullOrEmpty(source) ? actor : source, now, actor, request.ExpiresAt);
-        var (standing, added) = await store.AddAsync(new NewSuppression(entry, address), now, cancellationToken).ConfigureAwait(false);
+        var (standing, added) = (await store.AddAsync([new NewSuppression(entry, address)], now, cancellationToken).ConfigureAwait(false))[0];
         return added
             ? standing
             : Refusal.Conflict(new FieldError("address", $"{standing.Address} is on the suppression list of {scope} already (entry {standing.Id}, {SuppressionReasonNames.Values.NameOf(standing.Reason)}); remove that entry first to change it."));
@@ -157,19 +157,28 @@ public sealed class SuppressionService(ISuppressionStore store, ISettingsStore s
     /// to check. <paramref name="source"/> is cut to <see cref="MaxSourceLength"/>. False when the
     /// address is listed there already, or is no address.</summary>
     public async Task<bool> AddOnBehalfAsync(
-        ScopePath scope, string address, SuppressionReason reason, string source, string createdBy, CancellationToken cancellationToken)
+        ScopePath scope, string address, SuppressionReason reason, string source, string createdBy, CancellationToken cancellationToken) =>
+        await AddOnBehalfAsync([new OnBehalfSuppression(scope, address, reason, source)], createdBy, cancellationToken).ConfigureAwait(false) == 1;
+
+    /// <summary>Entries added on Herald's own authority, as above, in one transaction (a bounce
+    /// mailbox's batch); what is no address is left out. Returns how many were new.</summary>
+    public async Task<int> AddOnBehalfAsync(IReadOnlyList<OnBehalfSuppression> entries, string createdBy, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(source);
-        if (!SuppressionAddress.TryParse(address, out var parsed, out _))
+        ArgumentNullException.ThrowIfNull(entries);
+        var now = time.GetUtcNow();
+        var valid = new List<NewSuppression>(entries.Count);
+        foreach (var (scope, address, reason, source) in entries)
         {
-            return false;
+            ArgumentNullException.ThrowIfNull(source);
+            if (SuppressionAddress.TryParse(address, out var parsed, out _))
+            {
+                valid.Add(new NewSuppression(
+                    new SuppressionEntry(NewId(now), scope, parsed.Value, reason, source.Length > MaxSourceLength ? source[..MaxSourceLength] : source, now, createdBy, null),
+                    parsed));
+            }
         }
 
-        var now = time.GetUtcNow();
-        var entry = new SuppressionEntry(
-            NewId(now), scope, parsed.Value, reason, source.Length > MaxSourceLength ? source[..MaxSourceLength] : source, now, createdBy, null);
-        var (_, added) = await store.AddAsync(new NewSuppression(entry, parsed), now, cancellationToken).ConfigureAwait(false);
-        return added;
+        return valid.Count == 0 ? 0 : (await store.AddAsync(valid, now, cancellationToken).ConfigureAwait(false)).Count(r => r.Added);
     }
 
     /// <summary>Who did it, as an entry records it.</summary>

@@ -124,12 +124,46 @@ public sealed class SqlBounceStore(HeraldDatabase database) : IBounceStore
             new { scope = scope.Value, holder }).ConfigureAwait(false);
     }
 
-    public async Task<BounceRecorded?> RecordAsync(BounceUpdate update, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<BounceRecorded?>> RecordAsync(IReadOnlyList<BounceUpdate> updates, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(update);
+        ArgumentNullException.ThrowIfNull(updates);
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
-        var transaction = write.Transaction;
+        var recorded = new List<BounceRecorded?>(updates.Count);
+        foreach (var update in updates)
+        {
+            recorded.Add(await RecordOneAsync(connection, write.Transaction, update).ConfigureAwait(false));
+        }
+
+        // Webhook endpoints hear of a bounce or complaint in the transaction that records it, as
+        // they hear of every other state change, so that a crash loses neither.
+        var changes = updates.Zip(recorded).Where(pair => pair.Second is { Changed: true }).ToArray();
+        if (changes.Length > 0)
+        {
+            await WebhookJournal.AppendAsync(database, connection, write.Transaction, async () =>
+            {
+                var events = new List<WebhookEvent>(changes.Length);
+                foreach (var (update, change) in changes)
+                {
+                    var attempt = await connection.ExecuteScalarAsync<int>(
+                        "SELECT attempts FROM recipients WHERE message_id = @MessageId AND ordinal = @Ordinal", new { update.MessageId, update.Ordinal }, write.Transaction).ConfigureAwait(false);
+                    if (WebhookPayloads.RecipientChanged(update.MessageId, change!.Scope, change.Address, RecipientStateNames.Values.NameOf(update.NewState!.Value), attempt, update.Code, update.Reply, update.At) is { } webhookEvent)
+                    {
+                        events.Add(webhookEvent);
+                    }
+                }
+
+                return events;
+            }).ConfigureAwait(false);
+        }
+
+        // One durable commit for the batch: the reader deletes the batch's mail only after it.
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return recorded;
+    }
+
+    private static async Task<BounceRecorded?> RecordOneAsync(DbConnection connection, DbTransaction transaction, BounceUpdate update)
+    {
         var target = await connection.QuerySingleOrDefaultAsync<TargetRow>(
             """
             SELECT m.scope_path AS Scope, r.address AS Address, r.state AS State FROM recipients r JOIN messages m ON m.id = r.message_id
@@ -162,23 +196,7 @@ public sealed class SqlBounceStore(HeraldDatabase database) : IBounceStore
             """,
             new { update.MessageId, update.Ordinal, at = update.At.ToUnixTimeMilliseconds(), update.Node, state = RecipientStateNames.Values.NameOf(after), update.Code, update.Reply },
             transaction).ConfigureAwait(false);
-        var scope = ScopePath.Parse(target.Scope);
-        if (changed)
-        {
-            // Webhook endpoints hear of a bounce or complaint in the transaction that records it,
-            // as they hear of every other state change, so that a crash loses neither.
-            await WebhookJournal.AppendAsync(database, connection, transaction, async () =>
-            {
-                var attempt = await connection.ExecuteScalarAsync<int>(
-                    "SELECT attempts FROM recipients WHERE message_id = @MessageId AND ordinal = @Ordinal", new { update.MessageId, update.Ordinal }, transaction).ConfigureAwait(false);
-                return WebhookPayloads.RecipientChanged(update.MessageId, scope, target.Address, RecipientStateNames.Values.NameOf(after), attempt, update.Code, update.Reply, update.At) is { } change
-                    ? [change]
-                    : [];
-            }).ConfigureAwait(false);
-        }
-
-        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return new BounceRecorded(scope, target.Address, before, changed);
+        return new BounceRecorded(ScopePath.Parse(target.Scope), target.Address, before, changed);
     }
 
     private sealed class TargetRow

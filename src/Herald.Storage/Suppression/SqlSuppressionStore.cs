@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Text.Json;
 using Dapper;
 using Herald.Scopes;
@@ -11,14 +12,25 @@ public sealed class SqlSuppressionStore(HeraldDatabase database) : ISuppressionS
 {
     private const string Columns = "id, scope_path, address, reason, source, created_at, created_by, expires_at";
 
-    public async Task<(SuppressionEntry Entry, bool Added)> AddAsync(NewSuppression suppression, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<(SuppressionEntry Entry, bool Added)>> AddAsync(IReadOnlyList<NewSuppression> suppressions, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(suppression);
-        var entry = suppression.Entry;
-        var key = suppression.Address.Key;
+        ArgumentNullException.ThrowIfNull(suppressions);
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
-        var transaction = write.Transaction;
+        var results = new List<(SuppressionEntry, bool)>(suppressions.Count);
+        foreach (var suppression in suppressions)
+        {
+            results.Add(await AddOneAsync(connection, write.Transaction, suppression, now).ConfigureAwait(false));
+        }
+
+        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return results;
+    }
+
+    private static async Task<(SuppressionEntry Entry, bool Added)> AddOneAsync(DbConnection connection, DbTransaction transaction, NewSuppression suppression, DateTimeOffset now)
+    {
+        var entry = suppression.Entry;
+        var key = suppression.Address.Key;
         // An expired entry no longer applies: the new one takes its place.
         await connection.ExecuteAsync(
             "DELETE FROM suppressions WHERE address_key = @key AND scope_path = @scope AND expires_at IS NOT NULL AND expires_at <= @now",
@@ -46,7 +58,6 @@ public sealed class SqlSuppressionStore(HeraldDatabase database) : ISuppressionS
             transaction).ConfigureAwait(false);
         var standing = await connection.QuerySingleAsync<Row>(
             $"SELECT {Columns} FROM suppressions WHERE address_key = @key AND scope_path = @scope", new { key, scope = entry.Scope.Value }, transaction).ConfigureAwait(false);
-        await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return (standing.ToEntry(), added > 0);
     }
 

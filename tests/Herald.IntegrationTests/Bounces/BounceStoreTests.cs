@@ -35,10 +35,14 @@ public sealed class BounceStoreTests
         await outbox.RecordAsync([new AttemptOutcome(id, "node", Now, [new RecipientUpdate(0, RecipientState.Sent, 250, "ok"), new RecipientUpdate(1, RecipientState.Deferred, 451, "later")], Now.AddMinutes(1))], Ct);
 
         RecipientState[] sent = [RecipientState.Sent];
-        var first = await store.RecordAsync(new BounceUpdate(id, 0, RecipientState.Bounced, sent, 550, "DSN: failed, 5.1.1: no such user", Now.AddHours(1), "node-b"), Ct);
-        var again = await store.RecordAsync(new BounceUpdate(id, 0, RecipientState.Bounced, sent, 550, "DSN: failed, 5.1.1: again", Now.AddHours(2), "node-b"), Ct);
-        var notSent = await store.RecordAsync(new BounceUpdate(id, 1, RecipientState.Bounced, sent, 550, "DSN: failed, 5.1.1: early", Now.AddHours(2), "node-b"), Ct);
-        var missing = await store.RecordAsync(new BounceUpdate(Guid.NewGuid().ToString("N"), 0, RecipientState.Bounced, sent, 550, "x", Now, "node-b"), Ct);
+        // One batch, recorded in order in one transaction: the second report finds bob bounced already.
+        var recorded = await store.RecordAsync([
+            new BounceUpdate(id, 0, RecipientState.Bounced, sent, 550, "DSN: failed, 5.1.1: no such user", Now.AddHours(1), "node-b"),
+            new BounceUpdate(id, 0, RecipientState.Bounced, sent, 550, "DSN: failed, 5.1.1: again", Now.AddHours(2), "node-b"),
+            new BounceUpdate(id, 1, RecipientState.Bounced, sent, 550, "DSN: failed, 5.1.1: early", Now.AddHours(2), "node-b"),
+            new BounceUpdate(Guid.NewGuid().ToString("N"), 0, RecipientState.Bounced, sent, 550, "x", Now, "node-b"),
+        ], Ct);
+        var (first, again, notSent, missing) = (recorded[0], recorded[1], recorded[2], recorded[3]);
 
         Assert.Equal(new BounceRecorded(ScopePath.Root, "bob@example.org", RecipientState.Sent, true), first);
         Assert.Equal(new BounceRecorded(ScopePath.Root, "bob@example.org", RecipientState.Bounced, false), again);
@@ -75,10 +79,14 @@ public sealed class BounceStoreTests
         await outbox.RecordAsync([new AttemptOutcome(id, "node", Now, [new RecipientUpdate(0, RecipientState.Sent, 250, "ok"), new RecipientUpdate(1, RecipientState.Sent, 250, "ok")], Now.AddMinutes(1))], Ct);
 
         RecipientState[] sent = [RecipientState.Sent];
-        await store.RecordAsync(new BounceUpdate(id, 0, RecipientState.Bounced, sent, 550, "DSN: failed, 5.1.1: no such user", Now.AddHours(1), "node-b"), Ct);
-        await store.RecordAsync(new BounceUpdate(id, 0, RecipientState.Bounced, sent, 550, "DSN: failed, 5.1.1: again", Now.AddHours(2), "node-b"), Ct);
-        await store.RecordAsync(new BounceUpdate(id, 1, null, sent, 451, "DSN: delayed, 4.4.1", Now.AddHours(2), "node-b"), Ct);
-        await store.RecordAsync(new BounceUpdate(id, 1, RecipientState.Complained, sent, null, "ARF: abuse", Now.AddHours(3), "node-b"), Ct);
+        await store.RecordAsync(
+            [
+                new BounceUpdate(id, 0, RecipientState.Bounced, sent, 550, "DSN: failed, 5.1.1: no such user", Now.AddHours(1), "node-b"),
+                new BounceUpdate(id, 0, RecipientState.Bounced, sent, 550, "DSN: failed, 5.1.1: again", Now.AddHours(2), "node-b"),
+                new BounceUpdate(id, 1, null, sent, 451, "DSN: delayed, 4.4.1", Now.AddHours(2), "node-b"),
+            ],
+            Ct);
+        await store.RecordAsync([new BounceUpdate(id, 1, RecipientState.Complained, sent, null, "ARF: abuse", Now.AddHours(3), "node-b")], Ct);
 
         var log = await webhooks.LogAsync("hooks", 20, 20, Ct);
         Assert.Equal(
