@@ -77,12 +77,7 @@ public sealed class BounceMailboxService(IBounceStore store, ISettingsStore sett
     public async Task<Result<BounceMailboxView>> ShowAsync(Caller caller, string? scope, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(caller);
-        if (!ScopePath.TryParse(scope, out var path, out var error))
-        {
-            return Refusal.Invalid("scope", error);
-        }
-
-        if (caller.RefuseUnlessAdministers(path, $"read the bounce mailbox of {path}") is { } refusal)
+        if (Refuse(caller, scope, "read the bounce mailbox of", out var path) is { } refusal)
         {
             return refusal;
         }
@@ -96,12 +91,7 @@ public sealed class BounceMailboxService(IBounceStore store, ISettingsStore sett
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(update);
-        if (!ScopePath.TryParse(update.Scope, out var scope, out var scopeError))
-        {
-            return Refusal.Invalid("scope", scopeError);
-        }
-
-        if (caller.RefuseUnlessAdministers(scope, $"change the bounce mailbox of {scope}") is { } refusal)
+        if (Refuse(caller, update.Scope, "change the bounce mailbox of", out var scope) is { } refusal)
         {
             return refusal;
         }
@@ -195,12 +185,7 @@ public sealed class BounceMailboxService(IBounceStore store, ISettingsStore sett
     public async Task<Refusal?> RemoveAsync(Caller caller, string? scope, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(caller);
-        if (!ScopePath.TryParse(scope, out var path, out var error))
-        {
-            return Refusal.Invalid("scope", error);
-        }
-
-        if (caller.RefuseUnlessAdministers(path, $"remove the bounce mailbox of {path}") is { } refusal)
+        if (Refuse(caller, scope, "remove the bounce mailbox of", out var path) is { } refusal)
         {
             return refusal;
         }
@@ -220,12 +205,7 @@ public sealed class BounceMailboxService(IBounceStore store, ISettingsStore sett
     public async Task<Result<BounceReadNow>> ReadNowAsync(Caller caller, string? scope, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(caller);
-        if (!ScopePath.TryParse(scope, out var path, out var error))
-        {
-            return Refusal.Invalid("scope", error);
-        }
-
-        if (caller.RefuseUnlessAdministers(path, $"read the bounce mailbox of {path}") is { } refusal)
+        if (Refuse(caller, scope, "read the bounce mailbox of", out var path) is { } refusal)
         {
             return refusal;
         }
@@ -247,6 +227,13 @@ public sealed class BounceMailboxService(IBounceStore store, ISettingsStore sett
             return new BounceReadNow(path, null, ex.Message);
         }
     }
+
+    /// <summary>Why the caller may not <paramref name="doing"/> the mailbox of <paramref name="scope"/>
+    /// (a malformed scope, or one it does not administer); null when it may.</summary>
+    private static Refusal? Refuse(Caller caller, string? scope, string doing, out ScopePath path) =>
+        !ScopePath.TryParse(scope, out path, out var error)
+            ? Refusal.Invalid("scope", error)
+            : caller.RefuseUnlessAdministers(path, $"{doing} {path}");
 
     private static Refusal Missing(ScopePath scope) => Refusal.NotFound($"The scope {scope} has no bounce mailbox of its own.");
 

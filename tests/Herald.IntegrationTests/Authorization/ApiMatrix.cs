@@ -340,12 +340,12 @@ internal static class ApiMatrix
         new("GET /api/v1/bounce-mailbox", ScopeAdministrator, Effect.Read) { Seed = BounceMailboxAsync, Request = c => Get($"api/v1/bounce-mailbox?scope={Q(c.Scope)}") },
         new("PUT /api/v1/bounce-mailbox", ScopeAdministrator, Effect.Write)
         {
-            Seed = BounceMailboxAsync,
+            Variant = "change", Seed = BounceMailboxAsync,
             Request = c => Put($"api/v1/bounce-mailbox?scope={Q(c.Scope)}", new { domain = $"m{c.Marker}.example.org" }), Probe = (h, c) => BounceMailboxRow(h, c.Scope),
         },
         new("PUT /api/v1/bounce-mailbox", ScopeAdministrator, Effect.Write)
         {
-            Variant = "create", Change = Change.Created,
+            Variant = "create", Change = Change.Created, Seed = NoBounceMailboxAsync,
             Request = c => Put($"api/v1/bounce-mailbox?scope={Q(c.Scope)}", BounceMailboxBody(c.Marker)), Probe = (h, c) => BounceMailboxRow(h, c.Scope),
         },
         new("DELETE /api/v1/bounce-mailbox", ScopeAdministrator, Effect.Write)

@@ -299,6 +299,13 @@ internal static class Seeds
         return new Seeded(scope, scope, marker);
     }
 
+    /// <summary>The scope without a bounce mailbox of its own (other cases' seeds leave one), for a create.</summary>
+    public static async Task<Seeded> NoBounceMailboxAsync(MatrixHost host, string scope)
+    {
+        await host.ExecuteAsync("DELETE FROM bounce_mailboxes WHERE scope_path = @scope", new { scope });
+        return new Seeded(scope, scope, host.Marker());
+    }
+
     public static object BounceMailboxBody(string marker) => new
     {
         protocol = "imap", host = "127.0.0.1", port = 9, security = "none", domain = $"m{marker}.example.org", userName = "bounces", password = "matrix-secret",
