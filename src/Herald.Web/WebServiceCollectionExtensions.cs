@@ -1,3 +1,4 @@
+using Herald.Web.Bounces;
 using Herald.Web.Console;
 using Herald.Web.DeadLetters;
 using Herald.Web.Health;
@@ -60,6 +61,7 @@ public static class WebServiceCollectionExtensions
         api.MapSubscriptionsApi();
         api.MapRulesApi();
         api.MapSuppressionsApi();
+        api.MapBounceMailboxApi();
         api.MapDeadLettersApi();
         api.MapWebhooksApi();
         return app;

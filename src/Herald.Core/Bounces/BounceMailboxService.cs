@@ -51,14 +51,23 @@ public sealed record BounceMailboxView(
     }
 }
 
+/// <summary>What reading a bounce mailbox now did: its <see cref="Report"/>, or the
+/// <see cref="Problem"/> that stopped it (the server could not be reached, refused the sign-in…),
+/// in one sentence without secrets.</summary>
+public sealed record BounceReadNow(ScopePath Scope, BounceReadReport? Report, string? Problem)
+{
+    public string Summary => Report?.Summary ?? $"Could not read the mailbox: {Problem}";
+}
+
 /// <summary>
 /// A scope's bounce mailbox, given the caller: administrators of the scope (or above it) set,
 /// show and remove it. Its user name and password are sealed with the credential key before they
 /// reach the store and never returned. As with SMTP connections, a secret goes only where it was
 /// entered for: changing the host or port, or lowering the security, drops the stored user name
-/// and password unless new ones come with the change.
+/// and password unless new ones come with the change. Reading it now (as <c>herald serve</c>
+/// does continuously) is theirs too.
 /// </summary>
-public sealed class BounceMailboxService(IBounceStore store, ISettingsStore settings, BounceDomains domains, CredentialVault vault, TimeProvider time)
+public sealed class BounceMailboxService(IBounceStore store, ISettingsStore settings, BounceDomains domains, CredentialVault vault, BounceReader reader, TimeProvider time)
 {
     public const int MaxHostLength = 253;
     public const int MaxFolderLength = 200;
@@ -68,12 +77,7 @@ public sealed class BounceMailboxService(IBounceStore store, ISettingsStore sett
     public async Task<Result<BounceMailboxView>> ShowAsync(Caller caller, string? scope, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(caller);
-        if (!ScopePath.TryParse(scope, out var path, out var error))
-        {
-            return Refusal.Invalid("scope", error);
-        }
-
-        if (caller.RefuseUnlessAdministers(path, $"read the bounce mailbox of {path}") is { } refusal)
+        if (Refuse(caller, scope, "read the bounce mailbox of", out var path) is { } refusal)
         {
             return refusal;
         }
@@ -87,12 +91,7 @@ public sealed class BounceMailboxService(IBounceStore store, ISettingsStore sett
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(update);
-        if (!ScopePath.TryParse(update.Scope, out var scope, out var scopeError))
-        {
-            return Refusal.Invalid("scope", scopeError);
-        }
-
-        if (caller.RefuseUnlessAdministers(scope, $"change the bounce mailbox of {scope}") is { } refusal)
+        if (Refuse(caller, update.Scope, "change the bounce mailbox of", out var scope) is { } refusal)
         {
             return refusal;
         }
@@ -186,12 +185,7 @@ public sealed class BounceMailboxService(IBounceStore store, ISettingsStore sett
     public async Task<Refusal?> RemoveAsync(Caller caller, string? scope, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(caller);
-        if (!ScopePath.TryParse(scope, out var path, out var error))
-        {
-            return Refusal.Invalid("scope", error);
-        }
-
-        if (caller.RefuseUnlessAdministers(path, $"remove the bounce mailbox of {path}") is { } refusal)
+        if (Refuse(caller, scope, "remove the bounce mailbox of", out var path) is { } refusal)
         {
             return refusal;
         }
@@ -204,6 +198,42 @@ public sealed class BounceMailboxService(IBounceStore store, ISettingsStore sett
         domains.Invalidate();
         return null;
     }
+
+    /// <summary>Reads the scope's mailbox once, now, on this node: what it found, or why the
+    /// server could not be read (which is recorded as the mailbox's last outcome too). Refused
+    /// while another node holds the mailbox's lease.</summary>
+    public async Task<Result<BounceReadNow>> ReadNowAsync(Caller caller, string? scope, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        if (Refuse(caller, scope, "read the bounce mailbox of", out var path) is { } refusal)
+        {
+            return refusal;
+        }
+
+        if (await store.FindAsync(path, cancellationToken).ConfigureAwait(false) is null)
+        {
+            return Missing(path);
+        }
+
+        try
+        {
+            return await reader.ReadOnceAsync(path, cancellationToken).ConfigureAwait(false) is { } report
+                ? new BounceReadNow(path, report, null)
+                : Refusal.Conflict("Another node is reading this mailbox now.");
+        }
+        catch (BounceMailboxException ex)
+        {
+            // The message names the server and what it said, never the secrets.
+            return new BounceReadNow(path, null, ex.Message);
+        }
+    }
+
+    /// <summary>Why the caller may not <paramref name="doing"/> the mailbox of <paramref name="scope"/>
+    /// (a malformed scope, or one it does not administer); null when it may.</summary>
+    private static Refusal? Refuse(Caller caller, string? scope, string doing, out ScopePath path) =>
+        !ScopePath.TryParse(scope, out path, out var error)
+            ? Refusal.Invalid("scope", error)
+            : caller.RefuseUnlessAdministers(path, $"{doing} {path}");
 
     private static Refusal Missing(ScopePath scope) => Refusal.NotFound($"The scope {scope} has no bounce mailbox of its own.");
 

@@ -69,6 +69,7 @@ public static class HeraldOpenApi
     [
         ("Messages", "Submit email into the outbox and follow each recipient's delivery."),
         ("Suppressions", "Addresses no mail from a scope reaches (hard bounces, complaints, unsubscribe from everything, administrators' entries), inherited down the scope tree."),
+        ("Bounces", "A scope's bounce mailbox: where DSNs and complaints for its mail arrive, read over IMAP or POP3; its secrets are write-only."),
         ("Dead letters", "Recipients delivery gave up on or never tried (expired, bounced, failed, suppressed): list, retry, suppress and export them in bulk."),
         ("Webhooks", "Endpoints told, signed as Standard Webhooks says, about recipient state changes and finished events of a scope and below; their delivery logs and retries."),
         ("Notifications", "Events, subscriptions and rules: who is told of what, and when."),

@@ -104,22 +104,19 @@ internal static class BounceCommands
         var read = new Command("read", "Read a scope's bounce mailbox once, now (herald serve reads it continuously), and say what it found.") { readScope };
         read.SetNodeAction(console, async (node, parse, ct) =>
         {
-            var shown = await node.GetRequiredService<BounceMailboxService>().ShowAsync(Caller.Operator, parse.GetValue(readScope), ct);
-            if (shown.Refusal is { } refusal)
+            var read = await node.GetRequiredService<BounceMailboxService>().ReadNowAsync(Caller.Operator, parse.GetValue(readScope), ct);
+            if (read.Refusal is { } refusal)
             {
                 return console.Fail(refusal);
             }
 
-            try
+            if (read.Value!.Problem is { } problem)
             {
-                var report = await node.GetRequiredService<BounceReader>().ReadOnceAsync(shown.Value!.Scope, ct);
-                console.Out.WriteLine(report is null ? "Another node is reading this mailbox now." : report.Summary);
-                return 0;
+                return console.Fail(problem);
             }
-            catch (BounceMailboxException ex)
-            {
-                return console.Fail(ex.Message);
-            }
+
+            console.Out.WriteLine(read.Value.Summary);
+            return 0;
         });
 
         return new Command("bounce-mailbox", "The mailbox DSNs and complaints for a scope's mail arrive in.") { set, show, remove, read };

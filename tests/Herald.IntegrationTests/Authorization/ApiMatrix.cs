@@ -336,6 +336,29 @@ internal static class ApiMatrix
             Request = c => Delete($"api/v1/suppressions/{c.Seeded.Id}"), Probe = (h, c) => SuppressionRow(h, c.Scope, c.Seeded.Marker + "@example.org"),
         },
 
+        // A scope's bounce mailbox: administrators of the scope (and above).
+        new("GET /api/v1/bounce-mailbox", ScopeAdministrator, Effect.Read) { Seed = BounceMailboxAsync, Request = c => Get($"api/v1/bounce-mailbox?scope={Q(c.Scope)}") },
+        new("PUT /api/v1/bounce-mailbox", ScopeAdministrator, Effect.Write)
+        {
+            Variant = "change", Seed = BounceMailboxAsync,
+            Request = c => Put($"api/v1/bounce-mailbox?scope={Q(c.Scope)}", new { domain = $"m{c.Marker}.example.org" }), Probe = (h, c) => BounceMailboxRow(h, c.Scope),
+        },
+        new("PUT /api/v1/bounce-mailbox", ScopeAdministrator, Effect.Write)
+        {
+            Variant = "create", Change = Change.Created, Seed = NoBounceMailboxAsync,
+            Request = c => Put($"api/v1/bounce-mailbox?scope={Q(c.Scope)}", BounceMailboxBody(c.Marker)), Probe = (h, c) => BounceMailboxRow(h, c.Scope),
+        },
+        new("DELETE /api/v1/bounce-mailbox", ScopeAdministrator, Effect.Write)
+        {
+            Change = Change.Removed, Seed = BounceMailboxAsync,
+            Request = c => Delete($"api/v1/bounce-mailbox?scope={Q(c.Scope)}"), Probe = (h, c) => BounceMailboxRow(h, c.Scope),
+        },
+        // Reading now records what the read found (here: that nothing listens) as the mailbox's last outcome.
+        new("POST /api/v1/bounce-mailbox/read", ScopeAdministrator, Effect.Write)
+        {
+            Seed = BounceMailboxAsync, Request = c => Post($"api/v1/bounce-mailbox/read?scope={Q(c.Scope)}"), Probe = (h, c) => BounceMailboxReadRow(h, c.Scope),
+        },
+
         // Dead letters: administrators of their scope; a bulk action names its scope in a filter.
         new("GET /api/v1/dead-letters", ScopeAdministrator, Effect.List) { Seed = DeadLetterAsync, Request = c => Get($"api/v1/dead-letters?scope={Q(c.Scope)}") },
         new("GET /api/v1/dead-letters/export", ScopeAdministrator, Effect.Read) { Seed = DeadLetterAsync, Request = c => Get($"api/v1/dead-letters/export?format=csv&scope={Q(c.Scope)}") },

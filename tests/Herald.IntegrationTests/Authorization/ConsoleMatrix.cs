@@ -156,6 +156,23 @@ internal static class ConsoleMatrix
             Request = c => Posted("suppressions?handler=remove", ("id", c.Seeded.Id)), Probe = (h, c) => SuppressionRow(h, c.Scope, c.Seeded.Marker + "@example.org"),
         },
 
+        // A scope's bounce mailbox: administrators of the scope (and above).
+        new("GET /BounceMailbox/Index", ScopeAdministrator, Effect.Read) { Seed = BounceMailboxAsync, Request = c => Get($"bounce-mailbox?scope={Q(c.Scope)}") },
+        new("POST /BounceMailbox/Index?handler=Set", ScopeAdministrator, Effect.Write)
+        {
+            Seed = BounceMailboxAsync,
+            Request = c => Posted("bounce-mailbox?handler=set", ("scope", c.Scope), ("domain", $"m{c.Marker}.example.org")), Probe = (h, c) => BounceMailboxRow(h, c.Scope),
+        },
+        new("POST /BounceMailbox/Index?handler=Remove", ScopeAdministrator, Effect.Write)
+        {
+            Change = Change.Removed, Seed = BounceMailboxAsync,
+            Request = c => Posted("bounce-mailbox?handler=remove", ("scope", c.Scope)), Probe = (h, c) => BounceMailboxRow(h, c.Scope),
+        },
+        new("POST /BounceMailbox/Index?handler=Read", ScopeAdministrator, Effect.Write)
+        {
+            Seed = BounceMailboxAsync, Request = c => Posted("bounce-mailbox?handler=read", ("scope", c.Scope)), Probe = (h, c) => BounceMailboxReadRow(h, c.Scope),
+        },
+
         // Webhooks: administrators of their scope.
         new("GET /Webhooks/Index", ScopeAdministrator, Effect.List) { Variant = "list", Seed = WebhookAsync, Request = c => Get($"webhooks?scope={Q(c.Scope)}") },
         new("GET /Webhooks/Index", ResourceAdministrator, Effect.Read) { Variant = "log", Seed = WebhookAsync, Request = c => Get($"webhooks?id={c.Seeded.Id}") },

@@ -294,6 +294,34 @@ internal static class Seeds
     public static Task<string?> SuppressionRow(MatrixHost host, string scope, string address) =>
         host.QueryAsync("SELECT reason, source FROM suppressions WHERE scope_path = @scope AND address = @address", new { scope, address });
 
+    /// <summary>A fresh (never read) bounce mailbox of the scope, its marker in its bounce domain;
+    /// nothing listens on its port (the discard port of loopback), so a read fails at once.</summary>
+    public static async Task<Seeded> BounceMailboxAsync(MatrixHost host, string scope)
+    {
+        var marker = host.Marker();
+        await host.ExecuteAsync("DELETE FROM bounce_mailboxes WHERE scope_path = @scope", new { scope });
+        await SendAsync(host, HttpMethod.Put, $"api/v1/bounce-mailbox?scope={Q(scope)}", BounceMailboxBody(marker));
+        return new Seeded(scope, scope, marker);
+    }
+
+    /// <summary>The scope without a bounce mailbox of its own (other cases' seeds leave one), for a create.</summary>
+    public static async Task<Seeded> NoBounceMailboxAsync(MatrixHost host, string scope)
+    {
+        await host.ExecuteAsync("DELETE FROM bounce_mailboxes WHERE scope_path = @scope", new { scope });
+        return new Seeded(scope, scope, host.Marker());
+    }
+
+    public static object BounceMailboxBody(string marker) => new
+    {
+        protocol = "imap", host = "127.0.0.1", port = 9, security = "none", domain = $"m{marker}.example.org", userName = "bounces", password = "matrix-secret",
+    };
+
+    public static Task<string?> BounceMailboxRow(MatrixHost host, string scope) =>
+        host.QueryAsync("SELECT settings FROM bounce_mailboxes WHERE scope_path = @scope", new { scope });
+
+    public static Task<string?> BounceMailboxReadRow(MatrixHost host, string scope) =>
+        host.QueryAsync("SELECT last_outcome FROM bounce_mailboxes WHERE scope_path = @scope", new { scope });
+
     /// <summary>A webhook endpoint of the scope, its marker in its URL.</summary>
     public static async Task<Seeded> WebhookAsync(MatrixHost host, string scope)
     {
