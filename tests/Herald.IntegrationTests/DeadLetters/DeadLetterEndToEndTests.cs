@@ -185,7 +185,7 @@ public sealed class DeadLetterEndToEndTests
 
         Assert.Equal("'not a domain' is not a domain: write it as example.org.", await ErrorAsync(domain, "domain"));
         Assert.Equal("The limit is a number from 1 to 1000.", await ErrorAsync(limit, "limit"));
-        Assert.Equal("The state is one or more of expired, bounced, failed, suppressed, comma-separated.", await ErrorAsync(state, "state"));
+        Assert.Equal("The state is one or more of expired, bounced, failed, suppressed, complained, comma-separated.", await ErrorAsync(state, "state"));
         Assert.Equal("A selection is at most 10,000 recipients; select fewer, or use a filter.", await ErrorAsync(huge, "recipients"));
         Assert.Equal("Name the recipients to suppress, or a filter that selects them; not both.", await ErrorAsync(both, "recipients"));
     }

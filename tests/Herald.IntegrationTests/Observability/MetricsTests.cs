@@ -45,7 +45,7 @@ public sealed class MetricsTests
         Assert.Contains(samples, s => s is { Name: "herald_recipients_total", Value: 1 } && Has(s, ("state", "sent"), ("connection", "/:default")));
         Assert.Contains(samples, s => s is { Name: "herald_outbox_recipients", Value: 1 } && Has(s, ("state", "sent")));
         Assert.Equal(
-            ["bounced", "cancelled", "deferred", "expired", "failed", "queued", "sent", "suppressed"],
+            ["bounced", "cancelled", "complained", "deferred", "expired", "failed", "queued", "sent", "suppressed"],
             samples.Where(s => s.Name == "herald_outbox_recipients").Select(s => s.Labels["state"]).Order(StringComparer.Ordinal));
         Assert.Contains(samples, s => s is { Name: "herald_delivery_latency_seconds_count", Value: 1 } && Has(s, ("connection", "/:default")));
         Assert.Contains(samples, s => s.Name == "herald_delivery_latency_seconds_sum" && Has(s, ("connection", "/:default")));
