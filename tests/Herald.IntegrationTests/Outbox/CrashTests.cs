@@ -175,7 +175,7 @@ public sealed class CrashTests(ITestOutputHelper output)
         {
             await admin.ExecuteAsync($"ALTER DATABASE {database.PostgresName} ALLOW_CONNECTIONS false");
             await admin.ExecuteAsync("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = @name", new { name = database.PostgresName });
-            await WaitForOutputAsync(node, "Recording 1 delivery outcome(s) failed");
+            await WaitForOutputAsync(node, "Recording 1 message outcome(s) failed");
             await Task.Delay(TimeSpan.FromSeconds(12), ct);
             await admin.ExecuteAsync($"ALTER DATABASE {database.PostgresName} ALLOW_CONNECTIONS true");
         }
