@@ -53,6 +53,13 @@ public abstract class ConsolePage : PageModel
         <p><a class="button" href="{WebUtility.HtmlEncode(back.Href)}">{WebUtility.HtmlEncode(back.Text)}</a></p></main></body></html>
         """;
 
+    /// <summary>The scopes the signed-in administrator administers, in path order: a page's scope picker.</summary>
+    protected async Task<IReadOnlyList<ScopePath>> AdministeredScopesAsync(ISettingsStore settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return (await settings.ListScopesAsync(HttpContext.RequestAborted).ConfigureAwait(false)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
+    }
+
     protected ContentResult RefuseScope(ScopePath scope) =>
         Refuse($"Scope {scope} is outside the scopes you administer ({Admin.Scope} and below).");
 

@@ -93,7 +93,7 @@ public sealed class IndexModel(BounceMailboxService mailboxes, ISettingsStore se
 
     private async Task<IActionResult> ShowAsync(string? scope)
     {
-        Scopes = (await settings.ListScopesAsync(HttpContext.RequestAborted)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
+        Scopes = await AdministeredScopesAsync(settings);
         Scope = string.IsNullOrEmpty(scope) ? Admin.Scope.Value : scope;
         var shown = await mailboxes.ShowAsync(Caller, Scope, HttpContext.RequestAborted);
         if (shown.Refusal is { Kind: not RefusalKind.NotFound } refusal)

@@ -99,7 +99,7 @@ public sealed class IndexModel(DeadLetterService deadLetters, ISettingsStore set
     private async Task<IActionResult> ShowAsync(string? scope, string? state, string? domain, string? since, string? until, string? after)
     {
         (State, Domain, Since, Until) = (state, domain, since, until);
-        Scopes = (await settings.ListScopesAsync(HttpContext.RequestAborted)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
+        Scopes = await AdministeredScopesAsync(settings);
         Scope = string.IsNullOrEmpty(scope) ? Admin.Scope.Value : scope;
         var query = Query(scope, state, domain, since, until) with { After = string.IsNullOrEmpty(after) ? null : after, Limit = PageSize };
         if (ModelState.ErrorCount > 0)

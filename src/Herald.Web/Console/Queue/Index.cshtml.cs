@@ -29,7 +29,7 @@ public sealed class IndexModel(QueueService queue, ISettingsStore settings) : Co
     public async Task<IActionResult> OnGetAsync(string? state, string? scope, string? recipient, string? since, string? until)
     {
         (State, Recipient, Since, Until) = (state, recipient, since, until);
-        Scopes = (await settings.ListScopesAsync(HttpContext.RequestAborted)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
+        Scopes = await AdministeredScopesAsync(settings);
         Scope = string.IsNullOrEmpty(scope) ? Admin.Scope.Value : scope;
         var from = Time(since, "since");
         var to = Time(until, "until");

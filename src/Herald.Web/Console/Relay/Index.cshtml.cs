@@ -61,6 +61,6 @@ public sealed class IndexModel(RelaySettingsService service, ISettingsStore sett
     {
         Listeners = (await service.ListListenersAsync(Caller, HttpContext.RequestAborted)).Value ?? [];
         Accounts = (await service.ListAccountsAsync(Caller, HttpContext.RequestAborted)).Value ?? [];
-        Scopes = (await settings.ListScopesAsync(HttpContext.RequestAborted)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
+        Scopes = await AdministeredScopesAsync(settings);
     }
 }

@@ -130,5 +130,5 @@ public sealed class ListenerModel(RelaySettingsService service, ISettingsStore s
         text?.Split(['\n', '\r', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     private async Task LoadScopesAsync() =>
-        Scopes = (await settings.ListScopesAsync(HttpContext.RequestAborted)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
+        Scopes = await AdministeredScopesAsync(settings);
 }

@@ -96,7 +96,7 @@ public sealed class IndexModel(SuppressionService suppressions, ISettingsStore s
     private async Task<IActionResult> ShowAsync(string? scope, string? address, string? reason, string? before)
     {
         (Address, Reason, Before) = (address, reason, before);
-        Scopes = (await settings.ListScopesAsync(HttpContext.RequestAborted)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
+        Scopes = await AdministeredScopesAsync(settings);
         Scope = string.IsNullOrEmpty(scope) ? Admin.Scope.Value : scope;
         var query = new SuppressionQuery(Scope, address, string.IsNullOrEmpty(reason) ? null : reason, string.IsNullOrEmpty(before) ? null : before, PageSize);
         var found = await suppressions.ListAsync(Caller, query, HttpContext.RequestAborted);

@@ -99,7 +99,7 @@ public sealed class IndexModel(WebhookService webhooks, ISettingsStore settings)
 
     private async Task<IActionResult> ShowAsync(string? scope)
     {
-        Scopes = (await settings.ListScopesAsync(HttpContext.RequestAborted)).Where(Admin.Administers).OrderBy(s => s.Value, StringComparer.Ordinal).ToArray();
+        Scopes = await AdministeredScopesAsync(settings);
         Scope = string.IsNullOrEmpty(scope) ? Admin.Scope.Value : scope;
         var found = await webhooks.ListAsync(Caller, Scope, HttpContext.RequestAborted);
         if (found.Refusal is { } refusal)
