@@ -129,7 +129,7 @@ public sealed class SqlBounceStore(HeraldDatabase database) : IBounceStore
         ArgumentNullException.ThrowIfNull(updates);
         await using var connection = await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var write = await database.BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
-        var recorded = new List<BounceRecorded?>(updates.Count);
+        var recorded = new List<(BounceRecorded? Recorded, int Attempt)>(updates.Count);
         foreach (var update in updates)
         {
             recorded.Add(await RecordOneAsync(connection, write.Transaction, update).ConfigureAwait(false));
@@ -137,32 +137,21 @@ public sealed class SqlBounceStore(HeraldDatabase database) : IBounceStore
 
         // Webhook endpoints hear of a bounce or complaint in the transaction that records it, as
         // they hear of every other state change, so that a crash loses neither.
-        var changes = updates.Zip(recorded).Where(pair => pair.Second is { Changed: true }).ToArray();
-        if (changes.Length > 0)
-        {
-            await WebhookJournal.AppendAsync(database, connection, write.Transaction, async () =>
-            {
-                var events = new List<WebhookEvent>(changes.Length);
-                foreach (var (update, change) in changes)
-                {
-                    var attempt = await connection.ExecuteScalarAsync<int>(
-                        "SELECT attempts FROM recipients WHERE message_id = @MessageId AND ordinal = @Ordinal", new { update.MessageId, update.Ordinal }, write.Transaction).ConfigureAwait(false);
-                    if (WebhookPayloads.RecipientChanged(update.MessageId, change!.Scope, change.Address, RecipientStateNames.Values.NameOf(update.NewState!.Value), attempt, update.Code, update.Reply, update.At) is { } webhookEvent)
-                    {
-                        events.Add(webhookEvent);
-                    }
-                }
-
-                return events;
-            }).ConfigureAwait(false);
-        }
+        await WebhookJournal.AppendAsync(database, connection, write.Transaction, updates.Zip(recorded)
+            .Where(pair => pair.Second.Recorded is { Changed: true })
+            .Select(pair => WebhookPayloads.RecipientChanged(
+                pair.First.MessageId, pair.Second.Recorded!.Scope, pair.Second.Recorded.Address, RecipientStateNames.Values.NameOf(pair.First.NewState!.Value),
+                pair.Second.Attempt, pair.First.Code, pair.First.Reply, pair.First.At))
+            .OfType<WebhookEvent>()
+            .ToArray()).ConfigureAwait(false);
 
         // One durable commit for the batch: the reader deletes the batch's mail only after it.
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return recorded;
+        return recorded.Select(r => r.Recorded).ToArray();
     }
 
-    private static async Task<BounceRecorded?> RecordOneAsync(DbConnection connection, DbTransaction transaction, BounceUpdate update)
+    /// <summary>One report, and the number of the history line it became.</summary>
+    private static async Task<(BounceRecorded? Recorded, int Attempt)> RecordOneAsync(DbConnection connection, DbTransaction transaction, BounceUpdate update)
     {
         var target = await connection.QuerySingleOrDefaultAsync<TargetRow>(
             """
@@ -172,7 +161,7 @@ public sealed class SqlBounceStore(HeraldDatabase database) : IBounceStore
             new { update.MessageId, update.Ordinal }, transaction).ConfigureAwait(false);
         if (target is null)
         {
-            return null;
+            return (null, 0);
         }
 
         var before = RecipientStateNames.Values.Parse(target.State);
@@ -180,23 +169,24 @@ public sealed class SqlBounceStore(HeraldDatabase database) : IBounceStore
         var after = changed ? update.NewState!.Value : before;
         // The report is a line in the recipient's history, numbered after its attempts (the
         // history's key), so the count of lines stays the attempt count the outbox numbers by.
-        await connection.ExecuteAsync(
+        var attempt = await connection.ExecuteScalarAsync<int>(
             """
             UPDATE recipients SET state = @state, attempts = attempts + 1,
                 last_code = CASE WHEN @changed THEN @Code ELSE last_code END,
                 last_reply = CASE WHEN @changed THEN @Reply ELSE last_reply END, updated_at = @at
             WHERE message_id = @MessageId AND ordinal = @Ordinal
+            RETURNING attempts
             """,
             new { update.MessageId, update.Ordinal, state = RecipientStateNames.Values.NameOf(after), changed, update.Code, update.Reply, at = update.At.ToUnixTimeMilliseconds() },
             transaction).ConfigureAwait(false);
         await connection.ExecuteAsync(
             """
             INSERT INTO delivery_attempts (message_id, ordinal, attempt, at, node, outcome, code, reply)
-            SELECT @MessageId, @Ordinal, attempts, @at, @Node, @state, @Code, @Reply FROM recipients WHERE message_id = @MessageId AND ordinal = @Ordinal
+            VALUES (@MessageId, @Ordinal, @attempt, @at, @Node, @state, @Code, @Reply)
             """,
-            new { update.MessageId, update.Ordinal, at = update.At.ToUnixTimeMilliseconds(), update.Node, state = RecipientStateNames.Values.NameOf(after), update.Code, update.Reply },
+            new { update.MessageId, update.Ordinal, attempt, at = update.At.ToUnixTimeMilliseconds(), update.Node, state = RecipientStateNames.Values.NameOf(after), update.Code, update.Reply },
             transaction).ConfigureAwait(false);
-        return new BounceRecorded(ScopePath.Parse(target.Scope), target.Address, before, changed);
+        return (new BounceRecorded(ScopePath.Parse(target.Scope), target.Address, before, changed), attempt);
     }
 
     private sealed class TargetRow
