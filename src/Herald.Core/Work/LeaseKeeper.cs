@@ -73,13 +73,27 @@ public sealed partial class LeaseKeeper<TKey> : IBesideLoop where TKey : notnull
     public void Release(TKey key) => _held.TryRemove(key, out _);
 
     /// <summary>Renews every lease held, every third of a lease, until <paramref name="stopping"/>.</summary>
+    /// <remarks>Rounds keep to a schedule set at the start, not to "a third after the last one
+    /// ended": a round that ends late (a slow database, or a clock moved on meanwhile) is followed
+    /// at once by the next one that fell due, so the leases never lag a whole round behind; a node
+    /// that was suspended for longer skips the rounds it missed and renews once.</remarks>
     public async Task RunAsync(CancellationToken stopping)
     {
+        var round = _lease / 3;
+        var next = _time.GetUtcNow() + round;
         while (true)
         {
             try
             {
-                await Task.Delay(_lease / 3, _time, stopping).ConfigureAwait(false);
+                var wait = next - _time.GetUtcNow();
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, _time, stopping).ConfigureAwait(false);
+                }
+                else
+                {
+                    stopping.ThrowIfCancellationRequested();
+                }
             }
             catch (OperationCanceledException)
             {
@@ -104,6 +118,13 @@ public sealed partial class LeaseKeeper<TKey> : IBesideLoop where TKey : notnull
                         LogRenewFailed(_log, _held.Count, _kind, ex);
                         break;
                 }
+            }
+
+            next += round;
+            var now = _time.GetUtcNow();
+            if (now - next > round)
+            {
+                next = now;
             }
         }
     }

@@ -72,6 +72,39 @@ public sealed class LeaseKeeperTests
     }
 
     [Fact]
+    public async Task A_round_that_ends_after_the_next_one_fell_due_is_followed_at_once()
+    {
+        var time = Eventually.Clock();
+        var gate = new SemaphoreSlim(0);
+        var renewals = new ConcurrentQueue<DateTimeOffset>();
+        var keeper = new LeaseKeeper<string>("item", Lease, async (ids, until, ct) =>
+        {
+            renewals.Enqueue(until);
+            if (renewals.Count == 1)
+            {
+                await gate.WaitAsync(ct);
+            }
+
+            return ids;
+        }, time, NullLogger.Instance, StringComparer.Ordinal);
+        keeper.Hold("a", time.GetUtcNow() + Lease);
+        using var stop = new CancellationTokenSource();
+        var running = keeper.RunAsync(stop.Token);
+
+        time.Advance(Lease / 3);
+        await Eventually.TrueAsync(() => renewals.Count == 1, "the first round");
+        // The clock passes the second round's time while the first is still in the store.
+        time.Advance(Lease / 3);
+        gate.Release();
+
+        await Eventually.TrueAsync(() => renewals.Count == 2, "the second round, without the clock moving again");
+        Assert.Equal(time.GetUtcNow() + Lease, renewals.Last());
+
+        await stop.CancelAsync();
+        await running;
+    }
+
+    [Fact]
     public void Holding_an_item_already_held_only_renews_it_and_a_lease_that_ran_out_is_not_held()
     {
         var time = Eventually.Clock();
