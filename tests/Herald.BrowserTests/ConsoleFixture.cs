@@ -117,9 +117,11 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
         return await context.NewPageAsync();
     }
 
-    public async Task<IPage> SignedInPageAsync(string name = RootAdmin)
+    /// <summary>A fresh page signed in as <paramref name="name"/> (with <see cref="Password"/>) on
+    /// <paramref name="server"/>, the shared node unless a test brings its own.</summary>
+    public async Task<IPage> SignedInPageAsync(string name = RootAdmin, HeraldServer? server = null)
     {
-        var page = await NewPageAsync();
+        var page = await NewPageAsync(server);
         await page.GotoAsync("/signin");
         await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync(name);
         await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync(Password);
