@@ -106,6 +106,19 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
         });
     }
 
+    /// <summary>The CLI on a data directory of its own, for a test that starts a node of its own
+    /// (<c>herald serve</c> on that directory with <see cref="Environment"/> and <paramref name="environment"/>).</summary>
+    internal static HeraldCommandLine NodeCommandLine(IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var cli = new HeraldCommandLine();
+        foreach (var (name, value) in Environment.Concat(environment ?? new Dictionary<string, string>()))
+        {
+            cli.Environment[name] = value;
+        }
+
+        return cli;
+    }
+
     /// <summary>A fresh browser context (no cookies) at desktop size.</summary>
     public async Task<IPage> NewPageAsync(HeraldServer? server = null)
     {

@@ -25,17 +25,13 @@ public sealed partial class WebhookTests(ConsoleFixture fixture)
         using var sink = SmtpSink.Start();
         await using var receiver = await WebhookReceiver.StartAsync();
         await receiver.StopAsync();
-        using var cli = new HeraldCommandLine();
         var environment = new Dictionary<string, string>(ConsoleFixture.Environment)
         {
             ["HERALD_Webhooks__DisableAfter"] = "00:01:00",
             ["HERALD_Webhooks__RetryDelays__0"] = "00:00:05",
             ["HERALD_Webhooks__PollInterval"] = "00:00:00.200",
         };
-        foreach (var (name, value) in environment)
-        {
-            cli.Environment[name] = value;
-        }
+        using var cli = ConsoleFixture.NodeCommandLine(environment);
 
         var port = sink.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal(0, (await cli.RunAsync("smtp", "set", "--server", "127.0.0.1", "--port", port, "--security", "none", "--from", "alerts@example.org")).ExitCode);
