@@ -3,7 +3,8 @@
 # start themselves (a private Postfix on loopback ports, Cyrus SASL's sasldb tools, OpenSSL,
 # PostgreSQL for the storage tests on both engines, swaks, nmap and testssl.sh as clients
 # of the relay listener, chromium, which Playwright drives for the web console's tests, and
-# Dovecot's submission service, the OAuth 2.0 tests' SMTP server, with dovecot-gssapi and Samba's
+# Dovecot's submission service, the OAuth 2.0 tests' SMTP server, its IMAP, POP3 and LMTP services
+# for the bounce mailbox the fixture's Postfix delivers DSNs into, with dovecot-gssapi and Samba's
 # ntlm_auth (winbind) for GSSAPI and NTLM, and MIT Kerberos's KDC, kadmin.local and kinit for
 # the Kerberos tests' private realm, SpamAssassin, which scores every kind of mail Herald writes,
 # and Prometheus, which the observability tests start on a private port to scrape /metrics),
@@ -18,7 +19,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 
 packages=()
 have_package() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for package in postfix sasl2-bin libsasl2-modules libsasl2-modules-db openssl postgresql swaks nmap testssl.sh chromium dovecot-core dovecot-submissiond dovecot-imapd dovecot-pop3d \
+for package in postfix sasl2-bin libsasl2-modules libsasl2-modules-db openssl postgresql swaks nmap testssl.sh chromium dovecot-core dovecot-submissiond dovecot-imapd dovecot-pop3d dovecot-lmtpd \
   dovecot-gssapi winbind krb5-kdc krb5-admin-server krb5-user spamassassin prometheus slapd ldap-utils; do
   have_package "$package" || packages+=("$package")
 done

@@ -11,11 +11,7 @@ public sealed class BannerTests(ConsoleFixture fixture)
     [Fact]
     public async Task A_connection_that_cannot_start_tls_raises_a_banner_on_every_page_and_the_mail_stays_queued()
     {
-        using var cli = new HeraldCommandLine();
-        foreach (var (name, value) in ConsoleFixture.Environment)
-        {
-            cli.Environment[name] = value;
-        }
+        using var cli = ConsoleFixture.NodeCommandLine();
 
         // smtp-sink offers no STARTTLS: a connection that requires it must not send, and must say so.
         var port = fixture.Sink.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);

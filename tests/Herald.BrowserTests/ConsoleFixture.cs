@@ -106,6 +106,19 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
         });
     }
 
+    /// <summary>The CLI on a data directory of its own, for a test that starts a node of its own
+    /// (<c>herald serve</c> on that directory with <see cref="Environment"/> and <paramref name="environment"/>).</summary>
+    internal static HeraldCommandLine NodeCommandLine(IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var cli = new HeraldCommandLine();
+        foreach (var (name, value) in Environment.Concat(environment ?? new Dictionary<string, string>()))
+        {
+            cli.Environment[name] = value;
+        }
+
+        return cli;
+    }
+
     /// <summary>A fresh browser context (no cookies) at desktop size.</summary>
     public async Task<IPage> NewPageAsync(HeraldServer? server = null)
     {
@@ -117,9 +130,11 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
         return await context.NewPageAsync();
     }
 
-    public async Task<IPage> SignedInPageAsync(string name = RootAdmin)
+    /// <summary>A fresh page signed in as <paramref name="name"/> (with <see cref="Password"/>) on
+    /// <paramref name="server"/>, the shared node unless a test brings its own.</summary>
+    public async Task<IPage> SignedInPageAsync(string name = RootAdmin, HeraldServer? server = null)
     {
-        var page = await NewPageAsync();
+        var page = await NewPageAsync(server);
         await page.GotoAsync("/signin");
         await page.GetByLabel("Name", ConsoleFixture.Exact).FillAsync(name);
         await page.GetByLabel("Password", ConsoleFixture.Exact).FillAsync(Password);

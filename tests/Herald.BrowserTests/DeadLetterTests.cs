@@ -16,11 +16,7 @@ public sealed class DeadLetterTests(ConsoleFixture fixture)
     public async Task Retry_selected_sends_exactly_the_two_ticked_recipients_and_leaves_the_third_a_dead_letter()
     {
         using var sink = SmtpSink.Start();
-        using var cli = new HeraldCommandLine();
-        foreach (var (name, value) in ConsoleFixture.Environment)
-        {
-            cli.Environment[name] = value;
-        }
+        using var cli = ConsoleFixture.NodeCommandLine();
 
         var port = sink.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal(0, (await cli.RunAsync("smtp", "set", "--server", "127.0.0.1", "--port", port, "--security", "none", "--from", "alerts@example.org")).ExitCode);

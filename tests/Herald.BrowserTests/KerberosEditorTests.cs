@@ -20,11 +20,7 @@ public sealed class KerberosEditorTests(ConsoleFixture fixture)
         var keytab = await kdc.AddPrincipalWithKeytabAsync("svc-herald", Path.Combine(kdc.Directory, "herald.keytab"));
         using var sink = SmtpSink.Start();
         using var dovecot = await DovecotSubmission.StartWindowsAuthenticationAsync(sink.Port, serviceKeytab, "unused-ntlm-password");
-        using var cli = new HeraldCommandLine();
-        foreach (var (name, value) in ConsoleFixture.Environment)
-        {
-            cli.Environment[name] = value;
-        }
+        using var cli = ConsoleFixture.NodeCommandLine();
 
         Assert.Equal(0, (await cli.RunWithInputAsync(ConsoleFixture.Password, "admin", "create", "--name", "kerberos-admin")).ExitCode);
         // The node's krb5.conf, as /etc/krb5.conf would be.

@@ -23,11 +23,7 @@ public sealed class OAuthSignInTests(ConsoleFixture fixture)
         await using var tokens = await AuthorizationServer.StartAsync();
         using var sink = SmtpSink.Start();
         using var dovecot = await DovecotSubmission.StartAsync(tokens, sink.Port);
-        using var cli = new HeraldCommandLine();
-        foreach (var (name, value) in ConsoleFixture.Environment)
-        {
-            cli.Environment[name] = value;
-        }
+        using var cli = ConsoleFixture.NodeCommandLine();
 
         var set = await cli.RunWithInputAsync(ClientSecret + "\n", "smtp", "set", "--from", Mailbox, "--server", "127.0.0.1", "--port", $"{dovecot.Port}",
             "--security", "none", "--allow-plaintext-auth", "true", "--auth", "oauth2", "--oauth-provider", "generic", "--oauth-grant", "refresh-token",

@@ -19,11 +19,7 @@ public sealed partial class SelfServiceTests(ConsoleFixture fixture)
     public async Task A_person_follows_the_links_of_real_mail_adds_a_weekly_alert_and_opts_out_of_a_groups_and_a_used_link_opens_nothing()
     {
         using var sink = SmtpSink.Start();
-        using var cli = new HeraldCommandLine();
-        foreach (var (name, value) in ConsoleFixture.Environment)
-        {
-            cli.Environment[name] = value;
-        }
+        using var cli = ConsoleFixture.NodeCommandLine();
 
         var port = sink.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         await MustAsync(cli, "smtp", "set", "--server", "127.0.0.1", "--port", port, "--security", "none", "--from", "herald@example.org");

@@ -27,11 +27,7 @@ public sealed class SingleSignOnTests(ConsoleFixture fixture)
         await using var provider = await AuthorizationServer.StartAsync();
         provider.AddPerson(Pat);
         provider.AddPerson(Hana);
-        using var cli = new HeraldCommandLine();
-        foreach (var (name, value) in ConsoleFixture.Environment)
-        {
-            cli.Environment[name] = value;
-        }
+        using var cli = ConsoleFixture.NodeCommandLine();
 
         foreach (var args in new[]
         {

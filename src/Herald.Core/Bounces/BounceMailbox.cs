@@ -2,6 +2,7 @@ using Herald.Credentials;
 using Herald.Outbox;
 using Herald.Scopes;
 using Herald.Settings;
+using Herald.Suppression;
 using MimeKit;
 
 namespace Herald.Bounces;
@@ -70,6 +71,9 @@ public sealed record BounceMailbox(ScopePath Scope, BounceMailboxSettings Settin
 
 /// <summary>What a report does to the recipient it names.</summary>
 /// <param name="NewState">The recipient's new state, if its state is one of <paramref name="From"/>; null: history only.</param>
+/// <param name="Suppress">The entry the recipient's address gets on the suppression list of the
+/// message's scope when the report leaves the recipient in <paramref name="NewState"/> (now, or
+/// already: a report read again after a crash still lists the address).</param>
 public sealed record BounceUpdate(
     string MessageId,
     int Ordinal,
@@ -78,7 +82,11 @@ public sealed record BounceUpdate(
     int? Code,
     string Reply,
     DateTimeOffset At,
-    string Node);
+    string Node,
+    BounceSuppression? Suppress = null);
+
+/// <summary>A suppression entry that a report asks for, on Herald's own authority.</summary>
+public sealed record BounceSuppression(SuppressionReason Reason, string Source, string CreatedBy);
 
 /// <summary>The recipient a report named, as the outbox had it, and whether its state changed.</summary>
 public sealed record BounceRecorded(ScopePath Scope, string Address, RecipientState Before, bool Changed);
@@ -106,8 +114,10 @@ public interface IBounceStore
     Task ReleaseAsync(ScopePath scope, string holder, CancellationToken cancellationToken);
 
     /// <summary>In one transaction for the whole batch (a reader settles mail a batch at a time),
-    /// in order: each recipient's state (when it is one of <see cref="BounceUpdate.From"/>) and a
-    /// line in its delivery history. One result per update, null when the outbox has no such
+    /// in order: each recipient's state (when it is one of <see cref="BounceUpdate.From"/>), a
+    /// line in its delivery history and the suppression entry it asks for
+    /// (<see cref="BounceUpdate.Suppress"/>), so that no crash leaves a bounced recipient whose
+    /// address is not suppressed. One result per update, null when the outbox has no such
     /// recipient (the message was purged).</summary>
     Task<IReadOnlyList<BounceRecorded?>> RecordAsync(IReadOnlyList<BounceUpdate> updates, CancellationToken cancellationToken);
 }

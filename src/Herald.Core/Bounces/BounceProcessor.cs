@@ -68,9 +68,9 @@ public sealed class BounceMetrics
 }
 
 /// <summary>What one report asks for, decided before anything is written: a final outcome
-/// (nothing to record), or an update of the recipient it names (and, if that changes its state, an
-/// entry on the suppression list).</summary>
-public sealed record BounceDecision(BounceOutcome? Final, BounceUpdate? Update, BounceKind Kind, SuppressionReason? Suppress, string? Source);
+/// (nothing to record), or an update of the recipient it names (with, for a bounce or a complaint,
+/// an entry on the suppression list).</summary>
+public sealed record BounceDecision(BounceOutcome? Final, BounceUpdate? Update, BounceKind Kind);
 
 /// <summary>
 /// What reports read from a bounce mailbox do: each finds its recipient through the signed
@@ -80,10 +80,10 @@ public sealed record BounceDecision(BounceOutcome? Final, BounceUpdate? Update, 
 /// and both put the address on the suppression list of the message's scope; a delay is a line in
 /// the recipient's history. A reader decides each message of a batch on its own
 /// (<see cref="DecideAsync"/>, where a broken one fails alone), then records the batch at once
-/// (<see cref="RecordAsync"/>): one transaction for the recipients and one for the suppressions,
-/// not two per report.
+/// (<see cref="RecordAsync"/>): one transaction for the recipients, their history and their
+/// suppression entries, not one per report.
 /// </summary>
-public sealed class BounceProcessor(BounceTokens tokens, IBounceStore store, SuppressionService suppressions, NodeIdentity node, BounceMetrics metrics, TimeProvider time)
+public sealed class BounceProcessor(BounceTokens tokens, IBounceStore store, NodeIdentity node, BounceMetrics metrics, TimeProvider time)
 {
     private const string CreatedBy = "Herald (bounce mailbox)";
     private static readonly RecipientState[] Delivered = [RecipientState.Sent];
@@ -109,12 +109,12 @@ public sealed class BounceProcessor(BounceTokens tokens, IBounceStore store, Sup
 
         if (target is null)
         {
-            return new BounceDecision(report.Addresses.Count > 0 ? BounceOutcome.Forged : BounceOutcome.Unmatched, null, report.Kind, null, null);
+            return new BounceDecision(report.Addresses.Count > 0 ? BounceOutcome.Forged : BounceOutcome.Unmatched, null, report.Kind);
         }
 
         if (report.Kind == BounceKind.Unrecognised)
         {
-            return new BounceDecision(BounceOutcome.Unmatched, null, report.Kind, null, null);
+            return new BounceDecision(BounceOutcome.Unmatched, null, report.Kind);
         }
 
         var (state, from, reason) = report.Kind switch
@@ -127,10 +127,10 @@ public sealed class BounceProcessor(BounceTokens tokens, IBounceStore store, Sup
         var what = report.Kind == BounceKind.Complaint ? "complaint" : $"DSN {report.Status}";
         return new BounceDecision(
             null,
-            new BounceUpdate(target.MessageId, target.Ordinal, state, from, code, report.Reply, time.GetUtcNow(), node.Name),
-            report.Kind,
-            reason,
-            $"{what} {report.ReportMessageId ?? "(no Message-ID)"} in bounce mailbox {mailbox.Description}");
+            new BounceUpdate(
+                target.MessageId, target.Ordinal, state, from, code, report.Reply, time.GetUtcNow(), node.Name,
+                reason is { } suppress ? new BounceSuppression(suppress, $"{what} {report.ReportMessageId ?? "(no Message-ID)"} in bounce mailbox {mailbox.Description}", CreatedBy) : null),
+            report.Kind);
     }
 
     /// <summary>Records a batch of decisions, in order; one outcome per decision.</summary>
@@ -140,7 +140,6 @@ public sealed class BounceProcessor(BounceTokens tokens, IBounceStore store, Sup
         var updates = decisions.Where(d => d.Update is not null).Select(d => d.Update!).ToArray();
         var recorded = updates.Length == 0 ? [] : await store.RecordAsync(updates, cancellationToken).ConfigureAwait(false);
         var outcomes = new List<BounceOutcome>(decisions.Count);
-        var suppress = new List<OnBehalfSuppression>();
         var next = 0;
         foreach (var decision in decisions)
         {
@@ -151,11 +150,6 @@ public sealed class BounceProcessor(BounceTokens tokens, IBounceStore store, Sup
             }
 
             var result = recorded[next++];
-            if (result is not null && result.Changed && decision.Suppress is { } reason)
-            {
-                suppress.Add(new OnBehalfSuppression(result.Scope, result.Address, reason, decision.Source!));
-            }
-
             outcomes.Add(result is null ? BounceOutcome.Unknown : decision.Kind switch
             {
                 BounceKind.Delayed => BounceOutcome.Delayed,
@@ -163,11 +157,6 @@ public sealed class BounceProcessor(BounceTokens tokens, IBounceStore store, Sup
                 BounceKind.Complaint => BounceOutcome.Complained,
                 _ => BounceOutcome.Bounced,
             });
-        }
-
-        if (suppress.Count > 0)
-        {
-            await suppressions.AddOnBehalfAsync(suppress, CreatedBy, cancellationToken).ConfigureAwait(false);
         }
 
         foreach (var outcome in outcomes)

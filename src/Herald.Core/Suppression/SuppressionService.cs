@@ -166,19 +166,22 @@ public sealed class SuppressionService(ISuppressionStore store, ISettingsStore s
     {
         ArgumentNullException.ThrowIfNull(entries);
         var now = time.GetUtcNow();
-        var valid = new List<NewSuppression>(entries.Count);
-        foreach (var (scope, address, reason, source) in entries)
-        {
-            ArgumentNullException.ThrowIfNull(source);
-            if (SuppressionAddress.TryParse(address, out var parsed, out _))
-            {
-                valid.Add(new NewSuppression(
-                    new SuppressionEntry(NewId(now), scope, parsed.Value, reason, source.Length > MaxSourceLength ? source[..MaxSourceLength] : source, now, createdBy, null),
-                    parsed));
-            }
-        }
+        var valid = entries.Select(entry => OnBehalf(entry, createdBy, now)).OfType<NewSuppression>().ToArray();
+        return valid.Length == 0 ? 0 : (await store.AddAsync(valid, now, cancellationToken).ConfigureAwait(false)).Count(r => r.Added);
+    }
 
-        return valid.Count == 0 ? 0 : (await store.AddAsync(valid, now, cancellationToken).ConfigureAwait(false)).Count(r => r.Added);
+    /// <summary>The entry Herald adds on its own authority (see <see cref="AddOnBehalfAsync(IReadOnlyList{OnBehalfSuppression}, string, CancellationToken)"/>),
+    /// for a store that writes it in a transaction of its own making; null when it is no address.</summary>
+    public static NewSuppression? OnBehalf(OnBehalfSuppression entry, string createdBy, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        var (scope, address, reason, source) = entry;
+        ArgumentNullException.ThrowIfNull(source);
+        return SuppressionAddress.TryParse(address, out var parsed, out _)
+            ? new NewSuppression(
+                new SuppressionEntry(NewId(now), scope, parsed.Value, reason, source.Length > MaxSourceLength ? source[..MaxSourceLength] : source, now, createdBy, null),
+                parsed)
+            : null;
     }
 
     /// <summary>Who did it, as an entry records it.</summary>

@@ -7,7 +7,9 @@ using Herald.Credentials;
 using Herald.Outbox;
 using Herald.Scopes;
 using Herald.Settings;
+using Herald.Suppression;
 using Herald.Storage.Database;
+using Herald.Storage.Suppression;
 using Herald.Storage.Webhooks;
 using Herald.Webhooks;
 
@@ -132,7 +134,13 @@ public sealed class SqlBounceStore(HeraldDatabase database) : IBounceStore
         var recorded = new List<(BounceRecorded? Recorded, int Attempt)>(updates.Count);
         foreach (var update in updates)
         {
-            recorded.Add(await RecordOneAsync(connection, write.Transaction, update).ConfigureAwait(false));
+            var one = await RecordOneAsync(connection, write.Transaction, update).ConfigureAwait(false);
+            recorded.Add(one);
+            if (update.Suppress is { } suppress && one.Recorded is { } target && (target.Changed || target.Before == update.NewState)
+                && SuppressionService.OnBehalf(new OnBehalfSuppression(target.Scope, target.Address, suppress.Reason, suppress.Source), suppress.CreatedBy, update.At) is { } entry)
+            {
+                await SqlSuppressionStore.AddOneAsync(connection, write.Transaction, entry, update.At).ConfigureAwait(false);
+            }
         }
 
         // Webhook endpoints hear of a bounce or complaint in the transaction that records it, as

@@ -27,7 +27,8 @@ public sealed class SqlSuppressionStore(HeraldDatabase database) : ISuppressionS
         return results;
     }
 
-    private static async Task<(SuppressionEntry Entry, bool Added)> AddOneAsync(DbConnection connection, DbTransaction transaction, NewSuppression suppression, DateTimeOffset now)
+    /// <summary>One entry, in the caller's transaction (also the bounce store's).</summary>
+    internal static async Task<(SuppressionEntry Entry, bool Added)> AddOneAsync(DbConnection connection, DbTransaction transaction, NewSuppression suppression, DateTimeOffset now)
     {
         var entry = suppression.Entry;
         var key = suppression.Address.Key;

@@ -290,7 +290,7 @@ public sealed class SqlWebhookStore(HeraldDatabase database) : IWebhookStore
                         id = latest.EndpointId,
                         at,
                         disableBefore = disableBefore.ToUnixTimeMilliseconds(),
-                        reason = $"Disabled by Herald at {latest.At.UtcDateTime:yyyy-MM-dd HH:mm} UTC: no delivery succeeded for {(latest.At - disableBefore).TotalDays:0.#} days; the last attempt: {last}",
+                        reason = $"Disabled by Herald at {latest.At.UtcDateTime:yyyy-MM-dd HH:mm} UTC: no delivery succeeded for {Duration(latest.At - disableBefore)}; the last attempt: {last}",
                     },
                     transaction).ConfigureAwait(false);
             }
@@ -306,6 +306,16 @@ public sealed class SqlWebhookStore(HeraldDatabase database) : IWebhookStore
 
         await write.CommitAsync(cancellationToken).ConfigureAwait(false);
         return current.Length;
+    }
+
+    /// <summary>"3 days", "1.5 days", "6 hours", "1 minute": Webhooks:DisableAfter as it reads best.</summary>
+    private static string Duration(TimeSpan span)
+    {
+        // The attempt was made a moment before disableBefore was taken: whole minutes, so 1 day is not "24 hours".
+        span = TimeSpan.FromMinutes(Math.Round(span.TotalMinutes));
+        var (amount, unit) = span.TotalDays >= 1 ? (span.TotalDays, "day") : span.TotalHours >= 1 ? (span.TotalHours, "hour") : (span.TotalMinutes, "minute");
+        var text = amount.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture);
+        return $"{text} {unit}{(text == "1" ? "" : "s")}";
     }
 
     public async Task<int> PruneAsync(DateTimeOffset before, CancellationToken cancellationToken)

@@ -30,7 +30,7 @@ public static class ExplainApi
 
     public sealed record SourceView(int Number, string Kind, string Id, string Name, string Frequency);
 
-    public sealed record DeliveryView(string MessageId, string State, int Attempts, string? LastReply, DateTimeOffset UpdatedAt, string? Bounce);
+    public sealed record DeliveryView(string MessageId, string State, int Attempts, string? LastReply, DateTimeOffset UpdatedAt);
 
     public sealed record CandidateView(
         string Address, string? UserId, string Outcome, int Source, int? AlreadyReachedThrough, string? Detail, string? MessageId, string Reason, DeliveryView? Delivery);
@@ -60,7 +60,7 @@ public static class ExplainApi
                 c.Record.Detail,
                 c.Record.MessageId,
                 e.Reason(c),
-                c.Delivery is { } d ? new DeliveryView(d.MessageId, Herald.Outbox.RecipientStateNames.Values.NameOf(d.State), d.Attempts, d.LastReply, d.UpdatedAt, d.Bounce) : null))]);
+                c.Delivery is { } d ? new DeliveryView(d.MessageId, Herald.Outbox.RecipientStateNames.Values.NameOf(d.State), d.Attempts, d.LastReply, d.UpdatedAt) : null))]);
 
         private static string SourceKindName(NotificationSourceKind kind) => kind switch
         {

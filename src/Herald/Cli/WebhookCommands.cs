@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Herald.Cli;
 
-/// <summary><c>herald webhook list|add|remove|deliveries|retry</c>: webhook endpoints, through
+/// <summary><c>herald webhook list|add|enable|disable|remove|deliveries|retry</c>: webhook endpoints, through
 /// <see cref="WebhookService"/> as the local operator. Only <c>add</c> prints a secret, once.</summary>
 internal static class WebhookCommands
 {
@@ -48,6 +48,9 @@ internal static class WebhookCommands
             console.Out.WriteLine(created.Value.Secret);
             return 0;
         });
+
+        var enable = Switch(console, "enable", "Enable a webhook again (one Herald disabled after failing too long, too): its waiting deliveries go out, in order.", enabled: true);
+        var disable = Switch(console, "disable", "Disable a webhook: its deliveries wait until it is enabled again.", enabled: false);
 
         var removeId = new Argument<string>("id") { Description = "The webhook's id (see 'webhook list')." };
         var remove = new Command("remove", "Remove a webhook endpoint with its waiting deliveries and its log.") { removeId };
@@ -106,8 +109,26 @@ internal static class WebhookCommands
 
         return new Command("webhook", "Webhooks: signed HTTP calls that tell producers what happened to their mail.")
         {
-            list, add, remove, deliveries, retry,
+            list, add, enable, disable, remove, deliveries, retry,
         };
+    }
+
+    private static Command Switch(CliConsole console, string name, string description, bool enabled)
+    {
+        var id = new Argument<string>("id") { Description = "The webhook's id (see 'webhook list')." };
+        var command = new Command(name, description) { id };
+        command.SetNodeAction(console, async (node, parse, ct) =>
+        {
+            var changed = await node.GetRequiredService<WebhookService>().UpdateAsync(Caller.Operator, parse.GetValue(id), new WebhookChange(Enabled: enabled), ct);
+            if (changed.Refusal is { } refusal)
+            {
+                return console.Fail(refusal);
+            }
+
+            console.Out.WriteLine($"{(enabled ? "Enabled" : "Disabled")}: {Line(changed.Value!)}");
+            return 0;
+        });
+        return command;
     }
 
     private static string Line(WebhookEndpoint endpoint) =>

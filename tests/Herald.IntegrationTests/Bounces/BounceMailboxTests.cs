@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Herald.IntegrationTests.Fixtures;
 using Herald.IntegrationTests.Observability;
 using Herald.IntegrationTests.Outbox;
@@ -9,15 +10,15 @@ using Herald.Testing;
 namespace Herald.IntegrationTests.Bounces;
 
 /// <summary>
-/// Real bounces end to end: <c>herald serve</c> sends through the fixture's Postfix with a bounce
-/// domain configured (example.net, which that Postfix delivers into its Maildirs), so each
-/// recipient's envelope sender is its own signed bounce address. A recipient whose local part
-/// starts with "unknown" is accepted and then fails at delivery, so Postfix writes a REAL DSN to
-/// that address. The wiring from Postfix to Dovecot is the test's: it takes the DSN Postfix
-/// delivered (its Maildir file) and APPENDs it over IMAP into a private Dovecot mailbox, which
-/// Herald reads over IMAP or POP3 like any bounce mailbox. Samples for what the fixture's Postfix
-/// does not write (a delay notice, an ARF complaint, a forged token) are built on the real bounce
-/// address Postfix saw as the Return-Path of a delivered message.
+/// Real bounces end to end: <c>herald serve</c> sends through the fixture's Postfix with the bounce
+/// domain set to the fixture's LMTP domain, so each recipient's envelope sender is its own signed
+/// bounce address there. A recipient whose local part starts with "unknown" is accepted and then
+/// fails at delivery, so Postfix writes a REAL DSN to that address and delivers it itself, over
+/// LMTP, into the INBOX of user "bounces" of a private Dovecot, which Herald reads over IMAP or
+/// POP3 like any bounce mailbox. The test only waits for Postfix's log to say Dovecot took the
+/// DSN. What the fixture's Postfix does not write (a delay notice, an ARF complaint, a DSN with a
+/// forged token) are samples, APPENDed over IMAP and built on the real bounce address Postfix saw
+/// as the Return-Path of a delivered message or as the DSN's recipient.
 /// </summary>
 public sealed class BounceMailboxTests(PostfixFixture postfix)
 {
@@ -28,17 +29,16 @@ public sealed class BounceMailboxTests(PostfixFixture postfix)
     [Fact]
     public async Task A_real_postfix_dsn_read_over_imap_bounces_the_recipient_suppresses_it_and_a_forged_one_is_kept_aside()
     {
-        using var dovecot = await DovecotMailbox.StartAsync(postfix);
+        using var dovecot = await DovecotMailbox.StartReceivingBouncesAsync(postfix, Ct);
         await using var node = await StartAsync(dovecot, "imap", dovecot.ImapsPort, "implicit-tls");
         using var admin = node.Server.Client(await node.KeyAsync("/hr", "admin"));
         var unknown = PostfixFixture.NewRecipient("unknown");
 
         var id = await OutboxNode.SendAsync(admin, new { scope = "/hr", to = new[] { unknown }, subject = "Payslip", text = "Hello." });
-        var dsn = await DsnForAsync(unknown);
-        // The DSN Postfix wrote is addressed to this recipient's own bounce address.
-        var bounceAddress = Header(dsn, "Delivered-To");
-        Assert.Matches(@"^bounces\+[a-z2-7]{47}@example\.net$", bounceAddress);
-        await dovecot.AppendAsync("bounces", postfix.Pki("ca.pem"), [dsn, Forged(bounceAddress)], Ct);
+        var dsn = await DsnDeliveredAsync(unknown);
+        // The DSN Postfix wrote went to this recipient's own bounce address.
+        Assert.Matches($@"^bounces\+[a-z2-7]{{47}}@{Regex.Escape(postfix.LmtpDomain)}$", dsn.BounceAddress);
+        await dovecot.AppendAsync("bounces", postfix.Pki("ca.pem"), [Forged(dsn.BounceAddress)], Ct);
 
         var details = await OutboxNode.WaitForAsync(admin, id, state => state == "bounced");
         var recipient = Assert.Single(OutboxNode.Recipients(details));
@@ -51,13 +51,15 @@ public sealed class BounceMailboxTests(PostfixFixture postfix)
         var entry = Assert.Single(await WaitForSuppressionsAsync(admin, "%2Fhr", 1));
         Assert.Equal(unknown, entry.GetProperty("address").GetString());
         Assert.Equal("hard-bounce", entry.GetProperty("reason").GetString());
-        Assert.Contains($"DSN 5.1.1 {MessageIdOf(dsn)} in bounce mailbox imap://127.0.0.1:{dovecot.ImapsPort} (scope /)", entry.GetProperty("source").GetString(), StringComparison.Ordinal);
+        Assert.Contains($"DSN 5.1.1 {dsn.MessageId} in bounce mailbox imap://127.0.0.1:{dovecot.ImapsPort} (scope /)", entry.GetProperty("source").GetString(), StringComparison.Ordinal);
 
         // The next submission to the address is suppressed: no SMTP attempt at all.
         var again = await OutboxNode.SendAsync(admin, new { scope = "/hr", to = new[] { unknown }, subject = "Payslip 2", text = "Hello." });
         var suppressed = await OutboxNode.WaitForAsync(admin, again, state => state == "suppressed");
         Assert.Equal(0, Assert.Single(OutboxNode.Recipients(suppressed)).GetProperty("attempts").GetInt32());
         Assert.Empty(suppressed.GetProperty("attempts").EnumerateArray());
+        // Postfix saw the address once: the first message, which bounced.
+        Assert.Single(postfix.LogLines($": to=<{unknown}>,"));
 
         // The DSN was deleted; the forged one waits in Herald/Unmatched, counted.
         var counts = await WaitForCountsAsync(dovecot, c => c.GetValueOrDefault("INBOX") == 0 && c.GetValueOrDefault("Herald/Unmatched") == 1);
@@ -71,7 +73,7 @@ public sealed class BounceMailboxTests(PostfixFixture postfix)
     [Fact]
     public async Task Over_pop3_a_real_dsn_bounces_a_delay_is_only_recorded_and_a_complaint_marks_the_recipient_complained()
     {
-        using var dovecot = await DovecotMailbox.StartAsync(postfix);
+        using var dovecot = await DovecotMailbox.StartReceivingBouncesAsync(postfix, Ct);
         await using var node = await StartAsync(dovecot, "pop3", dovecot.Pop3Port, "starttls");
         using var admin = node.Server.Client(await node.KeyAsync("/", "admin"));
         var unknown = PostfixFixture.NewRecipient("unknown");
@@ -81,13 +83,12 @@ public sealed class BounceMailboxTests(PostfixFixture postfix)
         var bounced = await OutboxNode.SendAsync(admin, new { scope = "/hr", to = new[] { unknown }, subject = "A", text = "Hello." });
         var delayed = await OutboxNode.SendAsync(admin, new { scope = "/hr", to = new[] { slow }, subject = "B", text = "Hello." });
         var complained = await OutboxNode.SendAsync(admin, new { scope = "/finance", to = new[] { annoyed }, subject = "C", text = "Hello." });
-        var dsn = await DsnForAsync(unknown);
+        await DsnDeliveredAsync(unknown);
         // What Postfix delivered carries the recipient's bounce address as its Return-Path.
         var slowAddress = Header(await postfix.WaitForMessageAsync(slow), "Return-Path").Trim('<', '>');
         var annoyedAddress = Header(await postfix.WaitForMessageAsync(annoyed), "Return-Path").Trim('<', '>');
         await OutboxNode.WaitForAsync(admin, delayed, state => state == "sent");
         await dovecot.AppendAsync("bounces", postfix.Pki("ca.pem"), [
-            dsn,
             Encoding.ASCII.GetBytes(BounceSamples.Dsn(slowAddress, "delayed", "4.4.1", "smtp; 451 4.4.1 mailbox busy, still trying")),
             Encoding.ASCII.GetBytes(BounceSamples.Complaint(annoyedAddress)),
         ], Ct);
@@ -169,45 +170,36 @@ public sealed class BounceMailboxTests(PostfixFixture postfix)
         {
             var set = await cli.RunWithInputAsync(DovecotMailbox.Password + "\n",
                 "bounce-mailbox", "set", "--scope", "/", "--protocol", protocol, "--host", "127.0.0.1", "--port", $"{port}", "--security", security,
-                "--trust-ca", postfix.Pki("ca.pem"), "--domain", "example.net", "--user", "bounces", "--password-stdin");
+                "--trust-ca", postfix.Pki("ca.pem"), "--domain", postfix.LmtpDomain, "--user", "bounces", "--password-stdin");
             Assert.True(set.ExitCode == 0, set.ToString());
         });
 
-    /// <summary>The DSN Postfix delivered to the bounce address of <paramref name="recipient"/>.</summary>
-    private async Task<byte[]> DsnForAsync(string recipient)
+    /// <summary>Waits until Postfix's log says it delivered the DSN about <paramref name="recipient"/>
+    /// to Dovecot over LMTP (so it is in the bounce mailbox), and returns what the log names: the
+    /// DSN's recipient (a bounce address) and its Message-ID.</summary>
+    private async Task<(string BounceAddress, string MessageId)> DsnDeliveredAsync(string recipient)
     {
-        var folder = Path.Combine(postfix.Directory, "mail", "example.net");
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (Directory.Exists(folder))
-            {
-                foreach (var file in Directory.GetDirectories(folder, "bounces+*").SelectMany(d => Directory.GetFiles(Path.Combine(d, "new"))))
-                {
-                    var bytes = await File.ReadAllBytesAsync(file, Ct);
-                    if (Encoding.ASCII.GetString(bytes).Contains(recipient, StringComparison.OrdinalIgnoreCase))
-                    {
-                        return bytes;
-                    }
-                }
-            }
+        var timeout = TimeSpan.FromSeconds(60);
+        var bounced = await postfix.WaitForLogLineAsync(timeout, $": to=<{recipient}>,", "status=bounced");
+        var notice = await postfix.WaitForLogLineAsync(timeout, $" {QueueId(bounced)}: sender non-delivery notification: ");
+        var dsn = notice[(notice.LastIndexOf(' ') + 1)..];
+        var id = await postfix.WaitForLogLineAsync(timeout, $" {dsn}: message-id=<");
+        var delivered = await postfix.WaitForLogLineAsync(timeout, $" {dsn}: to=<", $"[{postfix.LmtpSocket}]", "status=sent");
+        return (Between(delivered, "to=<", ">"), Between(id, "message-id=<", ">"));
+    }
 
-            await Task.Delay(100, Ct);
-        }
+    private static string QueueId(string logLine) => Regex.Match(logLine, @"\]: ([0-9A-F]+): ").Groups[1].Value;
 
-        throw new TimeoutException($"Postfix delivered no DSN about {recipient}. Mail log tail:\n{postfix.MailLogTail()}");
+    private static string Between(string text, string before, string after)
+    {
+        var start = text.IndexOf(before, StringComparison.Ordinal) + before.Length;
+        return text[start..text.IndexOf(after, start, StringComparison.Ordinal)];
     }
 
     private static string Header(byte[] mime, string name)
     {
         using var message = MimeKit.MimeMessage.Load(new MemoryStream(mime));
         return message.Headers[name]?.Trim() ?? throw new InvalidOperationException($"No {name} header.");
-    }
-
-    private static string MessageIdOf(byte[] mime)
-    {
-        using var message = MimeKit.MimeMessage.Load(new MemoryStream(mime));
-        return message.MessageId ?? "(none)";
     }
 
     /// <summary>A DSN to the real bounce address with one letter of its token changed.</summary>

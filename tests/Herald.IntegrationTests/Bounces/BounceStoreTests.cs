@@ -64,6 +64,61 @@ public sealed class BounceStoreTests
 
     [Theory]
     [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_bounce_lists_the_address_in_its_own_transaction_and_a_report_read_again_lists_it_if_it_is_missing(string engine)
+    {
+        await using var db = await TestDatabases.CreateAsync(engine);
+        var outbox = new SqlOutboxStore(db.Database, db.Spool);
+        var store = new SqlBounceStore(db.Database);
+        var suppressions = new Herald.Storage.Suppression.SqlSuppressionStore(db.Database);
+        var id = Guid.NewGuid().ToString("N");
+        await outbox.EnqueueAsync([new NewMessage(id, ScopePath.Parse("/hr"), MessageSource.Api, "herald@example.org", null, "<s@example.org>",
+            MimeData.FromBytes(Encoding.ASCII.GetBytes("Subject: x\r\n\r\nx\r\n")), ["Bob@Example.org", "carol@example.org"], null, Now, Now.AddDays(5))], Ct);
+        await outbox.ClaimAsync("node", null, 10, Now, TimeSpan.FromMinutes(5), Ct);
+        await outbox.RecordAsync([new AttemptOutcome(id, "node", Now, [new RecipientUpdate(0, RecipientState.Sent, 250, "ok"), new RecipientUpdate(1, RecipientState.Sent, 250, "ok")], Now.AddMinutes(1))], Ct);
+        RecipientState[] sent = [RecipientState.Sent];
+        var hardBounce = new BounceSuppression(Herald.Suppression.SuppressionReason.HardBounce, "DSN <d1@mx> in bounce mailbox imap://mx:993 (scope /)", "Herald (bounce mailbox)");
+
+        // bob bounces: his state, history line and suppression entry are one commit; a delay
+        // report for carol asks for no entry.
+        await store.RecordAsync([
+            new BounceUpdate(id, 0, RecipientState.Bounced, sent, 550, "DSN: failed, 5.1.1: no such user", Now.AddHours(1), "node-b", hardBounce),
+            new BounceUpdate(id, 1, null, sent, 451, "DSN: delayed, 4.4.1", Now.AddHours(1), "node-b"),
+        ], Ct);
+        var listed = await ListedAsync();
+        Assert.Equal(["/hr Bob@Example.org hard-bounce DSN <d1@mx> in bounce mailbox imap://mx:993 (scope /) by Herald (bounce mailbox)"], listed);
+
+        // A node that recorded the bounce without the entry (as one built before this store wrote
+        // both) reads the same DSN again: the recipient is bounced already, and the entry comes.
+        await using (var connection = await db.Database.OpenAsync(Ct))
+        {
+            await connection.ExecuteAsync("DELETE FROM suppressions");
+        }
+
+        var again = await store.RecordAsync([new BounceUpdate(id, 0, RecipientState.Bounced, sent, 550, "DSN: failed, 5.1.1: no such user", Now.AddHours(2), "node-c", hardBounce)], Ct);
+        Assert.False(again.Single()!.Changed);
+        Assert.Equal(listed, await ListedAsync());
+
+        // A report that finds its recipient in another state (a complaint asks for `sent` first)
+        // lists nothing.
+        await using (var connection = await db.Database.OpenAsync(Ct))
+        {
+            await connection.ExecuteAsync("DELETE FROM suppressions");
+        }
+
+        await store.RecordAsync([new BounceUpdate(id, 0, RecipientState.Complained, [RecipientState.Deferred], null, "ARF: abuse", Now.AddHours(3), "node-c",
+            hardBounce with { Reason = Herald.Suppression.SuppressionReason.Complaint })], Ct);
+        Assert.Empty(await ListedAsync());
+
+        async Task<string[]> ListedAsync()
+        {
+            await using var connection = await db.Database.OpenAsync(Ct);
+            return (await connection.QueryAsync<(string, string, string, string, string)>(
+                "SELECT scope_path, address, reason, source, created_by FROM suppressions ORDER BY address")).Select(r => $"{r.Item1} {r.Item2} {r.Item3} {r.Item4} by {r.Item5}").ToArray();
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
     public async Task A_bounce_and_a_complaint_are_told_to_webhook_endpoints_and_a_report_that_changes_nothing_is_not(string engine)
     {
         await using var db = await TestDatabases.CreateAsync(engine);

@@ -12,12 +12,16 @@ namespace Herald.IntegrationTests.Fixtures;
 /// any user with <see cref="Password"/>: IMAP with implicit TLS and POP3 with STARTTLS on loopback
 /// ports, the certificate and key of the Postfix fixture's CA (trusted by pinning its ca.pem),
 /// Maildirs in its own temporary directory. Started like <see cref="DovecotSubmission"/>.
+/// Started with <see cref="StartReceivingBouncesAsync"/>, it is also the Postfix fixture's LMTP
+/// server (Debian's dovecot-lmtpd): what Postfix writes to <c>anything+detail@</c> its
+/// <see cref="PostfixFixture.LmtpDomain"/> lands in user <c>anything</c>'s INBOX.
 /// </summary>
 public sealed class DovecotMailbox : IDisposable
 {
     public const string Password = "mailbox-pass-123";
 
     private readonly string _config;
+    private IDisposable? _lmtp;
 
     private DovecotMailbox(string directory)
     {
@@ -33,7 +37,26 @@ public sealed class DovecotMailbox : IDisposable
 
     public string Log => File.Exists(Path.Combine(Directory, "dovecot.log")) ? File.ReadAllText(Path.Combine(Directory, "dovecot.log")) : "";
 
-    public static async Task<DovecotMailbox> StartAsync(PostfixFixture postfix)
+    public static Task<DovecotMailbox> StartAsync(PostfixFixture postfix) => StartAsync(postfix, lmtp: null);
+
+    /// <summary>Also listens on the fixture's LMTP socket (waiting until no other test does), so
+    /// that the DSNs Postfix writes to a bounce address at its LMTP domain are delivered here.</summary>
+    public static async Task<DovecotMailbox> StartReceivingBouncesAsync(PostfixFixture postfix, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(postfix);
+        var reservation = await postfix.ReserveLmtpAsync(cancellationToken);
+        try
+        {
+            return await StartAsync(postfix, reservation);
+        }
+        catch
+        {
+            reservation.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<DovecotMailbox> StartAsync(PostfixFixture postfix, IDisposable? lmtp)
     {
         ArgumentNullException.ThrowIfNull(postfix);
         var directory = DovecotSubmission.CreateDirectory();
@@ -45,13 +68,23 @@ public sealed class DovecotMailbox : IDisposable
         while (dovecot.Pop3Port == dovecot.ImapsPort);
 
         var home = Path.Combine(directory, "home");
+        // recipient_delimiter: bounces+TOKEN is user bounces; %Ln: LMTP looks users up by their
+        // whole address, IMAP and POP3 log in without a domain, and both reach the same home.
+        var delivery = lmtp is null ? "" : $$"""
+            recipient_delimiter = +
+            service lmtp {
+              unix_listener {{postfix.LmtpSocket}} {
+                mode = 0666
+              }
+            }
+            """;
         File.Copy(postfix.Pki("server.pem"), Path.Combine(directory, "server.pem"));
         File.Copy(postfix.Pki("server.key"), Path.Combine(directory, "server.key"));
         await File.WriteAllTextAsync(dovecot._config, $$"""
             base_dir = {{directory}}/run
             state_dir = {{directory}}/state
             log_path = {{directory}}/dovecot.log
-            protocols = imap pop3
+            protocols = imap pop3{{(lmtp is null ? "" : " lmtp")}}
             listen = 127.0.0.1
             ssl = yes
             ssl_cert = <{{directory}}/server.pem
@@ -62,6 +95,8 @@ public sealed class DovecotMailbox : IDisposable
             hostname = dovecot.test
             mail_location = maildir:~/Maildir
             pop3_uidl_format = %08Xu%08Xv
+            auth_username_format = %Ln
+            {{delivery}}
             {{await DovecotSubmission.UserSettingsAsync()}}
             service imap-login {
               inet_listener imap {
@@ -88,11 +123,13 @@ public sealed class DovecotMailbox : IDisposable
             }
             userdb {
               driver = static
-              args = {{await DovecotSubmission.MailOwnerAsync()}} home={{home}}/%u
+              # allow_all_users: LMTP asks for no password, so there is no passdb lookup to say who exists.
+              args = {{await DovecotSubmission.MailOwnerAsync()}} home={{home}}/%u allow_all_users=yes
             }
 
             """);
         await DovecotSubmission.StartMasterAsync(dovecot._config, () => dovecot.Log, dovecot.ImapsPort);
+        dovecot._lmtp = lmtp;
         return dovecot;
     }
 
@@ -149,5 +186,9 @@ public sealed class DovecotMailbox : IDisposable
         return client;
     }
 
-    public void Dispose() => DovecotSubmission.Stop(_config, Directory);
+    public void Dispose()
+    {
+        DovecotSubmission.Stop(_config, Directory);
+        _lmtp?.Dispose();
+    }
 }

@@ -12,11 +12,16 @@ namespace Herald.IntegrationTests.Fixtures;
 /// A private Postfix instance from Debian's package, started once for the test assembly by
 /// tests/fixtures/postfix/postfix-fixture.sh on loopback ports, with its own CA, Cyrus sasldb and
 /// four listeners (plain, STARTTLS+AUTH, implicit TLS, client certificate required). Every
-/// accepted message lands in a Maildir per recipient, so a test reads the bytes Postfix delivered.
+/// accepted message lands in a Maildir per recipient, so a test reads the bytes Postfix delivered;
+/// mail Postfix itself writes to <see cref="LmtpDomain"/> (DSNs to a bounce address there) goes
+/// over LMTP to <see cref="LmtpSocket"/>, where one test at a time may listen.
 /// </summary>
 public sealed class PostfixFixture : IAsyncLifetime
 {
     private readonly Dictionary<string, string> _values = new();
+
+    // One socket path, so one LMTP server at a time: a second would take over the first one's DSNs.
+    private readonly SemaphoreSlim _lmtp = new(1, 1);
 
     public PostfixFixture()
         : this("herald-postfix")
@@ -44,6 +49,21 @@ public sealed class PostfixFixture : IAsyncLifetime
     public string SaslPassword => _values["SASL_PASSWORD"];
 
     public string Pki(string file) => Path.Combine(_values["PKI_DIR"], file);
+
+    /// <summary>The domain whose mail Postfix delivers over LMTP to <see cref="LmtpSocket"/>.</summary>
+    public string LmtpDomain => _values["LMTP_DOMAIN"];
+
+    /// <summary>The unix socket Postfix's lmtp(8) connects to for <see cref="LmtpDomain"/>; create
+    /// it only while holding <see cref="ReserveLmtpAsync"/>.</summary>
+    public string LmtpSocket => _values["LMTP_SOCKET"];
+
+    /// <summary>Waits until no other test listens on <see cref="LmtpSocket"/>; disposing the result
+    /// lets the next one (stop the server first).</summary>
+    public async Task<IDisposable> ReserveLmtpAsync(CancellationToken cancellationToken)
+    {
+        await _lmtp.WaitAsync(cancellationToken);
+        return new Release(_lmtp);
+    }
 
     public async ValueTask InitializeAsync()
     {
@@ -82,7 +102,11 @@ public sealed class PostfixFixture : IAsyncLifetime
         }
     }
 
-    public async ValueTask DisposeAsync() => await RunScriptAsync(null, "stop", Directory);
+    public async ValueTask DisposeAsync()
+    {
+        await RunScriptAsync(null, "stop", Directory);
+        _lmtp.Dispose();
+    }
 
     /// <summary>Another instance beside the shared one, in its own directory (named after
     /// <paramref name="name"/>, which must be unique in the assembly) and on its own ports, for a
@@ -142,6 +166,12 @@ public sealed class PostfixFixture : IAsyncLifetime
     public string MailLogTail() =>
         File.Exists(_values.GetValueOrDefault("MAILLOG", "")) ? string.Join('\n', File.ReadLines(_values["MAILLOG"]).TakeLast(30)) : "(no mail log)";
 
+    /// <summary>The lines of Postfix's log so far that contain every one of <paramref name="parts"/>.</summary>
+    public IReadOnlyList<string> LogLines(params string[] parts) =>
+        File.Exists(_values["MAILLOG"])
+            ? File.ReadLines(_values["MAILLOG"]).Where(line => parts.All(part => line.Contains(part, StringComparison.Ordinal))).ToArray()
+            : [];
+
     /// <summary>Waits until a line of Postfix's log contains every one of <paramref name="parts"/>,
     /// and returns it.</summary>
     public async Task<string> WaitForLogLineAsync(TimeSpan timeout, params string[] parts)
@@ -149,8 +179,7 @@ public sealed class PostfixFixture : IAsyncLifetime
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
-            var log = File.Exists(_values["MAILLOG"]) ? await File.ReadAllLinesAsync(_values["MAILLOG"]) : [];
-            if (log.FirstOrDefault(line => parts.All(part => line.Contains(part, StringComparison.Ordinal))) is { } found)
+            if (LogLines(parts) is [var found, ..])
             {
                 return found;
             }
@@ -215,4 +244,16 @@ public sealed class PostfixFixture : IAsyncLifetime
         return (process.ExitCode, await stdout + await stderr);
     }
 
+    private sealed class Release(SemaphoreSlim semaphore) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                semaphore.Release();
+            }
+        }
+    }
 }

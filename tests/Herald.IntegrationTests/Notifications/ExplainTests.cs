@@ -69,6 +69,37 @@ public sealed partial class ExplainTests
 
     [Theory]
     [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
+    public async Task A_mailed_candidate_whose_mail_bounced_later_is_explained_with_the_reports_diagnostic(string engine)
+    {
+        await using var h = await NotificationHarness.StartAsync(ImpersonationPolicy.ConfiguredSenderOnly, engine);
+        var (engineNode, _) = await EightCandidatesAsync(h);
+        await h.Events.AddAsync([NotificationHarness.Event("doc-4711", EventTypes.ItemChanged, "/docs", "/lib/policy.docx", actor: "dave")], Ct);
+        await engineNode.RunOnceAsync(Ct);
+        var key = new EventKey(ScopePath.Parse("/docs"), "doc-4711");
+        var alice = (await Service(h).ExplainAsync(Caller.Operator, key, Recipient("alice"), Ct)).Value!.Candidates.Single();
+
+        // The smart host took alice's mail; days later the bounce mailbox holds its DSN, which the
+        // bounce store records as the bounce reader does.
+        await using (var connection = await h.Db.Database.OpenAsync(Ct))
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, "UPDATE recipients SET state = 'sent', last_reply = '250 2.0.0 Ok: queued' WHERE message_id = @id", new { id = alice.Record.MessageId });
+        }
+
+        const string Diagnostic = "DSN 5.1.1: smtp; 550 5.1.1 <alice@example.com>: Recipient address rejected: User unknown in local recipient table";
+        var recorded = await new Herald.Storage.Bounces.SqlBounceStore(h.Db.Database).RecordAsync(
+            [new Herald.Bounces.BounceUpdate(alice.Record.MessageId!, 0, Herald.Outbox.RecipientState.Bounced, [Herald.Outbox.RecipientState.Sent], 550, Diagnostic, h.Time.GetUtcNow(), "node-a")], Ct);
+        Assert.True(recorded.Single()!.Changed);
+
+        var after = (await Service(h).ExplainAsync(Caller.Operator, key, Recipient("alice"), Ct)).Value!;
+        var bounced = after.Candidates.Single();
+        Assert.Equal(Herald.Outbox.RecipientState.Bounced, bounced.Delivery!.State);
+        Assert.Equal(
+            $"Mailed through subscription 'Alert s-alice' (s-alice): message {alice.Record.MessageId}, bounced ({Diagnostic}).",
+            after.Reason(bounced));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDatabases.Engines), MemberType = typeof(TestDatabases))]
     public async Task An_event_of_a_scope_whose_email_is_off_says_each_candidate_was_dropped(string engine)
     {
         await using var h = await NotificationHarness.StartAsync(ImpersonationPolicy.ConfiguredSenderOnly, engine);

@@ -198,6 +198,30 @@ public sealed class WebhookEndToEndTests
         Assert.Equal("[]", await hrAdmin.GetStringAsync(new Uri("api/v1/webhooks", UriKind.Relative), Ct));
     }
 
+    [Fact]
+    public async Task The_cli_disables_and_enables_an_endpoint_and_an_unknown_id_is_not_found()
+    {
+        using var cli = new HeraldCommandLine();
+        cli.Environment["HERALD_CREDENTIAL_KEY"] = "webhook tests' passphrase";
+        await OutboxNode.MustAsync(cli, "webhook", "add", "https://tickets.example.org/herald", "--description", "ticket system");
+        var id = (await OutboxNode.MustAsync(cli, "webhook", "list")).Output.Split(' ', 2)[0];
+
+        var disabled = await OutboxNode.MustAsync(cli, "webhook", "disable", id);
+        var listedDisabled = (await OutboxNode.MustAsync(cli, "webhook", "list")).Output;
+        var enabled = await OutboxNode.MustAsync(cli, "webhook", "enable", id);
+        var listedEnabled = (await OutboxNode.MustAsync(cli, "webhook", "list")).Output;
+        var unknown = await cli.RunAsync("webhook", "enable", "0123abcd");
+        var junk = await cli.RunAsync("webhook", "disable", "<script>");
+
+        Assert.StartsWith($"Disabled: {id}  /", disabled.Output, StringComparison.Ordinal);
+        Assert.Contains("https://tickets.example.org/herald  all events  disabled  (ticket system)", listedDisabled, StringComparison.Ordinal);
+        Assert.StartsWith($"Enabled: {id}  /", enabled.Output, StringComparison.Ordinal);
+        Assert.Contains("https://tickets.example.org/herald  all events  enabled  (ticket system)", listedEnabled, StringComparison.Ordinal);
+        Assert.Equal((1, "herald: No webhook '0123abcd' in the scopes you administer."), (unknown.ExitCode, unknown.Error.Trim()));
+        Assert.Equal(1, junk.ExitCode);
+        Assert.DoesNotContain("<script>", junk.Error, StringComparison.Ordinal);
+    }
+
     internal static async Task<JsonElement> CreateAsync(HttpClient admin, object request)
     {
         using var response = await admin.PostAsJsonAsync("api/v1/webhooks", request, Ct);

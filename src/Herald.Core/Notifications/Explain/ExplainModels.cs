@@ -63,11 +63,10 @@ public sealed record CandidateRecord(
 public sealed record ExplanationRecord(
     EventKey Event, DateTimeOffset RecordedAt, IReadOnlyList<MatchedSource> Sources, IReadOnlyList<CandidateRecord> Candidates, string? Disabled);
 
-/// <summary>The delivery of a mailed candidate's message as the outbox has it now.</summary>
-/// <param name="Bounce">Seam for bounce reports (issue 18, point 1): the report that made the
-/// recipient <c>bounced</c> or <c>complained</c>, once bounce reading stores one. Until then null,
-/// and a bounce at the smart host shows in <paramref name="LastReply"/>.</param>
-public sealed record CandidateDelivery(string MessageId, RecipientState State, int Attempts, string? LastReply, DateTimeOffset UpdatedAt, string? Bounce = null);
+/// <summary>The delivery of a mailed candidate's message as the outbox has it now: a bounce or
+/// complaint read from the bounce mailbox later is its <paramref name="State"/> (<c>bounced</c>,
+/// <c>complained</c>) with the report's status and diagnostic as <paramref name="LastReply"/>.</summary>
+public sealed record CandidateDelivery(string MessageId, RecipientState State, int Attempts, string? LastReply, DateTimeOffset UpdatedAt);
 
 /// <summary>A recorded candidate with its message's delivery (null when none was queued, or the
 /// message has been removed from the outbox since).</summary>
