@@ -13,8 +13,6 @@ using Herald.Smtp;
 using Herald.Storage;
 using Herald.Storage.Bounces;
 using Herald.Storage.Database;
-using Herald.Storage.Suppression;
-using Herald.Suppression;
 using Herald.Testing;
 using MailKit;
 using MailKit.Net.Imap;
@@ -56,11 +54,9 @@ try
         .AddSingleton<Herald.Smtp.Bounces.MailKitBounceMailbox>()
         .AddSingleton(provider => new TimedMailboxClient(provider.GetRequiredService<Herald.Smtp.Bounces.MailKitBounceMailbox>()))
         .AddSingleton<IBounceMailboxClient>(provider => provider.GetRequiredService<TimedMailboxClient>())
-        // The production stores, timed where the reader records a batch: recipients, then suppressions.
+        // The production store, timed where the reader records a batch (recipients, history and suppressions).
         .AddSingleton(provider => TimedStore.Wrap<IBounceStore>(ActivatorUtilities.CreateInstance<SqlBounceStore>(provider), nameof(IBounceStore.RecordAsync)))
         .AddSingleton(provider => provider.GetRequiredService<TimedStore<IBounceStore>>().Store)
-        .AddSingleton(provider => TimedStore.Wrap<ISuppressionStore>(ActivatorUtilities.CreateInstance<SqlSuppressionStore>(provider), nameof(ISuppressionStore.AddAsync)))
-        .AddSingleton(provider => provider.GetRequiredService<TimedStore<ISuppressionStore>>().Store)
         .BuildServiceProvider();
     await services.GetRequiredService<CredentialVault>().GetKeyAsync(initializeDatabase: true, CancellationToken.None);
     var set = await services.GetRequiredService<BounceMailboxService>().SetAsync(Caller.Operator, new BounceMailboxUpdate(
@@ -123,10 +119,9 @@ try
     Console.WriteLine($"  DSNs/s:     {dsns / seconds:N0} (target ≥ {Target:N0}/s: {(dsns / seconds >= Target ? "met" : "not met")})");
     var imap = services.GetRequiredService<TimedMailboxClient>();
     var recording = services.GetRequiredService<TimedStore<IBounceStore>>().Elapsed;
-    var suppressing = services.GetRequiredService<TimedStore<ISuppressionStore>>().Elapsed;
-    var processing = reading.Elapsed - imap.Opening - imap.Fetching - imap.Settling - imap.Committing - recording - suppressing;
+    var processing = reading.Elapsed - imap.Opening - imap.Fetching - imap.Settling - imap.Committing - recording;
     Console.WriteLine($"  IMAP:       sign-in {imap.Opening.TotalSeconds:N2} s, fetch {imap.Fetching.TotalSeconds:N2} s, mark deleted {imap.Settling.TotalSeconds:N2} s, expunge {imap.Committing.TotalSeconds:N2} s");
-    Console.WriteLine($"  Herald:     record recipients {recording.TotalSeconds:N2} s, suppressions {suppressing.TotalSeconds:N2} s, the rest (parse, match, lease) {processing.TotalSeconds:N2} s");
+    Console.WriteLine($"  Herald:     record (recipients, history, suppressions) {recording.TotalSeconds:N2} s; the rest (parse, match, lease) {processing.TotalSeconds:N2} s");
     Console.WriteLine($"  Herald CPU: {cpu.TotalSeconds:N2} s ({dsns / cpu.TotalSeconds:N0} DSNs per CPU second); load average before: {load}");
     Console.WriteLine($"  checked:    {bounced:N0} recipients bounced, {suppressed:N0} hard-bounce suppressions, {left:N0} messages left in INBOX");
     if (bounced != dsns || suppressed != dsns || left != 0)
