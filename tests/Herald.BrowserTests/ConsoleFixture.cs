@@ -97,6 +97,8 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
         await WaitForAsync(async () => (await Cli.RunAsync("queue", "show", DeferredMessageId)).Output.Contains("deferred after 1 attempt", StringComparison.Ordinal));
 
         Directory.CreateDirectory(ScreenshotDirectory);
+        // As the contexts' timeouts below: an expectation may wait for a slow page, never pass a wrong one.
+        Assertions.SetDefaultExpectTimeout(15_000);
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
@@ -127,6 +129,11 @@ public sealed partial class ConsoleFixture : IAsyncLifetime
             BaseURL = (server ?? Server).BaseAddress.ToString().TrimEnd('/'),
             ViewportSize = new ViewportSize { Width = 1280, Height = 800 },
         });
+        // The browser tests run beside the integration tests on two cores: a first request to a
+        // node or to the test's OpenID provider (JIT, key derivation) has taken over 30 s there.
+        // Waiting longer asserts nothing about time; it only stops a slow machine failing a test.
+        context.SetDefaultTimeout(90_000);
+        context.SetDefaultNavigationTimeout(90_000);
         return await context.NewPageAsync();
     }
 
