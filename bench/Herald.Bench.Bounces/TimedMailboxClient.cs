@@ -13,6 +13,8 @@ internal sealed class TimedMailboxClient(IBounceMailboxClient inner) : IBounceMa
 
     public TimeSpan Settling { get; private set; }
 
+    public TimeSpan Committing { get; private set; }
+
     public async Task<IBounceMailboxSession> OpenAsync(MailboxLogin login, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
@@ -40,6 +42,13 @@ internal sealed class TimedMailboxClient(IBounceMailboxClient inner) : IBounceMa
             var started = Stopwatch.GetTimestamp();
             await inner.SettleAsync(processed, kept, cancellationToken).ConfigureAwait(false);
             owner.Settling += Stopwatch.GetElapsedTime(started);
+        }
+
+        public async Task CommitAsync(CancellationToken cancellationToken)
+        {
+            var started = Stopwatch.GetTimestamp();
+            await inner.CommitAsync(cancellationToken).ConfigureAwait(false);
+            owner.Committing += Stopwatch.GetElapsedTime(started);
         }
 
         public Task WaitForMailAsync(TimeSpan most, CancellationToken cancellationToken) => inner.WaitForMailAsync(most, cancellationToken);

@@ -147,9 +147,16 @@ public interface IBounceMailboxSession : IAsyncDisposable
     /// read into memory.</summary>
     Task<IReadOnlyList<FetchedMail>> FetchAsync(int most, long maxBytes, IReadOnlySet<string> skip, CancellationToken cancellationToken);
 
-    /// <summary>Deletes <paramref name="processed"/>; moves <paramref name="kept"/> to the folder
-    /// <see cref="UnmatchedFolder"/> (IMAP) or leaves them (POP3).</summary>
+    /// <summary>Marks <paramref name="processed"/> deleted; moves <paramref name="kept"/> to the folder
+    /// <see cref="UnmatchedFolder"/> (IMAP) or leaves them (POP3). The mail leaves the folder for
+    /// good at <see cref="CommitAsync"/> (IMAP) or when the session ends (POP3); until then a
+    /// later <see cref="FetchAsync"/> of this session does not return it again.</summary>
     Task SettleAsync(IReadOnlyList<string> processed, IReadOnlyList<string> kept, CancellationToken cancellationToken);
+
+    /// <summary>Removes for good what <see cref="SettleAsync"/> marked, once per read rather than per
+    /// batch: IMAP expunges it (Dovecot's Maildir pays for each EXPUNGE in proportion to the whole
+    /// folder); POP3 does nothing, its deletions take effect when the session ends.</summary>
+    Task CommitAsync(CancellationToken cancellationToken);
 
     /// <summary>Returns when new mail may have arrived (IMAP IDLE, when the server has it) or
     /// after <paramref name="most"/>.</summary>

@@ -50,9 +50,10 @@ public sealed record BounceReadReport(ScopePath Scope, IReadOnlyDictionary<Bounc
 /// Reads every bounce mailbox in <c>herald serve</c>: one reader per mailbox, on the one node
 /// that holds the mailbox's lease (a row update only one node wins, renewed while it reads). It
 /// fetches a batch, has the <see cref="BounceProcessor"/> decide each message in its own guard and record the
-/// batch at once, then deletes what was processed and moves aside what was not (IMAP: folder
+/// batch at once, then marks deleted what was processed and moves aside what was not (IMAP: folder
 /// <see cref="IBounceMailboxSession.UnmatchedFolder"/>; POP3 leaves it, and this node remembers not
-/// to count it again), and waits for new mail with IDLE or for the poll interval. A mailbox that
+/// to count it again); at the end of the mailbox it removes the marked mail in one go
+/// (<see cref="IBounceMailboxSession.CommitAsync"/>), and waits for new mail with IDLE or for the poll interval. A mailbox that
 /// cannot be read records why and is tried again after the interval; nothing it holds stops the loop.
 /// </summary>
 public sealed partial class BounceReader(
@@ -272,6 +273,10 @@ public sealed partial class BounceReader(
                 break;
             }
         }
+
+        // Everything settled above is recorded; a node that dies before this line leaves it marked
+        // deleted, and the next session reads it again (a repeat) and removes it.
+        await session.CommitAsync(cancellationToken).ConfigureAwait(false);
 
         var report = new BounceReadReport(mailbox.Scope, counts);
         if (report.Count > 0)

@@ -5,6 +5,7 @@ using Herald.Settings;
 using MailKit;
 using MailKit.Net.Imap;
 using MailKit.Net.Pop3;
+using MailKit.Search;
 using MailKit.Security;
 using MimeKit;
 
@@ -38,7 +39,7 @@ public sealed class MailKitBounceMailbox : IBounceMailboxClient
             await client.AuthenticateAsync(login.UserName, login.Password, cancellationToken).ConfigureAwait(false);
             if (client is ImapClient imap)
             {
-                var folder = await imap.GetFolderAsync(settings.Folder, cancellationToken).ConfigureAwait(false);
+                var folder = (ImapFolder)await imap.GetFolderAsync(settings.Folder, cancellationToken).ConfigureAwait(false);
                 await folder.OpenAsync(FolderAccess.ReadWrite, cancellationToken).ConfigureAwait(false);
                 return new ImapSession(imap, folder);
             }
@@ -66,18 +67,16 @@ public sealed class MailKitBounceMailbox : IBounceMailboxClient
         };
     }
 
-    /// <summary>Reads a message of at most <paramref name="maxBytes"/> (the server's size, checked
-    /// before anything is downloaded); a larger or broken one comes back without its MIME.</summary>
-    private static async Task<FetchedMail> ReadAsync(string handle, long size, long maxBytes, Func<Task<MimeMessage>> read)
-    {
-        if (size > maxBytes)
-        {
-            return new FetchedMail(handle, null, $"{size:N0} bytes, more than the {maxBytes:N0} read");
-        }
+    /// <summary>A message not read because the server says it is larger than <paramref name="maxBytes"/>.</summary>
+    private static FetchedMail TooLarge(string handle, long size, long maxBytes) =>
+        new(handle, null, $"{size:N0} bytes, more than the {maxBytes:N0} read");
 
+    /// <summary>A downloaded message; a broken one comes back without its MIME.</summary>
+    private static async Task<FetchedMail> ParseAsync(string handle, Stream stream, CancellationToken cancellationToken)
+    {
         try
         {
-            return new FetchedMail(handle, await read().ConfigureAwait(false), null);
+            return new FetchedMail(handle, await MimeMessage.LoadAsync(stream, cancellationToken).ConfigureAwait(false), null);
         }
         catch (FormatException ex)
         {
@@ -85,9 +84,18 @@ public sealed class MailKitBounceMailbox : IBounceMailboxClient
         }
     }
 
-    private sealed class ImapSession(ImapClient client, IMailFolder folder) : IBounceMailboxSession
+    /// <summary>
+    /// A batch costs three commands whatever its size (UID SEARCH, the sizes, then the bodies in one
+    /// UID FETCH), not a round trip per message. Settled mail is marked <c>\Deleted</c> (kept mail
+    /// copied to the unmatched folder first) and stays in the folder until <see cref="CommitAsync"/>
+    /// expunges it all at once; meanwhile the session fetches only UIDs above the highest it has
+    /// handed out. Mail a session marked but did not expunge (it died) is read again by the next.
+    /// </summary>
+    private sealed class ImapSession(ImapClient client, ImapFolder folder) : IBounceMailboxSession
     {
+        private readonly List<UniqueId> _marked = [];
         private IMailFolder? _unmatched;
+        private uint _fetched;
 
         public bool MovesKeptMail => true;
 
@@ -100,38 +108,67 @@ public sealed class MailKitBounceMailbox : IBounceMailboxClient
                 return [];
             }
 
-            var summaries = await folder.FetchAsync(0, Math.Min(folder.Count, most) - 1, MessageSummaryItems.UniqueId | MessageSummaryItems.Size, cancellationToken).ConfigureAwait(false);
-            var fetched = new List<FetchedMail>(summaries.Count);
-            foreach (var summary in summaries)
+            var query = _fetched == 0 ? SearchQuery.All : SearchQuery.Uids(new UniqueIdRange(new UniqueId(_fetched + 1), UniqueId.MaxValue));
+            var found = await folder.SearchAsync(query, cancellationToken).ConfigureAwait(false);
+            // "n:*" also matches the last message when its UID is below n.
+            var uids = found.Where(u => u.Id > _fetched).OrderBy(u => u.Id).Take(most).ToList();
+            if (uids.Count == 0)
             {
-                var handle = summary.UniqueId.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                fetched.Add(await ReadAsync(handle, summary.Size ?? 0, maxBytes, () => folder.GetMessageAsync(summary.UniqueId, cancellationToken)).ConfigureAwait(false));
+                return [];
             }
 
-            return fetched;
+            _fetched = uids[^1].Id;
+            var summaries = await folder.FetchAsync(uids, MessageSummaryItems.UniqueId | MessageSummaryItems.Size, cancellationToken).ConfigureAwait(false);
+            // The size cap is checked on the server's sizes: a larger message is never downloaded.
+            var small = summaries.Where(s => (s.Size ?? 0) <= maxBytes).Select(s => s.UniqueId).ToList();
+            var read = new Dictionary<UniqueId, FetchedMail>(small.Count);
+            if (small.Count > 0)
+            {
+                await folder.GetStreamsAsync(small, async (_, _, uid, stream, token) => read[uid] = await ParseAsync(Handle(uid), stream, token).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+            }
+
+            // A message another client expunged meanwhile has no body and is not returned.
+            return summaries.OrderBy(s => s.UniqueId.Id)
+                .Select(s => (s.Size ?? 0) > maxBytes ? TooLarge(Handle(s.UniqueId), s.Size ?? 0, maxBytes) : read.GetValueOrDefault(s.UniqueId))
+                .OfType<FetchedMail>()
+                .ToList();
         }
 
         public async Task SettleAsync(IReadOnlyList<string> processed, IReadOnlyList<string> kept, CancellationToken cancellationToken)
         {
             if (kept.Count > 0)
             {
+                // Copied now, the original expunged with the rest (a MOVE would expunge once per batch);
+                // a session that dies between the two leaves a second copy, never none.
                 _unmatched ??= await UnmatchedFolderAsync(cancellationToken).ConfigureAwait(false);
-                await folder.MoveToAsync(Uids(kept), _unmatched, cancellationToken).ConfigureAwait(false);
+                await folder.CopyToAsync(Uids(kept), _unmatched, cancellationToken).ConfigureAwait(false);
             }
 
-            if (processed.Count > 0)
+            var settled = Uids(processed.Concat(kept).ToArray());
+            if (settled.Length > 0)
             {
-                var uids = Uids(processed);
-                await folder.AddFlagsAsync(uids, MessageFlags.Deleted, silent: true, cancellationToken).ConfigureAwait(false);
-                if (client.Capabilities.HasFlag(ImapCapabilities.UidPlus))
-                {
-                    await folder.ExpungeAsync(uids, cancellationToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    await folder.ExpungeAsync(cancellationToken).ConfigureAwait(false);
-                }
+                await folder.AddFlagsAsync(settled, MessageFlags.Deleted, silent: true, cancellationToken).ConfigureAwait(false);
+                _marked.AddRange(settled);
             }
+        }
+
+        public async Task CommitAsync(CancellationToken cancellationToken)
+        {
+            if (_marked.Count == 0)
+            {
+                return;
+            }
+
+            if (client.Capabilities.HasFlag(ImapCapabilities.UidPlus))
+            {
+                await folder.ExpungeAsync(_marked, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await folder.ExpungeAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            _marked.Clear();
         }
 
         public async Task WaitForMailAsync(TimeSpan most, CancellationToken cancellationToken)
@@ -174,6 +211,8 @@ public sealed class MailKitBounceMailbox : IBounceMailboxClient
             client.Dispose();
         }
 
+        private static string Handle(UniqueId uid) => uid.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
         private static UniqueId[] Uids(IReadOnlyList<string> handles) =>
             handles.Select(h => new UniqueId(uint.Parse(h, System.Globalization.CultureInfo.InvariantCulture))).ToArray();
 
@@ -212,20 +251,49 @@ public sealed class MailKitBounceMailbox : IBounceMailboxClient
 
             var uids = client.SupportsUids ? await client.GetMessageUidsAsync(cancellationToken).ConfigureAwait(false) : null;
             var sizes = await client.GetMessageSizesAsync(cancellationToken).ConfigureAwait(false);
-            var fetched = new List<FetchedMail>();
+            var fetched = new List<FetchedMail?>();
+            var wanted = new List<(int Index, int Slot, string Handle)>();
             for (var i = 0; i < client.Count && fetched.Count < most; i++)
             {
-                var index = i;
-                var handle = $"{index}:{uids?[index] ?? index.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+                var handle = $"{i}:{uids?[i] ?? i.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
                 if (skip.Contains(handle) || _deleted.Contains(handle))
                 {
                     continue;
                 }
 
-                fetched.Add(await ReadAsync(handle, sizes[index], maxBytes, () => client.GetMessageAsync(index, cancellationToken)).ConfigureAwait(false));
+                // The size cap is checked on the server's sizes: a larger message is never downloaded.
+                if (sizes[i] > maxBytes)
+                {
+                    fetched.Add(TooLarge(handle, sizes[i], maxBytes));
+                }
+                else
+                {
+                    wanted.Add((i, fetched.Count, handle));
+                    fetched.Add(null);
+                }
             }
 
-            return fetched;
+            if (wanted.Count > 0)
+            {
+                // One pipelined RETR per message when the server has PIPELINING, not a round trip each.
+                var streams = await client.GetStreamsAsync(wanted.Select(w => w.Index).ToArray(), headersOnly: false, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    foreach (var (want, stream) in wanted.Zip(streams))
+                    {
+                        fetched[want.Slot] = await ParseAsync(want.Handle, stream, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    foreach (var stream in streams)
+                    {
+                        await stream.DisposeAsync().ConfigureAwait(false);
+                    }
+                }
+            }
+
+            return fetched.OfType<FetchedMail>().ToList();
         }
 
         public async Task SettleAsync(IReadOnlyList<string> processed, IReadOnlyList<string> kept, CancellationToken cancellationToken)
@@ -236,6 +304,9 @@ public sealed class MailKitBounceMailbox : IBounceMailboxClient
                 _deleted.UnionWith(processed);
             }
         }
+
+        /// <summary>Nothing: QUIT, when the session ends, commits the deletions.</summary>
+        public Task CommitAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
         /// <summary>POP3 has no IDLE; the reader waits, and a new session sees new mail.</summary>
         public Task WaitForMailAsync(TimeSpan most, CancellationToken cancellationToken) => Task.Delay(most, cancellationToken);

@@ -162,7 +162,8 @@ public sealed class DovecotMailbox : IDisposable
         return counts;
     }
 
-    private async Task<ImapClient> OpenAsync(string user, string ca, CancellationToken cancellationToken)
+    /// <summary>An IMAP client signed in as <paramref name="user"/>, trusting the CA <paramref name="ca"/>.</summary>
+    public async Task<ImapClient> OpenAsync(string user, string ca, CancellationToken cancellationToken)
     {
         var client = new ImapClient();
         var authority = X509CertificateLoader.LoadCertificateFromFile(ca);
