@@ -28,11 +28,7 @@ public sealed class BounceStoreTests
         await using var db = await TestDatabases.CreateAsync(engine);
         var outbox = new SqlOutboxStore(db.Database, db.Spool);
         var store = new SqlBounceStore(db.Database);
-        var id = Guid.NewGuid().ToString("N");
-        await outbox.EnqueueAsync([new NewMessage(id, ScopePath.Parse("/"), MessageSource.Api, "herald@example.org", null, "<m@example.org>",
-            MimeData.FromBytes(Encoding.ASCII.GetBytes("Subject: x\r\n\r\nx\r\n")), ["bob@example.org", "carol@example.org"], null, Now, Now.AddDays(5))], Ct);
-        await outbox.ClaimAsync("node", null, 10, Now, TimeSpan.FromMinutes(5), Ct);
-        await outbox.RecordAsync([new AttemptOutcome(id, "node", Now, [new RecipientUpdate(0, RecipientState.Sent, 250, "ok"), new RecipientUpdate(1, RecipientState.Deferred, 451, "later")], Now.AddMinutes(1))], Ct);
+        var id = await SentAsync(outbox, "/", ["bob@example.org", "carol@example.org"], RecipientState.Deferred);
 
         RecipientState[] sent = [RecipientState.Sent];
         // One batch, recorded in order in one transaction: the second report finds bob bounced already.
@@ -70,11 +66,7 @@ public sealed class BounceStoreTests
         var outbox = new SqlOutboxStore(db.Database, db.Spool);
         var store = new SqlBounceStore(db.Database);
         var suppressions = new Herald.Storage.Suppression.SqlSuppressionStore(db.Database);
-        var id = Guid.NewGuid().ToString("N");
-        await outbox.EnqueueAsync([new NewMessage(id, ScopePath.Parse("/hr"), MessageSource.Api, "herald@example.org", null, "<s@example.org>",
-            MimeData.FromBytes(Encoding.ASCII.GetBytes("Subject: x\r\n\r\nx\r\n")), ["Bob@Example.org", "carol@example.org"], null, Now, Now.AddDays(5))], Ct);
-        await outbox.ClaimAsync("node", null, 10, Now, TimeSpan.FromMinutes(5), Ct);
-        await outbox.RecordAsync([new AttemptOutcome(id, "node", Now, [new RecipientUpdate(0, RecipientState.Sent, 250, "ok"), new RecipientUpdate(1, RecipientState.Sent, 250, "ok")], Now.AddMinutes(1))], Ct);
+        var id = await SentAsync(outbox, "/hr", ["Bob@Example.org", "carol@example.org"]);
         RecipientState[] sent = [RecipientState.Sent];
         var hardBounce = new BounceSuppression(Herald.Suppression.SuppressionReason.HardBounce, "DSN <d1@mx> in bounce mailbox imap://mx:993 (scope /)", "Herald (bounce mailbox)");
 
@@ -127,11 +119,7 @@ public sealed class BounceStoreTests
         var store = new SqlBounceStore(db.Database);
         await webhooks.AddAsync(new WebhookEndpoint("hooks", ScopePath.Root, new Uri("https://hooks.example.org/h"), "", [], true, Now, "the local operator", null, null),
             new EncryptedSecret(Encoding.ASCII.GetBytes("not opened here")), Ct);
-        var id = Guid.NewGuid().ToString("N");
-        await outbox.EnqueueAsync([new NewMessage(id, ScopePath.Parse("/hr"), MessageSource.Api, "herald@example.org", null, "<w@example.org>",
-            MimeData.FromBytes(Encoding.ASCII.GetBytes("Subject: x\r\n\r\nx\r\n")), ["bob@example.org", "carol@example.org"], null, Now, Now.AddDays(5))], Ct);
-        await outbox.ClaimAsync("node", null, 10, Now, TimeSpan.FromMinutes(5), Ct);
-        await outbox.RecordAsync([new AttemptOutcome(id, "node", Now, [new RecipientUpdate(0, RecipientState.Sent, 250, "ok"), new RecipientUpdate(1, RecipientState.Sent, 250, "ok")], Now.AddMinutes(1))], Ct);
+        var id = await SentAsync(outbox, "/hr", ["bob@example.org", "carol@example.org"]);
 
         RecipientState[] sent = [RecipientState.Sent];
         await store.RecordAsync(
@@ -181,5 +169,18 @@ public sealed class BounceStoreTests
         Assert.False(await store.RemoveAsync(scope, Ct));
         await using var connection = await db.Database.OpenAsync(Ct);
         Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM secrets WHERE name LIKE 'bounce-mailbox/%'"));
+    }
+
+    /// <summary>A message in <paramref name="scope"/> to two recipients, claimed and recorded as the
+    /// delivery worker does: the first <c>sent</c>, the second as <paramref name="second"/> says.</summary>
+    private static async Task<string> SentAsync(SqlOutboxStore outbox, string scope, string[] recipients, RecipientState second = RecipientState.Sent)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        await outbox.EnqueueAsync([new NewMessage(id, ScopePath.Parse(scope), MessageSource.Api, "herald@example.org", null, $"<{id}@example.org>",
+            MimeData.FromBytes(Encoding.ASCII.GetBytes("Subject: x\r\n\r\nx\r\n")), recipients, null, Now, Now.AddDays(5))], Ct);
+        await outbox.ClaimAsync("node", null, 10, Now, TimeSpan.FromMinutes(5), Ct);
+        var secondUpdate = second == RecipientState.Sent ? new RecipientUpdate(1, RecipientState.Sent, 250, "ok") : new RecipientUpdate(1, second, 451, "later");
+        await outbox.RecordAsync([new AttemptOutcome(id, "node", Now, [new RecipientUpdate(0, RecipientState.Sent, 250, "ok"), secondUpdate], Now.AddMinutes(1))], Ct);
+        return id;
     }
 }
