@@ -29,10 +29,10 @@ internal sealed class TimedMailboxClient(IBounceMailboxClient inner) : IBounceMa
 
         public bool StaysCurrent => inner.StaysCurrent;
 
-        public async Task<IReadOnlyList<FetchedMail>> FetchAsync(int most, long maxBytes, IReadOnlySet<string> skip, CancellationToken cancellationToken)
+        public async Task<IReadOnlyList<FetchedMail>> FetchAsync(FetchLimits limits, IReadOnlySet<string> skip, CancellationToken cancellationToken)
         {
             var started = Stopwatch.GetTimestamp();
-            var fetched = await inner.FetchAsync(most, maxBytes, skip, cancellationToken).ConfigureAwait(false);
+            var fetched = await inner.FetchAsync(limits, skip, cancellationToken).ConfigureAwait(false);
             owner.Fetching += Stopwatch.GetElapsedTime(started);
             return fetched;
         }

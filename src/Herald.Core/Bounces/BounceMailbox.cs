@@ -139,13 +139,18 @@ public interface IBounceMailboxClient
     Task<IBounceMailboxSession> OpenAsync(MailboxLogin login, CancellationToken cancellationToken);
 }
 
+/// <summary>How much one fetch of a bounce mailbox may read: at most <paramref name="Messages"/>
+/// messages, none larger than <paramref name="MessageBytes"/> read into memory (a larger one comes
+/// back unread), and the bodies it reads adding up to at most <paramref name="BatchBytes"/> (the
+/// first one always, so a batch never comes back empty while mail waits).</summary>
+public sealed record FetchLimits(int Messages, long MessageBytes, long BatchBytes);
+
 /// <summary>An open bounce mailbox.</summary>
 public interface IBounceMailboxSession : IAsyncDisposable
 {
-    /// <summary>Up to <paramref name="most"/> messages not in <paramref name="skip"/> (handles
-    /// of mail kept earlier where it cannot be moved aside: POP3), none larger than <paramref name="maxBytes"/>
-    /// read into memory.</summary>
-    Task<IReadOnlyList<FetchedMail>> FetchAsync(int most, long maxBytes, IReadOnlySet<string> skip, CancellationToken cancellationToken);
+    /// <summary>The next messages not in <paramref name="skip"/> (handles of mail kept earlier
+    /// where it cannot be moved aside: POP3), within <paramref name="limits"/>.</summary>
+    Task<IReadOnlyList<FetchedMail>> FetchAsync(FetchLimits limits, IReadOnlySet<string> skip, CancellationToken cancellationToken);
 
     /// <summary>Marks <paramref name="processed"/> deleted; moves <paramref name="kept"/> to the folder
     /// <see cref="UnmatchedFolder"/> (IMAP) or leaves them (POP3). The mail leaves the folder for

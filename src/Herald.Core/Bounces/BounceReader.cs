@@ -34,6 +34,12 @@ public sealed class BounceOptions
     /// returns at most 50 kB of the original (bounce_size_limit).</summary>
     [Range(1_024, 64 * 1024 * 1024)]
     public long MaxMessageBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>The most a batch reads into memory, all its messages together: anyone can send mail
+    /// to a bounce address, so a mailbox full of large messages must not make a read hold
+    /// <see cref="BatchSize"/> × <see cref="MaxMessageBytes"/>.</summary>
+    [Range(64 * 1024, 1024L * 1024 * 1024)]
+    public long MaxBatchBytes { get; set; } = 32 * 1024 * 1024;
 }
 
 /// <summary>What one read of one mailbox did.</summary>
@@ -236,7 +242,7 @@ public sealed partial class BounceReader(
 
         while (true)
         {
-            var batch = await session.FetchAsync(o.BatchSize, o.MaxMessageBytes, kept, cancellationToken).ConfigureAwait(false);
+            var batch = await session.FetchAsync(new FetchLimits(o.BatchSize, o.MaxMessageBytes, o.MaxBatchBytes), kept, cancellationToken).ConfigureAwait(false);
             var processed = new List<string>();
             var unmatched = new List<string>();
             var decided = new List<(string Handle, BounceDecision Decision)>(batch.Count);
@@ -268,7 +274,8 @@ public sealed partial class BounceReader(
                 kept.UnionWith(unmatched);
             }
 
-            if (batch.Count < o.BatchSize)
+            // A batch may stop short of BatchSize at MaxBatchBytes: only an empty one means the end.
+            if (batch.Count == 0)
             {
                 break;
             }

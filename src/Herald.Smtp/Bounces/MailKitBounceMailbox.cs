@@ -67,6 +67,37 @@ public sealed class MailKitBounceMailbox : IBounceMailboxClient
         };
     }
 
+    /// <summary>
+    /// The next batch from <paramref name="waiting"/> (in mailbox order, with the server's sizes),
+    /// decided before anything is downloaded: every message up to the first whose body would take
+    /// the batch past <see cref="FetchLimits.BatchBytes"/> (the first body is always taken), and of
+    /// those, the ones small enough to read (<see cref="FetchLimits.MessageBytes"/>; a larger one is
+    /// in the batch, to be kept unread, but costs nothing).
+    /// </summary>
+    private static (List<T> Batch, List<T> Small) Budget<T>(IEnumerable<(T Item, long Size)> waiting, FetchLimits limits)
+    {
+        var batch = new List<T>();
+        var small = new List<T>();
+        long bytes = 0;
+        foreach (var (item, size) in waiting)
+        {
+            if (size <= limits.MessageBytes)
+            {
+                if (small.Count > 0 && bytes + size > limits.BatchBytes)
+                {
+                    break;
+                }
+
+                bytes += size;
+                small.Add(item);
+            }
+
+            batch.Add(item);
+        }
+
+        return (batch, small);
+    }
+
     /// <summary>A message not read because the server says it is larger than <paramref name="maxBytes"/>.</summary>
     private static FetchedMail TooLarge(string handle, long size, long maxBytes) =>
         new(handle, null, $"{size:N0} bytes, more than the {maxBytes:N0} read");
@@ -101,7 +132,7 @@ public sealed class MailKitBounceMailbox : IBounceMailboxClient
 
         public bool StaysCurrent => true;
 
-        public async Task<IReadOnlyList<FetchedMail>> FetchAsync(int most, long maxBytes, IReadOnlySet<string> skip, CancellationToken cancellationToken)
+        public async Task<IReadOnlyList<FetchedMail>> FetchAsync(FetchLimits limits, IReadOnlySet<string> skip, CancellationToken cancellationToken)
         {
             if (folder.Count == 0)
             {
@@ -111,25 +142,25 @@ public sealed class MailKitBounceMailbox : IBounceMailboxClient
             var query = _fetched == 0 ? SearchQuery.All : SearchQuery.Uids(new UniqueIdRange(new UniqueId(_fetched + 1), UniqueId.MaxValue));
             var found = await folder.SearchAsync(query, cancellationToken).ConfigureAwait(false);
             // "n:*" also matches the last message when its UID is below n.
-            var uids = found.Where(u => u.Id > _fetched).OrderBy(u => u.Id).Take(most).ToList();
+            var uids = found.Where(u => u.Id > _fetched).OrderBy(u => u.Id).Take(limits.Messages).ToList();
             if (uids.Count == 0)
             {
                 return [];
             }
 
-            _fetched = uids[^1].Id;
             var summaries = await folder.FetchAsync(uids, MessageSummaryItems.UniqueId | MessageSummaryItems.Size, cancellationToken).ConfigureAwait(false);
-            // The size cap is checked on the server's sizes: a larger message is never downloaded.
-            var small = summaries.Where(s => (s.Size ?? 0) <= maxBytes).Select(s => s.UniqueId).ToList();
+            var (batch, small) = Budget(summaries.OrderBy(s => s.UniqueId.Id).Select(s => (s, (long)(s.Size ?? 0))), limits);
+            // What the budget left out is found again by the next search (UIDs above the last taken).
+            _fetched = batch.Count > 0 ? batch[^1].UniqueId.Id : uids[^1].Id;
             var read = new Dictionary<UniqueId, FetchedMail>(small.Count);
             if (small.Count > 0)
             {
-                await folder.GetStreamsAsync(small, async (_, _, uid, stream, token) => read[uid] = await ParseAsync(Handle(uid), stream, token).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+                await folder.GetStreamsAsync(small.Select(s => s.UniqueId).ToList(), async (_, _, uid, stream, token) => read[uid] = await ParseAsync(Handle(uid), stream, token).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
             }
 
             // A message another client expunged meanwhile has no body and is not returned.
-            return summaries.OrderBy(s => s.UniqueId.Id)
-                .Select(s => (s.Size ?? 0) > maxBytes ? TooLarge(Handle(s.UniqueId), s.Size ?? 0, maxBytes) : read.GetValueOrDefault(s.UniqueId))
+            return batch
+                .Select(s => (s.Size ?? 0) > limits.MessageBytes ? TooLarge(Handle(s.UniqueId), s.Size ?? 0, limits.MessageBytes) : read.GetValueOrDefault(s.UniqueId))
                 .OfType<FetchedMail>()
                 .ToList();
         }
@@ -241,9 +272,10 @@ public sealed class MailKitBounceMailbox : IBounceMailboxClient
 
         public bool StaysCurrent => false;
 
-        public async Task<IReadOnlyList<FetchedMail>> FetchAsync(int most, long maxBytes, IReadOnlySet<string> skip, CancellationToken cancellationToken)
+        public async Task<IReadOnlyList<FetchedMail>> FetchAsync(FetchLimits limits, IReadOnlySet<string> skip, CancellationToken cancellationToken)
         {
-            // POP3 shows a mailbox as it was at sign-in and deletes at QUIT: one batch per session.
+            // POP3 shows a mailbox as it was at sign-in and deletes at QUIT: a session reads what was
+            // there at sign-in, batch after batch, skipping what it has marked deleted or kept.
             if (client.Count == 0)
             {
                 return [];
@@ -251,24 +283,28 @@ public sealed class MailKitBounceMailbox : IBounceMailboxClient
 
             var uids = client.SupportsUids ? await client.GetMessageUidsAsync(cancellationToken).ConfigureAwait(false) : null;
             var sizes = await client.GetMessageSizesAsync(cancellationToken).ConfigureAwait(false);
-            var fetched = new List<FetchedMail?>();
-            var wanted = new List<(int Index, int Slot, string Handle)>();
-            for (var i = 0; i < client.Count && fetched.Count < most; i++)
+            var waiting = new List<(string Handle, int Index)>();
+            for (var i = 0; i < client.Count && waiting.Count < limits.Messages; i++)
             {
                 var handle = $"{i}:{uids?[i] ?? i.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
-                if (skip.Contains(handle) || _deleted.Contains(handle))
+                if (!skip.Contains(handle) && !_deleted.Contains(handle))
                 {
-                    continue;
+                    waiting.Add((handle, i));
                 }
+            }
 
-                // The size cap is checked on the server's sizes: a larger message is never downloaded.
-                if (sizes[i] > maxBytes)
+            var (batch, small) = Budget(waiting.Select(w => (w, (long)sizes[w.Index])), limits);
+            var fetched = new List<FetchedMail?>(batch.Count);
+            var wanted = new List<(int Index, int Slot, string Handle)>(small.Count);
+            foreach (var (handle, index) in batch)
+            {
+                if (sizes[index] > limits.MessageBytes)
                 {
-                    fetched.Add(TooLarge(handle, sizes[i], maxBytes));
+                    fetched.Add(TooLarge(handle, sizes[index], limits.MessageBytes));
                 }
                 else
                 {
-                    wanted.Add((i, fetched.Count, handle));
+                    wanted.Add((index, fetched.Count, handle));
                     fetched.Add(null);
                 }
             }

@@ -80,6 +80,29 @@ public sealed class BounceReaderTests(PostfixFixture postfix)
         Assert.Empty(await MessagesAsync(dovecot, "Herald/Unmatched"));
     }
 
+    [Fact]
+    public async Task A_batch_reads_no_more_than_its_byte_budget_and_the_read_goes_on_to_the_end_of_the_mailbox()
+    {
+        using var dovecot = await DovecotMailbox.StartAsync(postfix);
+        var client = new CountsFetches(new MailKitBounceMailbox());
+        // Up to ten messages of up to 40 KiB a batch, but 64 KiB in all: two 30 KiB reports a batch.
+        await using var node = await ReaderNode.StartAsync(postfix, dovecot, client, new Dictionary<string, string>
+        {
+            [nameof(BounceOptions.BatchSize)] = "10",
+            [nameof(BounceOptions.MaxMessageBytes)] = (40 * 1024).ToString(CultureInfo.InvariantCulture),
+            [nameof(BounceOptions.MaxBatchBytes)] = (64 * 1024).ToString(CultureInfo.InvariantCulture),
+        });
+        var sent = await node.SentAsync(5);
+        await dovecot.AppendAsync("bounces", postfix.Pki("ca.pem"), sent.Select((s, i) => Dsn(s.Sender, $"<dsn-{i}@postfix.test>", padding: 30 * 1024)), Ct);
+
+        var report = await node.Reader.ReadOnceAsync(ScopePath.Root, Ct);
+
+        Assert.Equal("Read 5 bounced.", report?.Summary);
+        Assert.Equal([2, 2, 1, 0], client.Batches);
+        Assert.Equal(["bounced", "bounced", "bounced", "bounced", "bounced"], await node.StatesAsync(sent));
+        Assert.Empty(await MessagesAsync(dovecot, "INBOX"));
+    }
+
     /// <summary>A DSN to <paramref name="to"/>, with a text part of <paramref name="padding"/> bytes.</summary>
     private static byte[] Dsn(string to, string messageId, int padding = 0)
     {
@@ -120,6 +143,38 @@ public sealed class BounceReaderTests(PostfixFixture postfix)
         return messages;
     }
 
+    /// <summary>The real client, counting the messages each fetch returns.</summary>
+    private sealed class CountsFetches(IBounceMailboxClient inner) : IBounceMailboxClient
+    {
+        public List<int> Batches { get; } = [];
+
+        public async Task<IBounceMailboxSession> OpenAsync(MailboxLogin login, CancellationToken cancellationToken) =>
+            new Session(this, await inner.OpenAsync(login, cancellationToken));
+
+        private sealed class Session(CountsFetches owner, IBounceMailboxSession inner) : IBounceMailboxSession
+        {
+            public bool MovesKeptMail => inner.MovesKeptMail;
+
+            public bool StaysCurrent => inner.StaysCurrent;
+
+            public async Task<IReadOnlyList<FetchedMail>> FetchAsync(FetchLimits limits, IReadOnlySet<string> skip, CancellationToken cancellationToken)
+            {
+                var batch = await inner.FetchAsync(limits, skip, cancellationToken);
+                owner.Batches.Add(batch.Count);
+                return batch;
+            }
+
+            public Task SettleAsync(IReadOnlyList<string> processed, IReadOnlyList<string> kept, CancellationToken cancellationToken) =>
+                inner.SettleAsync(processed, kept, cancellationToken);
+
+            public Task CommitAsync(CancellationToken cancellationToken) => inner.CommitAsync(cancellationToken);
+
+            public Task WaitForMailAsync(TimeSpan most, CancellationToken cancellationToken) => inner.WaitForMailAsync(most, cancellationToken);
+
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
+        }
+    }
+
     /// <summary>The real client, whose connection breaks at the EXPUNGE that ends a read while <see cref="Broken"/>.</summary>
     private sealed class DiesAtExpunge(IBounceMailboxClient inner) : IBounceMailboxClient
     {
@@ -134,8 +189,8 @@ public sealed class BounceReaderTests(PostfixFixture postfix)
 
             public bool StaysCurrent => inner.StaysCurrent;
 
-            public Task<IReadOnlyList<FetchedMail>> FetchAsync(int most, long maxBytes, IReadOnlySet<string> skip, CancellationToken cancellationToken) =>
-                inner.FetchAsync(most, maxBytes, skip, cancellationToken);
+            public Task<IReadOnlyList<FetchedMail>> FetchAsync(FetchLimits limits, IReadOnlySet<string> skip, CancellationToken cancellationToken) =>
+                inner.FetchAsync(limits, skip, cancellationToken);
 
             public Task SettleAsync(IReadOnlyList<string> processed, IReadOnlyList<string> kept, CancellationToken cancellationToken) =>
                 inner.SettleAsync(processed, kept, cancellationToken);
@@ -166,16 +221,24 @@ public sealed class BounceReaderTests(PostfixFixture postfix)
         public BounceReader Reader => _services.GetRequiredService<BounceReader>();
 
         /// <param name="client">Instead of the production client (MailKit's).</param>
-        public static async Task<ReaderNode> StartAsync(PostfixFixture postfix, DovecotMailbox dovecot, IBounceMailboxClient? client = null)
+        /// <param name="options">Bounce options instead of the batches of two and the 8 KiB cap.</param>
+        public static async Task<ReaderNode> StartAsync(
+            PostfixFixture postfix, DovecotMailbox dovecot, IBounceMailboxClient? client = null, IReadOnlyDictionary<string, string>? options = null)
         {
             var directory = System.IO.Directory.CreateTempSubdirectory("herald-bounce-reader-").FullName;
             var database = HeraldDatabases.Open(null, directory);
             await database.MigrateAsync(Ct);
-            var settings = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            var values = new Dictionary<string, string?>
             {
                 [$"{BounceOptions.Section}:{nameof(BounceOptions.BatchSize)}"] = "2",
                 [$"{BounceOptions.Section}:{nameof(BounceOptions.MaxMessageBytes)}"] = (8 * 1024).ToString(CultureInfo.InvariantCulture),
-            }).Build();
+            };
+            foreach (var (name, value) in options ?? new Dictionary<string, string>())
+            {
+                values[$"{BounceOptions.Section}:{name}"] = value;
+            }
+
+            var settings = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
             var services = new ServiceCollection()
                 .AddLogging()
                 .AddSingleton<IConfiguration>(settings)
