@@ -6,8 +6,7 @@ public static class RetrySchedule
 {
     public static DateTimeOffset NextAttempt(DeliveryOptions options, int attemptsSoFar, DateTimeOffset now, DateTimeOffset expiresAt, Random random)
     {
-        IReadOnlyList<TimeSpan> delays = options.RetryDelays.Length > 0 ? options.RetryDelays : DeliveryOptions.DefaultRetryDelays;
-        var delay = delays[Math.Clamp(attemptsSoFar - 1, 0, delays.Count - 1)];
+        var delay = Herald.Work.Backoff.After(options.RetryDelays, DeliveryOptions.DefaultRetryDelays, attemptsSoFar);
         var factor = 1 + ((random.NextDouble() * 2) - 1) * options.Jitter;
         var next = now + TimeSpan.FromTicks((long)(delay.Ticks * factor));
         return next < expiresAt ? next : expiresAt;

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Herald.Work;
 
 namespace Herald.Webhooks;
 
@@ -55,17 +56,13 @@ public sealed class WebhookOptions : IValidatableObject
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
 
     /// <summary>The wait after the delivery's <paramref name="failures"/>-th failed attempt.</summary>
-    public TimeSpan DelayAfter(int failures)
-    {
-        IReadOnlyList<TimeSpan> delays = RetryDelays.Length > 0 ? RetryDelays : DefaultRetryDelays;
-        return delays[Math.Clamp(failures - 1, 0, delays.Count - 1)];
-    }
+    public TimeSpan DelayAfter(int failures) => Backoff.After(RetryDelays, DefaultRetryDelays, failures);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (RetryDelays.Any(d => d <= TimeSpan.Zero || d > TimeSpan.FromDays(1)))
+        if (Backoff.Check(RetryDelays, "Webhooks:RetryDelays", nameof(RetryDelays)) is { } error)
         {
-            yield return new ValidationResult("Webhooks:RetryDelays must each be more than 0 and at most one day.", [nameof(RetryDelays)]);
+            yield return error;
         }
     }
 }

@@ -27,17 +27,13 @@ public sealed class WorkOptions : IValidatableObject
     public TimeSpan InfrastructurePause { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The wait after the item's <paramref name="failures"/>-th failure.</summary>
-    public TimeSpan DelayAfter(int failures)
-    {
-        IReadOnlyList<TimeSpan> delays = RetryDelays.Length > 0 ? RetryDelays : DefaultRetryDelays;
-        return delays[Math.Clamp(failures - 1, 0, delays.Count - 1)];
-    }
+    public TimeSpan DelayAfter(int failures) => Backoff.After(RetryDelays, DefaultRetryDelays, failures);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (RetryDelays.Any(d => d <= TimeSpan.Zero || d > TimeSpan.FromDays(1)))
+        if (Backoff.Check(RetryDelays, "Work:RetryDelays", nameof(RetryDelays)) is { } error)
         {
-            yield return new ValidationResult("Work:RetryDelays must each be more than 0 and at most one day.", [nameof(RetryDelays)]);
+            yield return error;
         }
     }
 }
